@@ -1,0 +1,8 @@
+/**
+ * Networking on the reactor: `TcpServer`/`TcpClient` with a connection map,
+ * handlers and a server context (in the manner of Rust's mill-net), and a
+ * stream-style API with a deadline on every operation (in the manner of mtcp).
+ *
+ * @module
+ */
+export * from "./errors.ts";
