@@ -7,3 +7,6 @@
  */
 export * from "./errors.ts";
 export * from "./shutdown_on_signals.ts";
+export * from "./tcp_server_config.ts";
+export * from "./network_handler.ts";
+export * from "./server_context.ts";

@@ -1,0 +1,84 @@
+// The context handed to every `NetworkHandler` callback: the operations on the
+// server's connections, in the manner of mill-net's `ServerContext`.
+
+/** Options of {@linkcode ServerContext.broadcast}. */
+export interface BroadcastOptions {
+  /** A connection id (or ids) to leave out, e.g. the sender. */
+  except?: number | readonly number[];
+}
+
+/** Options of {@linkcode ServerContext.closeConnection}. */
+export interface CloseConnectionOptions {
+  /** Write the queued bytes before closing. @default {true} */
+  flush?: boolean;
+}
+
+/**
+ * The operations on a server's connections, passed to every
+ * {@linkcode NetworkHandler} callback (one preallocated object per server;
+ * `TcpServer.context` is the same object, for use outside callbacks).
+ *
+ * @example Broadcasting to everyone but the sender
+ * ```ts
+ * import type { NetworkHandler } from "@millrace/io/net";
+ *
+ * const chat: NetworkHandler<{ nick: string }> = {
+ *   onConnect(ctx, id) {
+ *     ctx.setData(id, { nick: `guest${id}` });
+ *   },
+ *   onData(ctx, id, data) {
+ *     const nick = ctx.getData(id)?.nick ?? "?";
+ *     ctx.broadcast(`${nick}: ${new TextDecoder().decode(data)}`, { except: id });
+ *   },
+ * };
+ * ```
+ */
+export interface ServerContext<T = unknown> {
+  /**
+   * Queues bytes (a string is UTF-8 encoded) for connection `id`. The bytes
+   * are copied, written in order and never interleaved with another write to
+   * the same connection. Never fails for lack of buffer space: returns `false`
+   * once the queue is above the high-water mark (wait for `onWritable`), and
+   * disconnects the peer with reason `"slow consumer"` above `maxWriteBuffer`.
+   *
+   * @throws {ConnectionNotFoundError} If no open connection has this id.
+   * @throws {NetError} With kind `"closed"` if the connection's write side is
+   * already shut (during a graceful shutdown).
+   */
+  sendTo(id: number, bytes: Uint8Array | string): boolean;
+  /**
+   * Queues the same bytes for every open connection (but `except`). The bytes
+   * are copied once and that one buffer is shared by all the writes.
+   * Per-connection failures go to `onError`, never to the caller.
+   *
+   * @returns The number of connections the bytes were queued for.
+   */
+  broadcast(bytes: Uint8Array | string, options?: BroadcastOptions): number;
+  /**
+   * Closes connection `id` (reason `"closed"`), after writing its queue unless
+   * `flush` is `false`.
+   *
+   * @returns `false` if no open connection has this id.
+   */
+  closeConnection(id: number, options?: CloseConnectionOptions): boolean;
+  /**
+   * The peer address of connection `id`.
+   *
+   * @throws {ConnectionNotFoundError} If no open connection has this id.
+   */
+  remoteAddr(id: number): Deno.Addr;
+  /** The ids of the open connections, oldest first. */
+  connectionIds(): number[];
+  /** Whether connection `id` is open. */
+  has(id: number): boolean;
+  /** The number of open connections. */
+  readonly connectionCount: number;
+  /** The user data stored for connection `id` (`undefined` when none or closed). */
+  getData(id: number): T | undefined;
+  /**
+   * Stores user data for connection `id`; it is dropped when the connection closes.
+   *
+   * @throws {ConnectionNotFoundError} If no open connection has this id.
+   */
+  setData(id: number, value: T): void;
+}
