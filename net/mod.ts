@@ -6,7 +6,10 @@
  * @module
  */
 export * from "./errors.ts";
+export * from "./canceller.ts";
 export * from "./shutdown_on_signals.ts";
+export * from "./tcp_listener.ts";
+export * from "./tcp_stream.ts";
 export * from "./tcp_server_config.ts";
 export * from "./network_handler.ts";
 export * from "./server_context.ts";
