@@ -1,0 +1,268 @@
+// Process helpers for the peer harness: spawn pinned servers and clients,
+// read /proc, stop everything by PID.
+
+/** Repository root (the folder holding deno.json). */
+export const ROOT: string = new URL("..", import.meta.url).pathname.replace(
+  /\/$/,
+  "",
+);
+
+let clkTck = 100;
+/** Reads the kernel clock tick once (utime/stime are in ticks). */
+export async function initClockTick(): Promise<void> {
+  try {
+    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"] })
+      .output();
+    const n = Number(new TextDecoder().decode(out.stdout).trim());
+    if (Number.isFinite(n) && n > 0) clkTck = n;
+  } catch {
+    // keep 100
+  }
+}
+
+/** utime + stime of a process (all its threads) in µs. */
+export function cpuMicros(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // rest[0] is field 3 (state); utime is field 14, stime field 15.
+  return (Number(rest[11]) + Number(rest[12])) * 1e6 / clkTck;
+}
+
+/** VmRSS of a process in KiB. */
+export function rssKiB(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const m = status.match(/^VmRSS:\s+(\d+) kB/m);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Whether a command is on PATH. */
+export async function which(cmd: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("sh", {
+      args: ["-c", `command -v ${cmd}`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+let useTaskset = true;
+/** Disables CPU pinning (when `taskset` is missing). */
+export function setTaskset(enabled: boolean): void {
+  useTaskset = enabled;
+}
+
+// `ulimit -n` is raised for the idle workload (10,000 connections per side);
+// `exec` keeps the PID, so /proc/PID is the server itself.
+function wrap(cmd: string[], cpu: number | undefined): string[] {
+  const pin = useTaskset && cpu !== undefined
+    ? ["taskset", "-c", String(cpu)]
+    : [];
+  return [
+    "-c",
+    'ulimit -n 65536 2>/dev/null || ulimit -n 30000 2>/dev/null; exec "$@"',
+    "sh",
+    ...pin,
+    ...cmd,
+  ];
+}
+
+const live = new Set<Deno.ChildProcess>();
+
+/** Kills (by PID, SIGKILL) every process this harness started and still runs. */
+export function killAll(): void {
+  for (const child of live) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function timeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let id: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    id = setTimeout(
+      () => reject(new Error(`${what}: no answer within ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(id));
+}
+
+/** A line-oriented view of a child's stdout plus a tail of its stderr. */
+export class Proc {
+  readonly child: Deno.ChildProcess;
+  readonly pid: number;
+  #lines: string[] = [];
+  #waiters: ((line: string | null) => void)[] = [];
+  #ended = false;
+  #stderr = "";
+  #stdin: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  readonly status: Promise<Deno.CommandStatus>;
+  /** Resolves when stdout reached EOF (every line is buffered). */
+  readonly stdoutDone: Promise<void>;
+
+  constructor(cmd: string[], cpu: number | undefined, stdin = false) {
+    this.child = new Deno.Command("sh", {
+      args: wrap(cmd, cpu),
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdin: stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.pid = this.child.pid;
+    live.add(this.child);
+    this.status = this.child.status.finally(() => live.delete(this.child));
+    if (stdin) this.#stdin = this.child.stdin.getWriter();
+    this.stdoutDone = this.#pump();
+    this.#pumpErr();
+  }
+
+  async #pump(): Promise<void> {
+    const dec = new TextDecoder();
+    let buf = "";
+    try {
+      for await (const chunk of this.child.stdout) {
+        buf += dec.decode(chunk, { stream: true });
+        let i;
+        while ((i = buf.indexOf("\n")) >= 0) {
+          this.#push(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+        if (buf.length > 1 << 20) buf = buf.slice(-4096);
+      }
+    } catch {
+      // the process went away
+    }
+    if (buf) this.#push(buf);
+    this.#ended = true;
+    for (const w of this.#waiters.splice(0)) w(null);
+  }
+
+  async #pumpErr(): Promise<void> {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of this.child.stderr) {
+        this.#stderr = (this.#stderr + dec.decode(chunk, { stream: true }))
+          .slice(-2000);
+      }
+    } catch {
+      // gone
+    }
+  }
+
+  #push(line: string): void {
+    const w = this.#waiters.shift();
+    if (w) w(line);
+    else this.#lines.push(line);
+  }
+
+  /** The next stdout line, or null at EOF; rejects after `ms`. */
+  nextLine(ms: number, what = "process"): Promise<string | null> {
+    const l = this.#lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    if (this.#ended) return Promise.resolve(null);
+    return timeout(
+      new Promise<string | null>((r) => this.#waiters.push(r)),
+      ms,
+      what,
+    );
+  }
+
+  /** All stdout lines not consumed yet. */
+  drainLines(): string[] {
+    return this.#lines.splice(0);
+  }
+
+  /** Last 2000 characters of stderr. */
+  get stderrTail(): string {
+    return this.#stderr.trim();
+  }
+
+  /** Writes to stdin (when piped). */
+  async write(text: string): Promise<void> {
+    await this.#stdin?.write(new TextEncoder().encode(text));
+  }
+
+  /** Closes stdin (when piped). */
+  async closeStdin(): Promise<void> {
+    try {
+      await this.#stdin?.close();
+    } catch {
+      // already closed
+    }
+    this.#stdin = undefined;
+  }
+
+  /** Waits for exit up to `ms`, then SIGKILL. Returns the exit code. */
+  async wait(ms: number): Promise<number> {
+    try {
+      return (await timeout(this.status, ms, "exit")).code;
+    } catch {
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+      return (await this.status).code;
+    }
+  }
+
+  /** SIGTERM, wait up to `ms`, then SIGKILL. Returns the exit code. */
+  async stop(ms = 5000): Promise<number> {
+    await this.closeStdin();
+    try {
+      this.child.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    return await this.wait(ms);
+  }
+}
+
+/** Runs a client to completion (killed after `ms`); returns its stdout. */
+export async function runClient(
+  cmd: string[],
+  cpu: number | undefined,
+  ms: number,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const p = new Proc(cmd, cpu);
+  const code = await p.wait(ms);
+  await p.stdoutDone;
+  const stdout = p.drainLines().join("\n");
+  return { code, stdout, stderr: p.stderrTail };
+}
+
+/** A free loopback port (bind to 0, read it, release it). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Waits until a TCP connect to the port succeeds. */
+export async function waitForPort(port: number, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`port ${port} did not open within ${ms} ms`);
+}
+
+/** Sleeps. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,536 @@
+// Markdown tables and an SVG bar chart for the peer harness.
+import type { Agg, RunInfo } from "./_stats.ts";
+
+type Aggs = Map<string, Map<string, Agg>>;
+
+/** Formats a number for a table cell. */
+export function num(x: number | undefined): string {
+  if (x === undefined || !Number.isFinite(x)) return "–";
+  const a = Math.abs(x);
+  if (a >= 1000) return Math.round(x).toLocaleString("en-US");
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 10) return x.toFixed(1);
+  return x.toFixed(2);
+}
+
+function cell(a: Agg | undefined, k: string): string {
+  const s = a?.metrics[k];
+  if (!s || !Number.isFinite(s.med)) return "–";
+  if (a!.n < 2) return num(s.med);
+  return `${num(s.med)} (${num(s.min)}–${num(s.max)})`;
+}
+
+function med(a: Agg | undefined, k: string): number {
+  return a?.metrics[k]?.med ?? NaN;
+}
+
+function ratio(x: number, y: number): string {
+  return Number.isFinite(x) && Number.isFinite(y) && y !== 0
+    ? `${(x / y).toFixed(2)}×`
+    : "–";
+}
+
+interface Col {
+  head: string;
+  key: string;
+}
+
+function table(
+  peers: Map<string, Agg> | undefined,
+  cols: Col[],
+  ratios: { head: string; key: string; base: string }[],
+): string {
+  if (!peers || peers.size === 0) return "_no data_\n";
+  const head = [
+    "server",
+    ...cols.map((c) => c.head),
+    ...ratios.map((r) => r.head),
+  ];
+  const lines = [
+    `| ${head.join(" | ")} |`,
+    `| ${head.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
+  ];
+  for (const [, a] of peers) {
+    if (a.n === 0) {
+      lines.push(
+        `| ${a.label} | failed: ${
+          (a.errors[0] ?? "").replace(/\|/g, "/").replace(/\n/g, " ").slice(
+            0,
+            160,
+          )
+        } |${" |".repeat(head.length - 2)}`,
+      );
+      continue;
+    }
+    const row = [a.label, ...cols.map((c) => cell(a, c.key))];
+    for (const r of ratios) {
+      row.push(ratio(med(a, r.key), med(peers.get(r.base), r.key)));
+    }
+    lines.push(`| ${row.join(" | ")} |`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+const MILLRACE_TCP = ["tcpserver", "scratch"];
+
+interface Target {
+  workload: string;
+  target: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+function status(met: boolean | undefined): string {
+  return met === undefined ? "not measured" : met ? "**met**" : "**not met**";
+}
+
+function computeNumber(
+  c: RunInfo["compute"],
+  patterns: RegExp[],
+): [string, number] | undefined {
+  if (typeof c === "string") return undefined;
+  const flat: [string, number][] = [];
+  const walk = (o: unknown, prefix: string) => {
+    if (o && typeof o === "object") {
+      for (const [k, v] of Object.entries(o)) {
+        walk(v, prefix ? `${prefix}.${k}` : k);
+      }
+    } else if (typeof o === "number") flat.push([prefix, o]);
+  };
+  walk(c, "");
+  for (const p of patterns) {
+    const hit = flat.find(([k]) => p.test(k));
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+/** The target rows of issue #6, evaluated on the medians. */
+export function targets(aggs: Aggs, info: RunInfo): Target[] {
+  const out: Target[] = [];
+  const tcp = (w: string) => aggs.get(w);
+  for (const id of MILLRACE_TCP) {
+    const pp = tcp("pingpong");
+    const me = pp?.get(id);
+    if (!me) continue;
+    const label = me.label;
+    const rows: [
+      string,
+      string,
+      string,
+      (m: number, d: number) => boolean,
+      string,
+    ][] = [
+      [
+        "pingpong",
+        "cpu_us_per_op",
+        "ping-pong CPU µs/round trip ≤ Deno loop",
+        (m, d) => m <= d,
+        "µs",
+      ],
+      [
+        "stream",
+        "mb_per_s",
+        "streaming MB/s ≥ 0.95 × Deno loop",
+        (m, d) => m >= 0.95 * d,
+        "MB/s",
+      ],
+      [
+        "churn",
+        "cpu_us_per_op",
+        "churn CPU µs/connection ≤ Deno loop",
+        (m, d) => m <= d,
+        "µs",
+      ],
+    ];
+    for (const [w, k, text, ok, unit] of rows) {
+      const t = tcp(w);
+      const m = med(t?.get(id), k), d = med(t?.get("deno"), k);
+      out.push({
+        workload: `${label}: ${w}`,
+        target: text,
+        measured: Number.isFinite(m) && Number.isFinite(d)
+          ? `${num(m)} vs ${num(d)} ${unit} (${ratio(m, d)})`
+          : "–",
+        met: Number.isFinite(m) && Number.isFinite(d) ? ok(m, d) : undefined,
+      });
+    }
+    const idle = aggs.get("idle");
+    const kib = med(idle?.get(id), "kib_per_conn");
+    out.push({
+      workload: `${label}: idle`,
+      target: `RSS per idle connection ≤ 7 KiB (${info.idleConns} conns)`,
+      measured: Number.isFinite(kib) ? `${num(kib)} KiB` : "–",
+      met: Number.isFinite(kib) ? kib <= 7 : undefined,
+    });
+  }
+  const http = aggs.get("http");
+  const h = http?.get("http_hello");
+  if (h) {
+    const ds = http!.get("deno_serve"), nd = http!.get("node_http");
+    const rps = med(h, "ops_per_s"), cpu = med(h, "cpu_us_per_op");
+    out.push({
+      workload: "http_hello req/s",
+      target: "≥ Deno.serve and ≥ 2 × Node http",
+      measured: `${num(rps)} vs ${num(med(ds, "ops_per_s"))} / ${
+        num(med(nd, "ops_per_s"))
+      } (${ratio(rps, med(ds, "ops_per_s"))} / ${
+        ratio(rps, med(nd, "ops_per_s"))
+      })`,
+      met: Number.isFinite(rps)
+        ? rps >= med(ds, "ops_per_s") && rps >= 2 * med(nd, "ops_per_s")
+        : undefined,
+    });
+    out.push({
+      workload: "http_hello CPU µs/req",
+      target: "≤ Deno.serve and ≤ ½ × Node http",
+      measured: `${num(cpu)} vs ${num(med(ds, "cpu_us_per_op"))} / ${
+        num(med(nd, "cpu_us_per_op"))
+      } µs`,
+      met: Number.isFinite(cpu)
+        ? cpu <= med(ds, "cpu_us_per_op") &&
+          cpu <= 0.5 * med(nd, "cpu_us_per_op")
+        : undefined,
+    });
+  }
+  for (
+    const [key, min, text] of [
+      ["redis", 0.7, "mini_redis ≥ 0.7 × redis-server, no pipelining"],
+      ["redis_p16", 0.5, "mini_redis ≥ 0.5 × redis-server, `-P 16`"],
+    ] as const
+  ) {
+    const rs: number[] = [];
+    for (const [w, peers] of aggs) {
+      if (!w.startsWith(`${key}:`)) continue;
+      const r = med(peers.get("mini_redis"), "ops_per_s") /
+        med(peers.get("redis"), "ops_per_s");
+      if (peers.has("mini_redis")) rs.push(r);
+    }
+    if (rs.length === 0) continue;
+    const ok = rs.every((r) => Number.isFinite(r));
+    const worst = Math.min(...rs);
+    out.push({
+      workload: `mini_redis (${key === "redis" ? "-P 1" : "-P 16"})`,
+      target: text,
+      measured: ok
+        ? `lowest ratio over ${rs.length} tests: ${worst.toFixed(2)}×`
+        : "–",
+      met: ok ? worst >= min : undefined,
+    });
+  }
+  const tput = computeNumber(info.compute, [
+    /millrace.*tasks_?per_?s/i,
+    /computepool.*tasks_?per_?s/i,
+    /millrace.*throughput/i,
+  ]);
+  out.push({
+    workload: "compute tiny tasks/s (2 workers)",
+    target: "≥ 1,000,000",
+    measured: tput ? `${num(tput[1])} (\`${tput[0]}\`)` : String(
+      typeof info.compute === "string" ? info.compute : "key not found",
+    ),
+    met: tput ? tput[1] >= 1e6 : undefined,
+  });
+  const rt = computeNumber(info.compute, [
+    /millrace.*(round_?trip|rtt).*p50/i,
+    /computepool.*(round_?trip|rtt).*p50/i,
+  ]);
+  out.push({
+    workload: "compute round trip p50",
+    target: "≤ 45 µs",
+    measured: rt ? `${num(rt[1])} µs (\`${rt[0]}\`)` : String(
+      typeof info.compute === "string" ? info.compute : "key not found",
+    ),
+    met: rt ? rt[1] <= 45 : undefined,
+  });
+  return out;
+}
+
+/** The results page (bench/results/latest.md). */
+export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
+  const m = info.machine;
+  const parts: string[] = [];
+  parts.push(`# millrace peer benchmarks
+
+- **Date:** ${info.date} (run took ${
+    info.seconds.toFixed(0)
+  } s; mode \`${info.mode}\`, ${info.reps} repetition(s) per peer, peers round-robin)
+- **Machine:** ${m.nproc} × ${m.cpu} (\`nproc\` = ${m.nproc}), Linux ${m.kernel}; Deno ${m.deno}, Node ${m.node}, ${m.redis}, ${m.wrk}
+- **Command:** \`${info.command}\`
+- **Method:** every server pinned to CPU 0 and every load generator to CPU 1${
+    info.taskset ? " (`taskset`)" : " (taskset missing: NOT pinned)"
+  }; each cell is the median over repetitions with (min–max). **Server CPU µs/op** = Δ(utime+stime) of the server from \`/proc/PID/stat\` over the measured window ÷ operations: the load generator saturates before the servers do on 2 cores, so CPU per operation is the fair figure. Ratios are medians ÷ medians. The machine is shared with other work, so expect noise.
+`);
+  parts.push(`## Targets (issue #6)\n`);
+  parts.push(
+    "| workload | target | measured | status |\n| --- | --- | --- | --- |",
+  );
+  for (const t of targets(aggs, info)) {
+    parts.push(
+      `| ${t.workload} | ${t.target} | ${t.measured} | ${status(t.met)} |`,
+    );
+  }
+  parts.push("");
+  const vs = (key: string, what: string) => [
+    { head: `${what} ÷ Deno loop`, key, base: "deno" },
+    { head: `${what} ÷ C`, key, base: "c" },
+  ];
+  parts.push(`## Raw TCP echo (C load generator \`bench/peers/loadgen.c\`)\n`);
+  parts.push(`### 50 connections × 64 B ping-pong\n`);
+  parts.push(table(aggs.get("pingpong"), [
+    { head: "round trips/s", key: "ops_per_s" },
+    { head: "p50 µs", key: "p50_us" },
+    { head: "p99 µs", key: "p99_us" },
+    { head: "server CPU µs/round trip", key: "cpu_us_per_op" },
+  ], [...vs("cpu_us_per_op", "CPU/rt"), ...vs("ops_per_s", "rt/s")]));
+  parts.push(`### 8 connections × 64 KiB streaming (echoed back)\n`);
+  parts.push(table(aggs.get("stream"), [
+    { head: "MB/s echoed", key: "mb_per_s" },
+    { head: "server CPU µs per 64 KiB", key: "cpu_us_per_op" },
+  ], [...vs("mb_per_s", "MB/s"), ...vs("cpu_us_per_op", "CPU")]));
+  parts.push(
+    `### Connection churn (16 concurrent: connect, 64 B echo, close)\n`,
+  );
+  parts.push(table(aggs.get("churn"), [
+    { head: "connections/s", key: "ops_per_s" },
+    { head: "p50 µs", key: "p50_us" },
+    { head: "p99 µs", key: "p99_us" },
+    { head: "server CPU µs/connection", key: "cpu_us_per_op" },
+  ], [...vs("cpu_us_per_op", "CPU/conn"), ...vs("ops_per_s", "conn/s")]));
+  parts.push(
+    `### ${
+      info.idleConns.toLocaleString("en-US")
+    } idle connections (each checked by a 1-byte echo)\n`,
+  );
+  parts.push(table(aggs.get("idle"), [
+    { head: "RSS KiB per connection", key: "kib_per_conn" },
+    {
+      head: "RSS KiB over baseline after close (+1 s)",
+      key: "after_close_kib",
+    },
+    { head: "baseline RSS KiB", key: "base_kib" },
+    { head: "CPU ms/s while idle", key: "idle_cpu_ms_per_s" },
+  ], [
+    { head: "KiB/conn ÷ Deno loop 16 KiB", key: "kib_per_conn", base: "deno" },
+    { head: "KiB/conn ÷ Deno loop 4 KiB", key: "kib_per_conn", base: "deno4k" },
+    { head: "KiB/conn ÷ C", key: "kib_per_conn", base: "c" },
+  ]));
+  parts.push(`## HTTP/1.1 hello world (\`wrk -t1 -c50\`, keep-alive)\n`);
+  parts.push(
+    "No C HTTP peer: the baselines are `Deno.serve` (the Deno reference) and Node `http`.\n",
+  );
+  parts.push(table(aggs.get("http"), [
+    { head: "req/s", key: "ops_per_s" },
+    { head: "p50 µs", key: "p50_us" },
+    { head: "p99 µs", key: "p99_us" },
+    { head: "server CPU µs/req", key: "cpu_us_per_op" },
+  ], [
+    { head: "req/s ÷ Deno.serve", key: "ops_per_s", base: "deno_serve" },
+    { head: "req/s ÷ Node", key: "ops_per_s", base: "node_http" },
+    { head: "CPU/req ÷ Deno.serve", key: "cpu_us_per_op", base: "deno_serve" },
+    { head: "CPU/req ÷ Node", key: "cpu_us_per_op", base: "node_http" },
+  ]));
+  for (
+    const [key, title] of [
+      ["redis", "without pipelining"],
+      ["redis_p16", "with `-P 16`"],
+    ] as const
+  ) {
+    parts.push(`## Redis protocol, ${title} (\`redis-benchmark -c 50\`)\n`);
+    parts.push(
+      "redis-server (C, single-threaded) is the C reference here; no hand-written Deno RESP server exists to compare with.\n",
+    );
+    const rows = [...aggs].filter(([w]) => w.startsWith(`${key}:`));
+    if (rows.length === 0) {
+      parts.push("_no data_\n");
+      continue;
+    }
+    parts.push(
+      "| test | redis-server ops/s | mini_redis ops/s | ops/s ÷ redis | redis CPU µs/op | mini_redis CPU µs/op | CPU ÷ redis | p50 µs redis / mini | p99 µs redis / mini |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const [w, peers] of rows) {
+      const r = peers.get("redis"), mr = peers.get("mini_redis");
+      const fail = (a: Agg | undefined) =>
+        a && a.n === 0
+          ? `failed: ${(a.errors[0] ?? "").slice(0, 80).replace(/\|/g, "/")}`
+          : undefined;
+      parts.push(
+        `| ${w.slice(key.length + 1).toUpperCase()} | ${
+          fail(r) ?? cell(r, "ops_per_s")
+        } | ${fail(mr) ?? cell(mr, "ops_per_s")} | ${
+          ratio(med(mr, "ops_per_s"), med(r, "ops_per_s"))
+        } | ${cell(r, "cpu_us_per_op")} | ${cell(mr, "cpu_us_per_op")} | ${
+          ratio(med(mr, "cpu_us_per_op"), med(r, "cpu_us_per_op"))
+        } | ${num(med(r, "p50_us"))} / ${num(med(mr, "p50_us"))} | ${
+          num(med(r, "p99_us"))
+        } / ${num(med(mr, "p99_us"))} |`,
+      );
+    }
+    parts.push("");
+  }
+  parts.push(`## Compute (\`bench/compute_peers.ts\`)\n`);
+  if (typeof info.compute === "string") parts.push(`${info.compute}\n`);
+  else {
+    parts.push("| metric | value |\n| --- | ---: |");
+    const walk = (o: unknown, prefix: string) => {
+      if (o && typeof o === "object" && !Array.isArray(o)) {
+        for (const [k, v] of Object.entries(o)) {
+          walk(v, prefix ? `${prefix}.${k}` : k);
+        }
+      } else {
+        parts.push(
+          `| ${prefix} | ${
+            typeof o === "number" ? num(o) : JSON.stringify(o)
+          } |`,
+        );
+      }
+    };
+    walk(info.compute, "");
+    parts.push("");
+  }
+  if (info.notAvailable.length || info.exitCodes.length) {
+    parts.push(`## Notes\n`);
+    for (const n of info.notAvailable) parts.push(`- not yet available: ${n}`);
+    for (const n of info.exitCodes) parts.push(`- ${n}`);
+    parts.push("");
+  }
+  return parts.join("\n");
+}
+
+interface Bar {
+  label: string;
+  value: number;
+  millrace: boolean;
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** A bar chart of the key ratios (higher is better, 1.0 = the baseline). */
+export function renderSvg(aggs: Aggs, info: RunInfo): string {
+  const groups: { title: string; bars: Bar[] }[] = [];
+  const inv = (w: string, k: string, base: string, title: string) => {
+    const peers = aggs.get(w);
+    const b = med(peers?.get(base), k);
+    if (!peers || !Number.isFinite(b)) return;
+    const bars: Bar[] = [];
+    for (const [id, a] of peers) {
+      const v = b / med(a, k);
+      if (Number.isFinite(v)) {
+        bars.push({ label: a.label, value: v, millrace: isMillrace(id) });
+      }
+    }
+    groups.push({ title, bars });
+  };
+  const fwd = (w: string, k: string, base: string, title: string) => {
+    const peers = aggs.get(w);
+    const b = med(peers?.get(base), k);
+    if (!peers || !Number.isFinite(b)) return;
+    const bars: Bar[] = [];
+    for (const [id, a] of peers) {
+      const v = med(a, k) / b;
+      if (Number.isFinite(v)) {
+        bars.push({ label: a.label, value: v, millrace: isMillrace(id) });
+      }
+    }
+    groups.push({ title, bars });
+  };
+  inv(
+    "pingpong",
+    "cpu_us_per_op",
+    "deno",
+    "Ping-pong: CPU efficiency vs Deno loop (Deno µs/rt ÷ server µs/rt)",
+  );
+  fwd("stream", "mb_per_s", "deno", "Streaming: MB/s ÷ Deno loop");
+  inv(
+    "churn",
+    "cpu_us_per_op",
+    "deno",
+    "Churn: CPU efficiency vs Deno loop (per connection)",
+  );
+  inv(
+    "idle",
+    "kib_per_conn",
+    "deno4k",
+    "Idle: memory efficiency vs Deno loop 4 KiB (KiB/conn ratio, inverted)",
+  );
+  fwd("http", "ops_per_s", "deno_serve", "HTTP hello: req/s ÷ Deno.serve");
+  inv(
+    "http",
+    "cpu_us_per_op",
+    "deno_serve",
+    "HTTP hello: CPU efficiency vs Deno.serve",
+  );
+  for (
+    const [key, title] of [["redis", "-P 1"], ["redis_p16", "-P 16"]] as const
+  ) {
+    const rs: number[] = [];
+    for (const [w, peers] of aggs) {
+      if (!w.startsWith(`${key}:`)) continue;
+      const r = med(peers.get("mini_redis"), "ops_per_s") /
+        med(peers.get("redis"), "ops_per_s");
+      if (Number.isFinite(r)) rs.push(r);
+    }
+    if (rs.length) {
+      const geo = Math.exp(rs.reduce((s, r) => s + Math.log(r), 0) / rs.length);
+      groups.push({
+        title:
+          `Redis ${title}: ops/s ÷ redis-server (geometric mean of ${rs.length} tests)`,
+        bars: [
+          { label: "redis-server", value: 1, millrace: false },
+          { label: "millrace mini_redis", value: geo, millrace: true },
+        ],
+      });
+    }
+  }
+  const W = 860, left = 230, right = 60, barH = 16, gap = 4, groupGap = 30;
+  const maxV = Math.max(
+    1.2,
+    ...groups.flatMap((g) => g.bars.map((b) => b.value)),
+  );
+  const scale = (v: number) => (v / maxV) * (W - left - right);
+  let y = 70;
+  const body: string[] = [];
+  for (const g of groups) {
+    body.push(`<text x="10" y="${y}" class="t">${esc(g.title)}</text>`);
+    y += 8;
+    for (const b of g.bars) {
+      const w = Math.max(1, scale(b.value));
+      body.push(
+        `<text x="${left - 6}" y="${y + 12}" class="l" text-anchor="end">${
+          esc(b.label)
+        }</text>`,
+        `<rect x="${left}" y="${y}" width="${
+          w.toFixed(1)
+        }" height="${barH}" fill="${b.millrace ? "#e8743b" : "#8aa1b4"}"/>`,
+        `<text x="${(left + w + 4).toFixed(1)}" y="${y + 12}" class="l">${
+          b.value.toFixed(2)
+        }×</text>`,
+      );
+      y += barH + gap;
+    }
+    y += groupGap;
+  }
+  const H = y + 10;
+  const one = left + scale(1);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
+<style>.t{font-size:13px;font-weight:bold;fill:#222}.l{font-size:11px;fill:#333}</style>
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="10" y="22" font-size="16" font-weight="bold">millrace vs peers: higher is better, dashed line = baseline (1.0×)</text>
+<text x="10" y="42" class="l">${
+    esc(
+      `${info.date} · ${info.machine.nproc} × ${info.machine.cpu} · ${info.command} · medians of ${info.reps}`,
+    )
+  }</text>
+<line x1="${one.toFixed(1)}" y1="52" x2="${one.toFixed(1)}" y2="${
+    H - 10
+  }" stroke="#444" stroke-dasharray="4 3"/>
+${body.join("\n")}
+</svg>
+`;
+}
+
+function isMillrace(id: string): boolean {
+  return ["tcpserver", "scratch", "http_hello", "mini_redis"].includes(id);
+}
