@@ -8,3 +8,25 @@
  *
  * @module
  */
+export { Interest } from "./interest.ts";
+export { RESERVED_TOKEN_BASE, type Token } from "./token.ts";
+export type { Event, EventHandler, Source } from "./event.ts";
+export {
+  type CloseOptions,
+  type ComputeRunner,
+  type ComputeRunOptions,
+  EventLoop,
+  type EventLoopMetrics,
+  type EventLoopOptions,
+  type FlushOptions,
+  type RegisterOptions,
+  type RunOptions,
+} from "./event_loop.ts";
+export { Timer, type TimerHandle, type TimerOptions } from "./timer.ts";
+export { Waker, type WakerOptions } from "./waker.ts";
+export {
+  type BufferLease,
+  BufferPool,
+  type BufferPoolMetrics,
+  type BufferPoolOptions,
+} from "./buffer_pool.ts";

@@ -1,0 +1,68 @@
+// Hand-over of a read that was in flight when a connection left the loop.
+//
+// Deno cannot cancel a pending `conn.read()` without closing the connection,
+// and the bytes it returns belong to whoever reads the connection next. When
+// `EventLoop.deregister()` detaches a connection with a read in flight (or a
+// completed read not yet delivered), it stashes the outcome here; the next
+// reader — the loop on re-registration, or `net/`'s `TcpStream` — must take it
+// with `takeInflightRead(conn)` before calling `conn.read()` itself, and use
+// its bytes first. Likewise writes still queued at deregistration keep being
+// written; `takePendingWrites(conn)` resolves when they are done, so that a new
+// writer does not interleave with them.
+
+/** The outcome of a read handed over: bytes (owned by the taker), EOF, or an error. */
+export type InflightOutcome =
+  | {
+    readonly data: Uint8Array;
+    readonly eof: false;
+    readonly error?: undefined;
+  }
+  | {
+    readonly data?: undefined;
+    readonly eof: true;
+    readonly error?: undefined;
+  }
+  | { readonly data?: undefined; readonly eof: false; readonly error: unknown };
+
+const reads = new WeakMap<object, Promise<InflightOutcome>>();
+const writes = new WeakMap<object, Promise<void>>();
+
+/** Stores the outcome of a read in flight on `conn` for its next reader. */
+export function stashInflightRead(
+  conn: Deno.Conn,
+  outcome: Promise<InflightOutcome>,
+): void {
+  reads.set(conn, outcome);
+}
+
+/**
+ * Takes the read left in flight on `conn` by the loop, if any. The promise
+ * never rejects; an error is reported in the outcome.
+ */
+export function takeInflightRead(
+  conn: Deno.Conn,
+): Promise<InflightOutcome> | undefined {
+  const outcome = reads.get(conn);
+  if (outcome !== undefined) reads.delete(conn);
+  return outcome;
+}
+
+/** Whether a read outcome is waiting to be taken for `conn`. */
+export function hasInflightRead(conn: Deno.Conn): boolean {
+  return reads.has(conn);
+}
+
+/** Stores a promise that resolves when the loop's queued writes on `conn` are done. */
+export function stashPendingWrites(conn: Deno.Conn, done: Promise<void>): void {
+  writes.set(conn, done);
+}
+
+/**
+ * Takes the promise of the writes the loop still had queued on `conn`, if
+ * any; it never rejects.
+ */
+export function takePendingWrites(conn: Deno.Conn): Promise<void> | undefined {
+  const done = writes.get(conn);
+  if (done !== undefined) writes.delete(conn);
+  return done;
+}

@@ -1,0 +1,238 @@
+import { formatValue } from "./interest.ts";
+
+/** Options for {@linkcode BufferPool}. */
+export interface BufferPoolOptions {
+  /**
+   * The smallest size class in bytes (a power of two); smaller requests get
+   * a buffer of this size.
+   *
+   * @default {512}
+   */
+  minSize?: number;
+  /**
+   * The largest size class in bytes (a power of two); larger requests are
+   * allocated exactly and never retained.
+   *
+   * @default {1048576}
+   */
+  maxSize?: number;
+  /**
+   * How many bytes of released buffers the pool keeps at most; buffers
+   * released beyond it are left to the garbage collector.
+   *
+   * @default {8388608}
+   */
+  maxRetainedBytes?: number;
+}
+
+/** Counters of a {@linkcode BufferPool}. */
+export interface BufferPoolMetrics {
+  /** Acquisitions served from a retained buffer. */
+  hits: number;
+  /** Acquisitions that allocated. */
+  misses: number;
+  /** Buffers released and retained. */
+  released: number;
+  /** Buffers released but dropped (over the retention bound or not poolable). */
+  dropped: number;
+  /** Bytes held in the pool's free lists now. */
+  bytesRetained: number;
+  /** Buffers held in the pool's free lists now. */
+  buffersRetained: number;
+}
+
+/**
+ * A buffer on loan from a {@linkcode BufferPool}, released on dispose.
+ *
+ * @example Usage
+ * ```ts
+ * import { BufferPool } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const pool = new BufferPool();
+ * {
+ *   using lease = pool.lease(100);
+ *   lease.buffer.fill(1);
+ * }
+ * assertEquals(pool.metrics().buffersRetained, 1);
+ * ```
+ */
+export interface BufferLease extends Disposable {
+  /** The buffer; its length is the size class (at least the size asked for). */
+  readonly buffer: Uint8Array;
+}
+
+function ceilLog2(n: number): number {
+  return n <= 1 ? 0 : 32 - Math.clz32(n - 1);
+}
+
+function assertPowerOfTwo(name: string, value: unknown): number {
+  if (
+    typeof value !== "number" || !Number.isInteger(value) || value < 1 ||
+    value > 2 ** 30 || (value & (value - 1)) !== 0
+  ) {
+    throw new RangeError(
+      `Cannot create buffer pool as '${name}' must be a power of two up to 2 ** 30: received ${
+        formatValue(value)
+      }`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Size-classed `Uint8Array` buffers for reuse (powers of two from `minSize`
+ * to `maxSize`), with bounded retention and hit/miss metrics. The event loop
+ * draws its receive buffers and coalescing buffers from one.
+ *
+ * A released buffer must not be used or released again by the caller.
+ *
+ * @example Acquire and release
+ * ```ts
+ * import { BufferPool } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const pool = new BufferPool({ minSize: 1024 });
+ * const buf = pool.acquire(600);
+ * assertEquals(buf.length, 1024);
+ * pool.release(buf);
+ * assertEquals(pool.acquire(1000), buf);
+ * assertEquals(pool.metrics().hits, 1);
+ * ```
+ */
+export class BufferPool {
+  #minShift: number;
+  #maxSize: number;
+  #maxRetained: number;
+  #free: Uint8Array[][] = [];
+  #hits = 0;
+  #misses = 0;
+  #released = 0;
+  #dropped = 0;
+  #bytesRetained = 0;
+  #buffersRetained = 0;
+
+  /** Constructs a pool. */
+  constructor(options: BufferPoolOptions = {}) {
+    const minSize = assertPowerOfTwo("minSize", options.minSize ?? 512);
+    const maxSize = assertPowerOfTwo("maxSize", options.maxSize ?? 1 << 20);
+    if (maxSize < minSize) {
+      throw new RangeError(
+        `Cannot create buffer pool as 'maxSize' must be at least 'minSize' (${minSize}): received ${maxSize}`,
+      );
+    }
+    const maxRetained = options.maxRetainedBytes ?? 8 << 20;
+    if (
+      typeof maxRetained !== "number" || !Number.isSafeInteger(maxRetained) ||
+      maxRetained < 0
+    ) {
+      throw new RangeError(
+        `Cannot create buffer pool as 'maxRetainedBytes' must be a non-negative integer: received ${
+          formatValue(maxRetained)
+        }`,
+      );
+    }
+    this.#minShift = ceilLog2(minSize);
+    this.#maxSize = maxSize;
+    this.#maxRetained = maxRetained;
+    for (let s = minSize; s <= maxSize; s *= 2) this.#free.push([]);
+  }
+
+  /** The length of the buffer `acquire(size)` returns. */
+  classSize(size: number): number {
+    if (size > this.#maxSize) return size;
+    const shift = ceilLog2(size);
+    return 2 ** (shift < this.#minShift ? this.#minShift : shift);
+  }
+
+  /**
+   * A buffer of at least `size` bytes: of the size class when `size` is at
+   * most `maxSize`, else exactly `size`. Its contents are unspecified.
+   */
+  acquire(size: number): Uint8Array {
+    if (size > this.#maxSize) {
+      if (!Number.isSafeInteger(size)) {
+        throw new RangeError(
+          `Cannot acquire buffer as 'size' must be a non-negative integer: received ${
+            formatValue(size)
+          }`,
+        );
+      }
+      this.#misses++;
+      return new Uint8Array(size);
+    }
+    if (!(size >= 0)) {
+      throw new RangeError(
+        `Cannot acquire buffer as 'size' must be a non-negative integer: received ${
+          formatValue(size)
+        }`,
+      );
+    }
+    let shift = ceilLog2(size);
+    if (shift < this.#minShift) shift = this.#minShift;
+    const list = this.#free[shift - this.#minShift]!;
+    const buf = list.pop();
+    if (buf !== undefined) {
+      this.#hits++;
+      this.#bytesRetained -= buf.length;
+      this.#buffersRetained--;
+      return buf;
+    }
+    this.#misses++;
+    return new Uint8Array(2 ** shift);
+  }
+
+  /**
+   * Gives a buffer back. Buffers that are not a whole size-class buffer, or
+   * that would exceed `maxRetainedBytes`, are dropped.
+   */
+  release(buf: Uint8Array): void {
+    const len = buf.length;
+    if (
+      len > this.#maxSize || (len & (len - 1)) !== 0 ||
+      len < 2 ** this.#minShift || buf.byteOffset !== 0 ||
+      buf.buffer.byteLength !== len ||
+      this.#bytesRetained + len > this.#maxRetained
+    ) {
+      this.#dropped++;
+      return;
+    }
+    this.#free[ceilLog2(len) - this.#minShift]!.push(buf);
+    this.#bytesRetained += len;
+    this.#buffersRetained++;
+    this.#released++;
+  }
+
+  /** A buffer of at least `size` bytes that goes back to the pool on dispose. */
+  lease(size: number): BufferLease {
+    const buffer = this.acquire(size);
+    let released = false;
+    return {
+      buffer,
+      [Symbol.dispose]: () => {
+        if (released) return;
+        released = true;
+        this.release(buffer);
+      },
+    };
+  }
+
+  /** Drops every retained buffer. */
+  clear(): void {
+    for (const list of this.#free) list.length = 0;
+    this.#bytesRetained = 0;
+    this.#buffersRetained = 0;
+  }
+
+  /** A snapshot of the pool's counters. */
+  metrics(): BufferPoolMetrics {
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      released: this.#released,
+      dropped: this.#dropped,
+      bytesRetained: this.#bytesRetained,
+      buffersRetained: this.#buffersRetained,
+    };
+  }
+}

@@ -1,0 +1,1767 @@
+import type { Event, EventHandler, Source } from "./event.ts";
+import { assertInterest, formatValue, Interest } from "./interest.ts";
+import { assertToken, RESERVED_TOKEN_BASE, type Token } from "./token.ts";
+import {
+  assertDelay,
+  assertInterval,
+  Timer,
+  type TimerHandle,
+  type TimerOptions,
+} from "./timer.ts";
+import { Waker, wakerState } from "./waker.ts";
+import { BufferPool } from "./buffer_pool.ts";
+import { TimerHeap, TimerNode } from "./_timer_heap.ts";
+import { classifyAcceptError } from "./_accept_errors.ts";
+import {
+  type InflightOutcome,
+  stashInflightRead,
+  stashPendingWrites,
+  takeInflightRead,
+  takePendingWrites,
+} from "./_inflight.ts";
+
+/** Options for {@linkcode EventLoop}. */
+export interface EventLoopOptions {
+  /**
+   * The most events dispatched before the loop yields to the runtime (a
+   * macrotask turn) so that timers and other I/O get their turn.
+   *
+   * @default {1024}
+   */
+  eventsCapacity?: number;
+  /**
+   * The receive buffer of a quiet connection, in bytes; what an idle
+   * connection pins while its read is pending.
+   *
+   * @default {512}
+   */
+  minReadBufferSize?: number;
+  /**
+   * The largest receive buffer, in bytes; full reads double the buffer up to
+   * it, small reads halve it again.
+   *
+   * @default {65536}
+   */
+  maxReadBufferSize?: number;
+  /**
+   * `write()` returns `false` once this many bytes are queued on a source.
+   *
+   * @default {65536}
+   */
+  writeHighWaterMark?: number;
+  /**
+   * A source with WRITABLE interest gets a writable event when its queue
+   * drains below this many bytes.
+   *
+   * @default {16384}
+   */
+  writeLowWaterMark?: number;
+  /**
+   * Queued chunks are copied into one write of at most this many bytes.
+   *
+   * @default {65536}
+   */
+  maxCoalesceSize?: number;
+  /**
+   * After an accept error that is not transient (EMFILE, ENFILE, ...), the
+   * listener waits this long before accepting again.
+   *
+   * @default {100}
+   */
+  acceptErrorDelayMs?: number;
+  /**
+   * The pool receive and coalescing buffers come from.
+   *
+   * @default {new BufferPool()}
+   */
+  bufferPool?: BufferPool;
+  /**
+   * Called with an error thrown by a handler (its source is then closed and
+   * deregistered) or by a timer callback (`token` is `undefined`).
+   *
+   * @default {console.error}
+   */
+  onError?: (error: unknown, token: Token | undefined) => void;
+}
+
+/** Options for {@linkcode EventLoop.prototype.register}. */
+export interface RegisterOptions {
+  /**
+   * The smallest receive buffer of this connection, in bytes.
+   *
+   * @default {EventLoopOptions.minReadBufferSize}
+   */
+  minReadBufferSize?: number;
+  /**
+   * The largest receive buffer of this connection, in bytes.
+   *
+   * @default {EventLoopOptions.maxReadBufferSize}
+   */
+  maxReadBufferSize?: number;
+}
+
+/** Options for {@linkcode EventLoop.prototype.flush}. */
+export interface FlushOptions {
+  /** Stops waiting (rejects with the signal's reason); the queue is kept. */
+  signal?: AbortSignal;
+}
+
+/** Options for {@linkcode EventLoop.prototype.close}. */
+export interface CloseOptions {
+  /**
+   * Write out the queued bytes before closing.
+   *
+   * @default {false}
+   */
+  flush?: boolean;
+}
+
+/** Options for {@linkcode EventLoop.prototype.run}. */
+export interface RunOptions {
+  /** Stops the loop (like `stop()`) when aborted. */
+  signal?: AbortSignal;
+}
+
+/** Options passed through to {@linkcode ComputeRunner.run}. */
+export interface ComputeRunOptions {
+  /** Aborts the task; the loop also aborts it when disposed. */
+  signal?: AbortSignal;
+  /** The task's priority, as the runner defines it. */
+  priority?: unknown;
+  /** A per-task time limit, as the runner defines it. */
+  timeoutMs?: number;
+  /** Objects to transfer with the input. */
+  transfer?: Transferable[];
+}
+
+/**
+ * Runs named CPU-heavy tasks off the loop's thread; `compute/ComputePool`
+ * satisfies it.
+ */
+export interface ComputeRunner {
+  /** Runs task `name` on `input`; resolves with its result. */
+  run(
+    name: string,
+    input: unknown,
+    options?: ComputeRunOptions,
+  ): Promise<unknown>;
+}
+
+/** Counters of an {@linkcode EventLoop}. */
+export interface EventLoopMetrics {
+  /** Dispatch passes (batches of at most `eventsCapacity` events). */
+  ticks: number;
+  /** Events handed to handlers. */
+  eventsDispatched: number;
+  /** Completed reads (including EOF). */
+  reads: number;
+  /** Completed writes (each possibly partial or coalesced). */
+  writes: number;
+  /** Bytes read from connections. */
+  bytesRead: number;
+  /** Bytes written to connections. */
+  bytesWritten: number;
+  /** Sources registered now. */
+  registeredSources: number;
+  /** Timers scheduled now (callback timers and Timer sources). */
+  pendingTimers: number;
+  /** Compute tasks spawned and not settled. */
+  pendingCompute: number;
+  /** Handler and timer-callback errors reported through `onError`. */
+  handlerErrors: number;
+  /** Errors thrown by `accept()` on listener sources. */
+  acceptErrors: number;
+}
+
+const KIND_CONN = 0;
+const KIND_LISTENER = 1;
+const KIND_TIMER = 2;
+const KIND_WAKER = 3;
+
+const READABLE = Interest.READABLE;
+const WRITABLE = Interest.WRITABLE;
+
+/** The reusable event object the loop hands to handlers. */
+class MutableEvent implements Event {
+  token: Token = 0;
+  readable = false;
+  writable = false;
+  readClosed = false;
+  error: Error | undefined = undefined;
+  closed = false;
+  data: Uint8Array | undefined = undefined;
+  conn: Deno.Conn | undefined = undefined;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** Bookkeeping of one registered source. */
+class Entry {
+  token: Token;
+  source: Source;
+  kind: number;
+  interest: number;
+  handler: EventHandler;
+  registered = true;
+  closing = false;
+  queued = false;
+  /** An error to deliver; `closeAfter` says whether the source goes with it. */
+  pendingError: Error | undefined = undefined;
+  closeAfter = false;
+
+  // Connection reads.
+  conn: Deno.Conn | undefined = undefined;
+  reading = false;
+  readBuf: Uint8Array | undefined = undefined;
+  readPooled = true;
+  /** Bytes of a completed read not yet delivered, or -1. */
+  readN = -1;
+  /** A completed read returned EOF, not yet delivered. */
+  readEof = false;
+  /** EOF was delivered: no more reads. */
+  eofSeen = false;
+  readSize: number;
+  minRead: number;
+  maxRead: number;
+  readPromise: Promise<void> | undefined = undefined;
+  /** Set when the conn was deregistered with a read in flight. */
+  adopt: ((outcome: InflightOutcome) => void) | undefined = undefined;
+
+  // Connection writes.
+  wq: (Uint8Array | undefined)[] = [];
+  wqRelease: (Uint8Array | undefined)[] = [];
+  wqHead = 0;
+  queuedBytes = 0;
+  writing = false;
+  writePromise: Promise<void> | undefined = undefined;
+  kickPending = false;
+  writeShut = false;
+  writeFailed = false;
+  writablePending = false;
+  flushWaiters: Waiter[] | undefined = undefined;
+  /** Resolves a deregistered conn's background flush. */
+  detachedFlush: (() => void) | undefined = undefined;
+
+  // Listeners.
+  listener: Deno.Listener<Deno.Conn, Deno.Addr> | undefined = undefined;
+  accepting = false;
+  accepted: Deno.Conn | undefined = undefined;
+  acceptPromise: Promise<void> | undefined = undefined;
+  backoffTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+
+  // Timers and wakers.
+  timerNode: TimerNode | undefined = undefined;
+  timerFired = false;
+  wakerFired = false;
+  waiting = false;
+  waitPromise: Promise<void> | undefined = undefined;
+
+  // Completion callbacks, bound once per source (no closure per read).
+  onRead: (n: number | null) => void;
+  onReadError: (error: unknown) => void;
+  onWrite: (n: number) => void;
+  onWriteError: (error: unknown) => void;
+  onAccept: (conn: Deno.Conn) => void;
+  onAcceptError: (error: unknown) => void;
+  onWake: () => void;
+
+  constructor(
+    loop: LoopInternals,
+    token: Token,
+    source: Source,
+    kind: number,
+    interest: number,
+    handler: EventHandler,
+    minRead: number,
+    maxRead: number,
+  ) {
+    this.token = token;
+    this.source = source;
+    this.kind = kind;
+    this.interest = interest;
+    this.handler = handler;
+    this.minRead = minRead;
+    this.maxRead = maxRead;
+    this.readSize = minRead;
+    this.onRead = (n) => loop.readDone(this, n);
+    this.onReadError = (error) => loop.readFailed(this, error);
+    this.onWrite = (n) => loop.writeDone(this, n);
+    this.onWriteError = (error) => loop.writeFailed(this, error);
+    this.onAccept = (conn) => loop.acceptDone(this, conn);
+    this.onAcceptError = (error) => loop.acceptFailed(this, error);
+    this.onWake = () => loop.wakeDone(this);
+  }
+}
+
+interface LoopInternals {
+  readDone(e: Entry, n: number | null): void;
+  readFailed(e: Entry, error: unknown): void;
+  writeDone(e: Entry, n: number): void;
+  writeFailed(e: Entry, error: unknown): void;
+  acceptDone(e: Entry, conn: Deno.Conn): void;
+  acceptFailed(e: Entry, error: unknown): void;
+  wakeDone(e: Entry): void;
+}
+
+class TimerHandleImpl implements TimerHandle {
+  #node: TimerNode;
+  #cancel: (node: TimerNode) => void;
+  constructor(node: TimerNode, cancel: (node: TimerNode) => void) {
+    this.#node = node;
+    this.#cancel = cancel;
+  }
+  get active(): boolean {
+    return this.#node.index >= 0;
+  }
+  cancel(): void {
+    this.#cancel(this.#node);
+  }
+  [Symbol.dispose](): void {
+    this.cancel();
+  }
+}
+
+function positiveInt(name: string, value: unknown, action: string): number {
+  if (
+    typeof value !== "number" || !Number.isSafeInteger(value) || value < 1
+  ) {
+    throw new RangeError(
+      `Cannot ${action} as '${name}' must be a positive integer: received ${
+        formatValue(value)
+      }`,
+    );
+  }
+  return value;
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function defaultOnError(error: unknown, token: Token | undefined): void {
+  // deno-lint-ignore no-console
+  console.error(
+    token === undefined
+      ? "EventLoop: a timer callback threw:"
+      : `EventLoop: the handler of token ${token} threw:`,
+    error,
+  );
+}
+
+/**
+ * A readiness-emulating event loop over Deno sockets (mio's `Poll` plus
+ * mill-io's `EventLoop`).
+ *
+ * Deno has no readiness API, so the loop keeps exactly one read (or accept)
+ * in flight per readable source, into an adaptive pooled buffer, and
+ * delivers "readable + the bytes"; "writable" means the source's write queue
+ * drained below its low-water mark. Sources are TCP, Unix and TLS listeners
+ * and connections, {@linkcode Timer}s and {@linkcode Waker}s. Events are
+ * dispatched as soon as their I/O completes (in the same microtask
+ * checkpoint); after `eventsCapacity` events the loop yields a macrotask
+ * turn, so that one busy connection cannot starve timers or other I/O.
+ *
+ * The `Event` handed to a handler is reused: read its fields during the call.
+ *
+ * @example An echo server
+ * ```ts
+ * import { EventLoop, Interest } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using loop = new EventLoop();
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * let next = 1;
+ * loop.register(listener, 0, Interest.READABLE, (event, loop) => {
+ *   if (!event.conn) return;
+ *   loop.register(event.conn, next++, Interest.READABLE, (event, loop) => {
+ *     if (event.data) loop.write(event.token, event.data);
+ *     else if (event.readClosed || event.error) void loop.close(event.token);
+ *   });
+ * });
+ * const running = loop.run();
+ *
+ * using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * await client.write(new TextEncoder().encode("ping"));
+ * const buf = new Uint8Array(4);
+ * assertEquals(await client.read(buf), 4);
+ * assertEquals(new TextDecoder().decode(buf), "ping");
+ *
+ * loop.stop();
+ * await running;
+ * ```
+ */
+export class EventLoop implements AsyncDisposable {
+  #entries = new Map<Token, Entry>();
+  #bySource = new WeakMap<object, Entry>();
+  #nextReserved = 0;
+  #event = new MutableEvent();
+
+  #cap: number;
+  #minRead: number;
+  #maxRead: number;
+  #hwm: number;
+  #lwm: number;
+  #maxCoalesce: number;
+  #acceptDelay: number;
+  #pool: BufferPool;
+  #onError: (error: unknown, token: Token | undefined) => void;
+
+  // Ready queue: entries with something to deliver, FIFO; each at most once.
+  #ready: (Entry | undefined)[] = [];
+  #head = 0;
+  #draining = false;
+  #drainScheduled = false;
+  #burst = 0;
+  #yieldPending = false;
+  #channel: MessageChannel | undefined = undefined;
+
+  // Writes requested outside a write in flight, started after the handler.
+  #kicks: Entry[] = [];
+  #kickScheduled = false;
+  #dispatchBuf: Uint8Array | undefined = undefined;
+  #dispatchBufTaken = false;
+
+  #running = false;
+  #disposed = false;
+  #runResolve: (() => void) | undefined = undefined;
+  #runSignal: AbortSignal | undefined = undefined;
+
+  #timers = new TimerHeap();
+  #armedId: ReturnType<typeof setTimeout> | undefined = undefined;
+  #armedDeadline = Infinity;
+
+  #lingering = new Set<Promise<void>>();
+  #compute: ComputeRunner | undefined = undefined;
+  #computeAbort = new AbortController();
+  #pendingCompute = 0;
+
+  #ticks = 0;
+  #eventsDispatched = 0;
+  #reads = 0;
+  #writes = 0;
+  #bytesRead = 0;
+  #bytesWritten = 0;
+  #handlerErrors = 0;
+  #acceptErrors = 0;
+
+  #internals: LoopInternals;
+
+  /** Constructs a loop; no I/O happens until a source is registered. */
+  constructor(options: EventLoopOptions = {}) {
+    const action = "create event loop";
+    this.#cap = positiveInt(
+      "eventsCapacity",
+      options.eventsCapacity ?? 1024,
+      action,
+    );
+    this.#minRead = positiveInt(
+      "minReadBufferSize",
+      options.minReadBufferSize ?? 512,
+      action,
+    );
+    this.#maxRead = positiveInt(
+      "maxReadBufferSize",
+      options.maxReadBufferSize ?? 65536,
+      action,
+    );
+    if (this.#maxRead < this.#minRead) {
+      throw new RangeError(
+        `Cannot ${action} as 'maxReadBufferSize' must be at least 'minReadBufferSize' (${this.#minRead}): received ${this.#maxRead}`,
+      );
+    }
+    this.#hwm = positiveInt(
+      "writeHighWaterMark",
+      options.writeHighWaterMark ?? 65536,
+      action,
+    );
+    this.#lwm = positiveInt(
+      "writeLowWaterMark",
+      options.writeLowWaterMark ?? Math.min(16384, this.#hwm),
+      action,
+    );
+    if (this.#lwm > this.#hwm) {
+      throw new RangeError(
+        `Cannot ${action} as 'writeLowWaterMark' must be at most 'writeHighWaterMark' (${this.#hwm}): received ${this.#lwm}`,
+      );
+    }
+    this.#maxCoalesce = positiveInt(
+      "maxCoalesceSize",
+      options.maxCoalesceSize ?? 65536,
+      action,
+    );
+    const delay = options.acceptErrorDelayMs ?? 100;
+    assertDelay(delay, action);
+    this.#acceptDelay = delay;
+    if (
+      options.bufferPool !== undefined &&
+      !(options.bufferPool instanceof BufferPool)
+    ) {
+      throw new TypeError(
+        `Cannot ${action} as 'bufferPool' must be a BufferPool`,
+      );
+    }
+    this.#pool = options.bufferPool ?? new BufferPool();
+    if (
+      options.onError !== undefined && typeof options.onError !== "function"
+    ) {
+      throw new TypeError(`Cannot ${action} as 'onError' must be a function`);
+    }
+    this.#onError = options.onError ?? defaultOnError;
+    this.#internals = {
+      readDone: (e, n) => this.#readDone(e, n),
+      readFailed: (e, error) => this.#readFailed(e, error),
+      writeDone: (e, n) => this.#writeDone(e, n),
+      writeFailed: (e, error) => this.#writeFailed(e, error),
+      acceptDone: (e, conn) => this.#acceptDone(e, conn),
+      acceptFailed: (e, error) => this.#acceptFailed(e, error),
+      wakeDone: (e) => this.#wakeDone(e),
+    };
+  }
+
+  /** The pool receive buffers come from. */
+  get bufferPool(): BufferPool {
+    return this.#pool;
+  }
+
+  /** Whether `run()` is dispatching. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  // ---------------------------------------------------------------- registry
+
+  /**
+   * Registers a source under `token` and starts its I/O at once (events
+   * queue until `run()`). A listener delivers accepted connections, a
+   * connection the bytes it reads, a timer its expiries, a waker its wakes.
+   *
+   * A duplicate token, a source already registered, a negative or
+   * non-integer token, or a token in the reserved range not obtained from
+   * `allocateToken()` is a `TypeError`/`RangeError`.
+   */
+  register(
+    source: Source,
+    token: Token,
+    interest: Interest,
+    handler: EventHandler,
+    options: RegisterOptions = {},
+  ): void {
+    const action = "register source";
+    if (this.#disposed) {
+      throw new TypeError(`Cannot ${action} as the event loop is disposed`);
+    }
+    assertToken(token, action);
+    if (
+      token >= RESERVED_TOKEN_BASE &&
+      token >= RESERVED_TOKEN_BASE + this.#nextReserved
+    ) {
+      throw new RangeError(
+        `Cannot ${action} as 'token' is in the reserved range but was not obtained from allocateToken(): received '${token}'`,
+      );
+    }
+    if (this.#entries.has(token)) {
+      throw new TypeError(
+        `Cannot ${action} as 'token' is already registered: received '${token}'`,
+      );
+    }
+    assertInterest(interest, action);
+    if (typeof handler !== "function") {
+      throw new TypeError(
+        `Cannot ${action} as 'handler' must be a function: received ${
+          formatValue(handler)
+        }`,
+      );
+    }
+    let kind: number;
+    if (source instanceof Timer) kind = KIND_TIMER;
+    else if (source instanceof Waker) kind = KIND_WAKER;
+    else if (
+      source !== null && typeof source === "object" &&
+      typeof (source as Deno.Listener).accept === "function"
+    ) kind = KIND_LISTENER;
+    else if (
+      source !== null && typeof source === "object" &&
+      typeof (source as Deno.Conn).read === "function" &&
+      typeof (source as Deno.Conn).write === "function"
+    ) kind = KIND_CONN;
+    else {
+      throw new TypeError(
+        `Cannot ${action} as 'source' must be a listener, a connection, a Timer or a Waker: received ${
+          formatValue(source)
+        }`,
+      );
+    }
+    const existing = this.#bySource.get(source);
+    if (existing !== undefined) {
+      throw new TypeError(
+        `Cannot ${action} as the source is already registered under token '${existing.token}'`,
+      );
+    }
+    let minRead = this.#minRead;
+    let maxRead = this.#maxRead;
+    if (options.minReadBufferSize !== undefined) {
+      minRead = positiveInt(
+        "minReadBufferSize",
+        options.minReadBufferSize,
+        action,
+      );
+    }
+    if (options.maxReadBufferSize !== undefined) {
+      maxRead = positiveInt(
+        "maxReadBufferSize",
+        options.maxReadBufferSize,
+        action,
+      );
+    }
+    if (maxRead < minRead) maxRead = minRead;
+    minRead = this.#pool.classSize(minRead);
+
+    const e = new Entry(
+      this.#internals,
+      token,
+      source,
+      kind,
+      interest,
+      handler,
+      minRead,
+      maxRead,
+    );
+    this.#entries.set(token, e);
+    this.#bySource.set(source, e);
+
+    switch (kind) {
+      case KIND_CONN: {
+        const conn = source as Deno.Conn;
+        e.conn = conn;
+        const inflight = takeInflightRead(conn);
+        if (inflight !== undefined) this.#adoptRead(e, inflight);
+        const writes = takePendingWrites(conn);
+        if (writes !== undefined) {
+          // Writes of a previous owner are still going out: hold ours back.
+          e.writing = true;
+          writes.then(() => {
+            e.writing = false;
+            if (e.registered && e.wqHead < e.wq.length) this.#startWrite(e);
+          });
+        } else if (interest & WRITABLE) {
+          e.writablePending = true;
+          this.#enqueueSoon(e);
+        }
+        if (interest & READABLE) this.#startRead(e);
+        break;
+      }
+      case KIND_LISTENER:
+        e.listener = source as Deno.Listener<Deno.Conn, Deno.Addr>;
+        if (interest & READABLE) this.#startAccept(e);
+        break;
+      case KIND_TIMER: {
+        const timer = source as Timer;
+        const node = new TimerNode(undefined, token);
+        node.intervalMs = timer.intervalMs ?? 0;
+        node.entry = e;
+        e.timerNode = node;
+        this.#timers.push(node, performance.now() + timer.delayMs);
+        this.#arm();
+        break;
+      }
+      case KIND_WAKER:
+        if (interest & READABLE) this.#waitWaker(e);
+        break;
+    }
+  }
+
+  /**
+   * A fresh token from the reserved range (from {@linkcode RESERVED_TOKEN_BASE}
+   * up), which no application counting from 0 reaches.
+   */
+  allocateToken(): Token {
+    return RESERVED_TOKEN_BASE + this.#nextReserved++;
+  }
+
+  /**
+   * Changes a source's interest (and handler). Removing READABLE stops
+   * issuing reads (backpressure); a read already in flight is kept and
+   * delivered when READABLE returns. Adding WRITABLE while the write queue is
+   * below the low-water mark delivers a writable event.
+   */
+  reregister(token: Token, interest: Interest, handler?: EventHandler): void {
+    const action = "reregister source";
+    const e = this.#get(token, action);
+    assertInterest(interest, action);
+    if (handler !== undefined) {
+      if (typeof handler !== "function") {
+        throw new TypeError(
+          `Cannot ${action} as 'handler' must be a function: received ${
+            formatValue(handler)
+          }`,
+        );
+      }
+      e.handler = handler;
+    }
+    const added = interest & ~e.interest;
+    e.interest = interest;
+    if (added & READABLE) {
+      switch (e.kind) {
+        case KIND_CONN:
+          if (e.readN >= 0 || e.readEof) this.#enqueueSoon(e);
+          else this.#startRead(e);
+          break;
+        case KIND_LISTENER:
+          if (e.accepted !== undefined) this.#enqueueSoon(e);
+          else this.#startAccept(e);
+          break;
+        case KIND_TIMER:
+          if (e.timerFired) this.#enqueueSoon(e);
+          break;
+        case KIND_WAKER:
+          if (e.wakerFired) this.#enqueueSoon(e);
+          else if (!e.waiting) this.#waitWaker(e);
+          break;
+      }
+    }
+    if (
+      (added & WRITABLE) && e.kind === KIND_CONN && e.queuedBytes < this.#lwm
+    ) {
+      e.writablePending = true;
+      this.#enqueueSoon(e);
+    }
+  }
+
+  /**
+   * Stops delivering events of `token` and returns its source, left open. A
+   * read in flight (or read but not delivered) is handed over to whoever
+   * reads the connection next through the loop or `net/`'s `TcpStream`;
+   * queued writes keep going out.
+   */
+  deregister(token: Token): Source {
+    const e = this.#get(token, "deregister source");
+    this.#detach(e);
+    if (e.kind === KIND_CONN) this.#handOver(e);
+    else if (e.kind === KIND_LISTENER && e.accepted !== undefined) {
+      // An accepted connection nobody will see: do not leak it.
+      try {
+        e.accepted.close();
+      } catch { /* already closed */ }
+      e.accepted = undefined;
+    }
+    return e.source;
+  }
+
+  /** Whether `token` is registered. */
+  has(token: Token): boolean {
+    return this.#entries.has(token);
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  /**
+   * Queues `bytes` on connection `token`; they are not copied, so the caller
+   * must not change them afterwards (writing the current event's `data` is
+   * fine: the loop takes that buffer over). One write is in flight per
+   * source; partial writes are continued; chunks queued together are
+   * coalesced into one write. Returns `false` once the queue is at or above
+   * the high-water mark (keep the bytes queued; wait for a writable event or
+   * `flush()` before writing more).
+   */
+  write(token: Token, bytes: Uint8Array): boolean {
+    const e = this.#entries.get(token) ?? this.#get(token, "write");
+    if (e.kind !== KIND_CONN) {
+      throw new TypeError(
+        `Cannot write as token '${token}' is not a connection`,
+      );
+    }
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(
+        `Cannot write as 'bytes' must be a Uint8Array: received ${
+          formatValue(bytes)
+        }`,
+      );
+    }
+    if (e.writeShut) {
+      throw new TypeError(
+        `Cannot write as the write side of token '${token}' is shut down`,
+      );
+    }
+    if (e.writeFailed) return false;
+    const len = bytes.length;
+    if (len === 0) return e.queuedBytes < this.#hwm;
+    let release: Uint8Array | undefined;
+    const dbuf = this.#dispatchBuf;
+    if (dbuf !== undefined && bytes.buffer === dbuf.buffer) {
+      if (this.#dispatchBufTaken) bytes = bytes.slice();
+      else {
+        this.#dispatchBufTaken = true;
+        release = dbuf;
+      }
+    }
+    e.wq.push(bytes);
+    e.wqRelease.push(release);
+    e.queuedBytes += len;
+    if (!e.writing && !e.kickPending) {
+      e.kickPending = true;
+      this.#kicks.push(e);
+      if (!this.#draining && !this.#kickScheduled) {
+        this.#kickScheduled = true;
+        queueMicrotask(this.#runKicksTask);
+      }
+    }
+    return e.queuedBytes < this.#hwm;
+  }
+
+  /** Bytes queued on connection `token` and not yet written. */
+  pendingWriteBytes(token: Token): number {
+    return this.#get(token, "get pending write bytes").queuedBytes;
+  }
+
+  /** Resolves when the write queue of `token` is empty. */
+  flush(token: Token, options: FlushOptions = {}): Promise<void> {
+    let e: Entry;
+    try {
+      e = this.#get(token, "flush");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#flushEntry(e, options.signal);
+  }
+
+  /** Flushes the queue of `token`, then half-closes it (`closeWrite`). */
+  async shutdownWrite(token: Token): Promise<void> {
+    const e = this.#get(token, "shut down write");
+    if (e.kind !== KIND_CONN) {
+      throw new TypeError(
+        `Cannot shut down write as token '${token}' is not a connection`,
+      );
+    }
+    if (e.writeShut) return;
+    await this.#flushEntry(e, undefined);
+    if (e.writeShut) return;
+    e.writeShut = true;
+    await e.conn!.closeWrite();
+  }
+
+  /**
+   * Deregisters and closes the source of `token` (after writing out its
+   * queue when `flush` is set); resolves once its pending operations have
+   * settled.
+   */
+  async close(token: Token, options: CloseOptions = {}): Promise<void> {
+    const e = this.#get(token, "close source");
+    if (options.flush && e.kind === KIND_CONN && e.queuedBytes > 0) {
+      try {
+        await this.#flushEntry(e, undefined);
+      } catch {
+        // The error was or will be reported as an event; close anyway.
+      }
+    }
+    const settled = this.#closeEntry(e);
+    if (settled !== undefined) await settled;
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  /**
+   * Calls `callback` after `delayMs` milliseconds (and every `intervalMs`
+   * after that when set), while the loop runs. Scheduling and cancelling are
+   * O(log n); one native timer is armed for the earliest deadline.
+   */
+  addTimer(
+    delayMs: number,
+    callback: () => void,
+    options: TimerOptions = {},
+  ): TimerHandle {
+    const action = "add timer";
+    assertDelay(delayMs, action);
+    if (typeof callback !== "function") {
+      throw new TypeError(
+        `Cannot ${action} as 'callback' must be a function: received ${
+          formatValue(callback)
+        }`,
+      );
+    }
+    if (options.intervalMs !== undefined) {
+      assertInterval(options.intervalMs, action);
+    }
+    if (this.#disposed) {
+      throw new TypeError(`Cannot ${action} as the event loop is disposed`);
+    }
+    const node = new TimerNode(callback, -1);
+    node.intervalMs = options.intervalMs ?? 0;
+    this.#timers.push(node, performance.now() + delayMs);
+    this.#arm();
+    return new TimerHandleImpl(node, this.#cancelTimer);
+  }
+
+  #cancelTimer = (node: TimerNode): void => {
+    if (this.#timers.remove(node) && this.#timers.size === 0) this.#disarm();
+  };
+
+  // ----------------------------------------------------------------- compute
+
+  /** Attaches the runner `spawnCompute()` hands tasks to. */
+  attachCompute(runner: ComputeRunner): void {
+    if (
+      runner === null || typeof runner !== "object" ||
+      typeof runner.run !== "function"
+    ) {
+      throw new TypeError(
+        `Cannot attach compute as 'runner' must have a run() method: received ${
+          formatValue(runner)
+        }`,
+      );
+    }
+    this.#compute = runner;
+  }
+
+  /**
+   * Runs task `name` on the attached runner; the task is aborted when the
+   * loop is disposed.
+   */
+  async spawnCompute(
+    name: string,
+    input: unknown,
+    options: ComputeRunOptions = {},
+  ): Promise<unknown> {
+    const runner = this.#compute;
+    if (runner === undefined) {
+      throw new TypeError(
+        "Cannot spawn compute task as no compute runner is attached: call attachCompute() first",
+      );
+    }
+    if (this.#disposed) {
+      throw new TypeError(
+        "Cannot spawn compute task as the event loop is disposed",
+      );
+    }
+    const signal = options.signal === undefined
+      ? this.#computeAbort.signal
+      : AbortSignal.any([options.signal, this.#computeAbort.signal]);
+    this.#pendingCompute++;
+    try {
+      return await runner.run(name, input, { ...options, signal });
+    } finally {
+      this.#pendingCompute--;
+    }
+  }
+
+  // --------------------------------------------------------------------- run
+
+  /** Dispatches events until `stop()` (or `signal` aborts). */
+  run(options: RunOptions = {}): Promise<void> {
+    if (this.#running) {
+      return Promise.reject(
+        new TypeError("Cannot run event loop as it is already running"),
+      );
+    }
+    if (this.#disposed) {
+      return Promise.reject(
+        new TypeError("Cannot run event loop as it is disposed"),
+      );
+    }
+    const { signal } = options;
+    if (signal?.aborted) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#running = true;
+    this.#runResolve = resolve;
+    if (signal !== undefined) {
+      this.#runSignal = signal;
+      signal.addEventListener("abort", this.#stopListener, { once: true });
+    }
+    const channel = new MessageChannel();
+    channel.port1.onmessage = this.#onYield;
+    this.#channel = channel;
+    this.#burst = 0;
+    this.#yieldPending = false;
+    this.#runTimers();
+    this.#arm();
+    this.#scheduleDrain();
+    return promise;
+  }
+
+  #stopListener = (): void => this.stop();
+
+  /** Stops dispatching and resolves `run()`; idempotent. Sources stay open. */
+  stop(): void {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#disarm();
+    const channel = this.#channel;
+    if (channel !== undefined) {
+      channel.port1.onmessage = null;
+      channel.port1.close();
+      channel.port2.close();
+      this.#channel = undefined;
+    }
+    this.#yieldPending = false;
+    this.#runSignal?.removeEventListener("abort", this.#stopListener);
+    this.#runSignal = undefined;
+    const resolve = this.#runResolve;
+    this.#runResolve = undefined;
+    resolve?.();
+  }
+
+  /** A snapshot of the loop's counters. */
+  metrics(): EventLoopMetrics {
+    return {
+      ticks: this.#ticks,
+      eventsDispatched: this.#eventsDispatched,
+      reads: this.#reads,
+      writes: this.#writes,
+      bytesRead: this.#bytesRead,
+      bytesWritten: this.#bytesWritten,
+      registeredSources: this.#entries.size,
+      pendingTimers: this.#timers.size,
+      pendingCompute: this.#pendingCompute,
+      handlerErrors: this.#handlerErrors,
+      acceptErrors: this.#acceptErrors,
+    };
+  }
+
+  /**
+   * Stops the loop, closes every registered source, cancels the timers and
+   * compute tasks, and resolves once the pending operations have settled.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.stop();
+    this.#disposed = true;
+    for (const e of [...this.#entries.values()]) this.#closeEntry(e);
+    this.#timers.clear();
+    this.#disarm();
+    this.#computeAbort.abort(
+      new DOMException("The event loop was disposed", "AbortError"),
+    );
+    while (this.#lingering.size > 0) {
+      await Promise.all([...this.#lingering]);
+    }
+  }
+
+  // ---------------------------------------------------------------- internal
+
+  #get(token: Token, action: string): Entry {
+    const e = this.#entries.get(token);
+    if (e !== undefined) return e;
+    assertToken(token, action);
+    throw new TypeError(
+      `Cannot ${action} as 'token' is not registered: received '${token}'`,
+    );
+  }
+
+  /** Queue `e` from an I/O completion: dispatch at once when possible. */
+  #enqueue(e: Entry): void {
+    if (!e.queued) {
+      e.queued = true;
+      this.#ready.push(e);
+    }
+    if (this.#running && !this.#draining && !this.#yieldPending) this.#drain();
+  }
+
+  /** Queue `e` from an API call: dispatch in a microtask (no re-entrance). */
+  #enqueueSoon(e: Entry): void {
+    if (!e.queued) {
+      e.queued = true;
+      this.#ready.push(e);
+    }
+    this.#scheduleDrain();
+  }
+
+  #scheduleDrain(): void {
+    if (this.#drainScheduled || this.#draining || !this.#running) return;
+    this.#drainScheduled = true;
+    queueMicrotask(this.#drainTask);
+  }
+
+  #drainTask = (): void => {
+    this.#drainScheduled = false;
+    if (this.#running && !this.#draining && !this.#yieldPending) this.#drain();
+  };
+
+  #onYield = (): void => {
+    this.#yieldPending = false;
+    this.#burst = 0;
+    if (!this.#running) return;
+    this.#runTimers();
+    this.#arm();
+    if (!this.#draining && !this.#yieldPending) this.#drain();
+  };
+
+  #yield(): void {
+    if (this.#yieldPending || this.#channel === undefined) return;
+    this.#yieldPending = true;
+    this.#channel.port2.postMessage(0);
+  }
+
+  #drain(): void {
+    this.#draining = true;
+    this.#ticks++;
+    const ready = this.#ready;
+    const cap = this.#cap;
+    try {
+      while (this.#head < ready.length) {
+        if (this.#burst >= cap) {
+          this.#yield();
+          break;
+        }
+        if (!this.#running) break;
+        const e = ready[this.#head]!;
+        ready[this.#head++] = undefined;
+        e.queued = false;
+        if (e.registered) {
+          this.#burst++;
+          this.#dispatch(e);
+        }
+      }
+    } finally {
+      this.#draining = false;
+      if (this.#head >= ready.length) {
+        ready.length = 0;
+        this.#head = 0;
+      } else if (this.#head > 1024 && this.#head * 2 > ready.length) {
+        ready.splice(0, this.#head);
+        this.#head = 0;
+      }
+      if (this.#kicks.length > 0) this.#runKicks();
+    }
+  }
+
+  #dispatch(e: Entry): void {
+    const ev = this.#event;
+    let deliver = false;
+    let readBuf: Uint8Array | undefined;
+    let readN = -1;
+    let readPooled = false;
+    const interest = e.interest;
+    if (e.pendingError !== undefined) {
+      ev.error = e.pendingError;
+      ev.closed = e.closeAfter;
+      e.pendingError = undefined;
+      deliver = true;
+    }
+    switch (e.kind) {
+      case KIND_CONN:
+        if (interest & READABLE) {
+          if (e.readN >= 0) {
+            readBuf = e.readBuf!;
+            readN = e.readN;
+            readPooled = e.readPooled;
+            e.readBuf = undefined;
+            e.readN = -1;
+            ev.readable = true;
+            ev.data = readN === readBuf.length
+              ? readBuf
+              : readBuf.subarray(0, readN);
+            deliver = true;
+          } else if (e.readEof) {
+            e.readEof = false;
+            e.eofSeen = true;
+            ev.readClosed = true;
+            deliver = true;
+          }
+        }
+        if (e.writablePending && (interest & WRITABLE)) {
+          e.writablePending = false;
+          ev.writable = true;
+          deliver = true;
+        }
+        break;
+      case KIND_LISTENER:
+        if (e.accepted !== undefined && (interest & READABLE)) {
+          ev.conn = e.accepted;
+          e.accepted = undefined;
+          ev.readable = true;
+          deliver = true;
+        }
+        break;
+      case KIND_TIMER:
+        if (e.timerFired && (interest & READABLE)) {
+          e.timerFired = false;
+          ev.readable = true;
+          if (e.timerNode!.intervalMs === 0) ev.closed = true;
+          deliver = true;
+        }
+        break;
+      case KIND_WAKER:
+        if (e.wakerFired && (interest & READABLE)) {
+          e.wakerFired = false;
+          // Reset before the handler runs: a wake during it is a new event.
+          Atomics.store(wakerState(e.source as Waker), 0, 0);
+          ev.readable = true;
+          deliver = true;
+        }
+        break;
+    }
+    if (!deliver) return;
+
+    ev.token = e.token;
+    this.#eventsDispatched++;
+    if (readBuf !== undefined) {
+      this.#dispatchBuf = readBuf;
+      this.#dispatchBufTaken = false;
+    }
+    let threw = false;
+    let thrown: unknown;
+    try {
+      e.handler(ev, this);
+    } catch (error) {
+      threw = true;
+      thrown = error;
+    }
+    const closed = ev.closed;
+    const accepted = ev.conn;
+    ev.readable = false;
+    ev.writable = false;
+    ev.readClosed = false;
+    ev.error = undefined;
+    ev.closed = false;
+    ev.data = undefined;
+    ev.conn = undefined;
+
+    if (readBuf !== undefined) {
+      this.#dispatchBuf = undefined;
+      if (readPooled && !this.#dispatchBufTaken) this.#pool.release(readBuf);
+      // Adaptive receive buffer: grow on full reads, shrink on small ones.
+      const size = e.readSize;
+      if (readN >= size) {
+        if (size < e.maxRead) {
+          e.readSize = Math.min(size * 2, e.maxRead);
+        }
+      } else if (readN * 4 <= size && size > e.minRead) {
+        e.readSize = Math.max(size >> 1, e.minRead);
+      }
+    }
+
+    if (threw) {
+      this.#handlerErrors++;
+      this.#report(thrown, e.token);
+      if (
+        accepted !== undefined && !this.#bySource.has(accepted)
+      ) {
+        try {
+          accepted.close();
+        } catch { /* already closed */ }
+      }
+      if (e.registered) this.#closeEntry(e);
+      return;
+    }
+    if (!e.registered) return;
+    if (closed) {
+      this.#closeEntry(e);
+      return;
+    }
+    switch (e.kind) {
+      case KIND_CONN:
+        if (
+          (e.interest & READABLE) && !e.reading && e.readN < 0 && !e.readEof
+        ) this.#startRead(e);
+        break;
+      case KIND_LISTENER:
+        if ((e.interest & READABLE) && e.accepted === undefined) {
+          this.#startAccept(e);
+        }
+        break;
+      case KIND_WAKER:
+        if ((e.interest & READABLE) && !e.waiting && !e.wakerFired) {
+          this.#waitWaker(e);
+        }
+        break;
+    }
+  }
+
+  #report(error: unknown, token: Token | undefined): void {
+    try {
+      this.#onError(error, token);
+    } catch {
+      // An error callback that throws must not take the loop down.
+    }
+  }
+
+  // -------------------------------------------------------------- conn reads
+
+  #startRead(e: Entry): void {
+    if (
+      e.reading || e.eofSeen || e.closing || !e.registered ||
+      e.pendingError !== undefined || e.readN >= 0 || e.readEof
+    ) return;
+    const buf = this.#pool.acquire(e.readSize);
+    e.readBuf = buf;
+    e.readPooled = true;
+    e.reading = true;
+    e.readPromise = e.conn!.read(buf).then(e.onRead, e.onReadError);
+  }
+
+  #adoptRead(e: Entry, inflight: Promise<InflightOutcome>): void {
+    e.reading = true;
+    e.readPooled = false;
+    e.readPromise = inflight.then((outcome) => {
+      if (outcome.data !== undefined) {
+        e.readBuf = outcome.data;
+        this.#readDone(e, outcome.data.length);
+      } else if (outcome.eof) {
+        this.#readDone(e, null);
+      } else {
+        this.#readFailed(e, outcome.error);
+      }
+    });
+  }
+
+  #readDone(e: Entry, n: number | null): void {
+    e.reading = false;
+    if (!e.registered) {
+      const buf = e.readBuf;
+      e.readBuf = undefined;
+      const adopt = e.adopt;
+      if (adopt !== undefined) {
+        e.adopt = undefined;
+        adopt(
+          n === null || buf === undefined
+            ? { eof: true }
+            : { data: buf.subarray(0, n), eof: false },
+        );
+      } else if (buf !== undefined && e.readPooled) this.#pool.release(buf);
+      return;
+    }
+    this.#reads++;
+    if (n === null) {
+      if (e.readPooled && e.readBuf !== undefined) {
+        this.#pool.release(e.readBuf);
+      }
+      e.readBuf = undefined;
+      e.readEof = true;
+    } else {
+      this.#bytesRead += n;
+      e.readN = n;
+    }
+    if (e.interest & READABLE) this.#enqueue(e);
+  }
+
+  #readFailed(e: Entry, error: unknown): void {
+    e.reading = false;
+    const buf = e.readBuf;
+    e.readBuf = undefined;
+    if (buf !== undefined && e.readPooled) this.#pool.release(buf);
+    if (!e.registered) {
+      const adopt = e.adopt;
+      if (adopt !== undefined) {
+        e.adopt = undefined;
+        adopt({ eof: false, error });
+      }
+      return;
+    }
+    if (e.closing) return;
+    this.#fail(e, error);
+  }
+
+  /** Reports `error` as the source's last event, then closes it. */
+  #fail(e: Entry, error: unknown): void {
+    if (e.pendingError !== undefined && e.closeAfter) return;
+    e.pendingError = toError(error);
+    e.closeAfter = true;
+    e.writeFailed = true;
+    this.#enqueue(e);
+  }
+
+  // ------------------------------------------------------------- conn writes
+
+  #runKicksTask = (): void => {
+    this.#kickScheduled = false;
+    this.#runKicks();
+  };
+
+  #runKicks(): void {
+    const kicks = this.#kicks;
+    for (let i = 0; i < kicks.length; i++) {
+      const e = kicks[i]!;
+      e.kickPending = false;
+      if (!e.writing && !e.closing && e.wqHead < e.wq.length) {
+        this.#startWrite(e);
+      }
+    }
+    kicks.length = 0;
+  }
+
+  #startWrite(e: Entry): void {
+    const wq = e.wq;
+    const head = e.wqHead;
+    let chunk = wq[head]!;
+    const end = wq.length;
+    if (end - head > 1 && chunk.length < this.#maxCoalesce) {
+      // Coalesce the small chunks queued behind into one write.
+      const max = this.#maxCoalesce;
+      let total = 0;
+      let last = head;
+      while (last < end && total + wq[last]!.length <= max) {
+        total += wq[last]!.length;
+        last++;
+      }
+      if (last - head > 1) {
+        const buf = this.#pool.acquire(total);
+        let off = 0;
+        for (let i = head; i < last; i++) {
+          const part = wq[i]!;
+          buf.set(part, off);
+          off += part.length;
+          const owned = e.wqRelease[i];
+          if (owned !== undefined) this.#pool.release(owned);
+          wq[i] = undefined;
+          e.wqRelease[i] = undefined;
+        }
+        chunk = total === buf.length ? buf : buf.subarray(0, total);
+        e.wqHead = last - 1;
+        wq[last - 1] = chunk;
+        e.wqRelease[last - 1] = buf;
+      }
+    }
+    e.writing = true;
+    e.writePromise = e.conn!.write(chunk).then(e.onWrite, e.onWriteError);
+  }
+
+  #writeDone(e: Entry, n: number): void {
+    e.writing = false;
+    const before = e.queuedBytes;
+    const head = e.wqHead;
+    const chunk = e.wq[head];
+    if (chunk === undefined) return; // closed under us
+    this.#writes++;
+    this.#bytesWritten += n;
+    e.queuedBytes = before - n;
+    if (n < chunk.length) {
+      e.wq[head] = chunk.subarray(n);
+    } else {
+      const owned = e.wqRelease[head];
+      if (owned !== undefined) this.#pool.release(owned);
+      e.wq[head] = undefined;
+      e.wqRelease[head] = undefined;
+      e.wqHead = head + 1;
+      if (e.wqHead === e.wq.length) {
+        e.wq.length = 0;
+        e.wqRelease.length = 0;
+        e.wqHead = 0;
+      }
+    }
+    if (e.closing) return;
+    if (e.wqHead < e.wq.length) {
+      this.#startWrite(e);
+    } else {
+      const waiters = e.flushWaiters;
+      if (waiters !== undefined) {
+        e.flushWaiters = undefined;
+        for (const w of waiters) w.resolve();
+      }
+      const detached = e.detachedFlush;
+      if (detached !== undefined) {
+        e.detachedFlush = undefined;
+        detached();
+      }
+    }
+    if (
+      e.registered && before >= this.#lwm && e.queuedBytes < this.#lwm &&
+      (e.interest & WRITABLE)
+    ) {
+      e.writablePending = true;
+      this.#enqueue(e);
+    }
+  }
+
+  #writeFailed(e: Entry, error: unknown): void {
+    e.writing = false;
+    this.#dropWrites(e, error);
+    if (e.registered && !e.closing) this.#fail(e, error);
+  }
+
+  #dropWrites(e: Entry, error: unknown): void {
+    for (let i = e.wqHead; i < e.wq.length; i++) {
+      const owned = e.wqRelease[i];
+      if (owned !== undefined) this.#pool.release(owned);
+    }
+    e.wq.length = 0;
+    e.wqRelease.length = 0;
+    e.wqHead = 0;
+    e.queuedBytes = 0;
+    e.writeFailed = true;
+    const waiters = e.flushWaiters;
+    if (waiters !== undefined) {
+      e.flushWaiters = undefined;
+      for (const w of waiters) w.reject(error);
+    }
+    const detached = e.detachedFlush;
+    if (detached !== undefined) {
+      e.detachedFlush = undefined;
+      detached();
+    }
+  }
+
+  #flushEntry(e: Entry, signal: AbortSignal | undefined): Promise<void> {
+    if (e.writeFailed && e.queuedBytes === 0 && e.pendingError !== undefined) {
+      return Promise.reject(e.pendingError);
+    }
+    if (e.queuedBytes === 0) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const waiter: Waiter = { resolve, reject };
+    (e.flushWaiters ??= []).push(waiter);
+    if (signal !== undefined) {
+      const onAbort = () => {
+        const i = e.flushWaiters?.indexOf(waiter) ?? -1;
+        if (i >= 0) e.flushWaiters!.splice(i, 1);
+        reject(signal.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      waiter.resolve = () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      waiter.reject = (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      };
+    }
+    return promise;
+  }
+
+  // --------------------------------------------------------------- listeners
+
+  #startAccept(e: Entry): void {
+    if (
+      e.accepting || e.closing || !e.registered ||
+      e.backoffTimer !== undefined || e.accepted !== undefined
+    ) return;
+    e.accepting = true;
+    e.acceptPromise = e.listener!.accept().then(e.onAccept, e.onAcceptError);
+  }
+
+  #acceptDone(e: Entry, conn: Deno.Conn): void {
+    e.accepting = false;
+    if (!e.registered) {
+      // Nobody will see it; do not leak it.
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      return;
+    }
+    e.accepted = conn;
+    if (e.interest & READABLE) this.#enqueue(e);
+  }
+
+  #acceptFailed(e: Entry, error: unknown): void {
+    e.accepting = false;
+    if (!e.registered || e.closing) return;
+    this.#acceptErrors++;
+    switch (classifyAcceptError(error)) {
+      case "retry":
+        if (e.interest & READABLE) this.#startAccept(e);
+        return;
+      case "closed":
+        this.#fail(e, error);
+        return;
+      case "backoff":
+        e.pendingError = toError(error);
+        e.closeAfter = false;
+        e.backoffTimer = setTimeout(() => {
+          e.backoffTimer = undefined;
+          if (e.registered && (e.interest & READABLE)) this.#startAccept(e);
+        }, this.#acceptDelay);
+        this.#enqueue(e);
+        return;
+    }
+  }
+
+  // ------------------------------------------------------------------ wakers
+
+  #waitWaker(e: Entry): void {
+    const state = wakerState(e.source as Waker);
+    const result = Atomics.waitAsync(state, 0, 0);
+    if (!result.async) {
+      e.wakerFired = true;
+      this.#enqueueSoon(e);
+      return;
+    }
+    e.waiting = true;
+    e.waitPromise = result.value.then(e.onWake);
+  }
+
+  #wakeDone(e: Entry): void {
+    e.waiting = false;
+    if (!e.registered) return;
+    if (Atomics.load(wakerState(e.source as Waker), 0) !== 0) {
+      e.wakerFired = true;
+      if (e.interest & READABLE) this.#enqueue(e);
+    } else if (e.interest & READABLE) {
+      this.#waitWaker(e);
+    }
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  #runTimers(): void {
+    const heap = this.#timers;
+    if (heap.size === 0) return;
+    const now = performance.now();
+    const cap = this.#cap;
+    let fired = 0;
+    for (;;) {
+      const node = heap.peek();
+      if (node === undefined || node.deadline > now) break;
+      if (fired++ >= cap) {
+        this.#yield();
+        break;
+      }
+      heap.pop();
+      if (node.intervalMs > 0) {
+        let next = node.deadline + node.intervalMs;
+        if (next <= now) next = now + node.intervalMs;
+        heap.push(node, next);
+      }
+      const entry = node.entry as Entry | undefined;
+      if (entry !== undefined) {
+        if (!entry.registered) continue;
+        entry.timerFired = true;
+        if (entry.interest & READABLE && !entry.queued) {
+          entry.queued = true;
+          this.#ready.push(entry);
+        }
+      } else {
+        try {
+          node.callback!();
+        } catch (error) {
+          this.#handlerErrors++;
+          this.#report(error, undefined);
+        }
+      }
+    }
+  }
+
+  #onNativeTimer = (): void => {
+    this.#armedId = undefined;
+    this.#armedDeadline = Infinity;
+    if (!this.#running) return;
+    this.#runTimers();
+    this.#arm();
+    if (!this.#draining && !this.#yieldPending) this.#drain();
+  };
+
+  #arm(): void {
+    if (!this.#running) return;
+    const top = this.#timers.peek();
+    if (top === undefined) {
+      this.#disarm();
+      return;
+    }
+    if (this.#armedId !== undefined && this.#armedDeadline <= top.deadline) {
+      return;
+    }
+    if (this.#armedId !== undefined) clearTimeout(this.#armedId);
+    const delay = Math.max(0, Math.ceil(top.deadline - performance.now()));
+    this.#armedDeadline = top.deadline;
+    this.#armedId = setTimeout(this.#onNativeTimer, delay);
+  }
+
+  #disarm(): void {
+    if (this.#armedId !== undefined) {
+      clearTimeout(this.#armedId);
+      this.#armedId = undefined;
+      this.#armedDeadline = Infinity;
+    }
+  }
+
+  // --------------------------------------------------------- detach / close
+
+  /** Removes `e` from the registry; its I/O keeps going. */
+  #detach(e: Entry): void {
+    if (!e.registered) return;
+    e.registered = false;
+    this.#entries.delete(e.token);
+    this.#bySource.delete(e.source);
+    if (e.timerNode !== undefined) {
+      this.#timers.remove(e.timerNode);
+      if (this.#timers.size === 0) this.#disarm();
+    }
+    if (e.kind === KIND_WAKER && e.waiting) {
+      // Release our waitAsync; a real wake stays visible in the state word.
+      Atomics.notify(wakerState(e.source as Waker), 0);
+    }
+    if (e.backoffTimer !== undefined) {
+      clearTimeout(e.backoffTimer);
+      e.backoffTimer = undefined;
+    }
+  }
+
+  /** After deregister: hand a conn's read and writes to its next owner. */
+  #handOver(e: Entry): void {
+    const conn = e.conn!;
+    if (e.reading) {
+      const { promise, resolve } = Promise.withResolvers<InflightOutcome>();
+      e.adopt = resolve;
+      stashInflightRead(conn, promise);
+    } else if (e.readN >= 0) {
+      const data = e.readBuf!.subarray(0, e.readN);
+      e.readBuf = undefined;
+      e.readN = -1;
+      stashInflightRead(conn, Promise.resolve({ data, eof: false }));
+    } else if (e.readEof) {
+      e.readEof = false;
+      stashInflightRead(conn, Promise.resolve({ eof: true }));
+    } else if (e.pendingError !== undefined && e.closeAfter) {
+      stashInflightRead(
+        conn,
+        Promise.resolve({ eof: false, error: e.pendingError }),
+      );
+    }
+    e.pendingError = undefined;
+    if (e.writing || e.wqHead < e.wq.length) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      e.detachedFlush = resolve;
+      stashPendingWrites(conn, promise);
+      if (!e.writing) this.#startWrite(e);
+    }
+  }
+
+  /** Detaches and closes `e`; returns a promise of its operations settling. */
+  #closeEntry(e: Entry): Promise<void> | undefined {
+    if (e.closing) return undefined;
+    this.#detach(e);
+    e.closing = true;
+    const pending: Promise<void>[] = [];
+    switch (e.kind) {
+      case KIND_CONN: {
+        if (e.reading && e.readPromise) pending.push(e.readPromise);
+        if (e.writing && e.writePromise) pending.push(e.writePromise);
+        const held = e.readBuf;
+        if (!e.reading && held !== undefined) {
+          if (e.readPooled) this.#pool.release(held);
+          e.readBuf = undefined;
+          e.readN = -1;
+        }
+        try {
+          e.conn!.close();
+        } catch { /* already closed */ }
+        this.#dropWrites(
+          e,
+          new Deno.errors.BadResource("The connection was closed"),
+        );
+        break;
+      }
+      case KIND_LISTENER:
+        if (e.accepting && e.acceptPromise) pending.push(e.acceptPromise);
+        if (e.accepted !== undefined) {
+          try {
+            e.accepted.close();
+          } catch { /* already closed */ }
+          e.accepted = undefined;
+        }
+        try {
+          e.listener!.close();
+        } catch { /* already closed */ }
+        break;
+      case KIND_WAKER:
+        if (e.waiting && e.waitPromise) pending.push(e.waitPromise);
+        break;
+    }
+    if (pending.length === 0) return undefined;
+    const settled = Promise.all(pending).then(() => {
+      this.#lingering.delete(settled);
+    });
+    this.#lingering.add(settled);
+    return settled;
+  }
+}
