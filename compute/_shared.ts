@@ -1,0 +1,246 @@
+// Layout of the shared memory between the pool (main thread) and its workers,
+// and the inline codec used for small inputs and results. Both sides import
+// this file, so the layout cannot drift between them.
+
+/** Number of priorities; ring `p` holds the tasks of priority `p`. */
+export const PRIORITIES = 4;
+
+// Control words (Int32 indices into the control block).
+export const LOCK = 0; // claim spinlock among workers
+export const WORK_SEQ = 1; // futex workers sleep on; bumped when tasks arrive
+export const SLEEPERS = 2; // workers currently in Atomics.wait
+export const SHUTDOWN = 3; // 1 once the pool stops its workers
+export const DONE_SEQ = 4; // futex main waits on (Atomics.waitAsync)
+export const MAIN_WAITING = 5; // 1 while main waits for completions
+export const HEAD = 8; // HEAD + p: next ring position to claim (workers)
+export const TAIL = 12; // TAIL + p: next ring position to fill (main)
+export const QUEUED = 16; // QUEUED + p: live (not cancelled) tasks in ring p
+export const CONTROL_WORDS = 32;
+// Float64 control slots (index into a Float64Array over the same block).
+export const F_AGING_MS = 16; // byte offset 128
+export const CONTROL_BYTES = 192;
+
+// Task ring: RING_SLOTS slots per priority, SLOT_BYTES each.
+export const RING_SLOTS = 4096;
+export const SLOT_BYTES = 128;
+// Slot fields (Int32 offsets within a slot)
+export const S_STATE = 0;
+export const S_ID = 1;
+export const S_FN = 2;
+export const S_KIND = 3;
+export const S_LEN = 4;
+// Float64 offsets within a slot
+export const S_NUM = 3; // byte 24
+export const S_ENQUEUED = 4; // byte 32
+export const SLOT_INLINE_OFFSET = 40;
+export const SLOT_INLINE_BYTES = SLOT_BYTES - SLOT_INLINE_OFFSET;
+
+// Slot states
+export const EMPTY = 0;
+export const READY = 1;
+export const CLAIMED = 2;
+export const CANCELLED = 3;
+
+// Per-worker area: header words then a completion ring.
+export const MAX_BATCH = 256;
+export const W_CUR = 0; // id of the task running (0: none)
+export const W_BATCH_N = 1; // tasks in the claimed batch
+export const W_BATCH_POS = 2; // index in the batch of the running task
+export const W_DONE_HEAD = 3; // completion ring: next entry main reads
+export const W_DONE_TAIL = 4; // completion ring: next entry the worker writes
+export const W_BATCH_IDS = 8; // MAX_BATCH ids
+export const WORKER_HEADER_BYTES = (W_BATCH_IDS + MAX_BATCH) * 4;
+export const DONE_SLOTS = 2048;
+export const DONE_BYTES = 128;
+// Completion entry fields
+export const D_ID = 0; // Int32
+export const D_KIND = 1; // Int32
+export const D_LEN = 2; // Int32
+export const D_NUM = 2; // Float64, byte 16
+export const D_START = 3; // Float64, byte 24: absolute start time (ms)
+export const D_RUN = 4; // Float64, byte 32: run time (ms)
+export const DONE_INLINE_OFFSET = 40;
+export const DONE_INLINE_BYTES = DONE_BYTES - DONE_INLINE_OFFSET;
+export const WORKER_AREA_BYTES = WORKER_HEADER_BYTES + DONE_SLOTS * DONE_BYTES;
+
+// Function-name table: the pool assigns indices, workers read names lazily.
+export const MAX_NAMES = 256;
+export const NAME_BYTES = 128;
+
+// Cancel table: cancel[id & CANCEL_MASK] === id means task `id` is cancelled;
+// reason[id & CANCEL_MASK] tells abort (1) from timeout (2).
+export const CANCEL_ENTRIES = 16384;
+export const CANCEL_MASK = CANCEL_ENTRIES - 1;
+export const CANCEL_ABORT = 1;
+export const CANCEL_TIMEOUT = 2;
+
+// Inline value kinds
+export const K_UNDEFINED = 0;
+export const K_NULL = 1;
+export const K_TRUE = 2;
+export const K_FALSE = 3;
+export const K_NUMBER = 4;
+export const K_STRING = 5;
+export const K_BYTES = 6;
+export const K_BUFFER = 7;
+export const K_SIDE = 8; // value travels by postMessage
+
+/** Byte offsets of each region inside the one SharedArrayBuffer. */
+export interface Layout {
+  readonly control: number;
+  readonly rings: number;
+  readonly names: number;
+  readonly cancel: number;
+  readonly workers: number;
+  readonly total: number;
+}
+
+/** Computes the layout for `workers` workers. */
+export function layout(workers: number): Layout {
+  const control = 0;
+  const rings = CONTROL_BYTES;
+  const names = rings + PRIORITIES * RING_SLOTS * SLOT_BYTES;
+  const cancel = names + MAX_NAMES * NAME_BYTES;
+  const workersAt = cancel + CANCEL_ENTRIES * 8;
+  return {
+    control,
+    rings,
+    names,
+    cancel,
+    workers: workersAt,
+    total: workersAt + workers * WORKER_AREA_BYTES,
+  };
+}
+
+/** Typed views over the whole shared buffer. */
+export interface Views {
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  readonly u8: Uint8Array;
+}
+
+/** Creates the views shared by both sides. */
+export function views(sab: SharedArrayBuffer): Views {
+  return {
+    i32: new Int32Array(sab),
+    f64: new Float64Array(sab),
+    u8: new Uint8Array(sab),
+  };
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Writes `value` inline at byte offset `at` (kind at Int32 `kindWord`, length
+ * at `lenWord`, number at Float64 `numWord`, bytes at `bytesAt`). Returns
+ * `false` when the value must travel by postMessage instead.
+ */
+export function encodeInline(
+  v: Views,
+  value: unknown,
+  kindWord: number,
+  lenWord: number,
+  numWord: number,
+  bytesAt: number,
+  capacity: number,
+): boolean {
+  switch (typeof value) {
+    case "number":
+      v.i32[kindWord] = K_NUMBER;
+      v.f64[numWord] = value;
+      return true;
+    case "undefined":
+      v.i32[kindWord] = K_UNDEFINED;
+      return true;
+    case "boolean":
+      v.i32[kindWord] = value ? K_TRUE : K_FALSE;
+      return true;
+    case "string": {
+      if (value.length > capacity) return false;
+      const { read, written } = encoder.encodeInto(
+        value,
+        v.u8.subarray(bytesAt, bytesAt + capacity),
+      );
+      if (read !== value.length) return false;
+      v.i32[kindWord] = K_STRING;
+      v.i32[lenWord] = written;
+      return true;
+    }
+    case "object": {
+      if (value === null) {
+        v.i32[kindWord] = K_NULL;
+        return true;
+      }
+      if (value instanceof Uint8Array) {
+        if (
+          value.constructor !== Uint8Array || value.byteLength > capacity
+        ) return false;
+        v.u8.set(value, bytesAt);
+        v.i32[kindWord] = K_BYTES;
+        v.i32[lenWord] = value.byteLength;
+        return true;
+      }
+      if (value instanceof ArrayBuffer) {
+        if (value.byteLength > capacity || value.resizable) return false;
+        v.u8.set(new Uint8Array(value), bytesAt);
+        v.i32[kindWord] = K_BUFFER;
+        v.i32[lenWord] = value.byteLength;
+        return true;
+      }
+      return false;
+    }
+    default:
+      return false;
+  }
+}
+
+/** Reads a value written by {@linkcode encodeInline}. */
+export function decodeInline(
+  v: Views,
+  kindWord: number,
+  lenWord: number,
+  numWord: number,
+  bytesAt: number,
+): unknown {
+  switch (v.i32[kindWord]) {
+    case K_NUMBER:
+      return v.f64[numWord];
+    case K_UNDEFINED:
+      return undefined;
+    case K_NULL:
+      return null;
+    case K_TRUE:
+      return true;
+    case K_FALSE:
+      return false;
+    case K_STRING: {
+      const len = v.i32[lenWord]!;
+      // TextDecoder does not accept views of shared memory everywhere: copy.
+      return decoder.decode(v.u8.slice(bytesAt, bytesAt + len));
+    }
+    case K_BYTES:
+      return v.u8.slice(bytesAt, bytesAt + v.i32[lenWord]!);
+    case K_BUFFER:
+      return v.u8.slice(bytesAt, bytesAt + v.i32[lenWord]!).buffer;
+    default:
+      throw new TypeError(
+        `Cannot decode task value: unknown kind ${v.i32[kindWord]}`,
+      );
+  }
+}
+
+/** Absolute time in milliseconds, comparable across threads. */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+// Messages between the pool and its workers.
+/** Main → worker: start. */
+export interface InitMessage {
+  readonly t: "init";
+  readonly sab: SharedArrayBuffer;
+  readonly index: number;
+  readonly workers: number;
+  readonly moduleUrl: string;
+}

@@ -1,0 +1,517 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+// Worker entry of ComputePool. Idle workers sleep in Atomics.wait on the
+// shared control block and claim tasks from the priority rings themselves, in
+// batches sized so a batch runs for about BATCH_BUDGET_MS; results go back
+// inline through a per-worker completion ring, or by postMessage for values
+// that do not fit a slot.
+
+import {
+  CANCEL_ABORT,
+  CANCEL_ENTRIES,
+  CANCEL_MASK,
+  CANCELLED,
+  CLAIMED,
+  D_ID,
+  D_KIND,
+  D_LEN,
+  D_NUM,
+  D_RUN,
+  D_START,
+  decodeInline,
+  DONE_BYTES,
+  DONE_INLINE_BYTES,
+  DONE_INLINE_OFFSET,
+  DONE_SEQ,
+  DONE_SLOTS,
+  EMPTY,
+  encodeInline,
+  F_AGING_MS,
+  HEAD,
+  type InitMessage,
+  K_SIDE,
+  layout,
+  LOCK,
+  MAIN_WAITING,
+  MAX_BATCH,
+  MAX_NAMES,
+  NAME_BYTES,
+  now,
+  PRIORITIES,
+  QUEUED,
+  READY,
+  RING_SLOTS,
+  S_ENQUEUED,
+  S_FN,
+  S_ID,
+  S_KIND,
+  S_LEN,
+  S_NUM,
+  S_STATE,
+  SHUTDOWN,
+  SLEEPERS,
+  SLOT_BYTES,
+  SLOT_INLINE_OFFSET,
+  TAIL,
+  type Views,
+  views,
+  W_BATCH_IDS,
+  W_BATCH_N,
+  W_BATCH_POS,
+  W_CUR,
+  W_DONE_HEAD,
+  W_DONE_TAIL,
+  WORK_SEQ,
+  WORKER_AREA_BYTES,
+  WORKER_HEADER_BYTES,
+} from "./_shared.ts";
+import { serializeError } from "./_errors.ts";
+import type { TaskContext } from "./compute_pool.ts";
+
+// A batch runs for about this long before the worker looks at the queues
+// again, which bounds how long a newly queued critical task waits.
+const BATCH_BUDGET_MS = 0.25;
+const SPIN_MIN_MS = 0.005;
+const SPIN_MAX_MS = 0.2;
+
+let v: Views;
+let i32: Int32Array;
+let workerBase = 0; // Int32 index of this worker's area
+let doneBase = 0; // byte offset of this worker's completion ring
+let ringsBase = 0; // byte offset of ring 0
+let namesBase = 0;
+let cancelBase = 0; // Int32 index of the cancel table
+let workerCount = 1;
+let dead = false;
+let spinMs = SPIN_MIN_MS;
+let doneTail = 0;
+
+let taskModule: Record<string, unknown> | undefined;
+let importError: unknown;
+const fnCache: unknown[] = [];
+const fnCost = new Float64Array(MAX_NAMES).fill(NaN);
+
+// The claimed batch.
+const bIds = new Int32Array(MAX_BATCH);
+const bFns = new Int32Array(MAX_BATCH);
+const bSide = new Uint8Array(MAX_BATCH);
+const bInputs: unknown[] = new Array(MAX_BATCH);
+
+const inputWaiters = new Map<number, (value: unknown) => void>();
+const GONE = Symbol("gone");
+let current: TaskCtx | undefined;
+
+function isCancelled(id: number): boolean {
+  return Atomics.load(i32, cancelBase + (id & CANCEL_MASK)) === id;
+}
+
+function cancelReason(id: number): DOMException {
+  const kind = Atomics.load(
+    i32,
+    cancelBase + CANCEL_ENTRIES + (id & CANCEL_MASK),
+  );
+  return kind === CANCEL_ABORT
+    ? new DOMException("The task was cancelled", "AbortError")
+    : new DOMException("The task timed out", "TimeoutError");
+}
+
+class TaskCtx implements TaskContext {
+  readonly taskId: number;
+  #controller: AbortController | undefined;
+  transferList: Transferable[] | undefined;
+
+  constructor(taskId: number) {
+    this.taskId = taskId;
+  }
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    if (!this.#controller.signal.aborted && isCancelled(this.taskId)) {
+      this.#controller.abort(cancelReason(this.taskId));
+    }
+    return this.#controller.signal;
+  }
+
+  cancelled(): boolean {
+    return isCancelled(this.taskId);
+  }
+
+  throwIfCancelled(): void {
+    if (isCancelled(this.taskId)) throw cancelReason(this.taskId);
+  }
+
+  transfer(...buffers: Transferable[]): void {
+    (this.transferList ??= []).push(...buffers);
+  }
+
+  abortFromMain(): void {
+    if (this.#controller && !this.#controller.signal.aborted) {
+      this.#controller.abort(cancelReason(this.taskId));
+    }
+  }
+}
+
+function fnName(index: number): string {
+  const at = namesBase + index * NAME_BYTES;
+  const len = Atomics.load(i32, at >> 2);
+  return new TextDecoder().decode(v.u8.slice(at + 4, at + 4 + len));
+}
+
+function resolveFn(index: number): unknown {
+  let fn = fnCache[index];
+  if (fn === undefined) {
+    if (taskModule === undefined) throw importError;
+    const name = fnName(index);
+    fn = Object.hasOwn(taskModule, name) ? taskModule[name] : null;
+    if (typeof fn !== "function") fn = null;
+    fnCache[index] = fn;
+    if (fn === null) {
+      throw new TypeError(
+        `Cannot run task as '${name}' is not a function exported by the task module`,
+      );
+    }
+  }
+  if (fn === null) {
+    throw new TypeError(
+      `Cannot run task as '${
+        fnName(index)
+      }' is not a function exported by the task module`,
+    );
+  }
+  return fn;
+}
+
+function liveTasks(): number {
+  let n = 0;
+  for (let p = 0; p < PRIORITIES; p++) n += Atomics.load(i32, QUEUED + p);
+  return n;
+}
+
+/** Claims a batch of tasks; returns how many. */
+function claim(): number {
+  const available = liveTasks();
+  if (available === 0) return 0;
+  // Leave work for the others: at most a fair share of what waits.
+  const limit = Math.min(MAX_BATCH, Math.ceil(available / workerCount));
+  while (Atomics.compareExchange(i32, LOCK, 0, 1) !== 0) {
+    // Another worker is claiming; the critical section is short.
+  }
+  let n = 0;
+  try {
+    const t = now();
+    const aging = v.f64[F_AGING_MS]!;
+    let budget = BATCH_BUDGET_MS;
+    while (n < limit) {
+      let best = -1;
+      let bestEff = PRIORITIES;
+      let bestEnq = Infinity;
+      let bestSlot = 0;
+      for (let p = 0; p < PRIORITIES; p++) {
+        let h = Atomics.load(i32, HEAD + p);
+        const tail = Atomics.load(i32, TAIL + p);
+        let slot = 0;
+        while (h !== tail) {
+          slot = ringsBase +
+            (p * RING_SLOTS + (h & (RING_SLOTS - 1))) * SLOT_BYTES;
+          if (Atomics.load(i32, (slot >> 2) + S_STATE) !== CANCELLED) break;
+          // Tombstone of a task aborted while queued: drop it.
+          Atomics.store(i32, (slot >> 2) + S_STATE, EMPTY);
+          h = (h + 1) | 0;
+          Atomics.store(i32, HEAD + p, h);
+        }
+        if (h === tail) continue;
+        const enq = v.f64[(slot >> 3) + S_ENQUEUED]!;
+        let eff = p;
+        if (aging > 0) eff = Math.max(0, p - Math.floor((t - enq) / aging));
+        if (eff < bestEff || (eff === bestEff && enq < bestEnq)) {
+          best = p;
+          bestEff = eff;
+          bestEnq = enq;
+          bestSlot = slot;
+        }
+      }
+      if (best < 0) break;
+      const s32 = bestSlot >> 2;
+      const h = Atomics.load(i32, HEAD + best);
+      if (
+        Atomics.compareExchange(i32, s32 + S_STATE, READY, CLAIMED) !== READY
+      ) {
+        // Cancelled by the pool between our look and the claim.
+        Atomics.store(i32, HEAD + best, (h + 1) | 0);
+        continue;
+      }
+      Atomics.sub(i32, QUEUED + best, 1);
+      const id = i32[s32 + S_ID]!;
+      const fn = i32[s32 + S_FN]!;
+      bIds[n] = id;
+      bFns[n] = fn;
+      i32[workerBase + W_BATCH_IDS + n] = id;
+      if (i32[s32 + S_KIND] === K_SIDE) {
+        bSide[n] = 1;
+        bInputs[n] = undefined;
+      } else {
+        bSide[n] = 0;
+        bInputs[n] = decodeInline(
+          v,
+          s32 + S_KIND,
+          s32 + S_LEN,
+          (bestSlot >> 3) + S_NUM,
+          bestSlot + SLOT_INLINE_OFFSET,
+        );
+      }
+      Atomics.store(i32, HEAD + best, (h + 1) | 0);
+      n++;
+      const cost = fnCost[fn]!;
+      budget -= cost === cost ? cost : BATCH_BUDGET_MS;
+      if (budget <= 0) break;
+    }
+  } finally {
+    Atomics.store(i32, LOCK, 0);
+  }
+  Atomics.store(i32, workerBase + W_BATCH_N, n);
+  return n;
+}
+
+function shuttingDown(): boolean {
+  return Atomics.load(i32, SHUTDOWN) === 1;
+}
+
+/** Spins briefly for work; returns `true` when some arrived. */
+function spinForWork(): boolean {
+  if (liveTasks() > 0 || shuttingDown()) return true;
+  // Adaptive spin: grows while spinning pays off, shrinks when it does not.
+  const until = performance.now() + spinMs;
+  while (performance.now() < until) {
+    if (liveTasks() > 0) {
+      spinMs = Math.min(SPIN_MAX_MS, spinMs * 2);
+      return true;
+    }
+  }
+  spinMs = Math.max(SPIN_MIN_MS, spinMs / 2);
+  return false;
+}
+
+function sleepUntilWork(): void {
+  const seq = Atomics.load(i32, WORK_SEQ);
+  Atomics.add(i32, SLEEPERS, 1);
+  if (liveTasks() === 0 && !shuttingDown()) {
+    // The timeout is a safety net only: WORK_SEQ changes on every submission.
+    Atomics.wait(i32, WORK_SEQ, seq, 200);
+  }
+  Atomics.sub(i32, SLEEPERS, 1);
+}
+
+function notifyMain(): void {
+  if (
+    Atomics.load(i32, MAIN_WAITING) === 1 &&
+    Atomics.exchange(i32, MAIN_WAITING, 0) === 1
+  ) {
+    Atomics.add(i32, DONE_SEQ, 1);
+    Atomics.notify(i32, DONE_SEQ);
+  }
+}
+
+function complete(
+  id: number,
+  ok: boolean,
+  value: unknown,
+  start: number,
+  run: number,
+  transfer: Transferable[] | undefined,
+): void {
+  if (ok && transfer === undefined) {
+    // Wait for room in the completion ring (main drains it on every wake).
+    while (
+      ((doneTail - Atomics.load(i32, workerBase + W_DONE_HEAD)) | 0) >=
+        DONE_SLOTS
+    ) {
+      notifyMain();
+      Atomics.wait(
+        i32,
+        workerBase + W_DONE_HEAD,
+        Atomics.load(i32, workerBase + W_DONE_HEAD),
+        1,
+      );
+    }
+    const at = doneBase + (doneTail & (DONE_SLOTS - 1)) * DONE_BYTES;
+    const a32 = at >> 2;
+    const a64 = at >> 3;
+    if (
+      encodeInline(
+        v,
+        value,
+        a32 + D_KIND,
+        a32 + D_LEN,
+        a64 + D_NUM,
+        at + DONE_INLINE_OFFSET,
+        DONE_INLINE_BYTES,
+      )
+    ) {
+      i32[a32 + D_ID] = id;
+      v.f64[a64 + D_START] = start;
+      v.f64[a64 + D_RUN] = run;
+      doneTail = (doneTail + 1) | 0;
+      Atomics.store(i32, workerBase + W_DONE_TAIL, doneTail);
+      notifyMain();
+      return;
+    }
+  }
+  try {
+    if (ok) {
+      postMessage({ t: "r", id, ok, v: value, start, run }, transfer ?? []);
+    } else {
+      postMessage({ t: "r", id, ok, v: serializeError(value), start, run });
+    }
+  } catch (error) {
+    // The result cannot be cloned (a function, a class instance with #private
+    // state...): fail the task instead of the worker.
+    postMessage({
+      t: "r",
+      id,
+      ok: false,
+      v: serializeError(error),
+      start,
+      run,
+    });
+  }
+}
+
+function requestInput(id: number): Promise<unknown> {
+  return new Promise((resolve) => {
+    inputWaiters.set(id, resolve);
+    postMessage({ t: "in", id });
+  });
+}
+
+function yieldToEventLoop(): Promise<void> {
+  // Lets messages, timers and error events of earlier tasks run before the
+  // worker blocks. setTimeout(0) would cost ~2 ms here.
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+    port2.close();
+  });
+}
+
+async function loop(): Promise<void> {
+  let sinceYield = 0;
+  while (!dead && !shuttingDown()) {
+    const n = claim();
+    if (n === 0) {
+      if (spinForWork()) continue;
+      if (sinceYield > 0) {
+        // Before blocking, let timers and events of earlier tasks run.
+        sinceYield = 0;
+        await yieldToEventLoop();
+        continue;
+      }
+      sleepUntilWork();
+      continue;
+    }
+    for (let i = 0; i < n && !dead; i++) {
+      const id = bIds[i]!;
+      Atomics.store(i32, workerBase + W_BATCH_POS, i);
+      Atomics.store(i32, workerBase + W_CUR, id);
+      if (isCancelled(id)) continue; // the pool already settled it
+      let input = bInputs[i];
+      bInputs[i] = undefined;
+      if (bSide[i] === 1) {
+        input = await requestInput(id);
+        if (input === GONE || dead) continue;
+      }
+      const ctx = new TaskCtx(id);
+      current = ctx;
+      const start = now();
+      let ok = true;
+      let value: unknown;
+      try {
+        const fn = resolveFn(bFns[i]!) as (
+          input: unknown,
+          ctx: TaskContext,
+        ) => unknown;
+        value = fn(input, ctx);
+        if (
+          value !== null && typeof value === "object" &&
+          typeof (value as PromiseLike<unknown>).then === "function"
+        ) {
+          value = await value;
+        }
+      } catch (error) {
+        ok = false;
+        value = error;
+      }
+      current = undefined;
+      if (dead) break;
+      const run = now() - start;
+      const fn = bFns[i]!;
+      const prev = fnCost[fn]!;
+      fnCost[fn] = prev === prev ? prev * 0.75 + run * 0.25 : run;
+      complete(id, ok, value, start, run, ctx.transferList);
+      sinceYield++;
+    }
+    Atomics.store(i32, workerBase + W_CUR, 0);
+    Atomics.store(i32, workerBase + W_BATCH_N, 0);
+  }
+  if (!dead) postMessage({ t: "bye" });
+  self.close();
+}
+
+function fatal(error: unknown): void {
+  if (dead) return;
+  dead = true;
+  postMessage({ t: "fatal", error: serializeError(error) });
+  self.close();
+}
+
+self.addEventListener("error", (event) => {
+  event.preventDefault();
+  fatal(event.error ?? new Error(event.message));
+});
+self.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  fatal(event.reason);
+});
+
+self.onmessage = async (event: MessageEvent) => {
+  const msg = event.data;
+  switch (msg.t) {
+    case "init": {
+      const init = msg as InitMessage;
+      v = views(init.sab);
+      i32 = v.i32;
+      const lay = layout(init.workers);
+      workerCount = init.workers;
+      ringsBase = lay.rings;
+      namesBase = lay.names;
+      cancelBase = lay.cancel >> 2;
+      const area = lay.workers + init.index * WORKER_AREA_BYTES;
+      workerBase = area >> 2;
+      doneBase = area + WORKER_HEADER_BYTES;
+      doneTail = Atomics.load(i32, workerBase + W_DONE_TAIL);
+      try {
+        taskModule = await import(init.moduleUrl);
+        postMessage({ t: "ready" });
+      } catch (error) {
+        importError = error;
+        postMessage({ t: "ready", error: serializeError(error) });
+      }
+      loop().catch(fatal);
+      break;
+    }
+    case "in": {
+      const resolve = inputWaiters.get(msg.id);
+      inputWaiters.delete(msg.id);
+      resolve?.(msg.gone ? GONE : msg.v);
+      break;
+    }
+    case "cancel":
+      if (current !== undefined && current.taskId === msg.id) {
+        current.abortFromMain();
+      }
+      break;
+  }
+};

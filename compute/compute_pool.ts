@@ -1,0 +1,1118 @@
+import {
+  CANCEL_ABORT,
+  CANCEL_ENTRIES,
+  CANCEL_MASK,
+  CANCEL_TIMEOUT,
+  CANCELLED,
+  D_ID,
+  D_KIND,
+  D_LEN,
+  D_NUM,
+  D_RUN,
+  D_START,
+  decodeInline,
+  DONE_BYTES,
+  DONE_INLINE_OFFSET,
+  DONE_SEQ,
+  DONE_SLOTS,
+  EMPTY,
+  encodeInline,
+  F_AGING_MS,
+  HEAD,
+  type InitMessage,
+  K_SIDE,
+  type Layout,
+  layout,
+  LOCK,
+  MAIN_WAITING,
+  MAX_NAMES,
+  NAME_BYTES,
+  now,
+  PRIORITIES,
+  QUEUED,
+  READY,
+  RING_SLOTS,
+  S_ENQUEUED,
+  S_FN,
+  S_ID,
+  S_KIND,
+  S_LEN,
+  S_NUM,
+  S_STATE,
+  SHUTDOWN,
+  SLEEPERS,
+  SLOT_BYTES,
+  SLOT_INLINE_BYTES,
+  SLOT_INLINE_OFFSET,
+  TAIL,
+  type Views,
+  views,
+  W_BATCH_IDS,
+  W_BATCH_N,
+  W_BATCH_POS,
+  W_CUR,
+  W_DONE_HEAD,
+  W_DONE_TAIL,
+  WORK_SEQ,
+  WORKER_AREA_BYTES,
+  WORKER_HEADER_BYTES,
+} from "./_shared.ts";
+import { deserializeError, type SerializedError } from "./_errors.ts";
+import { Histogram, type HistogramSummary } from "./_histogram.ts";
+import { TaskPriority } from "./task_priority.ts";
+
+export type { HistogramSummary } from "./_histogram.ts";
+
+/** Options for {@linkcode ComputePool}. */
+export interface ComputePoolOptions {
+  /**
+   * Number of workers, spawned up front.
+   *
+   * @default {navigator.hardwareConcurrency}
+   */
+  workers?: number;
+  /**
+   * Most tasks that may wait in the queues (running ones not counted); beyond
+   * it {@linkcode ComputePool.prototype.run} rejects with a `RangeError`.
+   *
+   * @default {Infinity}
+   */
+  maxQueue?: number;
+  /**
+   * How long a waiting task takes to climb one priority; `Infinity` turns
+   * aging off.
+   *
+   * @default {1000}
+   */
+  agingMs?: number;
+  /**
+   * Default time limit of a task, from submission to result; see
+   * {@linkcode RunOptions.timeoutMs}.
+   *
+   * @default {Infinity}
+   */
+  taskTimeoutMs?: number;
+}
+
+/** Options for {@linkcode ComputePool.prototype.run}. */
+export interface RunOptions {
+  /**
+   * Priority of the task.
+   *
+   * @default {TaskPriority.Normal}
+   */
+  priority?: TaskPriority;
+  /**
+   * Aborting removes a waiting task from the queue, or raises the cancel flag
+   * of a running one ({@linkcode TaskContext}); the promise rejects at once
+   * with the signal's reason.
+   */
+  signal?: AbortSignal;
+  /**
+   * Time limit from submission to result: the promise rejects with a
+   * `TimeoutError` `DOMException` and the task is removed or cancelled like an
+   * abort.
+   *
+   * @default {the pool's taskTimeoutMs}
+   */
+  timeoutMs?: number;
+  /**
+   * Buffers moved to the worker instead of copied (they are detached when the
+   * task starts).
+   */
+  transfer?: Transferable[];
+}
+
+/**
+ * The second argument of every task function, in the worker.
+ *
+ * `terminate()` cannot stop a busy worker in Deno, so long tasks should check
+ * {@linkcode TaskContext.cancelled} (or `ctx.signal` between awaits) to stop
+ * when cancelled or timed out.
+ */
+export interface TaskContext {
+  /** Identifier of the task in its pool. */
+  readonly taskId: number;
+  /**
+   * Aborted when the task is cancelled or times out. Reading the property
+   * refreshes it from shared memory; a synchronous loop should call
+   * {@linkcode TaskContext.cancelled} instead of caching the signal.
+   */
+  readonly signal: AbortSignal;
+  /** Whether the task was cancelled or timed out (a read of shared memory). */
+  cancelled(): boolean;
+  /** Throws the cancellation reason when {@linkcode TaskContext.cancelled}. */
+  throwIfCancelled(): void;
+  /** Moves these buffers with the result instead of copying them. */
+  transfer(...buffers: Transferable[]): void;
+}
+
+/** Input type of a task function. */
+export type TaskInput<F> = F extends
+  (input: infer I, ctx: TaskContext) => unknown ? I
+  : unknown;
+/** Result type of a task function. */
+export type TaskResult<F> = F extends (...args: never[]) => infer R ? Awaited<R>
+  : unknown;
+
+/** Waiting tasks per priority. */
+export interface QueueDepth {
+  /** Waiting critical tasks. */
+  readonly critical: number;
+  /** Waiting high tasks. */
+  readonly high: number;
+  /** Waiting normal tasks. */
+  readonly normal: number;
+  /** Waiting low tasks. */
+  readonly low: number;
+}
+
+/** Counters and timings of a {@linkcode ComputePool}. */
+export interface ComputePoolMetrics {
+  /** Tasks accepted by `run`. */
+  readonly tasksSubmitted: number;
+  /** Tasks that returned a result. */
+  readonly tasksCompleted: number;
+  /** Tasks that threw, or whose worker died. */
+  readonly tasksFailed: number;
+  /** Tasks aborted, timed out or rejected by `terminate()`. */
+  readonly tasksCancelled: number;
+  /** Workers alive. */
+  readonly activeWorkers: number;
+  /** Workers running a task right now. */
+  readonly busyWorkers: number;
+  /** Workers that died and were replaced. */
+  readonly workersReplaced: number;
+  /** Tasks waiting, per priority. */
+  readonly queueDepth: QueueDepth;
+  /** Sum of the run times of finished tasks, in milliseconds. */
+  readonly totalExecutionTimeMs: number;
+  /** Run time of tasks (in the worker), in milliseconds. */
+  readonly runTime: HistogramSummary;
+  /** Time from submission to start, in milliseconds. */
+  readonly waitTime: HistogramSummary;
+  /** Share of worker time spent running tasks since the pool started (0..1). */
+  readonly utilization: number;
+}
+
+/** Options for {@linkcode ComputePool.prototype.whenCapacity}. */
+export interface WhenCapacityOptions {
+  /** Stops waiting; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+interface Task {
+  readonly id: number;
+  readonly fn: number;
+  readonly priority: number;
+  readonly enqueued: number;
+  input: unknown;
+  readonly transfer: Transferable[] | undefined;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (reason: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  ring: number; // priority ring holding it, -1 when not in a ring
+  pos: number; // its ring position
+  inOverflow: boolean;
+  dropped: boolean; // cancelled while in the overflow queue
+}
+
+interface WorkerSlot {
+  readonly index: number;
+  worker: Worker;
+  alive: boolean;
+  ready: boolean;
+  doneHead: number;
+  bye: (() => void) | undefined;
+}
+
+/** A FIFO with O(1) shift. */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+  push(item: T): void {
+    this.#items.push(item);
+  }
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+  shift(): T | undefined {
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+  clear(): T[] {
+    const rest = this.#items.slice(this.#head) as T[];
+    this.#items = [];
+    this.#head = 0;
+    return rest;
+  }
+}
+
+const OPEN = 0;
+const CLOSING = 1;
+const CLOSED = 2;
+const TERMINATED = 3;
+const BYE_TIMEOUT_MS = 2000;
+
+function positiveInteger(
+  value: number,
+  name: string,
+  allowInfinity: boolean,
+): void {
+  if (
+    typeof value !== "number" ||
+    !(Number.isSafeInteger(value) || (allowInfinity && value === Infinity)) ||
+    value < 1
+  ) {
+    throw new RangeError(
+      `Cannot create compute pool as '${name}' must be a positive integer: received ${value}`,
+    );
+  }
+}
+
+function nonNegativeNumber(value: number, name: string, what: string): void {
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
+    throw new RangeError(
+      `Cannot ${what} as '${name}' must be a non-negative number: received ${value}`,
+    );
+  }
+}
+
+/**
+ * A pool of Web Workers running the functions exported by a task module.
+ *
+ * Tasks wait in `SharedArrayBuffer` ring queues, one per
+ * {@linkcode TaskPriority}; idle workers sleep in `Atomics.wait` and claim
+ * tasks themselves, in batches, with no main-thread round trip per task.
+ * Results come back as promises. Small numbers, strings, booleans,
+ * `Uint8Array`s and `ArrayBuffer`s travel inline in shared memory; other
+ * structured-cloneable values travel by `postMessage`.
+ *
+ * Each task function is `(input, ctx: TaskContext) => result | Promise<result>`.
+ * A task that throws rejects its promise with the error's name, message and
+ * stack. A worker that dies (uncaught error or rejection) is replaced: its
+ * running task rejects, the rest of its batch is queued again.
+ *
+ * Close the pool (`close()`, `await using`) or the workers keep the process
+ * alive. `terminate()` cannot stop a worker stuck in synchronous code (a Deno
+ * limit): long tasks should check `ctx.cancelled()`.
+ *
+ * Needs `--allow-read` to load the worker and the task module.
+ *
+ * @typeParam T The task module's type, e.g. `typeof import("./tasks.ts")`,
+ * to type `run`'s input and result.
+ *
+ * @example Running tasks
+ * ```ts
+ * import { ComputePool } from "@millrace/io/compute";
+ * import { assertEquals } from "@std/assert";
+ *
+ * // testdata/tasks.ts exports `export function add([a, b]: number[]) { return a + b; }`
+ * await using pool = new ComputePool(
+ *   new URL("./testdata/tasks.ts", import.meta.url),
+ *   { workers: 2 },
+ * );
+ * const sums = await Promise.all([
+ *   pool.run("add", [1, 2]),
+ *   pool.run("add", [3, 4]),
+ * ]);
+ * assertEquals(sums, [3, 7]);
+ * assertEquals(pool.metrics().tasksCompleted, 2);
+ * ```
+ *
+ * @example Cancelling a task
+ * ```ts
+ * import { ComputePool } from "@millrace/io/compute";
+ * import { assertRejects } from "@std/assert";
+ *
+ * await using pool = new ComputePool(
+ *   new URL("./testdata/tasks.ts", import.meta.url),
+ *   { workers: 1 },
+ * );
+ * // `spinUntilCancelled` loops until `ctx.cancelled()` turns true.
+ * const controller = new AbortController();
+ * const task = pool.run("spinUntilCancelled", 5_000, {
+ *   signal: controller.signal,
+ * });
+ * controller.abort();
+ * await assertRejects(() => task, DOMException);
+ * ```
+ */
+export class ComputePool<
+  T extends Record<string, unknown> = Record<string, unknown>,
+> implements AsyncDisposable {
+  #moduleUrl: string;
+  #workerCount: number;
+  #maxQueue: number;
+  #taskTimeoutMs: number;
+  #lay: Layout;
+  #sab: SharedArrayBuffer;
+  #v: Views;
+  #i32: Int32Array;
+  #workers: WorkerSlot[] = [];
+  #tasks = new Map<number, Task>();
+  #overflow: Fifo<Task>[] = [];
+  #overflowDropped = [0, 0, 0, 0];
+  #tails = [0, 0, 0, 0];
+  #names = new Map<string, number>();
+  #nextId = 1;
+  #state = OPEN;
+  #waiting = false;
+  #kickScheduled = false;
+  #kickCount = 0;
+  #readyCount = 0;
+  #ready = Promise.withResolvers<void>();
+  #readyError: unknown;
+  #idleWaiters: (() => void)[] = [];
+  #capacityWaiters: (() => void)[] = [];
+  #closed: Promise<void> | undefined;
+  #startedAt = performance.now();
+  #submitted = 0;
+  #completed = 0;
+  #failed = 0;
+  #cancelled = 0;
+  #replaced = 0;
+  #totalRunMs = 0;
+  #runTime = new Histogram();
+  #waitTime = new Histogram();
+
+  /**
+   * Spawns the workers; each imports `taskModuleUrl`.
+   *
+   * @param taskModuleUrl The task module, best given as
+   * `new URL("./tasks.ts", import.meta.url)`; a relative string resolves
+   * against the current directory.
+   * @param options Pool options.
+   */
+  constructor(taskModuleUrl: string | URL, options: ComputePoolOptions = {}) {
+    const {
+      workers = navigator.hardwareConcurrency,
+      maxQueue = Infinity,
+      agingMs = 1000,
+      taskTimeoutMs = Infinity,
+    } = options;
+    positiveInteger(workers, "workers", false);
+    positiveInteger(maxQueue, "maxQueue", true);
+    if (typeof agingMs !== "number" || !(agingMs > 0)) {
+      throw new RangeError(
+        `Cannot create compute pool as 'agingMs' must be a positive number: received ${agingMs}`,
+      );
+    }
+    nonNegativeNumber(taskTimeoutMs, "taskTimeoutMs", "create compute pool");
+    this.#moduleUrl = typeof taskModuleUrl === "string"
+      ? new URL(taskModuleUrl, `file://${Deno.cwd()}/`).href
+      : taskModuleUrl.href;
+    this.#workerCount = workers;
+    this.#maxQueue = maxQueue;
+    this.#taskTimeoutMs = taskTimeoutMs;
+    this.#lay = layout(workers);
+    this.#sab = new SharedArrayBuffer(this.#lay.total);
+    this.#v = views(this.#sab);
+    this.#i32 = this.#v.i32;
+    this.#v.f64[F_AGING_MS] = agingMs === Infinity ? 0 : agingMs;
+    for (let p = 0; p < PRIORITIES; p++) this.#overflow.push(new Fifo());
+    for (let i = 0; i < workers; i++) this.#workers.push(this.#spawn(i));
+    // Nobody may await ready(): keep its rejection from being unhandled.
+    this.#ready.promise.catch(() => {});
+  }
+
+  /** Number of workers the pool keeps. */
+  get size(): number {
+    return this.#workerCount;
+  }
+
+  /** Workers alive right now (0 after `close()`/`terminate()`). */
+  get liveWorkers(): number {
+    let n = 0;
+    for (const w of this.#workers) if (w.alive) n++;
+    return n;
+  }
+
+  /**
+   * Resolves once every worker has loaded the task module; rejects with the
+   * import error if it could not. Optional: `run` works before.
+   */
+  ready(): Promise<void> {
+    return this.#ready.promise;
+  }
+
+  /**
+   * Runs the task `name` of the task module with `input` in a worker.
+   *
+   * Rejects with a `RangeError` when `maxQueue` tasks already wait, with an
+   * `Error` once the pool is closing, and with the signal's reason or a
+   * `TimeoutError` when aborted or timed out.
+   *
+   * @param name An exported function of the task module.
+   * @param input Any structured-cloneable value.
+   * @param options Priority, signal, time limit and transfer list.
+   * @returns The task's result.
+   */
+  run<K extends keyof T & string>(
+    name: K,
+    input?: TaskInput<T[K]>,
+    options?: RunOptions,
+  ): Promise<TaskResult<T[K]>> {
+    // deno-lint-ignore no-explicit-any
+    return this.#run(name, input, options) as any;
+  }
+
+  #run(
+    name: string,
+    input: unknown,
+    options: RunOptions = {},
+  ): Promise<unknown> {
+    if (this.#state !== OPEN) {
+      return Promise.reject(
+        new Error(`Cannot run task '${name}' as the pool is closed`),
+      );
+    }
+    const {
+      priority = TaskPriority.Normal,
+      signal,
+      timeoutMs = this.#taskTimeoutMs,
+      transfer,
+    } = options;
+    if (
+      typeof priority !== "number" || !Number.isInteger(priority) ||
+      priority < 0 || priority >= PRIORITIES
+    ) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot run task '${name}' as 'priority' must be a TaskPriority (0 to 3): received ${priority}`,
+        ),
+      );
+    }
+    if (
+      typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0
+    ) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot run task '${name}' as 'timeoutMs' must be a non-negative number: received ${timeoutMs}`,
+        ),
+      );
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#maxQueue !== Infinity && this.#queued() >= this.#maxQueue) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot run task '${name}' as the queue is full: ${this.#maxQueue} tasks are waiting ('maxQueue')`,
+        ),
+      );
+    }
+    let fn = this.#names.get(name);
+    if (fn === undefined) {
+      fn = this.#registerName(name);
+      if (fn < 0) {
+        return Promise.reject(
+          new RangeError(
+            `Cannot run task '${name}' as the pool knows ${MAX_NAMES} task names already, or the name is longer than ${
+              NAME_BYTES - 4
+            } bytes`,
+          ),
+        );
+      }
+    }
+    const id = this.#nextId;
+    this.#nextId = this.#nextId >= 0x7fffffff ? 1 : this.#nextId + 1;
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const task: Task = {
+      id,
+      fn,
+      priority,
+      enqueued: now(),
+      input,
+      transfer: transfer && transfer.length > 0 ? transfer : undefined,
+      resolve,
+      reject,
+      signal,
+      onAbort: undefined,
+      timer: undefined,
+      ring: -1,
+      pos: 0,
+      inOverflow: false,
+      dropped: false,
+    };
+    this.#tasks.set(id, task);
+    this.#submitted++;
+    this.#enqueue(task);
+    if (signal) {
+      task.onAbort = () => this.#cancel(task, signal.reason, CANCEL_ABORT);
+      signal.addEventListener("abort", task.onAbort, { once: true });
+    }
+    if (timeoutMs !== Infinity) {
+      task.timer = setTimeout(() => {
+        task.timer = undefined;
+        this.#cancel(
+          task,
+          new DOMException(
+            `Task '${name}' timed out after ${timeoutMs} ms`,
+            "TimeoutError",
+          ),
+          CANCEL_TIMEOUT,
+        );
+      }, timeoutMs);
+    }
+    this.#kick();
+    this.#arm();
+    return promise;
+  }
+
+  /**
+   * Resolves when fewer than `maxQueue` tasks wait, so that a producer can
+   * pace itself instead of handling `RangeError`s.
+   *
+   * @param options A signal to stop waiting.
+   */
+  whenCapacity(options: WhenCapacityOptions = {}): Promise<void> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#queued() < this.#maxQueue) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.#capacityWaiters.indexOf(done);
+        if (i >= 0) this.#capacityWaiters.splice(i, 1);
+        reject(signal?.reason);
+      };
+      const done = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#capacityWaiters.push(done);
+    });
+  }
+
+  /** Counters, queue depths, timing histograms and utilization. */
+  metrics(): ComputePoolMetrics {
+    const depth = [0, 1, 2, 3].map((p) =>
+      Atomics.load(this.#i32, QUEUED + p) + this.#overflow[p]!.length -
+      this.#overflowDropped[p]!
+    );
+    let busy = 0;
+    for (const w of this.#workers) {
+      if (
+        w.alive &&
+        Atomics.load(this.#i32, this.#workerBase(w.index) + W_CUR) !== 0
+      ) busy++;
+    }
+    const elapsed = performance.now() - this.#startedAt;
+    return {
+      tasksSubmitted: this.#submitted,
+      tasksCompleted: this.#completed,
+      tasksFailed: this.#failed,
+      tasksCancelled: this.#cancelled,
+      activeWorkers: this.liveWorkers,
+      busyWorkers: busy,
+      workersReplaced: this.#replaced,
+      queueDepth: {
+        critical: depth[0]!,
+        high: depth[1]!,
+        normal: depth[2]!,
+        low: depth[3]!,
+      },
+      totalExecutionTimeMs: this.#totalRunMs,
+      runTime: this.#runTime.summary(),
+      waitTime: this.#waitTime.summary(),
+      utilization: elapsed > 0
+        ? Math.min(1, this.#totalRunMs / (elapsed * this.#workerCount))
+        : 0,
+    };
+  }
+
+  /**
+   * Stops taking tasks, waits for every accepted task to settle, then stops
+   * the workers. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return this.#closed;
+    this.#state = CLOSING;
+    this.#closed = (async () => {
+      if (this.#tasks.size > 0) {
+        await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+      }
+      if (this.#state === TERMINATED) return;
+      this.#state = CLOSED;
+      await this.#stopWorkers(false);
+    })();
+    return this.#closed;
+  }
+
+  /**
+   * Rejects every pending task and stops the workers at once. A worker stuck
+   * in synchronous code cannot be stopped by Deno and keeps running (and the
+   * process alive) until its task returns.
+   */
+  terminate(): Promise<void> {
+    if (this.#state === TERMINATED) return this.#closed ?? Promise.resolve();
+    const wasClosing = this.#closed !== undefined;
+    this.#state = TERMINATED;
+    const error = new Error("Cannot finish task as the pool was terminated");
+    for (const task of [...this.#tasks.values()]) {
+      this.#settleCancelled(task, error);
+    }
+    for (const q of this.#overflow) q.clear();
+    this.#overflowDropped = [0, 0, 0, 0];
+    const stopped = this.#stopWorkers(true);
+    this.#resolveIdle();
+    if (!wasClosing) this.#closed = stopped;
+    return stopped;
+  }
+
+  /** Same as {@linkcode ComputePool.prototype.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---------------------------------------------------------------- workers
+
+  #workerBase(index: number): number {
+    return (this.#lay.workers + index * WORKER_AREA_BYTES) >> 2;
+  }
+
+  #spawn(index: number): WorkerSlot {
+    const worker = new Worker(new URL("./_worker.ts", import.meta.url), {
+      type: "module",
+    });
+    const slot: WorkerSlot = {
+      index,
+      worker,
+      alive: true,
+      ready: false,
+      doneHead: 0,
+      bye: undefined,
+    };
+    worker.onmessage = (event) => this.#onMessage(slot, event.data);
+    worker.onerror = (event) => {
+      // Without preventDefault an error in a worker kills the process.
+      event.preventDefault();
+      this.#onWorkerDeath(slot, event.error ?? new Error(event.message));
+    };
+    worker.onmessageerror = (event) => event.preventDefault();
+    const init: InitMessage = {
+      t: "init",
+      sab: this.#sab,
+      index,
+      workers: this.#workerCount,
+      moduleUrl: this.#moduleUrl,
+    };
+    worker.postMessage(init);
+    return slot;
+  }
+
+  // deno-lint-ignore no-explicit-any
+  #onMessage(slot: WorkerSlot, msg: any): void {
+    if (slot.worker !== this.#workers[slot.index]?.worker) return;
+    switch (msg.t) {
+      case "r": {
+        const task = this.#tasks.get(msg.id);
+        if (!task) return;
+        this.#record(task, msg.start, msg.run);
+        if (msg.ok) this.#settleOk(task, msg.v);
+        else {this.#settleFailed(
+            task,
+            deserializeError(msg.v as SerializedError),
+          );}
+        this.#afterDrain();
+        return;
+      }
+      case "in": {
+        const task = this.#tasks.get(msg.id);
+        if (!task) {
+          slot.worker.postMessage({ t: "in", id: msg.id, gone: true });
+          return;
+        }
+        const input = task.input;
+        task.input = undefined;
+        try {
+          slot.worker.postMessage(
+            { t: "in", id: msg.id, v: input },
+            task.transfer ?? [],
+          );
+        } catch (error) {
+          // Not cloneable: fail the task, tell the worker to skip it.
+          slot.worker.postMessage({ t: "in", id: msg.id, gone: true });
+          this.#settleFailed(task, error);
+          this.#afterDrain();
+        }
+        return;
+      }
+      case "ready":
+        if (!slot.ready) {
+          slot.ready = true;
+          if (msg.error && this.#readyError === undefined) {
+            this.#readyError = deserializeError(msg.error);
+          }
+          if (++this.#readyCount === this.#workerCount) {
+            if (this.#readyError !== undefined) {
+              this.#ready.reject(this.#readyError);
+            } else this.#ready.resolve();
+          }
+        }
+        return;
+      case "fatal":
+        this.#onWorkerDeath(slot, deserializeError(msg.error));
+        return;
+      case "bye":
+        slot.alive = false;
+        slot.bye?.();
+        return;
+    }
+  }
+
+  #onWorkerDeath(slot: WorkerSlot, error: unknown): void {
+    if (!slot.alive) return;
+    slot.alive = false;
+    slot.worker.terminate();
+    slot.bye?.();
+    const base = this.#workerBase(slot.index);
+    this.#drainWorker(slot);
+    const n = Atomics.load(this.#i32, base + W_BATCH_N);
+    const pos = Atomics.load(this.#i32, base + W_BATCH_POS);
+    const requeue: Task[] = [];
+    for (let i = 0; i < n; i++) {
+      const task = this.#tasks.get(this.#i32[base + W_BATCH_IDS + i]!);
+      if (!task) continue;
+      if (i <= pos) this.#settleFailed(task, error);
+      else requeue.push(task);
+    }
+    Atomics.store(this.#i32, base + W_BATCH_N, 0);
+    Atomics.store(this.#i32, base + W_CUR, 0);
+    Atomics.store(this.#i32, base + W_DONE_HEAD, 0);
+    Atomics.store(this.#i32, base + W_DONE_TAIL, 0);
+    slot.doneHead = 0;
+    if (this.#state === OPEN || this.#state === CLOSING) {
+      this.#replaced++;
+      const fresh = this.#spawn(slot.index);
+      fresh.ready = true; // its readiness was counted for the first worker
+      this.#workers[slot.index] = fresh;
+      for (const task of requeue) {
+        task.ring = -1;
+        this.#enqueue(task);
+      }
+      this.#kick();
+    } else {
+      for (const task of requeue) this.#settleFailed(task, error);
+    }
+    this.#afterDrain();
+  }
+
+  async #stopWorkers(force: boolean): Promise<void> {
+    Atomics.store(this.#i32, SHUTDOWN, 1);
+    Atomics.add(this.#i32, WORK_SEQ, 1);
+    Atomics.notify(this.#i32, WORK_SEQ);
+    // Release a pending Atomics.waitAsync of ours.
+    Atomics.add(this.#i32, DONE_SEQ, 1);
+    Atomics.notify(this.#i32, DONE_SEQ);
+    const waits: Promise<void>[] = [];
+    for (const slot of this.#workers) {
+      if (!slot.alive) continue;
+      if (force) {
+        slot.alive = false;
+        slot.worker.terminate();
+        continue;
+      }
+      waits.push(
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            // Stuck in synchronous code: terminate() is all we can do.
+            slot.alive = false;
+            slot.worker.terminate();
+            resolve();
+          }, BYE_TIMEOUT_MS);
+          slot.bye = () => {
+            clearTimeout(timer);
+            slot.bye = undefined;
+            slot.worker.terminate();
+            resolve();
+          };
+        }),
+      );
+    }
+    await Promise.all(waits);
+  }
+
+  // ------------------------------------------------------------------ queue
+
+  #registerName(name: string): number {
+    const index = this.#names.size;
+    const bytes = new TextEncoder().encode(name);
+    if (index >= MAX_NAMES || bytes.length > NAME_BYTES - 4) return -1;
+    const at = this.#lay.names + index * NAME_BYTES;
+    this.#v.u8.set(bytes, at + 4);
+    // Published before any task naming it (the ring's tail store follows).
+    Atomics.store(this.#i32, at >> 2, bytes.length);
+    this.#names.set(name, index);
+    return index;
+  }
+
+  #queued(): number {
+    let n = 0;
+    for (let p = 0; p < PRIORITIES; p++) {
+      n += Atomics.load(this.#i32, QUEUED + p) + this.#overflow[p]!.length -
+        this.#overflowDropped[p]!;
+    }
+    return n;
+  }
+
+  #enqueue(task: Task): void {
+    const p = task.priority;
+    const overflow = this.#overflow[p]!;
+    if (overflow.length > 0 || !this.#pushRing(task)) {
+      task.inOverflow = true;
+      overflow.push(task);
+    }
+  }
+
+  #pushRing(task: Task): boolean {
+    const p = task.priority;
+    const i32 = this.#i32;
+    const tail = this.#tails[p]!;
+    if (((tail - Atomics.load(i32, HEAD + p)) | 0) >= RING_SLOTS) {
+      this.#dropTombstones(p);
+      if (((tail - Atomics.load(i32, HEAD + p)) | 0) >= RING_SLOTS) {
+        return false;
+      }
+    }
+    const slot = this.#lay.rings +
+      (p * RING_SLOTS + (tail & (RING_SLOTS - 1))) * SLOT_BYTES;
+    const s32 = slot >> 2;
+    i32[s32 + S_ID] = task.id;
+    i32[s32 + S_FN] = task.fn;
+    this.#v.f64[(slot >> 3) + S_ENQUEUED] = task.enqueued;
+    if (
+      task.transfer !== undefined ||
+      !encodeInline(
+        this.#v,
+        task.input,
+        s32 + S_KIND,
+        s32 + S_LEN,
+        (slot >> 3) + S_NUM,
+        slot + SLOT_INLINE_OFFSET,
+        SLOT_INLINE_BYTES,
+      )
+    ) {
+      i32[s32 + S_KIND] = K_SIDE;
+    } else {
+      task.input = undefined; // copied: do not pin it
+    }
+    Atomics.store(i32, s32 + S_STATE, READY);
+    const next = (tail + 1) | 0;
+    this.#tails[p] = next;
+    Atomics.store(i32, TAIL + p, next);
+    Atomics.add(i32, QUEUED + p, 1);
+    task.ring = p;
+    task.pos = tail;
+    task.inOverflow = false;
+    this.#kickCount++;
+    return true;
+  }
+
+  /** Frees ring slots held by tasks aborted while queued. */
+  #dropTombstones(p: number): void {
+    const i32 = this.#i32;
+    while (Atomics.compareExchange(i32, LOCK, 0, 1) !== 0) {
+      // A worker is claiming: a few microseconds at most.
+    }
+    let h = Atomics.load(i32, HEAD + p);
+    const tail = this.#tails[p]!;
+    while (h !== tail) {
+      const s32 = (this.#lay.rings +
+        (p * RING_SLOTS + (h & (RING_SLOTS - 1))) * SLOT_BYTES) >> 2;
+      if (Atomics.load(i32, s32 + S_STATE) !== CANCELLED) break;
+      Atomics.store(i32, s32 + S_STATE, EMPTY);
+      h = (h + 1) | 0;
+    }
+    Atomics.store(i32, HEAD + p, h);
+    Atomics.store(i32, LOCK, 0);
+  }
+
+  #refill(): void {
+    for (let p = 0; p < PRIORITIES; p++) {
+      const overflow = this.#overflow[p]!;
+      while (overflow.length > 0) {
+        const task = overflow.peek()!;
+        if (task.dropped) {
+          overflow.shift();
+          this.#overflowDropped[p]!--;
+          continue;
+        }
+        if (!this.#pushRing(task)) break;
+        overflow.shift();
+      }
+    }
+  }
+
+  #kick(): void {
+    if (this.#kickScheduled) return;
+    this.#kickScheduled = true;
+    queueMicrotask(this.#doKick);
+  }
+
+  #doKick = (): void => {
+    this.#kickScheduled = false;
+    const i32 = this.#i32;
+    Atomics.add(i32, WORK_SEQ, 1);
+    const sleepers = Atomics.load(i32, SLEEPERS);
+    if (sleepers > 0 && this.#kickCount > 0) {
+      Atomics.notify(i32, WORK_SEQ, Math.min(sleepers, this.#kickCount));
+    }
+    this.#kickCount = 0;
+  };
+
+  #cancel(task: Task, reason: unknown, kind: number): void {
+    if (this.#tasks.get(task.id) !== task) return;
+    const i32 = this.#i32;
+    let removed = false;
+    if (task.inOverflow) {
+      task.dropped = true;
+      this.#overflowDropped[task.priority]!++;
+      removed = true;
+    } else if (task.ring >= 0) {
+      const s32 = (this.#lay.rings +
+        (task.ring * RING_SLOTS + (task.pos & (RING_SLOTS - 1))) *
+          SLOT_BYTES) >> 2;
+      if (
+        i32[s32 + S_ID] === task.id &&
+        Atomics.compareExchange(i32, s32 + S_STATE, READY, CANCELLED) === READY
+      ) {
+        Atomics.sub(i32, QUEUED + task.ring, 1);
+        removed = true;
+      }
+    }
+    if (!removed) {
+      // Claimed by a worker: raise its cancel flag in shared memory, and
+      // tell the workers so that an awaiting task's ctx.signal fires.
+      const e = this.#lay.cancel >> 2;
+      Atomics.store(i32, e + CANCEL_ENTRIES + (task.id & CANCEL_MASK), kind);
+      Atomics.store(i32, e + (task.id & CANCEL_MASK), task.id);
+      for (const w of this.#workers) {
+        if (w.alive) w.worker.postMessage({ t: "cancel", id: task.id });
+      }
+    }
+    this.#settleCancelled(task, reason);
+    this.#afterDrain();
+  }
+
+  // ------------------------------------------------------------ completions
+
+  #arm(): void {
+    const i32 = this.#i32;
+    while (!this.#waiting && this.#tasks.size > 0) {
+      Atomics.store(i32, MAIN_WAITING, 1);
+      const seq = Atomics.load(i32, DONE_SEQ);
+      // Completions that landed before the flag was up.
+      if (this.#drainAll()) continue;
+      const result = Atomics.waitAsync(i32, DONE_SEQ, seq);
+      if (!result.async) continue;
+      this.#waiting = true;
+      result.value.then(this.#onWake);
+    }
+  }
+
+  #onWake = (): void => {
+    this.#waiting = false;
+    this.#drainAll();
+    this.#arm();
+  };
+
+  /** Reads every completion ring; returns whether anything was read. */
+  #drainAll(): boolean {
+    let any = false;
+    for (const slot of this.#workers) {
+      if (this.#drainWorker(slot)) any = true;
+    }
+    if (any) this.#afterDrain();
+    return any;
+  }
+
+  #drainWorker(slot: WorkerSlot): boolean {
+    const i32 = this.#i32;
+    const f64 = this.#v.f64;
+    const base = this.#workerBase(slot.index);
+    const tail = Atomics.load(i32, base + W_DONE_TAIL);
+    let head = slot.doneHead;
+    if (head === tail) return false;
+    const ring = this.#lay.workers + slot.index * WORKER_AREA_BYTES +
+      WORKER_HEADER_BYTES;
+    while (head !== tail) {
+      const at = ring + (head & (DONE_SLOTS - 1)) * DONE_BYTES;
+      const a32 = at >> 2;
+      const a64 = at >> 3;
+      const task = this.#tasks.get(i32[a32 + D_ID]!);
+      if (task) {
+        const value = decodeInline(
+          this.#v,
+          a32 + D_KIND,
+          a32 + D_LEN,
+          a64 + D_NUM,
+          at + DONE_INLINE_OFFSET,
+        );
+        this.#record(task, f64[a64 + D_START]!, f64[a64 + D_RUN]!);
+        this.#settleOk(task, value);
+      }
+      head = (head + 1) | 0;
+    }
+    slot.doneHead = head;
+    Atomics.store(i32, base + W_DONE_HEAD, head);
+    return true;
+  }
+
+  #afterDrain(): void {
+    this.#refill();
+    if (this.#kickCount > 0) this.#kick();
+    if (this.#capacityWaiters.length > 0 && this.#queued() < this.#maxQueue) {
+      const waiters = this.#capacityWaiters;
+      this.#capacityWaiters = [];
+      for (const w of waiters) w();
+    }
+    if (this.#tasks.size === 0) this.#resolveIdle();
+  }
+
+  #resolveIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  #record(task: Task, start: number, run: number): void {
+    this.#totalRunMs += run;
+    this.#runTime.record(run);
+    this.#waitTime.record(start - task.enqueued);
+  }
+
+  #cleanup(task: Task): void {
+    this.#tasks.delete(task.id);
+    if (task.onAbort) task.signal!.removeEventListener("abort", task.onAbort);
+    if (task.timer !== undefined) clearTimeout(task.timer);
+    task.input = undefined;
+  }
+
+  #settleOk(task: Task, value: unknown): void {
+    this.#cleanup(task);
+    this.#completed++;
+    task.resolve(value);
+  }
+
+  #settleFailed(task: Task, error: unknown): void {
+    this.#cleanup(task);
+    this.#failed++;
+    task.reject(error);
+  }
+
+  #settleCancelled(task: Task, reason: unknown): void {
+    this.#cleanup(task);
+    this.#cancelled++;
+    task.reject(reason);
+  }
+}

@@ -1,0 +1,123 @@
+// Task module used by the compute tests, doc examples and benchmarks.
+import type { TaskContext } from "../compute_pool.ts";
+
+/** Adds two numbers. */
+export function add([a, b]: [number, number]): number {
+  return a + b;
+}
+
+/** Returns its input unchanged (any structured-cloneable value). */
+export function echo(input: unknown): unknown {
+  return input;
+}
+
+/** Does nothing: measures dispatch overhead. */
+export function noop(input: number): number {
+  return input;
+}
+
+/** Busy-waits `ms` milliseconds of CPU, then returns `ms`. */
+export function busy(ms: number): number {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // burn CPU
+  }
+  return ms;
+}
+
+/** Iterated SHA-like mixing of bytes, for CPU-bound work of a known size. */
+export function spin(iterations: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < iterations; i++) {
+    h = Math.imul(h ^ i, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** Loops until cancelled or `ms` pass; returns whether it was cancelled. */
+export function spinUntilCancelled(ms: number, ctx: TaskContext): boolean {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    if (ctx.cancelled()) return true;
+  }
+  return false;
+}
+
+/** Waits `ms` asynchronously; rejects with the reason when ctx.signal aborts. */
+export function sleep(ms: number, ctx: TaskContext): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const signal = ctx.signal;
+    const timer = setTimeout(() => resolve("slept"), ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
+
+/** Resolves when ctx.signal aborts, with the abort reason's name. */
+export function waitForAbort(_: unknown, ctx: TaskContext): Promise<string> {
+  return new Promise((resolve) => {
+    const signal = ctx.signal;
+    const timer = setTimeout(() => resolve("not aborted"), 10_000);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve((signal.reason as Error).name);
+    }, { once: true });
+  });
+}
+
+/** A custom error class. */
+export class ParseError extends Error {
+  /** Constructs it. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ParseError";
+  }
+}
+
+/** Throws a ParseError with `message`. */
+export function fail(message: string): never {
+  throw new ParseError(message);
+}
+
+/** Rejects asynchronously with a TypeError. */
+export async function failAsync(message: string): Promise<never> {
+  await Promise.resolve();
+  throw new TypeError(message);
+}
+
+/** Kills its worker with an uncaught error thrown from a timer. */
+export function crash(message: string): Promise<never> {
+  setTimeout(() => {
+    throw new Error(message);
+  }, 0);
+  return new Promise(() => {});
+}
+
+/** Kills its worker with an unhandled promise rejection. */
+export function crashRejection(message: string): Promise<never> {
+  Promise.reject(new RangeError(message));
+  return new Promise(() => {});
+}
+
+/** Returns a value that cannot be cloned. */
+export function unclonable(): unknown {
+  return () => 1;
+}
+
+/** Returns `n` bytes counting up, moved (transferred) rather than copied. */
+export function bytes(n: number, ctx: TaskContext): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = i & 0xff;
+  if (n > 1024) ctx.transfer(out.buffer);
+  return out;
+}
+
+/** Sums the bytes of a Uint8Array or ArrayBuffer. */
+export function sumBytes(input: Uint8Array | ArrayBuffer): number {
+  const view = input instanceof Uint8Array ? input : new Uint8Array(input);
+  let sum = 0;
+  for (const b of view) sum += b;
+  return sum;
+}
