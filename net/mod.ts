@@ -13,3 +13,5 @@ export * from "./tcp_stream.ts";
 export * from "./tcp_server_config.ts";
 export * from "./network_handler.ts";
 export * from "./server_context.ts";
+export * from "./tcp_server.ts";
+export * from "./tcp_client.ts";

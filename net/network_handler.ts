@@ -57,7 +57,11 @@ export interface NetworkHandler<T = unknown> {
   onConnect?(ctx: ServerContext<T>, id: number): void;
   /** The write queue of `id` drained below the low-water mark after `sendTo` returned `false`. */
   onWritable?(ctx: ServerContext<T>, id: number): void;
-  /** Connection `id` closed; it is no longer in `connectionIds()`. */
+  /**
+   * Connection `id` closed; it is no longer in `connectionIds()` (so a
+   * broadcast from here skips it), but `getData(id)` still returns its user
+   * data during this call.
+   */
   onDisconnect?(
     ctx: ServerContext<T>,
     id: number,

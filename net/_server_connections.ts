@@ -1,0 +1,440 @@
+// The connection table shared by `TcpServer` and `TcpClient`: registers
+// connections on the loop, drives the handler, implements `ServerContext`.
+//
+// Hot path (onData): one Map lookup by token, one timestamp store when an
+// idle timeout is set, the user callback inside try/catch. No per-event
+// allocation: the context is this object.
+
+import type { EventLoop } from "../reactor/event_loop.ts";
+import type { Event } from "../reactor/event.ts";
+import { Interest } from "../reactor/interest.ts";
+import { ConnectionNotFoundError, NetError } from "./errors.ts";
+import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
+import type {
+  BroadcastOptions,
+  CloseConnectionOptions,
+  ServerContext,
+} from "./server_context.ts";
+
+type TimerHandle = ReturnType<EventLoop["addTimer"]>;
+
+/** Settings the table applies to every connection. */
+export interface ConnectionSettings {
+  noDelay: boolean;
+  keepAlive: boolean;
+  idleTimeoutMs: number;
+  writeHighWaterMark: number;
+  maxWriteBuffer: number;
+}
+
+/** One open connection. */
+export interface ConnectionRecord<T> {
+  readonly id: number;
+  readonly token: number;
+  readonly conn: Deno.Conn;
+  readonly remoteAddr: Deno.Addr;
+  data: T | undefined;
+  /** Write side shut (graceful shutdown): `sendTo` refuses. */
+  writeShut: boolean;
+  /** `sendTo` returned false: tell the handler once it drains. */
+  wantWritable: boolean;
+  lastActive: number;
+  idleTimer: TimerHandle | undefined;
+}
+
+/** Counters kept by the table, part of `TcpServer.stats()`. */
+export interface ConnectionCounters {
+  opened: number;
+  closed: number;
+  peak: number;
+  bytesReceived: number;
+  bytesQueued: number;
+  dataEvents: number;
+  handlerErrors: number;
+  disconnects: Record<DisconnectReason, number>;
+}
+
+const encoder = new TextEncoder();
+
+function toBytes(bytes: Uint8Array | string): Uint8Array {
+  return typeof bytes === "string" ? encoder.encode(bytes) : bytes.slice();
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Maps a Deno I/O error to a disconnect reason. */
+export function reasonOf(error: Error): DisconnectReason {
+  if (
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    (error as { code?: unknown }).code === "ECONNRESET" ||
+    (error as { code?: unknown }).code === "EPIPE"
+  ) {
+    return "reset";
+  }
+  return "error";
+}
+
+export class ConnectionTable<T> implements ServerContext<T> {
+  readonly #loop: EventLoop;
+  readonly #handler: NetworkHandler<T>;
+  readonly #settings: ConnectionSettings;
+  readonly #byId = new Map<number, ConnectionRecord<T>>();
+  readonly #byToken = new Map<number, ConnectionRecord<T>>();
+  readonly #closing = new Set<Promise<void>>();
+  readonly #onEvent: (event: Event) => void;
+  #nextId = 1;
+  /** The `data` of the event being dispatched (the loop may adopt it). */
+  #current: Uint8Array | undefined;
+  /** The record being reported to onDisconnect: its data stays readable. */
+  #departing: ConnectionRecord<T> | undefined;
+  /** Called after a connection left the table. */
+  onRemoved: (() => void) | undefined;
+  /** While set, every disconnect is reported with this reason instead of a peer close. */
+  shuttingDown = false;
+  readonly counters: ConnectionCounters = {
+    opened: 0,
+    closed: 0,
+    peak: 0,
+    bytesReceived: 0,
+    bytesQueued: 0,
+    dataEvents: 0,
+    handlerErrors: 0,
+    disconnects: {
+      "peer closed": 0,
+      "reset": 0,
+      "idle timeout": 0,
+      "slow consumer": 0,
+      "shutdown": 0,
+      "handler error": 0,
+      "closed": 0,
+      "error": 0,
+    },
+  };
+
+  constructor(
+    loop: EventLoop,
+    handler: NetworkHandler<T>,
+    settings: ConnectionSettings,
+  ) {
+    this.#loop = loop;
+    this.#handler = handler;
+    this.#settings = settings;
+    this.#onEvent = (event) => this.#dispatch(event);
+  }
+
+  get loop(): EventLoop {
+    return this.#loop;
+  }
+
+  get connectionCount(): number {
+    return this.#byId.size;
+  }
+
+  /** Takes ownership of `conn`, registers it and calls `onConnect`. */
+  add(conn: Deno.Conn): ConnectionRecord<T> {
+    const settings = this.#settings;
+    const tcp = conn as Partial<Deno.TcpConn>;
+    if (typeof tcp.setNoDelay === "function") {
+      try {
+        tcp.setNoDelay(settings.noDelay);
+        if (settings.keepAlive) tcp.setKeepAlive!(true);
+      } catch {
+        // The peer may already be gone; the first read reports it.
+      }
+    }
+    const token = this.#loop.allocateToken();
+    const record: ConnectionRecord<T> = {
+      id: this.#nextId++,
+      token,
+      conn,
+      remoteAddr: conn.remoteAddr,
+      data: undefined,
+      writeShut: false,
+      wantWritable: false,
+      lastActive: 0,
+      idleTimer: undefined,
+    };
+    this.#byId.set(record.id, record);
+    this.#byToken.set(token, record);
+    this.counters.opened++;
+    if (this.#byId.size > this.counters.peak) {
+      this.counters.peak = this.#byId.size;
+    }
+    this.#loop.register(conn, token, Interest.BOTH, this.#onEvent);
+    if (settings.idleTimeoutMs > 0) {
+      record.lastActive = performance.now();
+      record.idleTimer = this.#loop.addTimer(
+        settings.idleTimeoutMs,
+        () => this.#checkIdle(record),
+      );
+    }
+    if (this.#handler.onConnect !== undefined) {
+      try {
+        this.#handler.onConnect(this, record.id);
+      } catch (error) {
+        this.#handlerFailed(record, error);
+      }
+    }
+    return record;
+  }
+
+  #dispatch(event: Event): void {
+    const record = this.#byToken.get(event.token);
+    if (record === undefined) return;
+    const data = event.data;
+    if (data !== undefined) {
+      if (record.idleTimer !== undefined) record.lastActive = performance.now();
+      this.counters.bytesReceived += data.length;
+      this.counters.dataEvents++;
+      this.#current = data;
+      try {
+        this.#handler.onData(this, record.id, data);
+      } catch (error) {
+        this.#current = undefined;
+        this.#handlerFailed(record, error);
+        return;
+      }
+      this.#current = undefined;
+      if (!this.#byToken.has(event.token)) return;
+    }
+    if (event.writable && record.wantWritable) {
+      record.wantWritable = false;
+      if (this.#handler.onWritable !== undefined) {
+        try {
+          this.#handler.onWritable(this, record.id);
+        } catch (error) {
+          this.#handlerFailed(record, error);
+          return;
+        }
+        if (!this.#byToken.has(event.token)) return;
+      }
+    }
+    const error = event.error;
+    if (error !== undefined) {
+      const reason = reasonOf(error);
+      if (reason === "error") this.#reportError(error, record.id);
+      this.#remove(record, this.shuttingDown ? "shutdown" : reason);
+      if (!event.closed) this.#track(this.#loop.close(record.token));
+      return;
+    }
+    if (event.closed) {
+      this.#remove(record, this.shuttingDown ? "shutdown" : "peer closed");
+      return;
+    }
+    if (event.readClosed) {
+      this.#remove(record, this.shuttingDown ? "shutdown" : "peer closed");
+      // Echo-style peers half-close and still read: write what is queued first.
+      this.#track(this.#loop.close(record.token, { flush: true }));
+    }
+  }
+
+  #checkIdle(record: ConnectionRecord<T>): void {
+    if (this.#byId.get(record.id) !== record) return;
+    const idle = this.#settings.idleTimeoutMs;
+    // Lazy re-arm: traffic only stores a timestamp; the timer checks it when it
+    // fires and sleeps again for the remainder.
+    const elapsed = performance.now() - record.lastActive;
+    if (elapsed >= idle - 1) {
+      record.idleTimer = undefined;
+      this.close(record, "idle timeout", false);
+      return;
+    }
+    record.idleTimer = this.#loop.addTimer(
+      idle - elapsed,
+      () => this.#checkIdle(record),
+    );
+  }
+
+  #handlerFailed(record: ConnectionRecord<T>, error: unknown): void {
+    this.counters.handlerErrors++;
+    this.#reportError(asError(error), record.id);
+    if (this.#byId.get(record.id) === record) {
+      this.close(record, "handler error", false);
+    }
+  }
+
+  #reportError(error: Error, id: number | undefined): void {
+    if (this.#handler.onError === undefined) return;
+    try {
+      this.#handler.onError(this, error, id);
+    } catch {
+      // An error handler that throws has nobody left to tell.
+    }
+  }
+
+  /** Reports an error that belongs to no connection (accept errors). */
+  reportError(error: Error): void {
+    this.#reportError(error, undefined);
+  }
+
+  /** Takes the record out of the table and tells the handler. */
+  #remove(record: ConnectionRecord<T>, reason: DisconnectReason): void {
+    this.#byId.delete(record.id);
+    this.#byToken.delete(record.token);
+    record.idleTimer?.cancel();
+    record.idleTimer = undefined;
+    this.counters.closed++;
+    this.counters.disconnects[reason]++;
+    if (this.#handler.onDisconnect !== undefined) {
+      const outer = this.#departing;
+      this.#departing = record;
+      try {
+        this.#handler.onDisconnect(this, record.id, reason);
+      } catch (error) {
+        this.counters.handlerErrors++;
+        this.#reportError(asError(error), record.id);
+      } finally {
+        this.#departing = outer;
+      }
+    }
+    this.onRemoved?.();
+  }
+
+  #track(promise: Promise<void>): void {
+    const tracked = promise.catch(() => {
+      // Closing a conn whose peer is gone can fail; it is closed either way.
+    }).finally(() => this.#closing.delete(tracked));
+    this.#closing.add(tracked);
+  }
+
+  /** Closes a connection the table still holds. */
+  close(
+    record: ConnectionRecord<T>,
+    reason: DisconnectReason,
+    flush: boolean,
+  ): void {
+    if (this.#byId.get(record.id) !== record) return;
+    this.#remove(record, reason);
+    this.#track(this.#loop.close(record.token, { flush }));
+  }
+
+  /** Flushes and half-closes every connection (graceful shutdown). */
+  shutdownWrites(): void {
+    for (const record of this.#byId.values()) {
+      if (record.writeShut) continue;
+      record.writeShut = true;
+      this.#loop.shutdownWrite(record.token).catch(() => {
+        // The connection closed before its queue drained; its close event
+        // tells the handler.
+      });
+    }
+  }
+
+  /** Closes every connection now with `reason`; returns how many. */
+  closeAll(reason: DisconnectReason): number {
+    let count = 0;
+    for (const record of [...this.#byId.values()]) {
+      this.close(record, reason, false);
+      count++;
+    }
+    return count;
+  }
+
+  /** Resolves when every close started so far has finished. */
+  async settled(): Promise<void> {
+    while (this.#closing.size > 0) {
+      await Promise.all(this.#closing);
+    }
+  }
+
+  record(id: number): ConnectionRecord<T> | undefined {
+    return this.#byId.get(id);
+  }
+
+  // ServerContext
+
+  sendTo(id: number, bytes: Uint8Array | string): boolean {
+    const record = this.#byId.get(id);
+    if (record === undefined) throw new ConnectionNotFoundError(id);
+    if (record.writeShut) {
+      throw new NetError(
+        "closed",
+        `Cannot send to connection as its write side is shut: id '${id}'`,
+      );
+    }
+    // The loop takes over the buffer of the event being dispatched (echo
+    // without a copy) and copies it itself if it is written twice; any other
+    // caller buffer is copied here because the loop does not copy.
+    const owned = typeof bytes !== "string" &&
+        bytes.buffer === this.#current?.buffer
+      ? bytes
+      : toBytes(bytes);
+    return this.#queue(record, owned);
+  }
+
+  #queue(record: ConnectionRecord<T>, bytes: Uint8Array): boolean {
+    const loop = this.#loop;
+    loop.write(record.token, bytes);
+    this.counters.bytesQueued += bytes.length;
+    if (record.idleTimer !== undefined) record.lastActive = performance.now();
+    const pending = loop.pendingWriteBytes(record.token);
+    if (pending <= this.#settings.writeHighWaterMark) return true;
+    if (pending > this.#settings.maxWriteBuffer) {
+      this.close(record, "slow consumer", false);
+      return false;
+    }
+    record.wantWritable = true;
+    return false;
+  }
+
+  broadcast(bytes: Uint8Array | string, options?: BroadcastOptions): number {
+    const shared = toBytes(bytes);
+    const except = options?.except;
+    let count = 0;
+    for (const record of [...this.#byId.values()]) {
+      if (
+        except !== undefined &&
+        (typeof except === "number"
+          ? except === record.id
+          : except.includes(record.id))
+      ) {
+        continue;
+      }
+      if (record.writeShut) continue;
+      try {
+        this.#queue(record, shared);
+        count++;
+      } catch (error) {
+        this.#reportError(asError(error), record.id);
+      }
+    }
+    return count;
+  }
+
+  closeConnection(id: number, options?: CloseConnectionOptions): boolean {
+    const record = this.#byId.get(id);
+    if (record === undefined) return false;
+    this.close(record, "closed", options?.flush ?? true);
+    return true;
+  }
+
+  remoteAddr(id: number): Deno.Addr {
+    const record = this.#byId.get(id);
+    if (record === undefined) throw new ConnectionNotFoundError(id);
+    return record.remoteAddr;
+  }
+
+  connectionIds(): number[] {
+    return [...this.#byId.keys()];
+  }
+
+  has(id: number): boolean {
+    return this.#byId.has(id);
+  }
+
+  getData(id: number): T | undefined {
+    const record = this.#byId.get(id) ??
+      (this.#departing?.id === id ? this.#departing : undefined);
+    return record?.data;
+  }
+
+  setData(id: number, value: T): void {
+    const record = this.#byId.get(id);
+    if (record === undefined) throw new ConnectionNotFoundError(id);
+    record.data = value;
+  }
+}

@@ -1,0 +1,561 @@
+import {
+  assert,
+  assertEquals,
+  assertFalse,
+  assertGreater,
+  assertInstanceOf,
+  assertLess,
+  assertThrows,
+} from "@std/assert";
+import { EventLoop } from "../reactor/event_loop.ts";
+import { ConnectionNotFoundError, NetError } from "./errors.ts";
+import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
+import { TcpServer } from "./tcp_server.ts";
+import {
+  TcpServerConfig,
+  type TcpServerConfigOptions,
+} from "./tcp_server_config.ts";
+import {
+  connectTo,
+  decoder,
+  encoder,
+  readAll,
+  readN,
+  readUntilText,
+  waitFor,
+  within,
+} from "../tests/testdata/_net_helpers.ts";
+
+const echo: NetworkHandler = {
+  onData(ctx, id, data) {
+    ctx.sendTo(id, data);
+  },
+};
+
+function serve<T>(
+  handler: NetworkHandler<T>,
+  options: TcpServerConfigOptions = {},
+): { server: TcpServer<T>; running: Promise<void> } {
+  const server = new TcpServer<T>(new TcpServerConfig(options), handler);
+  const running = server.run();
+  return { server, running };
+}
+
+async function stop(
+  server: TcpServer<unknown> | TcpServer<never>,
+  running: Promise<void>,
+) {
+  await (server as TcpServer<unknown>).close();
+  await running;
+}
+
+Deno.test("TcpServer echoes; ids count from 1, are never reused and are not loop tokens", async () => {
+  const ids: number[] = [];
+  const disconnected: number[] = [];
+  const { server, running } = serve({
+    ...echo,
+    onConnect: (_ctx, id) => void ids.push(id),
+    onDisconnect: (_ctx, id) => void disconnected.push(id),
+  });
+  for (let round = 0; round < 3; round++) {
+    const conn = await connectTo(server.addr);
+    await conn.write(encoder.encode(`round ${round}`));
+    assertEquals(decoder.decode(await readN(conn, 7)), `round ${round}`);
+    conn.close();
+    await waitFor(() => disconnected.length === round + 1, 2000, "disconnect");
+  }
+  assertEquals(ids, [1, 2, 3]);
+  assertEquals(disconnected, [1, 2, 3]);
+  assertEquals(server.connectionCount, 0);
+  const stats = server.stats();
+  assertEquals(stats.accepted, 3);
+  assertEquals(stats.disconnects["peer closed"], 3);
+  assertEquals(stats.bytesReceived, 21);
+  await stop(server, running);
+  assertEquals(server.stats().state, "closed");
+});
+
+Deno.test("TcpServer keeps many concurrent sendTo calls ordered and intact per connection", async () => {
+  const CLIENTS = 8;
+  const FRAMES = 300;
+  // Sizes from 1 byte to 48 KiB so that writes are partial and coalesced.
+  const sizeOf = (seq: number) => 1 + ((seq * 7919) % 49152);
+  const fill = (id: number, seq: number) => (id * 31 + seq) & 0xff;
+  const { server, running } = serve({
+    onData(ctx, _id, _data) {
+      // The last client's "go" starts the storm: frames to every connection,
+      // interleaved across connections, from one callback.
+      if (ctx.connectionCount < CLIENTS) return;
+      for (let seq = 0; seq < FRAMES; seq++) {
+        for (const id of ctx.connectionIds()) {
+          const size = sizeOf(seq);
+          const frame = new Uint8Array(8 + size);
+          const view = new DataView(frame.buffer);
+          view.setUint32(0, seq);
+          view.setUint32(4, size);
+          frame.fill(fill(id, seq), 8);
+          ctx.sendTo(id, frame);
+          // sendTo copies: scribbling on the frame afterwards must not leak.
+          frame.fill(0xee);
+        }
+      }
+    },
+  }, { maxWriteBuffer: Infinity });
+  const conns: Deno.TcpConn[] = [];
+  for (let i = 0; i < CLIENTS; i++) conns.push(await connectTo(server.addr));
+  await waitFor(() => server.connectionCount === CLIENTS, 2000, "connections");
+  for (const conn of conns) await conn.write(new Uint8Array([1]));
+  const ids = server.context.connectionIds();
+  await within(
+    Promise.all(conns.map(async (conn, index) => {
+      const id = ids[index]!;
+      for (let seq = 0; seq < FRAMES; seq++) {
+        const header = await readN(conn, 8);
+        const view = new DataView(header.buffer);
+        assertEquals(view.getUint32(0), seq);
+        const size = view.getUint32(4);
+        assertEquals(size, sizeOf(seq));
+        const body = await readN(conn, size);
+        assertEquals(body.length, size);
+        const expected = fill(id, seq);
+        assert(
+          body.every((b) => b === expected),
+          `frame ${seq} of ${id} corrupt`,
+        );
+      }
+    })),
+    30_000,
+    "all frames",
+  );
+  for (const conn of conns) conn.close();
+  await stop(server, running);
+});
+
+Deno.test("TcpServer broadcast reaches 1,000 connections through one shared buffer", async () => {
+  const N = 1000;
+  const loop = new EventLoop();
+  const written = new Set<Uint8Array>();
+  const write = loop.write.bind(loop);
+  loop.write = (token, bytes) => {
+    written.add(bytes);
+    return write(token, bytes);
+  };
+  let delivered = -1;
+  const server = new TcpServer(new TcpServerConfig({ port: 0 }), {
+    onData(ctx, _id, data) {
+      if (decoder.decode(data) === "go") {
+        const message = encoder.encode("x".repeat(1023) + "\n");
+        delivered = ctx.broadcast(message);
+        message.fill(0); // broadcast copied it once
+      }
+    },
+  });
+  server.start(loop);
+  const running = loop.run();
+  const conns: Deno.TcpConn[] = [];
+  for (let i = 0; i < N; i++) conns.push(await connectTo(server.addr));
+  await waitFor(() => server.connectionCount === N, 10_000, "1000 accepted");
+  await conns[0]!.write(encoder.encode("go"));
+  const got = await within(
+    Promise.all(conns.map((c) => readN(c, 1024))),
+    20_000,
+    "broadcast",
+  );
+  assertEquals(delivered, N);
+  assertEquals(written.size, 1);
+  for (const bytes of got) {
+    assertEquals(decoder.decode(bytes), "x".repeat(1023) + "\n");
+  }
+  for (const conn of conns) conn.close();
+  assertEquals((await server.close()).forced <= N, true);
+  loop.stop();
+  await running;
+  await loop[Symbol.asyncDispose]();
+});
+
+Deno.test("TcpServer cuts off a slow consumer at maxWriteBuffer while fast ones keep receiving", async () => {
+  const CHUNK = 32 * 1024;
+  const reasons = new Map<number, DisconnectReason>();
+  let sent = 0;
+  const { server, running } = serve({
+    onData() {},
+    onDisconnect: (_ctx, id, reason) => void reasons.set(id, reason),
+  }, { maxWriteBuffer: 256 * 1024, writeHighWaterMark: 64 * 1024 });
+  const slow = await connectTo(server.addr); // never reads
+  const fast = [await connectTo(server.addr), await connectTo(server.addr)];
+  await waitFor(() => server.connectionCount === 3, 2000, "accepted");
+  const ctx = server.context;
+  const [slowId, ...fastIds] = ctx.connectionIds();
+  const received = fast.map(() => 0);
+  const readers = fast.map(async (conn, i) => {
+    const buf = new Uint8Array(65536);
+    while (true) {
+      const r = await conn.read(buf);
+      if (r === null) return;
+      received[i]! += r;
+    }
+  });
+  // Keep sending until the slow peer is cut; bounded: the kernel buffers
+  // only a few MiB for a peer that does not read.
+  const chunk = new Uint8Array(CHUNK).fill(7);
+  for (let i = 0; i < 2000 && !reasons.has(slowId!); i++) {
+    ctx.broadcast(chunk);
+    sent += CHUNK;
+    // Let fast readers drain between bursts.
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assertEquals(reasons.get(slowId!), "slow consumer");
+  assertFalse(ctx.has(slowId!));
+  // The fast ones are still connected and get everything sent to them.
+  for (const id of fastIds) assert(ctx.has(id!));
+  ctx.broadcast(chunk);
+  sent += CHUNK;
+  await waitFor(
+    () => received.every((n) => n === sent),
+    10_000,
+    "fast readers",
+  );
+  assertEquals(server.stats().disconnects["slow consumer"], 1);
+  assertGreater(sent, 256 * 1024);
+  await stop(server, running);
+  await Promise.all(readers); // the readers see end of stream
+  slow.close();
+  for (const conn of fast) conn.close();
+});
+
+Deno.test("TcpServer closes idle connections and keeps busy ones", async () => {
+  const reasons = new Map<number, DisconnectReason>();
+  const { server, running } = serve({
+    ...echo,
+    onDisconnect: (_ctx, id, reason) => void reasons.set(id, reason),
+  }, { idleTimeoutMs: 150 });
+  const idle = await connectTo(server.addr);
+  const busy = await connectTo(server.addr);
+  const one = new Uint8Array(1);
+  // The busy one talks every 30 ms for ~3 idle periods.
+  for (let i = 0; i < 15; i++) {
+    await busy.write(one);
+    await readN(busy, 1);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  await waitFor(() => reasons.size >= 1, 2000, "idle disconnect");
+  assertEquals([...reasons.values()], ["idle timeout"]);
+  assertEquals(reasons.has(1), true); // the idle one was accepted first
+  assertEquals(await readAll(idle), new Uint8Array(0)); // it saw EOF
+  assertEquals(server.connectionCount, 1);
+  await waitFor(() => reasons.size === 2, 2000, "busy goes idle too");
+  assertEquals(reasons.get(2), "idle timeout");
+  idle.close();
+  busy.close();
+  await stop(server, running);
+});
+
+Deno.test("TcpServer stops accepting at maxConnections and resumes below it", async () => {
+  let connects = 0;
+  const { server, running } = serve({
+    ...echo,
+    onConnect: () => void connects++,
+  }, { maxConnections: 2 });
+  const a = await connectTo(server.addr);
+  const b = await connectTo(server.addr);
+  await waitFor(() => connects === 2, 2000, "two accepted");
+  // The kernel completes the handshake of the third (backlog); the server
+  // must not accept it: no onConnect, no echo.
+  const c = await connectTo(server.addr);
+  await c.write(encoder.encode("third"));
+  await new Promise((r) => setTimeout(r, 200));
+  assertEquals(connects, 2);
+  assertEquals(server.stats().state, "paused");
+  assertEquals(server.stats().peakConnections, 2);
+  a.close();
+  assertEquals(
+    decoder.decode(await within(readN(c, 5), 5000, "resume")),
+    "third",
+  );
+  assertEquals(connects, 3);
+  assertEquals(server.stats().peakConnections, 2);
+  assertGreater(server.stats().acceptPauses, 0);
+  b.close();
+  c.close();
+  await stop(server, running);
+});
+
+Deno.test("TcpServer: a throwing handler costs one connection only", async () => {
+  const errors: [string, number | undefined][] = [];
+  const reasons = new Map<number, DisconnectReason>();
+  const { server, running } = serve({
+    onData(ctx, id, data) {
+      if (decoder.decode(data).includes("boom")) throw new Error("kaboom");
+      ctx.sendTo(id, data);
+    },
+    onError: (_ctx, error, id) => void errors.push([error.message, id]),
+    onDisconnect: (_ctx, id, reason) => void reasons.set(id, reason),
+  });
+  const good = await connectTo(server.addr);
+  const bad = await connectTo(server.addr);
+  await good.write(encoder.encode("ok1"));
+  assertEquals(decoder.decode(await readN(good, 3)), "ok1");
+  await bad.write(encoder.encode("boom"));
+  assertEquals((await readAll(bad)).length, 0);
+  await waitFor(() => reasons.size === 1, 2000, "handler error");
+  assertEquals(reasons.get(2), "handler error");
+  assertEquals(errors, [["kaboom", 2]]);
+  await good.write(encoder.encode("ok2"));
+  assertEquals(decoder.decode(await readN(good, 3)), "ok2");
+  assertEquals(server.stats().handlerErrors, 1);
+  good.close();
+  bad.close();
+  await stop(server, running);
+});
+
+Deno.test("ServerContext reports unknown ids as ConnectionNotFoundError and keeps user data", async () => {
+  const { server, running } = serve<{ n: number }>({
+    onConnect(ctx, id) {
+      ctx.setData(id, { n: 0 });
+    },
+    onData(ctx, id) {
+      ctx.getData(id)!.n++;
+    },
+  });
+  const conn = await connectTo(server.addr);
+  await waitFor(() => server.connectionCount === 1, 2000, "accepted");
+  const ctx = server.context;
+  const error = assertThrows(
+    () => ctx.sendTo(99, "x"),
+    ConnectionNotFoundError,
+  );
+  assertEquals(error.connectionId, 99);
+  assertEquals(error.kind, "connection-not-found");
+  assertThrows(() => ctx.remoteAddr(99), ConnectionNotFoundError);
+  assertThrows(() => ctx.setData(99, { n: 1 }), ConnectionNotFoundError);
+  assertEquals(ctx.closeConnection(99), false);
+  assertEquals(ctx.getData(99), undefined);
+  assertEquals(ctx.connectionIds(), [1]);
+  const local = conn.localAddr as Deno.NetAddr;
+  assertEquals((ctx.remoteAddr(1) as Deno.NetAddr).port, local.port);
+  await conn.write(encoder.encode("a"));
+  await waitFor(() => ctx.getData(1)?.n === 1, 2000, "data counted");
+  assert(ctx.closeConnection(1));
+  assertEquals((await readAll(conn)).length, 0);
+  assertEquals(server.stats().disconnects.closed, 1);
+  conn.close();
+  await stop(server, running);
+});
+
+Deno.test("TcpServer applies noDelay and keepAlive to accepted connections", async () => {
+  // Spy on the TcpConn prototype: Deno offers no getsockopt.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await connectTo(probe.addr);
+  const accepted = await probe.accept();
+  const proto = Object.getPrototypeOf(accepted) as Deno.TcpConn;
+  client.close();
+  accepted.close();
+  probe.close();
+  const calls: string[] = [];
+  const { setNoDelay, setKeepAlive } = proto;
+  proto.setNoDelay = function (this: Deno.TcpConn, v?: boolean) {
+    calls.push(`noDelay ${v}`);
+    return setNoDelay.call(this, v);
+  };
+  proto.setKeepAlive = function (this: Deno.TcpConn, v?: boolean) {
+    calls.push(`keepAlive ${v}`);
+    return setKeepAlive.call(this, v);
+  };
+  try {
+    const { server, running } = serve(echo, {
+      noDelay: false,
+      keepAlive: true,
+    });
+    const conn = await connectTo(server.addr);
+    await waitFor(() => server.connectionCount === 1, 2000, "accepted");
+    conn.close();
+    await stop(server, running);
+    assertEquals(calls, ["noDelay false", "keepAlive true"]);
+  } finally {
+    proto.setNoDelay = setNoDelay;
+    proto.setKeepAlive = setKeepAlive;
+  }
+});
+
+Deno.test("TcpServer graceful shutdown flushes, tells handlers and forces the stragglers", async () => {
+  const BIG = 2 * 1024 * 1024;
+  const reasons: DisconnectReason[] = [];
+  let shutdownCalls = 0;
+  const { server, running } = serve({
+    onData() {},
+    onShutdown(ctx) {
+      shutdownCalls++;
+      ctx.broadcast("bye\n");
+    },
+    onDisconnect: (_ctx, _id, reason) => void reasons.push(reason),
+  }, { maxWriteBuffer: Infinity });
+  const polite = await connectTo(server.addr); // reads everything, then closes
+  const stubborn = await connectTo(server.addr); // never closes
+  await waitFor(() => server.connectionCount === 2, 2000, "accepted");
+  // A big queued write must be flushed before end of stream.
+  server.context.sendTo(1, new Uint8Array(BIG).fill(1));
+  const result = server.shutdown({ timeoutMs: 300 });
+  const politeBytes = await within(readAll(polite), 10_000, "polite EOF");
+  polite.close();
+  assertEquals(politeBytes.length, BIG + 4);
+  assertEquals(decoder.decode(politeBytes.subarray(BIG)), "bye\n");
+  // The server no longer accepts.
+  let refused = false;
+  try {
+    (await connectTo(server.addr)).close();
+  } catch (error) {
+    refused = error instanceof Deno.errors.ConnectionRefused;
+  }
+  assert(refused);
+  assertEquals(await result, { closedGracefully: 1, forced: 1 });
+  await running;
+  assertEquals(shutdownCalls, 1);
+  assertEquals(reasons, ["shutdown", "shutdown"]);
+  // The stubborn one saw "bye", then EOF (half-close), then the close.
+  assertEquals(decoder.decode(await readAll(stubborn)), "bye\n");
+  stubborn.close();
+  assertEquals(server.stats().state, "closed");
+  // Idempotent.
+  assertEquals(await server.shutdown(), { closedGracefully: 1, forced: 1 });
+});
+
+Deno.test("TcpServer forced shutdown closes live clients at once", async () => {
+  const reasons: DisconnectReason[] = [];
+  const { server, running } = serve({
+    ...echo,
+    onDisconnect: (_ctx, _id, reason) => void reasons.push(reason),
+  });
+  const conns = [
+    await connectTo(server.addr),
+    await connectTo(server.addr),
+    await connectTo(server.addr),
+  ];
+  await waitFor(() => server.connectionCount === 3, 2000, "accepted");
+  const result = await server.shutdown({ force: true, timeoutMs: 60_000 });
+  assertEquals(result, { closedGracefully: 0, forced: 3 });
+  assertEquals(reasons, ["shutdown", "shutdown", "shutdown"]);
+  await running;
+  for (const conn of conns) {
+    assertEquals((await readAll(conn)).length, 0);
+    conn.close();
+  }
+});
+
+Deno.test("TcpServer: a second forcing shutdown cuts the graceful wait short", async () => {
+  const { server, running } = serve(echo);
+  const conn = await connectTo(server.addr);
+  await waitFor(() => server.connectionCount === 1, 2000, "accepted");
+  const start = performance.now();
+  const graceful = server.shutdown({ timeoutMs: 60_000 });
+  const forced = server.shutdown({ force: true });
+  assertEquals(await graceful, { closedGracefully: 0, forced: 1 });
+  assertEquals(await forced, { closedGracefully: 0, forced: 1 });
+  assertLess(performance.now() - start, 60_000);
+  await running;
+  conn.close();
+});
+
+Deno.test("TcpServer is AsyncDisposable and a run() signal shuts it down", async () => {
+  const controller = new AbortController();
+  {
+    await using server = new TcpServer(new TcpServerConfig(), echo);
+    const running = server.run({ signal: controller.signal });
+    const conn = await connectTo(server.addr);
+    await conn.write(encoder.encode("z"));
+    await readN(conn, 1);
+    controller.abort();
+    assertEquals((await readAll(conn)).length, 0); // end of stream
+    conn.close();
+    await running;
+    assertEquals(server.stats().state, "closed");
+  }
+  {
+    const server = new TcpServer(new TcpServerConfig(), echo);
+    const running = server.run();
+    await server[Symbol.asyncDispose]();
+    await running;
+    assertEquals(server.stats().state, "closed");
+  }
+});
+
+Deno.test("TcpServer refuses to start twice and reports bind errors", async () => {
+  const { server, running } = serve(echo);
+  assertThrows(() => server.start(new EventLoop()), Deno.errors.AlreadyExists);
+  const port = (server.addr as Deno.NetAddr).port;
+  const other = new TcpServer(new TcpServerConfig({ port }), echo);
+  let error: unknown;
+  try {
+    await other.run();
+  } catch (e) {
+    error = e;
+  }
+  assertInstanceOf(error, Deno.errors.AddrInUse);
+  await stop(server, running);
+  assertThrows(
+    () => new TcpServer(new TcpServerConfig(), {} as NetworkHandler),
+    TypeError,
+    "'handler.onData' must be a function",
+  );
+});
+
+Deno.test("TcpServer over a Unix socket", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/echo.sock`;
+  const { server, running } = serve(echo, { transport: "unix", path });
+  assertEquals(server.addr.transport, "unix");
+  const conn = await Deno.connect({ transport: "unix", path });
+  await conn.write(encoder.encode("unix!"));
+  assertEquals(decoder.decode(await readN(conn, 5)), "unix!");
+  conn.close();
+  await stop(server, running);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("TcpServer over TLS with ALPN", async () => {
+  const cert = await Deno.readTextFile(
+    new URL("../tests/testdata/tls_cert.pem", import.meta.url),
+  );
+  const key = await Deno.readTextFile(
+    new URL("../tests/testdata/tls_key.pem", import.meta.url),
+  );
+  const { server, running } = serve(echo, {
+    tls: { cert, key, alpnProtocols: ["echo/1", "h2"] },
+  });
+  const { port } = server.addr as Deno.NetAddr;
+  const conn = await Deno.connectTls({
+    hostname: "localhost",
+    port,
+    caCerts: [cert],
+    alpnProtocols: ["echo/1"],
+  });
+  const info = await conn.handshake();
+  assertEquals(info.alpnProtocol, "echo/1");
+  await conn.write(encoder.encode("secret"));
+  assertEquals(decoder.decode(await readN(conn, 6)), "secret");
+  conn.close();
+  await stop(server, running);
+});
+
+Deno.test("ServerContext refuses sends after the write side is shut", async () => {
+  let sendError: unknown;
+  const { server, running } = serve({
+    onData() {},
+    onShutdown(ctx) {
+      ctx.sendTo(1, "last words\n");
+    },
+  });
+  const conn = await connectTo(server.addr);
+  await waitFor(() => server.connectionCount === 1, 2000, "accepted");
+  const result = server.shutdown({ timeoutMs: 200 });
+  try {
+    server.context.sendTo(1, "too late");
+  } catch (error) {
+    sendError = error;
+  }
+  assertInstanceOf(sendError, NetError);
+  assertEquals((sendError as NetError).kind, "closed");
+  assertEquals(await readUntilText(conn, "last words\n"), "last words\n");
+  conn.close();
+  assertEquals(await result, { closedGracefully: 1, forced: 0 });
+  await running;
+});
