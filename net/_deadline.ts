@@ -90,10 +90,14 @@ export class Deadline implements Disposable {
     return Math.max(0, this.#end - performance.now());
   }
 
-  /** Throws `CancelledError` or `TimedOutError` if the call must stop now. */
-  check(): void {
-    const error = this.#failure();
-    if (error) throw error;
+  /**
+   * Throws `CancelledError` if a signal aborted. An expired deadline is not
+   * checked here: what needs no waiting (buffered bytes) is still served.
+   */
+  throwIfAborted(): void {
+    for (const signal of this.#signals) {
+      if (signal.aborted) throw this.#cancelled(signal);
+    }
   }
 
   /** Settles like `promise` unless the deadline passes or a signal aborts first. */

@@ -97,10 +97,28 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
   #backoffUntil = 0;
   #closed = false;
   #acceptTail: Promise<void> = Promise.resolve();
+  #acceptCalls = 0;
 
-  private constructor(listener: Deno.Listener, options: TcpListenerOptions) {
+  /**
+   * Wraps an open listener, for example one from `Deno.listenTls`. The
+   * `TcpListener` owns it from now on (`tcpBacklog` is ignored here).
+   *
+   * @example Wrap a Deno listener
+   * ```ts
+   * import { TcpListener } from "@millrace/io/net";
+   *
+   * using listener = new TcpListener(Deno.listen({ hostname: "127.0.0.1", port: 0 }), {
+   *   acceptErrorDelayMs: 50,
+   * });
+   * ```
+   *
+   * @param listener The listener to accept from.
+   * @param options Accept-error policy and defaults for accepted streams.
+   */
+  constructor(listener: Deno.Listener, options: TcpListenerOptions = {}) {
+    validateListenerOptions("create listener", options);
     this.#listener = listener;
-    this.#options = options;
+    this.#options = { ...options };
     this.#acceptErrorDelayMs = options.acceptErrorDelayMs ?? 100;
   }
 
@@ -125,13 +143,6 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
     options: TcpListenerOptions = {},
   ): TcpListener {
     const action = "bind listener";
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(
-        `Cannot ${action} as 'options' must be an object: received ${
-          describeValue(options)
-        }`,
-      );
-    }
     if (address === null || typeof address !== "object") {
       throw new TypeError(
         `Cannot ${action} as 'address' must be an object: received ${
@@ -139,38 +150,8 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
         }`,
       );
     }
-    validateTimeout(action, "readTimeoutMs", options.readTimeoutMs);
-    validateTimeout(action, "writeTimeoutMs", options.writeTimeoutMs);
-    const delay = options.acceptErrorDelayMs;
-    if (
-      delay !== undefined &&
-      (typeof delay !== "number" || !(delay >= 0) || delay === Infinity)
-    ) {
-      throw new RangeError(
-        `Cannot ${action} as 'acceptErrorDelayMs' must be a non-negative finite number: received ${
-          describeValue(delay)
-        }`,
-      );
-    }
+    validateListenerOptions(action, options);
     const backlog = options.tcpBacklog;
-    if (
-      backlog !== undefined && (!Number.isInteger(backlog) || backlog < 0)
-    ) {
-      throw new RangeError(
-        `Cannot ${action} as 'tcpBacklog' must be a non-negative integer: received ${
-          describeValue(backlog)
-        }`,
-      );
-    }
-    if (
-      options.onError !== undefined && typeof options.onError !== "function"
-    ) {
-      throw new TypeError(
-        `Cannot ${action} as 'onError' must be a function: received ${
-          describeValue(options.onError)
-        }`,
-      );
-    }
     let listener: Deno.Listener;
     if (address.transport === "unix") {
       listener = Deno.listen({ transport: "unix", path: address.path });
@@ -198,7 +179,7 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
         ...(backlog === undefined ? {} : { tcpBacklog: backlog }),
       });
     }
-    return new TcpListener(listener, { ...options });
+    return new TcpListener(listener, options);
   }
 
   /** The address listened on. */
@@ -245,13 +226,14 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
       this.#options.canceller?.signal,
     ]);
     this.#throwIfClosed();
-    deadline.check();
+    deadline.throwIfAborted();
     // One accept call at a time, in call order.
-    const previous = this.#acceptTail;
+    const previous = this.#acceptCalls > 0 ? this.#acceptTail : undefined;
     const { promise: done, resolve: release } = Promise.withResolvers<void>();
-    this.#acceptTail = previous.then(() => done);
+    this.#acceptTail = previous ? previous.then(() => done) : done;
+    this.#acceptCalls++;
     try {
-      await deadline.race(previous);
+      if (previous) await deadline.race(previous);
       while (true) {
         this.#throwIfClosed();
         const conn = this.#ready.shift();
@@ -270,6 +252,9 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
             } catch {
               // A failing reporter must not stop the listener.
             }
+            // Always through a timer, even with a delay of 0, so that a
+            // listener failing at once cannot starve the event loop.
+            await deadline.sleep(this.#acceptErrorDelayMs);
           }
           continue; // "retry": accept again at once
         }
@@ -282,6 +267,7 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
         await deadline.race(this.#inflight!);
       }
     } finally {
+      this.#acceptCalls--;
       release();
     }
   }
@@ -359,5 +345,50 @@ function closeQuietly(conn: Deno.Conn): void {
     conn.close();
   } catch {
     // Already closed.
+  }
+}
+
+function validateListenerOptions(
+  action: string,
+  options: TcpListenerOptions,
+): void {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(
+      `Cannot ${action} as 'options' must be an object: received ${
+        describeValue(options)
+      }`,
+    );
+  }
+  validateTimeout(action, "readTimeoutMs", options.readTimeoutMs);
+  validateTimeout(action, "writeTimeoutMs", options.writeTimeoutMs);
+  const delay = options.acceptErrorDelayMs;
+  if (
+    delay !== undefined &&
+    (typeof delay !== "number" || !(delay >= 0) || delay === Infinity)
+  ) {
+    throw new RangeError(
+      `Cannot ${action} as 'acceptErrorDelayMs' must be a non-negative finite number: received ${
+        describeValue(delay)
+      }`,
+    );
+  }
+  const backlog = options.tcpBacklog;
+  if (
+    backlog !== undefined && (!Number.isInteger(backlog) || backlog < 0)
+  ) {
+    throw new RangeError(
+      `Cannot ${action} as 'tcpBacklog' must be a non-negative integer: received ${
+        describeValue(backlog)
+      }`,
+    );
+  }
+  if (
+    options.onError !== undefined && typeof options.onError !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot ${action} as 'onError' must be a function: received ${
+        describeValue(options.onError)
+      }`,
+    );
   }
 }

@@ -154,6 +154,7 @@ export class TcpStream implements Disposable {
   #readError: unknown;
   // Read calls run one at a time; each waits for the previous one.
   #readTail: Promise<void> = Promise.resolve();
+  #readCalls = 0;
 
   // Settles when every accepted write has finished; never rejects.
   #writeTail: Promise<void> = Promise.resolve();
@@ -204,7 +205,7 @@ export class TcpStream implements Disposable {
       options.signal,
       options.canceller?.signal,
     ]);
-    deadline.check();
+    deadline.throwIfAborted();
     // Deno.connect takes one signal and rejects with its reason: abort it with
     // our own error, so that the caller gets TimedOutError/CancelledError.
     const controller = new AbortController();
@@ -659,7 +660,7 @@ export class TcpStream implements Disposable {
     }
     const deadline = new Deadline(action, timeoutMs, signals);
     try {
-      deadline.check();
+      deadline.throwIfAborted();
     } catch (error) {
       deadline[Symbol.dispose]();
       throw error;
@@ -676,12 +677,15 @@ export class TcpStream implements Disposable {
     this.#throwIfClosed(action);
     // One read call at a time, in call order; waiting counts against the
     // deadline.
-    const previous = this.#readTail;
+    const previous = this.#readCalls > 0 ? this.#readTail : undefined;
     const { promise: done, resolve: release } = Promise.withResolvers<void>();
-    this.#readTail = previous.then(() => done);
+    this.#readTail = previous ? previous.then(() => done) : done;
+    this.#readCalls++;
     try {
-      await (deadline ? deadline.race(previous) : previous);
-      this.#throwIfClosed(action);
+      if (previous) {
+        await (deadline ? deadline.race(previous) : previous);
+        this.#throwIfClosed(action);
+      }
       return await body(deadline);
     } catch (error) {
       if (this.#closed && !(error instanceof NetError)) {
@@ -689,6 +693,7 @@ export class TcpStream implements Disposable {
       }
       throw error;
     } finally {
+      this.#readCalls--;
       release();
     }
   }
