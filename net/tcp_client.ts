@@ -3,6 +3,7 @@
 // with capped exponential backoff.
 
 import { EventLoop } from "../reactor/event_loop.ts";
+import { backoffDelay } from "./_backoff.ts";
 import { ConnectionTable } from "./_server_connections.ts";
 import { CancelledError, NetError, TimedOutError } from "./errors.ts";
 import type { NetworkHandler } from "./network_handler.ts";
@@ -11,7 +12,8 @@ import type { ServerContext } from "./server_context.ts";
 /** Where a client connects: `"host:port"`, `{ hostname, port }` or a Unix socket. */
 export type TcpClientAddress =
   | string
-  | { hostname?: string; port: number; transport?: "tcp" }
+  | { hostname?: string; port: number }
+  | Deno.NetAddr
   | { transport: "unix"; path: string };
 
 /** Reconnect policy of a {@linkcode TcpClient}. */
@@ -71,6 +73,11 @@ function parseAddress(
     };
   }
   if ("path" in address) return { transport: "unix", path: address.path };
+  if (address.port === undefined) {
+    throw new TypeError(
+      "Cannot connect as 'address' must have a 'port' or a 'path'",
+    );
+  }
   return { hostname: address.hostname ?? "127.0.0.1", port: address.port };
 }
 
@@ -322,8 +329,9 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
       );
       return;
     }
-    const delay = Math.min(
-      policy.initialDelayMs * 2 ** this.#attempts,
+    const delay = backoffDelay(
+      this.#attempts,
+      policy.initialDelayMs,
       policy.maxDelayMs,
     );
     this.#attempts++;
