@@ -1,0 +1,251 @@
+// The examples against real peers nobody here wrote: socat (Debian's), as
+// subprocesses. Each example runs with --port 0, announces
+// `listening on HOST:PORT` first, and must exit 0 on SIGTERM.
+
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { within } from "./testdata/_net_helpers.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const encoder = new TextEncoder();
+
+const HAVE_SOCAT = await new Deno.Command("socat", {
+  args: ["-V"],
+  stdout: "null",
+  stderr: "null",
+})
+  .output().then((o) => o.success, () => false);
+
+/** Lines of a child's stdout, read on demand. */
+class Lines {
+  #reader: ReadableStreamDefaultReader<string>;
+  #buffer = "";
+  #done = false;
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  }
+  /** The next line, or `null` at end of stream. */
+  async next(): Promise<string | null> {
+    while (!this.#buffer.includes("\n")) {
+      if (this.#done) {
+        if (this.#buffer === "") return null;
+        const rest = this.#buffer;
+        this.#buffer = "";
+        return rest;
+      }
+      const { value, done } = await this.#reader.read();
+      if (done) this.#done = true;
+      else this.#buffer += value;
+    }
+    const i = this.#buffer.indexOf("\n");
+    const line = this.#buffer.slice(0, i);
+    this.#buffer = this.#buffer.slice(i + 1);
+    return line;
+  }
+  /** Reads lines until one equals `line` (returns the skipped ones). */
+  async expect(line: string, ms = 5000): Promise<string[]> {
+    const skipped: string[] = [];
+    await within(
+      (async () => {
+        while (true) {
+          const got = await this.next();
+          if (got === null) {
+            throw new Error(
+              `EOF waiting for "${line}"; saw ${JSON.stringify(skipped)}`,
+            );
+          }
+          if (got === line) return;
+          skipped.push(got);
+        }
+      })(),
+      ms,
+      `line "${line}"`,
+    );
+    return skipped;
+  }
+  /** Everything left until end of stream. */
+  async rest(): Promise<string[]> {
+    const out: string[] = [];
+    for (
+      let line = await this.next();
+      line !== null;
+      line = await this.next()
+    ) {
+      out.push(line);
+    }
+    return out;
+  }
+}
+
+interface Example {
+  child: Deno.ChildProcess;
+  port: number;
+  stdout: Lines;
+  stderr: Promise<string>;
+}
+
+async function startExample(name: string): Promise<Example> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      `examples/${name}`,
+      "--hostname",
+      "127.0.0.1",
+      "--port",
+      "0",
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new Lines(child.stdout);
+  const stderr = new Response(child.stderr).text();
+  const first = await within(stdout.next(), 30_000, `${name} to listen`);
+  assertMatch(first ?? "", /^listening on 127\.0\.0\.1:\d+$/);
+  const port = Number(first!.split(":").at(-1));
+  return { child, port, stdout, stderr };
+}
+
+async function stopExample(example: Example): Promise<void> {
+  example.child.kill("SIGTERM");
+  const status = await within(
+    example.child.status,
+    10_000,
+    "exit after SIGTERM",
+  );
+  await example.stdout.rest();
+  const stderr = await example.stderr;
+  assertEquals(status.code, 0, `exit code; stderr: ${stderr}`);
+}
+
+function socat(port: number): {
+  child: Deno.ChildProcess;
+  stdin: WritableStreamDefaultWriter<Uint8Array>;
+  lines: Lines;
+} {
+  const child = new Deno.Command("socat", {
+    args: ["-", `TCP:127.0.0.1:${port}`],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  return {
+    child,
+    stdin: child.stdin.getWriter(),
+    lines: new Lines(child.stdout),
+  };
+}
+
+Deno.test({
+  name: "examples/echo_server.ts echoes to socat and exits 0 on SIGTERM",
+  ignore: !HAVE_SOCAT,
+  async fn() {
+    const server = await startExample("echo_server.ts");
+    // 200 KiB of numbered lines through a client that is not ours.
+    const input = Array.from({ length: 20_000 }, (_, i) =>
+      `line ${i}`).join("\n") + "\n";
+    const peer = new Deno.Command("socat", {
+      args: ["-t", "5", "-", `TCP:127.0.0.1:${server.port}`],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = peer.stdin.getWriter();
+    await writer.write(encoder.encode(input));
+    await writer.close();
+    const output = await within(peer.output(), 10_000, "socat");
+    assert(output.success, new TextDecoder().decode(output.stderr));
+    assertEquals(new TextDecoder().decode(output.stdout), input);
+    await stopExample(server);
+  },
+});
+
+Deno.test({
+  name: "examples/echo_client.ts talks to examples/echo_server.ts",
+  async fn() {
+    const server = await startExample("echo_server.ts");
+    const output = await within(
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-net",
+          "examples/echo_client.ts",
+          "--port",
+          String(server.port),
+          "--message",
+          "hi there",
+          "--count",
+          "3",
+        ],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+      }).output(),
+      30_000,
+      "echo client",
+    );
+    assertEquals(output.code, 0, new TextDecoder().decode(output.stderr));
+    assertEquals(
+      new TextDecoder().decode(output.stdout),
+      "hi there\nhi there\nhi there\n",
+    );
+    await stopExample(server);
+  },
+});
+
+Deno.test({
+  name:
+    "examples/chat_server.ts: join/leave, /nick, broadcast, 4 KiB limit, /quit, SIGTERM",
+  ignore: !HAVE_SOCAT,
+  async fn() {
+    const server = await startExample("chat_server.ts");
+    const a = socat(server.port);
+    await a.lines.expect("* welcome guest1; /nick NAME, /who, /quit");
+    const b = socat(server.port);
+    await b.lines.expect("* welcome guest2; /nick NAME, /who, /quit");
+    await a.lines.expect("* guest2 joined");
+
+    await a.stdin.write(encoder.encode("/nick alice\n"));
+    await a.lines.expect("* guest1 is now alice");
+    await b.lines.expect("* guest1 is now alice");
+    await b.stdin.write(encoder.encode("/nick alice\n"));
+    await b.lines.expect("error: nick 'alice' is taken");
+
+    await b.stdin.write(encoder.encode("hello all\r\n"));
+    await a.lines.expect("guest2: hello all");
+
+    // An overlong line is rejected with an error line, in pieces or not, and
+    // the connection resynchronizes at the next newline.
+    const long = "x".repeat(3000);
+    await a.stdin.write(encoder.encode(long));
+    await a.stdin.write(encoder.encode(long + "\nafter\n"));
+    await a.lines.expect("error: line too long (max 4096 bytes), dropped");
+    assertEquals(await b.lines.expect("alice: after"), []);
+
+    await b.stdin.write(encoder.encode("/who\n"));
+    await b.lines.expect("* online: alice, guest2");
+
+    await a.stdin.write(encoder.encode("/quit\n"));
+    await a.lines.expect("* bye");
+    assertEquals(await a.lines.rest(), []);
+    await a.stdin.close().catch(() => {});
+    assertEquals(
+      (await within(a.child.status, 5000, "socat a exits")).success,
+      true,
+    );
+    await b.lines.expect("* alice left");
+
+    // Graceful shutdown: b hears about it, then end of stream.
+    server.child.kill("SIGTERM");
+    await b.lines.expect("* server shutting down");
+    assertEquals(await within(b.lines.rest(), 5000, "b EOF"), []);
+    await b.stdin.close().catch(() => {});
+    await within(b.child.status, 5000, "socat b exits");
+    const status = await within(server.child.status, 10_000, "server exits");
+    await server.stdout.rest();
+    const stderr = await server.stderr;
+    assertEquals(status.code, 0, stderr);
+    assertMatch(stderr, /alice left \(closed\)/);
+  },
+});
