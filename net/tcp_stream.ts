@@ -11,6 +11,7 @@
 // not started yet (it was queued behind another write) is withdrawn: none of
 // its bytes are sent. One that had started is finished in the background, so
 // the peer never sees half a message; the next write queues behind it.
+import { takeInflightRead, takePendingWrites } from "../reactor/_inflight.ts";
 import type { Canceller } from "./canceller.ts";
 import {
   Deadline,
@@ -175,6 +176,19 @@ export class TcpStream implements Disposable {
     this.#canceller = options.canceller;
     this.#readTimeoutMs = options.readTimeoutMs ?? Infinity;
     this.#writeTimeoutMs = options.writeTimeoutMs ?? Infinity;
+    // A connection taken from the reactor may have a read in flight and
+    // writes still queued there: adopt both, so no byte is lost or reordered.
+    const inherited = takeInflightRead(conn);
+    if (inherited) {
+      this.#inflight = inherited.then((outcome) => {
+        this.#inflight = undefined;
+        if (outcome.data !== undefined) this.#append(outcome.data);
+        else if (outcome.eof) this.#eof = true;
+        else this.#readError = outcome.error ?? new Error("Read failed");
+      });
+    }
+    const writes = takePendingWrites(conn);
+    if (writes) this.#writeTail = writes.then(noop, noop);
   }
 
   /**

@@ -21,6 +21,11 @@ import {
   TimedOutError,
   TooBigError,
 } from "./errors.ts";
+import {
+  type InflightOutcome,
+  stashInflightRead,
+  stashPendingWrites,
+} from "../reactor/_inflight.ts";
 import { TcpListener } from "./tcp_listener.ts";
 import { TcpStream } from "./tcp_stream.ts";
 
@@ -537,4 +542,46 @@ Deno.test("TcpStream serves buffered bytes without a timer and zero-timeout read
     () => stream.read(new Uint8Array(1), { timeoutMs: 0 }),
     TimedOutError,
   );
+});
+
+Deno.test("TcpStream adopts a read left in flight and writes left queued by the reactor", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  const client = await Deno.connect({ hostname: "127.0.0.1", port });
+  const conn = await listener.accept();
+  listener.close();
+  // What EventLoop.deregister() leaves behind: a read in flight on `conn`
+  // (whose bytes must come first) and a write still completing.
+  const chunk = new Uint8Array(64);
+  stashInflightRead(
+    conn,
+    conn.read(chunk).then(
+      (n): InflightOutcome =>
+        n === null ? { eof: true } : { data: chunk.slice(0, n), eof: false },
+      (error): InflightOutcome => ({ eof: false, error }),
+    ),
+  );
+  let releaseWrites: () => void = () => {};
+  stashPendingWrites(
+    conn,
+    new Promise<void>((resolve) => releaseWrites = resolve).then(async () => {
+      await conn.write(bytes("queued-"));
+    }),
+  );
+  using stream = new TcpStream(conn);
+  await client.write(bytes("first"));
+  await sleep(10);
+  await client.write(bytes(" second"));
+  assertEquals(
+    text(await stream.readExact(12, { timeoutMs: 5_000 })),
+    "first second",
+  );
+  const written = stream.writeAll(bytes("mine"));
+  releaseWrites();
+  await written;
+  const received = new Uint8Array(11);
+  let offset = 0;
+  while (offset < 11) offset += (await client.read(received.subarray(offset)))!;
+  assertEquals(text(received), "queued-mine");
+  client.close();
 });
