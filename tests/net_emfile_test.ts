@@ -1,0 +1,126 @@
+// Descriptor exhaustion: a server under `ulimit -n 64` must not spin on EMFILE
+// (tk-listen's policy: report, sleep acceptErrorDelayMs, retry) and must
+// accept again once descriptors are freed.
+
+import {
+  assert,
+  assertEquals,
+  assertGreater,
+  assertLess,
+  assertMatch,
+} from "@std/assert";
+import { decoder, encoder, readN, within } from "./testdata/_net_helpers.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const CLK_TCK = 100; // Linux USER_HZ
+
+function cpuTicks(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after the parenthesized command name; utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+Deno.test({
+  name:
+    "TcpServer survives EMFILE without spinning and accepts again once fds are freed",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const child = new Deno.Command("bash", {
+      args: [
+        "-c",
+        `ulimit -n 64; exec "${Deno.execPath()}" run --allow-net tests/testdata/emfile_server.ts --port 0`,
+      ],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stdout = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let first = "";
+    while (!first.includes("\n")) {
+      const { value, done } = await within(stdout.read(), 30_000, "listening");
+      if (done) break;
+      first += value;
+    }
+    assertMatch(first, /^listening on 127\.0\.0\.1:\d+\n/);
+    const port = Number(first.trim().split(":").at(-1));
+
+    // stderr lines, counted as they come.
+    let acceptErrors = 0;
+    let stderrText = "";
+    const stderrDone = (async () => {
+      for await (
+        const chunk of child.stderr.pipeThrough(new TextDecoderStream())
+      ) {
+        stderrText += chunk;
+        acceptErrors = stderrText.split("\n").filter((l) =>
+          l === "accept error EMFILE"
+        ).length;
+      }
+    })();
+
+    // More connections than 64 descriptors can hold; the kernel backlog
+    // completes every handshake.
+    const conns: Deno.TcpConn[] = [];
+    for (let i = 0; i < 100; i++) {
+      conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    }
+    const start = performance.now();
+    while (acceptErrors === 0) {
+      assertLess(performance.now() - start, 10_000, "no EMFILE reported");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+
+    // Exhausted: measure the server's CPU over ~1 s.
+    const errorsBefore = acceptErrors;
+    const ticks0 = cpuTicks(child.pid);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 1000));
+    const ticks1 = cpuTicks(child.pid);
+    const seconds = (performance.now() - t0) / 1000;
+    const coreShare = (ticks1 - ticks0) / CLK_TCK / seconds;
+    const errorsDuring = acceptErrors - errorsBefore;
+    console.log(
+      `exhausted: CPU ${
+        (coreShare * 100).toFixed(1)
+      } % of one core, ${errorsDuring} EMFILE reports in ${
+        seconds.toFixed(2)
+      } s`,
+    );
+    assertLess(coreShare, 0.3);
+    // Backing off ~100 ms per error, not a hot loop (which reports thousands).
+    assertGreater(errorsDuring, 0);
+    assertLess(errorsDuring, 60);
+
+    // Some of the first connections were accepted and echo.
+    await conns[0]!.write(encoder.encode("a"));
+    assertEquals(
+      decoder.decode(
+        await within(readN(conns[0]!, 1), 5000, "echo while exhausted"),
+      ),
+      "a",
+    );
+
+    // Free the descriptors: close every client; the server drains the
+    // backlog, then accepts and serves a new peer.
+    for (const conn of conns) conn.close();
+    const fresh = await Deno.connect({ hostname: "127.0.0.1", port });
+    await fresh.write(encoder.encode("ping"));
+    assertEquals(
+      decoder.decode(
+        await within(readN(fresh, 4), 10_000, "echo after recovery"),
+      ),
+      "ping",
+    );
+    fresh.close();
+
+    child.kill("SIGTERM");
+    const status = await within(child.status, 10_000, "exit");
+    while (!(await stdout.read()).done) { /* drain */ }
+    await stderrDone;
+    assertEquals(status.code, 0, stderrText.slice(-2000));
+    assert(acceptErrors >= errorsBefore);
+  },
+});
