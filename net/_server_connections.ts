@@ -25,6 +25,8 @@ export interface ConnectionSettings {
   idleTimeoutMs: number;
   writeHighWaterMark: number;
   maxWriteBuffer: number;
+  /** Largest receive buffer of one connection (undefined: the loop's). */
+  maxReadBufferSize?: number | undefined;
 }
 
 /** One open connection. */
@@ -164,7 +166,17 @@ export class ConnectionTable<T> implements ServerContext<T> {
     if (this.#byId.size > this.counters.peak) {
       this.counters.peak = this.#byId.size;
     }
-    this.#loop.register(conn, token, Interest.BOTH, this.#onEvent);
+    const max = settings.maxReadBufferSize;
+    this.#loop.register(
+      conn,
+      token,
+      Interest.BOTH,
+      this.#onEvent,
+      max === undefined ? {} : {
+        maxReadBufferSize: max,
+        minReadBufferSize: Math.min(512, max),
+      },
+    );
     if (settings.idleTimeoutMs > 0) {
       record.lastActive = performance.now();
       record.idleTimer = this.#loop.addTimer(

@@ -240,6 +240,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       idleTimeoutMs: config.idleTimeoutMs,
       writeHighWaterMark: config.writeHighWaterMark,
       maxWriteBuffer: config.maxWriteBuffer,
+      maxReadBufferSize: config.bufferSize,
     });
     this.#table.onRemoved = () => this.#connectionRemoved();
     this.#listenerToken = loop.allocateToken();

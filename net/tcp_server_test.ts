@@ -5,6 +5,7 @@ import {
   assertGreater,
   assertInstanceOf,
   assertLess,
+  assertLessOrEqual,
   assertThrows,
 } from "@std/assert";
 import { EventLoop } from "../reactor/event_loop.ts";
@@ -278,6 +279,29 @@ Deno.test("TcpServer stops accepting at maxConnections and resumes below it", as
   b.close();
   c.close();
   await stop(server, running);
+});
+
+Deno.test("TcpServer never hands onData more than bufferSize bytes", async () => {
+  let largest = 0;
+  let total = 0;
+  const loop = new EventLoop(); // the loop's own maximum is 64 KiB
+  const server = new TcpServer(new TcpServerConfig({ bufferSize: 1024 }), {
+    onData(_ctx, _id, data) {
+      largest = Math.max(largest, data.length);
+      total += data.length;
+    },
+  });
+  server.start(loop);
+  const running = loop.run();
+  const conn = await connectTo(server.addr);
+  await conn.write(new Uint8Array(200_000));
+  await waitFor(() => total === 200_000, 5000, "all bytes");
+  assertLessOrEqual(largest, 1024);
+  conn.close();
+  await server.close();
+  loop.stop();
+  await running;
+  await loop[Symbol.asyncDispose]();
 });
 
 Deno.test("TcpServer: a throwing handler costs one connection only", async () => {
