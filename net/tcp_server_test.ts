@@ -3,6 +3,7 @@ import {
   assertEquals,
   assertFalse,
   assertGreater,
+  assertGreaterOrEqual,
   assertInstanceOf,
   assertLess,
   assertLessOrEqual,
@@ -222,6 +223,48 @@ Deno.test("TcpServer cuts off a slow consumer at maxWriteBuffer while fast ones 
   await Promise.all(readers); // the readers see end of stream
   slow.close();
   for (const conn of fast) conn.close();
+});
+
+Deno.test("TcpServer: sendTo returns false at the high-water mark and onWritable follows the drain", async () => {
+  const CHUNK = 16 * 1024;
+  let queued = 0;
+  let writable = 0;
+  let rounds = 0;
+  const fill = (
+    ctx: { sendTo(id: number, b: Uint8Array): boolean },
+    id: number,
+  ) => {
+    rounds++;
+    // Producer pattern: write until told to stop, resume on onWritable.
+    while (rounds <= 3) {
+      queued += CHUNK;
+      if (!ctx.sendTo(id, new Uint8Array(CHUNK).fill(rounds))) return;
+    }
+  };
+  const { server, running } = serve({
+    onData: (ctx, id) => fill(ctx, id),
+    onWritable(ctx, id) {
+      writable++;
+      fill(ctx, id);
+    },
+  }, { writeHighWaterMark: 64 * 1024, writeLowWaterMark: 16 * 1024 });
+  const conn = await connectTo(server.addr);
+  await conn.write(new Uint8Array([1]));
+  await waitFor(() => queued > 0, 2000, "first burst");
+  // Each burst stops at the high-water mark (64 KiB = 4 chunks, plus the one
+  // that crossed it), not before.
+  assertGreaterOrEqual(queued, 64 * 1024);
+  let got = 0;
+  const buf = new Uint8Array(65536);
+  while (rounds <= 3 || got < queued) {
+    const n = await within(conn.read(buf), 5000, "read");
+    if (n === null) break;
+    got += n;
+  }
+  assertEquals(got, queued);
+  assertEquals(writable, 3); // one drain per stopped burst
+  conn.close();
+  await stop(server, running);
 });
 
 Deno.test("TcpServer closes idle connections and keeps busy ones", async () => {
