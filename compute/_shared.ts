@@ -21,7 +21,7 @@ export const F_AGING_MS = 16; // byte offset 128
 export const CONTROL_BYTES = 192;
 
 // Task ring: RING_SLOTS slots per priority, SLOT_BYTES each.
-export const RING_SLOTS = 4096;
+export const RING_SLOTS = 16384;
 export const SLOT_BYTES = 128;
 // Slot fields (Int32 offsets within a slot)
 export const S_STATE = 0;
@@ -50,7 +50,7 @@ export const W_DONE_HEAD = 3; // completion ring: next entry main reads
 export const W_DONE_TAIL = 4; // completion ring: next entry the worker writes
 export const W_BATCH_IDS = 8; // MAX_BATCH ids
 export const WORKER_HEADER_BYTES = (W_BATCH_IDS + MAX_BATCH) * 4;
-export const DONE_SLOTS = 2048;
+export const DONE_SLOTS = 8192;
 export const DONE_BYTES = 128;
 // Completion entry fields
 export const D_ID = 0; // Int32
@@ -232,8 +232,9 @@ export function decodeInline(
 
 /** Absolute time in milliseconds, comparable across threads. */
 export function now(): number {
-  return performance.timeOrigin + performance.now();
+  return ORIGIN + performance.now();
 }
+const ORIGIN = performance.timeOrigin;
 
 // Messages between the pool and its workers.
 /** Main → worker: start. */

@@ -85,6 +85,7 @@ let workerCount = 1;
 let dead = false;
 let spinMs = SPIN_MIN_MS;
 let doneTail = 0;
+let lastEnd = 0;
 
 let taskModule: Record<string, unknown> | undefined;
 let importError: unknown;
@@ -187,6 +188,10 @@ function liveTasks(): number {
   return n;
 }
 
+const heads = new Int32Array(PRIORITIES);
+const tails = new Int32Array(PRIORITIES);
+const taken = new Int32Array(PRIORITIES);
+
 /** Claims a batch of tasks; returns how many. */
 function claim(): number {
   const available = liveTasks();
@@ -194,12 +199,21 @@ function claim(): number {
   // Leave work for the others: at most a fair share of what waits.
   const limit = Math.min(MAX_BATCH, Math.ceil(available / workerCount));
   while (Atomics.compareExchange(i32, LOCK, 0, 1) !== 0) {
-    // Another worker is claiming; the critical section is short.
+    // Another worker (or the pool dropping tombstones) holds it; the
+    // critical section is short.
   }
   let n = 0;
+  // Heads and tails are read once and written back once: only lock holders
+  // move heads, and tasks appended meanwhile wait for the next claim.
+  for (let p = 0; p < PRIORITIES; p++) {
+    heads[p] = Atomics.load(i32, HEAD + p);
+    tails[p] = Atomics.load(i32, TAIL + p);
+    taken[p] = 0;
+  }
   try {
     const t = now();
     const aging = v.f64[F_AGING_MS]!;
+    const f64 = v.f64;
     let budget = BATCH_BUDGET_MS;
     while (n < limit) {
       let best = -1;
@@ -207,20 +221,20 @@ function claim(): number {
       let bestEnq = Infinity;
       let bestSlot = 0;
       for (let p = 0; p < PRIORITIES; p++) {
-        let h = Atomics.load(i32, HEAD + p);
-        const tail = Atomics.load(i32, TAIL + p);
+        let h = heads[p]!;
+        const tail = tails[p]!;
         let slot = 0;
         while (h !== tail) {
           slot = ringsBase +
             (p * RING_SLOTS + (h & (RING_SLOTS - 1))) * SLOT_BYTES;
           if (Atomics.load(i32, (slot >> 2) + S_STATE) !== CANCELLED) break;
           // Tombstone of a task aborted while queued: drop it.
-          Atomics.store(i32, (slot >> 2) + S_STATE, EMPTY);
+          i32[(slot >> 2) + S_STATE] = EMPTY;
           h = (h + 1) | 0;
-          Atomics.store(i32, HEAD + p, h);
         }
+        heads[p] = h;
         if (h === tail) continue;
-        const enq = v.f64[(slot >> 3) + S_ENQUEUED]!;
+        const enq = f64[(slot >> 3) + S_ENQUEUED]!;
         let eff = p;
         if (aging > 0) eff = Math.max(0, p - Math.floor((t - enq) / aging));
         if (eff < bestEff || (eff === bestEff && enq < bestEnq)) {
@@ -232,15 +246,13 @@ function claim(): number {
       }
       if (best < 0) break;
       const s32 = bestSlot >> 2;
-      const h = Atomics.load(i32, HEAD + best);
+      heads[best] = (heads[best]! + 1) | 0;
       if (
         Atomics.compareExchange(i32, s32 + S_STATE, READY, CLAIMED) !== READY
       ) {
-        // Cancelled by the pool between our look and the claim.
-        Atomics.store(i32, HEAD + best, (h + 1) | 0);
-        continue;
+        continue; // cancelled by the pool between our look and the claim
       }
-      Atomics.sub(i32, QUEUED + best, 1);
+      taken[best]!++;
       const id = i32[s32 + S_ID]!;
       const fn = i32[s32 + S_FN]!;
       bIds[n] = id;
@@ -259,16 +271,19 @@ function claim(): number {
           bestSlot + SLOT_INLINE_OFFSET,
         );
       }
-      Atomics.store(i32, HEAD + best, (h + 1) | 0);
       n++;
       const cost = fnCost[fn]!;
       budget -= cost === cost ? cost : BATCH_BUDGET_MS;
       if (budget <= 0) break;
     }
   } finally {
+    Atomics.store(i32, workerBase + W_BATCH_N, n);
+    for (let p = 0; p < PRIORITIES; p++) {
+      Atomics.store(i32, HEAD + p, heads[p]!);
+      if (taken[p]! > 0) Atomics.sub(i32, QUEUED + p, taken[p]!);
+    }
     Atomics.store(i32, LOCK, 0);
   }
-  Atomics.store(i32, workerBase + W_BATCH_N, n);
   return n;
 }
 
@@ -402,6 +417,7 @@ async function loop(): Promise<void> {
   while (!dead && !shuttingDown()) {
     const n = claim();
     if (n === 0) {
+      lastEnd = 0;
       if (spinForWork()) continue;
       if (sinceYield > 0) {
         // Before blocking, let timers and events of earlier tasks run.
@@ -421,11 +437,14 @@ async function loop(): Promise<void> {
       bInputs[i] = undefined;
       if (bSide[i] === 1) {
         input = await requestInput(id);
+        lastEnd = 0;
         if (input === GONE || dead) continue;
       }
       const ctx = new TaskCtx(id);
       current = ctx;
-      const start = now();
+      // One clock read per task: a task starts when the previous one ended
+      // unless the worker waited in between.
+      const start = lastEnd > 0 ? lastEnd : now();
       let ok = true;
       let value: unknown;
       try {
@@ -446,7 +465,9 @@ async function loop(): Promise<void> {
       }
       current = undefined;
       if (dead) break;
-      const run = now() - start;
+      const end = now();
+      lastEnd = end;
+      const run = end - start;
       const fn = bFns[i]!;
       const prev = fnCost[fn]!;
       fnCost[fn] = prev === prev ? prev * 0.75 + run * 0.25 : run;

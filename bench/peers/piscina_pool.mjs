@@ -1,0 +1,126 @@
+// deno-lint-ignore-file no-console explicit-module-boundary-types
+// Peer for bench/compute_peers.ts: the same compute scenarios on piscina
+// (Node). Usage: node piscina_pool.mjs <piscina install prefix> '<json config>'
+// Prints one JSON object on its last stdout line. This file is also the
+// piscina worker (its default export runs the tasks).
+import { isMainThread } from "node:worker_threads";
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { setMaxListeners } from "node:events";
+import { fileURLToPath } from "node:url";
+
+function busy(ms) {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // burn CPU
+  }
+  return ms;
+}
+
+export default function task({ name, input }) {
+  return name === "busy" ? busy(input) : input;
+}
+
+if (isMainThread) {
+  const [prefix, configJson] = process.argv.slice(2);
+  const config = JSON.parse(configJson);
+  const require = createRequire(path.join(prefix, "node_modules", "x.js"));
+  const { Piscina } = require("piscina");
+  const filename = fileURLToPath(import.meta.url);
+  const make = (threads) =>
+    new Piscina({
+      filename,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 60_000,
+    });
+  const pct = (xs, q) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+  };
+  const median = (xs) => pct(xs, 0.5);
+  const warm = async (pool) => {
+    await Promise.all(
+      Array.from(
+        { length: 200 },
+        (_, i) => pool.run({ name: "noop", input: i }),
+      ),
+    );
+  };
+
+  const out = {};
+  {
+    const pool = make(2);
+    await warm(pool);
+    const rates = [];
+    for (let r = 0; r < config.throughputRounds; r++) {
+      const t = performance.now();
+      const ps = new Array(config.throughputTasks);
+      for (let i = 0; i < config.throughputTasks; i++) {
+        ps[i] = pool.run({ name: "noop", input: i });
+      }
+      await Promise.all(ps);
+      rates.push(config.throughputTasks / ((performance.now() - t) / 1000));
+    }
+    out.tasks_per_s = Math.round(median(rates));
+    const lat = [];
+    for (let i = 0; i < config.roundTrips; i++) {
+      const t = performance.now();
+      await pool.run({ name: "noop", input: i });
+      lat.push((performance.now() - t) * 1000);
+    }
+    out.round_trip_p50_us = +median(lat).toFixed(1);
+    out.round_trip_p99_us = +pct(lat, 0.99).toFixed(1);
+
+    // Critical task behind queued low ones: piscina has no priorities, so it
+    // waits its turn (FIFO); the lows are cancelled once it is done.
+    const ac = new AbortController();
+    setMaxListeners(0, ac.signal);
+    const lows = [];
+    for (let i = 0; i < config.lowTasks; i++) {
+      lows.push(
+        pool.run({ name: "busy", input: config.lowTaskMs }, {
+          signal: ac.signal,
+        })
+          .catch(() => {}),
+      );
+    }
+    const t = performance.now();
+    await pool.run({ name: "busy", input: config.lowTaskMs });
+    const ms = performance.now() - t;
+    ac.abort();
+    await Promise.all(lows);
+    out.critical_behind_low_ms = +ms.toFixed(2);
+    out.critical_in_task_runs = +(ms / config.lowTaskMs).toFixed(2);
+    await pool.destroy();
+  }
+  {
+    const times = {};
+    for (const threads of [1, 2]) {
+      const pool = make(threads);
+      await warm(pool);
+      const runs = [];
+      for (let r = 0; r < config.speedupRounds; r++) {
+        const t = performance.now();
+        await Promise.all(
+          Array.from(
+            { length: config.speedupTasks },
+            () => pool.run({ name: "busy", input: config.speedupTaskMs }),
+          ),
+        );
+        runs.push(performance.now() - t);
+      }
+      times[threads] = median(runs);
+      await pool.destroy();
+    }
+    out.speedup_1_to_2 = +(times[1] / times[2]).toFixed(3);
+  }
+  out.version = JSON.parse(
+    readFileSync(
+      path.join(prefix, "node_modules", "piscina", "package.json"),
+      "utf8",
+    ),
+  ).version;
+  console.log(JSON.stringify(out));
+}

@@ -1,0 +1,444 @@
+import {
+  assert,
+  assertEquals,
+  assertGreater,
+  assertInstanceOf,
+  assertLess,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import { delay } from "@std/async/delay";
+import { ComputePool, type ComputePoolOptions } from "./compute_pool.ts";
+import { TaskPriority } from "./task_priority.ts";
+import type * as Tasks from "./testdata/tasks.ts";
+
+const TASKS = new URL("./testdata/tasks.ts", import.meta.url);
+
+function makePool(options: ComputePoolOptions = {}): ComputePool<typeof Tasks> {
+  return new ComputePool<typeof Tasks>(TASKS, { workers: 2, ...options });
+}
+
+/** Polls `cond` every few ms (bounded), for states only the pool can see. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    if (cond()) return;
+    await delay(5);
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+function assertStopped(pool: ComputePool<typeof Tasks>): void {
+  assertEquals(pool.liveWorkers, 0);
+  assertEquals(pool.metrics().activeWorkers, 0);
+}
+
+Deno.test("ComputePool.run() returns results of any structured-cloneable input", async () => {
+  await using pool = makePool();
+  assertEquals(await pool.run("add", [2, 3]), 5);
+  for (
+    const value of [
+      undefined,
+      null,
+      true,
+      false,
+      0,
+      -1.5,
+      NaN,
+      Infinity,
+      "",
+      "héllo ✓",
+      "x".repeat(5000),
+      { a: 1, b: [1, "two", { c: null }] },
+      [1, 2, 3],
+      new Map([[1, "one"]]),
+      new Date(1_700_000_000_000),
+      123n,
+    ]
+  ) {
+    assertEquals(await pool.run("echo", value), value);
+  }
+  const small = new Uint8Array([1, 2, 3]);
+  const echoedSmall = await pool.run("echo", small);
+  assertInstanceOf(echoedSmall, Uint8Array);
+  assertEquals(echoedSmall, small);
+  const big = new Uint8Array(100_000).map((_, i) => i & 0xff);
+  assertEquals(await pool.run("echo", big), big);
+  const buffer = new Uint8Array([9, 8, 7]).buffer;
+  const echoedBuffer = await pool.run("echo", buffer);
+  assertInstanceOf(echoedBuffer, ArrayBuffer);
+  assertEquals(
+    new Uint8Array(echoedBuffer as ArrayBuffer),
+    new Uint8Array([9, 8, 7]),
+  );
+  assertEquals(await pool.run("sumBytes", new Uint8Array([1, 2, 3, 4])), 10);
+});
+
+Deno.test("ComputePool.run() moves buffers in the transfer list and results the task transfers", async () => {
+  await using pool = makePool();
+  const input = new Uint8Array(4096).fill(1);
+  const sum = pool.run("sumBytes", input, { transfer: [input.buffer] });
+  assertEquals(await sum, 4096);
+  assertEquals(input.byteLength, 0, "the transferred input is detached");
+  const out = await pool.run("bytes", 5000);
+  assertEquals(out.length, 5000);
+  assertEquals(out[4999], 4999 & 0xff);
+  assertEquals((await pool.run("bytes", 10))[9], 9);
+});
+
+Deno.test("ComputePool.run() rejects with the task's error name, message and stack", async () => {
+  await using pool = makePool();
+  const error = await assertRejects(() => pool.run("fail", "bad input"));
+  assertInstanceOf(error, Error);
+  assertEquals(error.name, "ParseError");
+  assertEquals(error.message, "bad input");
+  assertStringIncludes(error.stack ?? "", "tasks.ts");
+  const asyncError = await assertRejects(() => pool.run("failAsync", "later"));
+  assertEquals((asyncError as Error).name, "TypeError");
+  assertEquals((asyncError as Error).message, "later");
+  await assertRejects(
+    // deno-lint-ignore no-explicit-any
+    () => (pool as ComputePool<any>).run("missing", 1),
+    Error,
+    "Cannot run task as 'missing' is not a function exported by the task module",
+  );
+  const unclonable = await assertRejects(() => pool.run("unclonable"));
+  assertEquals((unclonable as Error).name, "DataCloneError");
+  const m = pool.metrics();
+  assertEquals(m.tasksFailed, 4);
+  // The workers survived all of it.
+  assertEquals(await pool.run("add", [1, 1]), 2);
+  assertEquals(pool.metrics().workersReplaced, 0);
+});
+
+Deno.test("ComputePool runs tasks of one priority in submission order", async () => {
+  await using pool = makePool({ workers: 1 });
+  const blocker = pool.run("busy", 30);
+  await until(() => pool.metrics().busyWorkers === 1, "the blocker to start");
+  const order: number[] = [];
+  const runs: Promise<unknown>[] = [];
+  for (let i = 0; i < 300; i++) {
+    runs.push(pool.run("noop", i).then((v) => order.push(v)));
+  }
+  await blocker;
+  await Promise.all(runs);
+  assertEquals(order, Array.from({ length: 300 }, (_, i) => i));
+});
+
+Deno.test("ComputePool runs higher priorities first, FIFO within each", async () => {
+  await using pool = makePool({ workers: 1, agingMs: 60_000 });
+  const blocker = pool.run("busy", 30);
+  await until(() => pool.metrics().busyWorkers === 1, "the blocker to start");
+  const order: string[] = [];
+  const runs: Promise<unknown>[] = [];
+  const names = ["critical", "high", "normal", "low"];
+  for (let i = 0; i < 40; i++) {
+    const priority = (3 - (i % 4)) as TaskPriority; // low, normal, high, critical, ...
+    runs.push(
+      pool.run("noop", i, { priority }).then((v) =>
+        order.push(`${names[priority]}:${v}`)
+      ),
+    );
+  }
+  assertEquals(pool.metrics().queueDepth, {
+    critical: 10,
+    high: 10,
+    normal: 10,
+    low: 10,
+  });
+  await blocker;
+  await Promise.all(runs);
+  const expected: string[] = [];
+  for (let priority = 0; priority < 4; priority++) {
+    for (let i = 0; i < 40; i++) {
+      if (3 - (i % 4) === priority) expected.push(`${names[priority]}:${i}`);
+    }
+  }
+  assertEquals(order, expected);
+});
+
+/**
+ * Keeps `flood` critical 1 ms tasks queued until the low task finishes or
+ * `maxCritical` were submitted; returns how many critical tasks had finished
+ * when the low one did (Infinity if it finished after the flood).
+ */
+async function starvationRun(
+  agingMs: number,
+  maxCritical: number,
+): Promise<number> {
+  await using pool = makePool({ workers: 1, agingMs });
+  await pool.run("busy", 1); // the worker learns the task's cost
+  let criticalDone = 0;
+  let submitted = 0;
+  let lowDoneAfter = -1;
+  const criticals: Promise<unknown>[] = [];
+  const submitCritical = () => {
+    submitted++;
+    criticals.push(
+      pool.run("busy", 1, { priority: TaskPriority.Critical }).then(() => {
+        criticalDone++;
+        // Endless critical load: top up while the low task waits.
+        if (lowDoneAfter < 0 && submitted < maxCritical) submitCritical();
+      }),
+    );
+  };
+  for (let i = 0; i < 8; i++) submitCritical();
+  const low = pool.run("busy", 1, { priority: TaskPriority.Low }).then(() => {
+    lowDoneAfter = criticalDone;
+  });
+  await low;
+  await Promise.all(criticals);
+  return submitted >= maxCritical && lowDoneAfter >= submitted - 8
+    ? Infinity
+    : lowDoneAfter;
+}
+
+Deno.test("ComputePool ages waiting tasks so a low task runs under endless critical load", async () => {
+  // With aging (10 ms per level), the low task is served while critical
+  // tasks keep arriving; without it, only after the critical flood ends.
+  const withAging = await starvationRun(10, 400);
+  assert(
+    Number.isFinite(withAging),
+    `the low task waited for the whole critical flood (${withAging})`,
+  );
+  const withoutAging = await starvationRun(Infinity, 150);
+  assertEquals(withoutAging, Infinity);
+});
+
+Deno.test("ComputePool removes a task aborted before it starts", async () => {
+  await using pool = makePool({ workers: 1 });
+  const blocker = pool.run("busy", 30);
+  await until(() => pool.metrics().busyWorkers === 1, "the blocker to start");
+  const controller = new AbortController();
+  const aborted = pool.run("noop", 1, {
+    signal: controller.signal,
+    priority: TaskPriority.High,
+  });
+  const kept = pool.run("noop", 2, { priority: TaskPriority.High });
+  assertEquals(pool.metrics().queueDepth.high, 2);
+  controller.abort();
+  const reason = await assertRejects(() => aborted);
+  assertInstanceOf(reason, DOMException);
+  assertEquals(reason.name, "AbortError");
+  assertEquals(pool.metrics().queueDepth.high, 1);
+  await blocker;
+  assertEquals(await kept, 2);
+  const m = pool.metrics();
+  assertEquals(m.tasksCancelled, 1);
+  assertEquals(m.tasksCompleted, 2);
+  assertEquals(m.runTime.count, 2, "the aborted task never ran");
+  // A custom reason is what the promise rejects with, like fetch.
+  await assertRejects(
+    () =>
+      pool.run("noop", 1, { signal: AbortSignal.abort(new RangeError("no")) }),
+    RangeError,
+    "no",
+  );
+});
+
+Deno.test("ComputePool cancels a running task through the shared cancel flag", async () => {
+  await using pool = makePool({ workers: 1 });
+  const controller = new AbortController();
+  const started = performance.now();
+  const spinning = pool.run("spinUntilCancelled", 10_000, {
+    signal: controller.signal,
+  });
+  await until(() => pool.metrics().busyWorkers === 1, "the task to start");
+  controller.abort();
+  const reason = await assertRejects(() => spinning);
+  assertEquals((reason as DOMException).name, "AbortError");
+  // The single worker is free again long before the task's 10 s were up.
+  assertEquals(await pool.run("add", [1, 2]), 3);
+  assertLess(performance.now() - started, 10_000);
+  // An awaiting task sees ctx.signal abort.
+  const controller2 = new AbortController();
+  const waiting = pool.run("waitForAbort", null, {
+    signal: controller2.signal,
+  });
+  await until(() => pool.metrics().busyWorkers === 1, "the task to start");
+  controller2.abort();
+  await assertRejects(() => waiting);
+  assertEquals(await pool.run("add", [2, 2]), 4);
+  assertLess(performance.now() - started, 10_000);
+  assertEquals(pool.metrics().tasksCancelled, 2);
+});
+
+Deno.test("ComputePool times tasks out with a TimeoutError (running and queued)", async () => {
+  await using pool = makePool({ workers: 1, taskTimeoutMs: 100 });
+  const running = pool.run("spinUntilCancelled", 10_000);
+  const queued = pool.run("noop", 1);
+  const longer = pool.run("noop", 2, { timeoutMs: Infinity });
+  for (const p of [running, queued]) {
+    const reason = await assertRejects(() => p);
+    assertInstanceOf(reason, DOMException);
+    assertEquals(reason.name, "TimeoutError");
+  }
+  assertEquals(await longer, 2);
+  assertEquals(pool.metrics().tasksCancelled, 2);
+});
+
+Deno.test("ComputePool rejects beyond maxQueue and lets callers await capacity", async () => {
+  await using pool = makePool({ workers: 1, maxQueue: 2 });
+  const blocker = pool.run("busy", 30);
+  await until(() => pool.metrics().busyWorkers === 1, "the blocker to start");
+  const a = pool.run("noop", 1);
+  const b = pool.run("noop", 2);
+  await assertRejects(
+    () => pool.run("noop", 3),
+    RangeError,
+    "Cannot run task 'noop' as the queue is full: 2 tasks are waiting ('maxQueue')",
+  );
+  await pool.whenCapacity();
+  assertEquals(await pool.run("noop", 4), 4);
+  assertEquals(await Promise.all([blocker, a, b]), [30, 1, 2]);
+  const controller = new AbortController();
+  controller.abort(new Error("stop waiting"));
+  await pool.whenCapacity({ signal: controller.signal }).then(
+    () => {
+      throw new Error("should not resolve");
+    },
+    (e) => assertEquals(e.message, "stop waiting"),
+  );
+});
+
+Deno.test("ComputePool replaces a worker that dies; only its task fails", async () => {
+  await using pool = makePool({ workers: 2 });
+  await pool.ready();
+  const slow = pool.run("busy", 100);
+  await until(() => pool.metrics().busyWorkers === 1, "the slow task to start");
+  const crash = await assertRejects(() => pool.run("crash", "boom"));
+  assertEquals((crash as Error).message, "boom");
+  assertEquals(await slow, 100, "the other worker's task is unaffected");
+  const rejection = await assertRejects(() =>
+    pool.run("crashRejection", "bad")
+  );
+  assertEquals((rejection as Error).name, "RangeError");
+  assertEquals((rejection as Error).message, "bad");
+  const m = pool.metrics();
+  assertEquals(m.workersReplaced, 2);
+  assertEquals(m.activeWorkers, 2);
+  const results = await Promise.all(
+    Array.from({ length: 100 }, (_, i) => pool.run("add", [i, 1])),
+  );
+  assertEquals(results, Array.from({ length: 100 }, (_, i) => i + 1));
+});
+
+Deno.test("ComputePool.close() drains pending tasks, then stops every worker", async () => {
+  const pool = makePool({ workers: 2 });
+  const runs = Array.from({ length: 50 }, (_, i) => pool.run("busy", i % 3));
+  const closed = pool.close();
+  await assertRejects(
+    () => pool.run("noop", 1),
+    Error,
+    "Cannot run task 'noop' as the pool is closed",
+  );
+  await closed;
+  assertEquals((await Promise.all(runs)).length, 50);
+  assertStopped(pool);
+  await pool.close(); // idempotent
+  assertEquals(pool.metrics().tasksCompleted, 50);
+});
+
+Deno.test("ComputePool.terminate() rejects pending tasks and stops the workers", async () => {
+  const pool = makePool({ workers: 1 });
+  const running = pool.run("spinUntilCancelled", 200);
+  const queued = pool.run("noop", 1);
+  await pool.terminate();
+  await assertRejects(() => running, Error, "the pool was terminated");
+  await assertRejects(() => queued, Error, "the pool was terminated");
+  assertStopped(pool);
+  assertEquals(pool.metrics().tasksCancelled, 2);
+});
+
+Deno.test("ComputePool is AsyncDisposable", async () => {
+  let escaped: ComputePool<typeof Tasks>;
+  {
+    await using pool = makePool({ workers: 1 });
+    escaped = pool;
+    assertEquals(await pool.run("add", [1, 2]), 3);
+  }
+  assertStopped(escaped);
+});
+
+Deno.test("ComputePool lets the process exit after close()", async () => {
+  const script = `
+    import { ComputePool } from ${
+    JSON.stringify(new URL("./mod.ts", import.meta.url).href)
+  };
+    const pool = new ComputePool(${JSON.stringify(TASKS.href)}, { workers: 2 });
+    const r = await Promise.all([pool.run("add", [1, 2]), pool.run("busy", 5)]);
+    await pool.close();
+    console.log(JSON.stringify(r), pool.liveWorkers);
+  `;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).spawn();
+  const writer = output.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(script));
+  await writer.close();
+  const { code, stdout, stderr } = await output.output();
+  assertEquals(new TextDecoder().decode(stderr).includes("error"), false);
+  assertEquals(code, 0, "the process exited by itself");
+  assertEquals(new TextDecoder().decode(stdout).trim(), "[3,5] 0");
+});
+
+Deno.test("ComputePool validates its options with std-style errors", async () => {
+  assertThrows(
+    () => new ComputePool(TASKS, { workers: 0 }),
+    RangeError,
+    "Cannot create compute pool as 'workers' must be a positive integer: received 0",
+  );
+  assertThrows(
+    () => new ComputePool(TASKS, { maxQueue: -1 }),
+    RangeError,
+    "'maxQueue' must be a positive integer: received -1",
+  );
+  assertThrows(
+    () => new ComputePool(TASKS, { agingMs: 0 }),
+    RangeError,
+    "'agingMs' must be a positive number: received 0",
+  );
+  await using pool = makePool({ workers: 1 });
+  await assertRejects(
+    () => pool.run("noop", 1, { priority: 7 as TaskPriority }),
+    RangeError,
+    "Cannot run task 'noop' as 'priority' must be a TaskPriority (0 to 3): received 7",
+  );
+});
+
+Deno.test("ComputePool reports a task module that fails to load", async () => {
+  await using pool = new ComputePool(
+    new URL("./testdata/missing_module.ts", import.meta.url),
+    { workers: 1 },
+  );
+  await assertRejects(() => pool.ready());
+  await assertRejects(() => pool.run("noop", 1));
+});
+
+Deno.test("ComputePool.metrics() counts tasks and times them", async () => {
+  await using pool = makePool({ workers: 2 });
+  const results = await Promise.all(
+    Array.from({ length: 20_000 }, (_, i) => pool.run("noop", i)),
+  );
+  assertEquals(results.reduce((a, b) => a + b, 0), (20_000 * 19_999) / 2);
+  await pool.run("busy", 20);
+  await assertRejects(() => pool.run("fail", "x"));
+  const m = pool.metrics();
+  assertEquals(m.tasksSubmitted, 20_002);
+  assertEquals(m.tasksCompleted, 20_001);
+  assertEquals(m.tasksFailed, 1);
+  assertEquals(m.tasksCancelled, 0);
+  assertEquals(m.activeWorkers, 2);
+  assertEquals(m.busyWorkers, 0);
+  assertEquals(m.runTime.count, 20_002);
+  assertEquals(m.waitTime.count, 20_002);
+  assertGreater(m.runTime.max, 19);
+  assert(m.runTime.p50 <= m.runTime.p99 && m.runTime.p99 <= m.runTime.max);
+  assertGreater(m.totalExecutionTimeMs, 19);
+  assert(m.utilization > 0 && m.utilization <= 1, `${m.utilization}`);
+  assertEquals(m.queueDepth, { critical: 0, high: 0, normal: 0, low: 0 });
+});
