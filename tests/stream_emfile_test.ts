@@ -154,7 +154,9 @@ Deno.test({
       assertEquals(final.accepted, CONNECTIONS);
     } catch (error) {
       failure = error;
-    } finally {
+    }
+    // Clean up whatever happened, then report the first failure.
+    {
       for (const conn of conns) conn.close();
       await send("exit").catch(() => {});
       await stdin.close().catch(() => {});
