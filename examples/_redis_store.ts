@@ -1,0 +1,327 @@
+// The keyspace and command table of examples/mini_redis.ts: PING, ECHO, SET
+// (EX/PX/NX/XX/KEEPTTL), GET, DEL, EXISTS, INCR, EXPIRE, TTL, PTTL, plus
+// CONFIG GET / COMMAND stubs that redis-benchmark and redis-cli ask for.
+// Replies and error texts follow redis-server 7.
+
+import type { RespWriter } from "./_resp.ts";
+
+interface Entry {
+  value: Uint8Array;
+  /** Expiry time in ms since the epoch; 0 = none. */
+  expiresAt: number;
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+// Keys are binary-safe: each byte maps to one UTF-16 code unit.
+function keyOf(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
+}
+
+function lower(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length && i < 32; i++) {
+    const c = bytes[i]!;
+    s += String.fromCharCode(c >= 65 && c <= 90 ? c + 32 : c);
+  }
+  return bytes.length > 32 ? s + "\u0000" : s; // never a command name
+}
+
+const INT_RE = /^(0|-?[1-9][0-9]*)$/;
+const MAX = 9223372036854775807n, MIN = -9223372036854775808n;
+
+// The hot path of INCR: up to 15 characters fit a double exactly.
+function smallInt(bytes: Uint8Array): number | undefined {
+  const len = bytes.length;
+  if (len === 0 || len > 15) return undefined;
+  let i = 0, neg = false;
+  if (bytes[0] === 45) {
+    neg = true;
+    i = 1;
+    if (len === 1 || bytes[1] === 48) return undefined; // "-", "-0..."
+  } else if (bytes[0] === 48 && len > 1) return undefined; // leading zero
+  let n = 0;
+  for (; i < len; i++) {
+    const d = bytes[i]! - 48;
+    if (d < 0 || d > 9) return undefined;
+    n = n * 10 + d;
+  }
+  return neg ? -n : n;
+}
+
+// A 64-bit signed integer as redis's string2ll accepts it, else undefined.
+function parseInt64(bytes: Uint8Array): bigint | undefined {
+  if (bytes.length === 0 || bytes.length > 20) return undefined;
+  const s = decoder.decode(bytes);
+  if (!INT_RE.test(s)) return undefined;
+  const n = BigInt(s);
+  return n > MAX || n < MIN ? undefined : n;
+}
+
+const NOT_INT = "ERR value is not an integer or out of range";
+const SYNTAX = "ERR syntax error";
+
+/** What the connection should do after a command. */
+export type After = "continue" | "close";
+
+/** Options of {@linkcode MiniRedisStore}. */
+export interface MiniRedisStoreOptions {
+  /** The clock (ms since the epoch). @default {Date.now} */
+  now?: () => number;
+}
+
+/** An in-memory keyspace answering RESP commands into a {@linkcode RespWriter}. */
+export class MiniRedisStore {
+  readonly #data = new Map<string, Entry>();
+  readonly #now: () => number;
+  #sweep: IterableIterator<[string, Entry]> | undefined;
+
+  constructor(options: MiniRedisStoreOptions = {}) {
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Number of keys (expired ones not yet swept included). */
+  get size(): number {
+    return this.#data.size;
+  }
+
+  #get(key: string): Entry | undefined {
+    const e = this.#data.get(key);
+    if (e && e.expiresAt !== 0 && e.expiresAt <= this.#now()) {
+      this.#data.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  /**
+   * Active expiry: checks up to `budget` keys (resuming where the last call
+   * stopped) and deletes the expired ones. Returns how many were deleted.
+   */
+  sweep(budget = 200): number {
+    const now = this.#now();
+    let deleted = 0;
+    for (let i = 0; i < budget; i++) {
+      this.#sweep ??= this.#data.entries();
+      const r = this.#sweep.next();
+      if (r.done) {
+        this.#sweep = undefined;
+        break;
+      }
+      const [k, e] = r.value;
+      if (e.expiresAt !== 0 && e.expiresAt <= now) {
+        this.#data.delete(k);
+        deleted++;
+      }
+    }
+    return deleted;
+  }
+
+  /** Runs one command, writing its reply. */
+  execute(args: Uint8Array[], w: RespWriter): After {
+    const name = lower(args[0]!);
+    const argc = args.length;
+    const arity = (ok: boolean): boolean => {
+      if (!ok) w.error(`ERR wrong number of arguments for '${name}' command`);
+      return ok;
+    };
+    switch (name) {
+      case "ping":
+        if (!arity(argc <= 2)) break;
+        if (argc === 1) w.pong();
+        else w.bulk(args[1]!);
+        break;
+      case "echo":
+        if (arity(argc === 2)) w.bulk(args[1]!);
+        break;
+      case "get": {
+        if (!arity(argc === 2)) break;
+        w.bulk(this.#get(keyOf(args[1]!))?.value ?? null);
+        break;
+      }
+      case "set":
+        if (arity(argc >= 3)) this.#set(args, w);
+        break;
+      case "del":
+      case "unlink": {
+        if (!arity(argc >= 2)) break;
+        let n = 0;
+        for (let i = 1; i < argc; i++) {
+          const k = keyOf(args[i]!);
+          if (this.#get(k)) {
+            this.#data.delete(k);
+            n++;
+          }
+        }
+        w.integer(n);
+        break;
+      }
+      case "exists": {
+        if (!arity(argc >= 2)) break;
+        let n = 0;
+        for (let i = 1; i < argc; i++) if (this.#get(keyOf(args[i]!))) n++;
+        w.integer(n);
+        break;
+      }
+      case "incr":
+      case "decr":
+        if (arity(argc === 2)) {
+          this.#incrBy(args[1]!, name === "incr" ? 1n : -1n, w);
+        }
+        break;
+      case "incrby":
+      case "decrby": {
+        if (!arity(argc === 3)) break;
+        const by = parseInt64(args[2]!);
+        if (by === undefined) w.error(NOT_INT);
+        else this.#incrBy(args[1]!, name === "incrby" ? by : -by, w);
+        break;
+      }
+      case "expire":
+      case "pexpire": {
+        if (!arity(argc === 3)) break;
+        const t = parseInt64(args[2]!);
+        if (t === undefined) {
+          w.error(NOT_INT);
+          break;
+        }
+        const key = keyOf(args[1]!);
+        const e = this.#get(key);
+        if (!e) {
+          w.integer(0);
+          break;
+        }
+        const ms = Number(t) * (name === "expire" ? 1000 : 1);
+        if (ms <= 0) this.#data.delete(key); // an expiry in the past deletes
+        else e.expiresAt = this.#now() + ms;
+        w.integer(1);
+        break;
+      }
+      case "ttl":
+      case "pttl": {
+        if (!arity(argc === 2)) break;
+        const e = this.#get(keyOf(args[1]!));
+        if (!e) w.integer(-2);
+        else if (e.expiresAt === 0) w.integer(-1);
+        else {
+          const ms = Math.max(0, e.expiresAt - this.#now());
+          w.integer(name === "pttl" ? ms : Math.floor((ms + 500) / 1000));
+        }
+        break;
+      }
+      case "config": {
+        // redis-benchmark asks `CONFIG GET save` and `CONFIG GET appendonly`.
+        if (!arity(argc >= 2)) break;
+        const sub = lower(args[1]!);
+        if (sub !== "get" || argc !== 3) {
+          w.error(
+            `ERR unknown subcommand or wrong number of arguments for 'config|${sub}'`,
+          );
+          break;
+        }
+        const param = lower(args[2]!);
+        const known: Record<string, string> = { save: "", appendonly: "no" };
+        if (param in known) {
+          w.array(2);
+          w.bulk(encoder.encode(param));
+          w.bulk(encoder.encode(known[param]!));
+        } else w.array(0);
+        break;
+      }
+      case "command":
+        w.array(0);
+        break;
+      case "quit":
+        w.ok();
+        return "close";
+      default:
+        w.error(unknownCommand(args));
+    }
+    return "continue";
+  }
+
+  #set(args: Uint8Array[], w: RespWriter): void {
+    let nx = false, xx = false, keepTtl = false, ttlMs = -1;
+    for (let i = 3; i < args.length; i++) {
+      const opt = lower(args[i]!);
+      if (opt === "nx" && !xx) nx = true;
+      else if (opt === "xx" && !nx) xx = true;
+      else if (opt === "keepttl" && ttlMs < 0) keepTtl = true;
+      else if ((opt === "ex" || opt === "px") && ttlMs < 0 && !keepTtl) {
+        const v = args[++i];
+        if (v === undefined) {
+          w.error(SYNTAX);
+          return;
+        }
+        const n = parseInt64(v);
+        if (n === undefined) {
+          w.error(NOT_INT);
+          return;
+        }
+        if (n <= 0n) {
+          w.error("ERR invalid expire time in 'set' command");
+          return;
+        }
+        ttlMs = Number(n) * (opt === "ex" ? 1000 : 1);
+      } else {
+        w.error(SYNTAX);
+        return;
+      }
+    }
+    const key = keyOf(args[1]!);
+    const old = this.#get(key);
+    if ((nx && old) || (xx && !old)) {
+      w.bulk(null);
+      return;
+    }
+    const expiresAt = ttlMs > 0
+      ? this.#now() + ttlMs
+      : keepTtl && old
+      ? old.expiresAt
+      : 0;
+    // The argument is a view into the read buffer: keep a copy.
+    this.#data.set(key, { value: args[2]!.slice(), expiresAt });
+    w.ok();
+  }
+
+  #incrBy(keyBytes: Uint8Array, by: bigint, w: RespWriter): void {
+    const key = keyOf(keyBytes);
+    const e = this.#get(key);
+    let next: number | bigint;
+    const small = e ? smallInt(e.value) : 0;
+    if (small !== undefined && (by === 1n || by === -1n)) {
+      next = small + Number(by); // |small| < 10^15: exact
+    } else {
+      const cur = e ? parseInt64(e.value) : 0n;
+      if (cur === undefined) {
+        w.error(NOT_INT);
+        return;
+      }
+      next = cur + by;
+      if (next > MAX || next < MIN) {
+        w.error("ERR increment or decrement would overflow");
+        return;
+      }
+    }
+    const value = encoder.encode(String(next));
+    if (e) e.value = value;
+    else this.#data.set(key, { value, expiresAt: 0 });
+    w.integer(next);
+  }
+}
+
+// redis 7: "unknown command 'foo', with args beginning with: 'a' 'b' "
+function unknownCommand(args: Uint8Array[]): string {
+  const clean = (b: Uint8Array, max: number) =>
+    decoder.decode(b.subarray(0, max)).replace(/[\r\n]/g, " ");
+  let rest = "";
+  for (let i = 1; i < args.length && rest.length < 128; i++) {
+    rest += `'${clean(args[i]!, 128 - rest.length)}' `;
+  }
+  return `ERR unknown command '${
+    clean(args[0]!, 128)
+  }', with args beginning with: ${rest}`;
+}
