@@ -471,6 +471,7 @@ async function loop(): Promise<void> {
       const fn = bFns[i]!;
       const prev = fnCost[fn]!;
       fnCost[fn] = prev === prev ? prev * 0.75 + run * 0.25 : run;
+      Atomics.store(i32, workerBase + W_CUR, 0);
       complete(id, ok, value, start, run, ctx.transferList);
       sinceYield++;
     }
