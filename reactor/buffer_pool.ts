@@ -6,7 +6,7 @@ export interface BufferPoolOptions {
    * The smallest size class in bytes (a power of two); smaller requests get
    * a buffer of this size.
    *
-   * @default {512}
+   * @default {64}
    */
   minSize?: number;
   /**
@@ -23,6 +23,15 @@ export interface BufferPoolOptions {
    * @default {8388608}
    */
   maxRetainedBytes?: number;
+  /**
+   * Buffers of the size classes up to `slabSize / 16` are carved out of
+   * shared `slabSize`-byte `ArrayBuffer`s instead of getting one each, which
+   * saves the per-`ArrayBuffer` overhead on the small receive buffers that
+   * idle connections hold. `0` turns slabs off.
+   *
+   * @default {65536}
+   */
+  slabSize?: number;
 }
 
 /** Counters of a {@linkcode BufferPool}. */
@@ -105,6 +114,11 @@ export class BufferPool {
   #maxSize: number;
   #maxRetained: number;
   #free: Uint8Array[][] = [];
+  #slabSize: number;
+  #slabMaxClass: number;
+  /** Per size class: the slab being carved and the next offset in it. */
+  #slabs: (ArrayBuffer | undefined)[] = [];
+  #slabOffsets: number[] = [];
   #hits = 0;
   #misses = 0;
   #released = 0;
@@ -114,7 +128,7 @@ export class BufferPool {
 
   /** Constructs a pool. */
   constructor(options: BufferPoolOptions = {}) {
-    const minSize = assertPowerOfTwo("minSize", options.minSize ?? 512);
+    const minSize = assertPowerOfTwo("minSize", options.minSize ?? 64);
     const maxSize = assertPowerOfTwo("maxSize", options.maxSize ?? 1 << 20);
     if (maxSize < minSize) {
       throw new RangeError(
@@ -132,10 +146,18 @@ export class BufferPool {
         }`,
       );
     }
+    const slabSize = options.slabSize ?? 65536;
+    if (slabSize !== 0) assertPowerOfTwo("slabSize", slabSize);
+    this.#slabSize = slabSize;
+    this.#slabMaxClass = slabSize / 16;
     this.#minShift = ceilLog2(minSize);
     this.#maxSize = maxSize;
     this.#maxRetained = maxRetained;
-    for (let s = minSize; s <= maxSize; s *= 2) this.#free.push([]);
+    for (let s = minSize; s <= maxSize; s *= 2) {
+      this.#free.push([]);
+      this.#slabs.push(undefined);
+      this.#slabOffsets.push(0);
+    }
   }
 
   /** The length of the buffer `acquire(size)` returns. */
@@ -179,7 +201,18 @@ export class BufferPool {
       return buf;
     }
     this.#misses++;
-    return new Uint8Array(2 ** shift);
+    const size2 = 2 ** shift;
+    if (size2 > this.#slabMaxClass) return new Uint8Array(size2);
+    const c = shift - this.#minShift;
+    let slab = this.#slabs[c];
+    let off = this.#slabOffsets[c]!;
+    if (slab === undefined || off + size2 > slab.byteLength) {
+      slab = new ArrayBuffer(this.#slabSize);
+      this.#slabs[c] = slab;
+      off = 0;
+    }
+    this.#slabOffsets[c] = off + size2;
+    return new Uint8Array(slab, off, size2);
   }
 
   /**
@@ -188,10 +221,14 @@ export class BufferPool {
    */
   release(buf: Uint8Array): void {
     const len = buf.length;
+    const whole = buf.buffer.byteLength;
     if (
       len > this.#maxSize || (len & (len - 1)) !== 0 ||
-      len < 2 ** this.#minShift || buf.byteOffset !== 0 ||
-      buf.buffer.byteLength !== len ||
+      len < 2 ** this.#minShift ||
+      (whole === len
+        ? buf.byteOffset !== 0
+        : whole !== this.#slabSize || len > this.#slabMaxClass ||
+          buf.byteOffset % len !== 0) ||
       this.#bytesRetained + len > this.#maxRetained
     ) {
       this.#dropped++;

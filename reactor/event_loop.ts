@@ -33,7 +33,7 @@ export interface EventLoopOptions {
    * The receive buffer of a quiet connection, in bytes; what an idle
    * connection pins while its read is pending.
    *
-   * @default {512}
+   * @default {256}
    */
   minReadBufferSize?: number;
   /**
@@ -198,7 +198,7 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
-/** Bookkeeping of one registered source. */
+/** Bookkeeping of one registered source; kept small (idle connections). */
 class Entry {
   token: Token;
   source: Source;
@@ -212,9 +212,14 @@ class Entry {
   pendingError: Error | undefined = undefined;
   closeAfter = false;
 
+  /** A read, accept or waker wait is in flight. */
+  reading = false;
+  readPromise: Promise<void> | undefined = undefined;
+  /** A Timer expired or a Waker was woken, not yet delivered. */
+  fired = false;
+
   // Connection reads.
   conn: Deno.Conn | undefined = undefined;
-  reading = false;
   readBuf: Uint8Array | undefined = undefined;
   readPooled = true;
   /** Bytes of a completed read not yet delivered, or -1. */
@@ -226,14 +231,15 @@ class Entry {
   readSize: number;
   minRead: number;
   maxRead: number;
-  readPromise: Promise<void> | undefined = undefined;
   /** Set when the conn was deregistered with a read in flight. */
   adopt: ((outcome: InflightOutcome) => void) | undefined = undefined;
 
-  // Connection writes.
-  wq: (Uint8Array | undefined)[] = [];
-  wqRelease: (Uint8Array | undefined)[] = [];
-  wqHead = 0;
+  // Connection writes: the head chunk, then (rarely) an array behind it.
+  wHead: Uint8Array | undefined = undefined;
+  wHeadOwned: Uint8Array | undefined = undefined;
+  wq: (Uint8Array | undefined)[] | undefined = undefined;
+  wqOwned: (Uint8Array | undefined)[] | undefined = undefined;
+  wqAt = 0;
   queuedBytes = 0;
   writing = false;
   writePromise: Promise<void> | undefined = undefined;
@@ -247,29 +253,19 @@ class Entry {
 
   // Listeners.
   listener: Deno.Listener<Deno.Conn, Deno.Addr> | undefined = undefined;
-  accepting = false;
   accepted: Deno.Conn | undefined = undefined;
-  acceptPromise: Promise<void> | undefined = undefined;
   backoffTimer: ReturnType<typeof setTimeout> | undefined = undefined;
 
-  // Timers and wakers.
   timerNode: TimerNode | undefined = undefined;
-  timerFired = false;
-  wakerFired = false;
-  waiting = false;
-  waitPromise: Promise<void> | undefined = undefined;
 
-  // Completion callbacks, bound once per source (no closure per read).
-  onRead: (n: number | null) => void;
-  onReadError: (error: unknown) => void;
-  onWrite: (n: number) => void;
-  onWriteError: (error: unknown) => void;
-  onAccept: (conn: Deno.Conn) => void;
-  onAcceptError: (error: unknown) => void;
-  onWake: () => void;
+  // Completion callbacks, bound once per source when first needed: one for
+  // reads (accepts, wakes) and one for writes, each taking both the value
+  // and the error, sharing one closure context (idle memory, no closure per
+  // operation).
+  onRead: ((value: unknown) => void) | undefined = undefined;
+  onWrite: ((value: unknown) => void) | undefined = undefined;
 
   constructor(
-    loop: LoopInternals,
     token: Token,
     source: Source,
     kind: number,
@@ -286,24 +282,7 @@ class Entry {
     this.minRead = minRead;
     this.maxRead = maxRead;
     this.readSize = minRead;
-    this.onRead = (n) => loop.readDone(this, n);
-    this.onReadError = (error) => loop.readFailed(this, error);
-    this.onWrite = (n) => loop.writeDone(this, n);
-    this.onWriteError = (error) => loop.writeFailed(this, error);
-    this.onAccept = (conn) => loop.acceptDone(this, conn);
-    this.onAcceptError = (error) => loop.acceptFailed(this, error);
-    this.onWake = () => loop.wakeDone(this);
   }
-}
-
-interface LoopInternals {
-  readDone(e: Entry, n: number | null): void;
-  readFailed(e: Entry, error: unknown): void;
-  writeDone(e: Entry, n: number): void;
-  writeFailed(e: Entry, error: unknown): void;
-  acceptDone(e: Entry, conn: Deno.Conn): void;
-  acceptFailed(e: Entry, error: unknown): void;
-  wakeDone(e: Entry): void;
 }
 
 class TimerHandleImpl implements TimerHandle {
@@ -447,8 +426,6 @@ export class EventLoop implements AsyncDisposable {
   #handlerErrors = 0;
   #acceptErrors = 0;
 
-  #internals: LoopInternals;
-
   /** Constructs a loop; no I/O happens until a source is registered. */
   constructor(options: EventLoopOptions = {}) {
     const action = "create event loop";
@@ -459,7 +436,7 @@ export class EventLoop implements AsyncDisposable {
     );
     this.#minRead = positiveInt(
       "minReadBufferSize",
-      options.minReadBufferSize ?? 512,
+      options.minReadBufferSize ?? 256,
       action,
     );
     this.#maxRead = positiveInt(
@@ -510,15 +487,6 @@ export class EventLoop implements AsyncDisposable {
       throw new TypeError(`Cannot ${action} as 'onError' must be a function`);
     }
     this.#onError = options.onError ?? defaultOnError;
-    this.#internals = {
-      readDone: (e, n) => this.#readDone(e, n),
-      readFailed: (e, error) => this.#readFailed(e, error),
-      writeDone: (e, n) => this.#writeDone(e, n),
-      writeFailed: (e, error) => this.#writeFailed(e, error),
-      acceptDone: (e, conn) => this.#acceptDone(e, conn),
-      acceptFailed: (e, error) => this.#acceptFailed(e, error),
-      wakeDone: (e) => this.#wakeDone(e),
-    };
   }
 
   /** The pool receive buffers come from. */
@@ -620,7 +588,6 @@ export class EventLoop implements AsyncDisposable {
     minRead = this.#pool.classSize(minRead);
 
     const e = new Entry(
-      this.#internals,
       token,
       source,
       kind,
@@ -644,7 +611,7 @@ export class EventLoop implements AsyncDisposable {
           e.writing = true;
           writes.then(() => {
             e.writing = false;
-            if (e.registered && e.wqHead < e.wq.length) this.#startWrite(e);
+            if (e.registered && e.wHead !== undefined) this.#startWrite(e);
           });
         } else if (interest & WRITABLE) {
           e.writablePending = true;
@@ -714,11 +681,11 @@ export class EventLoop implements AsyncDisposable {
           else this.#startAccept(e);
           break;
         case KIND_TIMER:
-          if (e.timerFired) this.#enqueueSoon(e);
+          if (e.fired) this.#enqueueSoon(e);
           break;
         case KIND_WAKER:
-          if (e.wakerFired) this.#enqueueSoon(e);
-          else if (!e.waiting) this.#waitWaker(e);
+          if (e.fired) this.#enqueueSoon(e);
+          else if (!e.reading) this.#waitWaker(e);
           break;
       }
     }
@@ -790,15 +757,24 @@ export class EventLoop implements AsyncDisposable {
     if (len === 0) return e.queuedBytes < this.#hwm;
     let release: Uint8Array | undefined;
     const dbuf = this.#dispatchBuf;
-    if (dbuf !== undefined && bytes.buffer === dbuf.buffer) {
+    if (
+      dbuf !== undefined && bytes.buffer === dbuf.buffer &&
+      bytes.byteOffset >= dbuf.byteOffset &&
+      bytes.byteOffset + len <= dbuf.byteOffset + dbuf.length
+    ) {
       if (this.#dispatchBufTaken) bytes = bytes.slice();
       else {
         this.#dispatchBufTaken = true;
         release = dbuf;
       }
     }
-    e.wq.push(bytes);
-    e.wqRelease.push(release);
+    if (e.wHead === undefined) {
+      e.wHead = bytes;
+      e.wHeadOwned = release;
+    } else {
+      (e.wq ??= []).push(bytes);
+      (e.wqOwned ??= []).push(release);
+    }
     e.queuedBytes += len;
     if (!e.writing && !e.kickPending) {
       e.kickPending = true;
@@ -1174,16 +1150,16 @@ export class EventLoop implements AsyncDisposable {
         }
         break;
       case KIND_TIMER:
-        if (e.timerFired && (interest & READABLE)) {
-          e.timerFired = false;
+        if (e.fired && (interest & READABLE)) {
+          e.fired = false;
           ev.readable = true;
           if (e.timerNode!.intervalMs === 0) ev.closed = true;
           deliver = true;
         }
         break;
       case KIND_WAKER:
-        if (e.wakerFired && (interest & READABLE)) {
-          e.wakerFired = false;
+        if (e.fired && (interest & READABLE)) {
+          e.fired = false;
           // Reset before the handler runs: a wake during it is a new event.
           Atomics.store(wakerState(e.source as Waker), 0, 0);
           ev.readable = true;
@@ -1261,7 +1237,7 @@ export class EventLoop implements AsyncDisposable {
         }
         break;
       case KIND_WAKER:
-        if ((e.interest & READABLE) && !e.waiting && !e.wakerFired) {
+        if ((e.interest & READABLE) && !e.reading && !e.fired) {
           this.#waitWaker(e);
         }
         break;
@@ -1287,7 +1263,8 @@ export class EventLoop implements AsyncDisposable {
     e.readBuf = buf;
     e.readPooled = true;
     e.reading = true;
-    e.readPromise = e.conn!.read(buf).then(e.onRead, e.onReadError);
+    if (e.onRead === undefined) this.#bind(e);
+    e.readPromise = e.conn!.read(buf).then(e.onRead, e.onRead);
   }
 
   #adoptRead(e: Entry, inflight: Promise<InflightOutcome>): void {
@@ -1307,6 +1284,7 @@ export class EventLoop implements AsyncDisposable {
 
   #readDone(e: Entry, n: number | null): void {
     e.reading = false;
+    e.readPromise = undefined;
     if (!e.registered) {
       const buf = e.readBuf;
       e.readBuf = undefined;
@@ -1337,6 +1315,7 @@ export class EventLoop implements AsyncDisposable {
 
   #readFailed(e: Entry, error: unknown): void {
     e.reading = false;
+    e.readPromise = undefined;
     const buf = e.readBuf;
     e.readBuf = undefined;
     if (buf !== undefined && e.readPooled) this.#pool.release(buf);
@@ -1373,74 +1352,125 @@ export class EventLoop implements AsyncDisposable {
     for (let i = 0; i < kicks.length; i++) {
       const e = kicks[i]!;
       e.kickPending = false;
-      if (!e.writing && !e.closing && e.wqHead < e.wq.length) {
+      if (!e.writing && !e.closing && e.wHead !== undefined) {
         this.#startWrite(e);
       }
     }
     kicks.length = 0;
   }
 
+  /** Creates the completion callbacks of `e`. */
+  #bind(e: Entry): void {
+    switch (e.kind) {
+      case KIND_CONN:
+        // Reads resolve with a number or null and reject with an Error;
+        // writes resolve with a number.
+        e.onRead = (value) => {
+          if (value === null || typeof value === "number") {
+            this.#readDone(e, value);
+          } else this.#readFailed(e, value);
+        };
+        e.onWrite = (value) => {
+          if (typeof value === "number") this.#writeDone(e, value);
+          else this.#writeFailed(e, value);
+        };
+        break;
+      case KIND_LISTENER:
+        e.onRead = (value) => {
+          if (
+            value !== null && typeof value === "object" &&
+            !(value instanceof Error) &&
+            typeof (value as Deno.Conn).read === "function"
+          ) this.#acceptDone(e, value as Deno.Conn);
+          else this.#acceptFailed(e, value);
+        };
+        break;
+      default:
+        e.onRead = () => this.#wakeDone(e);
+    }
+  }
+
   #startWrite(e: Entry): void {
+    let chunk = e.wHead!;
     const wq = e.wq;
-    const head = e.wqHead;
-    let chunk = wq[head]!;
-    const end = wq.length;
-    if (end - head > 1 && chunk.length < this.#maxCoalesce) {
+    const max = this.#maxCoalesce;
+    if (wq !== undefined && e.wqAt < wq.length && chunk.length < max) {
       // Coalesce the small chunks queued behind into one write.
-      const max = this.#maxCoalesce;
-      let total = 0;
-      let last = head;
-      while (last < end && total + wq[last]!.length <= max) {
+      const owned = e.wqOwned!;
+      let total = chunk.length;
+      let last = e.wqAt;
+      while (last < wq.length && total + wq[last]!.length <= max) {
         total += wq[last]!.length;
         last++;
       }
-      if (last - head > 1) {
-        const buf = this.#pool.acquire(total);
-        let off = 0;
-        for (let i = head; i < last; i++) {
+      if (last > e.wqAt) {
+        const pool = this.#pool;
+        const buf = pool.acquire(total);
+        buf.set(chunk, 0);
+        let off = chunk.length;
+        if (e.wHeadOwned !== undefined) pool.release(e.wHeadOwned);
+        for (let i = e.wqAt; i < last; i++) {
           const part = wq[i]!;
           buf.set(part, off);
           off += part.length;
-          const owned = e.wqRelease[i];
-          if (owned !== undefined) this.#pool.release(owned);
+          const o = owned[i];
+          if (o !== undefined) pool.release(o);
           wq[i] = undefined;
-          e.wqRelease[i] = undefined;
+          owned[i] = undefined;
         }
+        e.wqAt = last;
+        this.#compactQueue(e);
         chunk = total === buf.length ? buf : buf.subarray(0, total);
-        e.wqHead = last - 1;
-        wq[last - 1] = chunk;
-        e.wqRelease[last - 1] = buf;
+        e.wHead = chunk;
+        e.wHeadOwned = buf;
       }
     }
     e.writing = true;
-    e.writePromise = e.conn!.write(chunk).then(e.onWrite, e.onWriteError);
+    if (e.onWrite === undefined) this.#bind(e);
+    e.writePromise = e.conn!.write(chunk).then(e.onWrite, e.onWrite);
+  }
+
+  #compactQueue(e: Entry): void {
+    const wq = e.wq!;
+    if (e.wqAt === wq.length) {
+      wq.length = 0;
+      e.wqOwned!.length = 0;
+      e.wqAt = 0;
+    } else if (e.wqAt > 1024 && e.wqAt * 2 > wq.length) {
+      wq.splice(0, e.wqAt);
+      e.wqOwned!.splice(0, e.wqAt);
+      e.wqAt = 0;
+    }
   }
 
   #writeDone(e: Entry, n: number): void {
     e.writing = false;
-    const before = e.queuedBytes;
-    const head = e.wqHead;
-    const chunk = e.wq[head];
+    e.writePromise = undefined;
+    const chunk = e.wHead;
     if (chunk === undefined) return; // closed under us
+    const before = e.queuedBytes;
     this.#writes++;
     this.#bytesWritten += n;
     e.queuedBytes = before - n;
     if (n < chunk.length) {
-      e.wq[head] = chunk.subarray(n);
+      e.wHead = chunk.subarray(n);
     } else {
-      const owned = e.wqRelease[head];
-      if (owned !== undefined) this.#pool.release(owned);
-      e.wq[head] = undefined;
-      e.wqRelease[head] = undefined;
-      e.wqHead = head + 1;
-      if (e.wqHead === e.wq.length) {
-        e.wq.length = 0;
-        e.wqRelease.length = 0;
-        e.wqHead = 0;
+      if (e.wHeadOwned !== undefined) this.#pool.release(e.wHeadOwned);
+      const wq = e.wq;
+      if (wq !== undefined && e.wqAt < wq.length) {
+        e.wHead = wq[e.wqAt];
+        e.wHeadOwned = e.wqOwned![e.wqAt];
+        wq[e.wqAt] = undefined;
+        e.wqOwned![e.wqAt] = undefined;
+        e.wqAt++;
+        this.#compactQueue(e);
+      } else {
+        e.wHead = undefined;
+        e.wHeadOwned = undefined;
       }
     }
     if (e.closing) return;
-    if (e.wqHead < e.wq.length) {
+    if (e.wHead !== undefined) {
       this.#startWrite(e);
     } else {
       const waiters = e.flushWaiters;
@@ -1465,18 +1495,27 @@ export class EventLoop implements AsyncDisposable {
 
   #writeFailed(e: Entry, error: unknown): void {
     e.writing = false;
+    e.writePromise = undefined;
     this.#dropWrites(e, error);
     if (e.registered && !e.closing) this.#fail(e, error);
   }
 
   #dropWrites(e: Entry, error: unknown): void {
-    for (let i = e.wqHead; i < e.wq.length; i++) {
-      const owned = e.wqRelease[i];
-      if (owned !== undefined) this.#pool.release(owned);
+    const pool = this.#pool;
+    if (e.wHeadOwned !== undefined) pool.release(e.wHeadOwned);
+    e.wHead = undefined;
+    e.wHeadOwned = undefined;
+    const wq = e.wq;
+    if (wq !== undefined) {
+      const owned = e.wqOwned!;
+      for (let i = e.wqAt; i < wq.length; i++) {
+        const o = owned[i];
+        if (o !== undefined) pool.release(o);
+      }
+      wq.length = 0;
+      owned.length = 0;
+      e.wqAt = 0;
     }
-    e.wq.length = 0;
-    e.wqRelease.length = 0;
-    e.wqHead = 0;
     e.queuedBytes = 0;
     e.writeFailed = true;
     const waiters = e.flushWaiters;
@@ -1523,15 +1562,17 @@ export class EventLoop implements AsyncDisposable {
 
   #startAccept(e: Entry): void {
     if (
-      e.accepting || e.closing || !e.registered ||
+      e.reading || e.closing || !e.registered ||
       e.backoffTimer !== undefined || e.accepted !== undefined
     ) return;
-    e.accepting = true;
-    e.acceptPromise = e.listener!.accept().then(e.onAccept, e.onAcceptError);
+    e.reading = true;
+    if (e.onRead === undefined) this.#bind(e);
+    e.readPromise = e.listener!.accept().then(e.onRead, e.onRead);
   }
 
   #acceptDone(e: Entry, conn: Deno.Conn): void {
-    e.accepting = false;
+    e.reading = false;
+    e.readPromise = undefined;
     if (!e.registered) {
       // Nobody will see it; do not leak it.
       try {
@@ -1544,7 +1585,8 @@ export class EventLoop implements AsyncDisposable {
   }
 
   #acceptFailed(e: Entry, error: unknown): void {
-    e.accepting = false;
+    e.reading = false;
+    e.readPromise = undefined;
     if (!e.registered || e.closing) return;
     this.#acceptErrors++;
     switch (classifyAcceptError(error)) {
@@ -1572,19 +1614,21 @@ export class EventLoop implements AsyncDisposable {
     const state = wakerState(e.source as Waker);
     const result = Atomics.waitAsync(state, 0, 0);
     if (!result.async) {
-      e.wakerFired = true;
+      e.fired = true;
       this.#enqueueSoon(e);
       return;
     }
-    e.waiting = true;
-    e.waitPromise = result.value.then(e.onWake);
+    e.reading = true;
+    if (e.onRead === undefined) this.#bind(e);
+    e.readPromise = result.value.then(e.onRead);
   }
 
   #wakeDone(e: Entry): void {
-    e.waiting = false;
+    e.reading = false;
+    e.readPromise = undefined;
     if (!e.registered) return;
     if (Atomics.load(wakerState(e.source as Waker), 0) !== 0) {
-      e.wakerFired = true;
+      e.fired = true;
       if (e.interest & READABLE) this.#enqueue(e);
     } else if (e.interest & READABLE) {
       this.#waitWaker(e);
@@ -1615,7 +1659,7 @@ export class EventLoop implements AsyncDisposable {
       const entry = node.entry as Entry | undefined;
       if (entry !== undefined) {
         if (!entry.registered) continue;
-        entry.timerFired = true;
+        entry.fired = true;
         if (entry.interest & READABLE && !entry.queued) {
           entry.queued = true;
           this.#ready.push(entry);
@@ -1676,7 +1720,7 @@ export class EventLoop implements AsyncDisposable {
       this.#timers.remove(e.timerNode);
       if (this.#timers.size === 0) this.#disarm();
     }
-    if (e.kind === KIND_WAKER && e.waiting) {
+    if (e.kind === KIND_WAKER && e.reading) {
       // Release our waitAsync; a real wake stays visible in the state word.
       Atomics.notify(wakerState(e.source as Waker), 0);
     }
@@ -1708,7 +1752,7 @@ export class EventLoop implements AsyncDisposable {
       );
     }
     e.pendingError = undefined;
-    if (e.writing || e.wqHead < e.wq.length) {
+    if (e.writing || e.wHead !== undefined) {
       const { promise, resolve } = Promise.withResolvers<void>();
       e.detachedFlush = resolve;
       stashPendingWrites(conn, promise);
@@ -1742,7 +1786,7 @@ export class EventLoop implements AsyncDisposable {
         break;
       }
       case KIND_LISTENER:
-        if (e.accepting && e.acceptPromise) pending.push(e.acceptPromise);
+        if (e.reading && e.readPromise) pending.push(e.readPromise);
         if (e.accepted !== undefined) {
           try {
             e.accepted.close();
@@ -1754,7 +1798,7 @@ export class EventLoop implements AsyncDisposable {
         } catch { /* already closed */ }
         break;
       case KIND_WAKER:
-        if (e.waiting && e.waitPromise) pending.push(e.waitPromise);
+        if (e.reading && e.readPromise) pending.push(e.readPromise);
         break;
     }
     if (pending.length === 0) return undefined;

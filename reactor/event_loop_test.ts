@@ -1,11 +1,4 @@
-import {
-  assert,
-  assertEquals,
-  assertFalse,
-  assertGreater,
-  assertRejects,
-  assertThrows,
-} from "@std/assert";
+import { assertEquals, assertGreater } from "@std/assert";
 import { type Event, EventLoop, Interest, type Token } from "./mod.ts";
 
 const HOST = "127.0.0.1";
