@@ -31,6 +31,10 @@ if (import.meta.main) {
   const server = new TcpServer(config, echoHandler);
   const serving = server.run();
   print(`listening on ${formatAddr(server.addr)}`);
-  using _signals = shutdownOnSignals(server, { timeoutMs: 2000 });
+  // First signal: graceful (peers get end of stream and `--grace-ms` to
+  // leave); second signal: forced.
+  using _signals = shutdownOnSignals(server, {
+    timeoutMs: Number(flag(Deno.args, "grace-ms", "2000")),
+  });
   await serving;
 }

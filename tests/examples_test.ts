@@ -3,7 +3,7 @@
 // `listening on HOST:PORT` first, and must exit 0 on SIGTERM.
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { within } from "./testdata/_net_helpers.ts";
+import { readUntilText, within } from "./testdata/_net_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const encoder = new TextEncoder();
@@ -83,7 +83,10 @@ interface Example {
   stderr: Promise<string>;
 }
 
-async function startExample(name: string): Promise<Example> {
+async function startExample(
+  name: string,
+  ...extra: string[]
+): Promise<Example> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -93,6 +96,7 @@ async function startExample(name: string): Promise<Example> {
       "127.0.0.1",
       "--port",
       "0",
+      ...extra,
     ],
     cwd: ROOT,
     stdin: "null",
@@ -247,5 +251,35 @@ Deno.test({
     const stderr = await server.stderr;
     assertEquals(status.code, 0, stderr);
     assertMatch(stderr, /alice left \(closed\)/);
+  },
+});
+
+Deno.test({
+  name:
+    "examples/chat_server.ts: a second SIGTERM forces the shutdown a stubborn client holds up",
+  async fn() {
+    // A one-minute grace period that only the second signal can cut short.
+    const server = await startExample("chat_server.ts", "--grace-ms", "60000");
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.port,
+    });
+    await readUntilText(conn, "* welcome guest1");
+    server.child.kill("SIGTERM");
+    await within(
+      readUntilText(conn, "* server shutting down\n"),
+      5000,
+      "notice",
+    );
+    // Graceful: end of stream, yet the server waits for us to close.
+    const buf = new Uint8Array(64);
+    assertEquals(await within(conn.read(buf), 5000, "EOF"), null);
+    server.child.kill("SIGTERM");
+    const status = await within(server.child.status, 20_000, "forced exit");
+    await server.stdout.rest();
+    const stderr = await server.stderr;
+    assertEquals(status.code, 0, stderr);
+    assertMatch(stderr, /guest1 left \(shutdown\)/);
+    conn.close();
   },
 });
