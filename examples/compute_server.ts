@@ -1,0 +1,164 @@
+// A TCP job server: clients send one job per line and get answers from a
+// ComputePool attached to the server's event loop (`loop.spawnCompute`).
+//
+//   hash <priority> <text>   → `hash <n> <hex>`: iterated hash of <text>,
+//                              priority critical|high|normal|low; <n> numbers
+//                              the client's jobs from 1 (answers may come out
+//                              of order: a critical job overtakes low ones)
+//   stats                    → one line of JSON: the pool's metrics
+//   quit                     → closes the connection
+//
+//   deno run --allow-net --allow-read examples/compute_server.ts --port 7001 \
+//     [--workers 2] [--iterations 200000]
+//   socat - TCP:127.0.0.1:7001
+//
+// A client that disconnects has its queued jobs removed and its running ones
+// cancelled. Prints `listening on HOST:PORT` first; SIGINT/SIGTERM shut it
+// down gracefully (a second signal forces) and it exits 0.
+
+import { EventLoop } from "@millrace/io/reactor";
+import {
+  type NetworkHandler,
+  shutdownOnSignals,
+  TcpServer,
+  TcpServerConfig,
+} from "@millrace/io/net";
+import { ComputePool, TaskPriority } from "@millrace/io/compute";
+import { type LineSink, LineSplitter } from "./_line_splitter.ts";
+import { flag, formatAddr, portFlag, print, printError } from "./_args.ts";
+import type * as Tasks from "./_compute_tasks.ts";
+
+const PRIORITIES: Record<string, TaskPriority> = {
+  critical: TaskPriority.Critical,
+  high: TaskPriority.High,
+  normal: TaskPriority.Normal,
+  low: TaskPriority.Low,
+};
+
+/** Per-connection state. */
+export interface JobClient {
+  splitter: LineSplitter;
+  sink: LineSink;
+  jobs: number;
+  abort: AbortController;
+}
+
+/** Options of {@linkcode createComputeHandler}. */
+export interface ComputeHandlerOptions {
+  /** Rounds of the iterated hash per job. @default {200000} */
+  iterations?: number;
+  /** Where diagnostics go. */
+  log?: (line: string) => void;
+}
+
+/** The job protocol's handler; jobs go to the pool attached to `loop`. */
+export function createComputeHandler(
+  loop: EventLoop,
+  pool: ComputePool<typeof Tasks>,
+  options: ComputeHandlerOptions = {},
+): NetworkHandler<JobClient> {
+  const { iterations = 200_000, log = () => {} } = options;
+  return {
+    onConnect(ctx, id) {
+      const client: JobClient = {
+        splitter: new LineSplitter(4096),
+        jobs: 0,
+        abort: new AbortController(),
+        sink: {
+          line(line) {
+            const [command = "", priorityName = "", ...words] = line.trim()
+              .split(" ");
+            if (command === "hash") {
+              const priority = PRIORITIES[priorityName];
+              if (priority === undefined || words.length === 0) {
+                ctx.sendTo(
+                  id,
+                  "error: usage: hash critical|high|normal|low <text>\n",
+                );
+                return;
+              }
+              const n = ++client.jobs;
+              loop.spawnCompute("hash", { text: words.join(" "), iterations }, {
+                priority,
+                signal: client.abort.signal,
+              }).then(
+                (hex) => ctx.has(id) && ctx.sendTo(id, `hash ${n} ${hex}\n`),
+                (error: Error) => {
+                  if (ctx.has(id)) {
+                    ctx.sendTo(
+                      id,
+                      `error ${n} ${error.name}: ${error.message}\n`,
+                    );
+                  }
+                },
+              );
+            } else if (command === "stats") {
+              ctx.sendTo(id, JSON.stringify(pool.metrics()) + "\n");
+            } else if (command === "quit") {
+              ctx.closeConnection(id, { flush: true });
+            } else if (command !== "") {
+              ctx.sendTo(id, `error: unknown command '${command}'\n`);
+            }
+          },
+          tooLong() {
+            ctx.sendTo(id, "error: line too long\n");
+          },
+        },
+      };
+      ctx.setData(id, client);
+    },
+    onData(ctx, id, data) {
+      const client = ctx.getData(id)!;
+      client.splitter.push(data, client.sink);
+    },
+    onDisconnect(ctx, id) {
+      // Its queued jobs leave the queue, its running ones see ctx.cancelled().
+      ctx.getData(id)?.abort.abort();
+    },
+    onError(_ctx, error, id) {
+      log(`connection ${id ?? "-"}: ${error.message}`);
+    },
+  };
+}
+
+if (import.meta.main) {
+  const workers = Number(
+    flag(Deno.args, "workers", String(navigator.hardwareConcurrency)),
+  );
+  const iterations = Number(flag(Deno.args, "iterations", "200000"));
+  if (!Number.isSafeInteger(iterations) || iterations < 1) {
+    printError(
+      `error: --iterations must be a positive integer: received "${iterations}"`,
+    );
+    Deno.exit(2);
+  }
+  const pool = new ComputePool<typeof Tasks>(
+    new URL("./_compute_tasks.ts", import.meta.url),
+    { workers },
+  );
+  const loop = new EventLoop();
+  loop.attachCompute(pool);
+  const config = TcpServerConfig.builder()
+    .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
+    .port(portFlag(Deno.args, "0"))
+    .build();
+  const server = new TcpServer(
+    config,
+    createComputeHandler(loop, pool, { iterations, log: printError }),
+  );
+  server.start(loop);
+  const running = loop.run();
+  print(`listening on ${formatAddr(server.addr)}`);
+  {
+    using _signals = shutdownOnSignals({
+      async shutdown(options) {
+        const result = await server.shutdown(options);
+        loop.stop();
+        return result;
+      },
+    }, { timeoutMs: 2000 });
+    await running;
+  }
+  await loop[Symbol.asyncDispose](); // aborts jobs still pending
+  await pool.close();
+}
