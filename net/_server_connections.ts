@@ -34,7 +34,8 @@ export interface ConnectionRecord<T> {
   readonly id: number;
   readonly token: number;
   readonly conn: Deno.Conn;
-  readonly remoteAddr: Deno.Addr;
+  /** Read from the conn on first use (most servers never ask). */
+  remoteAddr: Deno.Addr | undefined;
   data: T | undefined;
   /** Write side shut (graceful shutdown): `sendTo` refuses. */
   writeShut: boolean;
@@ -156,7 +157,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
       id: this.#nextId++,
       token,
       conn,
-      remoteAddr: conn.remoteAddr,
+      remoteAddr: undefined,
       data: undefined,
       writeShut: false,
       wantWritable: false,
@@ -438,7 +439,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
   remoteAddr(id: number): Deno.Addr {
     const record = this.#byId.get(id);
     if (record === undefined) throw new ConnectionNotFoundError(id);
-    return record.remoteAddr;
+    return record.remoteAddr ??= record.conn.remoteAddr;
   }
 
   connectionIds(): number[] {

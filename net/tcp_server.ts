@@ -446,9 +446,11 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       if (table.connectionCount > 0) {
         const { promise, resolve } = Promise.withResolvers<void>();
         this.#wakeShutdown = resolve;
-        const timer = loop.addTimer(timeoutMs, resolve);
+        // A plain timer, not the loop's: the deadline must hold even if the
+        // caller's loop is not running.
+        const timer = setTimeout(resolve, timeoutMs);
         await promise;
-        timer.cancel();
+        clearTimeout(timer);
         this.#wakeShutdown = undefined;
       }
       closedGracefully = before - table.connectionCount;
