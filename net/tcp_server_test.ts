@@ -626,3 +626,48 @@ Deno.test("ServerContext refuses sends after the write side is shut", async () =
   assertEquals(await result, { closedGracefully: 1, forced: 0 });
   await running;
 });
+
+Deno.test("TcpServer calls onListening and passes backlog to the listener; broadcast honours except", async () => {
+  const listened: Deno.Addr[] = [];
+  const seen: Deno.ListenOptions[] = [];
+  const listen = Deno.listen;
+  // deno-lint-ignore no-explicit-any
+  (Deno as any).listen = (options: Deno.ListenOptions) => {
+    seen.push(options);
+    return listen(options as Deno.TcpListenOptions);
+  };
+  let server: TcpServer;
+  let running: Promise<void>;
+  try {
+    ({ server, running } = serve({
+      onData(ctx, id, data) {
+        const text = decoder.decode(data);
+        if (text === "one") ctx.broadcast("x", { except: id });
+        if (text === "many") ctx.broadcast("y", { except: [1, 2] });
+      },
+      onListening: (_ctx, addr) => void listened.push(addr),
+    }, { backlog: 7 }));
+  } finally {
+    // deno-lint-ignore no-explicit-any
+    (Deno as any).listen = listen;
+  }
+  assertEquals(seen.map((o) => o.tcpBacklog), [7]);
+  assertEquals(listened, [server.addr]);
+  const conns = [
+    await connectTo(server.addr),
+    await connectTo(server.addr),
+    await connectTo(server.addr),
+  ];
+  await waitFor(() => server.connectionCount === 3, 2000, "accepted");
+  await conns[0]!.write(encoder.encode("one"));
+  assertEquals(decoder.decode(await readN(conns[1]!, 1)), "x");
+  assertEquals(decoder.decode(await readN(conns[2]!, 1)), "x");
+  await conns[1]!.write(encoder.encode("many"));
+  assertEquals(decoder.decode(await readN(conns[2]!, 1)), "y");
+  await stop(server, running);
+  // Connection 1 (the sender of "one", left out of "many") got nothing.
+  assertEquals((await readAll(conns[0]!)).length, 0);
+  assertEquals((await readAll(conns[1]!)).length, 0);
+  assertEquals((await readAll(conns[2]!)).length, 0);
+  for (const conn of conns) conn.close();
+});
