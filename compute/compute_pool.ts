@@ -794,7 +794,9 @@ export class ComputePool<
     if (this.#state === OPEN || this.#state === CLOSING) {
       this.#replaced++;
       const fresh = this.#spawn(slot.index);
-      fresh.ready = true; // its readiness was counted for the first worker
+      // Readiness counts once per index: a replacement of a worker that was
+      // ready does not count again, one of a worker that was not does.
+      fresh.ready = slot.ready;
       this.#workers[slot.index] = fresh;
       for (const task of requeue) {
         task.ring = -1;
