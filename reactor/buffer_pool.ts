@@ -119,6 +119,8 @@ export class BufferPool {
   /** Per size class: the slab being carved and the next offset in it. */
   #slabs: (ArrayBuffer | undefined)[] = [];
   #slabOffsets: number[] = [];
+  /** The size class each slab is carved into (to recognise its buffers). */
+  #slabClass = new WeakMap<ArrayBufferLike, number>();
   #hits = 0;
   #misses = 0;
   #released = 0;
@@ -209,6 +211,7 @@ export class BufferPool {
     if (slab === undefined || off + size2 > slab.byteLength) {
       slab = new ArrayBuffer(this.#slabSize);
       this.#slabs[c] = slab;
+      this.#slabClass.set(slab, size2);
       off = 0;
     }
     this.#slabOffsets[c] = off + size2;
@@ -227,8 +230,8 @@ export class BufferPool {
       len < 2 ** this.#minShift ||
       (whole === len
         ? buf.byteOffset !== 0
-        : whole !== this.#slabSize || len > this.#slabMaxClass ||
-          buf.byteOffset % len !== 0) ||
+        : whole !== this.#slabSize || buf.byteOffset % len !== 0 ||
+          this.#slabClass.get(buf.buffer) !== len) ||
       this.#bytesRetained + len > this.#maxRetained
     ) {
       this.#dropped++;

@@ -316,6 +316,8 @@ function positiveInt(name: string, value: unknown, action: string): number {
   return value;
 }
 
+function noop(): void {}
+
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
@@ -411,6 +413,11 @@ export class EventLoop implements AsyncDisposable {
   #timers = new TimerHeap();
   #armedId: ReturnType<typeof setTimeout> | undefined = undefined;
   #armedDeadline = Infinity;
+  // Atomics.waitAsync does not keep Deno's event loop alive: while the loop
+  // runs with a Waker registered, a ref'ed idle interval does, so that a
+  // wake from another thread is not lost to "event loop has resolved".
+  #wakers = 0;
+  #keepAlive: ReturnType<typeof setInterval> | undefined = undefined;
 
   #lingering = new Set<Promise<void>>();
   #compute: ComputeRunner | undefined = undefined;
@@ -635,6 +642,8 @@ export class EventLoop implements AsyncDisposable {
         break;
       }
       case KIND_WAKER:
+        this.#wakers++;
+        this.#updateKeepAlive();
         if (interest & READABLE) this.#waitWaker(e);
         break;
     }
@@ -952,6 +961,7 @@ export class EventLoop implements AsyncDisposable {
     this.#yieldPending = false;
     this.#runTimers();
     this.#arm();
+    this.#updateKeepAlive();
     this.#scheduleDrain();
     return promise;
   }
@@ -963,6 +973,7 @@ export class EventLoop implements AsyncDisposable {
     if (!this.#running) return;
     this.#running = false;
     this.#disarm();
+    this.#updateKeepAlive();
     const channel = this.#channel;
     if (channel !== undefined) {
       channel.port1.onmessage = null;
@@ -1700,6 +1711,16 @@ export class EventLoop implements AsyncDisposable {
     this.#armedId = setTimeout(this.#onNativeTimer, delay);
   }
 
+  #updateKeepAlive(): void {
+    const want = this.#running && this.#wakers > 0;
+    if (want && this.#keepAlive === undefined) {
+      this.#keepAlive = setInterval(noop, 2 ** 31 - 1);
+    } else if (!want && this.#keepAlive !== undefined) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+    }
+  }
+
   #disarm(): void {
     if (this.#armedId !== undefined) {
       clearTimeout(this.#armedId);
@@ -1719,6 +1740,10 @@ export class EventLoop implements AsyncDisposable {
     if (e.timerNode !== undefined) {
       this.#timers.remove(e.timerNode);
       if (this.#timers.size === 0) this.#disarm();
+    }
+    if (e.kind === KIND_WAKER) {
+      this.#wakers--;
+      this.#updateKeepAlive();
     }
     if (e.kind === KIND_WAKER && e.reading) {
       // Release our waitAsync; a real wake stays visible in the state word.
@@ -1797,9 +1822,8 @@ export class EventLoop implements AsyncDisposable {
           e.listener!.close();
         } catch { /* already closed */ }
         break;
-      case KIND_WAKER:
-        if (e.reading && e.readPromise) pending.push(e.readPromise);
-        break;
+        // A waker's waitAsync is not an op (nothing for the sanitizers) and
+        // its settling does not keep Deno's event loop alive: not awaited.
     }
     if (pending.length === 0) return undefined;
     const settled = Promise.all(pending).then(() => {
