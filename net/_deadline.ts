@@ -53,6 +53,98 @@ export function describeValue(value: unknown): string {
 
 const noop = (): void => {};
 
+/**
+ * One timer for all the deadlines of an owner (a stream, a listener). Arming
+ * and clearing a timer per call costs more than a loopback round trip's share,
+ * so the timer is left armed when a call finishes: back-to-back calls with the
+ * same timeout find it already armed for an earlier time and do nothing. When
+ * it fires, it expires what is due and re-arms for the earliest deadline left,
+ * if any. It is unref'ed (an idle stream does not keep the process alive) and
+ * cleared by the owner's `close()`, so no timer outlives the owner.
+ */
+export class DeadlineTimer implements Disposable {
+  #pending = new Set<Deadline>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #at = Infinity;
+  #disposed = false;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort: (() => void) | undefined;
+
+  /**
+   * @param signal The owner's scope signal (a `Canceller`'s): one listener for
+   * the owner's lifetime instead of one per call.
+   */
+  constructor(signal?: AbortSignal) {
+    this.#signal = signal;
+    if (signal && !signal.aborted) {
+      this.#onAbort = () => {
+        for (const deadline of this.#pending) deadline.cancel(signal);
+      };
+      signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
+  }
+
+  /** The owner's scope signal, if any. */
+  get signal(): AbortSignal | undefined {
+    return this.#signal;
+  }
+
+  /** Starts watching `deadline`. */
+  add(deadline: Deadline, end: number): void {
+    if (this.#disposed) return;
+    this.#pending.add(deadline);
+    if (end < this.#at) this.#arm(end);
+  }
+
+  /** Stops watching `deadline` (the timer stays armed). */
+  delete(deadline: Deadline): void {
+    this.#pending.delete(deadline);
+  }
+
+  /** Clears the timer; deadlines still watched never expire. */
+  [Symbol.dispose](): void {
+    this.#disposed = true;
+    this.#pending.clear();
+    this.#clear();
+    if (this.#onAbort) {
+      this.#signal?.removeEventListener("abort", this.#onAbort);
+    }
+  }
+
+  #arm(at: number): void {
+    this.#clear();
+    this.#at = at;
+    this.#timer = setTimeout(
+      () => this.#fire(),
+      Math.max(0, at - performance.now()),
+    );
+    Deno.unrefTimer(Number(this.#timer));
+  }
+
+  #clear(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#at = Infinity;
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#at = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const deadline of this.#pending) {
+      const end = deadline.end;
+      if (end <= now) {
+        this.#pending.delete(deadline);
+        deadline.expire();
+      } else if (end < next) {
+        next = end;
+      }
+    }
+    if (next !== Infinity && !this.#disposed) this.#arm(next);
+  }
+}
+
 /** A deadline plus abort signals, turned into `TimedOutError`/`CancelledError`. */
 export class Deadline implements Disposable {
   readonly #action: string;
@@ -64,17 +156,21 @@ export class Deadline implements Disposable {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #onAbort: (() => void) | undefined;
   #disposed = false;
+  readonly #owner: DeadlineTimer | undefined;
 
   /**
    * @param action What is being done, for messages: "read", "accept", ...
    * @param timeoutMs Total time for the call; `undefined`/`Infinity`: none.
    * @param signals Signals that cancel the call (undefined entries ignored).
+   * @param owner The shared timer to use instead of a timer of its own.
    */
   constructor(
     action: string,
     timeoutMs: number | undefined,
     signals: readonly (AbortSignal | undefined)[],
+    owner?: DeadlineTimer,
   ) {
+    this.#owner = owner;
     this.#action = action;
     this.#timeoutMs = timeoutMs === Infinity ? undefined : timeoutMs;
     this.#end = this.#timeoutMs === undefined
@@ -83,6 +179,21 @@ export class Deadline implements Disposable {
     this.#signals = signals.filter((signal): signal is AbortSignal =>
       signal !== undefined
     );
+  }
+
+  /** The deadline on the `performance.now()` clock; `Infinity` without one. */
+  get end(): number {
+    return this.#end;
+  }
+
+  /** Rejects the pending wait with `TimedOutError` (called by the owner's timer). */
+  expire(): void {
+    this.#reject?.(this.#timedOut());
+  }
+
+  /** Rejects the pending wait with `CancelledError` (called by the owner). */
+  cancel(signal: AbortSignal): void {
+    this.#reject?.(this.#cancelled(signal));
   }
 
   /** Milliseconds left; `Infinity` without a deadline. */
@@ -98,6 +209,8 @@ export class Deadline implements Disposable {
     for (const signal of this.#signals) {
       if (signal.aborted) throw this.#cancelled(signal);
     }
+    const scope = this.#owner?.signal;
+    if (scope?.aborted) throw this.#cancelled(scope);
   }
 
   /** Settles like `promise` unless the deadline passes or a signal aborts first. */
@@ -124,6 +237,7 @@ export class Deadline implements Disposable {
     if (this.#disposed) return;
     this.#disposed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#owner?.delete(this);
     if (this.#onAbort) {
       for (const signal of this.#signals) {
         signal.removeEventListener("abort", this.#onAbort);
@@ -135,6 +249,8 @@ export class Deadline implements Disposable {
     for (const signal of this.#signals) {
       if (signal.aborted) return this.#cancelled(signal);
     }
+    const scope = this.#owner?.signal;
+    if (scope?.aborted) return this.#cancelled(scope);
     if (performance.now() >= this.#end) return this.#timedOut();
     return undefined;
   }
@@ -158,7 +274,9 @@ export class Deadline implements Disposable {
     // Nobody may be racing when it rejects (the call already returned).
     this.#gate.catch(noop);
     if (this.#disposed) return this.#gate;
-    if (this.#end !== Infinity) {
+    if (this.#owner) {
+      this.#owner.add(this, this.#end);
+    } else if (this.#end !== Infinity) {
       this.#timer = setTimeout(
         () => this.#reject?.(this.#timedOut()),
         Math.max(0, this.#end - performance.now()),

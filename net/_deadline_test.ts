@@ -6,7 +6,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { FakeTime } from "@std/testing/time";
-import { Deadline, validateTimeout } from "./_deadline.ts";
+import { Deadline, DeadlineTimer, validateTimeout } from "./_deadline.ts";
 import { CancelledError, TimedOutError } from "./errors.ts";
 
 Deno.test("Deadline.race() rejects with TimedOutError at the deadline, not before", async () => {
@@ -82,4 +82,41 @@ Deno.test("validateTimeout() accepts undefined, zero, Infinity; rejects the rest
     TypeError,
     "Cannot read as 'timeoutMs' must be a number: received null",
   );
+});
+
+Deno.test("DeadlineTimer re-arms for an earlier deadline and after an early fire", async () => {
+  using owner = new DeadlineTimer();
+  const never = () => new Promise<never>(() => {});
+  {
+    // Armed for 10 s by the first call, then a 30 ms deadline needs it earlier.
+    using first = new Deadline("read", 10_000, [], owner);
+    assertEquals(await first.race(Promise.resolve(1)), 1);
+  }
+  {
+    using second = new Deadline("read", 30, [], owner);
+    await assertRejects(() => second.race(never()), TimedOutError);
+  }
+  {
+    // Armed for 20 ms by a call that finished; a later 150 ms deadline is
+    // picked up when the timer fires with nothing due.
+    using short = new Deadline("read", 20, [], owner);
+    assertEquals(await short.race(Promise.resolve(2)), 2);
+  }
+  {
+    using long = new Deadline("read", 150, [], owner);
+    await assertRejects(() => long.race(never()), TimedOutError);
+  }
+});
+
+Deno.test("DeadlineTimer cancels pending waits when its scope signal aborts", async () => {
+  const controller = new AbortController();
+  using owner = new DeadlineTimer(controller.signal);
+  using deadline = new Deadline("read", undefined, [], owner);
+  const pending = deadline.race(new Promise<never>(() => {}));
+  controller.abort(new Error("scope"));
+  const error = await assertRejects(() => pending, CancelledError);
+  assertEquals((error.cause as Error).message, "scope");
+  // Later calls of the scope fail fast.
+  using later = new Deadline("write", 1_000, [], owner);
+  assertThrows(() => later.throwIfAborted(), CancelledError);
 });

@@ -7,6 +7,7 @@
 import { classifyAcceptError } from "../reactor/_accept_errors.ts";
 import {
   Deadline,
+  DeadlineTimer,
   describeValue,
   validateSignal,
   validateTimeout,
@@ -96,6 +97,7 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
   #errors: unknown[] = [];
   #backoffUntil = 0;
   #closed = false;
+  readonly #timer: DeadlineTimer;
   #acceptTail: Promise<void> = Promise.resolve();
   #acceptCalls = 0;
 
@@ -120,6 +122,7 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
     this.#listener = listener;
     this.#options = { ...options };
     this.#acceptErrorDelayMs = options.acceptErrorDelayMs ?? 100;
+    this.#timer = new DeadlineTimer(options.canceller?.signal);
   }
 
   /**
@@ -221,10 +224,12 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
     }
     validateTimeout(action, "timeoutMs", options.timeoutMs);
     validateSignal(action, options.signal);
-    using deadline = new Deadline(action, options.timeoutMs, [
-      options.signal,
-      this.#options.canceller?.signal,
-    ]);
+    using deadline = new Deadline(
+      action,
+      options.timeoutMs,
+      [options.signal],
+      this.#timer,
+    );
     this.#throwIfClosed();
     deadline.throwIfAborted();
     // One accept call at a time, in call order.
@@ -292,6 +297,7 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#timer[Symbol.dispose]();
     for (const conn of this.#ready.splice(0)) closeQuietly(conn);
     this.#errors = [];
     try {

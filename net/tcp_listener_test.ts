@@ -194,7 +194,12 @@ Deno.test("TcpListener never spins on a persistent accept error", async () => {
     // never fires). With a pause of 0 every retry still goes through a timer.
     const limit = acceptErrorDelayMs === 100 ? 5 : 1_000;
     assertLessOrEqual(fake.calls, limit);
-    assertEquals(reported, fake.calls);
+    // Every attempt's error was reported, but the last attempt's may still be
+    // in flight when the deadline passed (the next accept adopts it).
+    assert(
+      fake.calls - reported <= 1 && reported <= fake.calls,
+      `${fake.calls} attempts, ${reported} reported`,
+    );
   }
 });
 

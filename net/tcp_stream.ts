@@ -15,6 +15,7 @@ import { takeInflightRead, takePendingWrites } from "../reactor/_inflight.ts";
 import type { Canceller } from "./canceller.ts";
 import {
   Deadline,
+  DeadlineTimer,
   describeValue,
   validateSignal,
   validateTimeout,
@@ -139,6 +140,7 @@ const noop = (): void => {};
 export class TcpStream implements Disposable {
   readonly #conn: Deno.Conn;
   readonly #canceller: Canceller | undefined;
+  readonly #timer: DeadlineTimer;
   #readTimeoutMs: number;
   #writeTimeoutMs: number;
 
@@ -174,6 +176,7 @@ export class TcpStream implements Disposable {
     validateStreamOptions("create stream", options);
     this.#conn = conn;
     this.#canceller = options.canceller;
+    this.#timer = new DeadlineTimer(options.canceller?.signal);
     this.#readTimeoutMs = options.readTimeoutMs ?? Infinity;
     this.#writeTimeoutMs = options.writeTimeoutMs ?? Infinity;
     // A connection taken from the reactor may have a read in flight and
@@ -639,6 +642,7 @@ export class TcpStream implements Disposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#timer[Symbol.dispose]();
     try {
       this.#conn.close();
     } catch (error) {
@@ -668,11 +672,12 @@ export class TcpStream implements Disposable {
     validateTimeout(action, "timeoutMs", options.timeoutMs);
     validateSignal(action, options.signal);
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
-    const signals = [options.signal, this.#canceller?.signal];
+    // The canceller's signal is watched once per stream by #timer.
+    const signals = [options.signal];
     if (timeoutMs === Infinity && !options.signal && !this.#canceller) {
       return undefined;
     }
-    const deadline = new Deadline(action, timeoutMs, signals);
+    const deadline = new Deadline(action, timeoutMs, signals, this.#timer);
     try {
       deadline.throwIfAborted();
     } catch (error) {
