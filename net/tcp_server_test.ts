@@ -671,3 +671,50 @@ Deno.test("TcpServer calls onListening and passes backlog to the listener; broad
   assertEquals((await readAll(conns[2]!)).length, 0);
   for (const conn of conns) conn.close();
 });
+
+const HAVE_PYTHON = await new Deno.Command("python3", {
+  args: ["-c", "pass"],
+  stdout: "null",
+  stderr: "null",
+}).output().then((o) => o.success, () => false);
+
+Deno.test({
+  name:
+    "TcpServer reports a peer reset as reason 'reset' and a throwing onConnect as 'handler error'",
+  ignore: !HAVE_PYTHON,
+  async fn() {
+    const reasons = new Map<number, DisconnectReason>();
+    const errors: string[] = [];
+    const { server, running } = serve({
+      onConnect(ctx, id) {
+        if (id === 2) throw new Error("no thanks");
+      },
+      onData() {},
+      onError: (_ctx, error) => void errors.push(error.message),
+      onDisconnect: (_ctx, id, reason) => void reasons.set(id, reason),
+    });
+    // Deno cannot set SO_LINGER; a Python peer closes with linger 0 (RST).
+    const { port } = server.addr as Deno.NetAddr;
+    const rude = await new Deno.Command("python3", {
+      args: [
+        "-c",
+        "import socket, struct, time\n" +
+        `s = socket.create_connection(("127.0.0.1", ${port}))\n` +
+        "time.sleep(0.2)\n" +
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n" +
+        "s.close()\n",
+      ],
+    }).output();
+    assert(rude.success);
+    await waitFor(() => reasons.has(1), 5000, "reset");
+    assertEquals(reasons.get(1), "reset");
+    const refused = await connectTo(server.addr);
+    await waitFor(() => reasons.has(2), 2000, "handler error");
+    assertEquals(reasons.get(2), "handler error");
+    assertEquals(errors, ["no thanks"]);
+    assertEquals((await readAll(refused)).length, 0);
+    refused.close();
+    assertEquals(server.stats().disconnects.reset, 1);
+    await stop(server, running);
+  },
+});
