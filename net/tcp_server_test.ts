@@ -686,7 +686,7 @@ Deno.test({
     const reasons = new Map<number, DisconnectReason>();
     const errors: string[] = [];
     const { server, running } = serve({
-      onConnect(ctx, id) {
+      onConnect(_ctx, id) {
         if (id === 2) throw new Error("no thanks");
       },
       onData() {},
