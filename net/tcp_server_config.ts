@@ -50,9 +50,18 @@ export interface TcpServerConfigOptions {
   keepAlive?: boolean;
   /** Close a connection with no traffic for this many ms; `0` disables. @default {0} */
   idleTimeoutMs?: number;
-  /** `sendTo` returns `false` once this many bytes are queued. @default {65536} */
+  /**
+   * `sendTo` returns `false` once this many bytes are queued. Both water
+   * marks configure the loop `TcpServer.run()` creates; on a loop passed to
+   * `TcpServer.start()`, that loop's own water marks apply.
+   * @default {65536}
+   */
   writeHighWaterMark?: number;
-  /** `onWritable` fires once the queue drains below this many bytes. @default {16384} */
+  /**
+   * `onWritable` fires once the queue drains below this many bytes (see
+   * `writeHighWaterMark` for which loop applies it).
+   * @default {16384}
+   */
   writeLowWaterMark?: number;
   /**
    * Per-connection cap on queued outbound bytes. A peer that lets more pile

@@ -294,6 +294,40 @@ Deno.test("TcpServer closes idle connections and keeps busy ones", async () => {
   await stop(server, running);
 });
 
+Deno.test("TcpServer idle timers re-arm lazily: no timer per byte", async () => {
+  const loop = new EventLoop();
+  let timers = 0;
+  const addTimer = loop.addTimer.bind(loop);
+  loop.addTimer = (delayMs, callback, options) => {
+    timers++;
+    return addTimer(delayMs, callback, options);
+  };
+  const server = new TcpServer(
+    new TcpServerConfig({ idleTimeoutMs: 100 }),
+    echo,
+  );
+  server.start(loop);
+  const running = loop.run();
+  const conn = await connectTo(server.addr);
+  const start = performance.now();
+  const messages = 300;
+  for (let i = 0; i < messages; i++) {
+    await conn.write(new Uint8Array([i & 0xff]));
+    await readN(conn, 1);
+  }
+  const elapsedPeriods = Math.ceil((performance.now() - start) / 100);
+  // One timer at accept, then at most one re-arm per elapsed idle period,
+  // however fast or slow the machine: never one per message.
+  assertLessOrEqual(timers, 2 + elapsedPeriods);
+  assertLess(timers, messages);
+  assertEquals(server.connectionCount, 1);
+  conn.close();
+  await server.close();
+  loop.stop();
+  await running;
+  await loop[Symbol.asyncDispose]();
+});
+
 Deno.test("TcpServer stops accepting at maxConnections and resumes below it", async () => {
   let connects = 0;
   const { server, running } = serve({
