@@ -340,6 +340,7 @@ function complete(
       ((doneTail - Atomics.load(i32, workerBase + W_DONE_HEAD)) | 0) >=
         DONE_SLOTS
     ) {
+      if (shuttingDown()) return; // terminated: nobody reads results now
       notifyMain();
       Atomics.wait(
         i32,
@@ -416,8 +417,10 @@ async function loop(): Promise<void> {
   let sinceYield = 0;
   while (!dead && !shuttingDown()) {
     const n = claim();
+    // The first task of a batch reads the clock: tasks may have been queued
+    // after the previous batch ended.
+    lastEnd = 0;
     if (n === 0) {
-      lastEnd = 0;
       if (spinForWork()) continue;
       if (sinceYield > 0) {
         // Before blocking, let timers and events of earlier tasks run.

@@ -298,7 +298,9 @@ function nonNegativeNumber(value: number, name: string, what: string): void {
  * `Uint8Array`s and `ArrayBuffer`s travel inline in shared memory; other
  * structured-cloneable values travel by `postMessage`.
  *
- * Each task function is `(input, ctx: TaskContext) => result | Promise<result>`.
+ * Each task function is `(input, ctx: TaskContext) => result | Promise<result>`;
+ * a worker runs one task at a time (an async task holds its worker until it
+ * settles).
  * A task that throws rejects its promise with the error's name, message and
  * stack. A worker that dies (uncaught error or rejection) is replaced: its
  * running task rejects, the rest of its batch is queued again.
@@ -663,6 +665,7 @@ export class ComputePool<
     }
     for (const q of this.#overflow) q.clear();
     this.#overflowDropped = [0, 0, 0, 0];
+    if (this.#readyCount < this.#workerCount) this.#ready.reject(error);
     const stopped = this.#stopWorkers(true);
     this.#resolveIdle();
     if (!wasClosing) this.#closed = stopped;
@@ -1107,7 +1110,8 @@ export class ComputePool<
   #record(task: Task, start: number, run: number): void {
     this.#totalRunMs += run;
     this.#runTime.record(run);
-    this.#waitTime.record(start - task.enqueued);
+    // Clocks of two threads may disagree by a few microseconds.
+    this.#waitTime.record(Math.max(0, start - task.enqueued));
   }
 
   #watch(signal: AbortSignal, task: Task): void {
