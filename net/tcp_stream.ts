@@ -13,6 +13,7 @@
 // the peer never sees half a message; the next write queues behind it.
 import { takeInflightRead, takePendingWrites } from "../reactor/_inflight.ts";
 import type { Canceller } from "./canceller.ts";
+import { FifoLock } from "./_fifo_lock.ts";
 import {
   Deadline,
   DeadlineTimer,
@@ -155,12 +156,13 @@ export class TcpStream implements Disposable {
   #chunkSize = MIN_CHUNK;
   #eof = false;
   #readError: unknown;
-  // Read calls run one at a time; each waits for the previous one.
-  #readTail: Promise<void> = Promise.resolve();
-  #readCalls = 0;
+  // Read calls run one at a time, in call order.
+  readonly #readLock = new FifoLock();
 
   // Settles when every accepted write has finished; never rejects.
-  #writeTail: Promise<void> = Promise.resolve();
+  // Writes run one at a time, in call order; a write finishing in the
+  // background holds the lock until it is done.
+  readonly #writeLock = new FifoLock();
   #writeError: unknown;
   #writeClosed = false;
   #closed = false;
@@ -191,7 +193,10 @@ export class TcpStream implements Disposable {
       });
     }
     const writes = takePendingWrites(conn);
-    if (writes) this.#writeTail = writes.then(noop, noop);
+    if (writes) {
+      this.#writeLock.tryAcquire();
+      writes.then(noop, noop).then(() => this.#writeLock.release());
+    }
   }
 
   /**
@@ -630,9 +635,13 @@ export class TcpStream implements Disposable {
     this.#throwIfClosed(action);
     if (this.#writeClosed) return;
     this.#writeClosed = true;
-    await (deadline ? deadline.race(this.#writeTail) : this.#writeTail);
-    this.#throwIfClosed(action);
-    await this.#conn.closeWrite();
+    await this.#lock(this.#writeLock, deadline);
+    try {
+      this.#throwIfClosed(action);
+      await this.#conn.closeWrite();
+    } finally {
+      this.#writeLock.release();
+    }
   }
 
   /**
@@ -696,15 +705,11 @@ export class TcpStream implements Disposable {
     this.#throwIfClosed(action);
     // One read call at a time, in call order; waiting counts against the
     // deadline.
-    const previous = this.#readCalls > 0 ? this.#readTail : undefined;
-    const { promise: done, resolve: release } = Promise.withResolvers<void>();
-    this.#readTail = previous ? previous.then(() => done) : done;
-    this.#readCalls++;
+    if (!this.#readLock.tryAcquire()) {
+      await this.#lock(this.#readLock, deadline);
+    }
     try {
-      if (previous) {
-        await (deadline ? deadline.race(previous) : previous);
-        this.#throwIfClosed(action);
-      }
+      this.#throwIfClosed(action);
       return await body(deadline);
     } catch (error) {
       if (this.#closed && !(error instanceof NetError)) {
@@ -712,8 +717,19 @@ export class TcpStream implements Disposable {
       }
       throw error;
     } finally {
-      this.#readCalls--;
-      release();
+      this.#readLock.release();
+    }
+  }
+
+  /** Waits for `lock` within the deadline; gives the turn up on failure. */
+  async #lock(lock: FifoLock, deadline: Deadline | undefined): Promise<void> {
+    const acquiring = lock.acquire();
+    if (!deadline) return await acquiring;
+    try {
+      await deadline.race(acquiring);
+    } catch (error) {
+      lock.abandon(acquiring);
+      throw error;
     }
   }
 
@@ -828,31 +844,41 @@ export class TcpStream implements Disposable {
     }
     if (this.#writeError !== undefined) throw this.#writeError;
 
-    let started = false;
+    // Queued behind other writes: if the deadline passes or the signal aborts
+    // while waiting, this write is withdrawn (nothing of it is sent).
+    if (!this.#writeLock.tryAcquire()) {
+      await this.#lock(this.#writeLock, deadline);
+    }
     let abandoned = false;
-    const previous = this.#writeTail;
-    const job = (async (): Promise<number> => {
-      await previous;
-      if (abandoned || this.#closed) return 0;
+    let job: Promise<number>;
+    try {
+      this.#throwIfClosed(action);
       if (this.#writeError !== undefined) throw this.#writeError;
-      started = true;
-      if (bytes.length === 0) return 0;
-      const n = await this.#conn.write(bytes);
-      if (all || abandoned) await this.#writeFully(bytes.subarray(n));
-      return all ? bytes.length : n;
-    })();
-    this.#writeTail = job.then(noop, (error) => {
-      this.#writeError ??= error;
-    });
+      if (bytes.length === 0) {
+        this.#writeLock.release();
+        return 0;
+      }
+      // Started: from here on the write completes even if the caller gives up.
+      job = this.#conn.write(bytes).then(async (n) => {
+        if (all || abandoned) await this.#writeFully(bytes.subarray(n));
+        return all ? bytes.length : n;
+      });
+    } catch (error) {
+      this.#writeLock.release();
+      throw error;
+    }
+    job.then(
+      () => this.#writeLock.release(),
+      (error) => {
+        this.#writeError ??= error;
+        this.#writeLock.release();
+      },
+    );
     try {
       return await (deadline ? deadline.race(job) : job);
     } catch (error) {
       if (error instanceof TimedOutError || error instanceof CancelledError) {
-        if (started) {
-          abandoned = true; // finish in the background
-          throw error;
-        }
-        abandoned = true; // withdrawn: the job returns before writing
+        abandoned = true; // finish in the background
         throw error;
       }
       if (this.#closed && !(error instanceof NetError)) {
