@@ -38,6 +38,8 @@ function nickTaken(ctx: ServerContext<ChatUser>, nick: string): boolean {
 }
 
 function onLine(ctx: ServerContext<ChatUser>, id: number, line: string): void {
+  // Lines after "/quit" in the same chunk find the connection gone.
+  if (!ctx.has(id)) return;
   const user = ctx.getData(id)!;
   if (line.startsWith("/")) {
     const [command, ...rest] = line.slice(1).split(" ");
@@ -89,11 +91,13 @@ export function createChatHandler(
         splitter: new LineSplitter(MAX_LINE_BYTES),
         sink: {
           line: (text) => onLine(ctx, id, text),
-          tooLong: () =>
+          tooLong: () => {
+            if (!ctx.has(id)) return;
             ctx.sendTo(
               id,
               `error: line too long (max ${MAX_LINE_BYTES} bytes), dropped\n`,
-            ),
+            );
+          },
         },
       };
       ctx.setData(id, user);

@@ -283,3 +283,25 @@ Deno.test({
     conn.close();
   },
 });
+
+Deno.test("chat handler: lines after /quit in the same chunk are dropped quietly", async () => {
+  const { createChatHandler } = await import("../examples/chat_server.ts");
+  const { TcpServer, TcpServerConfig } = await import("@millrace/io/net");
+  const log: string[] = [];
+  const server = new TcpServer(
+    new TcpServerConfig(),
+    createChatHandler({ log: (line) => log.push(line) }),
+  );
+  const running = server.run();
+  const { port } = server.addr as Deno.NetAddr;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await readUntilText(conn, "* welcome guest1");
+  await conn.write(encoder.encode("/quit\nstill here\n/nick late\n"));
+  const rest = await readUntilText(conn, "* bye\n");
+  assertEquals(rest, "* bye\n");
+  assertEquals(await conn.read(new Uint8Array(8)), null);
+  conn.close();
+  await server.shutdown({ timeoutMs: 1000 });
+  await running;
+  assertEquals(log, ["guest1 joined", "guest1 left (closed)"]);
+});
