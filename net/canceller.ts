@@ -50,8 +50,8 @@ export class Canceller implements Disposable {
   /**
    * Cancels every pending operation of the scope; idempotent.
    *
-   * @param reason Becomes the `cause` of the `CancelledError`s.
-   * @default {CancelledError}
+   * @param reason Becomes the `cause` of the `CancelledError`s; a
+   * `CancelledError` when absent.
    */
   cancel(reason?: unknown): void {
     if (this.#controller.signal.aborted) return;
