@@ -409,7 +409,10 @@ export class ConnectionTable<T> implements ServerContext<T> {
     const shared = toBytes(bytes);
     const except = options?.except;
     let count = 0;
-    for (const record of [...this.#byId.values()]) {
+    // No snapshot: a Map iterator tolerates the deletions a slow-consumer
+    // cut makes on the way.
+    for (const record of this.#byId.values()) {
+      if (!record.open) continue;
       if (
         except !== undefined &&
         (typeof except === "number"
