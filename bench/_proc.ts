@@ -63,7 +63,7 @@ function wrap(cmd: string[], cpu: number | undefined): string[] {
     : [];
   return [
     "-c",
-    'ulimit -n 65536 2>/dev/null || ulimit -n 30000 2>/dev/null; exec "$@"',
+    'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"',
     "sh",
     ...pin,
     ...cmd,

@@ -218,11 +218,7 @@ export function targets(aggs: Aggs, info: RunInfo): Target[] {
       met: ok ? worst >= min : undefined,
     });
   }
-  const tput = computeNumber(info.compute, [
-    /millrace.*tasks_?per_?s/i,
-    /computepool.*tasks_?per_?s/i,
-    /millrace.*throughput/i,
-  ]);
+  const tput = computeNumber(info.compute, [/^millrace\.tasks_per_s$/]);
   out.push({
     workload: "compute tiny tasks/s (2 workers)",
     target: "≥ 1,000,000",
@@ -231,10 +227,7 @@ export function targets(aggs: Aggs, info: RunInfo): Target[] {
     ),
     met: tput ? tput[1] >= 1e6 : undefined,
   });
-  const rt = computeNumber(info.compute, [
-    /millrace.*(round_?trip|rtt).*p50/i,
-    /computepool.*(round_?trip|rtt).*p50/i,
-  ]);
+  const rt = computeNumber(info.compute, [/^millrace\.round_trip_p50_us$/]);
   out.push({
     workload: "compute round trip p50",
     target: "≤ 45 µs",
@@ -371,21 +364,38 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
   parts.push(`## Compute (\`bench/compute_peers.ts\`)\n`);
   if (typeof info.compute === "string") parts.push(`${info.compute}\n`);
   else {
-    parts.push("| metric | value |\n| --- | ---: |");
-    const walk = (o: unknown, prefix: string) => {
-      if (o && typeof o === "object" && !Array.isArray(o)) {
-        for (const [k, v] of Object.entries(o)) {
-          walk(v, prefix ? `${prefix}.${k}` : k);
-        }
-      } else {
-        parts.push(
-          `| ${prefix} | ${
-            typeof o === "number" ? num(o) : JSON.stringify(o)
-          } |`,
-        );
-      }
+    const c = info.compute as Record<
+      string,
+      Record<string, unknown> | undefined
+    >;
+    const peers = ["millrace", "postmessage", "piscina"] as const;
+    const val = (p: string, k: string): number => {
+      const v = c[p]?.[k];
+      return typeof v === "number" ? v : NaN;
     };
-    walk(info.compute, "");
+    const keys = [...new Set(peers.flatMap((p) => Object.keys(c[p] ?? {})))]
+      .filter((k) => peers.some((p) => typeof c[p]?.[k] === "number"));
+    parts.push(
+      `Run by the harness as \`${
+        String(c.command ?? "bench/compute_peers.ts")
+      }\` (one run, its own repetitions inside; see that script).\n`,
+    );
+    parts.push(
+      "| metric | millrace ComputePool | Deno postMessage pool | piscina (Node) | millrace ÷ postMessage | millrace ÷ piscina |\n| --- | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const k of keys) {
+      parts.push(
+        `| ${k} | ${num(val("millrace", k))} | ${
+          num(val("postmessage", k))
+        } | ${num(val("piscina", k))} | ${
+          ratio(val("millrace", k), val("postmessage", k))
+        } | ${ratio(val("millrace", k), val("piscina", k))} |`,
+      );
+    }
+    for (const p of peers) {
+      const e = c[p]?.error;
+      if (e) parts.push(`\n${p}: error: ${String(e).slice(0, 200)}`);
+    }
     parts.push("");
   }
   if (info.notAvailable.length || info.exitCodes.length) {
@@ -484,12 +494,43 @@ export function renderSvg(aggs: Aggs, info: RunInfo): string {
       });
     }
   }
-  const W = 860, left = 230, right = 60, barH = 16, gap = 4, groupGap = 30;
-  const maxV = Math.max(
-    1.2,
-    ...groups.flatMap((g) => g.bars.map((b) => b.value)),
+  if (typeof info.compute !== "string") {
+    const c = info.compute as Record<
+      string,
+      Record<string, unknown> | undefined
+    >;
+    const get = (p: string) => {
+      const v = c[p]?.tasks_per_s;
+      return typeof v === "number" ? v : NaN;
+    };
+    const base = get("postmessage");
+    if (Number.isFinite(base) && base > 0) {
+      groups.push({
+        title: "Compute: tiny tasks/s ÷ Deno postMessage pool (2 workers)",
+        bars: [
+          { label: "postMessage pool", value: 1, millrace: false },
+          {
+            label: "piscina (Node)",
+            value: get("piscina") / base,
+            millrace: false,
+          },
+          {
+            label: "millrace ComputePool",
+            value: get("millrace") / base,
+            millrace: true,
+          },
+        ].filter((b) => Number.isFinite(b.value)),
+      });
+    }
+  }
+  const W = 880, left = 230, right = 110, barH = 16, gap = 4, groupGap = 30;
+  // Outliers (C's idle memory) are clipped so the rest stays readable.
+  const CLIP = 3;
+  const maxV = Math.min(
+    CLIP,
+    Math.max(1.2, ...groups.flatMap((g) => g.bars.map((b) => b.value))),
   );
-  const scale = (v: number) => (v / maxV) * (W - left - right);
+  const scale = (v: number) => (Math.min(v, maxV) / maxV) * (W - left - right);
   let y = 70;
   const body: string[] = [];
   for (const g of groups) {
@@ -497,6 +538,7 @@ export function renderSvg(aggs: Aggs, info: RunInfo): string {
     y += 8;
     for (const b of g.bars) {
       const w = Math.max(1, scale(b.value));
+      const v = b.value >= 100 ? b.value.toFixed(0) : b.value.toFixed(2);
       body.push(
         `<text x="${left - 6}" y="${y + 12}" class="l" text-anchor="end">${
           esc(b.label)
@@ -504,9 +546,9 @@ export function renderSvg(aggs: Aggs, info: RunInfo): string {
         `<rect x="${left}" y="${y}" width="${
           w.toFixed(1)
         }" height="${barH}" fill="${b.millrace ? "#e8743b" : "#8aa1b4"}"/>`,
-        `<text x="${(left + w + 4).toFixed(1)}" y="${y + 12}" class="l">${
-          b.value.toFixed(2)
-        }×</text>`,
+        `<text x="${(left + w + 4).toFixed(1)}" y="${y + 12}" class="l">${v}×${
+          b.value > maxV ? " (clipped)" : ""
+        }</text>`,
       );
       y += barH + gap;
     }
@@ -514,18 +556,17 @@ export function renderSvg(aggs: Aggs, info: RunInfo): string {
   }
   const H = y + 10;
   const one = left + scale(1);
+  const subtitle =
+    `${info.date} · ${info.machine.nproc} × ${info.machine.cpu} · ${info.command} · medians of ${info.reps}`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">
 <style>.t{font-size:13px;font-weight:bold;fill:#222}.l{font-size:11px;fill:#333}</style>
 <rect width="100%" height="100%" fill="#fff"/>
-<text x="10" y="22" font-size="16" font-weight="bold">millrace vs peers: higher is better, dashed line = baseline (1.0×)</text>
-<text x="10" y="42" class="l">${
-    esc(
-      `${info.date} · ${info.machine.nproc} × ${info.machine.cpu} · ${info.command} · medians of ${info.reps}`,
-    )
-  }</text>
+<text x="10" y="22" font-size="16" font-weight="bold">millrace (orange) vs peers: higher is better; dashed line = baseline (1.0×)</text>
+<text x="10" y="42" class="l">${esc(subtitle)}</text>
 <line x1="${one.toFixed(1)}" y1="52" x2="${one.toFixed(1)}" y2="${
-    H - 10
+    H - 14
   }" stroke="#444" stroke-dasharray="4 3"/>
+<text x="${(one + 3).toFixed(1)}" y="${H - 3}" class="l">1.0×</text>
 ${body.join("\n")}
 </svg>
 `;

@@ -58,8 +58,8 @@ const profile = {
     dur: 2,
     idleConns: 10000,
     httpDur: 3,
-    redisN: 50000,
-    redisNP: 500000,
+    redisN: 30000,
+    redisNP: 200000,
     compute: true,
   },
   quick: {
