@@ -16,8 +16,16 @@ const encoder = new TextEncoder();
 
 // Keys are binary-safe: each byte maps to one UTF-16 code unit.
 function keyOf(bytes: Uint8Array): string {
+  if (bytes.length <= 4096) {
+    return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
   let s = "";
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+  for (let i = 0; i < bytes.length; i += 4096) {
+    s += String.fromCharCode.apply(
+      null,
+      bytes.subarray(i, i + 4096) as unknown as number[],
+    );
+  }
   return s;
 }
 
@@ -169,7 +177,7 @@ export class MiniRedisStore {
       case "incr":
       case "decr":
         if (arity(argc === 2)) {
-          this.#incrBy(args[1]!, name === "incr" ? 1n : -1n, w);
+          this.#incrBy(args[1]!, name === "incr" ? 1 : -1, w);
         }
         break;
       case "incrby":
@@ -287,26 +295,28 @@ export class MiniRedisStore {
     w.ok();
   }
 
-  #incrBy(keyBytes: Uint8Array, by: bigint, w: RespWriter): void {
+  #incrBy(keyBytes: Uint8Array, by: number | bigint, w: RespWriter): void {
     const key = keyOf(keyBytes);
     const e = this.#get(key);
     let next: number | bigint;
     const small = e ? smallInt(e.value) : 0;
-    if (small !== undefined && (by === 1n || by === -1n)) {
-      next = small + Number(by); // |small| < 10^15: exact
+    if (small !== undefined && typeof by === "number") {
+      next = small + by; // |small| < 10^15 and |by| = 1: exact
     } else {
       const cur = e ? parseInt64(e.value) : 0n;
       if (cur === undefined) {
         w.error(NOT_INT);
         return;
       }
-      next = cur + by;
+      next = cur + BigInt(by);
       if (next > MAX || next < MIN) {
         w.error("ERR increment or decrement would overflow");
         return;
       }
     }
-    const value = encoder.encode(String(next));
+    const text = String(next);
+    const value = new Uint8Array(text.length); // digits and '-': ASCII
+    for (let i = 0; i < text.length; i++) value[i] = text.charCodeAt(i);
     if (e) e.value = value;
     else this.#data.set(key, { value, expiresAt: 0 });
     w.integer(next);
