@@ -310,7 +310,7 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
   ]));
   parts.push(`## HTTP/1.1 hello world (\`wrk -t1 -c50\`, keep-alive)\n`);
   parts.push(
-    "No C HTTP peer: the baselines are `Deno.serve` (the Deno reference) and Node `http`.\n",
+    "Baselines: `Deno.serve` (the Deno reference), Node `http`, and a C epoll server that answers every CRLF CRLF with a fixed response (`bench/peers/http_hello.c`: no parsing, a lower bound, not a fair HTTP server).\n",
   );
   parts.push(table(aggs.get("http"), [
     { head: "req/s", key: "ops_per_s" },
@@ -322,6 +322,8 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
     { head: "req/s ÷ Node", key: "ops_per_s", base: "node_http" },
     { head: "CPU/req ÷ Deno.serve", key: "cpu_us_per_op", base: "deno_serve" },
     { head: "CPU/req ÷ Node", key: "cpu_us_per_op", base: "node_http" },
+    { head: "req/s ÷ C", key: "ops_per_s", base: "c_http" },
+    { head: "CPU/req ÷ C", key: "cpu_us_per_op", base: "c_http" },
   ]));
   for (
     const [key, title] of [
