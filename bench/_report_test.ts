@@ -1,0 +1,166 @@
+// The peer harness's arithmetic and reports on synthetic samples: medians,
+// ratios, target verdicts, and that the markdown/SVG carry them.
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { type Agg, aggregate, median, type RunInfo } from "./_stats.ts";
+import { num, renderMarkdown, renderSvg, targets } from "./_report.ts";
+
+Deno.test("median and aggregate give medians with min–max", () => {
+  assertEquals(median([3, 1, 2]), 2);
+  assertEquals(median([4, 1, 3, 2]), 2.5);
+  assert(Number.isNaN(median([])));
+  assertEquals(median([NaN, 5]), 5);
+  const a = aggregate({
+    label: "x",
+    samples: [{ v: 10, w: 1 }, { v: 30, w: 2 }, { v: 20, w: 3 }],
+    errors: ["boom"],
+  });
+  assertEquals(a.n, 3);
+  assertEquals(a.metrics.v, { med: 20, min: 10, max: 30 });
+  assertEquals(a.metrics.w, { med: 2, min: 1, max: 3 });
+  assertEquals(a.errors, ["boom"]);
+});
+
+Deno.test("num formats table cells", () => {
+  assertEquals(num(123456.7), "123,457");
+  assertEquals(num(123.4), "123");
+  assertEquals(num(12.34), "12.3");
+  assertEquals(num(1.234), "1.23");
+  assertEquals(num(NaN), "–");
+});
+
+function agg(label: string, metrics: Record<string, number>, n = 3): Agg {
+  return {
+    label,
+    n,
+    errors: [],
+    metrics: Object.fromEntries(
+      Object.entries(metrics).map((
+        [k, v],
+      ) => [k, { med: v, min: v * 0.9, max: v * 1.1 }]),
+    ),
+  };
+}
+
+const info: RunInfo = {
+  date: "2026-01-01T00:00:00Z",
+  seconds: 300,
+  mode: "full",
+  reps: 3,
+  command: "deno task bench:peers",
+  idleConns: 10000,
+  machine: {
+    nproc: 2,
+    cpu: "Test CPU",
+    kernel: "6.0",
+    deno: "2.9.6",
+    node: "v20",
+    redis: "7",
+    wrk: "4.1",
+    gcc: "12",
+  },
+  notAvailable: [],
+  exitCodes: [],
+  compute: {
+    command: "deno run -A bench/compute_peers.ts",
+    millrace: { tasks_per_s: 1_200_000, round_trip_p50_us: 50 },
+    postmessage: { tasks_per_s: 150_000, round_trip_p50_us: 16 },
+    piscina: { tasks_per_s: 30_000, round_trip_p50_us: 65 },
+  },
+  taskset: true,
+};
+
+function sampleAggs(): Map<string, Map<string, Agg>> {
+  return new Map([
+    [
+      "pingpong",
+      new Map([
+        ["c", agg("C epoll", { ops_per_s: 170000, cpu_us_per_op: 5.8 })],
+        [
+          "deno",
+          agg("Deno loop 16 KiB", { ops_per_s: 150000, cpu_us_per_op: 7 }),
+        ],
+        [
+          "tcpserver",
+          agg("millrace TcpServer", { ops_per_s: 140000, cpu_us_per_op: 6.5 }),
+        ],
+      ]),
+    ],
+    [
+      "stream",
+      new Map([
+        ["deno", agg("Deno loop 16 KiB", { mb_per_s: 1000 })],
+        ["tcpserver", agg("millrace TcpServer", { mb_per_s: 900 })],
+      ]),
+    ],
+    [
+      "idle",
+      new Map([
+        ["deno4k", agg("Deno loop 4 KiB", { kib_per_conn: 10.7 })],
+        ["tcpserver", agg("millrace TcpServer", { kib_per_conn: 6.5 })],
+      ]),
+    ],
+    [
+      "redis:set",
+      new Map([
+        ["redis", agg("redis-server", { ops_per_s: 100000 })],
+        ["mini_redis", agg("millrace mini_redis", { ops_per_s: 75000 })],
+      ]),
+    ],
+    [
+      "redis_p16:set",
+      new Map([
+        ["redis", agg("redis-server", { ops_per_s: 1000000 })],
+        ["mini_redis", agg("millrace mini_redis", { ops_per_s: 400000 })],
+      ]),
+    ],
+  ]);
+}
+
+Deno.test("targets are judged on the medians", () => {
+  const t = targets(sampleAggs(), info);
+  const verdict = (w: string) => t.find((x) => x.workload === w)?.met;
+  assertEquals(verdict("millrace TcpServer: pingpong"), true); // 6.5 ≤ 7
+  assertEquals(verdict("millrace TcpServer: stream"), false); // 900 < 950
+  assertEquals(verdict("millrace TcpServer: churn"), undefined); // not measured
+  assertEquals(verdict("millrace TcpServer: idle"), true); // 6.5 ≤ 7
+  assertEquals(verdict("mini_redis (-P 1)"), true); // 0.75 ≥ 0.7
+  assertEquals(verdict("mini_redis (-P 16)"), false); // 0.4 < 0.5
+  assertEquals(verdict("compute tiny tasks/s (2 workers)"), true);
+  assertEquals(verdict("compute round trip p50"), false); // 50 > 45
+  assertEquals(
+    t.find((x) => x.workload === "millrace TcpServer: pingpong")?.measured,
+    "6.50 vs 7.00 µs (0.93×)",
+  );
+});
+
+Deno.test("renderMarkdown prints machine, command, ratios and verdicts", () => {
+  const md = renderMarkdown(sampleAggs(), info);
+  assertMatch(md, /\*\*Command:\*\* `deno task bench:peers`/);
+  assertMatch(md, /2 × Test CPU \(`nproc` = 2\)/);
+  // ping-pong row: median (min–max), then ÷ Deno loop and ÷ C ratios
+  assertMatch(
+    md,
+    /\| millrace TcpServer \| 140,000 \(126,000–154,000\) \|[^\n]*\| 6\.50 \(5\.85–7\.15\) \| 0\.93× \| 1\.12× \| 0\.93× \| 0\.82× \|/,
+  );
+  assertMatch(
+    md,
+    /\| millrace TcpServer: stream \| [^\n]* \| \*\*not met\*\* \|/,
+  );
+  assertMatch(md, /\| SET \| 100,000 [^\n]* \| 0\.75× \|/);
+  assertMatch(
+    md,
+    /\| tasks_per_s \| 1,200,000 \| 150,000 \| 30,000 \| 8\.00× \| 40\.00× \|/,
+  );
+});
+
+Deno.test("renderSvg draws one bar per peer with its ratio", () => {
+  const svg = renderSvg(sampleAggs(), info);
+  assert(svg.startsWith("<svg"));
+  assert(svg.trimEnd().endsWith("</svg>"));
+  // ping-pong CPU efficiency: 7 / 6.5 = 1.08 for millrace, 7 / 5.8 = 1.21 for C
+  assertMatch(svg, />1\.08×</);
+  assertMatch(svg, />1\.21×</);
+  // compute: 1.2M / 150k = 8 (beyond the 3× clip)
+  assertMatch(svg, />8\.00× \(clipped\)</);
+  assertEquals((svg.match(/<rect /g) ?? []).length, 1 + 3 + 2 + 2 + 2 + 2 + 3);
+});
