@@ -278,6 +278,7 @@ function claim(): number {
     }
   } finally {
     Atomics.store(i32, workerBase + W_BATCH_N, n);
+    Atomics.store(i32, workerBase + W_BATCH_POS, -1);
     for (let p = 0; p < PRIORITIES; p++) {
       Atomics.store(i32, HEAD + p, heads[p]!);
       if (taken[p]! > 0) Atomics.sub(i32, QUEUED + p, taken[p]!);
@@ -392,11 +393,13 @@ function complete(
   }
 }
 
-function requestInput(id: number): Promise<unknown> {
-  return new Promise((resolve) => {
-    inputWaiters.set(id, resolve);
-    postMessage({ t: "in", id });
-  });
+/** Asks the pool for the inputs that did not fit a slot, one message per batch. */
+function requestInputs(ids: number[]): Promise<unknown[]> {
+  const all = Promise.all(
+    ids.map((id) => new Promise((resolve) => inputWaiters.set(id, resolve))),
+  );
+  postMessage({ t: "in", ids });
+  return all;
 }
 
 function yieldToEventLoop(): Promise<void> {
@@ -431,6 +434,19 @@ async function loop(): Promise<void> {
       sleepUntilWork();
       continue;
     }
+    let side: number[] | undefined;
+    for (let i = 0; i < n; i++) {
+      if (bSide[i] === 1 && !isCancelled(bIds[i]!)) {
+        (side ??= []).push(bIds[i]!);
+      }
+    }
+    if (side !== undefined) {
+      const values = await requestInputs(side);
+      for (let i = 0, k = 0; i < n && k < side.length; i++) {
+        if (bIds[i] === side[k]) bInputs[i] = values[k++];
+      }
+      lastEnd = 0;
+    }
     for (let i = 0; i < n && !dead; i++) {
       const id = bIds[i]!;
       Atomics.store(i32, workerBase + W_BATCH_POS, i);
@@ -438,11 +454,7 @@ async function loop(): Promise<void> {
       if (isCancelled(id)) continue; // the pool already settled it
       let input = bInputs[i];
       bInputs[i] = undefined;
-      if (bSide[i] === 1) {
-        input = await requestInput(id);
-        lastEnd = 0;
-        if (input === GONE || dead) continue;
-      }
+      if (input === GONE) continue;
       const ctx = new TaskCtx(id);
       current = ctx;
       // One clock read per task: a task starts when the previous one ended
@@ -528,9 +540,12 @@ self.onmessage = async (event: MessageEvent) => {
       break;
     }
     case "in": {
-      const resolve = inputWaiters.get(msg.id);
-      inputWaiters.delete(msg.id);
-      resolve?.(msg.gone ? GONE : msg.v);
+      const ids: number[] = msg.ids;
+      for (let k = 0; k < ids.length; k++) {
+        const resolve = inputWaiters.get(ids[k]!);
+        inputWaiters.delete(ids[k]!);
+        resolve?.(msg.gone[k] ? GONE : msg.values[k]);
+      }
       break;
     }
     case "cancel":

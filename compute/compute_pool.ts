@@ -217,6 +217,7 @@ interface Task {
   pos: number; // its ring position
   inOverflow: boolean;
   dropped: boolean; // cancelled while in the overflow queue
+  inputMoved: boolean; // its transfer list went to a worker
 }
 
 interface WorkerSlot {
@@ -547,6 +548,7 @@ export class ComputePool<
       pos: 0,
       inOverflow: false,
       dropped: false,
+      inputMoved: false,
     };
     this.#tasks.add(task);
     this.#submitted++;
@@ -730,23 +732,49 @@ export class ComputePool<
         return;
       }
       case "in": {
-        const task = this.#tasks.get(msg.id);
-        if (!task) {
-          slot.worker.postMessage({ t: "in", id: msg.id, gone: true });
-          return;
+        // Inputs that did not fit a slot, for a whole claimed batch at once.
+        const ids: number[] = msg.ids;
+        const values: unknown[] = new Array(ids.length);
+        const gone: boolean[] = new Array(ids.length).fill(false);
+        const moved: Transferable[] = [];
+        const tasks: (Task | undefined)[] = ids.map((id) =>
+          this.#tasks.get(id)
+        );
+        for (let k = 0; k < ids.length; k++) {
+          const task = tasks[k];
+          if (!task) gone[k] = true;
+          else {
+            values[k] = task.input;
+            if (task.transfer) moved.push(...task.transfer);
+          }
         }
-        const input = task.input;
-        task.input = undefined;
         try {
-          slot.worker.postMessage(
-            { t: "in", id: msg.id, v: input },
-            task.transfer ?? [],
-          );
-        } catch (error) {
-          // Not cloneable: fail the task, tell the worker to skip it.
-          slot.worker.postMessage({ t: "in", id: msg.id, gone: true });
-          this.#settleFailed(task, error);
+          slot.worker.postMessage({ t: "in", ids, values, gone }, moved);
+        } catch {
+          // Something is not cloneable: send one by one, fail the culprits.
+          for (let k = 0; k < ids.length; k++) {
+            const task = tasks[k];
+            try {
+              if (!task) throw new Error("gone");
+              slot.worker.postMessage(
+                { t: "in", ids: [ids[k]], values: [values[k]], gone: [false] },
+                task.transfer ?? [],
+              );
+            } catch (error) {
+              slot.worker.postMessage({
+                t: "in",
+                ids: [ids[k]],
+                values: [undefined],
+                gone: [true],
+              });
+              if (task) this.#settleFailed(task, error);
+            }
+          }
           this.#afterDrain();
+        }
+        for (const task of tasks) {
+          // Moved buffers are detached here: the task cannot be re-sent.
+          if (task?.transfer) task.inputMoved = true;
         }
         return;
       }
@@ -786,7 +814,9 @@ export class ComputePool<
     for (let i = 0; i < n; i++) {
       const task = this.#tasks.get(this.#i32[base + W_BATCH_IDS + i]!);
       if (!task) continue;
-      if (i <= pos) this.#settleFailed(task, error);
+      // The running task fails with the worker; the unstarted rest is
+      // queued again (kept input) unless its buffers moved to the dead worker.
+      if (i <= pos || task.inputMoved) this.#settleFailed(task, error);
       else requeue.push(task);
     }
     Atomics.store(this.#i32, base + W_BATCH_N, 0);
@@ -911,8 +941,6 @@ export class ComputePool<
       )
     ) {
       i32[s32 + S_KIND] = K_SIDE;
-    } else {
-      task.input = undefined; // copied: do not pin it
     }
     Atomics.store(i32, s32 + S_STATE, READY);
     const next = (tail + 1) | 0;

@@ -58,3 +58,42 @@ Deno.bench({
     await plain.run("noop", 1);
   },
 });
+
+// Inline fast path (≤ 88 bytes in the shared slot) against the postMessage
+// side channel for larger buffers.
+const small = new Uint8Array(64).fill(7);
+const large = new Uint8Array(4096).fill(7);
+
+Deno.bench({
+  name: "ComputePool: 1,000 tasks with a 64-byte Uint8Array (inline)",
+  group: "bytes",
+  baseline: true,
+  n: 100,
+  async fn() {
+    const ps = new Array<Promise<unknown>>(1000);
+    for (let i = 0; i < 1000; i++) ps[i] = pool.run("sumBytes", small);
+    await Promise.all(ps);
+  },
+});
+
+Deno.bench({
+  name: "ComputePool: 1,000 tasks with a 4 KiB Uint8Array (postMessage)",
+  group: "bytes",
+  n: 100,
+  async fn() {
+    const ps = new Array<Promise<unknown>>(1000);
+    for (let i = 0; i < 1000; i++) ps[i] = pool.run("sumBytes", large);
+    await Promise.all(ps);
+  },
+});
+
+Deno.bench({
+  name: "postMessage pool: 1,000 tasks with a 64-byte Uint8Array",
+  group: "bytes",
+  n: 100,
+  async fn() {
+    const ps = new Array<Promise<unknown>>(1000);
+    for (let i = 0; i < 1000; i++) ps[i] = plain.run("sumBytes", small);
+    await Promise.all(ps);
+  },
+});
