@@ -252,7 +252,7 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
 - **Command:** \`${info.command}\`
 - **Method:** every server pinned to CPU 0 and every load generator to CPU 1${
     info.taskset ? " (`taskset`)" : " (taskset missing: NOT pinned)"
-  }; each cell is the median over repetitions with (min–max). **Server CPU µs/op** = Δ(utime+stime) of the server from \`/proc/PID/stat\` over the measured window ÷ operations: the load generator saturates before the servers do on 2 cores, so CPU per operation is the fair figure. Ratios are medians ÷ medians. The machine is shared with other work, so expect noise.
+  }; each cell is the median over repetitions with (min–max). **Server CPU µs/op** = Δ(utime+stime) of the server from \`/proc/PID/stat\` over the measured window ÷ operations; **server CPU %** = the same Δ ÷ wall time (100 % = one core busy; Deno's helper threads can push it past 100 %). With one core for the server and one for the client, the load generator often saturates first, so CPU per operation is the fairer figure than throughput. Ratios are medians ÷ medians. The machine is shared with other work, so expect noise.
 `);
   parts.push(`## Targets (issue #6)\n`);
   parts.push(
@@ -275,11 +275,13 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
     { head: "p50 µs", key: "p50_us" },
     { head: "p99 µs", key: "p99_us" },
     { head: "server CPU µs/round trip", key: "cpu_us_per_op" },
+    { head: "server CPU %", key: "cpu_pct" },
   ], [...vs("cpu_us_per_op", "CPU/rt"), ...vs("ops_per_s", "rt/s")]));
   parts.push(`### 8 connections × 64 KiB streaming (echoed back)\n`);
   parts.push(table(aggs.get("stream"), [
     { head: "MB/s echoed", key: "mb_per_s" },
     { head: "server CPU µs per 64 KiB", key: "cpu_us_per_op" },
+    { head: "server CPU %", key: "cpu_pct" },
   ], [...vs("mb_per_s", "MB/s"), ...vs("cpu_us_per_op", "CPU")]));
   parts.push(
     `### Connection churn (16 concurrent: connect, 64 B echo, close)\n`,
@@ -289,6 +291,8 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
     { head: "p50 µs", key: "p50_us" },
     { head: "p99 µs", key: "p99_us" },
     { head: "server CPU µs/connection", key: "cpu_us_per_op" },
+    { head: "server CPU %", key: "cpu_pct" },
+    { head: "failed conns", key: "errors" },
   ], [...vs("cpu_us_per_op", "CPU/conn"), ...vs("ops_per_s", "conn/s")]));
   parts.push(
     `### ${
@@ -317,6 +321,7 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
     { head: "p50 µs", key: "p50_us" },
     { head: "p99 µs", key: "p99_us" },
     { head: "server CPU µs/req", key: "cpu_us_per_op" },
+    { head: "server CPU %", key: "cpu_pct" },
   ], [
     { head: "req/s ÷ Deno.serve", key: "ops_per_s", base: "deno_serve" },
     { head: "req/s ÷ Node", key: "ops_per_s", base: "node_http" },

@@ -431,7 +431,7 @@ async function runTcp(bins: { echo: string; loadgen: string }): Promise<void> {
             p50_us: r.p50_us!,
             p99_us: r.p99_us!,
             cpu_us_per_op: r.cpu_us! / r.ops!,
-            cpu_util: r.cpu_us! / (r.seconds! * 1e6),
+            cpu_pct: 100 * r.cpu_us! / (r.seconds! * 1e6),
             errors: r.errors!,
           });
         } catch (e) {
@@ -579,7 +579,7 @@ async function runHttp(bins: { http: string }): Promise<void> {
           p50_us: p50,
           p99_us: p99,
           cpu_us_per_op: cpu / total,
-          cpu_util: cpu / (secs * 1e6),
+          cpu_pct: 100 * cpu / (secs * 1e6),
           errors: sockErr ? 1 : 0,
         });
       } catch (e) {
