@@ -140,7 +140,7 @@ Deno.test("renderMarkdown prints machine, command, ratios and verdicts", () => {
   // ping-pong row: median (min–max), then ÷ Deno loop and ÷ C ratios
   assertMatch(
     md,
-    /\| millrace TcpServer \| 140,000 \(126,000–154,000\) \|[^\n]*\| 6\.50 \(5\.85–7\.15\) \| 0\.93× \| 1\.12× \| 0\.93× \| 0\.82× \|/,
+    /\| millrace TcpServer \| 140,000 \(126,000–154,000\) \|[^\n]*\| 6\.50 \(5\.85–7\.15\) \| – \| 0\.93× \| 1\.12× \| 0\.93× \| 0\.82× \|/,
   );
   assertMatch(
     md,
