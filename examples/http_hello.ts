@@ -3,6 +3,7 @@
 // oversized request line/header section, 413 on an oversized body.
 //
 //   deno run --allow-net examples/http_hello.ts --hostname 127.0.0.1 --port 8080
+//     [--idle-timeout 30000]   # ms without traffic before a connection is closed
 //
 // Prints `listening on HOST:PORT` first; SIGINT/SIGTERM shut it down
 // gracefully (a second signal forces) and it exits 0.
@@ -71,6 +72,8 @@ if (import.meta.main) {
     .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
     .port(portFlag(Deno.args, "0"))
     .noDelay(true)
+    // Idle keep-alive connections (and slow-loris heads) are closed.
+    .idleTimeout(Number(flag(Deno.args, "idle-timeout", "30000")))
     .build();
   const server = new TcpServer(config, helloHandler());
   const serving = server.run();

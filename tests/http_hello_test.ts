@@ -265,7 +265,7 @@ interface Running {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-async function startHello(): Promise<Running> {
+async function startHello(...extra: string[]): Promise<Running> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -275,6 +275,7 @@ async function startHello(): Promise<Running> {
       "127.0.0.1",
       "--port",
       "0",
+      ...extra,
     ],
     cwd: new URL("..", import.meta.url).pathname,
     stdout: "piped",
@@ -402,4 +403,19 @@ Deno.test("http_hello exits 0 on SIGTERM", async () => {
   server.child.kill("SIGTERM");
   assertEquals((await server.child.status).code, 0);
   await server[Symbol.asyncDispose]();
+});
+
+Deno.test("http_hello closes idle and slow-loris connections after --idle-timeout", async () => {
+  await using server = await startHello("--idle-timeout", "300");
+  const idle = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const loris = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.port,
+  });
+  await loris.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n")); // never finished
+  // Both end with EOF from the server (no response for the unfinished head).
+  assertEquals(await readToEnd(idle), "");
+  assertEquals(await readToEnd(loris), "");
+  idle.close();
+  loris.close();
 });
