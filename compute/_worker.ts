@@ -373,23 +373,51 @@ function complete(
       return;
     }
   }
+  // Values that do not fit a slot go by postMessage, batched: one message
+  // per batch (or per 64 results, or before an async task) instead of one
+  // per task.
+  pending.push({
+    id,
+    ok,
+    v: ok ? value : serializeError(value),
+    start,
+    run,
+  });
+  if (transfer !== undefined) pendingTransfer.push(...transfer);
+  if (pending.length >= 64) flushResults();
+}
+
+interface SideResult {
+  id: number;
+  ok: boolean;
+  v: unknown;
+  start: number;
+  run: number;
+}
+let pending: SideResult[] = [];
+let pendingTransfer: Transferable[] = [];
+
+function flushResults(): void {
+  if (pending.length === 0) return;
+  const results = pending;
+  const transfer = pendingTransfer;
+  pending = [];
+  pendingTransfer = [];
   try {
-    if (ok) {
-      postMessage({ t: "r", id, ok, v: value, start, run }, transfer ?? []);
-    } else {
-      postMessage({ t: "r", id, ok, v: serializeError(value), start, run });
+    postMessage({ t: "rs", results }, transfer);
+  } catch {
+    // One result cannot be cloned (a function, a class instance with private
+    // state...): send them one by one and fail only that task.
+    for (const r of results) {
+      try {
+        postMessage({ t: "rs", results: [r] }); // copies, no transfer
+      } catch (error) {
+        postMessage({
+          t: "rs",
+          results: [{ ...r, ok: false, v: serializeError(error) }],
+        });
+      }
     }
-  } catch (error) {
-    // The result cannot be cloned (a function, a class instance with #private
-    // state...): fail the task instead of the worker.
-    postMessage({
-      t: "r",
-      id,
-      ok: false,
-      v: serializeError(error),
-      start,
-      run,
-    });
   }
 }
 
@@ -472,6 +500,7 @@ async function loop(): Promise<void> {
           value !== null && typeof value === "object" &&
           typeof (value as PromiseLike<unknown>).then === "function"
         ) {
+          flushResults(); // do not hold earlier results while this waits
           value = await value;
         }
       } catch (error) {
@@ -490,6 +519,7 @@ async function loop(): Promise<void> {
       complete(id, ok, value, start, run, ctx.transferList);
       sinceYield++;
     }
+    flushResults();
     Atomics.store(i32, workerBase + W_CUR, 0);
     Atomics.store(i32, workerBase + W_BATCH_N, 0);
   }
@@ -500,6 +530,11 @@ async function loop(): Promise<void> {
 function fatal(error: unknown): void {
   if (dead) return;
   dead = true;
+  try {
+    flushResults(); // results of tasks that finished before the error
+  } catch {
+    // nothing more to save
+  }
   postMessage({ t: "fatal", error: serializeError(error) });
   self.close();
 }

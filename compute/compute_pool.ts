@@ -719,15 +719,18 @@ export class ComputePool<
   #onMessage(slot: WorkerSlot, msg: any): void {
     if (slot.worker !== this.#workers[slot.index]?.worker) return;
     switch (msg.t) {
-      case "r": {
-        const task = this.#tasks.get(msg.id);
-        if (!task) return;
-        this.#record(task, msg.start, msg.run);
-        if (msg.ok) this.#settleOk(task, msg.v);
-        else {this.#settleFailed(
-            task,
-            deserializeError(msg.v as SerializedError),
-          );}
+      case "rs": {
+        // Results that did not fit the completion ring, batched.
+        for (const r of msg.results) {
+          const task = this.#tasks.get(r.id);
+          if (!task) continue;
+          this.#record(task, r.start, r.run);
+          if (r.ok) this.#settleOk(task, r.v);
+          else {this.#settleFailed(
+              task,
+              deserializeError(r.v as SerializedError),
+            );}
+        }
         this.#afterDrain();
         return;
       }
