@@ -249,7 +249,7 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
     info.seconds.toFixed(0)
   } s; mode \`${info.mode}\`, ${info.reps} repetition(s) per peer, peers round-robin)
 - **Machine:** ${m.nproc} × ${m.cpu} (\`nproc\` = ${m.nproc}), Linux ${m.kernel}; Deno ${m.deno}, Node ${m.node}, ${m.redis}, ${m.wrk}
-- **Command:** \`${info.command}\`
+- **Command:** \`${info.command}\` at commit \`${info.commit}\`
 - **Method:** every server pinned to CPU 0 and every load generator to CPU 1${
     info.taskset ? " (`taskset`)" : " (taskset missing: NOT pinned)"
   }; each cell is the median over repetitions with (min–max). **Server CPU µs/op** = Δ(utime+stime) of the server from \`/proc/PID/stat\` over the measured window ÷ operations; **server CPU %** = the same Δ ÷ wall time (100 % = one core busy; Deno's helper threads can push it past 100 %). With one core for the server and one for the client, the load generator often saturates first, so CPU per operation is the fairer figure than throughput. Ratios are medians ÷ medians. The machine is shared with other work, so expect noise.
@@ -405,10 +405,25 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
     }
     parts.push("");
   }
-  if (info.notAvailable.length || info.exitCodes.length) {
+  const partial: string[] = [];
+  for (const [w, peers] of aggs) {
+    for (const a of peers.values()) {
+      if (a.errors.length > 0) {
+        partial.push(
+          `${w}, ${a.label}: ${a.errors.length} of ${
+            a.errors.length + a.n
+          } runs failed (first: ${
+            a.errors[0]!.replace(/\n/g, " ").slice(0, 200)
+          })`,
+        );
+      }
+    }
+  }
+  if (info.notAvailable.length || info.exitCodes.length || partial.length) {
     parts.push(`## Notes\n`);
     for (const n of info.notAvailable) parts.push(`- not yet available: ${n}`);
     for (const n of info.exitCodes) parts.push(`- ${n}`);
+    for (const n of partial) parts.push(`- ${n}`);
     parts.push("");
   }
   return parts.join("\n");

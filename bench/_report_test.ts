@@ -47,6 +47,7 @@ const info: RunInfo = {
   mode: "full",
   reps: 3,
   command: "deno task bench:peers",
+  commit: "abc1234",
   idleConns: 10000,
   machine: {
     nproc: 2,
@@ -135,7 +136,10 @@ Deno.test("targets are judged on the medians", () => {
 
 Deno.test("renderMarkdown prints machine, command, ratios and verdicts", () => {
   const md = renderMarkdown(sampleAggs(), info);
-  assertMatch(md, /\*\*Command:\*\* `deno task bench:peers`/);
+  assertMatch(
+    md,
+    /\*\*Command:\*\* `deno task bench:peers` at commit `abc1234`/,
+  );
   assertMatch(md, /2 × Test CPU \(`nproc` = 2\)/);
   // ping-pong row: median (min–max), then ÷ Deno loop and ÷ C ratios
   assertMatch(

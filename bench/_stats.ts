@@ -35,6 +35,8 @@ export interface RunInfo {
   mode: string;
   reps: number;
   command: string;
+  /** `git rev-parse --short HEAD`, with `+dirty` when the tree had changes. */
+  commit: string;
   idleConns: number;
   machine: {
     nproc: number;

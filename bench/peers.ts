@@ -750,6 +750,26 @@ async function machine(): Promise<RunInfo["machine"]> {
   };
 }
 
+async function gitCommit(): Promise<string> {
+  const git = async (args: string[]) => {
+    try {
+      const out = await new Deno.Command("git", {
+        args,
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      return out.success ? new TextDecoder().decode(out.stdout).trim() : "";
+    } catch {
+      return "";
+    }
+  };
+  const head = await git(["rev-parse", "--short", "HEAD"]);
+  if (!head) return "unknown";
+  const dirty = await git(["status", "--porcelain", "--untracked-files=no"]);
+  return dirty ? `${head}+dirty` : head;
+}
+
 async function main(): Promise<number> {
   const started = new Date();
   const t0 = performance.now();
@@ -795,6 +815,7 @@ async function main(): Promise<number> {
       ? `deno run -A bench/peers.ts ${Deno.args.join(" ")}`
       : command,
     idleConns,
+    commit: await gitCommit(),
     machine: await machine(),
     notAvailable,
     exitCodes,
