@@ -15,6 +15,7 @@ export const MAIN_WAITING = 5; // 1 while main waits for completions
 export const HEAD = 8; // HEAD + p: next ring position to claim (workers)
 export const TAIL = 12; // TAIL + p: next ring position to fill (main)
 export const QUEUED = 16; // QUEUED + p: live (not cancelled) tasks in ring p
+export const ARENA_HEAD = 20; // ARENA_HEAD + p: arena bytes of ring p consumed
 export const CONTROL_WORDS = 32;
 // Float64 control slots (index into a Float64Array over the same block).
 export const F_AGING_MS = 16; // byte offset 128
@@ -29,6 +30,7 @@ export const S_ID = 1;
 export const S_FN = 2;
 export const S_KIND = 3;
 export const S_LEN = 4;
+export const S_AEND = 5; // arena position after this slot's bytes
 // Float64 offsets within a slot
 export const S_NUM = 3; // byte 24
 export const S_ENQUEUED = 4; // byte 32
@@ -63,6 +65,13 @@ export const DONE_INLINE_OFFSET = 40;
 export const DONE_INLINE_BYTES = DONE_BYTES - DONE_INLINE_OFFSET;
 export const WORKER_AREA_BYTES = WORKER_HEADER_BYTES + DONE_SLOTS * DONE_BYTES;
 
+// Byte arena, one per priority: inputs too big for a slot (bytes, strings up
+// to ARENA_MAX_ITEM) are copied here instead of going by postMessage. The pool
+// appends; a worker frees up to a slot's end when it claims (or skips) the
+// slot, so claims in ring order free the arena in order.
+export const ARENA_BYTES = 1 << 20;
+export const ARENA_MAX_ITEM = 64 * 1024;
+
 // Function-name table: the pool assigns indices, workers read names lazily.
 export const MAX_NAMES = 256;
 export const NAME_BYTES = 128;
@@ -84,6 +93,9 @@ export const K_STRING = 5;
 export const K_BYTES = 6;
 export const K_BUFFER = 7;
 export const K_SIDE = 8; // value travels by postMessage
+export const K_ARENA_BYTES = 9;
+export const K_ARENA_BUFFER = 10;
+export const K_ARENA_STRING = 11;
 
 /** Byte offsets of each region inside the one SharedArrayBuffer. */
 export interface Layout {
@@ -91,6 +103,7 @@ export interface Layout {
   readonly rings: number;
   readonly names: number;
   readonly cancel: number;
+  readonly arena: number;
   readonly workers: number;
   readonly total: number;
 }
@@ -101,12 +114,14 @@ export function layout(workers: number): Layout {
   const rings = CONTROL_BYTES;
   const names = rings + PRIORITIES * RING_SLOTS * SLOT_BYTES;
   const cancel = names + MAX_NAMES * NAME_BYTES;
-  const workersAt = cancel + CANCEL_ENTRIES * 8;
+  const arena = cancel + CANCEL_ENTRIES * 8;
+  const workersAt = arena + PRIORITIES * ARENA_BYTES;
   return {
     control,
     rings,
     names,
     cancel,
+    arena,
     workers: workersAt,
     total: workersAt + workers * WORKER_AREA_BYTES,
   };
@@ -228,6 +243,24 @@ export function decodeInline(
         `Cannot decode task value: unknown kind ${v.i32[kindWord]}`,
       );
   }
+}
+
+/** Whether a slot of this kind holds bytes in its priority's arena. */
+export function usesArena(kind: number): boolean {
+  return kind >= K_ARENA_BYTES && kind <= K_ARENA_STRING;
+}
+
+/** Reads a value that {@linkcode ComputePool} wrote to the arena. */
+export function decodeArena(
+  v: Views,
+  kind: number,
+  at: number,
+  len: number,
+): unknown {
+  const bytes = v.u8.slice(at, at + len);
+  if (kind === K_ARENA_BYTES) return bytes;
+  if (kind === K_ARENA_BUFFER) return bytes.buffer;
+  return decoder.decode(bytes);
 }
 
 /** Absolute time in milliseconds, comparable across threads. */

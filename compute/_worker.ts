@@ -7,6 +7,8 @@
 // that do not fit a slot.
 
 import {
+  ARENA_BYTES,
+  ARENA_HEAD,
   CANCEL_ABORT,
   CANCEL_ENTRIES,
   CANCEL_MASK,
@@ -18,6 +20,7 @@ import {
   D_NUM,
   D_RUN,
   D_START,
+  decodeArena,
   decodeInline,
   DONE_BYTES,
   DONE_INLINE_BYTES,
@@ -41,6 +44,7 @@ import {
   QUEUED,
   READY,
   RING_SLOTS,
+  S_AEND,
   S_ENQUEUED,
   S_FN,
   S_ID,
@@ -53,6 +57,7 @@ import {
   SLOT_BYTES,
   SLOT_INLINE_OFFSET,
   TAIL,
+  usesArena,
   type Views,
   views,
   W_BATCH_IDS,
@@ -79,6 +84,7 @@ let i32: Int32Array;
 let workerBase = 0; // Int32 index of this worker's area
 let doneBase = 0; // byte offset of this worker's completion ring
 let ringsBase = 0; // byte offset of ring 0
+let arenaBase = 0; // byte offset of arena 0
 let namesBase = 0;
 let cancelBase = 0; // Int32 index of the cancel table
 let workerCount = 1;
@@ -191,6 +197,8 @@ function liveTasks(): number {
 const heads = new Int32Array(PRIORITIES);
 const tails = new Int32Array(PRIORITIES);
 const taken = new Int32Array(PRIORITIES);
+const arenaEnd = new Int32Array(PRIORITIES);
+const arenaMoved = new Uint8Array(PRIORITIES);
 
 /** Claims a batch of tasks; returns how many. */
 function claim(): number {
@@ -209,6 +217,7 @@ function claim(): number {
     heads[p] = Atomics.load(i32, HEAD + p);
     tails[p] = Atomics.load(i32, TAIL + p);
     taken[p] = 0;
+    arenaMoved[p] = 0;
   }
   try {
     const t = now();
@@ -228,8 +237,12 @@ function claim(): number {
           slot = ringsBase +
             (p * RING_SLOTS + (h & (RING_SLOTS - 1))) * SLOT_BYTES;
           if (Atomics.load(i32, (slot >> 2) + S_STATE) !== CANCELLED) break;
-          // Tombstone of a task aborted while queued: drop it.
+          // Tombstone of a task aborted while queued: drop it (and its bytes).
           i32[(slot >> 2) + S_STATE] = EMPTY;
+          if (usesArena(i32[(slot >> 2) + S_KIND]!)) {
+            arenaEnd[p] = i32[(slot >> 2) + S_AEND]!;
+            arenaMoved[p] = 1;
+          }
           h = (h + 1) | 0;
         }
         heads[p] = h;
@@ -247,6 +260,12 @@ function claim(): number {
       if (best < 0) break;
       const s32 = bestSlot >> 2;
       heads[best] = (heads[best]! + 1) | 0;
+      const kind = i32[s32 + S_KIND]!;
+      const arena = usesArena(kind);
+      if (arena) {
+        arenaEnd[best] = i32[s32 + S_AEND]!;
+        arenaMoved[best] = 1;
+      }
       if (
         Atomics.compareExchange(i32, s32 + S_STATE, READY, CLAIMED) !== READY
       ) {
@@ -258,9 +277,19 @@ function claim(): number {
       bIds[n] = id;
       bFns[n] = fn;
       i32[workerBase + W_BATCH_IDS + n] = id;
-      if (i32[s32 + S_KIND] === K_SIDE) {
+      if (kind === K_SIDE) {
         bSide[n] = 1;
         bInputs[n] = undefined;
+      } else if (arena) {
+        bSide[n] = 0;
+        const len = i32[s32 + S_LEN]!;
+        const start = (arenaEnd[best]! - len) & (ARENA_BYTES - 1);
+        bInputs[n] = decodeArena(
+          v,
+          kind,
+          arenaBase + best * ARENA_BYTES + start,
+          len,
+        );
       } else {
         bSide[n] = 0;
         bInputs[n] = decodeInline(
@@ -281,6 +310,7 @@ function claim(): number {
     Atomics.store(i32, workerBase + W_BATCH_POS, -1);
     for (let p = 0; p < PRIORITIES; p++) {
       Atomics.store(i32, HEAD + p, heads[p]!);
+      if (arenaMoved[p] === 1) Atomics.store(i32, ARENA_HEAD + p, arenaEnd[p]!);
       if (taken[p]! > 0) Atomics.sub(i32, QUEUED + p, taken[p]!);
     }
     Atomics.store(i32, LOCK, 0);
@@ -558,6 +588,7 @@ self.onmessage = async (event: MessageEvent) => {
       const lay = layout(init.workers);
       workerCount = init.workers;
       ringsBase = lay.rings;
+      arenaBase = lay.arena;
       namesBase = lay.names;
       cancelBase = lay.cancel >> 2;
       const area = lay.workers + init.index * WORKER_AREA_BYTES;

@@ -1,4 +1,7 @@
 import {
+  ARENA_BYTES,
+  ARENA_HEAD,
+  ARENA_MAX_ITEM,
   CANCEL_ABORT,
   CANCEL_ENTRIES,
   CANCEL_MASK,
@@ -20,6 +23,9 @@ import {
   F_AGING_MS,
   HEAD,
   type InitMessage,
+  K_ARENA_BUFFER,
+  K_ARENA_BYTES,
+  K_ARENA_STRING,
   K_SIDE,
   type Layout,
   layout,
@@ -32,6 +38,7 @@ import {
   QUEUED,
   READY,
   RING_SLOTS,
+  S_AEND,
   S_ENQUEUED,
   S_FN,
   S_ID,
@@ -45,6 +52,7 @@ import {
   SLOT_INLINE_BYTES,
   SLOT_INLINE_OFFSET,
   TAIL,
+  usesArena,
   type Views,
   views,
   W_BATCH_IDS,
@@ -259,6 +267,10 @@ class Fifo<T> {
   }
 }
 
+const encoder = new TextEncoder();
+const IN_ARENA = 0;
+const NOT_ARENA = 1;
+const ARENA_FULL = 2;
 const OPEN = 0;
 const CLOSING = 1;
 const CLOSED = 2;
@@ -367,6 +379,7 @@ export class ComputePool<
   #overflow: Fifo<Task>[] = [];
   #overflowDropped = [0, 0, 0, 0];
   #tails = [0, 0, 0, 0];
+  #arenaTails = [0, 0, 0, 0];
   #names = new Map<string, number>();
   #nextId = 1;
   #state = OPEN;
@@ -943,7 +956,19 @@ export class ComputePool<
         SLOT_INLINE_BYTES,
       )
     ) {
-      i32[s32 + S_KIND] = K_SIDE;
+      let arena = task.transfer === undefined
+        ? this.#toArena(p, s32, task.input)
+        : NOT_ARENA;
+      if (arena === ARENA_FULL && Atomics.load(i32, QUEUED + p) === 0) {
+        // Only tombstones hold the arena and no worker will come to skip
+        // them: drop them here.
+        this.#dropTombstones(p);
+        arena = this.#toArena(p, s32, task.input);
+      }
+      // A full arena holds the task back (overflow queue) rather than
+      // sending its bytes the slow way: claims free the arena soon.
+      if (arena === ARENA_FULL) return false;
+      if (arena === NOT_ARENA) i32[s32 + S_KIND] = K_SIDE;
     }
     Atomics.store(i32, s32 + S_STATE, READY);
     const next = (tail + 1) | 0;
@@ -955,6 +980,57 @@ export class ComputePool<
     task.inOverflow = false;
     this.#kickCount++;
     return true;
+  }
+
+  /**
+   * Copies bytes or a string of up to ARENA_MAX_ITEM bytes into the arena of
+   * priority `p` (no postMessage round trip). Returns IN_ARENA, NOT_ARENA (the
+   * value is of another kind or too big) or ARENA_FULL.
+   */
+  #toArena(p: number, s32: number, input: unknown): number {
+    let kind: number;
+    let bytes: Uint8Array | undefined;
+    let max: number;
+    if (input instanceof Uint8Array && input.constructor === Uint8Array) {
+      kind = K_ARENA_BYTES;
+      bytes = input;
+      max = input.byteLength;
+    } else if (input instanceof ArrayBuffer && !input.resizable) {
+      kind = K_ARENA_BUFFER;
+      bytes = new Uint8Array(input);
+      max = input.byteLength;
+    } else if (typeof input === "string") {
+      kind = K_ARENA_STRING;
+      max = input.length * 3; // worst case of UTF-8
+    } else return NOT_ARENA;
+    if (max > ARENA_MAX_ITEM) return NOT_ARENA;
+    let tail = this.#arenaTails[p]!;
+    let at = tail & (ARENA_BYTES - 1);
+    if (at + max > ARENA_BYTES) {
+      // Keep every item contiguous: skip the end of the arena.
+      tail = (tail + ARENA_BYTES - at) | 0;
+      at = 0;
+    }
+    const head = Atomics.load(this.#i32, ARENA_HEAD + p);
+    if (((tail + max - head) | 0) > ARENA_BYTES) return ARENA_FULL;
+    const base = this.#lay.arena + p * ARENA_BYTES + at;
+    let len: number;
+    if (bytes !== undefined) {
+      this.#v.u8.set(bytes, base);
+      len = bytes.byteLength;
+    } else {
+      len = encoder.encodeInto(
+        input as string,
+        this.#v.u8.subarray(base, base + max),
+      ).written;
+    }
+    const end = (tail + len) | 0;
+    this.#arenaTails[p] = end;
+    const i32 = this.#i32;
+    i32[s32 + S_KIND] = kind;
+    i32[s32 + S_LEN] = len;
+    i32[s32 + S_AEND] = end;
+    return IN_ARENA;
   }
 
   /** Frees ring slots held by tasks aborted while queued. */
@@ -970,6 +1046,9 @@ export class ComputePool<
         (p * RING_SLOTS + (h & (RING_SLOTS - 1))) * SLOT_BYTES) >> 2;
       if (Atomics.load(i32, s32 + S_STATE) !== CANCELLED) break;
       Atomics.store(i32, s32 + S_STATE, EMPTY);
+      if (usesArena(i32[s32 + S_KIND]!)) {
+        Atomics.store(i32, ARENA_HEAD + p, i32[s32 + S_AEND]!);
+      }
       h = (h + 1) | 0;
     }
     Atomics.store(i32, HEAD + p, h);

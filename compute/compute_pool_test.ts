@@ -113,6 +113,35 @@ Deno.test("ComputePool.run() sends large and structured inputs per batch, failin
   assertEquals(await after, { ok: true });
 });
 
+Deno.test("ComputePool passes bytes and strings through the shared arena, also after aborts fill it", async () => {
+  await using pool = makePool({ workers: 1 });
+  // 4 MiB of 8 KiB inputs: four times the arena of one priority.
+  const inputs = Array.from(
+    { length: 512 },
+    (_, i) => new Uint8Array(8192).fill(i & 0xff),
+  );
+  const sizes = await Promise.all(inputs.map((b) => pool.run("size", b)));
+  assertEquals(sizes, inputs.map(() => 8192));
+  const echoed = await pool.run("echo", inputs[7]!);
+  assertEquals(echoed, inputs[7]);
+  const text = "ü".repeat(20_000);
+  assertEquals(await pool.run("echo", text), text);
+  assertEquals(await pool.run("size", new ArrayBuffer(30_000)), 30_000);
+  // Fill the arena with tasks aborted while queued (tombstones), then run
+  // more: the arena space of the tombstones must come back.
+  const blocker = await block(pool);
+  const controller = new AbortController();
+  const doomed = inputs.slice(0, 200).map((b) =>
+    pool.run("size", b, { signal: controller.signal }).catch(() => "aborted")
+  );
+  controller.abort();
+  assertEquals(new Set(await Promise.all(doomed)), new Set(["aborted"]));
+  const after = inputs.slice(0, 300).map((b) => pool.run("size", b));
+  await blocker.release();
+  assertEquals((await Promise.all(after)).length, 300);
+  assertEquals(pool.metrics().queueDepth.normal, 0);
+});
+
 Deno.test("ComputePool.run() moves buffers in the transfer list and results the task transfers", async () => {
   await using pool = makePool();
   const input = new Uint8Array(4096).fill(1);

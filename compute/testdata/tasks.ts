@@ -121,3 +121,8 @@ export function sumBytes(input: Uint8Array | ArrayBuffer): number {
   for (const b of view) sum += b;
   return sum;
 }
+
+/** Length in bytes of a Uint8Array, ArrayBuffer or string (UTF-16 units). */
+export function size(input: Uint8Array | ArrayBuffer | string): number {
+  return typeof input === "string" ? input.length : input.byteLength;
+}
