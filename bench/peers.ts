@@ -744,8 +744,10 @@ async function machine(): Promise<RunInfo["machine"]> {
     kernel: Deno.osRelease(),
     deno: Deno.version.deno,
     node: hasNode ? await version(["node", "--version"]) : "missing",
-    redis: await version(["redis-server", "--version"]),
-    wrk: await version(["wrk", "--version"]),
+    redis: (await version(["redis-server", "--version"]))
+      .replace(/^Redis server v=(\S+).*/, "Redis $1"),
+    wrk: (await version(["wrk", "--version"]))
+      .replace(/^wrk (\S+).*/, "wrk $1"),
     gcc: await version(["gcc", "--version"]),
   };
 }
