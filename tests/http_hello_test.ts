@@ -419,3 +419,51 @@ Deno.test("http_hello closes idle and slow-loris connections after --idle-timeou
   idle.close();
   loris.close();
 });
+
+Deno.test({
+  name:
+    "http_hello answers wrk's pipelined load (3 requests per write) without errors",
+  ignore: !(await new Deno.Command("sh", {
+    args: ["-c", "command -v wrk"],
+    stdout: "null",
+  })
+    .output().then((o) => o.success, () => false)),
+  async fn() {
+    await using server = await startHello();
+    const dir = await Deno.makeTempDir({ prefix: "millrace-wrk-" });
+    try {
+      const script = `${dir}/pipeline.lua`;
+      await Deno.writeTextFile(
+        script,
+        `init = function(args)
+  local r = {}
+  r[1] = wrk.format("GET", "/1")
+  r[2] = wrk.format("GET", "/2")
+  r[3] = wrk.format("GET", "/3")
+  req = table.concat(r)
+end
+request = function() return req end
+`,
+      );
+      const out = await new Deno.Command("wrk", {
+        args: [
+          "-t1",
+          "-c4",
+          "-d1s",
+          "-s",
+          script,
+          `http://127.0.0.1:${server.port}/`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = dec.decode(out.stdout);
+      assert(out.success, text + dec.decode(out.stderr));
+      const total = Number(text.match(/(\d+) requests in/)?.[1]);
+      assert(total > 0, text);
+      assert(!/Non-2xx|Socket errors/.test(text), text);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
