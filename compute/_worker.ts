@@ -77,7 +77,7 @@ import type { TaskContext } from "./compute_pool.ts";
 // again, which bounds how long a newly queued critical task waits.
 const BATCH_BUDGET_MS = 0.25;
 const SPIN_MIN_MS = 0.005;
-const SPIN_MAX_MS = 0.2;
+const SPIN_MAX_MS = 0.1;
 
 let v: Views;
 let i32: Int32Array;

@@ -978,8 +978,18 @@ export class ComputePool<
     task.ring = p;
     task.pos = tail;
     task.inOverflow = false;
-    this.#kickCount++;
+    // Wake sleeping workers at the start of a burst of submissions (and every
+    // 1024 tasks) so that they work while the burst goes on; the rest of the
+    // burst is announced by the kick microtask.
+    if ((this.#kickCount++ & 1023) === 0) this.#wake(this.#workerCount);
     return true;
+  }
+
+  #wake(count: number): void {
+    const i32 = this.#i32;
+    Atomics.add(i32, WORK_SEQ, 1);
+    const sleepers = Atomics.load(i32, SLEEPERS);
+    if (sleepers > 0) Atomics.notify(i32, WORK_SEQ, Math.min(sleepers, count));
   }
 
   /**
@@ -1093,12 +1103,7 @@ export class ComputePool<
   #doKick = (): void => {
     this.#kickScheduled = false;
     this.#burstTime = -1;
-    const i32 = this.#i32;
-    Atomics.add(i32, WORK_SEQ, 1);
-    const sleepers = Atomics.load(i32, SLEEPERS);
-    if (sleepers > 0 && this.#kickCount > 0) {
-      Atomics.notify(i32, WORK_SEQ, Math.min(sleepers, this.#kickCount));
-    }
+    if (this.#kickCount > 0) this.#wake(this.#kickCount);
     this.#kickCount = 0;
   };
 
