@@ -121,6 +121,82 @@ export function createComputeHandler(
   };
 }
 
+/**
+ * A short self-contained run for `deno task demo`: the job server on an
+ * ephemeral port with a 2-worker pool, a client queueing low-priority jobs
+ * and then a critical one (which overtakes them), then `stats`. Resolves
+ * with the lines it printed; everything is stopped when it returns.
+ */
+export async function computeDemo(
+  print: (line: string) => void = () => {},
+): Promise<string[]> {
+  const out: string[] = [];
+  const say = (line: string) => {
+    out.push(line);
+    print(line);
+  };
+  const pool = new ComputePool<typeof Tasks>(
+    new URL("./_compute_tasks.ts", import.meta.url),
+    { workers: 2 },
+  );
+  const loop = new EventLoop();
+  loop.attachCompute(pool);
+  const server = new TcpServer(
+    TcpServerConfig.builder().hostname("127.0.0.1").port(0).build(),
+    createComputeHandler(loop, pool, { iterations: 300_000 }),
+  );
+  server.start(loop);
+  const running = loop.run();
+  try {
+    const { port } = server.addr as Deno.NetAddr;
+    say(`compute server on 127.0.0.1:${port} (2 workers)`);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      let jobs = "";
+      for (let i = 1; i <= 8; i++) jobs += `hash low job-${i}\n`;
+      jobs += "hash critical urgent\nstats\n";
+      say("client> 8 × 'hash low job-N', then 'hash critical urgent', 'stats'");
+      await conn.write(new TextEncoder().encode(jobs));
+      const decoder = new TextDecoder();
+      const buf = new Uint8Array(16384);
+      let text = "";
+      const deadline = Date.now() + 10_000;
+      // 9 answers and a stats line (stats answers at once, jobs later).
+      while (text.split("\n").length <= 10 && Date.now() < deadline) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        text += decoder.decode(buf.subarray(0, n), { stream: true });
+      }
+      for (const line of text.trim().split("\n")) {
+        say(
+          line.startsWith("{")
+            ? `server> stats (when the jobs were queued): ${
+              line.slice(0, 160)
+            }…`
+            : `server> ${line}`,
+        );
+      }
+      const m = pool.metrics();
+      say(
+        `pool: ${m.tasksCompleted} done, run p50 ${
+          m.runTime.p50.toFixed(2)
+        } ms, wait p99 ${m.waitTime.p99.toFixed(2)} ms, utilization ${
+          (m.utilization * 100).toFixed(0)
+        } %`,
+      );
+    } finally {
+      conn.close();
+    }
+  } finally {
+    await server.shutdown({ timeoutMs: 1000 });
+    loop.stop();
+    await running;
+    await loop[Symbol.asyncDispose]();
+    await pool.close();
+  }
+  return out;
+}
+
 if (import.meta.main) {
   const workers = Number(
     flag(Deno.args, "workers", String(navigator.hardwareConcurrency)),

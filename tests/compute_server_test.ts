@@ -131,3 +131,13 @@ Deno.test("examples/compute_server.ts answers jobs from the pool, by priority, a
   await rest.cancel();
   assertEquals(status.code, 0);
 });
+
+Deno.test("computeDemo() (for deno task demo) shows a critical job overtaking low ones and stops everything", async () => {
+  const { computeDemo } = await import("../examples/compute_server.ts");
+  const lines = await computeDemo();
+  const answers = lines.filter((l) => /^server> hash \d+ [0-9a-f]{8}$/.test(l));
+  assertEquals(answers.length, 9);
+  const critical = answers.findIndex((l) => l.startsWith("server> hash 9 "));
+  assert(critical >= 0 && critical < 8, `answers: ${answers.join(" | ")}`);
+  assert(lines.some((l) => l.startsWith("pool: 9 done")));
+});
