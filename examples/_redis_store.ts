@@ -44,6 +44,40 @@ function lower(bytes: Uint8Array): string {
   return bytes.length > 32 ? s + "\u0000" : s; // never a command name
 }
 
+const COMMANDS = [
+  "ping",
+  "echo",
+  "get",
+  "set",
+  "del",
+  "unlink",
+  "exists",
+  "incr",
+  "decr",
+  "incrby",
+  "decrby",
+  "expire",
+  "pexpire",
+  "ttl",
+  "pttl",
+  "config",
+  "command",
+  "quit",
+];
+
+// The lower-case name of a known command without building a string per
+// call (the hot path); anything else goes through lower().
+function commandName(b: Uint8Array): string {
+  outer: for (const name of COMMANDS) {
+    if (name.length !== b.length) continue;
+    for (let i = 0; i < b.length; i++) {
+      if ((b[i]! | 0x20) !== name.charCodeAt(i)) continue outer;
+    }
+    return name;
+  }
+  return lower(b);
+}
+
 const INT_RE = /^(0|-?[1-9][0-9]*)$/;
 const MAX = 9223372036854775807n, MIN = -9223372036854775808n;
 
@@ -136,7 +170,7 @@ export class MiniRedisStore {
 
   /** Runs one command, writing its reply. */
   execute(args: Uint8Array[], w: RespWriter): After {
-    const name = lower(args[0]!);
+    const name = commandName(args[0]!);
     const argc = args.length;
     const arity = (ok: boolean): boolean => {
       if (!ok) w.error(`ERR wrong number of arguments for '${name}' command`);
