@@ -389,15 +389,54 @@ async function loadgen(
   return JSON.parse(last);
 }
 
+/** The server really echoes: 100 KiB of varied bytes come back unchanged. */
+async function checkEcho(port: number): Promise<void> {
+  const sent = new Uint8Array(100 * 1024);
+  for (let i = 0; i < sent.length; i++) sent[i] = (i * 7 + (i >> 8)) & 0xff;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const writing = (async () => {
+      let off = 0;
+      while (off < sent.length) off += await conn.write(sent.subarray(off));
+    })();
+    const got = new Uint8Array(sent.length);
+    let n = 0;
+    const deadline = setTimeout(() => conn.close(), 10000);
+    try {
+      while (n < got.length) {
+        const r = await conn.read(got.subarray(n));
+        if (r === null) break;
+        n += r;
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+    await writing;
+    if (n !== sent.length || got.some((b, i) => b !== sent[i])) {
+      throw new Error(
+        `echo check failed: ${n} of ${sent.length} bytes back intact`,
+      );
+    }
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed by the deadline
+    }
+  }
+}
+
 async function runTcp(bins: { echo: string; loadgen: string }): Promise<void> {
   const peers = echoPeers(bins, false);
   for (let rep = 0; rep < reps; rep++) {
     console.error(`tcp rep ${rep + 1}/${reps}`);
     for (const peer of rotate(peers, rep)) {
-      let server: Server;
+      let server: Server | undefined;
       try {
         server = await startServer(peer);
+        await checkEcho(server.port);
       } catch (e) {
+        if (server) await stopServer(peer, server);
         for (const w of profile.tcp) record(w, peer, e as Error);
         continue;
       }
