@@ -675,8 +675,20 @@ export class ComputePool<
     const wasClosing = this.#closed !== undefined;
     this.#state = TERMINATED;
     const error = new Error("Cannot finish task as the pool was terminated");
+    const e = this.#lay.cancel >> 2;
     for (const task of this.#tasks.values()) {
+      // Raise the cancel flag too: cooperative tasks stop, which terminate()
+      // alone cannot make a busy worker do.
+      Atomics.store(
+        this.#i32,
+        e + CANCEL_ENTRIES + (task.id & CANCEL_MASK),
+        CANCEL_ABORT,
+      );
+      Atomics.store(this.#i32, e + (task.id & CANCEL_MASK), task.id);
       this.#settleCancelled(task, error);
+    }
+    for (let p = 0; p < PRIORITIES; p++) {
+      Atomics.store(this.#i32, QUEUED + p, 0);
     }
     for (const q of this.#overflow) q.clear();
     this.#overflowDropped = [0, 0, 0, 0];

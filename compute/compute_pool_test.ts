@@ -447,6 +447,36 @@ Deno.test("ComputePool lets the process exit after close()", async () => {
   assertEquals(new TextDecoder().decode(stdout).trim(), "[3,5] 0");
 });
 
+Deno.test("ComputePool lets the process exit after terminate() with a task running", async () => {
+  const script = `
+    import { ComputePool } from ${
+    JSON.stringify(new URL("./mod.ts", import.meta.url).href)
+  };
+    const pool = new ComputePool(${JSON.stringify(TASKS.href)}, { workers: 2 });
+    const long = pool.run("spinUntilCancelled", 60_000).catch((e) => e.message);
+    await pool.run("add", [1, 1]);
+    while (pool.metrics().busyWorkers === 0) await new Promise((r) => setTimeout(r, 5));
+    await pool.terminate();
+    console.log(await long, pool.liveWorkers);
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(script));
+  await writer.close();
+  const { code, stdout } = await child.output();
+  assertEquals(code, 0, "the process exited by itself");
+  assertEquals(
+    new TextDecoder().decode(stdout).trim(),
+    "Cannot finish task as the pool was terminated 0",
+  );
+});
+
 Deno.test("ComputePool validates its options with std-style errors", async () => {
   assertThrows(
     () => new ComputePool(TASKS, { workers: 0 }),
