@@ -519,7 +519,7 @@ async function loop(): Promise<void> {
       i32[workerBase + W_BATCH_POS] = i;
       i32[workerBase + W_CUR] = id;
       if (i32[cancelBase + (id & CANCEL_MASK)] === id) continue; // settled
-      let input = bInputs[i];
+      const input = bInputs[i];
       bInputs[i] = undefined;
       if (input === GONE) continue;
       const ctx = new TaskCtx(id);
