@@ -42,8 +42,13 @@ const loop = new EventLoop({
 
 function onConnection(event: Event, loop: EventLoop): void {
   if (event.data !== undefined) {
-    // The loop takes the receive buffer over: no copy.
-    loop.write(event.token, event.data);
+    // The loop takes the receive buffer over: no copy. A peer that sends
+    // without reading fills our queue: stop reading from it until it drains.
+    if (!loop.write(event.token, event.data)) {
+      loop.reregister(event.token, Interest.WRITABLE);
+    }
+  } else if (event.writable) {
+    loop.reregister(event.token, Interest.READABLE);
   } else if (event.readClosed) {
     void loop.close(event.token, { flush: true });
   }
