@@ -206,16 +206,17 @@ export class Deadline implements Disposable {
    * checked here: what needs no waiting (buffered bytes) is still served.
    */
   throwIfAborted(): void {
-    for (const signal of this.#signals) {
-      if (signal.aborted) throw this.#cancelled(signal);
-    }
-    const scope = this.#owner?.signal;
-    if (scope?.aborted) throw this.#cancelled(scope);
+    const error = this.#cancellation();
+    if (error) throw error;
   }
 
   /** Settles like `promise` unless the deadline passes or a signal aborts first. */
   race<T>(promise: Promise<T>): Promise<T> {
-    const error = this.#failure();
+    // Cancellation fails at once. An expired deadline does not: it rejects
+    // from a timer, so that the event loop turns first. Otherwise a caller
+    // retrying with `timeoutMs: 0` would spin in microtasks and starve the very
+    // read it waits for; this way a zero timeout also takes what is ready now.
+    const error = this.#cancellation();
     if (error) return Promise.reject(error);
     return Promise.race([promise, this.#ensureGate()]);
   }
@@ -245,13 +246,12 @@ export class Deadline implements Disposable {
     }
   }
 
-  #failure(): Error | undefined {
+  #cancellation(): Error | undefined {
     for (const signal of this.#signals) {
       if (signal.aborted) return this.#cancelled(signal);
     }
     const scope = this.#owner?.signal;
     if (scope?.aborted) return this.#cancelled(scope);
-    if (performance.now() >= this.#end) return this.#timedOut();
     return undefined;
   }
 

@@ -531,17 +531,33 @@ Deno.test("TcpStream rejects bad input with std-style messages", async () => {
   assertEquals(text(await stream.readExact(3)), "abc");
 });
 
-Deno.test("TcpStream serves buffered bytes without a timer and zero-timeout reads fail fast", async () => {
-  const conn = new ChunkConn([bytes("abcdef")]);
-  using stream = new TcpStream(conn.asConn());
-  assertEquals(text(await stream.readExact(2, { timeoutMs: 1_000 })), "ab");
-  assertEquals(stream.bufferedBytes, 4);
+Deno.test("TcpStream with timeoutMs 0 polls: buffered bytes, ready bytes, else TimedOutError", async () => {
+  using p = await pair();
+  await p.server.writeAll(bytes("abcdef"));
+  assertEquals(text(await p.client.readExact(2, { timeoutMs: 1_000 })), "ab");
+  assertEquals(p.client.bufferedBytes, 4);
   // Served from the buffer even with a zero deadline.
-  assertEquals(text(await stream.readExact(4, { timeoutMs: 0 })), "cdef");
+  assertEquals(text(await p.client.readExact(4, { timeoutMs: 0 })), "cdef");
+  // Nothing there: times out.
   await assertRejects(
-    () => stream.read(new Uint8Array(1), { timeoutMs: 0 }),
+    () => p.client.read(new Uint8Array(1), { timeoutMs: 0 }),
     TimedOutError,
   );
+  // A polling loop does not starve the read it waits for (the rejection comes
+  // from a timer, so the event loop turns between polls).
+  setTimeout(() => p.server.writeAll(bytes("late")), 30);
+  let polls = 0;
+  const buffer = new Uint8Array(4);
+  let n: number | null = null;
+  while (n === null) {
+    polls++;
+    n = await p.client.read(buffer, { timeoutMs: 0 }).catch((error) => {
+      assertInstanceOf(error, TimedOutError);
+      return null;
+    });
+  }
+  assertEquals(text(buffer.subarray(0, n)), "late");
+  assert(polls > 1);
 });
 
 Deno.test("TcpStream adopts a read left in flight and writes left queued by the reactor", async () => {
@@ -584,4 +600,67 @@ Deno.test("TcpStream adopts a read left in flight and writes left queued by the 
   while (offset < 11) offset += (await client.read(received.subarray(offset)))!;
   assertEquals(text(received), "queued-mine");
   client.close();
+});
+
+Deno.test("TcpStream.readUntil() with random tiny deadlines receives every line once, in order", async () => {
+  using p = await pair();
+  p.server.setNoDelay();
+  const lines = Array.from(
+    { length: 400 },
+    (_, i) => `line ${i} ${"x".repeat(i % 37)}`,
+  );
+  const wire = bytes(lines.map((line) => `${line}\r\n`).join(""));
+  const writer = (async () => {
+    // Random chunk sizes split lines and the two-byte delimiter anywhere.
+    let seed = 7;
+    const random = () =>
+      (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (let offset = 0; offset < wire.length;) {
+      const size = 1 + Math.floor(random() * 60);
+      await p.server.writeAll(wire.subarray(offset, offset + size));
+      offset += size;
+      if (random() < 0.1) await sleep(2);
+    }
+    await p.server.closeWrite();
+  })();
+  const received: string[] = [];
+  let timeouts = 0;
+  while (true) {
+    try {
+      const line = await p.client.readUntil(bytes("\r\n"), {
+        timeoutMs: received.length % 3,
+      });
+      if (line === null) break;
+      received.push(text(line));
+    } catch (error) {
+      assertInstanceOf(error, TimedOutError);
+      timeouts++;
+    }
+  }
+  await writer;
+  assert(timeouts > 0, "the test needs at least one timed-out call");
+  assertEquals(received, lines);
+});
+
+Deno.test("TcpStream write queued behind a stuck write is withdrawn when its signal aborts", async () => {
+  using p = await pair();
+  const big = new Uint8Array(32 * 1024 * 1024).fill(9);
+  const controller = new AbortController();
+  const stuck = p.client.writeAll(big, { signal: controller.signal });
+  const queued = p.client.writeAll(bytes("NEVER"), {
+    signal: controller.signal,
+  });
+  await sleep(50);
+  controller.abort(new Error("stop"));
+  // The stuck write had started: it finishes in the background; the queued one
+  // had not: withdrawn.
+  await assertRejects(() => stuck, CancelledError);
+  await assertRejects(() => queued, CancelledError);
+  const after = p.client.writeAll(bytes("AFTER"));
+  const received = await p.server.readExact(big.length + 5, {
+    timeoutMs: 30_000,
+  });
+  await after;
+  assertEquals(received.subarray(0, big.length).every((b) => b === 9), true);
+  assertEquals(text(received.subarray(big.length)), "AFTER");
 });
