@@ -79,7 +79,7 @@ const BATCH_BUDGET_MS = 0.25;
 const SPIN_MIN_MS = 0.005;
 const TINY_MS = 0.005;
 const TIMING_GROUP = 16;
-const SPIN_MAX_MS = 0.1;
+const SPIN_MAX_MS = 0.2;
 
 let v: Views;
 let i32: Int32Array;
