@@ -11,7 +11,7 @@
  * - latency of a critical task submitted behind 10,000 queued low tasks
  *   (0.5 ms each), in task run times.
  *
- *   deno run -A bench/compute_peers.ts           # full (~1 min)
+ *   deno run -A bench/compute_peers.ts           # full (1-3 min)
  *   deno run -A bench/compute_peers.ts --quick   # smaller counts
  *
  * piscina is installed from npm into `${TMPDIR:-/tmp}/millrace-peers` (never
@@ -26,7 +26,7 @@ import { PostMessagePool } from "./peers/postmessage_pool.ts";
 const quick = Deno.args.includes("--quick");
 const config = {
   throughputTasks: quick ? 50_000 : 100_000,
-  throughputRounds: quick ? 3 : 5,
+  throughputRounds: quick ? 2 : 3,
   throughputWindow: 10_000,
   roundTrips: quick ? 3_000 : 10_000,
   lowTasks: 10_000,
@@ -34,7 +34,7 @@ const config = {
   lowTaskMs: 0.5,
   speedupTasks: quick ? 20 : 40,
   speedupTaskMs: 5,
-  speedupRounds: quick ? 3 : 5,
+  speedupRounds: 3,
 };
 const TASKS = new URL("../compute/testdata/tasks.ts", import.meta.url);
 
@@ -75,9 +75,13 @@ async function warm(pool: Runner): Promise<void> {
  * `window` (each window awaited with Promise.all before the next), median of
  * `throughputRounds` rounds. `window` = all of them is one burst.
  */
-async function throughput(pool: Runner, window: number): Promise<number> {
+async function throughput(
+  pool: Runner,
+  window: number,
+  rounds = config.throughputRounds,
+): Promise<number> {
   const rates: number[] = [];
-  for (let r = 0; r < config.throughputRounds; r++) {
+  for (let r = 0; r < rounds; r++) {
     const n = config.throughputTasks;
     const t = performance.now();
     for (let done = 0; done < n; done += window) {
@@ -154,7 +158,11 @@ async function denoPeer(make: (workers: number) => Runner): Promise<Result> {
   const pool = make(2);
   await warm(pool);
   out.tasks_per_s = await throughput(pool, config.throughputWindow);
-  out.tasks_per_s_one_burst = await throughput(pool, config.throughputTasks);
+  out.tasks_per_s_one_burst = await throughput(
+    pool,
+    config.throughputTasks,
+    1,
+  );
   [out.round_trip_p50_us, out.round_trip_p99_us] = await roundTrip(pool);
   out.critical_behind_low_ms = await criticalBehindLow(pool);
   out.critical_in_task_runs = +(out.critical_behind_low_ms / config.lowTaskMs)
