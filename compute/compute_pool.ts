@@ -990,10 +990,13 @@ export class ComputePool<
     task.ring = p;
     task.pos = tail;
     task.inOverflow = false;
-    // Wake sleeping workers at the start of a burst of submissions (and every
-    // 1024 tasks) so that they work while the burst goes on; the rest of the
-    // burst is announced by the kick microtask.
-    if ((this.#kickCount++ & 1023) === 0) this.#wake(this.#workerCount);
+    // A long burst of submissions wakes the workers every 256 tasks so that
+    // they work while it goes on; the kick microtask announces the rest once
+    // the burst ends (one wake for a short burst or a single task).
+    if (++this.#kickCount >= 256) {
+      this.#wake(this.#workerCount);
+      this.#kickCount = 0;
+    }
     return true;
   }
 
