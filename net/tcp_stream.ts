@@ -11,7 +11,13 @@
 // not started yet (it was queued behind another write) is withdrawn: none of
 // its bytes are sent. One that had started is finished in the background, so
 // the peer never sees half a message; the next write queues behind it.
-import { takeInflightRead, takePendingWrites } from "../reactor/_inflight.ts";
+import {
+  type InflightOutcome,
+  stashInflightRead,
+  stashPendingWrites,
+  takeInflightRead,
+  takePendingWrites,
+} from "../reactor/_inflight.ts";
 import type { Canceller } from "./canceller.ts";
 import { FifoLock } from "./_fifo_lock.ts";
 import {
@@ -166,6 +172,7 @@ export class TcpStream implements Disposable {
   #writeError: unknown;
   #writeClosed = false;
   #closed = false;
+  #detached = false;
 
   /**
    * Wraps an open connection. The stream owns it from now on: read and write
@@ -659,6 +666,68 @@ export class TcpStream implements Disposable {
     }
   }
 
+  /**
+   * Gives the connection up without closing it, for example to register it
+   * with an `EventLoop`: the bytes already buffered and the read in flight are
+   * handed over through `reactor/_inflight.ts` (the next reader, loop or
+   * `TcpStream`, gets them first) and writes still in progress finish before
+   * the next writer's. The stream is unusable afterwards (calls reject with a
+   * `NetError` of kind `"closed"`; `close()` does nothing).
+   *
+   * @example Hand a connection over
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using client = await TcpStream.connect(listener.addr);
+   * const server = await listener.accept();
+   * await client.writeAll(new TextEncoder().encode("head\nbody"));
+   * await server.readUntil(new TextEncoder().encode("\n"));
+   * using next = new TcpStream(server.detach());
+   * assertEquals(new TextDecoder().decode(await next.readExact(4)), "body");
+   * ```
+   *
+   * @returns The connection, still open.
+   */
+  detach(): Deno.Conn {
+    const action = "detach";
+    this.#throwIfClosed(action);
+    if (this.#readLock.busy) {
+      throw new NetError(
+        "closed",
+        `Cannot ${action} as a read is pending: wait for it or cancel it first`,
+      );
+    }
+    this.#closed = true;
+    this.#detached = true;
+    this.#timer[Symbol.dispose]();
+    const conn = this.#conn;
+    const inflight = this.#inflight;
+    if (inflight || this.#end > this.#start || this.#eof) {
+      const outcome = (inflight ?? Promise.resolve()).then(
+        (): InflightOutcome => {
+          if (this.#end > this.#start) {
+            return { data: this.#take(this.#end - this.#start), eof: false };
+          }
+          if (this.#eof) return { eof: true };
+          return { eof: false, error: this.#readError };
+        },
+      );
+      stashInflightRead(conn, outcome);
+    } else if (this.#readError !== undefined) {
+      stashInflightRead(
+        conn,
+        Promise.resolve({ eof: false, error: this.#readError }),
+      );
+    }
+    if (this.#writeLock.busy) {
+      const lock = this.#writeLock;
+      stashPendingWrites(conn, lock.acquire().then(() => lock.release()));
+    }
+    return conn;
+  }
+
   /** Closes the connection (see {@linkcode TcpStream.close}). */
   [Symbol.dispose](): void {
     this.close();
@@ -897,7 +966,12 @@ export class TcpStream implements Disposable {
 
   #throwIfClosed(action: string): void {
     if (this.#closed) {
-      throw new NetError("closed", `Cannot ${action} as the stream is closed`);
+      throw new NetError(
+        "closed",
+        `Cannot ${action} as the stream is ${
+          this.#detached ? "detached" : "closed"
+        }`,
+      );
     }
   }
 }

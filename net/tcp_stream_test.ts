@@ -664,3 +664,48 @@ Deno.test("TcpStream write queued behind a stuck write is withdrawn when its sig
   assertEquals(received.subarray(0, big.length).every((b) => b === 9), true);
   assertEquals(text(received.subarray(big.length)), "AFTER");
 });
+
+Deno.test("TcpStream.detach() hands buffered bytes, the read in flight and pending writes to the next owner", async () => {
+  using p = await pair();
+  p.server.setNoDelay();
+  await p.server.writeAll(bytes("line\nleft"));
+  assertEquals(
+    text(await p.client.readUntil(bytes("\n"), { timeoutMs: 5_000 })),
+    "line",
+  );
+  // "left" is buffered; wait for it, then leave a read in flight.
+  while (p.client.bufferedBytes < 4) await sleep(1);
+  await assertRejects(
+    () => p.client.readExact(10, { timeoutMs: 20 }),
+    TimedOutError,
+  );
+  // A write that cannot finish yet: the peer does not read.
+  const big = new Uint8Array(32 * 1024 * 1024).fill(3);
+  const stuck = p.client.writeAll(big, { timeoutMs: 100 });
+  await assertRejects(() => stuck, TimedOutError);
+  // A read call still pending blocks detaching.
+  const pending = p.client.readUntil(bytes("#"), {
+    signal: AbortSignal.timeout(30),
+  });
+  assertThrows(() => p.client.detach(), NetError, "a read is pending");
+  await assertRejects(() => pending, CancelledError);
+
+  const conn = p.client.detach();
+  await assertRejects(
+    () => p.client.read(new Uint8Array(1)),
+    NetError,
+    "Cannot read as the stream is detached",
+  );
+  p.client.close(); // a no-op: the connection belongs to the next owner
+  using next = new TcpStream(conn);
+  await p.server.writeAll(bytes("over"));
+  assertEquals(text(await next.readExact(8, { timeoutMs: 5_000 })), "leftover");
+  // The new owner's write goes after the whole stuck write.
+  const tail = next.writeAll(bytes("END"));
+  const received = await p.server.readExact(big.length + 3, {
+    timeoutMs: 30_000,
+  });
+  await tail;
+  assertEquals(received.subarray(0, big.length).every((b) => b === 3), true);
+  assertEquals(text(received.subarray(big.length)), "END");
+});
