@@ -390,6 +390,7 @@ export class ComputePool<
   #readyCount = 0;
   #ready = Promise.withResolvers<void>();
   #readyError: unknown;
+  #broken: unknown; // every worker failed to start: the reason
   #idleWaiters: (() => void)[] = [];
   #capacityWaiters: (() => void)[] = [];
   #closed: Promise<void> | undefined;
@@ -497,6 +498,7 @@ export class ComputePool<
         new Error(`Cannot run task '${name}' as the pool is closed`),
       );
     }
+    if (this.#broken !== undefined) return Promise.reject(this.#broken);
     const {
       priority = TaskPriority.Normal,
       signal,
@@ -852,12 +854,25 @@ export class ComputePool<
     Atomics.store(this.#i32, base + W_DONE_HEAD, 0);
     Atomics.store(this.#i32, base + W_DONE_TAIL, 0);
     slot.doneHead = 0;
-    if (this.#state === OPEN || this.#state === CLOSING) {
+    if (!slot.ready) {
+      // It died before loading anything (the worker script itself failed,
+      // e.g. no --allow-read): a replacement would die the same way.
+      this.#ready.reject(error);
+      if (this.liveWorkers === 0) {
+        this.#broken = error;
+        for (const task of this.#tasks.values()) {
+          this.#settleFailed(task, error);
+        }
+        for (const q of this.#overflow) q.clear();
+        this.#overflowDropped = [0, 0, 0, 0];
+        for (let p = 0; p < PRIORITIES; p++) {
+          Atomics.store(this.#i32, QUEUED + p, 0);
+        }
+      }
+    } else if (this.#state === OPEN || this.#state === CLOSING) {
       this.#replaced++;
       const fresh = this.#spawn(slot.index);
-      // Readiness counts once per index: a replacement of a worker that was
-      // ready does not count again, one of a worker that was not does.
-      fresh.ready = slot.ready;
+      fresh.ready = true; // readiness counts once per index
       this.#workers[slot.index] = fresh;
       for (const task of requeue) {
         task.ring = -1;

@@ -477,6 +477,38 @@ Deno.test("ComputePool lets the process exit after terminate() with a task runni
   );
 });
 
+Deno.test("ComputePool fails tasks (no respawn loop) when workers cannot start", async () => {
+  // Without --allow-read the worker script cannot load: every worker dies
+  // before it is ready. The pool must reject, not respawn forever.
+  const script = `
+    import { ComputePool } from ${
+    JSON.stringify(new URL("./mod.ts", import.meta.url).href)
+  };
+    const pool = new ComputePool(${JSON.stringify(TASKS.href)}, { workers: 2 });
+    const first = await pool.run("add", [1, 2]).catch((e) => "rejected");
+    const ready = await pool.ready().catch((e) => "rejected");
+    const again = await pool.run("add", [1, 2]).catch((e) => "rejected");
+    console.log(first, ready, again, pool.metrics().workersReplaced, pool.liveWorkers);
+    await pool.close();
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+    signal: AbortSignal.timeout(30_000),
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(script));
+  await writer.close();
+  const { code, stdout } = await child.output();
+  assertEquals(
+    new TextDecoder().decode(stdout).trim(),
+    "rejected rejected rejected 0 0",
+  );
+  assertEquals(code, 0);
+});
+
 Deno.test("ComputePool validates its options with std-style errors", async () => {
   assertThrows(
     () => new ComputePool(TASKS, { workers: 0 }),
