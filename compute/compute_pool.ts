@@ -232,7 +232,8 @@ interface WorkerSlot {
   readonly index: number;
   worker: Worker;
   alive: boolean;
-  ready: boolean;
+  ready: boolean; // counted towards ready()
+  started: boolean; // this very worker said it is ready
   doneHead: number;
   bye: (() => void) | undefined;
 }
@@ -721,6 +722,7 @@ export class ComputePool<
       worker,
       alive: true,
       ready: false,
+      started: false,
       doneHead: 0,
       bye: undefined,
     };
@@ -809,6 +811,7 @@ export class ComputePool<
         return;
       }
       case "ready":
+        slot.started = true;
         if (!slot.ready) {
           slot.ready = true;
           if (msg.error && this.#readyError === undefined) {
@@ -854,7 +857,7 @@ export class ComputePool<
     Atomics.store(this.#i32, base + W_DONE_HEAD, 0);
     Atomics.store(this.#i32, base + W_DONE_TAIL, 0);
     slot.doneHead = 0;
-    if (!slot.ready) {
+    if (!slot.started) {
       // It died before loading anything (the worker script itself failed,
       // e.g. no --allow-read): a replacement would die the same way.
       this.#ready.reject(error);
