@@ -126,8 +126,9 @@ export interface TaskRunOptions {
    */
   timeoutMs?: number;
   /**
-   * Buffers moved to the worker instead of copied (they are detached when the
-   * task starts).
+   * Buffers moved to the worker instead of copied. They are detached when a
+   * worker claims the task (not at the call), so do not touch them after
+   * `run`; the input then always travels by `postMessage`.
    */
   transfer?: Transferable[];
 }
