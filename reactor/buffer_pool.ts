@@ -71,6 +71,21 @@ export interface BufferLease extends Disposable {
   readonly buffer: Uint8Array;
 }
 
+class Lease implements BufferLease {
+  readonly buffer: Uint8Array;
+  #pool: BufferPool | undefined;
+  constructor(pool: BufferPool, buffer: Uint8Array) {
+    this.#pool = pool;
+    this.buffer = buffer;
+  }
+  [Symbol.dispose](): void {
+    const pool = this.#pool;
+    if (pool === undefined) return;
+    this.#pool = undefined;
+    pool.release(this.buffer);
+  }
+}
+
 function ceilLog2(n: number): number {
   return n <= 1 ? 0 : 32 - Math.clz32(n - 1);
 }
@@ -245,16 +260,7 @@ export class BufferPool {
 
   /** A buffer of at least `size` bytes that goes back to the pool on dispose. */
   lease(size: number): BufferLease {
-    const buffer = this.acquire(size);
-    let released = false;
-    return {
-      buffer,
-      [Symbol.dispose]: () => {
-        if (released) return;
-        released = true;
-        this.release(buffer);
-      },
-    };
+    return new Lease(this, this.acquire(size));
   }
 
   /** Drops every retained buffer. */

@@ -1,0 +1,127 @@
+// Side-by-side round trips over loopback, client and server in this process:
+// the reactor's echo against a hand-written `Deno.listen` read/write loop.
+// Each iteration includes setting up and tearing down the listener and the
+// connections (small next to the 1,000 round trips per connection).
+// (The cross-process peer benchmark is bench/peers.ts.)
+import { EventLoop } from "./event_loop.ts";
+import { Interest } from "./interest.ts";
+import { Timer } from "./timer.ts";
+
+const HOST = "127.0.0.1";
+const ROUND_TRIPS = 1000;
+const SIZE = 64;
+
+async function pingPong(port: number, conns: number): Promise<void> {
+  const clients = await Promise.all(
+    Array.from({ length: conns }, () => Deno.connect({ hostname: HOST, port })),
+  );
+  try {
+    await Promise.all(clients.map(async (c) => {
+      c.setNoDelay(true);
+      const msg = new Uint8Array(SIZE);
+      const buf = new Uint8Array(SIZE);
+      for (let i = 0; i < ROUND_TRIPS; i++) {
+        let off = 0;
+        while (off < SIZE) off += await c.write(msg.subarray(off));
+        off = 0;
+        while (off < SIZE) {
+          const n = await c.read(buf.subarray(off));
+          if (n === null) throw new Error("EOF");
+          off += n;
+        }
+      }
+    }));
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
+async function handWritten(conns: number) {
+  const listener = Deno.listen({ hostname: HOST, port: 0 });
+  const served: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      served.push((async () => {
+        conn.setNoDelay(true);
+        const buf = new Uint8Array(16384);
+        try {
+          for (;;) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            let off = 0;
+            while (off < n) off += await conn.write(buf.subarray(off, n));
+          }
+        } catch {
+          /* reset */
+        } finally {
+          conn.close();
+        }
+      })());
+    }
+  })().catch(() => {});
+  await pingPong(listener.addr.port, conns);
+  listener.close();
+  await accepting;
+  await Promise.all(served);
+}
+
+async function reactor(conns: number) {
+  await using loop = new EventLoop();
+  const listener = Deno.listen({ hostname: HOST, port: 0 });
+  let next = 1;
+  loop.register(listener, 0, Interest.READABLE, (event, loop) => {
+    if (!event.conn) return;
+    (event.conn as Deno.TcpConn).setNoDelay(true);
+    loop.register(event.conn, next++, Interest.READABLE, (event, loop) => {
+      if (event.data) loop.write(event.token, event.data);
+      else if (event.readClosed || event.error) void loop.close(event.token);
+    });
+  });
+  const running = loop.run();
+  await pingPong(listener.addr.port, conns);
+  loop.stop();
+  await running;
+}
+
+for (const conns of [1, 50]) {
+  const group = `echo ${conns} conn × ${ROUND_TRIPS} round trips of ${SIZE} B`;
+  Deno.bench({
+    name: "hand-written Deno.listen loop",
+    group,
+    baseline: true,
+    n: conns === 1 ? 30 : 8,
+    warmup: 2,
+    async fn() {
+      await handWritten(conns);
+    },
+  });
+  Deno.bench({
+    name: "EventLoop echo",
+    group,
+    n: conns === 1 ? 30 : 8,
+    warmup: 2,
+    async fn() {
+      await reactor(conns);
+    },
+  });
+}
+
+Deno.bench({
+  name: "dispatch 10,000 Timer-source events",
+  group: "dispatch",
+  n: 50,
+  warmup: 5,
+  async fn(b) {
+    await using loop = new EventLoop();
+    let seen = 0;
+    for (let i = 0; i < 10_000; i++) {
+      loop.register(new Timer(0), i, Interest.READABLE, () => {
+        if (++seen === 10_000) loop.stop();
+      });
+    }
+    await new Promise((r) => setTimeout(r, 2));
+    b.start();
+    await loop.run();
+    b.end();
+  },
+});
