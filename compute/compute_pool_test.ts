@@ -224,7 +224,7 @@ Deno.test("ComputePool runs higher priorities first, FIFO within each", async ()
 });
 
 /**
- * Keeps 40 critical 1 ms tasks queued (endless critical load) until the low
+ * Keeps 100 critical 1 ms tasks queued (endless critical load) until the low
  * task finishes or `maxCritical` were submitted.
  */
 async function starvationRun(
@@ -246,7 +246,7 @@ async function starvationRun(
       }),
     );
   };
-  for (let i = 0; i < 40; i++) submitCritical();
+  for (let i = 0; i < 100; i++) submitCritical();
   const low = pool.run("busy", 1, { priority: TaskPriority.Low }).then(() => {
     lowDone = true;
     return { criticalDone, submitted };
@@ -262,8 +262,8 @@ Deno.test("ComputePool ages waiting tasks so a low task runs under endless criti
   const withAging = await starvationRun(10, 400);
   assertLess(withAging.submitted, 400, "the flood was still going");
   assertLess(withAging.criticalDone, withAging.submitted);
-  const withoutAging = await starvationRun(Infinity, 150);
-  assertEquals(withoutAging, { criticalDone: 150, submitted: 150 });
+  const withoutAging = await starvationRun(Infinity, 250);
+  assertEquals(withoutAging, { criticalDone: 250, submitted: 250 });
 });
 
 Deno.test("ComputePool removes a task aborted before it starts", async () => {
