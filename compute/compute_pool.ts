@@ -1193,9 +1193,20 @@ export class ComputePool<
 
   #onWake = (): void => {
     this.#waiting = false;
+    // Refill the rings from the overflow queue before settling results, so
+    // that workers have work while this thread runs the callbacks.
+    if (this.#overflowWaiting()) {
+      this.#refill();
+      if (this.#kickCount > 0) this.#doKick();
+    }
     this.#drainAll();
     this.#arm();
   };
+
+  #overflowWaiting(): boolean {
+    for (const q of this.#overflow) if (q.length > 0) return true;
+    return false;
+  }
 
   /** Reads every completion ring; returns whether anything was read. */
   #drainAll(): boolean {
