@@ -384,6 +384,26 @@ Deno.test("ComputePool replaces a worker that dies; only its task fails", async 
   assertEquals(results, Array.from({ length: 100 }, (_, i) => i + 1));
 });
 
+Deno.test("ComputePool queues again the unstarted rest of a dead worker's batch", async () => {
+  await using pool = makePool({ workers: 1 });
+  // The worker learns both functions are cheap, so it claims them in one batch.
+  for (let i = 0; i < 20; i++) {
+    await Promise.all([pool.run("maybeCrash", false), pool.run("add", [0, 0])]);
+  }
+  const blocker = await block(pool);
+  const crash = pool.run("maybeCrash", true).then(
+    () => "ran",
+    (e) => e.message,
+  );
+  const adds = [1, 2, 3].map((i) => pool.run("add", [i, 10]));
+  await blocker.release();
+  assertEquals(await crash, "crashed on purpose");
+  assertEquals(await Promise.all(adds), [11, 12, 13]);
+  const m = pool.metrics();
+  assertEquals(m.workersReplaced, 1);
+  assertEquals(m.tasksFailed, 1);
+});
+
 Deno.test("ComputePool.close() drains pending tasks, then stops every worker", async () => {
   const pool = makePool({ workers: 2 });
   const runs = Array.from({ length: 50 }, (_, i) => pool.run("busy", i % 3));

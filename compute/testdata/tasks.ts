@@ -126,3 +126,12 @@ export function sumBytes(input: Uint8Array | ArrayBuffer): number {
 export function size(input: Uint8Array | ArrayBuffer | string): number {
   return typeof input === "string" ? input.length : input.byteLength;
 }
+
+/** Returns "fine", or with `true` kills its worker from a timer while it awaits. */
+export function maybeCrash(crash: boolean): string | Promise<never> {
+  if (!crash) return "fine";
+  setTimeout(() => {
+    throw new Error("crashed on purpose");
+  }, 0);
+  return new Promise(() => {});
+}
