@@ -135,3 +135,8 @@ export function maybeCrash(crash: boolean): string | Promise<never> {
   }, 0);
   return new Promise(() => {});
 }
+
+/** Adds one to slot 0 of a shared counter: shows the main thread a task ran. */
+export function countRun(counter: Int32Array): number {
+  return Atomics.add(counter, 0, 1) + 1;
+}
