@@ -247,6 +247,8 @@ class Entry {
   writeShut = false;
   writeFailed = false;
   writablePending = false;
+  /** The next read waits for the write in flight to complete. */
+  readDeferred = false;
   flushWaiters: Waiter[] | undefined = undefined;
   /** Resolves a deregistered conn's background flush. */
   detachedFlush: (() => void) | undefined = undefined;
@@ -1238,9 +1240,20 @@ export class EventLoop implements AsyncDisposable {
     }
     switch (e.kind) {
       case KIND_CONN:
+        // Start the handler's writes before the next read: the reply goes
+        // out first (lower latency).
+        if (this.#kicks.length > 0) this.#runKicks();
         if (
           (e.interest & READABLE) && !e.reading && e.readN < 0 && !e.readEof
-        ) this.#startRead(e);
+        ) {
+          if (e.writing && e.queuedBytes <= this.#lwm) {
+            // A small reply is in flight: issue the next read when it
+            // completes (almost always at once). Deno costs measurably more
+            // with a read and a write in flight on one socket, and this is
+            // also backpressure against a peer that stops reading.
+            e.readDeferred = true;
+          } else this.#startRead(e);
+        }
         break;
       case KIND_LISTENER:
         if ((e.interest & READABLE) && e.accepted === undefined) {
@@ -1270,6 +1283,7 @@ export class EventLoop implements AsyncDisposable {
       e.reading || e.eofSeen || e.closing || !e.registered ||
       e.pendingError !== undefined || e.readN >= 0 || e.readEof
     ) return;
+    e.readDeferred = false;
     const buf = this.#pool.acquire(e.readSize);
     e.readBuf = buf;
     e.readPooled = true;
@@ -1457,6 +1471,10 @@ export class EventLoop implements AsyncDisposable {
   #writeDone(e: Entry, n: number): void {
     e.writing = false;
     e.writePromise = undefined;
+    if (e.readDeferred) {
+      e.readDeferred = false;
+      if (e.registered && (e.interest & READABLE)) this.#startRead(e);
+    }
     const chunk = e.wHead;
     if (chunk === undefined) return; // closed under us
     const before = e.queuedBytes;
@@ -1507,6 +1525,7 @@ export class EventLoop implements AsyncDisposable {
   #writeFailed(e: Entry, error: unknown): void {
     e.writing = false;
     e.writePromise = undefined;
+    e.readDeferred = false;
     this.#dropWrites(e, error);
     if (e.registered && !e.closing) this.#fail(e, error);
   }
