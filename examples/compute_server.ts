@@ -13,8 +13,9 @@
 //   socat - TCP:127.0.0.1:7001
 //
 // A client that disconnects has its queued jobs removed and its running ones
-// cancelled. Prints `listening on HOST:PORT` first; SIGINT/SIGTERM shut it
-// down gracefully (a second signal forces) and it exits 0.
+// cancelled; a client may have 100 jobs pending, the pool queues 10,000.
+// Prints `listening on HOST:PORT` first; SIGINT/SIGTERM shut it down
+// gracefully (a second signal forces) and it exits 0.
 
 import { EventLoop } from "@millrace/io/reactor";
 import {
@@ -40,6 +41,7 @@ export interface JobClient {
   splitter: LineSplitter;
   sink: LineSink;
   jobs: number;
+  inFlight: number;
   abort: AbortController;
 }
 
@@ -47,6 +49,8 @@ export interface JobClient {
 export interface ComputeHandlerOptions {
   /** Rounds of the iterated hash per job. @default {200000} */
   iterations?: number;
+  /** Jobs one client may have pending; more are refused. @default {100} */
+  maxJobsPerClient?: number;
   /** Where diagnostics go. */
   log?: (line: string) => void;
 }
@@ -57,12 +61,14 @@ export function createComputeHandler(
   pool: ComputePool<typeof Tasks>,
   options: ComputeHandlerOptions = {},
 ): NetworkHandler<JobClient> {
-  const { iterations = 200_000, log = () => {} } = options;
+  const { iterations = 200_000, maxJobsPerClient = 100, log = () => {} } =
+    options;
   return {
     onConnect(ctx, id) {
       const client: JobClient = {
         splitter: new LineSplitter(4096),
         jobs: 0,
+        inFlight: 0,
         abort: new AbortController(),
         sink: {
           line(line) {
@@ -78,6 +84,15 @@ export function createComputeHandler(
                 return;
               }
               const n = ++client.jobs;
+              if (client.inFlight >= maxJobsPerClient) {
+                // A client cannot queue unbounded work.
+                ctx.sendTo(
+                  id,
+                  `error ${n} busy: ${maxJobsPerClient} jobs already pending\n`,
+                );
+                return;
+              }
+              client.inFlight++;
               loop.spawnCompute("hash", { text: words.join(" "), iterations }, {
                 priority,
                 signal: client.abort.signal,
@@ -91,7 +106,7 @@ export function createComputeHandler(
                     );
                   }
                 },
-              );
+              ).finally(() => client.inFlight--);
             } else if (command === "stats") {
               ctx.sendTo(id, JSON.stringify(pool.metrics()) + "\n");
             } else if (command === "quit") {
@@ -208,9 +223,10 @@ if (import.meta.main) {
     );
     Deno.exit(2);
   }
+  // Bounded queue: beyond it jobs are refused with an error line.
   const pool = new ComputePool<typeof Tasks>(
     new URL("./_compute_tasks.ts", import.meta.url),
-    { workers },
+    { workers, maxQueue: 10_000 },
   );
   const loop = new EventLoop();
   loop.attachCompute(pool);

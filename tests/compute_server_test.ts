@@ -125,6 +125,22 @@ Deno.test("examples/compute_server.ts answers jobs from the pool, by priority, a
     `only ${m.tasksCancelled} of 50 jobs were cancelled`,
   );
 
+  // A flooding client gets refusals beyond 100 pending jobs, not a queue
+  // that grows without bound.
+  const flooder = await Deno.connect({ hostname: "127.0.0.1", port });
+  const floodLines = new LineReader(flooder);
+  let flood = "";
+  for (let i = 0; i < 150; i++) flood += `hash low f${i}\n`;
+  await flooder.write(encoder.encode(flood));
+  let busy = 0;
+  for (let i = 0; i < 150; i++) {
+    if ((await floodLines.next())!.includes("busy: 100 jobs already pending")) {
+      busy++;
+    }
+  }
+  assert(busy >= 40, `only ${busy} jobs refused`);
+  flooder.close();
+
   conn.close();
   child.kill("SIGTERM");
   const status = await child.status;
