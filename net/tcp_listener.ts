@@ -40,7 +40,7 @@ export interface TcpListenerOptions extends TcpStreamOptions {
    * Errors of peers that reset or aborted before being accepted are not
    * reported: they are retried at once.
    *
-   * @default {undefined} (not reported)
+   * @default {logs with `console.error`, as `Deno.serve` does}
    */
   onError?(error: unknown): void;
 }
@@ -253,7 +253,9 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
           if (action === "backoff") {
             this.#backoffUntil = performance.now() + this.#acceptErrorDelayMs;
             try {
-              this.#options.onError?.(error);
+              const { onError } = this.#options;
+              if (onError) onError(error);
+              else logAcceptError(error, this.#acceptErrorDelayMs);
             } catch {
               // A failing reporter must not stop the listener.
             }
@@ -344,6 +346,14 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
       throw new NetError("closed", "Cannot accept as the listener is closed");
     }
   }
+}
+
+function logAcceptError(error: unknown, delayMs: number): void {
+  // deno-lint-ignore no-console
+  console.error(
+    `TcpListener: accept failed, accepting again in ${delayMs} ms:`,
+    error,
+  );
 }
 
 function closeQuietly(conn: Deno.Conn): void {

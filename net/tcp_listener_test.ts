@@ -290,3 +290,26 @@ Deno.test("TcpListener rejects bad input with std-style messages", async () => {
     "Cannot accept as 'options' must be an object: received null",
   );
 });
+
+Deno.test("TcpListener logs accept errors with console.error when no onError is given", async () => {
+  const logged: unknown[][] = [];
+  const output = globalThis.console;
+  const original = output.error;
+  output.error = (...args: unknown[]) => logged.push(args);
+  try {
+    const emfile = withCode("EMFILE");
+    const fake = new ScriptedListener([emfile, new ChunkConn([])]);
+    using listener = new TcpListener(fake.asListener(), {
+      acceptErrorDelayMs: 10,
+    });
+    using _stream = await listener.accept({ timeoutMs: 5_000 });
+  } finally {
+    output.error = original;
+  }
+  assertEquals(logged.length, 1);
+  assertEquals(
+    logged[0]![0],
+    "TcpListener: accept failed, accepting again in 10 ms:",
+  );
+  assertEquals(logged[0]![1], withCode("EMFILE"));
+});
