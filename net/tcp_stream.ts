@@ -165,7 +165,6 @@ export class TcpStream implements Disposable {
   // Read calls run one at a time, in call order.
   readonly #readLock = new FifoLock();
 
-  // Settles when every accepted write has finished; never rejects.
   // Writes run one at a time, in call order; a write finishing in the
   // background holds the lock until it is done.
   readonly #writeLock = new FifoLock();
