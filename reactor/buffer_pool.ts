@@ -1,5 +1,17 @@
 import { formatValue } from "./interest.ts";
 
+// Set in BufferPool's static block: release without the checks, for the
+// event loop's own buffers (which it got from `acquire` of the same pool).
+let releaseOwn: (pool: BufferPool, buf: Uint8Array) => void;
+
+/**
+ * Releases a buffer that `pool.acquire()` returned, whole, skipping the
+ * checks of `release()`; for the event loop's hot path.
+ */
+export function releaseOwnBuffer(pool: BufferPool, buf: Uint8Array): void {
+  releaseOwn(pool, buf);
+}
+
 /** Options for {@linkcode BufferPool}. */
 export interface BufferPoolOptions {
   /**
@@ -246,9 +258,17 @@ export class BufferPool {
       (whole === len
         ? buf.byteOffset !== 0
         : whole !== this.#slabSize || buf.byteOffset % len !== 0 ||
-          this.#slabClass.get(buf.buffer) !== len) ||
-      this.#bytesRetained + len > this.#maxRetained
+          this.#slabClass.get(buf.buffer) !== len)
     ) {
+      this.#dropped++;
+      return;
+    }
+    this.#keep(buf, len);
+  }
+
+  /** Retains `buf` (a whole class buffer of length `len`) within the bound. */
+  #keep(buf: Uint8Array, len: number): void {
+    if (this.#bytesRetained + len > this.#maxRetained) {
       this.#dropped++;
       return;
     }
@@ -256,6 +276,14 @@ export class BufferPool {
     this.#bytesRetained += len;
     this.#buffersRetained++;
     this.#released++;
+  }
+
+  static {
+    releaseOwn = (pool, buf) => {
+      const len = buf.length;
+      if (len > pool.#maxSize) pool.#dropped++;
+      else pool.#keep(buf, len);
+    };
   }
 
   /** A buffer of at least `size` bytes that goes back to the pool on dispose. */

@@ -9,7 +9,7 @@ import {
   type TimerOptions,
 } from "./timer.ts";
 import { Waker, wakerState } from "./waker.ts";
-import { BufferPool } from "./buffer_pool.ts";
+import { BufferPool, releaseOwnBuffer } from "./buffer_pool.ts";
 import { TimerHeap, TimerNode } from "./_timer_heap.ts";
 import { classifyAcceptError } from "./_accept_errors.ts";
 import {
@@ -1208,7 +1208,9 @@ export class EventLoop implements AsyncDisposable {
 
     if (readBuf !== undefined) {
       this.#dispatchBuf = undefined;
-      if (readPooled && !this.#dispatchBufTaken) this.#pool.release(readBuf);
+      if (readPooled && !this.#dispatchBufTaken) {
+        releaseOwnBuffer(this.#pool, readBuf);
+      }
       // Adaptive receive buffer: grow on full reads, shrink on small ones.
       const size = e.readSize;
       if (readN >= size) {
@@ -1278,13 +1280,16 @@ export class EventLoop implements AsyncDisposable {
 
   // -------------------------------------------------------------- conn reads
 
-  #startRead(e: Entry): void {
+  #startRead(e: Entry, spare?: Uint8Array): void {
     if (
       e.reading || e.eofSeen || e.closing || !e.registered ||
       e.pendingError !== undefined || e.readN >= 0 || e.readEof
-    ) return;
+    ) {
+      if (spare !== undefined) releaseOwnBuffer(this.#pool, spare);
+      return;
+    }
     e.readDeferred = false;
-    const buf = this.#pool.acquire(e.readSize);
+    const buf = spare ?? this.#pool.acquire(e.readSize);
     e.readBuf = buf;
     e.readPooled = true;
     e.reading = true;
@@ -1321,13 +1326,15 @@ export class EventLoop implements AsyncDisposable {
             ? { eof: true }
             : { data: buf.subarray(0, n), eof: false },
         );
-      } else if (buf !== undefined && e.readPooled) this.#pool.release(buf);
+      } else if (buf !== undefined && e.readPooled) {
+        releaseOwnBuffer(this.#pool, buf);
+      }
       return;
     }
     this.#reads++;
     if (n === null) {
       if (e.readPooled && e.readBuf !== undefined) {
-        this.#pool.release(e.readBuf);
+        releaseOwnBuffer(this.#pool, e.readBuf);
       }
       e.readBuf = undefined;
       e.readEof = true;
@@ -1343,7 +1350,7 @@ export class EventLoop implements AsyncDisposable {
     e.readPromise = undefined;
     const buf = e.readBuf;
     e.readBuf = undefined;
-    if (buf !== undefined && e.readPooled) this.#pool.release(buf);
+    if (buf !== undefined && e.readPooled) releaseOwnBuffer(this.#pool, buf);
     if (!e.registered) {
       const adopt = e.adopt;
       if (adopt !== undefined) {
@@ -1433,13 +1440,13 @@ export class EventLoop implements AsyncDisposable {
         const buf = pool.acquire(total);
         buf.set(chunk, 0);
         let off = chunk.length;
-        if (e.wHeadOwned !== undefined) pool.release(e.wHeadOwned);
+        if (e.wHeadOwned !== undefined) releaseOwnBuffer(pool, e.wHeadOwned);
         for (let i = e.wqAt; i < last; i++) {
           const part = wq[i]!;
           buf.set(part, off);
           off += part.length;
           const o = owned[i];
-          if (o !== undefined) pool.release(o);
+          if (o !== undefined) releaseOwnBuffer(pool, o);
           wq[i] = undefined;
           owned[i] = undefined;
         }
@@ -1471,20 +1478,22 @@ export class EventLoop implements AsyncDisposable {
   #writeDone(e: Entry, n: number): void {
     e.writing = false;
     e.writePromise = undefined;
-    if (e.readDeferred) {
-      e.readDeferred = false;
-      if (e.registered && (e.interest & READABLE)) this.#startRead(e);
-    }
     const chunk = e.wHead;
     if (chunk === undefined) return; // closed under us
     const before = e.queuedBytes;
     this.#writes++;
     this.#bytesWritten += n;
     e.queuedBytes = before - n;
+    let spare: Uint8Array | undefined;
     if (n < chunk.length) {
       e.wHead = chunk.subarray(n);
     } else {
-      if (e.wHeadOwned !== undefined) this.#pool.release(e.wHeadOwned);
+      const owned = e.wHeadOwned;
+      if (owned !== undefined) {
+        // An echoed receive buffer comes back: reuse it for the next read.
+        if (e.readDeferred && owned.length === e.readSize) spare = owned;
+        else releaseOwnBuffer(this.#pool, owned);
+      }
       const wq = e.wq;
       if (wq !== undefined && e.wqAt < wq.length) {
         e.wHead = wq[e.wqAt];
@@ -1497,6 +1506,12 @@ export class EventLoop implements AsyncDisposable {
         e.wHead = undefined;
         e.wHeadOwned = undefined;
       }
+    }
+    if (e.readDeferred) {
+      e.readDeferred = false;
+      if (e.registered && (e.interest & READABLE)) this.#startRead(e, spare);
+      else if (spare !== undefined) releaseOwnBuffer(this.#pool, spare);
+      spare = undefined;
     }
     if (e.closing) return;
     if (e.wHead !== undefined) {
@@ -1532,7 +1547,7 @@ export class EventLoop implements AsyncDisposable {
 
   #dropWrites(e: Entry, error: unknown): void {
     const pool = this.#pool;
-    if (e.wHeadOwned !== undefined) pool.release(e.wHeadOwned);
+    if (e.wHeadOwned !== undefined) releaseOwnBuffer(pool, e.wHeadOwned);
     e.wHead = undefined;
     e.wHeadOwned = undefined;
     const wq = e.wq;
@@ -1540,7 +1555,7 @@ export class EventLoop implements AsyncDisposable {
       const owned = e.wqOwned!;
       for (let i = e.wqAt; i < wq.length; i++) {
         const o = owned[i];
-        if (o !== undefined) pool.release(o);
+        if (o !== undefined) releaseOwnBuffer(pool, o);
       }
       wq.length = 0;
       owned.length = 0;
@@ -1816,7 +1831,7 @@ export class EventLoop implements AsyncDisposable {
         if (e.writing && e.writePromise) pending.push(e.writePromise);
         const held = e.readBuf;
         if (!e.reading && held !== undefined) {
-          if (e.readPooled) this.#pool.release(held);
+          if (e.readPooled) releaseOwnBuffer(this.#pool, held);
           e.readBuf = undefined;
           e.readN = -1;
         }
