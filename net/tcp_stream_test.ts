@@ -6,6 +6,7 @@ import {
   assertStrictEquals,
   assertThrows,
 } from "@std/assert";
+import { FakeTime } from "@std/testing/time";
 import {
   bytes,
   ChunkConn,
@@ -708,4 +709,29 @@ Deno.test("TcpStream.detach() hands buffered bytes, the read in flight and pendi
   await tail;
   assertEquals(received.subarray(0, big.length).every((b) => b === 3), true);
   assertEquals(text(received.subarray(big.length)), "END");
+});
+
+Deno.test("TcpStream deadlines run on the timer clock (FakeTime)", async () => {
+  const silent = {
+    read: () => new Promise<never>(() => {}),
+    write: (data: Uint8Array) => Promise.resolve(data.length),
+    close() {},
+  } as unknown as Deno.Conn;
+  using time = new FakeTime();
+  using stream = new TcpStream(silent, { readTimeoutMs: 1_000 });
+  let settled: unknown;
+  stream.readExact(4).catch((error) => settled = error);
+  await time.tickAsync(999);
+  assertEquals(settled, undefined);
+  await time.tickAsync(1);
+  assertInstanceOf(settled, TimedOutError);
+  // The next call has its own deadline, on the same shared timer.
+  settled = undefined;
+  stream.read(new Uint8Array(4), { timeoutMs: 50 }).catch((error) =>
+    settled = error
+  );
+  await time.tickAsync(49);
+  assertEquals(settled, undefined);
+  await time.tickAsync(1);
+  assertInstanceOf(settled, TimedOutError);
 });
