@@ -406,6 +406,8 @@ export class EventLoop implements AsyncDisposable {
   #kickScheduled = false;
   #dispatchBuf: Uint8Array | undefined = undefined;
   #dispatchBufTaken = false;
+  /** The entry whose handler runs now. */
+  #current: Entry | undefined = undefined;
 
   #running = false;
   #disposed = false;
@@ -745,7 +747,10 @@ export class EventLoop implements AsyncDisposable {
    * `flush()` before writing more).
    */
   write(token: Token, bytes: Uint8Array): boolean {
-    const e = this.#entries.get(token) ?? this.#get(token, "write");
+    const current = this.#current;
+    const e = current !== undefined && current.token === token
+      ? current
+      : this.#entries.get(token) ?? this.#get(token, "write");
     if (e.kind !== KIND_CONN) {
       throw new TypeError(
         `Cannot write as token '${token}' is not a connection`,
@@ -1039,11 +1044,34 @@ export class EventLoop implements AsyncDisposable {
 
   /** Queue `e` from an I/O completion: dispatch at once when possible. */
   #enqueue(e: Entry): void {
+    if (this.#running && !this.#draining && !this.#yieldPending) {
+      if (
+        !e.queued && this.#head === this.#ready.length &&
+        this.#burst < this.#cap
+      ) {
+        // Nothing else is waiting: dispatch at once, without the queue.
+        this.#draining = true;
+        this.#ticks++;
+        this.#burst++;
+        try {
+          this.#dispatch(e);
+        } finally {
+          this.#draining = false;
+          if (this.#kicks.length > 0) this.#runKicks();
+        }
+        return;
+      }
+      if (!e.queued) {
+        e.queued = true;
+        this.#ready.push(e);
+      }
+      this.#drain();
+      return;
+    }
     if (!e.queued) {
       e.queued = true;
       this.#ready.push(e);
     }
-    if (this.#running && !this.#draining && !this.#yieldPending) this.#drain();
   }
 
   /** Queue `e` from an API call: dispatch in a microtask (no re-entrance). */
@@ -1190,11 +1218,14 @@ export class EventLoop implements AsyncDisposable {
     }
     let threw = false;
     let thrown: unknown;
+    this.#current = e;
     try {
       e.handler(ev, this);
     } catch (error) {
       threw = true;
       thrown = error;
+    } finally {
+      this.#current = undefined;
     }
     const closed = ev.closed;
     const accepted = ev.conn;
