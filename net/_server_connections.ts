@@ -61,6 +61,9 @@ export interface ConnectionCounters {
 
 const encoder = new TextEncoder();
 
+/** How long a closing connection may take to write its queue. */
+export const LINGER_MS = 5000;
+
 function toBytes(bytes: Uint8Array | string): Uint8Array {
   return typeof bytes === "string" ? encoder.encode(bytes) : bytes.slice();
 }
@@ -89,6 +92,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
   readonly #settings: ConnectionSettings;
   readonly #byId = new Map<number, ConnectionRecord<T>>();
   readonly #closing = new Set<Promise<void>>();
+  readonly #lingering = new Set<AbortController>();
   #nextId = 1;
   /** maxWriteBuffer below the high-water mark: check the cap on every write. */
   readonly #checkEveryWrite: boolean;
@@ -246,7 +250,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
     if (event.readClosed) {
       this.#remove(record, this.shuttingDown ? "shutdown" : "peer closed");
       // Echo-style peers half-close and still read: write what is queued first.
-      this.#track(this.#loop.close(record.token, { flush: true }));
+      this.#closeToken(record.token, true);
     }
   }
 
@@ -319,6 +323,45 @@ export class ConnectionTable<T> implements ServerContext<T> {
     this.#closing.add(tracked);
   }
 
+  /**
+   * Closes a removed connection's source, after writing its queue when
+   * `flush`. The flush is bounded: a peer that stops reading (say, after
+   * half-closing) must not pin a descriptor and its queue forever, so after
+   * `LINGER_MS`, or at `abortLingering()` (forced shutdown), it is closed
+   * anyway. Reads stop at once: nobody would see them.
+   */
+  #closeToken(token: number, flush: boolean): void {
+    const loop = this.#loop;
+    let pending = 0;
+    try {
+      pending = flush ? loop.pendingWriteBytes(token) : 0;
+      if (pending > 0) loop.reregister(token, Interest.NONE);
+    } catch {
+      pending = 0;
+    }
+    if (pending === 0) {
+      this.#track(loop.close(token));
+      return;
+    }
+    const controller = new AbortController();
+    this.#lingering.add(controller);
+    const timer = setTimeout(() => controller.abort(), LINGER_MS);
+    this.#track(
+      loop.flush(token, { signal: controller.signal }).catch(() => {
+        // Timed out, aborted or the write failed: close all the same.
+      }).then(() => {
+        clearTimeout(timer);
+        this.#lingering.delete(controller);
+        return loop.close(token);
+      }),
+    );
+  }
+
+  /** Cuts short every bounded flush of a closing connection. */
+  abortLingering(): void {
+    for (const controller of this.#lingering) controller.abort();
+  }
+
   /** Closes a connection the table still holds. */
   close(
     record: ConnectionRecord<T>,
@@ -327,7 +370,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
   ): void {
     if (!record.open) return;
     this.#remove(record, reason);
-    this.#track(this.#loop.close(record.token, { flush }));
+    this.#closeToken(record.token, flush);
   }
 
   /** Flushes and half-closes every connection (graceful shutdown). */

@@ -393,6 +393,7 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
     if (table !== undefined) {
       const id = this.id;
       if (id !== undefined) table.closeConnection(id, options);
+      if (options.flush === false) table.abortLingering();
       await table.settled();
     }
     if (this.#options.loop === undefined && this.#loop !== undefined) {

@@ -151,6 +151,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   #descriptorErrors = 0;
   #shutdown: Promise<TcpServerShutdownResult> | undefined;
   #wakeShutdown: (() => void) | undefined;
+  #forceNow: (() => void) | undefined;
 
   /**
    * Creates a server; it binds on {@linkcode TcpServer.start} or
@@ -399,7 +400,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   ): Promise<TcpServerShutdownResult> {
     if (this.#shutdown !== undefined) {
       // A second, forcing request cuts a graceful shutdown short.
-      if (options.force) this.#wakeShutdown?.();
+      if (options.force) this.#forceNow?.();
       return this.#shutdown;
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
@@ -429,8 +430,12 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     if (loop.has(this.#listenerToken)) {
       this.#listenerClosed = loop.close(this.#listenerToken).catch(() => {});
     }
-    let forced = 0;
     let closedGracefully = 0;
+    // A plain timer, not the loop's: the deadline must hold even if the
+    // caller's loop is not running. A forcing shutdown() call ends it early.
+    const deadline = Promise.withResolvers<void>();
+    this.#forceNow = deadline.resolve;
+    const timer = force ? undefined : setTimeout(deadline.resolve, timeoutMs);
     if (!force && table.connectionCount > 0) {
       const before = table.connectionCount;
       if (this.#handler.onShutdown !== undefined) {
@@ -444,18 +449,22 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       }
       table.shutdownWrites();
       if (table.connectionCount > 0) {
-        const { promise, resolve } = Promise.withResolvers<void>();
-        this.#wakeShutdown = resolve;
-        // A plain timer, not the loop's: the deadline must hold even if the
-        // caller's loop is not running.
-        const timer = setTimeout(resolve, timeoutMs);
-        await promise;
-        clearTimeout(timer);
+        const drained = Promise.withResolvers<void>();
+        this.#wakeShutdown = drained.resolve;
+        await Promise.race([drained.promise, deadline.promise]);
         this.#wakeShutdown = undefined;
       }
       closedGracefully = before - table.connectionCount;
     }
-    forced = table.closeAll("shutdown");
+    if (!force) {
+      // Connections closed with flush may still be writing: let them finish
+      // within the same deadline.
+      await Promise.race([table.settled(), deadline.promise]);
+    }
+    clearTimeout(timer);
+    this.#forceNow = undefined;
+    const forced = table.closeAll("shutdown");
+    table.abortLingering();
     await this.#listenerClosed;
     await table.settled();
     this.#state = "closed";

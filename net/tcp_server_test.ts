@@ -753,3 +753,33 @@ Deno.test({
     await stop(server, running);
   },
 });
+
+Deno.test("TcpServer: a half-closed peer that never reads cannot pin its connection", async () => {
+  for (const force of [true, false]) {
+    const reasons: DisconnectReason[] = [];
+    const { server, running } = serve({
+      onData(ctx, id) {
+        ctx.sendTo(id, new Uint8Array(8 * 1024 * 1024)); // far more than socket buffers hold
+      },
+      onDisconnect: (_ctx, _id, reason) => void reasons.push(reason),
+    }, { maxWriteBuffer: Infinity });
+    const conn = await connectTo(server.addr);
+    await conn.write(encoder.encode("give"));
+    await waitFor(() => server.stats().bytesQueued > 0, 2000, "queued");
+    await conn.closeWrite(); // end of stream, and never a read
+    await waitFor(() => reasons.length === 1, 2000, "peer closed");
+    assertEquals(reasons, ["peer closed"]);
+    assertEquals(server.connectionCount, 0);
+    // Its flush is still pending; shutdown must not wait for it beyond its
+    // own deadline (forced: not at all; graceful: timeoutMs, well below the
+    // 5 s linger bound).
+    const result = await within(
+      server.shutdown({ force, timeoutMs: 100 }),
+      4500,
+      `${force ? "forced" : "graceful"} shutdown`,
+    );
+    assertEquals(result, { closedGracefully: 0, forced: 0 });
+    await running;
+    conn.close();
+  }
+});
