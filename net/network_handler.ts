@@ -6,7 +6,8 @@ import type { ServerContext } from "./server_context.ts";
 /**
  * Why a connection ended, as passed to {@linkcode NetworkHandler.onDisconnect}:
  *
- * - `"peer closed"`: the peer sent end of stream;
+ * - `"peer closed"`: the peer sent end of stream (what is queued for it is
+ *   still written, within a bounded time, before the connection closes);
  * - `"reset"`: the peer reset the connection (or the pipe broke);
  * - `"idle timeout"`: no traffic for the configured idle timeout;
  * - `"slow consumer"`: more than `maxWriteBuffer` bytes queued for a peer that

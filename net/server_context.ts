@@ -56,7 +56,8 @@ export interface ServerContext<T = unknown> {
   broadcast(bytes: Uint8Array | string, options?: BroadcastOptions): number;
   /**
    * Closes connection `id` (reason `"closed"`), after writing its queue unless
-   * `flush` is `false`.
+   * `flush` is `false`. The flush is bounded (5 s, or a shutdown's deadline):
+   * a peer that stops reading cannot keep the connection open.
    *
    * @returns `false` if no open connection has this id.
    */
