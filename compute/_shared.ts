@@ -12,6 +12,7 @@ export const SLEEPERS = 2; // workers currently in Atomics.wait
 export const SHUTDOWN = 3; // 1 once the pool stops its workers
 export const DONE_SEQ = 4; // futex main waits on (Atomics.waitAsync)
 export const MAIN_WAITING = 5; // 1 while main waits for completions
+export const SPINNER = 6; // 1 while an idle worker spins for work
 export const HEAD = 8; // HEAD + p: next ring position to claim (workers)
 export const TAIL = 12; // TAIL + p: next ring position to fill (main)
 export const QUEUED = 16; // QUEUED + p: live (not cancelled) tasks in ring p

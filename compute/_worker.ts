@@ -56,6 +56,7 @@ import {
   SLEEPERS,
   SLOT_BYTES,
   SLOT_INLINE_OFFSET,
+  SPINNER,
   TAIL,
   usesArena,
   type Views,
@@ -327,16 +328,24 @@ function shuttingDown(): boolean {
 /** Spins briefly for work; returns `true` when some arrived. */
 function spinForWork(): boolean {
   if (liveTasks() > 0 || shuttingDown()) return true;
-  // Adaptive spin: grows while spinning pays off, shrinks when it does not.
-  const until = performance.now() + spinMs;
-  while (performance.now() < until) {
-    if (liveTasks() > 0) {
-      spinMs = Math.min(SPIN_MAX_MS, spinMs * 2);
-      return true;
+  // One idle worker spins at a time, the others sleep at once: they would
+  // all burn a core waiting for the same next task (the pool wakes sleepers
+  // when more than one task arrives).
+  if (Atomics.compareExchange(i32, SPINNER, 0, 1) !== 0) return false;
+  try {
+    // Adaptive: the spin grows while it pays off, shrinks when it does not.
+    const until = performance.now() + spinMs;
+    while (performance.now() < until) {
+      if (liveTasks() > 0) {
+        spinMs = Math.min(SPIN_MAX_MS, spinMs * 2);
+        return true;
+      }
     }
+    spinMs = Math.max(SPIN_MIN_MS, spinMs / 2);
+    return false;
+  } finally {
+    Atomics.store(i32, SPINNER, 0);
   }
-  spinMs = Math.max(SPIN_MIN_MS, spinMs / 2);
-  return false;
 }
 
 function sleepUntilWork(): void {
