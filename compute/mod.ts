@@ -3,6 +3,21 @@
  * Atomics-backed queues in `SharedArrayBuffer`s, results as promises,
  * cancellation and metrics.
  *
+ * - The exported functions of a task module are the tasks:
+ *   `(input, ctx: TaskContext) => result | Promise<result>`.
+ * - {@linkcode TaskPriority}: `Critical`, `High`, `Normal` (default), `Low`;
+ *   FIFO within a priority; a waiting task climbs one priority every
+ *   `agingMs`, so low work is never starved.
+ * - Idle workers sleep in `Atomics.wait` and claim tasks from the shared
+ *   queues themselves, in batches; small values and bytes/strings up to
+ *   64 KiB travel through shared memory, other values by `postMessage`.
+ * - Aborting a queued task removes it; aborting a running one raises a flag
+ *   in shared memory (`ctx.cancelled()`, `ctx.signal`). Deno cannot stop a
+ *   worker stuck in synchronous code, so long tasks should check it.
+ * - `ComputePool` satisfies the reactor's `ComputeRunner`:
+ *   `loop.attachCompute(pool)`, then `loop.spawnCompute(name, input)`.
+ * - Loading the worker and the task module needs `--allow-read`.
+ *
  * ```ts
  * import { ComputePool, TaskPriority } from "@millrace/io/compute";
  * import { assertEquals } from "@std/assert";
