@@ -209,9 +209,11 @@ function claim(): number {
   if (available === 0) return 0;
   // Leave work for the others: at most a fair share of what waits.
   const limit = Math.min(MAX_BATCH, Math.ceil(available / workerCount));
-  while (Atomics.compareExchange(i32, LOCK, 0, 1) !== 0) {
-    // Another worker (or the pool dropping tombstones) holds it; the
-    // critical section is short.
+  for (let tries = 1; Atomics.compareExchange(i32, LOCK, 0, 1) !== 0; tries++) {
+    // Another worker (or the pool dropping tombstones) holds it; the critical
+    // section is short, but its holder may have lost its core: after a while,
+    // stop burning ours.
+    if ((tries & 1023) === 0) Atomics.wait(i32, LOCK, 1, 0.05);
   }
   let n = 0;
   // Heads and tails are read once and written back once: only lock holders
