@@ -25,7 +25,10 @@ export interface ConnectionSettings {
   idleTimeoutMs: number;
   writeHighWaterMark: number;
   maxWriteBuffer: number;
-  /** Largest receive buffer of one connection (undefined: the loop's). */
+  /**
+   * Largest receive buffer of one connection; undefined when the loop was
+   * created with it (no per-registration options on the hot path).
+   */
   maxReadBufferSize?: number | undefined;
 }
 
@@ -184,7 +187,8 @@ export class ConnectionTable<T> implements ServerContext<T> {
       (event) => this.#dispatch(record, event),
       max === undefined ? {} : {
         maxReadBufferSize: max,
-        minReadBufferSize: Math.min(512, max),
+        // Only a tiny cap lowers the loop's small starting buffer.
+        ...(max < 4096 ? { minReadBufferSize: Math.min(256, max) } : {}),
       },
     );
     if (settings.idleTimeoutMs > 0) {

@@ -241,7 +241,8 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       idleTimeoutMs: config.idleTimeoutMs,
       writeHighWaterMark: config.writeHighWaterMark,
       maxWriteBuffer: config.maxWriteBuffer,
-      maxReadBufferSize: config.bufferSize,
+      // run() sizes its own loop; a caller's loop needs it per connection.
+      maxReadBufferSize: this.#ownLoop ? undefined : config.bufferSize,
     });
     this.#table.onRemoved = () => this.#connectionRemoved();
     this.#listenerToken = loop.allocateToken();
@@ -274,20 +275,28 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * @returns A promise that resolves after shutdown.
    */
   run(options: TcpServerRunOptions = {}): Promise<void> {
+    if (this.#state !== "idle") {
+      return Promise.reject(
+        new Deno.errors.AlreadyExists(
+          `Cannot run server as it is ${this.#state}`,
+        ),
+      );
+    }
     const config = this.#config;
     const loop = new EventLoop({
       maxReadBufferSize: config.bufferSize,
       writeHighWaterMark: config.writeHighWaterMark,
       writeLowWaterMark: config.writeLowWaterMark,
     });
+    this.#ownLoop = true;
     try {
       this.start(loop);
     } catch (error) {
+      this.#ownLoop = false;
       return loop[Symbol.asyncDispose]().then(() => {
         throw error;
       });
     }
-    this.#ownLoop = true;
     const signal = options.signal;
     const onAbort = () => void this.shutdown();
     if (signal?.aborted) onAbort();

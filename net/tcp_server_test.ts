@@ -7,6 +7,7 @@ import {
   assertInstanceOf,
   assertLess,
   assertLessOrEqual,
+  assertRejects,
   assertThrows,
 } from "@std/assert";
 import { EventLoop } from "../reactor/event_loop.ts";
@@ -583,6 +584,7 @@ Deno.test("TcpServer is AsyncDisposable and a run() signal shuts it down", async
 Deno.test("TcpServer refuses to start twice and reports bind errors", async () => {
   const { server, running } = serve(echo);
   assertThrows(() => server.start(new EventLoop()), Deno.errors.AlreadyExists);
+  await assertRejects(() => server.run(), Deno.errors.AlreadyExists);
   const port = (server.addr as Deno.NetAddr).port;
   const other = new TcpServer(new TcpServerConfig({ port }), echo);
   let error: unknown;
