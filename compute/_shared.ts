@@ -70,8 +70,8 @@ export const WORKER_AREA_BYTES = WORKER_HEADER_BYTES + DONE_SLOTS * DONE_BYTES;
 // to ARENA_MAX_ITEM) are copied here instead of going by postMessage. The pool
 // appends; a worker frees up to a slot's end when it claims (or skips) the
 // slot, so claims in ring order free the arena in order.
-export const ARENA_BYTES = 1 << 20;
-export const ARENA_MAX_ITEM = 64 * 1024;
+export const ARENA_BYTES = 4 << 20;
+export const ARENA_MAX_ITEM = 1 << 20;
 
 // Function-name table: the pool assigns indices, workers read names lazily.
 export const MAX_NAMES = 256;

@@ -77,6 +77,7 @@ import type { TaskContext } from "./compute_pool.ts";
 // A batch runs for about this long before the worker looks at the queues
 // again, which bounds how long a newly queued critical task waits.
 const BATCH_BUDGET_MS = 0.25;
+const SIDE_BATCH_BYTES = 256 * 1024;
 const SPIN_MIN_MS = 0.005;
 const TINY_MS = 0.005;
 const TIMING_GROUP = 16;
@@ -229,6 +230,7 @@ function claim(): number {
     const aging = v.f64[F_AGING_MS]!;
     const f64 = v.f64;
     let budget = BATCH_BUDGET_MS;
+    let sideBytes = 0;
     while (n < limit) {
       let best = -1;
       let bestEff = PRIORITIES;
@@ -285,6 +287,9 @@ function claim(): number {
       if (kind === K_SIDE) {
         bSide[n] = 1;
         bInputs[n] = undefined;
+        // Big inputs come in smaller batches: one huge message would leave
+        // this worker idle until all of it is cloned.
+        sideBytes += i32[s32 + S_LEN]!;
       } else if (arena) {
         bSide[n] = 0;
         const len = i32[s32 + S_LEN]!;
@@ -308,7 +313,7 @@ function claim(): number {
       n++;
       const cost = fnCost[fn]!;
       budget -= cost === cost ? cost : BATCH_BUDGET_MS;
-      if (budget <= 0) break;
+      if (budget <= 0 || sideBytes >= SIDE_BATCH_BYTES) break;
     }
   } finally {
     Atomics.store(i32, workerBase + W_BATCH_N, n);

@@ -270,6 +270,15 @@ class Fifo<T> {
 }
 
 const encoder = new TextEncoder();
+
+/** Rough byte size of a value that goes by postMessage (0: small or unknown). */
+function sizeHint(value: unknown): number {
+  if (typeof value === "string") return value.length * 2;
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+    return Math.min(value.byteLength, 0x7fffffff);
+  }
+  return 0;
+}
 const IN_ARENA = 0;
 const NOT_ARENA = 1;
 const ARENA_FULL = 2;
@@ -309,9 +318,10 @@ function nonNegativeNumber(value: number, name: string, what: string): void {
  * Tasks wait in `SharedArrayBuffer` ring queues, one per
  * {@linkcode TaskPriority}; idle workers sleep in `Atomics.wait` and claim
  * tasks themselves, in batches, with no main-thread round trip per task.
- * Results come back as promises. Small numbers, strings, booleans,
- * `Uint8Array`s and `ArrayBuffer`s travel inline in shared memory; other
- * structured-cloneable values travel by `postMessage`.
+ * Results come back as promises. Numbers, booleans, and strings,
+ * `Uint8Array`s and `ArrayBuffer`s up to 1 MiB travel through shared memory;
+ * other structured-cloneable values (and inputs with a `transfer` list) by
+ * `postMessage`, one message per claimed batch.
  *
  * Each task function is `(input, ctx: TaskContext) => result | Promise<result>`;
  * a worker runs one task at a time (an async task holds its worker until it
@@ -999,7 +1009,10 @@ export class ComputePool<
       // A full arena holds the task back (overflow queue) rather than
       // sending its bytes the slow way: claims free the arena soon.
       if (arena === ARENA_FULL) return false;
-      if (arena === NOT_ARENA) i32[s32 + S_KIND] = K_SIDE;
+      if (arena === NOT_ARENA) {
+        i32[s32 + S_KIND] = K_SIDE;
+        i32[s32 + S_LEN] = sizeHint(task.input);
+      }
     }
     Atomics.store(i32, s32 + S_STATE, READY);
     const next = (tail + 1) | 0;

@@ -59,10 +59,13 @@ Deno.bench({
   },
 });
 
-// Inline fast path (≤ 88 bytes in the shared slot) against the postMessage
-// side channel for larger buffers.
+// Inline fast path (≤ 88 bytes in the shared slot), the shared byte arena
+// (≤ 1 MiB) and the postMessage side channel (larger).
 const small = new Uint8Array(64).fill(7);
 const large = new Uint8Array(4096).fill(7);
+// Distinct arrays: one message carrying the same array twice clones it once.
+const big = Array.from({ length: 200 }, () => new Uint8Array(100 * 1024));
+const huge = Array.from({ length: 20 }, () => new Uint8Array(2 << 20));
 
 Deno.bench({
   name: "ComputePool: 1,000 tasks with a 64-byte Uint8Array (inline)",
@@ -71,29 +74,56 @@ Deno.bench({
   n: 100,
   async fn() {
     const ps = new Array<Promise<unknown>>(1000);
-    for (let i = 0; i < 1000; i++) ps[i] = pool.run("sumBytes", small);
+    for (let i = 0; i < 1000; i++) ps[i] = pool.run("size", small);
     await Promise.all(ps);
   },
 });
 
 Deno.bench({
-  name: "ComputePool: 1,000 tasks with a 4 KiB Uint8Array (postMessage)",
+  name: "ComputePool: 1,000 tasks with a 4 KiB Uint8Array (arena)",
   group: "bytes",
   n: 100,
   async fn() {
     const ps = new Array<Promise<unknown>>(1000);
-    for (let i = 0; i < 1000; i++) ps[i] = pool.run("sumBytes", large);
+    for (let i = 0; i < 1000; i++) ps[i] = pool.run("size", large);
     await Promise.all(ps);
   },
 });
 
 Deno.bench({
-  name: "postMessage pool: 1,000 tasks with a 64-byte Uint8Array",
-  group: "bytes",
-  n: 100,
+  name: "ComputePool: 200 tasks with a 100 KiB Uint8Array (arena)",
+  group: "large bytes",
+  baseline: true,
+  n: 20,
   async fn() {
-    const ps = new Array<Promise<unknown>>(1000);
-    for (let i = 0; i < 1000; i++) ps[i] = plain.run("sumBytes", small);
-    await Promise.all(ps);
+    await Promise.all(big.map((bytes) => pool.run("size", bytes)));
+  },
+});
+
+Deno.bench({
+  name: "postMessage pool: 200 tasks with a 100 KiB Uint8Array",
+  group: "large bytes",
+  n: 20,
+  async fn() {
+    await Promise.all(big.map((bytes) => plain.run("size", bytes)));
+  },
+});
+
+Deno.bench({
+  name: "ComputePool: 20 tasks with a 2 MiB Uint8Array (postMessage)",
+  group: "huge bytes",
+  baseline: true,
+  n: 10,
+  async fn() {
+    await Promise.all(huge.map((bytes) => pool.run("size", bytes)));
+  },
+});
+
+Deno.bench({
+  name: "postMessage pool: 20 tasks with a 2 MiB Uint8Array",
+  group: "huge bytes",
+  n: 10,
+  async fn() {
+    await Promise.all(huge.map((bytes) => plain.run("size", bytes)));
   },
 });

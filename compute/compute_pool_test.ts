@@ -115,30 +115,30 @@ Deno.test("ComputePool.run() sends large and structured inputs per batch, failin
 
 Deno.test("ComputePool passes bytes and strings through the shared arena, also after aborts fill it", async () => {
   await using pool = makePool({ workers: 1 });
-  // 4 MiB of 8 KiB inputs: four times the arena of one priority.
+  // 8 MiB of 64 KiB inputs: twice the arena of one priority.
   const inputs = Array.from(
-    { length: 512 },
-    (_, i) => new Uint8Array(8192).fill(i & 0xff),
+    { length: 128 },
+    (_, i) => new Uint8Array(65536).fill(i & 0xff),
   );
   const sizes = await Promise.all(inputs.map((b) => pool.run("size", b)));
-  assertEquals(sizes, inputs.map(() => 8192));
-  const echoed = await pool.run("echo", inputs[7]!);
-  assertEquals(echoed, inputs[7]);
-  const text = "ü".repeat(20_000);
+  assertEquals(sizes, inputs.map(() => 65536));
+  assertEquals(await pool.run("echo", inputs[7]!), inputs[7]);
+  const text = "ü".repeat(200_000);
   assertEquals(await pool.run("echo", text), text);
-  assertEquals(await pool.run("size", new ArrayBuffer(30_000)), 30_000);
+  assertEquals(await pool.run("size", new ArrayBuffer(300_000)), 300_000);
+  assertEquals(await pool.run("size", new Uint8Array(3 << 20)), 3 << 20);
   // Fill the arena with tasks aborted while queued (tombstones), then run
   // more: the arena space of the tombstones must come back.
   const blocker = await block(pool);
   const controller = new AbortController();
-  const doomed = inputs.slice(0, 200).map((b) =>
+  const doomed = inputs.slice(0, 100).map((b) =>
     pool.run("size", b, { signal: controller.signal }).catch(() => "aborted")
   );
   controller.abort();
   assertEquals(new Set(await Promise.all(doomed)), new Set(["aborted"]));
-  const after = inputs.slice(0, 300).map((b) => pool.run("size", b));
+  const after = inputs.slice(0, 100).map((b) => pool.run("size", b));
   await blocker.release();
-  assertEquals((await Promise.all(after)).length, 300);
+  assertEquals((await Promise.all(after)).length, 100);
   assertEquals(pool.metrics().queueDepth.normal, 0);
 });
 

@@ -10,7 +10,7 @@
  *   `agingMs`, so low work is never starved.
  * - Idle workers sleep in `Atomics.wait` and claim tasks from the shared
  *   queues themselves, in batches; small values and bytes/strings up to
- *   64 KiB travel through shared memory, other values by `postMessage`.
+ *   1 MiB travel through shared memory, other values by `postMessage`.
  * - Aborting a queued task removes it; aborting a running one raises a flag
  *   in shared memory (`ctx.cancelled()`, `ctx.signal`). Deno cannot stop a
  *   worker stuck in synchronous code, so long tasks should check it.
