@@ -285,6 +285,10 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     const config = this.#config;
     const loop = new EventLoop({
       maxReadBufferSize: config.bufferSize,
+      // A cap below the loop's default starting buffer lowers that too.
+      ...(config.bufferSize < 256
+        ? { minReadBufferSize: config.bufferSize }
+        : {}),
       writeHighWaterMark: config.writeHighWaterMark,
       writeLowWaterMark: config.writeLowWaterMark,
     });

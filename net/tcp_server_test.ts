@@ -383,6 +383,23 @@ Deno.test("TcpServer never hands onData more than bufferSize bytes", async () =>
   await loop[Symbol.asyncDispose]();
 });
 
+Deno.test("TcpServer.run() honours a tiny bufferSize too", async () => {
+  let largest = 0;
+  let total = 0;
+  const { server, running } = serve({
+    onData(_ctx, _id, data) {
+      largest = Math.max(largest, data.length);
+      total += data.length;
+    },
+  }, { bufferSize: 64 });
+  const conn = await connectTo(server.addr);
+  await conn.write(new Uint8Array(10_000));
+  await waitFor(() => total === 10_000, 5000, "all bytes");
+  assertLessOrEqual(largest, 64);
+  conn.close();
+  await stop(server, running);
+});
+
 Deno.test("TcpServer: a throwing handler costs one connection only", async () => {
   const errors: [string, number | undefined][] = [];
   const reasons = new Map<number, DisconnectReason>();
