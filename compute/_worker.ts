@@ -335,10 +335,14 @@ function shuttingDown(): boolean {
 /** Spins briefly for work; returns `true` when some arrived. */
 function spinForWork(): boolean {
   if (liveTasks() > 0 || shuttingDown()) return true;
-  // One idle worker spins at a time, the others sleep at once: they would
-  // all burn a core waiting for the same next task (the pool wakes sleepers
-  // when more than one task arrives).
-  if (Atomics.compareExchange(i32, SPINNER, 0, 1) !== 0) return false;
+  // One idle worker spins for long at a time; the others only briefly, then
+  // sleep: they would all burn a core waiting for the same next task (the
+  // pool wakes sleepers when more than one task arrives).
+  if (Atomics.compareExchange(i32, SPINNER, 0, 1) !== 0) {
+    const until = performance.now() + SPIN_MIN_MS;
+    while (performance.now() < until) if (liveTasks() > 0) return true;
+    return false;
+  }
   try {
     // Adaptive: the spin grows while it pays off, shrinks when it does not.
     const until = performance.now() + spinMs;
