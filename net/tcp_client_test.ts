@@ -224,3 +224,21 @@ Deno.test("TcpClient over TLS", async () => {
   await server.shutdown({ timeoutMs: 1000 });
   await running;
 });
+
+Deno.test("TcpClient over a Unix socket", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/client.sock`;
+  const server = new TcpServer(new TcpServerConfig({ path }), echo);
+  const running = server.run();
+  const got = Promise.withResolvers<string>();
+  const client = new TcpClient({
+    onData: (_ctx, _id, data) => got.resolve(decoder.decode(data)),
+  });
+  await client.connect({ transport: "unix", path }, { timeoutMs: 2000 });
+  client.send("unix");
+  assertEquals(await got.promise, "unix");
+  await client.close();
+  await server.shutdown({ timeoutMs: 1000 });
+  await running;
+  await Deno.remove(dir, { recursive: true });
+});
