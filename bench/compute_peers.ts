@@ -34,7 +34,7 @@ const config = {
   lowTaskMs: 0.5,
   speedupTasks: quick ? 20 : 40,
   speedupTaskMs: 5,
-  speedupRounds: 3,
+  speedupRounds: quick ? 3 : 5,
 };
 const TASKS = new URL("../compute/testdata/tasks.ts", import.meta.url);
 
