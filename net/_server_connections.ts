@@ -447,7 +447,11 @@ export class ConnectionTable<T> implements ServerContext<T> {
     if (below) return true;
     if (pending > 0 && !record.wantWritable) {
       record.wantWritable = true;
-      loop.reregister(record.token, Interest.BOTH);
+      // Backpressure both ways: until the queue drains below the low-water
+      // mark, read nothing more from this peer (TCP flow control then slows
+      // it down), so a peer that sends faster than it reads is paced instead
+      // of growing the queue toward "slow consumer".
+      loop.reregister(record.token, Interest.WRITABLE);
     }
     return false;
   }

@@ -269,6 +269,36 @@ Deno.test("TcpServer: sendTo returns false at the high-water mark and onWritable
   await stop(server, running);
 });
 
+Deno.test("TcpServer paces a peer that sends faster than it reads instead of cutting it", async () => {
+  const TOTAL = 8 * 1024 * 1024;
+  const reasons: DisconnectReason[] = [];
+  let peakPending = 0;
+  const { server, running } = serve({
+    onData(ctx, id, data) {
+      ctx.sendTo(id, data);
+      peakPending = Math.max(peakPending, server.stats().bytesPending);
+    },
+    onDisconnect: (_ctx, _id, reason) => void reasons.push(reason),
+  }, { maxWriteBuffer: 1024 * 1024 });
+  const conn = await connectTo(server.addr);
+  // Write everything before reading anything: 8x maxWriteBuffer.
+  const writing = conn.write(new Uint8Array(TOTAL).fill(3)).then(async (n) => {
+    let written = n;
+    while (written < TOTAL) {
+      written += await conn.write(new Uint8Array(TOTAL - written).fill(3));
+    }
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  const echoed = await within(readN(conn, TOTAL), 20_000, "echo");
+  await writing;
+  assertEquals(echoed.length, TOTAL);
+  assert(echoed.every((b) => b === 3));
+  assertEquals(reasons, []);
+  assertLessOrEqual(peakPending, 1024 * 1024);
+  conn.close();
+  await stop(server, running);
+});
+
 Deno.test("TcpServer closes idle connections and keeps busy ones", async () => {
   const reasons = new Map<number, DisconnectReason>();
   const { server, running } = serve({
@@ -773,31 +803,51 @@ Deno.test({
   },
 });
 
-Deno.test("TcpServer: a half-closed peer that never reads cannot pin its connection", async () => {
+Deno.test("TcpServer: a peer that never reads cannot pin a closing connection or stall shutdown", async () => {
   for (const force of [true, false]) {
+    // closeConnection({ flush: true }) towards a peer that never reads: the
+    // flush is bounded, and a shutdown does not wait for it past its deadline.
     const reasons: DisconnectReason[] = [];
     const { server, running } = serve({
       onData(ctx, id) {
-        ctx.sendTo(id, new Uint8Array(8 * 1024 * 1024)); // far more than socket buffers hold
+        ctx.sendTo(id, new Uint8Array(8 * 1024 * 1024)); // more than socket buffers hold
+        ctx.closeConnection(id, { flush: true });
       },
       onDisconnect: (_ctx, _id, reason) => void reasons.push(reason),
     }, { maxWriteBuffer: Infinity });
     const conn = await connectTo(server.addr);
     await conn.write(encoder.encode("give"));
-    await waitFor(() => server.stats().bytesQueued > 0, 2000, "queued");
-    await conn.closeWrite(); // end of stream, and never a read
-    await waitFor(() => reasons.length === 1, 2000, "peer closed");
-    assertEquals(reasons, ["peer closed"]);
+    await waitFor(() => reasons.length === 1, 2000, "closed");
+    assertEquals(reasons, ["closed"]);
     assertEquals(server.connectionCount, 0);
-    // Its flush is still pending; shutdown must not wait for it beyond its
-    // own deadline (forced: not at all; graceful: timeoutMs, well below the
-    // 5 s linger bound).
+    const result = await within(
+      server.shutdown({ force, timeoutMs: 100 }),
+      4500, // below the 5 s bound of a closing connection's flush
+      `${force ? "forced" : "graceful"} shutdown`,
+    );
+    assertEquals(result, { closedGracefully: 0, forced: 0 });
+    await running;
+    conn.close();
+  }
+  for (const force of [true, false]) {
+    // A peer that half-closes without reading its replies: reads are paused
+    // by backpressure, so the server keeps the connection (bounded queue)
+    // until the shutdown deadline forces it.
+    const { server, running } = serve({
+      onData(ctx, id) {
+        ctx.sendTo(id, new Uint8Array(8 * 1024 * 1024));
+      },
+    }, { maxWriteBuffer: Infinity });
+    const conn = await connectTo(server.addr);
+    await conn.write(encoder.encode("give"));
+    await waitFor(() => server.stats().bytesQueued > 0, 2000, "queued");
+    await conn.closeWrite();
     const result = await within(
       server.shutdown({ force, timeoutMs: 100 }),
       4500,
       `${force ? "forced" : "graceful"} shutdown`,
     );
-    assertEquals(result, { closedGracefully: 0, forced: 0 });
+    assertEquals(result, { closedGracefully: 0, forced: 1 });
     await running;
     conn.close();
   }
