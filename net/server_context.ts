@@ -40,6 +40,9 @@ export interface ServerContext<T = unknown> {
    * the same connection. Never fails for lack of buffer space: returns `false`
    * once the queue is above the high-water mark (wait for `onWritable`), and
    * disconnects the peer with reason `"slow consumer"` above `maxWriteBuffer`.
+   * While the queue is above the high-water mark the server also stops
+   * reading from that peer, so one that sends faster than it reads is paced
+   * by TCP flow control rather than cut off.
    *
    * @throws {ConnectionNotFoundError} If no open connection has this id.
    * @throws {NetError} With kind `"closed"` if the connection's write side is
