@@ -84,7 +84,8 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
  *   for another readiness event.
  * - `sendTo` queues and never fails for lack of buffer space; a peer that
  *   lets more than `maxWriteBuffer` bytes pile up is disconnected as a slow
- *   consumer while everyone else keeps receiving.
+ *   consumer while everyone else keeps receiving. While a connection's queue
+ *   is above the high-water mark it is not read (backpressure both ways).
  * - At `maxConnections` the server stops accepting (the kernel backlog holds
  *   new peers) and resumes below it. Accept errors such as EMFILE are
  *   reported to `onError` and retried after a delay, never in a hot loop.
