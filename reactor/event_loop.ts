@@ -961,9 +961,6 @@ export class EventLoop implements AsyncDisposable {
       this.#runSignal = signal;
       signal.addEventListener("abort", this.#stopListener, { once: true });
     }
-    const channel = new MessageChannel();
-    channel.port1.onmessage = this.#onYield;
-    this.#channel = channel;
     this.#burst = 0;
     this.#yieldPending = false;
     this.#runTimers();
@@ -981,13 +978,7 @@ export class EventLoop implements AsyncDisposable {
     this.#running = false;
     this.#disarm();
     this.#updateKeepAlive();
-    const channel = this.#channel;
-    if (channel !== undefined) {
-      channel.port1.onmessage = null;
-      channel.port1.close();
-      channel.port2.close();
-      this.#channel = undefined;
-    }
+    this.#closeChannel();
     this.#yieldPending = false;
     this.#runSignal?.removeEventListener("abort", this.#stopListener);
     this.#runSignal = undefined;
@@ -1095,6 +1086,7 @@ export class EventLoop implements AsyncDisposable {
   };
 
   #onYield = (): void => {
+    this.#closeChannel();
     this.#yieldPending = false;
     this.#burst = 0;
     if (!this.#running) return;
@@ -1103,10 +1095,28 @@ export class EventLoop implements AsyncDisposable {
     if (!this.#draining && !this.#yieldPending) this.#drain();
   };
 
+  /**
+   * Lets the runtime run a macrotask turn (poll I/O, fire timers) before
+   * dispatching more. A MessageChannel hop costs a few microseconds where
+   * `setTimeout(0)` costs milliseconds; the channel exists only while a yield
+   * is pending, since a listening port costs on every event-loop turn.
+   */
   #yield(): void {
-    if (this.#yieldPending || this.#channel === undefined) return;
+    if (this.#yieldPending || !this.#running) return;
     this.#yieldPending = true;
-    this.#channel.port2.postMessage(0);
+    const channel = new MessageChannel();
+    channel.port1.onmessage = this.#onYield;
+    this.#channel = channel;
+    channel.port2.postMessage(0);
+  }
+
+  #closeChannel(): void {
+    const channel = this.#channel;
+    if (channel === undefined) return;
+    this.#channel = undefined;
+    channel.port1.onmessage = null;
+    channel.port1.close();
+    channel.port2.close();
   }
 
   #drain(): void {
