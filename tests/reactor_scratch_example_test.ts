@@ -1,0 +1,72 @@
+// The scratch echo example follows the example convention: `--hostname` /
+// `--port` flags, `listening on HOST:PORT` as the first stdout line, and a
+// clean exit 0 on SIGINT/SIGTERM, with live connections open.
+import { assert, assertEquals, assertMatch } from "@std/assert";
+
+const EXAMPLE = new URL("../examples/scratch_echo_server.ts", import.meta.url);
+
+async function start(args: string[] = []) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", EXAMPLE.pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  const line = text.split("\n")[0]!;
+  return { child, reader, line };
+}
+
+async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const r = await conn.read(out.subarray(off));
+    if (r === null) throw new Error(`EOF after ${off} of ${n} bytes`);
+    off += r;
+  }
+  return out;
+}
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.test(`scratch echo example echoes and exits 0 on ${signal}`, async () => {
+    const { child, reader, line } = await start(["--port", "0"]);
+    try {
+      assertMatch(line, /^listening on 127\.0\.0\.1:\d+$/);
+      const port = Number(line.split(":").at(-1));
+      using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const msg = new TextEncoder().encode(`hello ${signal}`);
+      await conn.write(msg);
+      assertEquals(await readExactly(conn, msg.length), msg);
+      // Stop with the connection still open.
+      child.kill(signal);
+      const status = await child.status;
+      assertEquals(status.code, 0);
+      // The server closed our connection on its way out.
+      assertEquals(await conn.read(new Uint8Array(8)), null);
+    } finally {
+      await reader.cancel();
+      await child.stderr.cancel();
+      try {
+        child.kill("SIGKILL");
+      } catch { /* already exited */ }
+    }
+  });
+}
+
+Deno.test("scratch echo example takes --hostname", async () => {
+  const { child, reader, line } = await start(["--hostname", "127.0.0.1"]);
+  try {
+    assert(line.startsWith("listening on 127.0.0.1:"), line);
+    child.kill("SIGTERM");
+    assertEquals((await child.status).code, 0);
+  } finally {
+    await reader.cancel();
+    await child.stderr.cancel();
+  }
+});
