@@ -207,9 +207,7 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
     }
     this.#address = parseAddress(address);
     this.#connectOptions = options;
-    options.signal?.addEventListener("abort", () => this.#stopRetrying(), {
-      once: true,
-    });
+    options.signal?.addEventListener("abort", this.#onAbort, { once: true });
     return await this.#connectOnce();
   }
 
@@ -352,6 +350,8 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
     }, delay);
   }
 
+  #onAbort = (): void => this.#stopRetrying();
+
   #stopRetrying(): void {
     if (this.#retryTimer !== undefined) {
       clearTimeout(this.#retryTimer);
@@ -386,6 +386,7 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
   async close(options: { flush?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#connectOptions.signal?.removeEventListener("abort", this.#onAbort);
     this.#stopRetrying();
     this.#connecting?.abort();
     await this.#reconnecting;
