@@ -242,3 +242,27 @@ Deno.test("TcpClient over a Unix socket", async () => {
   await running;
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("TcpClient stops reconnecting when its connect signal aborts", async () => {
+  const server = new TcpServer(new TcpServerConfig(), echo);
+  const running = server.run();
+  const controller = new AbortController();
+  let connects = 0;
+  const client = new TcpClient({
+    onData() {},
+    onConnect: () => void connects++,
+  }, { reconnect: { initialDelayMs: 30, maxDelayMs: 30 } });
+  await client.connect(server.addr as Deno.NetAddr, {
+    signal: controller.signal,
+  });
+  controller.abort();
+  // The server drops the connection: with the signal aborted, no retry.
+  server.context.closeConnection(1);
+  await waitFor(() => !client.connected, 2000, "disconnect");
+  await new Promise((r) => setTimeout(r, 150));
+  assertEquals(connects, 1);
+  assertEquals(server.stats().accepted, 1);
+  await client.close();
+  await server.shutdown({ timeoutMs: 500 });
+  await running;
+});
