@@ -111,8 +111,11 @@ async function startExample(
   return { child, port, stdout, stderr };
 }
 
-async function stopExample(example: Example): Promise<void> {
-  example.child.kill("SIGTERM");
+async function stopExample(
+  example: Example,
+  signal: Deno.Signal = "SIGTERM",
+): Promise<void> {
+  example.child.kill(signal);
   const status = await within(
     example.child.status,
     10_000,
@@ -166,7 +169,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "examples/echo_client.ts talks to examples/echo_server.ts",
+  name:
+    "examples/echo_client.ts talks to examples/echo_server.ts, which exits 0 on SIGINT",
   async fn() {
     const server = await startExample("echo_server.ts");
     const output = await within(
@@ -194,7 +198,7 @@ Deno.test({
       new TextDecoder().decode(output.stdout),
       "hi there\nhi there\nhi there\n",
     );
-    await stopExample(server);
+    await stopExample(server, "SIGINT");
   },
 });
 
