@@ -852,3 +852,37 @@ Deno.test("TcpServer: a peer that never reads cannot pin a closing connection or
     conn.close();
   }
 });
+
+Deno.test("TcpServer: closing with flush gives up on a peer that never reads after 5 s", async () => {
+  const loop = new EventLoop();
+  const server = new TcpServer(
+    new TcpServerConfig({ maxWriteBuffer: Infinity }),
+    {
+      onData(ctx, id) {
+        ctx.sendTo(id, new Uint8Array(8 * 1024 * 1024));
+        ctx.closeConnection(id, { flush: true });
+      },
+    },
+  );
+  server.start(loop);
+  const running = loop.run();
+  const conn = await connectTo(server.addr);
+  await conn.write(encoder.encode("give"));
+  await waitFor(() => server.stats().closed === 1, 2000, "closed");
+  // The listener plus the lingering connection, which keeps trying to
+  // write its queue for a while...
+  assertEquals(loop.metrics().registeredSources, 2);
+  await new Promise((r) => setTimeout(r, 300));
+  assertEquals(loop.metrics().registeredSources, 2);
+  // ...and is then closed although the peer never read.
+  await waitFor(
+    () => loop.metrics().registeredSources === 1,
+    15_000,
+    "linger bound",
+  );
+  conn.close();
+  await server.close();
+  loop.stop();
+  await running;
+  await loop[Symbol.asyncDispose]();
+});
