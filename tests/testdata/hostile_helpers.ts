@@ -1,0 +1,364 @@
+// Helpers of the hostile_* tests: a TcpServer harness that records what the
+// handler saw, raw peers, subprocess example servers and RSS sampling.
+// Everything here is bounded in time; nothing here asserts a duration.
+
+import {
+  type DisconnectReason,
+  type NetworkHandler,
+  TcpServer,
+  TcpServerConfig,
+  type TcpServerConfigOptions,
+} from "../../net/mod.ts";
+
+export const encoder = new TextEncoder();
+export const decoder = new TextDecoder();
+export const HOST = "127.0.0.1";
+
+/** Rejects after `ms` unless `promise` settles first; clears its timer. */
+export async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`Timed out after ${ms} ms: ${what}`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `predicate` every few ms until it holds, or throws after `ms`. */
+export async function waitFor(
+  predicate: () => boolean,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const start = performance.now();
+  while (!predicate()) {
+    if (performance.now() - start > ms) {
+      throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Writes all of `bytes`. */
+export async function writeAll(
+  conn: Deno.Conn,
+  bytes: Uint8Array,
+): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+/** Reads exactly `n` bytes; throws at EOF before. */
+export async function readExactly(
+  conn: Deno.Conn,
+  n: number,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const r = await conn.read(out.subarray(off));
+    if (r === null) throw new Error(`EOF after ${off} of ${n} bytes`);
+    off += r;
+  }
+  return out;
+}
+
+/**
+ * Reads until end of stream (a reset counts as the end); returns the bytes
+ * and how it ended. Stops with an error past `limit` bytes.
+ */
+export async function readToEnd(
+  conn: Deno.Conn,
+  limit = 64 * 1024 * 1024,
+): Promise<{ bytes: Uint8Array; reset: boolean }> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const buf = new Uint8Array(65536);
+  let reset = false;
+  for (;;) {
+    let r: number | null;
+    try {
+      r = await conn.read(buf);
+    } catch (error) {
+      if (
+        error instanceof Deno.errors.ConnectionReset ||
+        error instanceof Deno.errors.BrokenPipe
+      ) {
+        reset = true;
+        break;
+      }
+      throw error;
+    }
+    if (r === null) break;
+    chunks.push(buf.slice(0, r));
+    total += r;
+    if (total > limit) throw new Error(`more than ${limit} bytes before EOF`);
+  }
+  const bytes = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    bytes.set(c, off);
+    off += c.length;
+  }
+  return { bytes, reset };
+}
+
+/** Reads until `text` appears (UTF-8); throws at EOF before it. */
+export async function readUntilText(
+  conn: Deno.Conn,
+  text: string,
+  limit = 16 * 1024 * 1024,
+): Promise<string> {
+  let seen = "";
+  const buf = new Uint8Array(16384);
+  const dec = new TextDecoder();
+  while (!seen.includes(text)) {
+    const r = await conn.read(buf);
+    if (r === null) throw new Error(`EOF before "${text}": got "${seen}"`);
+    seen += dec.decode(buf.subarray(0, r), { stream: true });
+    if (seen.length > limit) throw new Error(`no "${text}" in ${limit} bytes`);
+  }
+  return seen;
+}
+
+/** A deterministic byte pattern. */
+export function pattern(n: number, seed = 0): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed + (i >> 8)) & 0xff;
+  return out;
+}
+
+/** Index of the first difference, or -1. */
+export function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : n;
+}
+
+export function connect(port: number): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname: HOST, port });
+}
+
+/** Echo round trip of `text` on a connection to an echo server. */
+export async function echoOnce(conn: Deno.Conn, text: string): Promise<void> {
+  await writeAll(conn, encoder.encode(text));
+  const got = decoder.decode(
+    await readExactly(conn, encoder.encode(text).length),
+  );
+  if (got !== text) throw new Error(`echo: sent "${text}", got "${got}"`);
+}
+
+/** What a {@linkcode Harness} saw. */
+export interface Seen {
+  connects: number[];
+  disconnects: [number, DisconnectReason][];
+  errors: [string, number | undefined][];
+}
+
+/** A running TcpServer on its own loop with a record of its callbacks. */
+export interface Harness<T> {
+  server: TcpServer<T>;
+  port: number;
+  seen: Seen;
+  reasonOf(id: number): DisconnectReason | undefined;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Starts `handler` (wrapped to record connects, disconnects and errors;
+ * the wrapped callbacks still throw what they throw) on a server of its own.
+ */
+export function startServer<T = unknown>(
+  handler: NetworkHandler<T>,
+  options: TcpServerConfigOptions = {},
+): Harness<T> {
+  const seen: Seen = { connects: [], disconnects: [], errors: [] };
+  const wrapped: NetworkHandler<T> = {
+    ...handler,
+    onConnect(ctx, id) {
+      seen.connects.push(id);
+      handler.onConnect?.(ctx, id);
+    },
+    onDisconnect(ctx, id, reason) {
+      seen.disconnects.push([id, reason]);
+      handler.onDisconnect?.(ctx, id, reason);
+    },
+    onError(ctx, error, id) {
+      let text: string;
+      try {
+        text = String(error);
+      } catch {
+        text = "<unprintable>";
+      }
+      seen.errors.push([text, id]);
+      handler.onError?.(ctx, error, id);
+    },
+  };
+  const server = new TcpServer<T>(
+    new TcpServerConfig({ hostname: HOST, port: 0, ...options }),
+    wrapped,
+  );
+  const done = server.run();
+  const port = (server.addr as Deno.NetAddr).port;
+  return {
+    server,
+    port,
+    seen,
+    reasonOf(id) {
+      return seen.disconnects.find(([i]) => i === id)?.[1];
+    },
+    async [Symbol.asyncDispose]() {
+      await within(server.close(), 10_000, "server.close()");
+      await within(done, 10_000, "server.run() to resolve");
+    },
+  };
+}
+
+/** Echo handler used as the bystanders' service. */
+export const echoHandler: NetworkHandler = {
+  onData(ctx, id, data) {
+    ctx.sendTo(id, data);
+  },
+};
+
+// ---------------------------------------------------------- example servers
+
+/** An example server run as a child process. */
+export interface Example {
+  port: number;
+  pid: number;
+  child: Deno.ChildProcess;
+  /** VmRSS of the child in KiB (from /proc), or NaN if unavailable. */
+  rssKiB(): number;
+  /** Whether the child is still running. */
+  alive(): boolean;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts `examples/<file>` with `--port 0` and `extra` flags. */
+export async function startExample(
+  file: string,
+  ...extra: string[]
+): Promise<Example> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      `examples/${file}`,
+      "--hostname",
+      HOST,
+      "--port",
+      "0",
+      ...extra,
+    ],
+    cwd: new URL("../..", import.meta.url).pathname,
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const stderrText = new Response(child.stderr).text();
+  const reader = child.stdout.getReader();
+  let text = "";
+  const dec = new TextDecoder();
+  try {
+    await within(
+      (async () => {
+        while (!text.includes("\n")) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += dec.decode(value, { stream: true });
+        }
+      })(),
+      30_000,
+      `${file} to print its first line`,
+    );
+  } catch (error) {
+    child.kill("SIGKILL");
+    await status;
+    await reader.cancel();
+    await stderrText;
+    throw error;
+  }
+  const m = text.match(/^listening on 127\.0\.0\.1:(\d+)\n/);
+  if (!m) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await status;
+    await reader.cancel();
+    throw new Error(
+      `unexpected first line of ${file}: ${
+        JSON.stringify(text)
+      }; stderr: ${await stderrText}`,
+    );
+  }
+  const drain = (async () => {
+    try {
+      for (;;) {
+        const { done } = await reader.read();
+        if (done) break;
+      }
+    } catch { /* cancelled */ }
+  })();
+  return {
+    port: Number(m[1]),
+    pid: child.pid,
+    child,
+    rssKiB() {
+      try {
+        const s = Deno.readTextFileSync(`/proc/${child.pid}/status`);
+        const v = s.match(/^VmRSS:\s+(\d+) kB/m);
+        return v ? Number(v[1]) : NaN;
+      } catch {
+        return NaN;
+      }
+    },
+    alive() {
+      return !exited;
+    },
+    async [Symbol.asyncDispose]() {
+      if (!exited) {
+        try {
+          child.kill("SIGTERM");
+        } catch { /* exited */ }
+      }
+      const killer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* exited */ }
+      }, 10_000);
+      await status;
+      clearTimeout(killer);
+      await drain;
+      await stderrText;
+    },
+  };
+}
+
+/** Closes a conn, ignoring "already closed". */
+export function closeQuietly(conn: Deno.Conn | undefined): void {
+  try {
+    conn?.close();
+  } catch { /* already closed */ }
+}
