@@ -8,6 +8,7 @@
 import type { EventLoop } from "../reactor/event_loop.ts";
 import type { Event } from "../reactor/event.ts";
 import { Interest } from "../reactor/interest.ts";
+import { toError } from "../reactor/_to_error.ts";
 import { ConnectionNotFoundError, NetError } from "./errors.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type {
@@ -69,10 +70,6 @@ export const LINGER_MS = 5000;
 
 function toBytes(bytes: Uint8Array | string): Uint8Array {
   return typeof bytes === "string" ? encoder.encode(bytes) : bytes.slice();
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 /** Maps a Deno I/O error to a disconnect reason. */
@@ -277,7 +274,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
 
   #handlerFailed(record: ConnectionRecord<T>, error: unknown): void {
     this.counters.handlerErrors++;
-    this.#reportError(asError(error), record.id);
+    this.#reportError(toError(error), record.id);
     if (record.open) {
       this.close(record, "handler error", false);
     }
@@ -312,7 +309,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
         this.#handler.onDisconnect(this, record.id, reason);
       } catch (error) {
         this.counters.handlerErrors++;
-        this.#reportError(asError(error), record.id);
+        this.#reportError(toError(error), record.id);
       } finally {
         this.#departing = outer;
       }
@@ -477,7 +474,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
         this.#queue(record, shared);
         count++;
       } catch (error) {
-        this.#reportError(asError(error), record.id);
+        this.#reportError(toError(error), record.id);
       }
     }
     return count;

@@ -3,6 +3,7 @@
 // with capped exponential backoff.
 
 import { EventLoop } from "../reactor/event_loop.ts";
+import { toError } from "../reactor/_to_error.ts";
 import { backoffDelay } from "./_backoff.ts";
 import { ConnectionTable } from "./_server_connections.ts";
 import { CancelledError, NetError, TimedOutError } from "./errors.ts";
@@ -340,7 +341,7 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
         (error) => {
           if (this.#closed || this.#connectOptions.signal?.aborted) return;
           this.#table?.reportError(
-            error instanceof Error ? error : new Error(String(error)),
+            toError(error),
           );
           this.#scheduleReconnect();
         },

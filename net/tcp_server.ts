@@ -3,6 +3,7 @@
 // loops, ignored options).
 
 import { EventLoop } from "../reactor/event_loop.ts";
+import { toError } from "../reactor/_to_error.ts";
 import type { Event } from "../reactor/event.ts";
 import { Interest } from "../reactor/interest.ts";
 import { isDescriptorExhaustion } from "../reactor/_accept_errors.ts";
@@ -260,7 +261,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
         this.#handler.onListening(this.#table, listener.addr);
       } catch (error) {
         this.#table.reportError(
-          error instanceof Error ? error : new Error(String(error)),
+          toError(error),
         );
       }
     }
@@ -457,7 +458,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
           this.#handler.onShutdown(table);
         } catch (error) {
           table.reportError(
-            error instanceof Error ? error : new Error(String(error)),
+            toError(error),
           );
         }
       }
