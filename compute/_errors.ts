@@ -23,7 +23,13 @@ export function serializeError(error: unknown): SerializedError {
   try {
     return { isError: false, value: structuredClone(error) };
   } catch {
-    return { isError: false, value: String(error) };
+    // Not cloneable: send a description; even that may throw (a hostile
+    // toString), and the worker must survive it.
+    try {
+      return { isError: false, value: String(error) };
+    } catch {
+      return { isError: false, value: Object.prototype.toString.call(error) };
+    }
   }
 }
 
