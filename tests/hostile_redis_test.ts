@@ -1,0 +1,281 @@
+// Hostile peers against examples/mini_redis.ts run as a subprocess: protocol
+// garbage, huge and negative lengths, unterminated frames, binary keys,
+// pipelined floods from peers that do or do not read. Protocol errors must
+// get `-ERR Protocol error: ...` and a close; command errors an `-ERR` and
+// the connection stays usable; a second client is served throughout; the
+// server stays alive and its RSS bounded.
+import {
+  assert,
+  assertEquals,
+  assertLess,
+  assertStringIncludes,
+} from "@std/assert";
+import {
+  closeQuietly,
+  connect,
+  decoder,
+  encoder,
+  type Example,
+  readExactly,
+  readToEnd,
+  readUntilText,
+  sleep,
+  startExample,
+  within,
+  writeAll,
+} from "./testdata/hostile_helpers.ts";
+
+/** RESP multibulk encoding of a command. */
+function resp(...args: (string | Uint8Array)[]): Uint8Array {
+  const parts: Uint8Array[] = [encoder.encode(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = typeof a === "string" ? encoder.encode(a) : a;
+    parts.push(encoder.encode(`$${b.length}\r\n`), b, encoder.encode("\r\n"));
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/** A well-behaved client: PING on a new connection, then QUIT. */
+async function wellBehaved(ex: Example): Promise<void> {
+  const c = await connect(ex.port);
+  try {
+    await writeAll(c, resp("PING"));
+    assertEquals(decoder.decode(await readExactly(c, 7)), "+PONG\r\n");
+    await writeAll(c, resp("QUIT"));
+    const { bytes } = await within(readToEnd(c), 10_000, "QUIT");
+    assertEquals(decoder.decode(bytes), "+OK\r\n");
+  } finally {
+    c.close();
+  }
+}
+
+/** Sends `wire` (a write cut short by the server is fine), returns all replies until close. */
+async function untilClosed(
+  ex: Example,
+  wire: Uint8Array,
+): Promise<string> {
+  const c = await connect(ex.port);
+  try {
+    const reading = within(
+      readToEnd(c, 1024 * 1024),
+      15_000,
+      "reply and close",
+    );
+    try {
+      await writeAll(c, wire);
+    } catch {
+      // closed before everything was read: allowed
+    }
+    return decoder.decode((await reading).bytes);
+  } finally {
+    c.close();
+  }
+}
+
+const PROTOCOL_ERRORS: [string, string, string][] = [
+  ["a huge bulk length", "*1\r\n$99999999999\r\n", "invalid bulk length"],
+  [
+    "a bulk length past 2^53",
+    "*1\r\n$999999999999999999\r\n",
+    "invalid bulk length",
+  ],
+  ["a negative bulk length", "*1\r\n$-5\r\n", "invalid bulk length"],
+  [
+    "a bulk length over --max-bulk",
+    "*1\r\n$1048577\r\n",
+    "invalid bulk length",
+  ],
+  ["a huge multibulk count", "*999999999\r\n", "invalid multibulk length"],
+  ["a non-numeric multibulk count", "*x\r\n", "invalid multibulk length"],
+  [
+    "an endless multibulk count",
+    "*" + "9".repeat(4096),
+    "too big mbulk count string",
+  ],
+  [
+    "an endless bulk count",
+    "*1\r\n$" + "9".repeat(4096),
+    "too big bulk count string",
+  ],
+  ["a non-bulk argument", "*2\r\n:1\r\n", "expected '$', got ':'"],
+  [
+    "a bulk without its CRLF",
+    "*1\r\n$3\r\nabcXY",
+    "expected CRLF after bulk string",
+  ],
+  [
+    "an endless inline command",
+    "A".repeat(70 * 1024),
+    "too big inline request",
+  ],
+  ["unbalanced quotes", 'SET "a b\r\n', "unbalanced quotes in request"],
+  [
+    "a good command then garbage",
+    "*1\r\n$4\r\nPING\r\n*1\r\n$x\r\n",
+    "invalid bulk length",
+  ],
+];
+
+Deno.test("hostile redis: protocol garbage gets -ERR Protocol error and a close; the server keeps serving", async () => {
+  await using ex = await startExample("mini_redis.ts");
+  await wellBehaved(ex);
+  for (const [what, wire, message] of PROTOCOL_ERRORS) {
+    const text = await untilClosed(ex, encoder.encode(wire));
+    assertStringIncludes(text, `-ERR Protocol error: ${message}\r\n`, what);
+    assert(text.endsWith("\r\n"), what);
+    await wellBehaved(ex);
+  }
+  assert(ex.alive());
+});
+
+Deno.test("hostile redis: bad commands get -ERR and the connection stays usable; binary keys round-trip byte-exact", async () => {
+  await using ex = await startExample("mini_redis.ts");
+  const c = await connect(ex.port);
+  try {
+    const binKey = new Uint8Array([0xff, 0xfe, 0x00, 0x0d, 0x0a, 0xc3]);
+    const binVal = new Uint8Array(256).map((_, i) => i);
+    const cases: [Uint8Array, string][] = [
+      [resp("NOPE", "x".repeat(10_000)), "-ERR unknown command 'NOPE'"],
+      [resp("GET"), "-ERR wrong number of arguments for 'get' command"],
+      [resp("SET", "n", "abc"), "+OK"],
+      [resp("INCR", "n"), "-ERR value is not an integer or out of range"],
+      [resp("SET", "n", "9223372036854775807"), "+OK"],
+      [resp("INCR", "n"), "-ERR increment or decrement would overflow"],
+      [
+        resp("INCRBY", "n", "99999999999999999999999"),
+        "-ERR value is not an integer or out of range",
+      ],
+      [
+        resp("SET", "k", "v", "EX", "-1"),
+        "-ERR invalid expire time in 'set' command",
+      ],
+      [resp("SET", "k", "v", "EX"), "-ERR syntax error"],
+      [resp("SET", "k", "v", "NX", "XX"), "-ERR syntax error"],
+      [
+        resp("EXPIRE", "k", "soon"),
+        "-ERR value is not an integer or out of range",
+      ],
+      [resp(""), "-ERR unknown command ''"],
+      [encoder.encode("*0\r\n*-1\r\n\r\n   \r\nPING\r\n"), "+PONG"],
+      [resp("SET", binKey, binVal), "+OK"],
+    ];
+    for (const [wire, want] of cases) {
+      await writeAll(c, wire);
+      const text = await within(readUntilText(c, "\r\n"), 10_000, want);
+      assert(text.startsWith(want), `${want}: got ${JSON.stringify(text)}`);
+    }
+    await writeAll(c, resp("GET", binKey));
+    const head = `$${binVal.length}\r\n`;
+    const got = await readExactly(c, head.length + binVal.length + 2);
+    assertEquals(decoder.decode(got.subarray(0, head.length)), head);
+    assertEquals(
+      got.subarray(head.length, head.length + binVal.length),
+      binVal,
+    );
+    // Still the same connection, still fine.
+    await writeAll(c, resp("PING"));
+    assertEquals(decoder.decode(await readExactly(c, 7)), "+PONG\r\n");
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("hostile redis: unterminated frames held by many peers are dropped when they leave", async () => {
+  await using ex = await startExample("mini_redis.ts");
+  await wellBehaved(ex);
+  const peers: Deno.Conn[] = [];
+  try {
+    const partials = [
+      "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc",
+      "*2\r\n$3\r\nGET",
+      "*1",
+      "PING",
+      "*1\r\n$4\r\nPI",
+    ];
+    for (let i = 0; i < 50; i++) {
+      const c = await connect(ex.port);
+      peers.push(c);
+      await writeAll(c, encoder.encode(partials[i % partials.length]!));
+    }
+    await sleep(50);
+    await wellBehaved(ex);
+    // Half of them finish their command; half vanish mid-frame.
+    for (const [i, c] of peers.entries()) {
+      if (i % 2 === 0) c.close();
+    }
+    await wellBehaved(ex);
+  } finally {
+    for (const c of peers) closeQuietly(c);
+  }
+  await wellBehaved(ex);
+  assert(ex.alive());
+});
+
+Deno.test("hostile redis: a pipelined flood is answered in full; a non-reading flooder is paced; RSS bounded", async () => {
+  await using ex = await startExample("mini_redis.ts");
+  await wellBehaved(ex);
+  const rss0 = ex.rssKiB();
+  // 1. Pipelined and read: every command answered, in order.
+  const N = 50_000;
+  const reader = await connect(ex.port);
+  try {
+    const wire = encoder.encode("INCR ctr\r\n".repeat(N) + "QUIT\r\n");
+    const reading = within(
+      readToEnd(reader, 64 * 1024 * 1024),
+      30_000,
+      "answers",
+    );
+    await writeAll(reader, wire);
+    await wellBehaved(ex);
+    const lines = decoder.decode((await reading).bytes).split("\r\n");
+    assertEquals(lines.length, N + 2);
+    for (let i = 0; i < N; i++) assertEquals(lines[i], `:${i + 1}`);
+    assertEquals(lines[N], "+OK");
+  } finally {
+    reader.close();
+  }
+  // 2. Pipelined, never read: TCP flow control must stop the sender.
+  const big = "x".repeat(60_000);
+  const chunk = encoder.encode(
+    `*2\r\n$4\r\nECHO\r\n$${big.length}\r\n${big}\r\n`.repeat(4),
+  );
+  const flooder = await connect(ex.port);
+  let sent = 0;
+  let stalled = false;
+  let maxRss = rss0;
+  try {
+    const deadline = performance.now() + 10_000;
+    while (sent < 256 * 1024 * 1024 && performance.now() < deadline) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = await Promise.race([
+        writeAll(flooder, chunk).then(() => true, () => true),
+        new Promise<false>((r) => timer = setTimeout(() => r(false), 1000)),
+      ]);
+      clearTimeout(timer);
+      if (!done) {
+        stalled = true;
+        break;
+      }
+      sent += chunk.length;
+      if ((sent / chunk.length) % 64 === 0) {
+        maxRss = Math.max(maxRss, ex.rssKiB());
+      }
+    }
+    maxRss = Math.max(maxRss, ex.rssKiB());
+    assert(stalled, `the server kept reading: ${sent} bytes sent`);
+    await wellBehaved(ex);
+  } finally {
+    closeQuietly(flooder);
+  }
+  await sleep(50);
+  await wellBehaved(ex);
+  if (!Number.isNaN(rss0)) {
+    assertLess(maxRss - rss0, 150 * 1024, `RSS ${rss0} -> ${maxRss} KiB`);
+  }
+});
