@@ -6,7 +6,10 @@
 import type { RespWriter } from "./_resp.ts";
 
 interface Entry {
-  value: Uint8Array;
+  /** The bytes; undefined while the value is integer-encoded in `num`. */
+  value: Uint8Array | undefined;
+  /** The value of an integer-encoded entry (a safe integer), as redis's OBJ_ENCODING_INT. */
+  num: number;
   /** Expiry time in ms since the epoch; 0 = none. */
   expiresAt: number;
 }
@@ -187,7 +190,8 @@ export class MiniRedisStore {
         break;
       case "get": {
         if (!arity(argc === 2)) break;
-        w.bulk(this.#get(keyOf(args[1]!))?.value ?? null);
+        const e = this.#get(keyOf(args[1]!));
+        w.bulk(e ? valueOf(e) : null);
         break;
       }
       case "set":
@@ -331,36 +335,61 @@ export class MiniRedisStore {
       ? old.expiresAt
       : 0;
     // The argument is a view into the read buffer: keep a copy.
-    this.#data.set(key, { value: args[2]!.slice(), expiresAt });
+    const value = args[2]!.slice();
+    if (old) {
+      old.value = value;
+      old.num = 0;
+      old.expiresAt = expiresAt;
+    } else this.#data.set(key, { value, num: 0, expiresAt });
     w.ok();
   }
 
   #incrBy(keyBytes: Uint8Array, by: number | bigint, w: RespWriter): void {
     const key = keyOf(keyBytes);
     const e = this.#get(key);
-    let next: number | bigint;
-    const small = e ? smallInt(e.value) : 0;
-    if (small !== undefined && typeof by === "number") {
-      next = small + by; // |small| < 10^15 and |by| = 1: exact
-    } else {
-      const cur = e ? parseInt64(e.value) : 0n;
-      if (cur === undefined) {
-        w.error(NOT_INT);
-        return;
-      }
-      next = cur + BigInt(by);
-      if (next > MAX || next < MIN) {
-        w.error("ERR increment or decrement would overflow");
+    const cur = !e ? 0 : e.value === undefined ? e.num : smallInt(e.value);
+    if (cur !== undefined && typeof by === "number") {
+      const next = cur + by;
+      if (Number.isSafeInteger(next)) {
+        // Integer-encoded: no string or byte array per INCR.
+        if (e) {
+          e.value = undefined;
+          e.num = next;
+        } else {this.#data.set(key, {
+            value: undefined,
+            num: next,
+            expiresAt: 0,
+          });}
+        w.integer(next);
         return;
       }
     }
-    const text = String(next);
-    const value = new Uint8Array(text.length); // digits and '-': ASCII
-    for (let i = 0; i < text.length; i++) value[i] = text.charCodeAt(i);
+    const big = cur !== undefined ? BigInt(cur) : parseInt64(e!.value!);
+    if (big === undefined) {
+      w.error(NOT_INT);
+      return;
+    }
+    const next = big + BigInt(by);
+    if (next > MAX || next < MIN) {
+      w.error("ERR increment or decrement would overflow");
+      return;
+    }
+    const value = ascii(String(next));
     if (e) e.value = value;
-    else this.#data.set(key, { value, expiresAt: 0 });
+    else this.#data.set(key, { value, num: 0, expiresAt: 0 });
     w.integer(next);
   }
+}
+
+function ascii(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+// The bytes of an entry, materialising an integer-encoded one.
+function valueOf(e: Entry): Uint8Array {
+  return e.value ??= ascii(String(e.num));
 }
 
 // redis 7: "unknown command 'foo', with args beginning with: 'a' 'b' "

@@ -351,7 +351,25 @@ export class RespWriter {
   integer(n: number | bigint): void {
     if (n === 0) this.raw(ZERO);
     else if (n === 1) this.raw(ONE);
-    else this.#ascii(`:${n}\r\n`);
+    else if (typeof n === "number" && Number.isSafeInteger(n)) {
+      // Digits written in place: no string per reply.
+      this.#ensure(20);
+      const b = this.#buf;
+      b[this.#len++] = 58; // :
+      if (n < 0) {
+        b[this.#len++] = 45; // -
+        n = -n;
+      }
+      let digits = 1;
+      for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+      for (let i = this.#len + digits - 1; i >= this.#len; i--) {
+        b[i] = 48 + (n % 10);
+        n = Math.floor(n / 10);
+      }
+      this.#len += digits;
+      b[this.#len++] = 13;
+      b[this.#len++] = 10;
+    } else this.#ascii(`:${n}\r\n`);
   }
   /** A bulk string, or the null bulk for null. */
   bulk(bytes: Uint8Array | null): void {

@@ -201,6 +201,26 @@ Deno.test("MiniRedisStore: INCR on new, numeric, non-numeric and extreme values"
   const s = new MiniRedisStore();
   assertEquals(run(s, "INCR n", "INCR n", "GET n"), ":1\r\n:2\r\n$1\r\n2\r\n");
   assertEquals(run(s, "SET n -1", "INCR n", "INCR n"), "+OK\r\n:0\r\n:1\r\n");
+  // Integer-encoded values read back as bytes, and SET replaces them.
+  assertEquals(
+    run(
+      s,
+      "DECR d",
+      "DECR d",
+      "GET d",
+      "INCRBY d 1234567",
+      "GET d",
+      "SET d x",
+      "GET d",
+      "INCR d",
+    ),
+    ":-1\r\n:-2\r\n$2\r\n-2\r\n:1234565\r\n$7\r\n1234565\r\n+OK\r\n$1\r\nx\r\n" +
+      "-ERR value is not an integer or out of range\r\n",
+  );
+  assertEquals(
+    run(s, "SET u 9007199254740990", "INCR u", "INCR u", "INCR u", "GET u"),
+    "+OK\r\n:9007199254740991\r\n:9007199254740992\r\n:9007199254740993\r\n$16\r\n9007199254740993\r\n",
+  );
   const notInt = "-ERR value is not an integer or out of range\r\n";
   assertEquals(run(s, "SET s abc", "INCR s"), "+OK\r\n" + notInt);
   assertEquals(
