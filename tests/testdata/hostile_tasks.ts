@@ -1,0 +1,114 @@
+// Task module of tests/hostile_compute_test.ts: tasks that misbehave.
+import type { TaskContext } from "../../compute/compute_pool.ts";
+
+/** Throws `null`. */
+export function throwNull(): never {
+  throw null;
+}
+
+/** Throws an object String() cannot convert. */
+export function throwBare(): never {
+  throw Object.create(null);
+}
+
+/** Throws an object whose toString throws. */
+export function throwToString(): never {
+  throw {
+    toString() {
+      throw new Error("toString throws");
+    },
+  };
+}
+
+/** Throws an Error whose message getter throws. */
+export function throwGetter(): never {
+  const error = new Error("x");
+  Object.defineProperty(error, "message", {
+    get() {
+      throw new Error("message getter throws");
+    },
+  });
+  throw error;
+}
+
+/** Rejects with `null`. */
+export function rejectNull(): Promise<never> {
+  return Promise.reject(null);
+}
+
+/** Returns a function deep inside a plain object. */
+export function returnDeepFunction(): unknown {
+  return { deep: [1, { f: () => 1 }] };
+}
+
+/** Returns an object whose getter throws during cloning. */
+export function returnThrowingGetter(): unknown {
+  return {
+    get x() {
+      throw new Error("getter throws while cloned");
+    },
+  };
+}
+
+/** Returns a symbol. */
+export function returnSymbol(): unknown {
+  return Symbol("not cloneable");
+}
+
+/** Never settles. */
+export function hang(): Promise<never> {
+  return new Promise(() => {});
+}
+
+/** Burns CPU for `ms`, ignoring cancellation. */
+export function busy(ms: number): number {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // ignore ctx on purpose
+  }
+  return ms;
+}
+
+/** Returns `n` bytes with a pattern. */
+export function bytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 13 + (i >> 10)) & 0xff;
+  return out;
+}
+
+/** Returns its input. */
+export function echo(input: unknown): unknown {
+  return input;
+}
+
+/** Half of the inputs throw. */
+export function oddThrows(n: number): number {
+  if (n % 2 === 1) throw new RangeError(`odd ${n}`);
+  return n;
+}
+
+/** Calls ctx.transfer with things that are not buffers. */
+export function badTransfer(_: unknown, ctx: TaskContext): number {
+  ctx.transfer(42 as unknown as ArrayBuffer, null as unknown as ArrayBuffer);
+  return 1;
+}
+
+/** Closes its own worker (`self.close()`) mid-task. */
+export function closeWorker(): number {
+  (globalThis as unknown as { close(): void }).close();
+  return 1;
+}
+
+/** Exits its own worker with `Deno.exit()` mid-task. */
+export function exitWorker(): number {
+  Deno.exit(3);
+}
+
+/** Never settles on its own; rejects when the task is cancelled. */
+export function hangUntilAborted(_: unknown, ctx: TaskContext): Promise<never> {
+  return new Promise((_, reject) => {
+    ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason), {
+      once: true,
+    });
+  });
+}
