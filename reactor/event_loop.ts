@@ -12,6 +12,7 @@ import { Waker, wakerState } from "./waker.ts";
 import { BufferPool, releaseOwnBuffer } from "./buffer_pool.ts";
 import { TimerHeap, TimerNode } from "./_timer_heap.ts";
 import { classifyAcceptError } from "./_accept_errors.ts";
+import { toError } from "./_to_error.ts";
 import {
   type InflightOutcome,
   stashInflightRead,
@@ -319,10 +320,6 @@ function positiveInt(name: string, value: unknown, action: string): number {
 }
 
 function noop(): void {}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
 
 function defaultOnError(error: unknown, token: Token | undefined): void {
   // deno-lint-ignore no-console
