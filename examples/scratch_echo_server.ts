@@ -64,7 +64,10 @@ loop.register(listener, LISTENER, Interest.READABLE, (event, loop) => {
   loop.register(conn, nextToken++, Interest.READABLE, onConnection);
 });
 
-const stop = (): void => loop.stop();
+// An AbortSignal rather than loop.stop(): a signal that arrives before run()
+// starts is not lost.
+const shutdown = new AbortController();
+const stop = (): void => shutdown.abort();
 Deno.addSignalListener("SIGINT", stop);
 Deno.addSignalListener("SIGTERM", stop);
 
@@ -73,7 +76,7 @@ await Deno.stdout.write(
   new TextEncoder().encode(`listening on ${addr.hostname}:${addr.port}\n`),
 );
 
-await loop.run();
+await loop.run({ signal: shutdown.signal });
 Deno.removeSignalListener("SIGINT", stop);
 Deno.removeSignalListener("SIGTERM", stop);
 await loop[Symbol.asyncDispose]();

@@ -969,7 +969,11 @@ export class EventLoop implements AsyncDisposable {
 
   #stopListener = (): void => this.stop();
 
-  /** Stops dispatching and resolves `run()`; idempotent. Sources stay open. */
+  /**
+   * Stops dispatching and resolves `run()`; idempotent. Sources stay open.
+   * It has no effect on a loop that is not running: to stop from a signal
+   * handler that may fire before `run()` starts, pass `run({ signal })`.
+   */
   stop(): void {
     if (!this.#running) return;
     this.#running = false;
