@@ -354,3 +354,36 @@ Deno.test("hostile peers: connect/close churn leaks no connection", async () => 
   assertEquals(stats.handlerErrors, 0);
   assertEquals(stats.bytesPending, 0);
 });
+
+Deno.test("hostile peers: flooders that give up while waiting in the backlog do not wedge a paused server", async () => {
+  const MAX = 2;
+  await using h = startServer(echoHandler, { maxConnections: MAX });
+  const holders = [await connect(h.port), await connect(h.port)];
+  await waitFor(() => h.server.stats().state === "paused", 5000, "paused");
+  const waiting = await Promise.all(
+    Array.from({ length: 30 }, () => connect(h.port)),
+  );
+  const quitters = waiting.filter((_, i) => i % 2 === 0);
+  const stayers = waiting.filter((_, i) => i % 2 === 1);
+  try {
+    // Half give up before they were ever accepted; some with data sent.
+    for (const [i, c] of quitters.entries()) {
+      if (i % 3 === 0) {
+        await c.write(encoder.encode("never read")).catch(() => 0);
+      }
+      c.close();
+    }
+    for (const c of holders) c.close();
+    await Promise.all(stayers.map(async (c, i) => {
+      await within(echoOnce(c, `stayer ${i}`), 20_000, `stayer ${i}`);
+      c.close();
+    }));
+  } finally {
+    for (const c of [...holders, ...waiting]) closeQuietly(c);
+  }
+  await waitFor(() => h.server.connectionCount === 0, 10_000, "all gone");
+  const stats = h.server.stats();
+  assertLessOrEqual(stats.peakConnections, MAX);
+  assertEquals(stats.accepted, stats.closed);
+  assertEquals(stats.state, "listening");
+});
