@@ -290,7 +290,7 @@ Deno.test("fairness: a flooding peer does not starve a quiet connection or the t
       "-e",
       `const s = require("net").connect(${port}, "127.0.0.1", () => {
          const chunk = Buffer.alloc(65536, 1);
-         const end = Date.now() + 1000;
+         const end = Date.now() + 1500;
          s.on("data", () => {});
          const pump = () => {
            while (Date.now() < end) {
@@ -321,8 +321,10 @@ Deno.test("fairness: a flooding peer does not starve a quiet connection or the t
     const floodEvents = (events.get(floodToken) ?? 0) - floodEventsAtStart;
     const ticks = timerTicks - ticksAtStart;
     assertGreater(floodEvents, 20, "the flood kept going");
-    assertGreaterOrEqual(roundTrips, 20, "the quiet connection was served");
-    assertGreaterOrEqual(ticks, 5, "the timer kept firing");
+    // Starved, both would stay at 0 for the whole flood; the bounds are low
+    // because this machine may be shared (timing is never asserted).
+    assertGreaterOrEqual(roundTrips, 5, "the quiet connection was served");
+    assertGreaterOrEqual(ticks, 3, "the timer kept firing");
   } finally {
     await flooder.status;
     ticker.cancel();
