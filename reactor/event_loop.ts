@@ -791,10 +791,13 @@ export class EventLoop implements AsyncDisposable {
     e.queuedBytes += len;
     if (!e.writing && !e.kickPending) {
       e.kickPending = true;
-      this.#kicks.push(e);
-      if (!this.#draining && !this.#kickScheduled) {
-        this.#kickScheduled = true;
-        queueMicrotask(this.#runKicksTask);
+      // The source whose handler runs now is kicked right after it returns.
+      if (e !== this.#current) {
+        this.#kicks.push(e);
+        if (!this.#draining && !this.#kickScheduled) {
+          this.#kickScheduled = true;
+          queueMicrotask(this.#runKicksTask);
+        }
       }
     }
     return e.queuedBytes < this.#hwm;
@@ -1286,6 +1289,10 @@ export class EventLoop implements AsyncDisposable {
       case KIND_CONN:
         // Start the handler's writes before the next read: the reply goes
         // out first (lower latency).
+        if (e.kickPending) {
+          e.kickPending = false;
+          if (!e.writing && e.wHead !== undefined) this.#startWrite(e);
+        }
         if (this.#kicks.length > 0) this.#runKicks();
         if (
           (e.interest & READABLE) && !e.reading && e.readN < 0 && !e.readEof
