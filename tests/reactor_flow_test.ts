@@ -347,3 +347,36 @@ Deno.test("events are dispatched in batches of at most eventsCapacity", async ()
   assertEquals(seen, 20);
   assertGreaterOrEqual(loop.metrics().ticks - ticksBefore, 5);
 });
+
+Deno.test("flush() stops waiting when its signal aborts; the queue is kept", async () => {
+  await using loop = new EventLoop();
+  let token = -1;
+  const { port } = serve(loop, (event, loop) => {
+    if (event.data && token < 0) {
+      token = event.token;
+      loop.write(token, new Uint8Array(32 << 20)); // the peer does not read
+    }
+  });
+  const running = loop.run();
+  using conn = await Deno.connect({ hostname: HOST, port });
+  await writeAll(conn, new Uint8Array([1]));
+  await until(() => token >= 0, "the first read");
+  const already = AbortSignal.abort(new Error("already"));
+  let rejected: unknown;
+  await loop.flush(token, { signal: already }).catch((e) => rejected = e);
+  assertEquals((rejected as Error).message, "already");
+  const controller = new AbortController();
+  const flushing = loop.flush(token, { signal: controller.signal });
+  let settled = false;
+  flushing.catch(() => {}).finally(() => settled = true);
+  await delay(20);
+  assertFalse(settled);
+  controller.abort(new Error("gave up"));
+  rejected = undefined;
+  await flushing.catch((e) => rejected = e);
+  assertEquals((rejected as Error).message, "gave up");
+  assertGreater(loop.pendingWriteBytes(token), 0);
+  await loop.close(token);
+  loop.stop();
+  await running;
+});
