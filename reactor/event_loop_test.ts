@@ -398,3 +398,32 @@ async function until(cond: () => boolean): Promise<void> {
   }
   assert(cond(), "timed out");
 }
+
+Deno.test("idle connections pin small pooled buffers that return to the pool on close", async () => {
+  await using loop = new EventLoop();
+  const pool = loop.bufferPool;
+  const port = echoServer(loop);
+  const running = loop.run();
+  const clients = await Promise.all(
+    Array.from({ length: 20 }, () => Deno.connect({ hostname: HOST, port })),
+  );
+  try {
+    for (const c of clients) {
+      await c.write(new Uint8Array([5]));
+      assertEquals(await readExactly(c, 1), new Uint8Array([5]));
+    }
+    const before = pool.metrics();
+    // Every idle connection has a read pending into a 256-byte buffer.
+    for (let token = 1; token <= 20; token++) await loop.close(token);
+    const after = pool.metrics();
+    assertGreaterOrEqual(after.buffersRetained - before.buffersRetained, 20);
+    assertEquals(
+      after.bytesRetained - before.bytesRetained,
+      (after.buffersRetained - before.buffersRetained) * 256,
+    );
+  } finally {
+    for (const c of clients) c.close();
+  }
+  loop.stop();
+  await running;
+});
