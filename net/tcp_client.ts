@@ -25,6 +25,13 @@ export interface TcpClientReconnectOptions {
   maxDelayMs?: number;
   /** Give up after this many failed attempts in a row. @default {Infinity} */
   maxAttempts?: number;
+  /**
+   * A connection must stay up this long before the backoff starts again from
+   * `initialDelayMs`; one that ends sooner counts as a failed attempt, so a
+   * server that accepts and drops at once is not hammered every
+   * `initialDelayMs` forever. @default {maxDelayMs}
+   */
+  stableAfterMs?: number;
 }
 
 /** Options of {@linkcode TcpClient}. */
@@ -125,6 +132,7 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
   #connectOptions: TcpClientConnectOptions = {};
   #closed = false;
   #attempts = 0;
+  #connectedAt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #connecting: AbortController | undefined;
   #reconnecting: Promise<void> | undefined;
@@ -151,6 +159,7 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
         initialDelayMs: policy.initialDelayMs ?? 100,
         maxDelayMs: policy.maxDelayMs ?? 5000,
         maxAttempts: policy.maxAttempts ?? Infinity,
+        stableAfterMs: policy.stableAfterMs ?? policy.maxDelayMs ?? 5000,
       };
       for (const [field, value] of Object.entries(this.#reconnect)) {
         if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
@@ -301,7 +310,7 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
       throw new NetError("closed", "Cannot connect as the client was closed");
     }
     const table = this.#ensureLoop();
-    this.#attempts = 0;
+    this.#connectedAt = performance.now();
     const record = table.add(conn);
     this.#id = record.id;
     return record.id;
@@ -313,6 +322,11 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
       this.#connectOptions.signal?.aborted
     ) {
       return;
+    }
+    if (
+      performance.now() - this.#connectedAt >= this.#reconnect!.stableAfterMs
+    ) {
+      this.#attempts = 0;
     }
     this.#scheduleReconnect();
   }

@@ -188,6 +188,43 @@ Deno.test("TcpClient gives up after maxAttempts failed reconnects", async () => 
   await client.close();
 });
 
+Deno.test("TcpClient counts connections dropped at once as failed attempts", async () => {
+  // A server that accepts and drops at once must not be hammered forever:
+  // short-lived connections do not reset the backoff, so maxAttempts ends it.
+  let accepted = 0;
+  const server = new TcpServer(new TcpServerConfig(), {
+    onData() {},
+    onConnect(ctx, id) {
+      accepted++;
+      ctx.closeConnection(id);
+    },
+  });
+  const running = server.run();
+  const errors: Error[] = [];
+  const client = new TcpClient({
+    onData() {},
+    onError: (_ctx, error) => void errors.push(error),
+  }, {
+    reconnect: {
+      initialDelayMs: 1,
+      maxDelayMs: 4,
+      maxAttempts: 3,
+      stableAfterMs: 60_000,
+    },
+  });
+  await client.connect(server.addr as Deno.NetAddr);
+  await waitFor(() => errors.length === 1, 5000, "attempts exhausted");
+  assertEquals(
+    errors[0]!.message,
+    "Cannot reconnect as 'maxAttempts' was reached: 3",
+  );
+  await new Promise((r) => setTimeout(r, 50));
+  assertEquals(accepted, 4); // the first connection and three reconnects
+  await client.close();
+  await server.shutdown({ timeoutMs: 500 });
+  await running;
+});
+
 Deno.test("TcpClient validates its reconnect policy and handler", () => {
   assertThrows(
     () => new TcpClient(echo, { reconnect: { maxDelayMs: -1 } }),
