@@ -115,6 +115,24 @@ function parseInt64(bytes: Uint8Array): bigint | undefined {
 const NOT_INT = "ERR value is not an integer or out of range";
 const SYNTAX = "ERR syntax error";
 
+// CONFIG GET answers: a Map, so `constructor` or `__proto__` is unknown.
+const CONFIG = new Map([["save", ""], ["appendonly", "no"]]);
+
+// An expiry of `n` seconds (or ms) from `now` in ms since the epoch, or
+// undefined when it is out of range as redis-server sees it (the product
+// overflows, or the time would not fit a signed 64-bit integer).
+function expiryTime(
+  n: bigint,
+  seconds: boolean,
+  now: number,
+): number | undefined {
+  if (seconds && (n > MAX / 1000n || n < MIN / 1000n)) return undefined;
+  const ms = seconds ? n * 1000n : n;
+  const base = BigInt(Math.floor(now));
+  if (ms > MAX - base) return undefined;
+  return Number(ms + base);
+}
+
 /** What the connection should do after a command. */
 export type After = "continue" | "close";
 
@@ -246,9 +264,14 @@ export class MiniRedisStore {
           w.integer(0);
           break;
         }
-        const ms = Number(t) * (name === "expire" ? 1000 : 1);
-        if (ms <= 0) this.#data.delete(key); // an expiry in the past deletes
-        else e.expiresAt = this.#now() + ms;
+        const now = this.#now();
+        const at = expiryTime(t, name === "expire", now);
+        if (at === undefined) {
+          w.error(`ERR invalid expire time in '${name}' command`);
+          break;
+        }
+        if (at <= now) this.#data.delete(key); // an expiry in the past deletes
+        else e.expiresAt = at;
         w.integer(1);
         break;
       }
@@ -275,11 +298,11 @@ export class MiniRedisStore {
           break;
         }
         const param = lower(args[2]!);
-        const known: Record<string, string> = { save: "", appendonly: "no" };
-        if (param in known) {
+        const value = CONFIG.get(param);
+        if (value !== undefined) {
           w.array(2);
           w.bulk(encoder.encode(param));
-          w.bulk(encoder.encode(known[param]!));
+          w.bulk(encoder.encode(value));
         } else w.array(0);
         break;
       }
@@ -296,13 +319,13 @@ export class MiniRedisStore {
   }
 
   #set(args: Uint8Array[], w: RespWriter): void {
-    let nx = false, xx = false, keepTtl = false, ttlMs = -1;
+    let nx = false, xx = false, keepTtl = false, expireAt = 0;
     for (let i = 3; i < args.length; i++) {
       const opt = lower(args[i]!);
       if (opt === "nx" && !xx) nx = true;
       else if (opt === "xx" && !nx) xx = true;
-      else if (opt === "keepttl" && ttlMs < 0) keepTtl = true;
-      else if ((opt === "ex" || opt === "px") && ttlMs < 0 && !keepTtl) {
+      else if (opt === "keepttl" && expireAt === 0) keepTtl = true;
+      else if ((opt === "ex" || opt === "px") && expireAt === 0 && !keepTtl) {
         const v = args[++i];
         if (v === undefined) {
           w.error(SYNTAX);
@@ -313,11 +336,12 @@ export class MiniRedisStore {
           w.error(NOT_INT);
           return;
         }
-        if (n <= 0n) {
+        const t = n > 0n ? expiryTime(n, opt === "ex", this.#now()) : undefined;
+        if (t === undefined) {
           w.error("ERR invalid expire time in 'set' command");
           return;
         }
-        ttlMs = Number(n) * (opt === "ex" ? 1000 : 1);
+        expireAt = t;
       } else {
         w.error(SYNTAX);
         return;
@@ -329,8 +353,8 @@ export class MiniRedisStore {
       w.bulk(null);
       return;
     }
-    const expiresAt = ttlMs > 0
-      ? this.#now() + ttlMs
+    const expiresAt = expireAt > 0
+      ? expireAt
       : keepTtl && old
       ? old.expiresAt
       : 0;

@@ -10,6 +10,11 @@ export interface RespLimits {
   maxArgs?: number;
   /** Longest inline command line. @default {65536} */
   maxInlineLength?: number;
+  /**
+   * Most bytes held for one unfinished command (redis's
+   * client-query-buffer-limit). @default {maxBulkLength + 4 MiB}
+   */
+  maxQueryBuffer?: number;
 }
 
 const CR = 13, LF = 10;
@@ -52,10 +57,13 @@ function parseInteger(b: Uint8Array, start: number, end: number): number {
   return neg ? -n : n;
 }
 
-const HEX: Record<string, number> = {};
-for (let i = 0; i < 16; i++) {
-  HEX[i.toString(16)] = i;
-  HEX[i.toString(16).toUpperCase()] = i;
+// The value of a hex digit's char code, or -1.
+function hexDigit(c: number | undefined): number {
+  if (c === undefined) return -1;
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
 }
 
 /**
@@ -90,13 +98,9 @@ export function splitInline(line: Uint8Array): Uint8Array[] | undefined {
         if (c === undefined) return undefined;
         if (
           c === 92 && line[i + 1] === 120 /* x */ && i + 3 < n &&
-          HEX[String.fromCharCode(line[i + 2]!)] !== undefined &&
-          HEX[String.fromCharCode(line[i + 3]!)] !== undefined
+          hexDigit(line[i + 2]) >= 0 && hexDigit(line[i + 3]) >= 0
         ) {
-          cur.push(
-            HEX[String.fromCharCode(line[i + 2]!)]! * 16 +
-              HEX[String.fromCharCode(line[i + 3]!)]!,
-          );
+          cur.push(hexDigit(line[i + 2]) * 16 + hexDigit(line[i + 3]));
           i += 3;
         } else if (c === 92 && i + 1 < n) {
           i++;
@@ -140,42 +144,63 @@ export function splitInline(line: Uint8Array): Uint8Array[] | undefined {
   }
 }
 
+const EMPTY = new Uint8Array(0);
+// A held buffer larger than this is dropped once it is empty again, so a
+// connection that once sent a big command does not keep its buffer.
+const KEEP_BUFFER = 65536;
+
 /**
  * Incremental RESP2 request parser. `push()` bytes as they arrive; every
  * complete command goes to `onCommand` as its arguments (views valid only
  * during the call). Returns a {@linkcode RespProtocolError} when the input
  * is malformed; the parser then accepts nothing more.
+ *
+ * Each byte is parsed once: a multibulk frame split across reads keeps the
+ * offsets of its parsed arguments and resumes at the next element.
  */
 export class RespParser {
   readonly #maxBulk: number;
   readonly #maxArgs: number;
   readonly #maxInline: number;
-  #buf = new Uint8Array(0);
+  readonly #maxQuery: number;
+  // Held bytes are #buf[#start..#len]; #len === 0 when none.
+  #buf = EMPTY;
+  #start = 0;
   #len = 0;
   #error: RespProtocolError | undefined;
   #stopped = false;
   #args: Uint8Array[] = [];
+  // A multibulk frame split across reads (it starts at #buf[#start]):
+  // arguments still expected (0 = none in progress), the offset of the next
+  // element, and [offset, length] of each argument parsed so far.
+  #mbLeft = 0;
+  #mbNext = 0;
+  #mbOffsets: number[] = [];
+  // Where the search for an inline command's LF resumes (offset).
+  #inlineScan = 0;
 
   constructor(limits: RespLimits = {}) {
     this.#maxBulk = limits.maxBulkLength ?? 1048576;
     this.#maxArgs = limits.maxArgs ?? 65536;
     this.#maxInline = limits.maxInlineLength ?? 65536;
+    this.#maxQuery = limits.maxQueryBuffer ?? this.#maxBulk + 4 * 1048576;
   }
 
-  /** Bytes held for an incomplete command. */
+  /** Bytes held: an incomplete command, or commands not yet parsed. */
   get bufferedBytes(): number {
-    return this.#len;
+    return this.#len - this.#start;
   }
 
   /** Stops parsing (after QUIT): later bytes are ignored. */
   stop(): void {
     this.#stopped = true;
-    this.#len = 0;
+    this.#release();
   }
 
   /**
-   * Parses `data` (the caller may reuse it after this returns); `onCommand`
-   * may return `false` to stop.
+   * Parses `data` (the caller may reuse it after this returns). `onCommand`
+   * may return `false` to pause: the rest is held, and a later `push()` (of
+   * more bytes, or of none) goes on from there.
    */
   push(
     data: Uint8Array,
@@ -183,16 +208,17 @@ export class RespParser {
   ): RespProtocolError | undefined {
     if (this.#error) return this.#error;
     if (this.#stopped) return undefined;
-    let b: Uint8Array, end: number;
+    let b: Uint8Array, pos: number, end: number;
     if (this.#len === 0) {
       b = data;
+      pos = 0;
       end = data.length;
     } else {
-      this.#append(data);
+      if (data.length > 0) this.#append(data);
       b = this.#buf;
+      pos = this.#start;
       end = this.#len;
     }
-    let pos = 0;
     const args = this.#args;
     while (pos < end) {
       args.length = 0;
@@ -203,27 +229,43 @@ export class RespParser {
       if (next === -2) return this.#error;
       pos = next;
       if (args.length > 0 && onCommand(args) === false) {
-        this.stop();
+        args.length = 0;
+        if (this.#stopped) return undefined;
+        this.#keep(b, pos, end);
         return undefined;
       }
       if (this.#stopped) return undefined;
     }
     args.length = 0;
-    if (pos === end) this.#len = 0;
-    else if (b === this.#buf) {
-      this.#buf.copyWithin(0, pos, end);
-      this.#len = end - pos;
-    } else {
-      this.#len = 0;
-      this.#append(b.subarray(pos, end));
+    this.#keep(b, pos, end);
+    if (this.#len - this.#start > this.#maxQuery) {
+      this.#fail("too big query buffer");
+      return this.#error;
     }
     return undefined;
   }
 
+  // Holds b[pos..end] for the next push (offsets into it stay valid).
+  #keep(b: Uint8Array, pos: number, end: number): void {
+    if (pos === end) this.#release();
+    else if (b === this.#buf) this.#start = pos;
+    else {
+      this.#start = this.#len = 0;
+      this.#append(b.subarray(pos, end));
+    }
+  }
+
+  #release(): void {
+    this.#start = this.#len = 0;
+    this.#mbLeft = 0;
+    this.#inlineScan = 0;
+    if (this.#buf.length > KEEP_BUFFER) this.#buf = EMPTY;
+  }
+
   #fail(message: string): number {
     this.#error = new RespProtocolError(message);
-    this.#len = 0;
-    this.#buf = new Uint8Array(0);
+    this.#release();
+    this.#buf = EMPTY;
     return -2;
   }
 
@@ -234,46 +276,92 @@ export class RespParser {
     end: number,
     args: Uint8Array[],
   ): number {
-    let eol = findCrlf(b, pos, end);
-    if (eol < 0) {
-      return end - pos > 1024 ? this.#fail("too big mbulk count string") : -1;
+    let eol: number, p: number, left: number;
+    const resuming = this.#mbLeft > 0;
+    if (resuming) {
+      p = pos + this.#mbNext;
+      left = this.#mbLeft;
+    } else {
+      eol = findCrlf(b, pos, end);
+      if (eol < 0) {
+        return end - pos > 1024 ? this.#fail("too big mbulk count string") : -1;
+      }
+      left = parseInteger(b, pos + 1, eol);
+      if (Number.isNaN(left) || left > this.#maxArgs) {
+        return this.#fail("invalid multibulk length");
+      }
+      p = eol + 2;
     }
-    const count = parseInteger(b, pos + 1, eol);
-    if (Number.isNaN(count) || count > this.#maxArgs) {
-      return this.#fail("invalid multibulk length");
-    }
-    let p = eol + 2;
-    for (let i = 0; i < count; i++) {
-      if (p >= end) return -1;
+    for (; left > 0; left--) {
+      if (p >= end) return this.#suspend(b, pos, p, left, args, resuming);
       if (b[p] !== 36 /* $ */) {
         return this.#fail(`expected '$', got '${String.fromCharCode(b[p]!)}'`);
       }
       eol = findCrlf(b, p, end);
       if (eol < 0) {
-        return end - p > 1024 ? this.#fail("too big bulk count string") : -1;
+        return end - p > 1024
+          ? this.#fail("too big bulk count string")
+          : this.#suspend(b, pos, p, left, args, resuming);
       }
       const len = parseInteger(b, p + 1, eol);
       if (Number.isNaN(len) || len < 0 || len > this.#maxBulk) {
         return this.#fail("invalid bulk length");
       }
-      p = eol + 2;
-      if (end - p < len + 2) return -1;
-      if (b[p + len] !== CR || b[p + len + 1] !== LF) {
+      const at = eol + 2;
+      if (end - at < len + 2) {
+        return this.#suspend(b, pos, p, left, args, resuming);
+      }
+      if (b[at + len] !== CR || b[at + len + 1] !== LF) {
         return this.#fail("expected CRLF after bulk string");
       }
-      args.push(b.subarray(p, p + len));
-      p += len + 2;
+      if (resuming) this.#mbOffsets.push(at - pos, len);
+      else args.push(b.subarray(at, at + len));
+      p = at + len + 2;
+    }
+    if (resuming) {
+      const offsets = this.#mbOffsets;
+      for (let i = 0; i < offsets.length; i += 2) {
+        const at = pos + offsets[i]!;
+        args.push(b.subarray(at, at + offsets[i + 1]!));
+      }
+      offsets.length = 0;
+      this.#mbLeft = 0;
     }
     return p;
   }
 
-  #inline(b: Uint8Array, pos: number, end: number, args: Uint8Array[]): number {
-    const eol = findLf(b, pos, end);
-    if (eol < 0) {
-      return end - pos > this.#maxInline
-        ? this.#fail("too big inline request")
-        : -1;
+  // Saves how far an incomplete frame got (offsets from its start, which
+  // #keep moves to #buf[#start]); returns -1 (incomplete).
+  #suspend(
+    b: Uint8Array,
+    pos: number,
+    p: number,
+    left: number,
+    args: Uint8Array[],
+    resuming: boolean,
+  ): number {
+    if (!resuming) {
+      const offsets = this.#mbOffsets;
+      offsets.length = 0;
+      for (const a of args) {
+        offsets.push(a.byteOffset - b.byteOffset - pos, a.length);
+      }
     }
+    this.#mbLeft = left;
+    this.#mbNext = p - pos;
+    return -1;
+  }
+
+  #inline(b: Uint8Array, pos: number, end: number, args: Uint8Array[]): number {
+    const eol = findLf(b, pos + this.#inlineScan, end);
+    if (eol < 0) {
+      if (end - pos > this.#maxInline) {
+        return this.#fail("too big inline request");
+      }
+      this.#inlineScan = end - pos;
+      return -1;
+    }
+    this.#inlineScan = 0;
     if (eol - pos > this.#maxInline) {
       return this.#fail("too big inline request");
     }
@@ -285,6 +373,12 @@ export class RespParser {
   }
 
   #append(data: Uint8Array): void {
+    if (this.#start > 0) {
+      // Offsets are from #start: moving the held bytes keeps them valid.
+      this.#buf.copyWithin(0, this.#start, this.#len);
+      this.#len -= this.#start;
+      this.#start = 0;
+    }
     const need = this.#len + data.length;
     if (need > this.#buf.length) {
       const grown = new Uint8Array(Math.max(need, this.#buf.length * 2, 1024));
@@ -304,10 +398,31 @@ const NIL = encoder.encode("$-1\r\n");
 const ZERO = encoder.encode(":0\r\n");
 const ONE = encoder.encode(":1\r\n");
 
-/** Accumulates RESP2 replies into one growable buffer. */
+const INT64_MAX = 9223372036854775807n, INT64_MIN = -9223372036854775808n;
+
+/** Where {@linkcode RespWriter} hands bytes it does not copy (large bulks). */
+export type RespSink = (bytes: Uint8Array) => void;
+
+/**
+ * Accumulates RESP2 replies into one growable buffer. With a `sink`, a bulk
+ * of `largeBulk` bytes or more is not copied in: the replies before it (and
+ * its header) go to the sink, then its bytes on their own.
+ */
 export class RespWriter {
   #buf = new Uint8Array(16384);
   #len = 0;
+  readonly #sink: RespSink | undefined;
+  readonly #largeBulk: number;
+
+  constructor(sink?: RespSink, largeBulk = 16384) {
+    this.#sink = sink;
+    this.#largeBulk = largeBulk;
+  }
+
+  /** Bytes written since the last `reset()`. */
+  get length(): number {
+    return this.#len;
+  }
 
   /** The replies written since the last `reset()` (a view, valid until then). */
   view(): Uint8Array {
@@ -347,7 +462,7 @@ export class RespWriter {
   error(s: string): void {
     this.raw(encoder.encode(`-${s.replace(/[\r\n]/g, " ")}\r\n`));
   }
-  /** An integer reply. */
+  /** An integer reply (a non-integer is truncated, clamped to 64 bits). */
   integer(n: number | bigint): void {
     if (n === 0) this.raw(ZERO);
     else if (n === 1) this.raw(ONE);
@@ -369,7 +484,21 @@ export class RespWriter {
       this.#len += digits;
       b[this.#len++] = 13;
       b[this.#len++] = 10;
-    } else this.#ascii(`:${n}\r\n`);
+    } else {
+      // Never a float (`9.2e+21`) in an integer reply: clients reject it.
+      let big = typeof n === "bigint"
+        ? n
+        : Number.isNaN(n)
+        ? 0n
+        : n === Infinity
+        ? INT64_MAX
+        : n === -Infinity
+        ? INT64_MIN
+        : BigInt(Math.trunc(n));
+      if (big > INT64_MAX) big = INT64_MAX;
+      else if (big < INT64_MIN) big = INT64_MIN;
+      this.#ascii(`:${big}\r\n`);
+    }
   }
   /** A bulk string, or the null bulk for null. */
   bulk(bytes: Uint8Array | null): void {
@@ -378,7 +507,12 @@ export class RespWriter {
       return;
     }
     this.#ascii(`$${bytes.length}\r\n`);
-    this.raw(bytes);
+    const sink = this.#sink;
+    if (bytes.length >= this.#largeBulk && sink !== undefined) {
+      sink(this.view());
+      this.#len = 0;
+      sink(bytes);
+    } else this.raw(bytes);
     this.raw(CRLF);
   }
   /** The header of an array of `n` elements. */

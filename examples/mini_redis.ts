@@ -3,7 +3,8 @@
 // GET, DEL, EXISTS, INCR/DECR, EXPIRE, TTL/PTTL. Unknown commands get
 // `-ERR unknown command ...`; a malformed frame gets `-ERR Protocol error: ...`
 // and the connection is closed, as redis-server does; bulk strings are capped
-// (`--max-bulk`, default 1 MiB).
+// (`--max-bulk`, default 1 MiB), and so are the bytes held for one unfinished
+// command (`--max-query-buffer`, default max-bulk + 4 MiB).
 //
 //   deno run --allow-net examples/mini_redis.ts --hostname 127.0.0.1 --port 6380
 //   redis-cli -p 6380 SET greeting hello EX 60
@@ -13,6 +14,7 @@
 
 import {
   type NetworkHandler,
+  type ServerContext,
   shutdownOnSignals,
   TcpServer,
   TcpServerConfig,
@@ -21,39 +23,77 @@ import { flag, formatAddr, portFlag, print, printError } from "./_args.ts";
 import { type RespLimits, RespParser, RespWriter } from "./_resp.ts";
 import { MiniRedisStore } from "./_redis_store.ts";
 
+// Replies gathered beyond this are queued before the next command runs.
+const FLUSH_AT = 65536;
+const NOTHING = new Uint8Array(0);
+
 /** The mini-redis handler over one shared keyspace. */
 export function miniRedisHandler(
   store: MiniRedisStore,
   limits: RespLimits = {},
 ): NetworkHandler<RespParser> {
-  // One writer for all connections: the replies to one read's pipelined
-  // commands are gathered and queued with one sendTo (which copies).
-  const out = new RespWriter();
+  // The connection being served (callbacks never nest).
+  let ctx!: ServerContext<RespParser>;
+  let id = 0;
+  let parser!: RespParser;
   let close = false;
+  // Set when sendTo reports the queue above the high-water mark: the server
+  // stops reading this peer, and the handler stops running its already
+  // received commands until onWritable, so a pipeline of GETs is paced by
+  // the peer's reading instead of piling up replies.
+  let full = false;
+  const send = (bytes: Uint8Array): void => {
+    if (bytes.length > 0 && !full && !ctx.sendTo(id, bytes)) full = true;
+  };
+  // One writer for all connections: the replies to one read's pipelined
+  // commands are gathered and queued with one sendTo (which copies), but a
+  // large bulk value is queued on its own (no copy into the writer).
+  const out = new RespWriter(send);
   const onCommand = (args: Uint8Array[]): boolean => {
     if (store.execute(args, out) === "close") {
       close = true;
+      parser.stop();
       return false;
     }
-    return true;
+    if (out.length >= FLUSH_AT) {
+      send(out.view());
+      out.reset();
+    }
+    return !full;
+  };
+  const serve = (
+    c: ServerContext<RespParser>,
+    i: number,
+    data: Uint8Array,
+  ): void => {
+    const p = c.getData(i);
+    if (!p) return;
+    ctx = c;
+    id = i;
+    parser = p;
+    out.reset();
+    close = false;
+    full = false;
+    const error = p.push(data, onCommand);
+    if (error) {
+      out.error(`ERR ${error.message}`);
+      close = true;
+    }
+    // After a "slow consumer" cut the connection is gone: nothing to send.
+    if (out.length > 0 && (!full || c.has(i))) {
+      full = false;
+      send(out.view());
+    }
+    if (close) c.closeConnection(i);
   };
   return {
     onConnect(ctx, id) {
       ctx.setData(id, new RespParser(limits));
     },
-    onData(ctx, id, data) {
-      const parser = ctx.getData(id);
-      if (!parser) return;
-      out.reset();
-      close = false;
-      const error = parser.push(data, onCommand);
-      if (error) {
-        out.error(`ERR ${error.message}`);
-        close = true;
-      }
-      const replies = out.view();
-      if (replies.length > 0) ctx.sendTo(id, replies);
-      if (close) ctx.closeConnection(id);
+    onData: serve,
+    onWritable(ctx, id) {
+      // Commands held while the queue was full: go on with them.
+      if ((ctx.getData(id)?.bufferedBytes ?? 0) > 0) serve(ctx, id, NOTHING);
     },
   };
 }
@@ -66,15 +106,30 @@ if (import.meta.main) {
     );
     Deno.exit(2);
   }
+  const maxQuery = Number(
+    flag(Deno.args, "max-query-buffer", String(maxBulk + 4 * 1048576)),
+  );
+  if (!Number.isInteger(maxQuery) || maxQuery < maxBulk) {
+    printError(
+      `error: --max-query-buffer must be an integer of at least --max-bulk: received "${maxQuery}"`,
+    );
+    Deno.exit(2);
+  }
   const store = new MiniRedisStore();
   const config = TcpServerConfig.builder()
     .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
     .port(portFlag(Deno.args, "0"))
     .noDelay(true)
+    // One reply may hold a whole --max-bulk value on top of a queue at the
+    // high-water mark (commands stop there): not a slow consumer.
+    .maxWriteBuffer(maxBulk * 2 + 1048576)
     .build();
   const server = new TcpServer(
     config,
-    miniRedisHandler(store, { maxBulkLength: maxBulk }),
+    miniRedisHandler(store, {
+      maxBulkLength: maxBulk,
+      maxQueryBuffer: maxQuery,
+    }),
   );
   const serving = server.run();
   // Signal handlers first: a SIGTERM right after the first line exits 0.
