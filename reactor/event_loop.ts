@@ -920,9 +920,10 @@ export class EventLoop implements AsyncDisposable {
    */
   write(token: Token, bytes: Uint8Array): boolean {
     const current = this.#current;
-    const e = current !== undefined && current.token === token
-      ? current
-      : this.#entries.get(token) ?? this.#get(token, "write");
+    const e =
+      current !== undefined && current.token === token && current.registered
+        ? current
+        : this.#entries.get(token) ?? this.#get(token, "write");
     if (e.kind !== KIND_CONN) {
       throw new TypeError(
         `Cannot write as token '${token}' is not a connection`,

@@ -427,3 +427,29 @@ Deno.test("idle connections pin small pooled buffers that return to the pool on 
   loop.stop();
   await running;
 });
+
+Deno.test("write() from a handler after closing its own source is a TypeError", async () => {
+  await using loop = new EventLoop();
+  const port = echoServer(loop);
+  const listener = 0;
+  let error: unknown;
+  loop.reregister(listener, Interest.READABLE, (event, loop) => {
+    if (!event.conn) return;
+    loop.register(event.conn, 7, Interest.READABLE, (event, loop) => {
+      if (!event.data) return;
+      void loop.close(event.token);
+      try {
+        loop.write(event.token, event.data);
+      } catch (e) {
+        error = e;
+      }
+    });
+  });
+  const running = loop.run();
+  using conn = await Deno.connect({ hostname: HOST, port });
+  await conn.write(new Uint8Array([1]));
+  assertEquals(await conn.read(new Uint8Array(4)), null);
+  assert(error instanceof TypeError, String(error));
+  loop.stop();
+  await running;
+});
