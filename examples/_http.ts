@@ -34,7 +34,7 @@ export interface HttpRequest {
 
 /** Why a request was rejected: the status to answer, then close. */
 export interface HttpParseError {
-  status: 400 | 413 | 414 | 431 | 501 | 505;
+  status: 400 | 408 | 413 | 414 | 431 | 501 | 505;
   message: string;
 }
 
@@ -78,6 +78,43 @@ function findCrlf(b: Uint8Array, from: number, end: number): number {
   return -1;
 }
 
+const HTTP_SLASH = [72, 84, 84, 80, 47]; // "HTTP/"
+
+/**
+ * Why b[start..end] cannot be (the start of) a request line
+ * `method SP target SP HTTP/d.d`, else undefined; `complete` when it is the
+ * whole line. The messages are those of the full parse.
+ */
+function notRequestLine(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  complete: boolean,
+): string | undefined {
+  // A CR at the end may be the start of the line's CRLF.
+  if (!complete && end > start && b[end - 1] === CR) end--;
+  if (start === end) return undefined;
+  let i = start;
+  while (i < end && TCHAR[b[i]!]) i++;
+  if (i === end && !complete) return undefined;
+  if (i === start || b[i] !== SP) return "malformed method";
+  const t0 = ++i;
+  while (i < end && b[i]! > SP && b[i]! < 127) i++;
+  if (i === end && !complete) return undefined;
+  if (i === t0 || b[i] !== SP) return "malformed request target";
+  let k = 0;
+  for (i++; i < end; i++, k++) {
+    const c = b[i]!;
+    const bad = k < 5
+      ? c !== HTTP_SLASH[k]
+      : k === 6
+      ? c !== 46
+      : k > 7 || c < 48 || c > 57;
+    if (bad) return "malformed HTTP version";
+  }
+  return complete && k !== 8 ? "malformed HTTP version" : undefined;
+}
+
 /**
  * Incremental HTTP/1.1 request parser. `push()` bytes as they arrive; each
  * complete request goes to `onRequest`, which returns `false` to stop (the
@@ -107,6 +144,11 @@ export class HttpRequestParser {
   /** Bytes held for an incomplete request. */
   get bufferedBytes(): number {
     return this.#len;
+  }
+
+  /** Whether part of a request head is held (the head is unfinished). */
+  get headPending(): boolean {
+    return this.#state === HEAD && this.#len > 0;
   }
 
   /**
@@ -149,6 +191,14 @@ export class HttpRequestParser {
             ) {
               return this.#fail(431, "request header fields too large");
             }
+            // Junk gets its 400 now, not after a blank line that never comes.
+            const bad = notRequestLine(
+              b,
+              pos,
+              lineEnd < 0 ? end : lineEnd,
+              lineEnd >= 0,
+            );
+            if (bad !== undefined) return this.#fail(400, bad);
             this.#keep(b, pos, end, Math.max(pos, end - 3));
             return undefined;
           }
@@ -421,6 +471,7 @@ const encoder = new TextEncoder();
 const REASONS: Record<number, string> = {
   200: "OK",
   400: "Bad Request",
+  408: "Request Timeout",
   413: "Content Too Large",
   414: "URI Too Long",
   431: "Request Header Fields Too Large",

@@ -4,17 +4,19 @@
 //
 //   deno run --allow-net examples/http_hello.ts --hostname 127.0.0.1 --port 8080
 //     [--idle-timeout 30000]   # ms without traffic before a connection is closed
+//     [--header-timeout-ms 10000]  # ms for a whole request head, else 408
 //
 // Prints `listening on HOST:PORT` first; SIGINT/SIGTERM shut it down
 // gracefully (a second signal forces) and it exits 0.
 
 import {
   type NetworkHandler,
+  type ServerContext,
   shutdownOnSignals,
   TcpServer,
   TcpServerConfig,
 } from "@millrace/io/net";
-import { flag, formatAddr, portFlag, print } from "./_args.ts";
+import { flag, formatAddr, portFlag, print, printError } from "./_args.ts";
 import {
   errorResponse,
   HelloResponses,
@@ -22,10 +24,44 @@ import {
   HttpRequestParser,
 } from "./_http.ts";
 
+/** Options of {@linkcode helloHandler}. */
+export interface HelloHandlerOptions {
+  /**
+   * Milliseconds a request head may take from its first byte (Node's
+   * headersTimeout): the idle timeout alone is re-armed by every byte, so a
+   * head trickled in would never end. @default {10000}
+   */
+  headerTimeoutMs?: number;
+}
+
+/** The HTTP hello handler, plus the sweep of overdue request heads. */
+export interface HelloHandler extends NetworkHandler<HttpRequestParser> {
+  /** Answers 408 and closes every connection whose head is overdue. */
+  sweepHeads(ctx: ServerContext<HttpRequestParser>): void;
+}
+
+const HEADER_TIMEOUT = errorResponse({
+  status: 408,
+  message: "request header timeout",
+});
+
 /** The HTTP hello handler; `limits` bound what one request may hold. */
 export function helloHandler(
   limits: HttpLimits = {},
-): NetworkHandler<HttpRequestParser> {
+  options: HelloHandlerOptions = {},
+): HelloHandler {
+  const headerTimeoutMs = options.headerTimeoutMs ?? 10000;
+  // Connections holding an unfinished head, and when it began.
+  const heads = new Map<number, number>();
+  const overdue = (ctx: ServerContext<HttpRequestParser>, id: number) => {
+    heads.delete(id);
+    try {
+      ctx.sendTo(id, HEADER_TIMEOUT);
+    } catch {
+      // Write side already shut (a shutdown): just close.
+    }
+    ctx.closeConnection(id);
+  };
   const responses = new HelloResponses();
   // One scratch buffer for all connections: responses to a batch of
   // pipelined requests are gathered and queued with one sendTo (which copies).
@@ -54,6 +90,16 @@ export function helloHandler(
     onData(ctx, id, data) {
       const parser = ctx.getData(id);
       if (!parser) return;
+      if (parser.headPending) {
+        // Checked on arrival too, not only by the sweep.
+        const since = heads.get(id);
+        if (
+          since !== undefined && performance.now() - since > headerTimeoutMs
+        ) {
+          overdue(ctx, id);
+          return;
+        }
+      }
       outLen = 0;
       close = false;
       const error = parser.push(data, onRequest);
@@ -63,6 +109,19 @@ export function helloHandler(
       }
       if (outLen > 0) ctx.sendTo(id, out.subarray(0, outLen));
       if (close) ctx.closeConnection(id);
+      else if (parser.headPending) {
+        // A new head (a request was answered, so any older one is done).
+        if (outLen > 0 || !heads.has(id)) heads.set(id, performance.now());
+      } else if (heads.size > 0) heads.delete(id);
+    },
+    onDisconnect(_ctx, id) {
+      heads.delete(id);
+    },
+    sweepHeads(ctx) {
+      const now = performance.now();
+      for (const [id, since] of heads) {
+        if (now - since > headerTimeoutMs) overdue(ctx, id);
+      }
     },
   };
 }
@@ -72,13 +131,30 @@ if (import.meta.main) {
     .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
     .port(portFlag(Deno.args, "0"))
     .noDelay(true)
-    // Idle keep-alive connections (and slow-loris heads) are closed.
+    // Idle keep-alive connections (and stalled heads) are closed; a head
+    // trickled in under it meets --header-timeout-ms.
     .idleTimeout(Number(flag(Deno.args, "idle-timeout", "30000")))
     .build();
-  const server = new TcpServer(config, helloHandler());
+  const headerTimeoutMs = Number(
+    flag(Deno.args, "header-timeout-ms", "10000"),
+  );
+  if (!Number.isInteger(headerTimeoutMs) || headerTimeoutMs < 1) {
+    printError(
+      `error: --header-timeout-ms must be a positive integer: received "${headerTimeoutMs}"`,
+    );
+    Deno.exit(2);
+  }
+  const handler = helloHandler({}, { headerTimeoutMs });
+  const server = new TcpServer(config, handler);
   const serving = server.run();
   // Signal handlers first: a SIGTERM right after the first line exits 0.
   using _signals = shutdownOnSignals(server, { timeoutMs: 2000 });
   print(`listening on ${formatAddr(server.addr)}`);
+  const sweeper = setInterval(
+    () => handler.sweepHeads(server.context),
+    Math.min(1000, Math.max(10, headerTimeoutMs / 4)),
+  );
+  Deno.unrefTimer(sweeper);
   await serving;
+  clearInterval(sweeper);
 }

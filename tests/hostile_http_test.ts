@@ -68,7 +68,8 @@ function repeat(s: string, n: number): string {
 
 const CASES: [string, () => Uint8Array, RegExp][] = [
   [
-    // No line end at all: held only up to the request-line limit (8 KiB).
+    // No line end at all, and clearly no request line: 400 at once (before
+    // the 8 KiB request-line limit would answer 414).
     "16 KiB of binary garbage without a line end",
     () => {
       const b = new Uint8Array(16 * 1024);
@@ -76,7 +77,7 @@ const CASES: [string, () => Uint8Array, RegExp][] = [
       for (let i = 0; i < b.length; i++) if (b[i] === 10) b[i] = 0;
       return b;
     },
-    /^HTTP\/1\.1 414 /,
+    /^HTTP\/1\.1 400 /,
   ],
   [
     "binary garbage ending in an empty line",
@@ -354,4 +355,69 @@ Deno.test("hostile http: a silent peer is closed by --idle-timeout; others unaff
     silent.close();
     partial.close();
   }
+});
+
+// Every byte re-arms the idle timeout, so a head trickled in under it would
+// hold the connection (and its parser buffer) for as long as the head limits
+// allow; --header-timeout-ms bounds the whole head (Node's headersTimeout).
+Deno.test("hostile http: a slowloris head trickling under the idle timeout gets 408 and a close", async () => {
+  const IDLE = 300;
+  await using ex = await startExample(
+    "http_hello.ts",
+    "--idle-timeout",
+    String(IDLE),
+    "--header-timeout-ms",
+    "1000",
+  );
+  const loris = await connect(ex.port);
+  let closedByServer = false;
+  const reading = readToEnd(loris).then((r) => {
+    closedByServer = true;
+    return r;
+  });
+  try {
+    const head = encoder.encode("GET / HTTP/1.1\r\nHost: a\r\nX-Loris: ");
+    // Up to 20 × the idle timeout of trickling, one byte per idle/3.
+    for (let i = 0; i < 60 && !closedByServer; i++) {
+      try {
+        await writeAll(
+          loris,
+          head.subarray(i % head.length, i % head.length + 1),
+        );
+      } catch {
+        break;
+      }
+      await sleep(IDLE / 3);
+    }
+    const { bytes } = await within(reading, 5000, "reader");
+    assertEquals(closedByServer, true, "the slowloris peer was never closed");
+    assertMatch(decoder.decode(bytes), /^HTTP\/1\.1 408 /);
+    await wellBehaved(ex);
+  } finally {
+    loris.close();
+    await reading.catch(() => {});
+  }
+});
+
+Deno.test("hostile http: binary junk with no blank line gets 400 at once, not at the idle timeout", async () => {
+  // The default idle timeout (30 s) is far beyond the 10 s allowed here.
+  await using ex = await startExample("http_hello.ts");
+  const junk = [
+    // A TLS ClientHello's first bytes.
+    new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1]),
+    encoder.encode("GET /\u0000x HTTP/1.1\r\n"),
+    encoder.encode("GET / XTTP/1.1"),
+    encoder.encode("GET / HTTP/1.1x\r\nHost: a\r\n"),
+  ];
+  for (const wire of junk) {
+    const c = await connect(ex.port);
+    try {
+      await writeAll(c, wire);
+      const { bytes } = await within(readToEnd(c), 10_000, "400");
+      assertMatch(decoder.decode(bytes), /^HTTP\/1\.1 400 /, String(wire));
+    } finally {
+      c.close();
+    }
+  }
+  await wellBehaved(ex);
 });

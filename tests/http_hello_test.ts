@@ -173,6 +173,29 @@ Deno.test("HttpRequestParser rejects malformed requests with 400", () => {
   }
 });
 
+Deno.test("HttpRequestParser rejects an unfinished head that cannot be a request at once", () => {
+  // Each a prefix of no valid request line: 400 without waiting for the rest.
+  const junk: [string | Uint8Array, string][] = [
+    [Uint8Array.of(0x16, 0x03, 0x01, 0x00, 0xa5), "malformed method"],
+    ["GET /\u0000", "malformed request target"],
+    ["GET / XT", "malformed HTTP version"],
+    ["GET / HTTP/1.1x", "malformed HTTP version"],
+    ["GET / HTTP/1\r\nHost: a\r\n", "malformed HTTP version"],
+    ["GET /\r\nHost: a\r\n", "malformed request target"],
+  ];
+  for (const [wire, message] of junk) {
+    assertEquals(parse([wire]).error, { status: 400, message }, String(wire));
+  }
+  // Valid prefixes, however split, wait for more.
+  const ok = "GET /a HTTP/1.1\r\nHost: a\r\n";
+  for (let i = 0; i <= ok.length; i++) {
+    const { error, parser } = parse([ok.slice(0, i)]);
+    assertEquals(error, undefined, ok.slice(0, i));
+    assertEquals(parser.headPending, i > 0);
+  }
+  assertEquals(parse(bytewise(ok)).error, undefined);
+});
+
 Deno.test("HttpRequestParser enforces its limits (414, 431, 413, 501, 505)", () => {
   const limits = {
     maxRequestLine: 64,
