@@ -8,6 +8,7 @@ import {
   assert,
   assertEquals,
   assertLess,
+  assertMatch,
   assertStringIncludes,
 } from "@std/assert";
 import {
@@ -278,4 +279,204 @@ Deno.test("hostile redis: a pipelined flood is answered in full; a non-reading f
   if (!Number.isNaN(rss0)) {
     assertLess(maxRss - rss0, 150 * 1024, `RSS ${rss0} -> ${maxRss} KiB`);
   }
+});
+
+// A peer that opens a frame of 65536 arguments and sends 1 MiB bulks
+// forever: without a cap on the bytes of an unfinished command (redis's
+// client-query-buffer-limit; --max-query-buffer) the server held all of it.
+Deno.test("hostile redis: an unterminated multibulk frame cannot grow the server without bound", async () => {
+  await using ex = await startExample("mini_redis.ts");
+  await sleep(100);
+  const rss0 = ex.rssKiB();
+  const c = await connect(ex.port);
+  let maxRss = rss0;
+  let cut = false;
+  const reading = (async () => {
+    const buf = new Uint8Array(4096);
+    try {
+      while ((await c.read(buf)) !== null) { /* error reply */ }
+    } catch { /* reset */ }
+    cut = true;
+  })();
+  try {
+    await writeAll(c, encoder.encode("*65536\r\n"));
+    const MB = 1024 * 1024;
+    const bulk = new Uint8Array(10 + MB + 2);
+    bulk.set(encoder.encode("$1048576\r\n"));
+    bulk.set(encoder.encode("\r\n"), 10 + MB);
+    for (let i = 0; i < 320 && !cut; i++) {
+      try {
+        await within(writeAll(c, bulk), 5000, "write");
+      } catch {
+        break;
+      }
+      if (i % 16 === 15) maxRss = Math.max(maxRss, ex.rssKiB());
+    }
+    maxRss = Math.max(maxRss, ex.rssKiB());
+  } finally {
+    closeQuietly(c);
+    await reading;
+  }
+  assertLess(maxRss - rss0, 200 * 1024, `RSS ${rss0} -> ${maxRss} KiB`);
+});
+
+// `SET k v EX 9223372036854775807` was accepted and PTTL answered
+// `:9.223372036854776e+21`, which redis-cli rejects ("Bad integer value").
+Deno.test("hostile redis: out-of-range expiry times never produce a non-RESP integer reply", async () => {
+  await using ex = await startExample("mini_redis.ts");
+  const c = await connect(ex.port);
+  try {
+    const ask = async (cmd: string): Promise<string> => {
+      await writeAll(c, encoder.encode(cmd + "\r\n"));
+      return await within(readUntilText(c, "\r\n"), 5000, cmd);
+    };
+    const set = await ask("SET k v EX 9223372036854775807");
+    if (set.startsWith("+OK")) {
+      for (const q of ["PTTL k", "TTL k"]) {
+        const reply = await ask(q);
+        assertMatch(
+          reply,
+          /^:-?\d{1,19}\r\n$/,
+          `${q} => ${JSON.stringify(reply)}`,
+        );
+        assert(BigInt(reply.slice(1, -2)) <= 9223372036854775807n, reply);
+      }
+    } else assertMatch(set, /^-ERR /);
+    assertEquals(await ask("SET j v"), "+OK\r\n");
+    const exp = await ask("EXPIRE j 9223372036854775807");
+    if (exp === ":1\r\n") {
+      const reply = await ask("PTTL j");
+      assertMatch(
+        reply,
+        /^:-?\d{1,19}\r\n$/,
+        `PTTL j => ${JSON.stringify(reply)}`,
+      );
+    }
+  } finally {
+    c.close();
+  }
+});
+
+// `param in known` walked the prototype chain (`constructor` answered
+// Object's source).
+Deno.test("hostile redis: CONFIG GET of an Object.prototype name is an unknown parameter", async () => {
+  await using ex = await startExample("mini_redis.ts");
+  const c = await connect(ex.port);
+  try {
+    for (const name of ["constructor", "__proto__", "hasOwnProperty"]) {
+      await writeAll(c, encoder.encode(`CONFIG GET ${name}\r\n`));
+      await sleep(30);
+      const buf = new Uint8Array(4096);
+      const n = await within(c.read(buf), 5000, name);
+      assertEquals(decoder.decode(buf.subarray(0, n ?? 0)), "*0\r\n", name);
+    }
+  } finally {
+    c.close();
+  }
+});
+
+// Replies above TcpServer's maxWriteBuffer (1 MiB by default) were queued in
+// one sendTo and cut the reader as a "slow consumer": a GET of a --max-bulk
+// value, two pipelined GETs of 1 MB, and a 150-GET pipeline that built a
+// 150 MiB batch (RSS 45 MB -> 1 GB).
+async function setK(port: number, size: number): Promise<void> {
+  const c = await connect(port);
+  try {
+    await writeAll(
+      c,
+      encoder.encode(
+        `*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${size}\r\n${"v".repeat(size)}\r\n`,
+      ),
+    );
+    assertEquals(new TextDecoder().decode(await readExactly(c, 5)), "+OK\r\n");
+  } finally {
+    c.close();
+  }
+}
+
+for (const [size, gets] of [[1048576, 1], [1_000_000, 2]] as const) {
+  Deno.test(`hostile redis: ${gets} GET of a ${size}-byte value is answered, not cut`, async () => {
+    await using ex = await startExample("mini_redis.ts");
+    await setK(ex.port, size);
+    const c = await connect(ex.port);
+    try {
+      await writeAll(c, encoder.encode("GET k\r\n".repeat(gets) + "QUIT\r\n"));
+      const { bytes } = await within(readToEnd(c), 15_000, "replies");
+      const one = size + `$${size}\r\n`.length + 2;
+      assertEquals(bytes.length, gets * one + 5, "reply bytes");
+    } finally {
+      c.close();
+    }
+  });
+}
+
+Deno.test("hostile redis: a pipeline of GETs of a big value cannot balloon the server", async () => {
+  await using ex = await startExample("mini_redis.ts");
+  const size = 1024 * 1024 - 64;
+  await setK(ex.port, size);
+  const rss0 = ex.rssKiB();
+  const g = await connect(ex.port);
+  let peak = rss0;
+  const sampler = setInterval(() => peak = Math.max(peak, ex.rssKiB()), 5);
+  const draining = readToEnd(g, 2 ** 31).catch(() => undefined);
+  try {
+    // Grow the server's read buffer first, then 150 GETs in one read.
+    await writeAll(g, encoder.encode("PING\r\n".repeat(100_000)));
+    await writeAll(g, encoder.encode("GET k\r\n".repeat(150)));
+    await sleep(1500);
+  } catch {
+    // cut: fine, the bound is what is checked
+  } finally {
+    clearInterval(sampler);
+    g.close();
+    await draining;
+  }
+  assertLess(peak - rss0, 200 * 1024, `RSS ${rss0} -> ${peak} KiB`);
+});
+
+// An unfinished frame was re-parsed from its start on every read: 65535
+// one-byte arguments trickled in small writes cost ~18x the CPU of the
+// same bytes as one argument (quadratic).
+function cpuTicks(ex: Example): number {
+  const stat = Deno.readTextFileSync(`/proc/${ex.pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+/** Sends `wire` in paced 512-byte writes (one read each), waits for the reply; CPU ticks used. */
+async function trickle(ex: Example, wire: Uint8Array): Promise<number> {
+  const c = await connect(ex.port);
+  try {
+    const before = cpuTicks(ex);
+    for (let off = 0; off < wire.length; off += 512) {
+      await writeAll(c, wire.subarray(off, off + 512));
+      await sleep(1);
+    }
+    await readUntilText(c, "\r\n");
+    return cpuTicks(ex) - before;
+  } finally {
+    c.close();
+  }
+}
+
+Deno.test("hostile redis: a trickled frame of many small arguments costs about what the same bytes in few arguments cost", async () => {
+  await using ex = await startExample("mini_redis.ts");
+  const N = 65535;
+  const many = encoder.encode(
+    `*${N + 1}\r\n$3\r\nDEL\r\n` + "$1\r\na\r\n".repeat(N),
+  );
+  const value = "v".repeat(many.length - 40);
+  const few = encoder.encode(
+    `*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${value.length}\r\n${value}\r\n`,
+  );
+  const fewTicks = await trickle(ex, few);
+  const manyTicks = await trickle(ex, many);
+  // deno-lint-ignore no-console
+  console.error(`few: ${fewTicks} ticks, many: ${manyTicks} ticks`);
+  // Linear parsing: within a small factor (plus a few ticks of noise).
+  assertLess(
+    manyTicks,
+    3 * fewTicks + 30,
+    `few: ${fewTicks} ticks, many: ${manyTicks} ticks`,
+  );
 });

@@ -103,6 +103,57 @@ Deno.test("RespParser reports protocol errors as redis-server does", () => {
   assertEquals(commands[0]![1]!.length, 1024);
 });
 
+Deno.test("RespParser caps the bytes held for one unfinished command", () => {
+  const limits = { maxBulkLength: 1024, maxQueryBuffer: 4096 };
+  const bulk = `$1024\r\n${"x".repeat(1024)}\r\n`;
+  // Complete bulks of a frame that never ends: cut past the cap.
+  const { error, parser } = parse(
+    ["*1000\r\n", ...Array(8).fill(bulk)],
+    limits,
+  );
+  assert(error instanceof RespProtocolError);
+  assertEquals(error.message, "Protocol error: too big query buffer");
+  assertEquals(parser.bufferedBytes, 0);
+  // Under the cap, split anywhere, a frame is fine.
+  const ok = "*4\r\n$4\r\nECHO\r\n" + bulk.repeat(3);
+  const r = parse(bytewise(ok), limits);
+  assertEquals(r.error, undefined);
+  assertEquals(r.commands.length, 1);
+  assertEquals(r.commands[0]!.length, 4);
+});
+
+Deno.test("RespParser resumes a split frame where it stopped and pauses on false", () => {
+  // Every split point of a frame followed by an inline command.
+  const wire = "*3\r\n$3\r\nSET\r\n$2\r\nk1\r\n$3\r\nabc\r\nPING\r\n";
+  for (let i = 0; i <= wire.length; i++) {
+    for (let j = i; j <= wire.length; j++) {
+      const { commands, error } = parse([
+        wire.slice(0, i),
+        wire.slice(i, j),
+        wire.slice(j),
+      ]);
+      assertEquals(error, undefined);
+      assertEquals(commands, [["SET", "k1", "abc"], ["PING"]], `${i} ${j}`);
+    }
+  }
+  // `false` holds the rest, a later push (even of nothing) goes on.
+  const p = new RespParser();
+  const seen: string[] = [];
+  const pausing = (args: Uint8Array[]) => {
+    seen.push(dec.decode(args[0]));
+    return false;
+  };
+  const scratch = enc.encode("PING\r\n*1\r\n$4\r\nECHO\r\n*1\r\n$3\r\nGE");
+  p.push(scratch, pausing);
+  scratch.fill(0);
+  assertEquals(seen, ["PING"]);
+  p.push(new Uint8Array(0), pausing);
+  assertEquals(seen, ["PING", "ECHO"]);
+  p.push(enc.encode("T\r\n"), pausing);
+  assertEquals(seen, ["PING", "ECHO", "GET"]);
+  assertEquals(p.bufferedBytes, 0);
+});
+
 Deno.test("splitInline keeps unquoted arguments as views", () => {
   const line = enc.encode("  SET  key   value ");
   const args = splitInline(line)!;
@@ -131,6 +182,32 @@ Deno.test("RespWriter encodes replies", () => {
   w.reset();
   w.bulk(new Uint8Array(100000));
   assertEquals(w.view().length, 100000 + 11); // $100000\r\n ... \r\n
+});
+
+Deno.test("RespWriter never writes a non-integer integer reply", () => {
+  const w = new RespWriter();
+  w.integer(9.223372036854776e21);
+  w.integer(-1e300);
+  w.integer(2 ** 60);
+  w.integer(1.5);
+  assertEquals(
+    dec.decode(w.view()),
+    ":9223372036854775807\r\n:-9223372036854775808\r\n:1152921504606846976\r\n:1\r\n",
+  );
+});
+
+Deno.test("RespWriter hands a large bulk to its sink without copying it", () => {
+  const sent: Uint8Array[] = [];
+  const w = new RespWriter((b) => sent.push(b.slice()), 8);
+  const big = enc.encode("0123456789");
+  w.ok();
+  w.bulk(big);
+  w.bulk(enc.encode("small"));
+  assertEquals(sent.map((b) => dec.decode(b)), [
+    "+OK\r\n$10\r\n",
+    "0123456789",
+  ]);
+  assertEquals(dec.decode(w.view()), "\r\n$5\r\nsmall\r\n");
 });
 
 // Runs commands (space-separated words) against a store; returns the replies.
@@ -279,11 +356,50 @@ Deno.test("MiniRedisStore: EX/PX, EXPIRE, TTL, KEEPTTL and sweeping on a fake cl
   assertEquals(s.size, before - 30);
 });
 
+Deno.test("MiniRedisStore: out-of-range expiry times are rejected as redis-server does", () => {
+  const s = new MiniRedisStore({ now: () => 1_700_000_000_000 });
+  const big = "9223372036854775807";
+  assertEquals(
+    run(
+      s,
+      `SET k v EX ${big}`,
+      `SET k v PX ${big}`,
+      "SET k v EX 9223372036854775",
+    ),
+    "-ERR invalid expire time in 'set' command\r\n".repeat(3),
+  );
+  assertEquals(
+    run(s, "SET k v", `EXPIRE k ${big}`, `PEXPIRE k ${big}`, "TTL k"),
+    "+OK\r\n-ERR invalid expire time in 'expire' command\r\n" +
+      "-ERR invalid expire time in 'pexpire' command\r\n:-1\r\n",
+  );
+  // The largest that fits (ms beyond 2^53 are approximate): replies stay
+  // 64-bit integers.
+  const pttl = run(s, "PEXPIRE k 9223370336854775807", "PTTL k");
+  assert(/^:1\r\n:\d{19}\r\n$/.test(pttl), pttl);
+  assert(BigInt(pttl.slice(5, -2)) <= 9223372036854775807n, pttl);
+  assertEquals(run(s, "EXPIRE k -1", "EXISTS k"), ":1\r\n:0\r\n");
+});
+
 Deno.test("MiniRedisStore: CONFIG GET for redis-benchmark, QUIT closes", () => {
   const s = new MiniRedisStore();
   assertEquals(
     run(s, "CONFIG GET save", "config get appendonly", "CONFIG GET other"),
     "*2\r\n$4\r\nsave\r\n$0\r\n\r\n*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n*0\r\n",
+  );
+  // Names of Object.prototype are unknown parameters and commands too.
+  assertEquals(
+    run(
+      s,
+      "CONFIG GET constructor",
+      "CONFIG GET __proto__",
+      "CONFIG GET toString",
+    ),
+    "*0\r\n*0\r\n*0\r\n",
+  );
+  assertEquals(
+    run(s, "constructor"),
+    "-ERR unknown command 'constructor', with args beginning with: \r\n",
   );
   const w = new RespWriter();
   assertEquals(s.execute([enc.encode("QUIT")], w), "close");
