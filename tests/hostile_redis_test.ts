@@ -476,7 +476,7 @@ Deno.test("hostile redis: a trickled frame of many small arguments costs about w
   // Linear parsing: within a small factor (plus a few ticks of noise).
   assertLess(
     manyTicks,
-    3 * fewTicks + 30,
+    2 * fewTicks + 20,
     `few: ${fewTicks} ticks, many: ${manyTicks} ticks`,
   );
 });
