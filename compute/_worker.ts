@@ -110,7 +110,36 @@ const bInputs: unknown[] = new Array(MAX_BATCH);
 
 const inputWaiters = new Map<number, (value: unknown) => void>();
 const GONE = Symbol("gone");
+// What an abandoned async task "returns": main settled it already.
+const ABANDONED = Symbol("abandoned");
 let current: TaskCtx | undefined;
+
+// A task may end this worker with `self.close()` or `Deno.exit()`; Deno tells
+// the main thread nothing (no event), so both are wrapped before the task
+// module loads: the worker reports its end like an uncaught error (its task
+// rejects, the pool replaces it), then really ends.
+const closeSelf = self.close.bind(self);
+const exitProcess = Deno.exit.bind(Deno);
+
+function endedByTask(how: string): Error {
+  if (current === undefined) {
+    return new Error(
+      `Cannot keep worker as the task module ended it with ${how}`,
+    );
+  }
+  const name = fnName(bFns[i32[workerBase + W_BATCH_POS]!]!);
+  return new Error(
+    `Cannot finish task '${name}' as it ended its worker with ${how}`,
+  );
+}
+
+self.close = function close(): void {
+  fatal(endedByTask("self.close()"));
+};
+Deno.exit = function exit(code?: number): never {
+  fatal(endedByTask(`Deno.exit(${code ?? ""})`));
+  return exitProcess(code); // in a worker, ends only the worker
+};
 
 function isCancelled(id: number): boolean {
   return Atomics.load(i32, cancelBase + (id & CANCEL_MASK)) === id;
@@ -130,6 +159,8 @@ class TaskCtx implements TaskContext {
   readonly taskId: number;
   #controller: AbortController | undefined;
   transferList: Transferable[] | undefined;
+  /** Set while the worker awaits this (async) task: stops the wait. */
+  onCancel: (() => void) | undefined;
 
   constructor(taskId: number) {
     this.taskId = taskId;
@@ -159,7 +190,26 @@ class TaskCtx implements TaskContext {
     if (this.#controller && !this.#controller.signal.aborted) {
       this.#controller.abort(cancelReason(this.taskId));
     }
+    this.onCancel?.();
   }
+}
+
+/**
+ * Waits for an async task's result, or until the task is cancelled or times
+ * out (main's `cancel` message; the flag is checked too in case it came
+ * before): then resolves with ABANDONED and the worker moves on. Main settled
+ * the task already; whatever the task's promise does later is ignored (its
+ * rejection is handled here, so it cannot kill the worker).
+ */
+function settledOrCancelled(
+  value: PromiseLike<unknown>,
+  ctx: TaskCtx,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    ctx.onCancel = () => resolve(ABANDONED);
+    Promise.resolve(value).then(resolve, reject);
+    if (isCancelled(ctx.taskId)) resolve(ABANDONED);
+  });
 }
 
 function fnName(index: number): string {
@@ -570,7 +620,7 @@ async function loop(): Promise<void> {
         ) {
           flushResults(); // do not hold earlier results while this waits
           sync = false;
-          value = await value;
+          value = await settledOrCancelled(value as PromiseLike<unknown>, ctx);
         }
       } catch (error) {
         ok = false;
@@ -578,6 +628,16 @@ async function loop(): Promise<void> {
       }
       current = undefined;
       if (dead) break;
+      if (value === ABANDONED) {
+        // Cancelled or timed out while awaited, and main settled it: no
+        // result to send, and its time says nothing about the function.
+        ctx.onCancel = undefined;
+        i32[workerBase + W_CUR] = 0;
+        lastEnd = 0;
+        grouped = 0;
+        sinceYield++;
+        continue;
+      }
       let run: number;
       if (
         sync && tiny && grouped < TIMING_GROUP - 1 && i + 1 < n && mark > 0
@@ -604,7 +664,7 @@ async function loop(): Promise<void> {
     Atomics.store(i32, workerBase + W_BATCH_N, 0);
   }
   if (!dead) postMessage({ t: "bye" });
-  self.close();
+  closeSelf();
 }
 
 function fatal(error: unknown): void {
@@ -616,7 +676,7 @@ function fatal(error: unknown): void {
     // nothing more to save
   }
   postMessage({ t: "fatal", error: serializeError(error) });
-  self.close();
+  closeSelf();
 }
 
 self.addEventListener("error", (event) => {
@@ -647,6 +707,7 @@ self.onmessage = async (event: MessageEvent) => {
       doneTail = Atomics.load(i32, workerBase + W_DONE_TAIL);
       try {
         taskModule = await import(init.moduleUrl);
+        if (dead) return; // the module ended this worker while loading
         postMessage({ t: "ready" });
       } catch (error) {
         importError = error;

@@ -136,9 +136,11 @@ export interface TaskRunOptions {
 /**
  * The second argument of every task function, in the worker.
  *
- * `terminate()` cannot stop a busy worker in Deno, so long tasks should check
- * {@linkcode TaskContext.cancelled} (or `ctx.signal` between awaits) to stop
- * when cancelled or timed out.
+ * `terminate()` cannot stop a busy worker in Deno, so long synchronous tasks
+ * should check {@linkcode TaskContext.cancelled} to stop when cancelled or
+ * timed out. An async task that is cancelled or times out no longer holds its
+ * worker, but keeps running in it until it settles unless it stops on
+ * `ctx.signal`.
  */
 export interface TaskContext {
   /** Identifier of the task in its pool. */
@@ -325,14 +327,17 @@ function nonNegativeNumber(value: number, name: string, what: string): void {
  *
  * Each task function is `(input, ctx: TaskContext) => result | Promise<result>`;
  * a worker runs one task at a time (an async task holds its worker until it
- * settles).
+ * settles, is cancelled or times out: then the worker stops waiting for it
+ * and ignores how it settles later).
  * A task that throws rejects its promise with the error's name, message and
- * stack. A worker that dies (uncaught error or rejection) is replaced: its
- * running task rejects, the rest of its batch is queued again.
+ * stack. A worker that dies (uncaught error or rejection, or a task calling
+ * `self.close()` or `Deno.exit()`) is replaced: its running task rejects, the
+ * rest of its batch is queued again.
  *
  * Close the pool (`close()`, `await using`) or the workers keep the process
- * alive. `terminate()` cannot stop a worker stuck in synchronous code (a Deno
- * limit): long tasks should check `ctx.cancelled()`.
+ * alive. Neither a timeout nor `terminate()` can stop a worker stuck in
+ * synchronous code (a Deno limit): it stays busy until its task returns, so
+ * long tasks should check `ctx.cancelled()`.
  *
  * Needs `--allow-read` to load the worker and the task module.
  *

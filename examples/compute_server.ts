@@ -29,12 +29,14 @@ import { type LineSink, LineSplitter } from "./_line_splitter.ts";
 import { flag, formatAddr, portFlag, print, printError } from "./_args.ts";
 import type * as Tasks from "./_compute_tasks.ts";
 
-const PRIORITIES: Record<string, TaskPriority> = {
-  critical: TaskPriority.Critical,
-  high: TaskPriority.High,
-  normal: TaskPriority.Normal,
-  low: TaskPriority.Low,
-};
+// A Map, not an object literal: a client's word must not find
+// Object.prototype members (`hash constructor x`).
+const PRIORITIES: ReadonlyMap<string, TaskPriority> = new Map([
+  ["critical", TaskPriority.Critical],
+  ["high", TaskPriority.High],
+  ["normal", TaskPriority.Normal],
+  ["low", TaskPriority.Low],
+]);
 
 /** Per-connection state. */
 export interface JobClient {
@@ -75,7 +77,7 @@ export function createComputeHandler(
             const [command = "", priorityName = "", ...words] = line.trim()
               .split(" ");
             if (command === "hash") {
-              const priority = PRIORITIES[priorityName];
+              const priority = PRIORITIES.get(priorityName);
               if (priority === undefined || words.length === 0) {
                 ctx.sendTo(
                   id,

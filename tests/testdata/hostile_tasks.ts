@@ -1,4 +1,5 @@
-// Task module of tests/hostile_compute_test.ts: tasks that misbehave.
+// Task module of tests/hostile_compute_test.ts and
+// tests/hostile_compute_lifecycle_test.ts: tasks that misbehave.
 import type { TaskContext } from "../../compute/compute_pool.ts";
 
 /** Throws `null`. */
@@ -111,4 +112,29 @@ export function hangUntilAborted(_: unknown, ctx: TaskContext): Promise<never> {
       once: true,
     });
   });
+}
+
+/** Resolves with `ms` after `ms`, ignoring cancellation. */
+export function resolveLater(ms: number): Promise<number> {
+  return new Promise((resolve) => setTimeout(() => resolve(ms), ms));
+}
+
+/** Rejects after `ms`, ignoring cancellation. */
+export function rejectLater(ms: number): Promise<never> {
+  return new Promise((_, reject) =>
+    setTimeout(() => reject(new Error(`rejected after ${ms} ms`)), ms)
+  );
+}
+
+/** Closes its own worker (`self.close()`) after an await. */
+export async function closeWorkerLater(): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  (globalThis as unknown as { close(): void }).close();
+  return 1;
+}
+
+/** Returns at once, then exits its worker from a timer, outside any task. */
+export function exitWorkerSoon(ms: number): number {
+  setTimeout(() => Deno.exit(0), ms);
+  return ms;
 }
