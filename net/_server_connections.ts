@@ -72,6 +72,20 @@ function toBytes(bytes: Uint8Array | string): Uint8Array {
   return typeof bytes === "string" ? encoder.encode(bytes) : bytes.slice();
 }
 
+/** A count of zero for every disconnect reason, in the order stats list them. */
+export function zeroDisconnects(): Record<DisconnectReason, number> {
+  return {
+    "peer closed": 0,
+    "reset": 0,
+    "idle timeout": 0,
+    "slow consumer": 0,
+    "shutdown": 0,
+    "handler error": 0,
+    "closed": 0,
+    "error": 0,
+  };
+}
+
 /** Maps a Deno I/O error to a disconnect reason. */
 export function reasonOf(error: Error): DisconnectReason {
   if (
@@ -112,16 +126,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
     bytesQueued: 0,
     dataEvents: 0,
     handlerErrors: 0,
-    disconnects: {
-      "peer closed": 0,
-      "reset": 0,
-      "idle timeout": 0,
-      "slow consumer": 0,
-      "shutdown": 0,
-      "handler error": 0,
-      "closed": 0,
-      "error": 0,
-    },
+    disconnects: zeroDisconnects(),
   };
 
   constructor(

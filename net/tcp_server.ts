@@ -7,7 +7,7 @@ import { toError } from "../reactor/_to_error.ts";
 import type { Event } from "../reactor/event.ts";
 import { Interest } from "../reactor/interest.ts";
 import { isDescriptorExhaustion } from "../reactor/_accept_errors.ts";
-import { ConnectionTable } from "./_server_connections.ts";
+import { ConnectionTable, zeroDisconnects } from "./_server_connections.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { TcpServerConfig } from "./tcp_server_config.ts";
@@ -376,17 +376,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       peakConnections: counters?.peak ?? 0,
       accepted: counters?.opened ?? 0,
       closed: counters?.closed ?? 0,
-      disconnects: {
-        "peer closed": 0,
-        "reset": 0,
-        "idle timeout": 0,
-        "slow consumer": 0,
-        "shutdown": 0,
-        "handler error": 0,
-        "closed": 0,
-        "error": 0,
-        ...counters?.disconnects,
-      },
+      disconnects: { ...zeroDisconnects(), ...counters?.disconnects },
       bytesReceived: counters?.bytesReceived ?? 0,
       bytesQueued: counters?.bytesQueued ?? 0,
       bytesPending: pending,
