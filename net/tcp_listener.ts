@@ -5,14 +5,9 @@
 // flight and the next accept() adopts it, so no connection is lost; if the
 // listener is closed meanwhile, a connection it still produces is closed.
 import { classifyAcceptError } from "../reactor/_accept_errors.ts";
-import {
-  Deadline,
-  DeadlineTimer,
-  describeValue,
-  validateSignal,
-  validateTimeout,
-} from "./_deadline.ts";
+import { Deadline, DeadlineTimer, describeValue } from "./_deadline.ts";
 import { NetError } from "./errors.ts";
+import { validateCallOptions, validateStreamOptions } from "./_options.ts";
 import { TcpStream, type TcpStreamOptions } from "./tcp_stream.ts";
 
 /** The address of {@linkcode TcpListener.bind}, as for `Deno.listen`. */
@@ -215,15 +210,7 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
    */
   async accept(options: TcpListenerAcceptOptions = {}): Promise<TcpStream> {
     const action = "accept";
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(
-        `Cannot ${action} as 'options' must be an object: received ${
-          describeValue(options)
-        }`,
-      );
-    }
-    validateTimeout(action, "timeoutMs", options.timeoutMs);
-    validateSignal(action, options.signal);
+    validateCallOptions(action, options);
     using deadline = new Deadline(
       action,
       options.timeoutMs,
@@ -368,15 +355,7 @@ function validateListenerOptions(
   action: string,
   options: TcpListenerOptions,
 ): void {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(
-      `Cannot ${action} as 'options' must be an object: received ${
-        describeValue(options)
-      }`,
-    );
-  }
-  validateTimeout(action, "readTimeoutMs", options.readTimeoutMs);
-  validateTimeout(action, "writeTimeoutMs", options.writeTimeoutMs);
+  validateStreamOptions(action, options);
   const delay = options.acceptErrorDelayMs;
   if (
     delay !== undefined &&

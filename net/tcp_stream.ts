@@ -20,6 +20,7 @@ import {
 } from "../reactor/_inflight.ts";
 import type { Canceller } from "./canceller.ts";
 import { FifoLock } from "./_fifo_lock.ts";
+import { validateCallOptions, validateStreamOptions } from "./_options.ts";
 import {
   Deadline,
   DeadlineTimer,
@@ -739,15 +740,7 @@ export class TcpStream implements Disposable {
     options: TcpStreamCallOptions,
     defaultTimeoutMs: number,
   ): Deadline | undefined {
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(
-        `Cannot ${action} as 'options' must be an object: received ${
-          describeValue(options)
-        }`,
-      );
-    }
-    validateTimeout(action, "timeoutMs", options.timeoutMs);
-    validateSignal(action, options.signal);
+    validateCallOptions(action, options);
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     // The canceller's signal is watched once per stream by #timer.
     const signals = [options.signal];
@@ -994,21 +987,6 @@ function checkMaxLength(
       describeValue(value)
     }`,
   );
-}
-
-function validateStreamOptions(
-  action: string,
-  options: TcpStreamOptions,
-): void {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(
-      `Cannot ${action} as 'options' must be an object: received ${
-        describeValue(options)
-      }`,
-    );
-  }
-  validateTimeout(action, "readTimeoutMs", options.readTimeoutMs);
-  validateTimeout(action, "writeTimeoutMs", options.writeTimeoutMs);
 }
 
 function toConnectOptions(
