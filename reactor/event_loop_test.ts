@@ -8,46 +8,22 @@ import {
   assertThrows,
 } from "@std/assert";
 import {
-  type Event,
   EventLoop,
   Interest,
   RESERVED_TOKEN_BASE,
   Timer,
   type Token,
 } from "./mod.ts";
-
-const HOST = "127.0.0.1";
-
-/** Registers an echo server on `loop`; returns the listener's port. */
-function echoServer(loop: EventLoop, listenerToken: Token = 0): number {
-  const listener = Deno.listen({ hostname: HOST, port: 0 });
-  let next = listenerToken + 1;
-  loop.register(listener, listenerToken, Interest.READABLE, (event, loop) => {
-    if (!event.conn) return;
-    loop.register(event.conn, next++, Interest.READABLE, echoHandler);
-  });
-  return listener.addr.port;
-}
-
-function echoHandler(event: Event, loop: EventLoop): void {
-  if (event.data) loop.write(event.token, event.data);
-  if (event.readClosed) void loop.close(event.token, { flush: true });
-}
-
-async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let off = 0;
-  while (off < n) {
-    const r = await conn.read(out.subarray(off));
-    if (r === null) throw new Error(`EOF after ${off} of ${n} bytes`);
-    off += r;
-  }
-  return out;
-}
+import {
+  HOST,
+  listenOnLoop,
+  readExactly,
+  waitFor,
+} from "../tests/testdata/_net_helpers.ts";
 
 Deno.test("EventLoop echoes bytes over TCP", async () => {
   await using loop = new EventLoop();
-  const port = echoServer(loop);
+  const port = listenOnLoop(loop); // an echo server, its listener under token 0
   const running = loop.run();
   using client = await Deno.connect({ hostname: HOST, port });
   for (let i = 0; i < 10; i++) {
@@ -229,7 +205,7 @@ Deno.test("a throwing timer callback is reported and the loop goes on", async ()
 
 Deno.test("stop() and dispose with live connections leave nothing open", async () => {
   const loop = new EventLoop();
-  const port = echoServer(loop);
+  const port = listenOnLoop(loop); // an echo server, its listener under token 0
   const running = loop.run();
   const clients = await Promise.all(
     Array.from({ length: 5 }, () => Deno.connect({ hostname: HOST, port })),
@@ -284,14 +260,14 @@ Deno.test("listener sources: pause accepting with Interest.NONE, resume with REA
   });
   const running = loop.run();
   using a = await Deno.connect({ hostname: HOST, port: listener.addr.port });
-  await until(() => accepted.length === 1);
+  await waitFor(() => accepted.length === 1, 5000, "the first accept");
   loop.reregister(0, Interest.NONE);
   using b = await Deno.connect({ hostname: HOST, port: listener.addr.port });
   await new Promise((r) => setTimeout(r, 30));
   // An accept already in flight completes but is held until READABLE.
   assertEquals(accepted.length, 1);
   loop.reregister(0, Interest.READABLE);
-  await until(() => accepted.length === 2);
+  await waitFor(() => accepted.length === 2, 5000, "the resumed accept");
   for (const c of accepted) c.close();
   assert(a && b);
   loop.stop();
@@ -392,17 +368,10 @@ Deno.test("spawnCompute hands tasks to the attached runner and aborts them on di
   assertEquals(calls[0]!.priority, 2);
 });
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !cond(); i++) {
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  assert(cond(), "timed out");
-}
-
 Deno.test("idle connections pin small pooled buffers that return to the pool on close", async () => {
   await using loop = new EventLoop();
   const pool = loop.bufferPool;
-  const port = echoServer(loop);
+  const port = listenOnLoop(loop); // an echo server, its listener under token 0
   const running = loop.run();
   const clients = await Promise.all(
     Array.from({ length: 20 }, () => Deno.connect({ hostname: HOST, port })),
@@ -430,7 +399,7 @@ Deno.test("idle connections pin small pooled buffers that return to the pool on 
 
 Deno.test("write() from a handler after closing its own source is a TypeError", async () => {
   await using loop = new EventLoop();
-  const port = echoServer(loop);
+  const port = listenOnLoop(loop); // an echo server, its listener under token 0
   const listener = 0;
   let error: unknown;
   loop.reregister(listener, Interest.READABLE, (event, loop) => {

@@ -8,40 +8,15 @@ import {
   assertInstanceOf,
   assertLessOrEqual,
 } from "@std/assert";
-import { type Event, EventLoop, Interest, type Token } from "../reactor/mod.ts";
-
-const HOST = "127.0.0.1";
-
-function echo(event: Event, loop: EventLoop): void {
-  if (event.data) loop.write(event.token, event.data);
-  if (event.readClosed) void loop.close(event.token, { flush: true });
-}
-
-/** Registers `listener` on `loop`, each accepted conn with `handler`. */
-function serve(
-  loop: EventLoop,
-  listener: Deno.Listener<Deno.Conn, Deno.Addr>,
-  handler: (event: Event, loop: EventLoop) => void = echo,
-  token: Token = 0,
-): void {
-  let next = token + 1;
-  loop.register(listener, token, Interest.READABLE, (event, loop) => {
-    if (event.conn) {
-      loop.register(event.conn, next++, Interest.READABLE, handler);
-    }
-  });
-}
-
-async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let off = 0;
-  while (off < n) {
-    const r = await conn.read(out.subarray(off));
-    if (r === null) throw new Error(`EOF after ${off} of ${n} bytes`);
-    off += r;
-  }
-  return out;
-}
+import { EventLoop } from "../reactor/mod.ts";
+import {
+  concat,
+  echoEvent,
+  HOST,
+  readExactly,
+  serveOnLoop,
+  writeAll,
+} from "./testdata/_net_helpers.ts";
 
 async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
@@ -51,18 +26,7 @@ async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
     if (n === null) break;
     parts.push(buf.slice(0, n));
   }
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+  return concat(parts);
 }
 
 function randomBytes(n: number): Uint8Array {
@@ -77,9 +41,9 @@ Deno.test("reactor echoes a 16 MiB message byte-exact", async () => {
   await using loop = new EventLoop();
   const listener = Deno.listen({ hostname: HOST, port: 0 });
   const sizes: number[] = [];
-  serve(loop, listener, (event, loop) => {
+  serveOnLoop(loop, listener, (event, loop) => {
     if (event.data) sizes.push(event.data.length);
-    echo(event, loop);
+    echoEvent(event, loop);
   });
   const running = loop.run();
   const message = randomBytes(16 << 20);
@@ -118,7 +82,7 @@ Deno.test("reactor delivers partial reads that reassemble in order", async () =>
   let reads = 0;
   const done = Promise.withResolvers<void>();
   const total = 10_000;
-  serve(loop, listener, (event) => {
+  serveOnLoop(loop, listener, (event) => {
     if (event.data) {
       reads++;
       assertLessOrEqual(event.data.length, 128);
@@ -154,7 +118,7 @@ Deno.test("reactor reports EOF as readClosed and supports half-close", async () 
   let got = "";
   let serverToken = -1;
   const closedSeen = Promise.withResolvers<void>();
-  serve(loop, listener, (event, loop) => {
+  serveOnLoop(loop, listener, (event, loop) => {
     if (event.data) got += new TextDecoder().decode(event.data);
     if (event.readClosed) {
       serverToken = event.token;
@@ -184,9 +148,9 @@ Deno.test("reactor reports a peer reset during a read as an error and closes onl
   const listener = Deno.listen({ hostname: HOST, port: 0 });
   const errorEvent = Promise.withResolvers<{ error: Error; closed: boolean }>();
   let token = -1;
-  serve(loop, listener, (event, loop) => {
+  serveOnLoop(loop, listener, (event, loop) => {
     if (event.data && token < 0) token = event.token;
-    else echo(event, loop);
+    else echoEvent(event, loop);
     if (event.error) {
       errorEvent.resolve({ error: event.error, closed: event.closed });
     }
@@ -224,7 +188,7 @@ Deno.test("reactor reports writes to a peer that closed with unread data as an e
   const listener = Deno.listen({ hostname: HOST, port: 0 });
   const errorEvent = Promise.withResolvers<{ error: Error; closed: boolean }>();
   let token = -1;
-  serve(loop, listener, (event, loop) => {
+  serveOnLoop(loop, listener, (event, loop) => {
     if (event.data) {
       token = event.token;
       loop.write(event.token, new Uint8Array(4096)); // never read by the peer
@@ -263,7 +227,7 @@ Deno.test("reactor serves a Unix listener", async () => {
   try {
     await using loop = new EventLoop();
     const listener = Deno.listen({ transport: "unix", path });
-    serve(loop, listener);
+    serveOnLoop(loop, listener);
     const running = loop.run();
     using conn = await Deno.connect({ transport: "unix", path });
     const msg = new TextEncoder().encode("over unix");
@@ -283,7 +247,7 @@ Deno.test("reactor serves a TLS listener", async () => {
   const key = await Deno.readTextFile(keyUrl);
   await using loop = new EventLoop();
   const listener = Deno.listenTls({ hostname: HOST, port: 0, cert, key });
-  serve(loop, listener);
+  serveOnLoop(loop, listener);
   const running = loop.run();
   using conn = await Deno.connectTls({
     hostname: HOST,

@@ -10,71 +10,23 @@ import {
 } from "@std/assert";
 import { delay } from "@std/async";
 import { type Event, EventLoop, Interest, type Token } from "../reactor/mod.ts";
+import {
+  concat,
+  HOST,
+  listenOnLoop,
+  pattern,
+  readExactly,
+  waitFor,
+  writeAll,
+} from "./testdata/_net_helpers.ts";
 import { takeInflightRead } from "../reactor/_inflight.ts";
-
-const HOST = "127.0.0.1";
-
-/** A listener on `loop` whose accepted conns get `handler`; resolves conns' tokens. */
-function serve(
-  loop: EventLoop,
-  handler: (event: Event, loop: EventLoop) => void,
-  interest: Interest = Interest.READABLE,
-): { port: number; tokens: Token[] } {
-  const listener = Deno.listen({ hostname: HOST, port: 0 });
-  const tokens: Token[] = [];
-  let next = 1;
-  loop.register(listener, 0, Interest.READABLE, (event, loop) => {
-    if (!event.conn) return;
-    const token = next++;
-    tokens.push(token);
-    loop.register(event.conn, token, interest, handler);
-  });
-  return { port: listener.addr.port, tokens };
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-}
-
-async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let off = 0;
-  while (off < n) {
-    const r = await conn.read(out.subarray(off));
-    if (r === null) throw new Error(`EOF after ${off} of ${n} bytes`);
-    off += r;
-  }
-  return out;
-}
-
-function pattern(n: number, seed = 0): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed + (i >> 8)) & 0xff;
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000 && !cond(); i++) await delay(2);
-  assert(cond(), `timed out waiting for ${what}`);
-}
 
 Deno.test("removing READABLE pauses reads (the peer is held back) and restoring it resumes, in order", async () => {
   await using loop = new EventLoop();
   const parts: Uint8Array[] = [];
   let events = 0;
   let paused = false;
-  const { port } = serve(loop, (event, loop) => {
+  const port = listenOnLoop(loop, (event, loop) => {
     if (!event.data) return;
     events++;
     parts.push(event.data.slice());
@@ -89,7 +41,7 @@ Deno.test("removing READABLE pauses reads (the peer is held back) and restoring 
   using conn = await Deno.connect({ hostname: HOST, port });
   let finished = false;
   const writing = writeAll(conn, message).then(() => finished = true);
-  await until(() => paused, "the pause");
+  await waitFor(() => paused, 5000, "the pause");
   await delay(100);
   const eventsWhilePaused = events;
   await delay(100);
@@ -98,8 +50,9 @@ Deno.test("removing READABLE pauses reads (the peer is held back) and restoring 
   assertFalse(finished, "the writer is held back by the pause");
   loop.reregister(1, Interest.READABLE);
   await writing;
-  await until(
+  await waitFor(
     () => parts.reduce((a, p) => a + p.length, 0) === total,
+    5000,
     "all bytes",
   );
   assertEquals(concat(parts), message);
@@ -115,7 +68,7 @@ Deno.test("write() signals the high-water mark; WRITABLE fires below the low-wat
   const writable: number[] = [];
   const results: boolean[] = [];
   let token = -1;
-  const { port } = serve(loop, (event, loop) => {
+  const port = listenOnLoop(loop, (event, loop) => {
     if (event.writable) writable.push(loop.pendingWriteBytes(event.token));
     if (event.data && token < 0) {
       token = event.token;
@@ -127,7 +80,7 @@ Deno.test("write() signals the high-water mark; WRITABLE fires below the low-wat
   const running = loop.run();
   using conn = await Deno.connect({ hostname: HOST, port });
   await writeAll(conn, new Uint8Array([1]));
-  await until(() => token >= 0, "the first read");
+  await waitFor(() => token >= 0, 5000, "the first read");
   // Registered with WRITABLE and an empty queue: one writable event at once.
   assertEquals(writable, [0]);
   assert(results[0], "below the high-water mark at first");
@@ -145,7 +98,7 @@ Deno.test("write() signals the high-water mark; WRITABLE fires below the low-wat
   assert(got.every((b) => b === 7));
   await flushed;
   assertEquals(loop.pendingWriteBytes(token), 0);
-  await until(() => writable.length === 2, "the writable event");
+  await waitFor(() => writable.length === 2, 5000, "the writable event");
   assert(writable[1]! < 64 * 1024);
   loop.stop();
   await running;
@@ -155,7 +108,7 @@ Deno.test("writes queued in one handler call are coalesced into one write", asyn
   await using loop = new EventLoop();
   let writesBefore = -1;
   let writesAfterQueue = -1;
-  const { port } = serve(loop, (event, loop) => {
+  const port = listenOnLoop(loop, (event, loop) => {
     if (!event.data) return;
     writesBefore = loop.metrics().writes;
     for (let i = 0; i < 10; i++) {
@@ -171,7 +124,7 @@ Deno.test("writes queued in one handler call are coalesced into one write", asyn
     await readExactly(conn, expected.length),
   );
   assertEquals(got, expected);
-  await until(() => loop.metrics().writes > writesBefore, "the write");
+  await waitFor(() => loop.metrics().writes > writesBefore, 5000, "the write");
   assertEquals(writesAfterQueue, writesBefore, "nothing written mid-handler");
   assertEquals(loop.metrics().writes - writesBefore, 1, "one write for all");
   loop.stop();
@@ -184,11 +137,11 @@ Deno.test("deregistering mid-read loses no byte: the loop adopts the read on re-
   const handler = (event: Event) => {
     if (event.data) parts.push(event.data.slice());
   };
-  const { port } = serve(loop, handler);
+  const port = listenOnLoop(loop, handler);
   const running = loop.run();
   using client = await Deno.connect({ hostname: HOST, port });
   await writeAll(client, pattern(100, 1));
-  await until(() => parts.length === 1, "the first read");
+  await waitFor(() => parts.length === 1, 5000, "the first read");
   // A read is in flight now; take the conn off the loop.
   const conn = loop.deregister(1) as Deno.Conn;
   assertFalse(loop.has(1));
@@ -197,8 +150,9 @@ Deno.test("deregistering mid-read loses no byte: the loop adopts the read on re-
   assertEquals(parts.length, 1, "nothing delivered while deregistered");
   loop.register(conn, 9, Interest.READABLE, handler);
   await writeAll(client, pattern(3000, 3));
-  await until(
+  await waitFor(
     () => parts.reduce((a, p) => a + p.length, 0) === 8100,
+    5000,
     "all bytes",
   );
   assertEquals(
@@ -212,13 +166,13 @@ Deno.test("deregistering mid-read loses no byte: the loop adopts the read on re-
 Deno.test("deregistering mid-read hands the read in flight to the next reader", async () => {
   await using loop = new EventLoop();
   let first: Uint8Array | undefined;
-  const { port } = serve(loop, (event) => {
+  const port = listenOnLoop(loop, (event) => {
     if (event.data) first = event.data.slice();
   });
   const running = loop.run();
   using client = await Deno.connect({ hostname: HOST, port });
   await writeAll(client, pattern(10, 1));
-  await until(() => first !== undefined, "the first read");
+  await waitFor(() => first !== undefined, 5000, "the first read");
   const conn = loop.deregister(1) as Deno.Conn;
   await writeAll(client, pattern(300, 2));
   // What net/TcpStream does: take the loop's read first, then read itself.
@@ -243,17 +197,17 @@ Deno.test("deregistering mid-read hands the read in flight to the next reader", 
 Deno.test("a read completed while READABLE was off is handed over on deregistration", async () => {
   await using loop = new EventLoop();
   let first = false;
-  const { port } = serve(loop, (event) => {
+  const port = listenOnLoop(loop, (event) => {
     if (event.data) first = true;
   });
   const running = loop.run();
   using client = await Deno.connect({ hostname: HOST, port });
   await writeAll(client, new Uint8Array([1]));
-  await until(() => first, "the first read");
+  await waitFor(() => first, 5000, "the first read");
   // Outside the handler: the next read is in flight; it completes held.
   loop.reregister(1, Interest.NONE);
   await writeAll(client, pattern(50, 4));
-  await until(() => loop.metrics().bytesRead === 51, "the held read");
+  await waitFor(() => loop.metrics().bytesRead === 51, 5000, "the held read");
   const conn = loop.deregister(1) as Deno.Conn;
   const outcome = await takeInflightRead(conn)!;
   assertEquals(outcome.data, pattern(50, 4));
@@ -269,7 +223,7 @@ Deno.test("fairness: a flooding peer does not starve a quiet connection or the t
   const events = new Map<Token, number>();
   let floodToken = -1;
   let floodDone = false;
-  const { port } = serve(loop, (event, loop) => {
+  const port = listenOnLoop(loop, (event, loop) => {
     events.set(event.token, (events.get(event.token) ?? 0) + 1);
     // An echo that respects backpressure: stop reading while the queue is
     // above the high-water mark.
@@ -306,7 +260,7 @@ Deno.test("fairness: a flooding peer does not starve a quiet connection or the t
     stderr: "inherit",
   }).spawn();
   try {
-    await until(() => loop.metrics().bytesRead > 1 << 20, "the flood");
+    await waitFor(() => loop.metrics().bytesRead > 1 << 20, 5000, "the flood");
     floodToken = 1;
     using quiet = await Deno.connect({ hostname: HOST, port });
     const ping = new Uint8Array(64).fill(9);
@@ -351,7 +305,7 @@ Deno.test("events are dispatched in batches of at most eventsCapacity", async ()
 Deno.test("flush() stops waiting when its signal aborts; the queue is kept", async () => {
   await using loop = new EventLoop();
   let token = -1;
-  const { port } = serve(loop, (event, loop) => {
+  const port = listenOnLoop(loop, (event, loop) => {
     if (event.data && token < 0) {
       token = event.token;
       loop.write(token, new Uint8Array(32 << 20)); // the peer does not read
@@ -360,7 +314,7 @@ Deno.test("flush() stops waiting when its signal aborts; the queue is kept", asy
   const running = loop.run();
   using conn = await Deno.connect({ hostname: HOST, port });
   await writeAll(conn, new Uint8Array([1]));
-  await until(() => token >= 0, "the first read");
+  await waitFor(() => token >= 0, 5000, "the first read");
   const already = AbortSignal.abort(new Error("already"));
   let rejected: unknown;
   await loop.flush(token, { signal: already }).catch((e) => rejected = e);

@@ -2,6 +2,7 @@
 // `--port` flags, `listening on HOST:PORT` as the first stdout line, and a
 // clean exit 0 on SIGINT/SIGTERM, with live connections open.
 import { assert, assertEquals, assertMatch } from "@std/assert";
+import { readExactly } from "./testdata/_net_helpers.ts";
 
 const EXAMPLE = new URL("../examples/scratch_echo_server.ts", import.meta.url);
 
@@ -20,17 +21,6 @@ async function start(args: string[] = []) {
   }
   const line = text.split("\n")[0]!;
   return { child, reader, line };
-}
-
-async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let off = 0;
-  while (off < n) {
-    const r = await conn.read(out.subarray(off));
-    if (r === null) throw new Error(`EOF after ${off} of ${n} bytes`);
-    off += r;
-  }
-  return out;
 }
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -1,7 +1,12 @@
-// Helpers for the net/ tests: raw Deno clients that no server code touches.
+// Helpers of the reactor/, net/ and integration tests: raw Deno clients that
+// no server code touches, and echo servers on a bare EventLoop. Everything
+// here is bounded in time; nothing here asserts a duration.
+
+import { type Event, type EventLoop, Interest } from "../../reactor/mod.ts";
 
 export const encoder = new TextEncoder();
 export const decoder = new TextDecoder();
+export const HOST = "127.0.0.1";
 
 /** Rejects after `ms` unless `promise` settles first; clears its timer. */
 export async function within<T>(
@@ -37,10 +42,33 @@ export async function readN(conn: Deno.Conn, n: number): Promise<Uint8Array> {
   return out;
 }
 
+/** Reads exactly `n` bytes; throws at EOF before. */
+export async function readExactly(
+  conn: Deno.Conn,
+  n: number,
+): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const r = await conn.read(out.subarray(off));
+    if (r === null) throw new Error(`EOF after ${off} of ${n} bytes`);
+    off += r;
+  }
+  return out;
+}
+
+/** Writes all of `bytes`. */
+export async function writeAll(
+  conn: Deno.Conn,
+  bytes: Uint8Array,
+): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
 /** Reads until end of stream. */
 export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  let total = 0;
   const buf = new Uint8Array(65536);
   while (true) {
     let r: number | null;
@@ -52,15 +80,8 @@ export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
     }
     if (r === null) break;
     chunks.push(buf.slice(0, r));
-    total += r;
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
+  return concat(chunks);
 }
 
 /** Reads until `text` appears in what was read (decoded as UTF-8). */
@@ -97,4 +118,60 @@ export async function waitFor(
     }
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** A deterministic byte pattern. */
+export function pattern(n: number, seed = 0): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed + (i >> 8)) & 0xff;
+  return out;
+}
+
+/** The byte arrays `parts` joined into one. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+// ------------------------------------------------- servers on an EventLoop
+
+/** An EventLoop handler that echoes what it reads and closes (flushed) at EOF. */
+export function echoEvent(event: Event, loop: EventLoop): void {
+  if (event.data) loop.write(event.token, event.data);
+  if (event.readClosed) void loop.close(event.token, { flush: true });
+}
+
+/**
+ * Registers `listener` on `loop` under token 0; each accepted conn is
+ * registered under the next token with `interest` and `handler`.
+ */
+export function serveOnLoop(
+  loop: EventLoop,
+  listener: Deno.Listener<Deno.Conn, Deno.Addr>,
+  handler: (event: Event, loop: EventLoop) => void = echoEvent,
+  interest: Interest = Interest.READABLE,
+): void {
+  let next = 1;
+  loop.register(listener, 0, Interest.READABLE, (event, loop) => {
+    if (event.conn) loop.register(event.conn, next++, interest, handler);
+  });
+}
+
+/**
+ * Listens on an ephemeral loopback port served by `loop` (see
+ * {@linkcode serveOnLoop}); returns the port.
+ */
+export function listenOnLoop(
+  loop: EventLoop,
+  handler: (event: Event, loop: EventLoop) => void = echoEvent,
+  interest: Interest = Interest.READABLE,
+): number {
+  const listener = Deno.listen({ hostname: HOST, port: 0 });
+  serveOnLoop(loop, listener, handler, interest);
+  return listener.addr.port;
 }

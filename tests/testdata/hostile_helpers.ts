@@ -9,74 +9,31 @@ import {
   TcpServerConfig,
   type TcpServerConfigOptions,
 } from "../../net/mod.ts";
+import {
+  concat,
+  decoder,
+  encoder,
+  HOST,
+  readExactly,
+  within,
+  writeAll,
+} from "./_net_helpers.ts";
 
-export const encoder = new TextEncoder();
-export const decoder = new TextDecoder();
-export const HOST = "127.0.0.1";
-
-/** Rejects after `ms` unless `promise` settles first; clears its timer. */
-export async function within<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Timed out after ${ms} ms: ${what}`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `predicate` every few ms until it holds, or throws after `ms`. */
-export async function waitFor(
-  predicate: () => boolean,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const start = performance.now();
-  while (!predicate()) {
-    if (performance.now() - start > ms) {
-      throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+// The shared basics live in _net_helpers.ts; re-exported for the hostile_*
+// tests that import them from here.
+export {
+  decoder,
+  encoder,
+  HOST,
+  pattern,
+  readExactly,
+  waitFor,
+  within,
+  writeAll,
+} from "./_net_helpers.ts";
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Writes all of `bytes`. */
-export async function writeAll(
-  conn: Deno.Conn,
-  bytes: Uint8Array,
-): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-}
-
-/** Reads exactly `n` bytes; throws at EOF before. */
-export async function readExactly(
-  conn: Deno.Conn,
-  n: number,
-): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let off = 0;
-  while (off < n) {
-    const r = await conn.read(out.subarray(off));
-    if (r === null) throw new Error(`EOF after ${off} of ${n} bytes`);
-    off += r;
-  }
-  return out;
 }
 
 /**
@@ -110,12 +67,7 @@ export async function readToEnd(
     total += r;
     if (total > limit) throw new Error(`more than ${limit} bytes before EOF`);
   }
-  const bytes = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    bytes.set(c, off);
-    off += c.length;
-  }
+  const bytes = concat(chunks);
   return { bytes, reset };
 }
 
@@ -135,13 +87,6 @@ export async function readUntilText(
     if (seen.length > limit) throw new Error(`no "${text}" in ${limit} bytes`);
   }
   return seen;
-}
-
-/** A deterministic byte pattern. */
-export function pattern(n: number, seed = 0): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed + (i >> 8)) & 0xff;
-  return out;
 }
 
 /** Index of the first difference, or -1. */
