@@ -1,5 +1,6 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { shutdownOnSignals } from "./shutdown_on_signals.ts";
+import { Lines, listeningPort } from "../tests/testdata/_net_helpers.ts";
 
 type Call = { force?: boolean; timeoutMs?: number };
 
@@ -20,30 +21,6 @@ async function raise(signal: Deno.Signal, calls: unknown[], expected: number) {
   for (let i = 0; i < 200 && calls.length < expected; i++) {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-}
-
-/** Reads the child's stdout line by line. */
-function lines(
-  stream: ReadableStream<Uint8Array>,
-): () => Promise<string | undefined> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = "";
-  return async () => {
-    while (!buffered.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) {
-        reader.releaseLock();
-        const rest = buffered;
-        buffered = "";
-        return rest === "" ? undefined : rest;
-      }
-      buffered += value;
-    }
-    const index = buffered.indexOf("\n");
-    const line = buffered.slice(0, index);
-    buffered = buffered.slice(index + 1);
-    return line;
-  };
 }
 
 const CHILD = new URL(
@@ -148,14 +125,9 @@ Deno.test({
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
-    const next = lines(child.stdout);
-    const first = await next();
-    const port = Number(first?.match(/^listening on 127\.0\.0\.1:(\d+)$/)?.[1]);
-    assertEquals(
-      Number.isInteger(port) && port > 0,
-      true,
-      `first line: ${first}`,
-    );
+    const stdout = new Lines(child.stdout);
+    const next = () => stdout.next();
+    const port = listeningPort(await next());
 
     child.kill("SIGINT");
     assertEquals(await next(), "signal SIGINT forced=false");
@@ -168,7 +140,7 @@ Deno.test({
     assertEquals(await next(), "signal SIGTERM forced=true");
     assertEquals(await next(), "shutdown force=true timeoutMs=undefined");
     assertEquals(await next(), "accept loop ended");
-    assertEquals(await next(), undefined);
+    assertEquals(await next(), null);
     const status = await child.status;
     assertEquals([status.code, status.signal], [0, null]);
   },
@@ -184,7 +156,8 @@ Deno.test({
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
-    const next = lines(child.stdout);
+    const stdout = new Lines(child.stdout);
+    const next = () => stdout.next();
     await next();
     child.kill("SIGINT");
     assertEquals(await next(), "signal SIGINT forced=false");
@@ -193,7 +166,7 @@ Deno.test({
     assertEquals(await next(), "signal SIGINT forced=true");
     assertEquals(await next(), "shutdown force=true timeoutMs=undefined");
     child.kill("SIGINT");
-    assertEquals(await next(), undefined);
+    assertEquals(await next(), null);
     const status = await child.status;
     assertEquals(status.signal, "SIGINT");
   },

@@ -3,7 +3,12 @@
 // `listening on HOST:PORT` first, and must exit 0 on SIGTERM.
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { readUntilText, within } from "./testdata/_net_helpers.ts";
+import {
+  Lines,
+  listeningPort,
+  readUntilText,
+  within,
+} from "./testdata/_net_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const encoder = new TextEncoder();
@@ -14,67 +19,6 @@ const HAVE_SOCAT = await new Deno.Command("socat", {
   stderr: "null",
 })
   .output().then((o) => o.success, () => false);
-
-/** Lines of a child's stdout, read on demand. */
-class Lines {
-  #reader: ReadableStreamDefaultReader<string>;
-  #buffer = "";
-  #done = false;
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
-  }
-  /** The next line, or `null` at end of stream. */
-  async next(): Promise<string | null> {
-    while (!this.#buffer.includes("\n")) {
-      if (this.#done) {
-        if (this.#buffer === "") return null;
-        const rest = this.#buffer;
-        this.#buffer = "";
-        return rest;
-      }
-      const { value, done } = await this.#reader.read();
-      if (done) this.#done = true;
-      else this.#buffer += value;
-    }
-    const i = this.#buffer.indexOf("\n");
-    const line = this.#buffer.slice(0, i);
-    this.#buffer = this.#buffer.slice(i + 1);
-    return line;
-  }
-  /** Reads lines until one equals `line` (returns the skipped ones). */
-  async expect(line: string, ms = 5000): Promise<string[]> {
-    const skipped: string[] = [];
-    await within(
-      (async () => {
-        while (true) {
-          const got = await this.next();
-          if (got === null) {
-            throw new Error(
-              `EOF waiting for "${line}"; saw ${JSON.stringify(skipped)}`,
-            );
-          }
-          if (got === line) return;
-          skipped.push(got);
-        }
-      })(),
-      ms,
-      `line "${line}"`,
-    );
-    return skipped;
-  }
-  /** Everything left until end of stream. */
-  async rest(): Promise<string[]> {
-    const out: string[] = [];
-    for (
-      let line = await this.next();
-      line !== null;
-      line = await this.next()
-    ) {
-      out.push(line);
-    }
-    return out;
-  }
-}
 
 interface Example {
   child: Deno.ChildProcess;
@@ -106,8 +50,7 @@ async function startExample(
   const stdout = new Lines(child.stdout);
   const stderr = new Response(child.stderr).text();
   const first = await within(stdout.next(), 30_000, `${name} to listen`);
-  assertMatch(first ?? "", /^listening on 127\.0\.0\.1:\d+$/);
-  const port = Number(first!.split(":").at(-1));
+  const port = listeningPort(first);
   return { child, port, stdout, stderr };
 }
 

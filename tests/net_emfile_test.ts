@@ -2,24 +2,19 @@
 // (tk-listen's policy: report, sleep acceptErrorDelayMs, retry) and must
 // accept again once descriptors are freed.
 
+import { assert, assertEquals, assertGreater, assertLess } from "@std/assert";
 import {
-  assert,
-  assertEquals,
-  assertGreater,
-  assertLess,
-  assertMatch,
-} from "@std/assert";
-import { decoder, encoder, readN, within } from "./testdata/_net_helpers.ts";
+  cpuTicks,
+  decoder,
+  encoder,
+  Lines,
+  listeningPort,
+  readN,
+  within,
+} from "./testdata/_net_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const CLK_TCK = 100; // Linux USER_HZ
-
-function cpuTicks(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  // Fields after the parenthesized command name; utime and stime are 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
 
 Deno.test({
   name:
@@ -36,16 +31,10 @@ Deno.test({
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const stdout = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let first = "";
-    while (!first.includes("\n")) {
-      const { value, done } = await within(stdout.read(), 30_000, "listening");
-      if (done) break;
-      first += value;
-    }
-    assertMatch(first, /^listening on 127\.0\.0\.1:\d+\n/);
-    const port = Number(first.trim().split(":").at(-1));
+    const stdout = new Lines(child.stdout);
+    const port = listeningPort(
+      await within(stdout.next(), 30_000, "listening"),
+    );
 
     // stderr lines, counted as they come.
     let acceptErrors = 0;
@@ -120,7 +109,7 @@ Deno.test({
 
     child.kill("SIGTERM");
     const status = await within(child.status, 10_000, "exit");
-    while (!(await stdout.read()).done) { /* drain */ }
+    await stdout.rest();
     await stderrDone;
     assertEquals(status.code, 0, stderrText.slice(-2000));
     assert(acceptErrors >= errorsBefore);

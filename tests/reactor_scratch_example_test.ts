@@ -1,8 +1,8 @@
 // The scratch echo example follows the example convention: `--hostname` /
 // `--port` flags, `listening on HOST:PORT` as the first stdout line, and a
 // clean exit 0 on SIGINT/SIGTERM, with live connections open.
-import { assert, assertEquals, assertMatch } from "@std/assert";
-import { readExactly } from "./testdata/_net_helpers.ts";
+import { assertEquals } from "@std/assert";
+import { Lines, listeningPort, readExactly } from "./testdata/_net_helpers.ts";
 
 const EXAMPLE = new URL("../examples/scratch_echo_server.ts", import.meta.url);
 
@@ -12,23 +12,16 @@ async function start(args: string[] = []) {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
-  const line = text.split("\n")[0]!;
-  return { child, reader, line };
+  const stdout = new Lines(child.stdout);
+  const line = await stdout.next();
+  return { child, stdout, line };
 }
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.test(`scratch echo example echoes and exits 0 on ${signal}`, async () => {
-    const { child, reader, line } = await start(["--port", "0"]);
+    const { child, stdout, line } = await start(["--port", "0"]);
     try {
-      assertMatch(line, /^listening on 127\.0\.0\.1:\d+$/);
-      const port = Number(line.split(":").at(-1));
+      const port = listeningPort(line);
       using conn = await Deno.connect({ hostname: "127.0.0.1", port });
       const msg = new TextEncoder().encode(`hello ${signal}`);
       await conn.write(msg);
@@ -40,7 +33,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       // The server closed our connection on its way out.
       assertEquals(await conn.read(new Uint8Array(8)), null);
     } finally {
-      await reader.cancel();
+      await stdout.cancel();
       await child.stderr.cancel();
       try {
         child.kill("SIGKILL");
@@ -50,13 +43,13 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 Deno.test("scratch echo example takes --hostname", async () => {
-  const { child, reader, line } = await start(["--hostname", "127.0.0.1"]);
+  const { child, stdout, line } = await start(["--hostname", "127.0.0.1"]);
   try {
-    assert(line.startsWith("listening on 127.0.0.1:"), line);
+    listeningPort(line); // throws unless `listening on 127.0.0.1:PORT`
     child.kill("SIGTERM");
     assertEquals((await child.status).code, 0);
   } finally {
-    await reader.cancel();
+    await stdout.cancel();
     await child.stderr.cancel();
   }
 });

@@ -4,6 +4,7 @@
 // with EMFILE (the listener backs off instead of spinning), then free
 // descriptors and check that it accepts again.
 import { assert, assertEquals, assertLess } from "@std/assert";
+import { cpuTicks, Lines, listeningPort } from "./testdata/_net_helpers.ts";
 
 const FIXTURE = new URL("./stream_fixtures/emfile_server.ts", import.meta.url);
 const CONNECTIONS = 100;
@@ -13,14 +14,6 @@ interface Stats {
   held: number;
   errors: number;
   exhausted: number;
-}
-
-function cpuTicks(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  // Fields after the parenthesised command name; utime and stime are the
-  // 14th and 15th fields of the whole line.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
 }
 
 function clockTicksPerSecond(): number {
@@ -46,18 +39,10 @@ Deno.test({
       env: { DENO_NO_UPDATE_CHECK: "1" },
     }).spawn();
     const stdin = child.stdin.getWriter();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream())
-      .getReader();
-    let buffered = "";
+    const stdout = new Lines(child.stdout);
     const nextLine = async (): Promise<string> => {
-      while (!buffered.includes("\n")) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`child ended; output so far: ${buffered}`);
-        buffered += value;
-      }
-      const index = buffered.indexOf("\n");
-      const line = buffered.slice(0, index);
-      buffered = buffered.slice(index + 1);
+      const line = await stdout.next();
+      if (line === null) throw new Error("child ended");
       return line;
     };
     const send = (command: string) =>
@@ -91,11 +76,7 @@ Deno.test({
     const conns: Deno.Conn[] = [];
     let failure: unknown;
     try {
-      const first = await nextLine();
-      const port = Number(
-        first.match(/^listening on 127\.0\.0\.1:(\d+)$/)?.[1],
-      );
-      assert(port > 0, `first line: ${first}`);
+      const port = listeningPort(await nextLine());
 
       // The kernel completes every handshake (backlog 511); the child can
       // hold only ~40 of them.
@@ -166,7 +147,6 @@ Deno.test({
       } catch {
         // end of output
       }
-      reader.releaseLock();
       const status = await child.status;
       if (failure) throw failure;
       assertEquals(status.code, 0, `child output: ${rest.join("\n")}`);

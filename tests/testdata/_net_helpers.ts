@@ -175,3 +175,91 @@ export function listenOnLoop(
   serveOnLoop(loop, listener, handler, interest);
   return listener.addr.port;
 }
+
+// ---------------------------------------------------------- child processes
+
+/** Lines of a child's stdout, read on demand. */
+export class Lines {
+  #reader: ReadableStreamDefaultReader<string>;
+  #buffer = "";
+  #done = false;
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  }
+  /** The next line, or `null` at end of stream. */
+  async next(): Promise<string | null> {
+    while (!this.#buffer.includes("\n")) {
+      if (this.#done) {
+        if (this.#buffer === "") return null;
+        const rest = this.#buffer;
+        this.#buffer = "";
+        return rest;
+      }
+      const { value, done } = await this.#reader.read();
+      if (done) this.#done = true;
+      else this.#buffer += value;
+    }
+    const i = this.#buffer.indexOf("\n");
+    const line = this.#buffer.slice(0, i);
+    this.#buffer = this.#buffer.slice(i + 1);
+    return line;
+  }
+  /** Reads lines until one equals `line` (returns the skipped ones). */
+  async expect(line: string, ms = 5000): Promise<string[]> {
+    const skipped: string[] = [];
+    await within(
+      (async () => {
+        while (true) {
+          const got = await this.next();
+          if (got === null) {
+            throw new Error(
+              `EOF waiting for "${line}"; saw ${JSON.stringify(skipped)}`,
+            );
+          }
+          if (got === line) return;
+          skipped.push(got);
+        }
+      })(),
+      ms,
+      `line "${line}"`,
+    );
+    return skipped;
+  }
+  /** Everything left until end of stream. */
+  async rest(): Promise<string[]> {
+    const out: string[] = [];
+    for (
+      let line = await this.next();
+      line !== null;
+      line = await this.next()
+    ) {
+      out.push(line);
+    }
+    return out;
+  }
+  /** Stops reading: the rest of the stream is discarded. */
+  cancel(): Promise<void> {
+    return this.#reader.cancel();
+  }
+}
+
+/**
+ * The port of an example server's first line, exactly
+ * `listening on 127.0.0.1:PORT`; throws on any other line.
+ */
+export function listeningPort(line: string | null): number {
+  const port = Number(line?.match(/^listening on 127\.0\.0\.1:(\d+)$/)?.[1]);
+  if (!(Number.isInteger(port) && port > 0)) {
+    throw new Error(`Unexpected first line: ${JSON.stringify(line)}`);
+  }
+  return port;
+}
+
+/** User plus system CPU time of process `pid` in clock ticks (Linux /proc). */
+export function cpuTicks(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after the parenthesised command name; utime and stime are the
+  // 14th and 15th fields of the whole line.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
