@@ -42,8 +42,14 @@ export function miniRedisHandler(
   // received commands until onWritable, so a pipeline of GETs is paced by
   // the peer's reading instead of piling up replies.
   let full = false;
+  // Set when a sendTo cut the peer as a slow consumer: nothing more to send.
+  let gone = false;
   const send = (bytes: Uint8Array): void => {
-    if (bytes.length > 0 && !full && !ctx.sendTo(id, bytes)) full = true;
+    // A reply goes out whole even over the high-water mark (a bulk's header
+    // and bytes are separate sends): `full` only stops the next command.
+    if (bytes.length === 0 || gone || ctx.sendTo(id, bytes)) return;
+    full = true;
+    gone = !ctx.has(id);
   };
   // One writer for all connections: the replies to one read's pipelined
   // commands are gathered and queued with one sendTo (which copies), but a
@@ -73,17 +79,13 @@ export function miniRedisHandler(
     parser = p;
     out.reset();
     close = false;
-    full = false;
+    full = gone = false;
     const error = p.push(data, onCommand);
     if (error) {
       out.error(`ERR ${error.message}`);
       close = true;
     }
-    // After a "slow consumer" cut the connection is gone: nothing to send.
-    if (out.length > 0 && (!full || c.has(i))) {
-      full = false;
-      send(out.view());
-    }
+    send(out.view());
     if (close) c.closeConnection(i);
   };
   return {

@@ -410,6 +410,34 @@ for (const [size, gets] of [[1048576, 1], [1_000_000, 2]] as const) {
   });
 }
 
+Deno.test("hostile redis: big and small replies interleaved in one pipeline arrive whole and in order", async () => {
+  await using ex = await startExample("mini_redis.ts");
+  const c = await connect(ex.port);
+  try {
+    const big = "b".repeat(20_000), small = "s".repeat(1000);
+    await writeAll(c, encoder.encode(`SET b ${big}\r\nSET s ${small}\r\n`));
+    assertEquals(decoder.decode(await readExactly(c, 10)), "+OK\r\n+OK\r\n");
+    // The second big reply is queued behind ~70 KB of replies: its bytes
+    // must follow its header even though the queue is over its high-water
+    // mark by then.
+    const gets = ["GET b", ...Array(50).fill("GET s"), "GET b"];
+    for (let round = 0; round < 3; round++) {
+      await writeAll(c, encoder.encode(gets.join("\r\n") + "\r\n"));
+    }
+    await writeAll(c, encoder.encode("QUIT\r\n"));
+    const { bytes } = await within(readToEnd(c), 15_000, "replies");
+    const one = [
+      `$20000\r\n${big}\r\n`,
+      ...Array(50).fill(`$1000\r\n${small}\r\n`),
+      `$20000\r\n${big}\r\n`,
+    ].join("");
+    assertEquals(bytes.length, 3 * one.length + 5, "reply bytes");
+    assertEquals(decoder.decode(bytes), one.repeat(3) + "+OK\r\n");
+  } finally {
+    c.close();
+  }
+});
+
 Deno.test("hostile redis: a pipeline of GETs of a big value cannot balloon the server", async () => {
   await using ex = await startExample("mini_redis.ts");
   const size = 1024 * 1024 - 64;
