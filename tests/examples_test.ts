@@ -4,9 +4,10 @@
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import {
+  type ExampleProcess,
   Lines,
-  listeningPort,
   readUntilText,
+  spawnExample,
   within,
 } from "./testdata/_net_helpers.ts";
 
@@ -20,42 +21,8 @@ const HAVE_SOCAT = await new Deno.Command("socat", {
 })
   .output().then((o) => o.success, () => false);
 
-interface Example {
-  child: Deno.ChildProcess;
-  port: number;
-  stdout: Lines;
-  stderr: Promise<string>;
-}
-
-async function startExample(
-  name: string,
-  ...extra: string[]
-): Promise<Example> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      `examples/${name}`,
-      "--hostname",
-      "127.0.0.1",
-      "--port",
-      "0",
-      ...extra,
-    ],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = new Lines(child.stdout);
-  const stderr = new Response(child.stderr).text();
-  const first = await within(stdout.next(), 30_000, `${name} to listen`);
-  const port = listeningPort(first);
-  return { child, port, stdout, stderr };
-}
-
 async function stopExample(
-  example: Example,
+  example: ExampleProcess,
   signal: Deno.Signal = "SIGTERM",
 ): Promise<void> {
   example.child.kill(signal);
@@ -91,7 +58,7 @@ Deno.test({
   name: "examples/echo_server.ts echoes to socat and exits 0 on SIGTERM",
   ignore: !HAVE_SOCAT,
   async fn() {
-    const server = await startExample("echo_server.ts");
+    const server = await spawnExample("echo_server.ts");
     // 200 KiB of numbered lines through a client that is not ours.
     const input = Array.from({ length: 20_000 }, (_, i) =>
       `line ${i}`).join("\n") + "\n";
@@ -115,7 +82,7 @@ Deno.test({
   name:
     "examples/echo_client.ts talks to examples/echo_server.ts, which exits 0 on SIGINT",
   async fn() {
-    const server = await startExample("echo_server.ts");
+    const server = await spawnExample("echo_server.ts");
     const output = await within(
       new Deno.Command(Deno.execPath(), {
         args: [
@@ -150,7 +117,7 @@ Deno.test({
     "examples/chat_server.ts: join/leave, /nick, broadcast, 4 KiB limit, /quit, SIGTERM",
   ignore: !HAVE_SOCAT,
   async fn() {
-    const server = await startExample("chat_server.ts");
+    const server = await spawnExample("chat_server.ts");
     const a = socat(server.port);
     await a.lines.expect("* welcome guest1; /nick NAME, /who, /quit");
     const b = socat(server.port);
@@ -206,7 +173,10 @@ Deno.test({
     "examples/chat_server.ts: a second SIGTERM forces the shutdown a stubborn client holds up",
   async fn() {
     // A one-minute grace period that only the second signal can cut short.
-    const server = await startExample("chat_server.ts", "--grace-ms", "60000");
+    const server = await spawnExample("chat_server.ts", [
+      "--grace-ms",
+      "60000",
+    ]);
     const conn = await Deno.connect({
       hostname: "127.0.0.1",
       port: server.port,

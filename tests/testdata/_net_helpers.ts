@@ -237,6 +237,14 @@ export class Lines {
     }
     return out;
   }
+  /** Reads to end of stream, keeping nothing. */
+  async drain(): Promise<void> {
+    this.#buffer = "";
+    while (!this.#done) {
+      const { done } = await this.#reader.read();
+      if (done) this.#done = true;
+    }
+  }
   /** Stops reading: the rest of the stream is discarded. */
   cancel(): Promise<void> {
     return this.#reader.cancel();
@@ -262,4 +270,62 @@ export function cpuTicks(pid: number): number {
   // 14th and 15th fields of the whole line.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/** An example server run as a child process, past its `listening on` line. */
+export interface ExampleProcess {
+  child: Deno.ChildProcess;
+  port: number;
+  /** The rest of its stdout. */
+  stdout: Lines;
+  /** All of its stderr, once it exits. */
+  stderr: Promise<string>;
+}
+
+/**
+ * Starts `examples/<file>` with `--hostname 127.0.0.1 --port 0` and `extra`
+ * flags, under `permissions`, and waits (30 s at most) for its first line,
+ * `listening on 127.0.0.1:PORT`. Without that line the child is killed and
+ * the error carries its stderr.
+ */
+export async function spawnExample(
+  file: string,
+  extra: string[] = [],
+  permissions: string[] = ["--allow-net"],
+): Promise<ExampleProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...permissions,
+      `examples/${file}`,
+      "--hostname",
+      HOST,
+      "--port",
+      "0",
+      ...extra,
+    ],
+    cwd: new URL("../..", import.meta.url),
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new Lines(child.stdout);
+  const stderr = new Response(child.stderr).text();
+  try {
+    const first = await within(stdout.next(), 30_000, `${file} to listen`);
+    return { child, port: listeningPort(first), stdout, stderr };
+  } catch (error) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+    await child.status;
+    await stdout.cancel();
+    throw new Error(
+      `${file} did not start: ${
+        (error as Error).message
+      }; stderr: ${await stderr}`,
+      { cause: error },
+    );
+  }
 }

@@ -15,6 +15,7 @@ import {
   encoder,
   HOST,
   readExactly,
+  spawnExample,
   within,
   writeAll,
 } from "./_net_helpers.ts";
@@ -201,73 +202,17 @@ export async function startExample(
   file: string,
   ...extra: string[]
 ): Promise<Example> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `examples/${file}`,
-      "--hostname",
-      HOST,
-      "--port",
-      "0",
-      ...extra,
-    ],
-    cwd: new URL("../..", import.meta.url).pathname,
-    env: { DENO_NO_UPDATE_CHECK: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const { child, port, stdout, stderr } = await spawnExample(file, extra, [
+    "-A",
+  ]);
   let exited = false;
   const status = child.status.then((s) => {
     exited = true;
     return s;
   });
-  const stderrText = new Response(child.stderr).text();
-  const reader = child.stdout.getReader();
-  let text = "";
-  const dec = new TextDecoder();
-  try {
-    await within(
-      (async () => {
-        while (!text.includes("\n")) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          text += dec.decode(value, { stream: true });
-        }
-      })(),
-      30_000,
-      `${file} to print its first line`,
-    );
-  } catch (error) {
-    child.kill("SIGKILL");
-    await status;
-    await reader.cancel();
-    await stderrText;
-    throw error;
-  }
-  const m = text.match(/^listening on 127\.0\.0\.1:(\d+)\n/);
-  if (!m) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited */ }
-    await status;
-    await reader.cancel();
-    throw new Error(
-      `unexpected first line of ${file}: ${
-        JSON.stringify(text)
-      }; stderr: ${await stderrText}`,
-    );
-  }
-  const drain = (async () => {
-    try {
-      for (;;) {
-        const { done } = await reader.read();
-        if (done) break;
-      }
-    } catch { /* cancelled */ }
-  })();
+  const drain = stdout.drain().catch(() => {/* cancelled */});
   return {
-    port: Number(m[1]),
+    port,
     pid: child.pid,
     child,
     rssKiB() {
@@ -296,7 +241,7 @@ export async function startExample(
       await status;
       clearTimeout(killer);
       await drain;
-      await stderrText;
+      await stderr;
     },
   };
 }
