@@ -10,6 +10,7 @@ import {
   echoOnce,
   type Example,
   firstDifference,
+  floodUntilStalled,
   pattern,
   readExactly,
   readToEnd,
@@ -58,29 +59,15 @@ for (const file of SERVERS) {
     await echoes(ex, "warm");
     const rss0 = ex.rssKiB();
     const flooder = await connect(ex.port);
-    const chunk = pattern(256 * 1024, 1);
-    let sent = 0;
-    let stalled = false;
     let maxRss = rss0;
     try {
-      const deadline = performance.now() + 10_000;
-      while (sent < 512 * 1024 * 1024 && performance.now() < deadline) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const done = await Promise.race([
-          writeAll(flooder, chunk).then(() => true, () => true),
-          new Promise<false>((r) => timer = setTimeout(() => r(false), 1000)),
-        ]);
-        clearTimeout(timer);
-        if (!done) {
-          stalled = true;
-          break;
-        }
-        sent += chunk.length;
-        if ((sent / chunk.length) % 16 === 0) {
-          maxRss = Math.max(maxRss, ex.rssKiB());
-        }
-      }
-      maxRss = Math.max(maxRss, ex.rssKiB());
+      const { sent, stalled, maxRssKiB } = await floodUntilStalled(
+        flooder,
+        pattern(256 * 1024, 1),
+        ex,
+        { maxBytes: 512 * 1024 * 1024, sampleEvery: 16, rssKiB: rss0 },
+      );
+      maxRss = maxRssKiB;
       assert(stalled, `the server kept reading: ${sent} bytes sent`);
       await echoes(ex, "while flooded");
     } finally {

@@ -47,13 +47,8 @@ export async function readExactly(
   conn: Deno.Conn,
   n: number,
 ): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let off = 0;
-  while (off < n) {
-    const r = await conn.read(out.subarray(off));
-    if (r === null) throw new Error(`EOF after ${off} of ${n} bytes`);
-    off += r;
-  }
+  const out = await readN(conn, n);
+  if (out.length < n) throw new Error(`EOF after ${out.length} of ${n} bytes`);
   return out;
 }
 

@@ -183,6 +183,52 @@ export const echoHandler: NetworkHandler = {
   },
 };
 
+/** What {@linkcode floodUntilStalled} saw. */
+export interface Flood {
+  /** Bytes whose writes completed. */
+  sent: number;
+  /** Whether a write was not taken within 1 s. */
+  stalled: boolean;
+  /** The highest RSS of the example seen, `rssKiB` included. */
+  maxRssKiB: number;
+}
+
+/**
+ * Writes `chunk` to `conn` again and again (a failed write counts as taken),
+ * for at most 10 s and `maxBytes`, until one write is not taken within 1 s:
+ * TCP flow control stopped us, as the server stopped reading. Samples `ex`'s
+ * RSS every `sampleEvery` chunks and at the end.
+ */
+export async function floodUntilStalled(
+  conn: Deno.Conn,
+  chunk: Uint8Array,
+  ex: Example,
+  options: { maxBytes: number; sampleEvery: number; rssKiB: number },
+): Promise<Flood> {
+  let sent = 0;
+  let stalled = false;
+  let maxRssKiB = options.rssKiB;
+  const deadline = performance.now() + 10_000;
+  while (sent < options.maxBytes && performance.now() < deadline) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = await Promise.race([
+      writeAll(conn, chunk).then(() => true, () => true),
+      new Promise<false>((r) => timer = setTimeout(() => r(false), 1000)),
+    ]);
+    clearTimeout(timer);
+    if (!done) {
+      stalled = true;
+      break;
+    }
+    sent += chunk.length;
+    if ((sent / chunk.length) % options.sampleEvery === 0) {
+      maxRssKiB = Math.max(maxRssKiB, ex.rssKiB());
+    }
+  }
+  maxRssKiB = Math.max(maxRssKiB, ex.rssKiB());
+  return { sent, stalled, maxRssKiB };
+}
+
 // ---------------------------------------------------------- example servers
 
 /** An example server run as a child process. */
