@@ -12,13 +12,11 @@ import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import { TcpClient } from "./tcp_client.ts";
 import { TcpServer } from "./tcp_server.ts";
 import { TcpServerConfig } from "./tcp_server_config.ts";
-import { decoder, waitFor } from "../tests/testdata/_net_helpers.ts";
-
-const echo: NetworkHandler = {
-  onData(ctx, id, data) {
-    ctx.sendTo(id, data);
-  },
-};
+import {
+  decoder,
+  echoHandler as echo,
+  waitFor,
+} from "../tests/testdata/_net_helpers.ts";
 
 function echoServer(): { server: TcpServer; running: Promise<void> } {
   const server = new TcpServer(new TcpServerConfig(), echo);

@@ -21,6 +21,7 @@ import {
 import {
   connectTo,
   decoder,
+  echoHandler as echo,
   encoder,
   readAll,
   readN,
@@ -28,12 +29,6 @@ import {
   waitFor,
   within,
 } from "../tests/testdata/_net_helpers.ts";
-
-const echo: NetworkHandler = {
-  onData(ctx, id, data) {
-    ctx.sendTo(id, data);
-  },
-};
 
 function serve<T>(
   handler: NetworkHandler<T>,

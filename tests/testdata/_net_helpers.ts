@@ -2,6 +2,7 @@
 // no server code touches, and echo servers on a bare EventLoop. Everything
 // here is bounded in time; nothing here asserts a duration.
 
+import type { NetworkHandler } from "../../net/mod.ts";
 import { type Event, type EventLoop, Interest } from "../../reactor/mod.ts";
 
 export const encoder = new TextEncoder();
@@ -132,6 +133,15 @@ export function concat(parts: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+// ------------------------------------------------------------ echo servers
+
+/** A NetworkHandler that echoes every chunk back to its connection. */
+export const echoHandler: NetworkHandler = {
+  onData(ctx, id, data) {
+    ctx.sendTo(id, data);
+  },
+};
 
 // ------------------------------------------------- servers on an EventLoop
 

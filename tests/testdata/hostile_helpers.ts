@@ -24,6 +24,7 @@ import {
 // tests that import them from here.
 export {
   decoder,
+  echoHandler,
   encoder,
   HOST,
   pattern,
@@ -175,13 +176,6 @@ export function startServer<T = unknown>(
     },
   };
 }
-
-/** Echo handler used as the bystanders' service. */
-export const echoHandler: NetworkHandler = {
-  onData(ctx, id, data) {
-    ctx.sendTo(id, data);
-  },
-};
 
 /** What {@linkcode floodUntilStalled} saw. */
 export interface Flood {
