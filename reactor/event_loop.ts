@@ -21,7 +21,23 @@ import {
   takePendingWrites,
 } from "./_inflight.ts";
 
-/** Options for {@linkcode EventLoop}. */
+/**
+ * Options for {@linkcode EventLoop}.
+ *
+ * @example Usage
+ * ```ts
+ * import { EventLoop, type EventLoopOptions } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: EventLoopOptions = {
+ *   eventsCapacity: 256,
+ *   writeHighWaterMark: 1 << 20,
+ *   onError: (error) => reportError(error),
+ * };
+ * await using loop = new EventLoop(options);
+ * assertEquals(loop.running, false);
+ * ```
+ */
 export interface EventLoopOptions {
   /**
    * The most events dispatched before the loop yields to the runtime (a
@@ -85,7 +101,23 @@ export interface EventLoopOptions {
   onError?: (error: unknown, token: Token | undefined) => void;
 }
 
-/** Options for {@linkcode EventLoop.prototype.register}. */
+/**
+ * Options for {@linkcode EventLoop.prototype.register}.
+ *
+ * @example Usage
+ * ```ts
+ * import { EventLoop, Interest, type RegisterOptions } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using loop = new EventLoop();
+ * const perConnection: RegisterOptions = { minReadBufferSize: 4096, maxReadBufferSize: 4096 };
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * loop.register(listener, 0, Interest.READABLE, (event, loop) => {
+ *   if (event.conn) loop.register(event.conn, loop.allocateToken(), Interest.READABLE, () => {}, perConnection);
+ * });
+ * assertEquals(loop.metrics().registeredSources, 1);
+ * ```
+ */
 export interface RegisterOptions {
   /**
    * The smallest receive buffer of this connection, in bytes.
@@ -101,13 +133,47 @@ export interface RegisterOptions {
   maxReadBufferSize?: number;
 }
 
-/** Options for {@linkcode EventLoop.prototype.flush}. */
+/**
+ * Options for {@linkcode EventLoop.prototype.flush}.
+ *
+ * @example Usage
+ * ```ts
+ * import { EventLoop, type FlushOptions, Interest } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using loop = new EventLoop();
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * loop.register(conn, 1, Interest.READABLE, () => {});
+ * loop.write(1, new TextEncoder().encode("hello"));
+ * const options: FlushOptions = { signal: AbortSignal.timeout(1000) };
+ * await loop.flush(1, options);
+ * assertEquals(loop.pendingWriteBytes(1), 0);
+ * ```
+ */
 export interface FlushOptions {
   /** Stops waiting (rejects with the signal's reason); the queue is kept. */
   signal?: AbortSignal;
 }
 
-/** Options for {@linkcode EventLoop.prototype.close}. */
+/**
+ * Options for {@linkcode EventLoop.prototype.close}.
+ *
+ * @example Usage
+ * ```ts
+ * import { type CloseOptions, EventLoop, Interest } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using loop = new EventLoop();
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+ * loop.register(conn, 1, Interest.READABLE, () => {});
+ * loop.write(1, new TextEncoder().encode("bye"));
+ * const options: CloseOptions = { flush: true };
+ * await loop.close(1, options);
+ * assertEquals(loop.has(1), false);
+ * ```
+ */
 export interface CloseOptions {
   /**
    * Write out the queued bytes before closing.
@@ -117,13 +183,41 @@ export interface CloseOptions {
   flush?: boolean;
 }
 
-/** Options for {@linkcode EventLoop.prototype.run}. */
+/**
+ * Options for {@linkcode EventLoop.prototype.run}.
+ *
+ * @example Usage
+ * ```ts
+ * import { EventLoop, type RunOptions } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using loop = new EventLoop();
+ * const controller = new AbortController();
+ * const options: RunOptions = { signal: controller.signal };
+ * loop.addTimer(1, () => controller.abort());
+ * await loop.run(options);
+ * assertEquals(loop.running, false);
+ * ```
+ */
 export interface RunOptions {
   /** Stops the loop (like `stop()`) when aborted. */
   signal?: AbortSignal;
 }
 
-/** Options passed through to {@linkcode ComputeRunner.run}. */
+/**
+ * Options passed through to {@linkcode ComputeRunner.run}.
+ *
+ * @example Usage
+ * ```ts
+ * import { type ComputeRunOptions, EventLoop } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using loop = new EventLoop();
+ * loop.attachCompute({ run: (_name, _input, options) => Promise.resolve(options?.timeoutMs) });
+ * const options: ComputeRunOptions = { timeoutMs: 500, priority: "high" };
+ * assertEquals(await loop.spawnCompute("resize", new Uint8Array(8), options), 500);
+ * ```
+ */
 export interface ComputeRunOptions {
   /** Aborts the task; the loop also aborts it when disposed. */
   signal?: AbortSignal;
@@ -138,6 +232,19 @@ export interface ComputeRunOptions {
 /**
  * Runs named CPU-heavy tasks off the loop's thread; `compute/ComputePool`
  * satisfies it.
+ *
+ * @example Usage
+ * ```ts
+ * import { type ComputeRunner, EventLoop } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const runner: ComputeRunner = {
+ *   run: (name, input) => Promise.resolve(name === "double" ? Number(input) * 2 : NaN),
+ * };
+ * await using loop = new EventLoop();
+ * loop.attachCompute(runner);
+ * assertEquals(await loop.spawnCompute("double", 21), 42);
+ * ```
  */
 export interface ComputeRunner {
   /** Runs task `name` on `input`; resolves with its result. */
@@ -148,7 +255,21 @@ export interface ComputeRunner {
   ): Promise<unknown>;
 }
 
-/** Counters of an {@linkcode EventLoop}. */
+/**
+ * Counters of an {@linkcode EventLoop}.
+ *
+ * @example Usage
+ * ```ts
+ * import { EventLoop, type EventLoopMetrics } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using loop = new EventLoop();
+ * using _timer = loop.addTimer(1000, () => {});
+ * const metrics: EventLoopMetrics = loop.metrics();
+ * assertEquals(metrics.pendingTimers, 1);
+ * assertEquals(metrics.registeredSources, 0);
+ * ```
+ */
 export interface EventLoopMetrics {
   /** Dispatch passes (batches of at most `eventsCapacity` events). */
   ticks: number;
