@@ -1,6 +1,23 @@
 import { formatValue } from "./interest.ts";
 
-/** Options for {@linkcode Timer} and `EventLoop.addTimer()`. */
+/**
+ * Options for {@linkcode Timer} and `EventLoop.addTimer()`.
+ *
+ * @example Usage
+ * ```ts
+ * import { EventLoop, type TimerOptions } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using loop = new EventLoop();
+ * const options: TimerOptions = { intervalMs: 1 };
+ * let calls = 0;
+ * loop.addTimer(1, () => {
+ *   if (++calls === 3) loop.stop();
+ * }, options);
+ * await loop.run();
+ * assertEquals(calls, 3);
+ * ```
+ */
 export interface TimerOptions {
   /**
    * Fire again every `intervalMs` milliseconds after the first expiry
