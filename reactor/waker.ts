@@ -1,7 +1,20 @@
 // Set by Waker's static block: the loop reads the state word without making it public.
 let stateOf: (waker: Waker) => Int32Array;
 
-/** Options for {@linkcode Waker}. */
+/**
+ * Options for {@linkcode Waker}.
+ *
+ * @example Usage
+ * ```ts
+ * import { Waker, type WakerOptions } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const waker = new Waker();
+ * const options: WakerOptions = { buffer: waker.buffer }; // e.g. in a Worker
+ * const remote = new Waker(options);
+ * assertEquals(remote.buffer, waker.buffer);
+ * ```
+ */
 export interface WakerOptions {
   /**
    * The shared memory of an existing waker (its `buffer`), to wake it from
