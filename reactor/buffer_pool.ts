@@ -12,7 +12,19 @@ export function releaseOwnBuffer(pool: BufferPool, buf: Uint8Array): void {
   releaseOwn(pool, buf);
 }
 
-/** Options for {@linkcode BufferPool}. */
+/**
+ * Options for {@linkcode BufferPool}.
+ *
+ * @example Usage
+ * ```ts
+ * import { BufferPool, type BufferPoolOptions } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: BufferPoolOptions = { minSize: 512, maxSize: 65536, slabSize: 0 };
+ * const pool = new BufferPool(options);
+ * assertEquals(pool.acquire(100).length, 512);
+ * ```
+ */
 export interface BufferPoolOptions {
   /**
    * The smallest size class in bytes (a power of two); smaller requests get
@@ -46,7 +58,21 @@ export interface BufferPoolOptions {
   slabSize?: number;
 }
 
-/** Counters of a {@linkcode BufferPool}. */
+/**
+ * Counters of a {@linkcode BufferPool}.
+ *
+ * @example Usage
+ * ```ts
+ * import { BufferPool, type BufferPoolMetrics } from "@millrace/io/reactor";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const pool = new BufferPool();
+ * pool.release(pool.acquire(100));
+ * const metrics: BufferPoolMetrics = pool.metrics();
+ * assertEquals(metrics.misses, 1);
+ * assertEquals(metrics.buffersRetained, 1);
+ * ```
+ */
 export interface BufferPoolMetrics {
   /** Acquisitions served from a retained buffer. */
   hits: number;
