@@ -72,6 +72,19 @@ function toBytes(bytes: Uint8Array | string): Uint8Array {
   return typeof bytes === "string" ? encoder.encode(bytes) : bytes.slice();
 }
 
+/** Checks a handler's one required callback, `onData`, for `action`. */
+export function validateHandler<T>(
+  action: string,
+  handler: NetworkHandler<T>,
+): void {
+  if (handler === null || typeof handler?.onData !== "function") {
+    throw new TypeError(
+      `Cannot ${action} as 'handler.onData' must be a function: received ` +
+        (handler === null ? "null" : typeof handler?.onData),
+    );
+  }
+}
+
 /** A count of zero for every disconnect reason, in the order stats list them. */
 export function zeroDisconnects(): Record<DisconnectReason, number> {
   return {

@@ -5,7 +5,7 @@
 import { EventLoop } from "../reactor/event_loop.ts";
 import { toError } from "../reactor/_to_error.ts";
 import { backoffDelay } from "./_backoff.ts";
-import { ConnectionTable } from "./_server_connections.ts";
+import { ConnectionTable, validateHandler } from "./_server_connections.ts";
 import { CancelledError, NetError, TimedOutError } from "./errors.ts";
 import type { NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
@@ -144,12 +144,7 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
    * @param options Loop, socket options and reconnect policy.
    */
   constructor(handler: NetworkHandler<T>, options: TcpClientOptions = {}) {
-    if (handler === null || typeof handler?.onData !== "function") {
-      throw new TypeError(
-        "Cannot create client as 'handler.onData' must be a function: received " +
-          (handler === null ? "null" : typeof handler?.onData),
-      );
-    }
+    validateHandler("create client", handler);
     this.#handler = handler;
     this.#options = options;
     const reconnect = options.reconnect;

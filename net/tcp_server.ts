@@ -7,7 +7,11 @@ import { toError } from "../reactor/_to_error.ts";
 import type { Event } from "../reactor/event.ts";
 import { Interest } from "../reactor/interest.ts";
 import { isDescriptorExhaustion } from "../reactor/_accept_errors.ts";
-import { ConnectionTable, zeroDisconnects } from "./_server_connections.ts";
+import {
+  ConnectionTable,
+  validateHandler,
+  zeroDisconnects,
+} from "./_server_connections.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { TcpServerConfig } from "./tcp_server_config.ts";
@@ -163,12 +167,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * @param handler The callbacks.
    */
   constructor(config: TcpServerConfig, handler: NetworkHandler<T>) {
-    if (handler === null || typeof handler?.onData !== "function") {
-      throw new TypeError(
-        "Cannot create server as 'handler.onData' must be a function: received " +
-          (handler === null ? "null" : typeof handler?.onData),
-      );
-    }
+    validateHandler("create server", handler);
     this.#config = config;
     this.#handler = handler;
   }
