@@ -28,6 +28,19 @@ const CHILD = new URL(
   import.meta.url,
 );
 
+/** Runs the signal child in `mode`; its stdout is read a line at a time. */
+function startChild(
+  mode: "normal" | "hang",
+): { child: Deno.ChildProcess; next: () => Promise<string | null> } {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CHILD.pathname, mode],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const stdout = new Lines(child.stdout);
+  return { child, next: () => stdout.next() };
+}
+
 Deno.test("shutdownOnSignals() graceful on the first signal, forced on the second", async () => {
   const target = recorder();
   const seen: [Deno.Signal, boolean][] = [];
@@ -120,13 +133,7 @@ Deno.test({
     "shutdownOnSignals() in a child process: real SIGINT then SIGTERM, exit 0",
   ignore: Deno.build.os === "windows",
   async fn() {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CHILD.pathname, "normal"],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const stdout = new Lines(child.stdout);
-    const next = () => stdout.next();
+    const { child, next } = startChild("normal");
     const port = listeningPort(await next());
 
     child.kill("SIGINT");
@@ -151,13 +158,7 @@ Deno.test({
     "shutdownOnSignals() in a child process: a third signal terminates a hung shutdown",
   ignore: Deno.build.os === "windows",
   async fn() {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", CHILD.pathname, "hang"],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const stdout = new Lines(child.stdout);
-    const next = () => stdout.next();
+    const { child, next } = startChild("hang");
     await next();
     child.kill("SIGINT");
     assertEquals(await next(), "signal SIGINT forced=false");
