@@ -2,7 +2,19 @@
 // can tell failures apart without `instanceof` across realms, and keeps the
 // underlying Deno error (if any) as `cause`.
 
-/** The kinds of {@linkcode NetError}. */
+/**
+ * The kinds of {@linkcode NetError}.
+ *
+ * @example Usage
+ * ```ts
+ * import { type NetErrorKind, TimedOutError, TooBigError } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const worthRetrying = (kind: NetErrorKind): boolean => kind === "timed-out" || kind === "cancelled";
+ * assertEquals(worthRetrying(new TimedOutError("Cannot read as the deadline passed").kind), true);
+ * assertEquals(worthRetrying(new TooBigError("Cannot read line as it is too long").kind), false);
+ * ```
+ */
 export type NetErrorKind =
   | "timed-out"
   | "cancelled"
