@@ -3,7 +3,20 @@
 import { describeValue } from "./_deadline.ts";
 import { CancelledError } from "./errors.ts";
 
-/** Options for {@linkcode Canceller.fromSignals}. */
+/**
+ * Options for {@linkcode Canceller.fromSignals}.
+ *
+ * @example Usage
+ * ```ts
+ * import { Canceller, type CancellerFromSignalsOptions } from "@millrace/io/net";
+ * import { assertFalse } from "@std/assert";
+ *
+ * const received: Deno.Signal[] = [];
+ * const options: CancellerFromSignalsOptions = { onSignal: (signal) => received.push(signal) };
+ * using canceller = Canceller.fromSignals(["SIGINT"], options);
+ * assertFalse(canceller.cancelled);
+ * ```
+ */
 export interface CancellerFromSignalsOptions {
   /** Called when a signal cancels the canceller. */
   onSignal?(signal: Deno.Signal): void;
