@@ -3,13 +3,43 @@
 // listeners are removed so that a third signal gets the platform's default
 // action (terminate): the escape hatch when even a forced shutdown hangs.
 
-/** Something that can be shut down, such as `TcpServer`. */
+/**
+ * Something that can be shut down, such as `TcpServer`.
+ *
+ * @example Usage
+ * ```ts
+ * import { shutdownOnSignals, type ShutdownTarget } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const calls: { force?: boolean; timeoutMs?: number }[] = [];
+ * const target: ShutdownTarget = { shutdown: (options) => Promise.resolve(calls.push(options)) };
+ * using _signals = shutdownOnSignals(target, { timeoutMs: 1_000 });
+ * await target.shutdown({ force: true }); // what the second signal does
+ * assertEquals(calls, [{ force: true }]);
+ * ```
+ */
 export interface ShutdownTarget {
   /** Starts a shutdown; graceful unless `force` is set. */
   shutdown(options: { force?: boolean; timeoutMs?: number }): Promise<unknown>;
 }
 
-/** Options for {@linkcode shutdownOnSignals}. */
+/**
+ * Options for {@linkcode shutdownOnSignals}.
+ *
+ * @example Usage
+ * ```ts
+ * import { shutdownOnSignals, type ShutdownOnSignalsOptions } from "@millrace/io/net";
+ *
+ * const controller = new AbortController();
+ * const options: ShutdownOnSignalsOptions = {
+ *   signals: ["SIGINT"],
+ *   timeoutMs: 5_000,
+ *   signal: controller.signal,
+ * };
+ * shutdownOnSignals({ shutdown: () => Promise.resolve() }, options);
+ * controller.abort(); // removes the signal listeners
+ * ```
+ */
 export interface ShutdownOnSignalsOptions {
   /**
    * The signals to listen to. `SIGTERM` exists only on non-Windows systems;
