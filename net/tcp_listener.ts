@@ -10,12 +10,36 @@ import { NetError } from "./errors.ts";
 import { validateCallOptions, validateStreamOptions } from "./_options.ts";
 import { TcpStream, type TcpStreamOptions } from "./tcp_stream.ts";
 
-/** The address of {@linkcode TcpListener.bind}, as for `Deno.listen`. */
+/**
+ * The address of {@linkcode TcpListener.bind}, as for `Deno.listen`.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpListener, type TcpListenerAddress } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const address: TcpListenerAddress = { hostname: "127.0.0.1", port: 0 };
+ * using listener = TcpListener.bind(address);
+ * assertEquals((listener.addr as Deno.NetAddr).hostname, "127.0.0.1");
+ * ```
+ */
 export type TcpListenerAddress =
   | { hostname?: string; port: number; transport?: "tcp" }
   | { transport: "unix"; path: string };
 
-/** Options for {@linkcode TcpListener.bind}. */
+/**
+ * Options for {@linkcode TcpListener.bind}.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpListener, type TcpListenerOptions } from "@millrace/io/net";
+ * import { assertFalse } from "@std/assert";
+ *
+ * const options: TcpListenerOptions = { tcpBacklog: 128, acceptErrorDelayMs: 50, readTimeoutMs: 30_000 };
+ * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 }, options);
+ * assertFalse(listener.closed);
+ * ```
+ */
 export interface TcpListenerOptions extends TcpStreamOptions {
   /**
    * Length of the kernel's queue of connections not yet accepted.
@@ -40,7 +64,21 @@ export interface TcpListenerOptions extends TcpStreamOptions {
   onError?(error: unknown): void;
 }
 
-/** Options for {@linkcode TcpListener.accept}. */
+/**
+ * Options for {@linkcode TcpListener.accept}.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpListener, type TcpListenerAcceptOptions, TcpStream } from "@millrace/io/net";
+ * import { assertFalse } from "@std/assert";
+ *
+ * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+ * using _client = await TcpStream.connect(listener.addr);
+ * const options: TcpListenerAcceptOptions = { timeoutMs: 1_000, signal: AbortSignal.timeout(2_000) };
+ * using server = await listener.accept(options);
+ * assertFalse(server.closed);
+ * ```
+ */
 export interface TcpListenerAcceptOptions {
   /**
    * Total time for the call in milliseconds, retries and back-off included.
