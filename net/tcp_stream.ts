@@ -36,7 +36,21 @@ import {
   TooBigError,
 } from "./errors.ts";
 
-/** Options shared by every call of {@linkcode TcpStream}. */
+/**
+ * Options shared by every call of {@linkcode TcpStream}.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpListener, TcpStream, type TcpStreamCallOptions, TimedOutError } from "@millrace/io/net";
+ * import { assertRejects } from "@std/assert";
+ *
+ * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+ * using client = await TcpStream.connect(listener.addr);
+ * using _server = await listener.accept();
+ * const options: TcpStreamCallOptions = { timeoutMs: 10 };
+ * await assertRejects(() => client.read(new Uint8Array(16), options), TimedOutError);
+ * ```
+ */
 export interface TcpStreamCallOptions {
   /**
    * Total time for the call in milliseconds, however many reads or writes it
@@ -49,7 +63,23 @@ export interface TcpStreamCallOptions {
   signal?: AbortSignal;
 }
 
-/** Options for {@linkcode TcpStream.readUntil}. */
+/**
+ * Options for {@linkcode TcpStream.readUntil}.
+ *
+ * @example Usage
+ * ```ts
+ * import { type ReadUntilOptions, TcpListener, TcpStream } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+ * using client = await TcpStream.connect(listener.addr);
+ * using server = await listener.accept();
+ * await client.writeAll(new TextEncoder().encode("PING\r\n"));
+ * const options: ReadUntilOptions = { maxLength: 1024, includeDelimiter: false, timeoutMs: 1_000 };
+ * const line = await server.readUntil(new TextEncoder().encode("\r\n"), options);
+ * assertEquals(new TextDecoder().decode(line!), "PING");
+ * ```
+ */
 export interface ReadUntilOptions extends TcpStreamCallOptions {
   /**
    * Largest number of bytes before the delimiter; more is a `TooBigError`.
@@ -65,7 +95,23 @@ export interface ReadUntilOptions extends TcpStreamCallOptions {
   includeDelimiter?: boolean;
 }
 
-/** Options for {@linkcode TcpStream.readAll}. */
+/**
+ * Options for {@linkcode TcpStream.readAll}.
+ *
+ * @example Usage
+ * ```ts
+ * import { type ReadAllOptions, TcpListener, TcpStream } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+ * using client = await TcpStream.connect(listener.addr);
+ * using server = await listener.accept();
+ * await client.writeAll(new TextEncoder().encode("all of it"));
+ * await client.closeWrite();
+ * const options: ReadAllOptions = { maxLength: 1024, timeoutMs: 1_000 };
+ * assertEquals(new TextDecoder().decode(await server.readAll(options)), "all of it");
+ * ```
+ */
 export interface ReadAllOptions extends TcpStreamCallOptions {
   /**
    * Largest number of bytes to read before end of stream; more is a
@@ -76,7 +122,20 @@ export interface ReadAllOptions extends TcpStreamCallOptions {
   maxLength?: number;
 }
 
-/** Options for {@linkcode TcpStream} (its constructor and `connect`). */
+/**
+ * Options for {@linkcode TcpStream} (its constructor and `connect`).
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpStream, type TcpStreamOptions } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const options: TcpStreamOptions = { readTimeoutMs: 5_000, writeTimeoutMs: 1_000 };
+ * using stream = new TcpStream(await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }), options);
+ * assertEquals(stream.readTimeoutMs, 5_000);
+ * ```
+ */
 export interface TcpStreamOptions {
   /**
    * Default `timeoutMs` of read calls. `Infinity` waits forever.
@@ -94,7 +153,20 @@ export interface TcpStreamOptions {
   canceller?: Canceller;
 }
 
-/** Options for {@linkcode TcpStream.connect}. */
+/**
+ * Options for {@linkcode TcpStream.connect}.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpListener, TcpStream, type TcpStreamConnectOptions } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+ * const options: TcpStreamConnectOptions = { timeoutMs: 1_000, signal: AbortSignal.timeout(2_000), readTimeoutMs: 5_000 };
+ * using client = await TcpStream.connect(listener.addr, options);
+ * assertEquals(client.readTimeoutMs, 5_000);
+ * ```
+ */
 export interface TcpStreamConnectOptions extends TcpStreamOptions {
   /**
    * Time to establish the connection in milliseconds.
@@ -106,7 +178,21 @@ export interface TcpStreamConnectOptions extends TcpStreamOptions {
   signal?: AbortSignal;
 }
 
-/** The address of {@linkcode TcpStream.connect}, as for `Deno.connect`. */
+/**
+ * The address of {@linkcode TcpStream.connect}, as for `Deno.connect`.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpListener, TcpStream, type TcpStreamAddress } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+ * const { port } = listener.addr as Deno.NetAddr;
+ * const address: TcpStreamAddress = { hostname: "127.0.0.1", port };
+ * using client = await TcpStream.connect(address);
+ * assertEquals((client.remoteAddr as Deno.NetAddr).port, port);
+ * ```
+ */
 export type TcpStreamAddress =
   | { hostname?: string; port: number; transport?: "tcp" }
   | { transport: "unix"; path: string };
