@@ -1,16 +1,56 @@
 // Configuration of `TcpServer`: a validated, immutable record plus a builder in
 // the manner of mill-net's `ServerConfig::builder()`.
 
-/** The transports a {@linkcode TcpServer} can listen on. */
+/**
+ * The transports a {@linkcode TcpServer} can listen on.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpServerConfig, type TcpServerTransport } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const transport: TcpServerTransport = "unix";
+ * const config = new TcpServerConfig({ transport, path: "/tmp/millrace.sock" });
+ * assertEquals(config.transport, "unix");
+ * ```
+ */
 export type TcpServerTransport = "tcp" | "unix" | "tls";
 
-/** Where a server listens: a TCP/TLS host and port, or a Unix socket path. */
+/**
+ * Where a server listens: a TCP/TLS host and port, or a Unix socket path.
+ *
+ * @example Usage
+ * ```ts
+ * import { type TcpServerAddress, TcpServerConfig } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const address: TcpServerAddress = "[::1]:8080";
+ * const config = TcpServerConfig.builder().address(address).build();
+ * assertEquals([config.hostname, config.port], ["::1", 8080]);
+ * ```
+ */
 export type TcpServerAddress =
   | string
   | { hostname?: string; port: number }
   | { transport: "unix"; path: string };
 
-/** TLS material of a server listening with transport `"tls"`. */
+/**
+ * TLS material of a server listening with transport `"tls"`.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpServerConfig, type TcpServerTlsOptions } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const tls: TcpServerTlsOptions = {
+ *   cert: "-----BEGIN CERTIFICATE-----\n...", // e.g. Deno.readTextFileSync("cert.pem")
+ *   key: "-----BEGIN PRIVATE KEY-----\n...",
+ *   alpnProtocols: ["h2", "http/1.1"],
+ * };
+ * const config = new TcpServerConfig({ transport: "tls", port: 0, tls });
+ * assertEquals(config.tls?.alpnProtocols, ["h2", "http/1.1"]);
+ * ```
+ */
 export interface TcpServerTlsOptions {
   /** PEM-encoded certificate chain. */
   cert: string;
@@ -20,7 +60,20 @@ export interface TcpServerTlsOptions {
   alpnProtocols?: string[];
 }
 
-/** Options of {@linkcode TcpServerConfig}; every field is optional. */
+/**
+ * Options of {@linkcode TcpServerConfig}; every field is optional.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpServerConfig, type TcpServerConfigOptions } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: TcpServerConfigOptions = { port: 0, maxConnections: 1_000, idleTimeoutMs: 30_000 };
+ * const config = new TcpServerConfig(options);
+ * assertEquals(config.maxConnections, 1_000);
+ * assertEquals(config.noDelay, true); // the default
+ * ```
+ */
 export interface TcpServerConfigOptions {
   /** The transport. @default {"tcp"} */
   transport?: TcpServerTransport;
