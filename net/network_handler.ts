@@ -16,6 +16,18 @@ import type { ServerContext } from "./server_context.ts";
  * - `"handler error"`: a callback of the handler threw for this connection;
  * - `"closed"`: closed locally through `closeConnection()` or `close()`;
  * - `"error"`: any other I/O error (passed to `onError` too).
+ *
+ * @example Usage
+ * ```ts
+ * import type { DisconnectReason } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * // e.g. called from NetworkHandler.onDisconnect(ctx, id, reason)
+ * const peerAtFault = (reason: DisconnectReason): boolean =>
+ *   reason === "reset" || reason === "slow consumer" || reason === "idle timeout";
+ * assertEquals(peerAtFault("idle timeout"), true);
+ * assertEquals(peerAtFault("peer closed"), false);
+ * ```
  */
 export type DisconnectReason =
   | "peer closed"
