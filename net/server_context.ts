@@ -1,13 +1,43 @@
 // The context handed to every `NetworkHandler` callback: the operations on the
 // server's connections, in the manner of mill-net's `ServerContext`.
 
-/** Options of {@linkcode ServerContext.broadcast}. */
+/**
+ * Options of {@linkcode ServerContext.broadcast}.
+ *
+ * @example Usage
+ * ```ts
+ * import type { BroadcastOptions, NetworkHandler } from "@millrace/io/net";
+ *
+ * const relay: NetworkHandler = {
+ *   onData(ctx, id, data) {
+ *     const options: BroadcastOptions = { except: id }; // everyone but the sender
+ *     ctx.broadcast(data, options);
+ *   },
+ * };
+ * ```
+ */
 export interface BroadcastOptions {
   /** A connection id (or ids) to leave out, e.g. the sender. */
   except?: number | readonly number[];
 }
 
-/** Options of {@linkcode ServerContext.closeConnection}. */
+/**
+ * Options of {@linkcode ServerContext.closeConnection}.
+ *
+ * @example Usage
+ * ```ts
+ * import type { CloseConnectionOptions, NetworkHandler } from "@millrace/io/net";
+ *
+ * const quit: NetworkHandler = {
+ *   onData(ctx, id, data) {
+ *     if (new TextDecoder().decode(data).trim() !== "QUIT") return;
+ *     ctx.sendTo(id, "bye\n");
+ *     const options: CloseConnectionOptions = { flush: true }; // "bye" goes out first
+ *     ctx.closeConnection(id, options);
+ *   },
+ * };
+ * ```
+ */
 export interface CloseConnectionOptions {
   /** Write the queued bytes before closing. @default {true} */
   flush?: boolean;
