@@ -16,7 +16,20 @@ import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { TcpServerConfig } from "./tcp_server_config.ts";
 
-/** Options of {@linkcode TcpServer.shutdown}. */
+/**
+ * Options of {@linkcode TcpServer.shutdown}.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpServer, TcpServerConfig, type TcpServerShutdownOptions } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const server = new TcpServer(new TcpServerConfig({ port: 0 }), { onData() {} });
+ * const options: TcpServerShutdownOptions = { force: false, timeoutMs: 1_000 };
+ * await server.shutdown(options); // never started: nothing to wait for
+ * assertEquals(server.stats().state, "closed");
+ * ```
+ */
 export interface TcpServerShutdownOptions {
   /** Close every connection now instead of waiting. @default {false} */
   force?: boolean;
@@ -28,7 +41,21 @@ export interface TcpServerShutdownOptions {
   timeoutMs?: number;
 }
 
-/** What {@linkcode TcpServer.shutdown} resolves with. */
+/**
+ * What {@linkcode TcpServer.shutdown} resolves with.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpServer, TcpServerConfig, type TcpServerShutdownResult } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const server = new TcpServer(new TcpServerConfig({ port: 0 }), { onData() {} });
+ * const serving = server.run();
+ * const result: TcpServerShutdownResult = await server.shutdown({ timeoutMs: 1_000 });
+ * await serving;
+ * assertEquals(result, { closedGracefully: 0, forced: 0 });
+ * ```
+ */
 export interface TcpServerShutdownResult {
   /** Connections that closed on their own before the deadline. */
   closedGracefully: number;
@@ -36,13 +63,42 @@ export interface TcpServerShutdownResult {
   forced: number;
 }
 
-/** Options of {@linkcode TcpServer.run}. */
+/**
+ * Options of {@linkcode TcpServer.run}.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpServer, TcpServerConfig, type TcpServerRunOptions } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const server = new TcpServer(new TcpServerConfig({ port: 0 }), { onData() {} });
+ * const controller = new AbortController();
+ * const options: TcpServerRunOptions = { signal: controller.signal };
+ * const serving = server.run(options);
+ * controller.abort(); // graceful shutdown
+ * await serving;
+ * assertEquals(server.stats().state, "closed");
+ * ```
+ */
 export interface TcpServerRunOptions {
   /** Aborting it shuts the server down gracefully. */
   signal?: AbortSignal;
 }
 
-/** A snapshot of a server's counters, from {@linkcode TcpServer.stats}. */
+/**
+ * A snapshot of a server's counters, from {@linkcode TcpServer.stats}.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpServer, TcpServerConfig, type TcpServerStats } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const server = new TcpServer(new TcpServerConfig({ port: 0 }), { onData() {} });
+ * const stats: TcpServerStats = server.stats();
+ * assertEquals(stats.state, "idle");
+ * assertEquals(stats.disconnects["slow consumer"], 0);
+ * ```
+ */
 export interface TcpServerStats {
   /** `"idle"`, `"listening"`, `"paused"` (at `maxConnections`), `"shutting down"` or `"closed"`. */
   state: "idle" | "listening" | "paused" | "shutting down" | "closed";
