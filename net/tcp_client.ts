@@ -10,14 +10,40 @@ import { CancelledError, NetError, TimedOutError } from "./errors.ts";
 import type { NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 
-/** Where a client connects: `"host:port"`, `{ hostname, port }` or a Unix socket. */
+/**
+ * Where a client connects: `"host:port"`, `{ hostname, port }` or a Unix socket.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpClient, type TcpClientAddress } from "@millrace/io/net";
+ * import { assert } from "@std/assert";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const address: TcpClientAddress = `127.0.0.1:${listener.addr.port}`;
+ * await using client = new TcpClient({ onData() {} });
+ * await client.connect(address, { timeoutMs: 1_000 });
+ * assert(client.connected);
+ * ```
+ */
 export type TcpClientAddress =
   | string
   | { hostname?: string; port: number }
   | Deno.NetAddr
   | { transport: "unix"; path: string };
 
-/** Reconnect policy of a {@linkcode TcpClient}. */
+/**
+ * Reconnect policy of a {@linkcode TcpClient}.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpClient, type TcpClientReconnectOptions } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const reconnect: TcpClientReconnectOptions = { initialDelayMs: 50, maxDelayMs: 2_000, maxAttempts: 10 };
+ * await using client = new TcpClient({ onData() {} }, { reconnect });
+ * assertEquals(client.connected, false); // nothing happens until connect()
+ * ```
+ */
 export interface TcpClientReconnectOptions {
   /** Delay before the first reconnect attempt. @default {100} */
   initialDelayMs?: number;
@@ -34,7 +60,19 @@ export interface TcpClientReconnectOptions {
   stableAfterMs?: number;
 }
 
-/** Options of {@linkcode TcpClient}. */
+/**
+ * Options of {@linkcode TcpClient}.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpClient, type TcpClientOptions } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: TcpClientOptions = { noDelay: true, idleTimeoutMs: 30_000, reconnect: true };
+ * await using client = new TcpClient({ onData() {} }, options);
+ * assertEquals(client.id, undefined); // nothing happens until connect()
+ * ```
+ */
 export interface TcpClientOptions {
   /** The loop to run on; without one the client creates and runs its own. */
   loop?: EventLoop;
@@ -57,7 +95,21 @@ export interface TcpClientOptions {
   tls?: { caCerts?: string[]; alpnProtocols?: string[]; hostname?: string };
 }
 
-/** Options of {@linkcode TcpClient.connect}. */
+/**
+ * Options of {@linkcode TcpClient.connect}.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpClient, type TcpClientConnectOptions } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * await using client = new TcpClient({ onData() {} });
+ * const options: TcpClientConnectOptions = { timeoutMs: 1_000, signal: AbortSignal.timeout(2_000) };
+ * const id = await client.connect(listener.addr, options);
+ * assertEquals(client.id, id);
+ * ```
+ */
 export interface TcpClientConnectOptions {
   /** Deadline for the connection (each reconnect attempt too). @default {10000} */
   timeoutMs?: number;
