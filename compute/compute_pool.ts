@@ -72,7 +72,19 @@ import { TaskPriority } from "./task_priority.ts";
 
 export type { HistogramSummary } from "./_histogram.ts";
 
-/** Options for {@linkcode ComputePool}. */
+/**
+ * Options for {@linkcode ComputePool}.
+ *
+ * @example Usage
+ * ```ts
+ * import { ComputePool, type ComputePoolOptions } from "@millrace/io/compute";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: ComputePoolOptions = { workers: 1, maxQueue: 100, agingMs: 500, taskTimeoutMs: 10_000 };
+ * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), options);
+ * assertEquals(pool.size, 1);
+ * ```
+ */
 export interface ComputePoolOptions {
   /**
    * Number of workers, spawned up front.
@@ -103,7 +115,19 @@ export interface ComputePoolOptions {
   taskTimeoutMs?: number;
 }
 
-/** Options for {@linkcode ComputePool.prototype.run}. */
+/**
+ * Options for {@linkcode ComputePool.prototype.run}.
+ *
+ * @example Usage
+ * ```ts
+ * import { ComputePool, TaskPriority, type TaskRunOptions } from "@millrace/io/compute";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 1 });
+ * const options: TaskRunOptions = { priority: TaskPriority.High, timeoutMs: 5_000 };
+ * assertEquals(await pool.run("add", [2, 2], options), 4);
+ * ```
+ */
 export interface TaskRunOptions {
   /**
    * Priority of the task.
@@ -141,6 +165,21 @@ export interface TaskRunOptions {
  * timed out. An async task that is cancelled or times out no longer holds its
  * worker, but keeps running in it until it settles unless it stops on
  * `ctx.signal`.
+ *
+ * @example A long task that stops when cancelled
+ * ```ts
+ * import type { TaskContext } from "@millrace/io/compute";
+ *
+ * // An export of a task module; it runs as `pool.run("sumTo", n)`.
+ * function sumTo(n: number, ctx: TaskContext): number {
+ *   let sum = 0;
+ *   for (let i = 1; i <= n; i++) {
+ *     if (i % 65_536 === 0) ctx.throwIfCancelled();
+ *     sum += i;
+ *   }
+ *   return sum;
+ * }
+ * ```
  */
 export interface TaskContext {
   /** Identifier of the task in its pool. */
@@ -159,15 +198,55 @@ export interface TaskContext {
   transfer(...buffers: Transferable[]): void;
 }
 
-/** Input type of a task function. */
+/**
+ * Input type of a task function.
+ *
+ * @example Usage
+ * ```ts
+ * import type { TaskInput } from "@millrace/io/compute";
+ * import { assertEquals } from "@std/assert";
+ *
+ * function scale(input: { xs: number[]; k: number }): number[] {
+ *   return input.xs.map((x) => x * input.k);
+ * }
+ * const input: TaskInput<typeof scale> = { xs: [1, 2], k: 3 };
+ * assertEquals(scale(input), [3, 6]);
+ * ```
+ */
 export type TaskInput<F> = F extends
   (input: infer I, ctx: TaskContext) => unknown ? I
   : unknown;
-/** Result type of a task function. */
+/**
+ * Result type of a task function.
+ *
+ * @example Usage
+ * ```ts
+ * import type { TaskResult } from "@millrace/io/compute";
+ * import { assertEquals } from "@std/assert";
+ *
+ * async function wordCount(text: string): Promise<number> {
+ *   return await Promise.resolve(text.split(/\s+/).length);
+ * }
+ * const result: TaskResult<typeof wordCount> = await wordCount("to be or not"); // number, not a Promise
+ * assertEquals(result, 4);
+ * ```
+ */
 export type TaskResult<F> = F extends (...args: never[]) => infer R ? Awaited<R>
   : unknown;
 
-/** Waiting tasks per priority. */
+/**
+ * Waiting tasks per priority.
+ *
+ * @example Usage
+ * ```ts
+ * import type { QueueDepth } from "@millrace/io/compute";
+ * import { assertEquals } from "@std/assert";
+ *
+ * // e.g. waiting(pool.metrics().queueDepth)
+ * const waiting = (depth: QueueDepth): number => depth.critical + depth.high + depth.normal + depth.low;
+ * assertEquals(waiting({ critical: 0, high: 1, normal: 5, low: 2 }), 8);
+ * ```
+ */
 export interface QueueDepth {
   /** Waiting critical tasks. */
   readonly critical: number;
@@ -179,7 +258,21 @@ export interface QueueDepth {
   readonly low: number;
 }
 
-/** Counters and timings of a {@linkcode ComputePool}. */
+/**
+ * Counters and timings of a {@linkcode ComputePool}.
+ *
+ * @example Usage
+ * ```ts
+ * import { ComputePool, type ComputePoolMetrics } from "@millrace/io/compute";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 1 });
+ * await pool.run("add", [1, 2]);
+ * const metrics: ComputePoolMetrics = pool.metrics();
+ * assertEquals(metrics.tasksCompleted, 1);
+ * assertEquals(metrics.runTime.count, 1);
+ * ```
+ */
 export interface ComputePoolMetrics {
   /** Tasks accepted by `run`. */
   readonly tasksSubmitted: number;
@@ -207,7 +300,24 @@ export interface ComputePoolMetrics {
   readonly utilization: number;
 }
 
-/** Options for {@linkcode ComputePool.prototype.whenCapacity}. */
+/**
+ * Options for {@linkcode ComputePool.prototype.whenCapacity}.
+ *
+ * @example Pacing a producer instead of handling `RangeError`s
+ * ```ts
+ * import { ComputePool, type WhenCapacityOptions } from "@millrace/io/compute";
+ * import { assertEquals } from "@std/assert";
+ *
+ * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 1, maxQueue: 2 });
+ * const options: WhenCapacityOptions = { signal: AbortSignal.timeout(5_000) };
+ * const results = [];
+ * for (let i = 0; i < 6; i++) {
+ *   await pool.whenCapacity(options);
+ *   results.push(pool.run("add", [i, 1]));
+ * }
+ * assertEquals(await Promise.all(results), [1, 2, 3, 4, 5, 6]);
+ * ```
+ */
 export interface WhenCapacityOptions {
   /** Stops waiting; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
