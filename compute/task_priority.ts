@@ -28,5 +28,17 @@ export const TaskPriority = {
   Low: 3,
 } as const;
 
-/** One of the {@linkcode TaskPriority} values: 0 (critical) to 3 (low). */
+/**
+ * One of the {@linkcode TaskPriority} values: 0 (critical) to 3 (low).
+ *
+ * @example Usage
+ * ```ts
+ * import { TaskPriority } from "@millrace/io/compute";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const urgent = (priority: TaskPriority): boolean => priority <= TaskPriority.High;
+ * assertEquals(urgent(TaskPriority.Critical), true);
+ * assertEquals(urgent(TaskPriority.Low), false);
+ * ```
+ */
 export type TaskPriority = typeof TaskPriority[keyof typeof TaskPriority];
