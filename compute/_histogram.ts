@@ -4,7 +4,21 @@
 const PER_OCTAVE = 8;
 const BUCKETS = PER_OCTAVE * 40 + 2;
 
-/** Summary of a histogram, in milliseconds. */
+/**
+ * Summary of a histogram, in milliseconds.
+ *
+ * @example Usage
+ * ```ts
+ * import { ComputePool, type HistogramSummary } from "@millrace/io/compute";
+ * import { assert, assertEquals } from "@std/assert";
+ *
+ * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 1 });
+ * await pool.run("add", [1, 2]);
+ * const runTime: HistogramSummary = pool.metrics().runTime;
+ * assertEquals(runTime.count, 1);
+ * assert(runTime.p50 <= runTime.max);
+ * ```
+ */
 export interface HistogramSummary {
   /** Number of samples. */
   readonly count: number;
