@@ -188,18 +188,18 @@ export interface CloseOptions {
  *
  * @example Usage
  * ```ts
- * import { EventLoop, type RunOptions } from "@millrace/io/reactor";
+ * import { EventLoop, type EventLoopRunOptions } from "@millrace/io/reactor";
  * import { assertEquals } from "@std/assert";
  *
  * await using loop = new EventLoop();
  * const controller = new AbortController();
- * const options: RunOptions = { signal: controller.signal };
+ * const options: EventLoopRunOptions = { signal: controller.signal };
  * loop.addTimer(1, () => controller.abort());
  * await loop.run(options);
  * assertEquals(loop.running, false);
  * ```
  */
-export interface RunOptions {
+export interface EventLoopRunOptions {
   /** Stops the loop (like `stop()`) when aborted. */
   signal?: AbortSignal;
 }
@@ -1238,7 +1238,7 @@ export class EventLoop implements AsyncDisposable {
   // --------------------------------------------------------------------- run
 
   /** Dispatches events until `stop()` (or `signal` aborts). */
-  run(options: RunOptions = {}): Promise<void> {
+  run(options: EventLoopRunOptions = {}): Promise<void> {
     if (this.#running) {
       return Promise.reject(
         new TypeError("Cannot run event loop as it is already running"),

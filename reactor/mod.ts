@@ -18,9 +18,9 @@ export {
   EventLoop,
   type EventLoopMetrics,
   type EventLoopOptions,
+  type EventLoopRunOptions,
   type FlushOptions,
   type RegisterOptions,
-  type RunOptions,
 } from "./event_loop.ts";
 export { Timer, type TimerHandle, type TimerOptions } from "./timer.ts";
 export { Waker, type WakerOptions } from "./waker.ts";
