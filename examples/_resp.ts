@@ -57,6 +57,26 @@ function parseInteger(b: Uint8Array, start: number, end: number): number {
   return neg ? -n : n;
 }
 
+// Where the last successful simpleCount() stopped (after its CRLF).
+let scanned = 0;
+
+// The common form of a count, 1 to 9 digits and CRLF at b[from..]: its
+// value (and `scanned` set past the CRLF), else -1 for the general path
+// (sign, more digits, junk, an error or an incomplete line). One pass, where
+// the general path scans for CRLF and then parses.
+function simpleCount(b: Uint8Array, from: number, end: number): number {
+  let i = from, n = 0;
+  const stop = from + 9 < end ? from + 9 : end;
+  for (; i < stop; i++) {
+    const d = b[i]! - 48;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+  }
+  if (i === from || i + 1 >= end || b[i] !== CR || b[i + 1] !== LF) return -1;
+  scanned = i + 2;
+  return n;
+}
+
 // The value of a hex digit's char code, or -1.
 function hexDigit(c: number | undefined): number {
   if (c === undefined) return -1;
@@ -282,32 +302,42 @@ export class RespParser {
       p = pos + this.#mbNext;
       left = this.#mbLeft;
     } else {
-      eol = findCrlf(b, pos, end);
-      if (eol < 0) {
-        return end - pos > 1024 ? this.#fail("too big mbulk count string") : -1;
+      left = simpleCount(b, pos + 1, end);
+      if (left >= 0 && left <= this.#maxArgs) p = scanned;
+      else {
+        eol = findCrlf(b, pos, end);
+        if (eol < 0) {
+          return end - pos > 1024
+            ? this.#fail("too big mbulk count string")
+            : -1;
+        }
+        left = parseInteger(b, pos + 1, eol);
+        if (Number.isNaN(left) || left > this.#maxArgs) {
+          return this.#fail("invalid multibulk length");
+        }
+        p = eol + 2;
       }
-      left = parseInteger(b, pos + 1, eol);
-      if (Number.isNaN(left) || left > this.#maxArgs) {
-        return this.#fail("invalid multibulk length");
-      }
-      p = eol + 2;
     }
     for (; left > 0; left--) {
       if (p >= end) return this.#suspend(b, pos, p, left, args, resuming);
       if (b[p] !== 36 /* $ */) {
         return this.#fail(`expected '$', got '${String.fromCharCode(b[p]!)}'`);
       }
-      eol = findCrlf(b, p, end);
-      if (eol < 0) {
-        return end - p > 1024
-          ? this.#fail("too big bulk count string")
-          : this.#suspend(b, pos, p, left, args, resuming);
+      let len = simpleCount(b, p + 1, end), at: number;
+      if (len >= 0 && len <= this.#maxBulk) at = scanned;
+      else {
+        eol = findCrlf(b, p, end);
+        if (eol < 0) {
+          return end - p > 1024
+            ? this.#fail("too big bulk count string")
+            : this.#suspend(b, pos, p, left, args, resuming);
+        }
+        len = parseInteger(b, p + 1, eol);
+        if (Number.isNaN(len) || len < 0 || len > this.#maxBulk) {
+          return this.#fail("invalid bulk length");
+        }
+        at = eol + 2;
       }
-      const len = parseInteger(b, p + 1, eol);
-      if (Number.isNaN(len) || len < 0 || len > this.#maxBulk) {
-        return this.#fail("invalid bulk length");
-      }
-      const at = eol + 2;
       if (end - at < len + 2) {
         return this.#suspend(b, pos, p, left, args, resuming);
       }
@@ -506,7 +536,7 @@ export class RespWriter {
       this.raw(NIL);
       return;
     }
-    this.#ascii(`$${bytes.length}\r\n`);
+    this.#header(36, /* $ */ bytes.length);
     const sink = this.#sink;
     if (bytes.length >= this.#largeBulk && sink !== undefined) {
       sink(this.view());
@@ -517,7 +547,25 @@ export class RespWriter {
   }
   /** The header of an array of `n` elements. */
   array(n: number): void {
-    this.#ascii(`*${n}\r\n`);
+    this.#header(42, /* * */ n);
+  }
+
+  // `$N\r\n` or `*N\r\n` for a length N >= 0: digits in place, no string.
+  #header(type: number, n: number): void {
+    this.#ensure(24);
+    const b = this.#buf;
+    let at = this.#len;
+    b[at++] = type;
+    let digits = 1;
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+    for (let i = at + digits - 1; i >= at; i--) {
+      b[i] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    at += digits;
+    b[at++] = 13;
+    b[at++] = 10;
+    this.#len = at;
   }
 
   #ensure(extra: number): void {
