@@ -189,7 +189,11 @@ export class RespParser {
   #len = 0;
   #error: RespProtocolError | undefined;
   #stopped = false;
+  // The arguments of the command being parsed, filled by index: `length = 0`
+  // per command would drop the array's backing store (V8 trims it), so each
+  // command would allocate a new one. #argc counts them.
   #args: Uint8Array[] = [];
+  #argc = 0;
   // A multibulk frame split across reads (it starts at #buf[#start]):
   // arguments still expected (0 = none in progress), the offset of the next
   // element, and [offset, length] of each argument parsed so far.
@@ -241,28 +245,40 @@ export class RespParser {
     }
     const args = this.#args;
     while (pos < end) {
-      args.length = 0;
+      this.#argc = 0;
       const next = b[pos] === 42 /* * */
         ? this.#multibulk(b, pos, end, args)
         : this.#inline(b, pos, end, args);
       if (next === -1) break; // incomplete
       if (next === -2) return this.#error;
       pos = next;
-      if (args.length > 0 && onCommand(args) === false) {
-        args.length = 0;
-        if (this.#stopped) return undefined;
-        this.#keep(b, pos, end);
-        return undefined;
+      const argc = this.#argc;
+      if (argc > 0) {
+        if (args.length !== argc) args.length = argc;
+        if (onCommand(args) === false) {
+          this.#dropArgs();
+          if (this.#stopped) return undefined;
+          this.#keep(b, pos, end);
+          return undefined;
+        }
       }
       if (this.#stopped) return undefined;
     }
-    args.length = 0;
+    // No view into the read or held buffer outlives this call.
+    this.#dropArgs();
     this.#keep(b, pos, end);
     if (this.#len - this.#start > this.#maxQuery) {
       this.#fail("too big query buffer");
       return this.#error;
     }
     return undefined;
+  }
+
+  // Lets go of the views in #args, keeping a small array's backing store.
+  #dropArgs(): void {
+    const args = this.#args;
+    if (args.length > 16) args.length = 0;
+    else if (args.length > 0) args.fill(EMPTY);
   }
 
   // Holds b[pos..end] for the next push (offsets into it stay valid).
@@ -345,14 +361,14 @@ export class RespParser {
         return this.#fail("expected CRLF after bulk string");
       }
       if (resuming) this.#mbOffsets.push(at - pos, len);
-      else args.push(b.subarray(at, at + len));
+      else args[this.#argc++] = b.subarray(at, at + len);
       p = at + len + 2;
     }
     if (resuming) {
       const offsets = this.#mbOffsets;
       for (let i = 0; i < offsets.length; i += 2) {
         const at = pos + offsets[i]!;
-        args.push(b.subarray(at, at + offsets[i + 1]!));
+        args[this.#argc++] = b.subarray(at, at + offsets[i + 1]!);
       }
       offsets.length = 0;
       this.#mbLeft = 0;
@@ -373,7 +389,8 @@ export class RespParser {
     if (!resuming) {
       const offsets = this.#mbOffsets;
       offsets.length = 0;
-      for (const a of args) {
+      for (let i = 0; i < this.#argc; i++) {
+        const a = args[i]!;
         offsets.push(a.byteOffset - b.byteOffset - pos, a.length);
       }
     }
@@ -398,7 +415,7 @@ export class RespParser {
     const lineEnd = eol > pos && b[eol - 1] === CR ? eol - 1 : eol;
     const split = splitInline(b.subarray(pos, lineEnd));
     if (!split) return this.#fail("unbalanced quotes in request");
-    for (const a of split) args.push(a);
+    for (const a of split) args[this.#argc++] = a;
     return eol + 1;
   }
 
