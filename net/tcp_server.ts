@@ -343,7 +343,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     const loop = new EventLoop({
       maxReadBufferSize: config.bufferSize,
       // A cap below the loop's default starting buffer lowers that too.
-      ...(config.bufferSize < 256
+      ...(config.bufferSize < 64
         ? { minReadBufferSize: config.bufferSize }
         : {}),
       writeHighWaterMark: config.writeHighWaterMark,

@@ -50,7 +50,7 @@ export interface EventLoopOptions {
    * The receive buffer of a quiet connection, in bytes; what an idle
    * connection pins while its read is pending.
    *
-   * @default {256}
+   * @default {64}
    */
   minReadBufferSize?: number;
   /**
@@ -742,7 +742,7 @@ export class EventLoop implements AsyncDisposable {
     );
     this.#minRead = positiveInt(
       "minReadBufferSize",
-      options.minReadBufferSize ?? 256,
+      options.minReadBufferSize ?? 64,
       action,
     );
     this.#maxRead = positiveInt(

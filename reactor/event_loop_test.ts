@@ -382,13 +382,13 @@ Deno.test("idle connections pin small pooled buffers that return to the pool on 
       assertEquals(await readExactly(c, 1), new Uint8Array([5]));
     }
     const before = pool.metrics();
-    // Every idle connection has a read pending into a 256-byte buffer.
+    // Every idle connection has a read pending into a 64-byte buffer.
     for (let token = 1; token <= 20; token++) await loop.close(token);
     const after = pool.metrics();
     assertGreaterOrEqual(after.buffersRetained - before.buffersRetained, 20);
     assertEquals(
       after.bytesRetained - before.bytesRetained,
-      (after.buffersRetained - before.buffersRetained) * 256,
+      (after.buffersRetained - before.buffersRetained) * 64,
     );
   } finally {
     for (const c of clients) c.close();
