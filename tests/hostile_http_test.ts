@@ -16,6 +16,7 @@ import {
   decoder,
   encoder,
   type Example,
+  floodUntilStalled,
   readToEnd,
   sleep,
   startExample,
@@ -263,32 +264,17 @@ Deno.test("hostile http: a pipelining peer that never reads is paced by backpres
   const rss0 = ex.rssKiB();
   const c = await connect(ex.port);
   const chunk = encoder.encode(GET.repeat(2048)); // ~54 KiB, ~275 KiB of answers
-  let sent = 0;
-  let stalled = false;
   let maxRss = rss0;
   try {
-    // Push up to 64 MiB of requests (~330 MiB of answers if unbounded), one
-    // chunk at a time; a chunk not taken within 1 s means TCP flow control
-    // stopped us: the server stopped reading.
-    const deadline = performance.now() + 10_000;
-    while (sent < 64 * 1024 * 1024 && performance.now() < deadline) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = await Promise.race([
-        writeAll(c, chunk).then(() => true, () => true),
-        new Promise<false>((r) => timer = setTimeout(() => r(false), 1000)),
-      ]);
-      clearTimeout(timer);
-      if (!done) {
-        stalled = true;
-        break;
-      }
-      sent += chunk.length;
-      if ((sent / chunk.length) % 64 === 0) {
-        maxRss = Math.max(maxRss, ex.rssKiB());
-      }
-    }
-    maxRss = Math.max(maxRss, ex.rssKiB());
-    assert(stalled, `the server kept reading: ${sent} bytes sent`);
+    // Push requests one chunk at a time; a chunk not taken within 1 s means
+    // TCP flow control stopped us: the server stopped reading.
+    const flood = await floodUntilStalled(c, chunk, ex, {
+      maxBytes: 64 * 1024 * 1024,
+      sampleEvery: 64,
+      rssKiB: rss0,
+    });
+    maxRss = flood.maxRssKiB;
+    assert(flood.stalled, `the server kept reading: ${flood.sent} bytes sent`);
     // Others are unaffected.
     await wellBehaved(ex);
     assert(ex.alive());
