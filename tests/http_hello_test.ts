@@ -1,5 +1,6 @@
 // examples/http_hello.ts: the incremental request parser and response
 // builder (unit), then the server against real clients (curl, raw sockets).
+import { type Example, startExample } from "./testdata/hostile_helpers.ts";
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import {
   errorResponse,
@@ -288,55 +289,9 @@ Deno.test("HelloResponses builds keep-alive, close, HTTP/1.0 and HEAD responses"
 
 // ------------------------------------------------------------ real server
 
-interface Running {
-  port: number;
-  child: Deno.ChildProcess;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-async function startHello(...extra: string[]): Promise<Running> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "examples/http_hello.ts",
-      "--hostname",
-      "127.0.0.1",
-      "--port",
-      "0",
-      ...extra,
-    ],
-    cwd: new URL("..", import.meta.url).pathname,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += dec.decode(value, { stream: true });
-  }
-  const m = text.match(/^listening on 127\.0\.0\.1:(\d+)\n/);
-  if (!m) {
-    child.kill("SIGKILL");
-    await child.status;
-    await reader.cancel();
-    throw new Error(`unexpected first line: ${JSON.stringify(text)}`);
-  }
-  return {
-    port: Number(m[1]),
-    child,
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // exited
-      }
-      await child.status;
-      await reader.cancel();
-    },
-  };
+// The shared spawner: `listening on` line, stdout drained, SIGTERM on dispose.
+function startHello(...extra: string[]): Promise<Example> {
+  return startExample("http_hello.ts", ...extra);
 }
 
 async function readToEnd(conn: Deno.Conn): Promise<string> {

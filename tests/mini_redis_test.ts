@@ -1,6 +1,7 @@
 // examples/mini_redis.ts: the RESP2 parser, reply writer and command table
 // (unit, with a fake clock), then the server against redis-cli, a real
 // client no one here wrote.
+import { type Example, startExample } from "./testdata/hostile_helpers.ts";
 import { assert, assertEquals } from "@std/assert";
 import {
   type RespLimits,
@@ -408,57 +409,9 @@ Deno.test("MiniRedisStore: CONFIG GET for redis-benchmark, QUIT closes", () => {
 
 // ------------------------------------------------------------ real server
 
-interface Running {
-  port: number;
-  child: Deno.ChildProcess;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-async function startMiniRedis(...extra: string[]): Promise<Running> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "examples/mini_redis.ts",
-      "--hostname",
-      "127.0.0.1",
-      "--port",
-      "0",
-      ...extra,
-    ],
-    cwd: new URL("..", import.meta.url).pathname,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += dec.decode(value, { stream: true });
-  }
-  const m = text.match(/^listening on 127\.0\.0\.1:(\d+)\n/);
-  const dispose = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // exited
-    }
-    const status = await child.status;
-    await reader.cancel();
-    return status;
-  };
-  if (!m) {
-    await dispose();
-    throw new Error(`unexpected first line: ${JSON.stringify(text)}`);
-  }
-  return {
-    port: Number(m[1]),
-    child,
-    async [Symbol.asyncDispose]() {
-      await dispose();
-    },
-  };
+// The shared spawner: `listening on` line, stdout drained, SIGTERM on dispose.
+function startMiniRedis(...extra: string[]): Promise<Example> {
+  return startExample("mini_redis.ts", ...extra);
 }
 
 async function cli(
