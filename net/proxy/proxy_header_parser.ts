@@ -1,0 +1,678 @@
+// An incremental PROXY protocol v1/v2 parser: fed chunks as they arrive, it
+// copies only header bytes (never the data after them), so a caller learns
+// exactly where the payload starts in the chunk that completed the header.
+//
+// Spec: https://www.haproxy.org/download/2.6/doc/proxy-protocol.txt
+
+import { crc32c } from "./_crc32c.ts";
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "./_ip.ts";
+import {
+  PROXY_TLV_TYPES,
+  type ProxyAddress,
+  type ProxyHeader,
+  type ProxyProtocolMode,
+  type ProxyTlv,
+} from "./proxy_header.ts";
+import { ProxyHeaderError } from "./proxy_header_error.ts";
+
+// Longest v1 header, CRLF included (spec section 2.1).
+const PROXY_V1_MAX_LENGTH = 107;
+/** Fixed part of a v2 header: signature, version/command, family, length. */
+const V2_FIXED = 16;
+const V2_MAX = V2_FIXED + 0xffff;
+const V1_PREFIX = new Uint8Array([0x50, 0x52, 0x4f, 0x58, 0x59, 0x20]); // "PROXY "
+const V2_SIGNATURE = new Uint8Array([
+  0x0d,
+  0x0a,
+  0x0d,
+  0x0a,
+  0x00,
+  0x0d,
+  0x0a,
+  0x51,
+  0x55,
+  0x49,
+  0x54,
+  0x0a,
+]);
+const DEFAULT_MAX_HEADER_BYTES = 4096;
+const MAX_UNIQUE_ID = 128;
+
+/**
+ * Options of {@linkcode ProxyHeaderParser}.
+ *
+ * @example Usage
+ * ```ts
+ * import { ProxyHeaderParser, type ProxyHeaderParserOptions } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: ProxyHeaderParserOptions = { mode: "v2", maxHeaderBytes: 1024 };
+ * const parser = new ProxyHeaderParser(options);
+ * assertEquals(parser.mode, "v2");
+ * ```
+ */
+export interface ProxyHeaderParserOptions {
+  /**
+   * Which headers to accept; with `"optional"`, bytes that cannot start a
+   * header end parsing with status `"absent"` instead of an error.
+   * @default {"any"}
+   */
+  mode?: ProxyProtocolMode;
+  /**
+   * Largest v2 header accepted, fixed part and TLVs included (an integer
+   * from 16 to 65551); a longer one is a `"too-long"` error. v1 headers are
+   * always limited to 107 bytes.
+   * @default {4096}
+   */
+  maxHeaderBytes?: number;
+}
+
+/**
+ * Options of {@linkcode parseProxyHeader}.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseProxyHeader, type ParseProxyHeaderOptions } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const options: ParseProxyHeaderOptions = { mode: "v1" };
+ * const header = parseProxyHeader(new TextEncoder().encode("PROXY UNKNOWN\r\n"), options);
+ * assertEquals(header.source, null);
+ * ```
+ */
+export interface ParseProxyHeaderOptions {
+  /** Which headers to accept. @default {"any"} */
+  mode?: "v1" | "v2" | "any";
+  /** As {@linkcode ProxyHeaderParserOptions.maxHeaderBytes}. @default {4096} */
+  maxHeaderBytes?: number;
+}
+
+/**
+ * What {@linkcode ProxyHeaderParser.push} and
+ * {@linkcode ProxyHeaderParser.end} return:
+ *
+ * - `"need-more"`: all of the chunk belonged to a header still incomplete.
+ * - `"done"`: the header is complete; the first `consumed` bytes of the last
+ *   chunk were its end, the rest is payload.
+ * - `"absent"` (mode `"optional"` only): the stream does not start with a
+ *   header. The payload is `held` (bytes kept from earlier chunks while they
+ *   still looked like a signature) followed by the whole last chunk.
+ *
+ * @example Usage
+ * ```ts
+ * import { ProxyHeaderParser, type ProxyParseResult } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const parser = new ProxyHeaderParser({ mode: "optional" });
+ * const result: ProxyParseResult = parser.push(new TextEncoder().encode("GET / HTTP/1.1\r\n"));
+ * assertEquals(result.status, "absent");
+ * ```
+ */
+export type ProxyParseResult =
+  | { readonly status: "need-more" }
+  | {
+    readonly status: "done";
+    readonly header: ProxyHeader;
+    readonly consumed: number;
+  }
+  | { readonly status: "absent"; readonly held: Uint8Array };
+
+const NEED_MORE: ProxyParseResult = Object.freeze({ status: "need-more" });
+
+const enum Kind {
+  Detecting,
+  V1,
+  V2,
+  Finished,
+}
+
+/**
+ * An incremental PROXY protocol v1/v2 parser. Feed it the bytes of a
+ * connection as they arrive with {@linkcode ProxyHeaderParser.push}; it
+ * copies only header bytes (at most 107 for v1, `maxHeaderBytes` for v2),
+ * so memory and work are bounded whatever the peer sends.
+ *
+ * - v1: `TCP4`, `TCP6` and `UNKNOWN` lines, ending in CRLF.
+ * - v2: the 12-byte signature, version 2, LOCAL and PROXY commands,
+ *   `AF_INET`, `AF_INET6`, `AF_UNIX` and `AF_UNSPEC` over stream, datagram or
+ *   unspecified transports, TLVs (ALPN, authority and unique id decoded), a
+ *   CRC32c TLV verified when present. A LOCAL header's address block is
+ *   skipped as the spec requires.
+ *
+ * Bad input throws a {@linkcode ProxyHeaderError} and nothing else; the
+ * parser is then finished.
+ *
+ * @example Fed in chunks
+ * ```ts
+ * import { ProxyHeaderParser } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const parser = new ProxyHeaderParser({ mode: "v1" });
+ * const encoder = new TextEncoder();
+ * assertEquals(parser.push(encoder.encode("PROXY TCP4 192.0.2.7 ")).status, "need-more");
+ * const result = parser.push(encoder.encode("198.51.100.1 51234 443\r\nHELLO"));
+ * assertEquals(result.status, "done");
+ * if (result.status === "done") {
+ *   assertEquals(result.consumed, 24); // "HELLO" starts at offset 24
+ *   assertEquals(result.header.source, { transport: "tcp", hostname: "192.0.2.7", port: 51234 });
+ * }
+ * ```
+ *
+ * @example Optional header
+ * ```ts
+ * import { ProxyHeaderParser } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const parser = new ProxyHeaderParser({ mode: "optional" });
+ * assertEquals(parser.push(new TextEncoder().encode("PRO")).status, "need-more");
+ * const result = parser.push(new TextEncoder().encode("BE\r\n"));
+ * assertEquals(result.status, "absent");
+ * if (result.status === "absent") {
+ *   // The payload is the held bytes, then the whole last chunk.
+ *   assertEquals(new TextDecoder().decode(result.held), "PRO");
+ * }
+ * ```
+ */
+export class ProxyHeaderParser {
+  readonly #mode: ProxyProtocolMode;
+  readonly #maxHeaderBytes: number;
+  #kind: Kind = Kind.Detecting;
+  #buffer = new Uint8Array(PROXY_V1_MAX_LENGTH);
+  #length = 0;
+  /** Total v2 length once its fixed part is in; 0 before. */
+  #v2Length = 0;
+
+  /**
+   * Creates a parser.
+   *
+   * @param options The accepted mode and the v2 size limit.
+   * @throws {TypeError} If `mode` is not one of the modes.
+   * @throws {RangeError} If `maxHeaderBytes` is not an integer from 16 to 65551.
+   */
+  constructor(options: ProxyHeaderParserOptions = {}) {
+    const mode = options.mode ?? "any";
+    if (
+      mode !== "v1" && mode !== "v2" && mode !== "any" && mode !== "optional"
+    ) {
+      throw new TypeError(
+        `Cannot create PROXY header parser as 'mode' must be "v1", "v2", "any" or "optional": received ${
+          typeof mode === "string" ? `"${mode}"` : String(mode)
+        }`,
+      );
+    }
+    const max = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+    if (!Number.isInteger(max) || max < V2_FIXED || max > V2_MAX) {
+      throw new RangeError(
+        `Cannot create PROXY header parser as 'maxHeaderBytes' must be an integer from ${V2_FIXED} to ${V2_MAX}: received ${max}`,
+      );
+    }
+    this.#mode = mode;
+    this.#maxHeaderBytes = max;
+  }
+
+  /** The accepted mode. */
+  get mode(): ProxyProtocolMode {
+    return this.#mode;
+  }
+
+  /** Header bytes received so far (kept by the parser). */
+  get bufferedBytes(): number {
+    return this.#length;
+  }
+
+  /**
+   * The fewest bytes that can move parsing on: the rest of a v2 header once
+   * its length is known, else 1 (a v1 line ends at an unknown offset). A
+   * reader that must not read past the header reads this many; 0 once
+   * finished.
+   */
+  get wantedBytes(): number {
+    if (this.#kind === Kind.Finished) return 0;
+    if (this.#kind !== Kind.V2) return 1;
+    return (this.#v2Length || V2_FIXED) - this.#length;
+  }
+
+  /** Whether a result other than `"need-more"` (or an error) ended parsing. */
+  get finished(): boolean {
+    return this.#kind === Kind.Finished;
+  }
+
+  /**
+   * Feeds the next chunk of the connection.
+   *
+   * @param chunk The bytes that arrived; only header bytes are copied.
+   * @returns `"need-more"`, `"done"` or `"absent"` (see {@linkcode ProxyParseResult}).
+   * @throws {ProxyHeaderError} If the bytes are not a valid header for the mode.
+   * @throws {TypeError} If `chunk` is not a `Uint8Array` or parsing already finished.
+   */
+  push(chunk: Uint8Array): ProxyParseResult {
+    if (!(chunk instanceof Uint8Array)) {
+      throw new TypeError(
+        `Cannot push to PROXY header parser as 'chunk' must be a Uint8Array: received ${typeof chunk}`,
+      );
+    }
+    if (this.#kind === Kind.Finished) {
+      throw new TypeError(
+        "Cannot push to PROXY header parser as parsing already finished",
+      );
+    }
+    const heldBefore = this.#length;
+    let i = 0;
+    try {
+      while (i < chunk.length) {
+        if (this.#kind === Kind.Detecting) {
+          if (!this.#detect(chunk[i]!)) {
+            this.#kind = Kind.Finished;
+            return {
+              status: "absent",
+              held: this.#buffer.slice(0, heldBefore),
+            };
+          }
+          i++;
+        } else if (this.#kind === Kind.V1) {
+          const room = PROXY_V1_MAX_LENGTH - this.#length;
+          const end = Math.min(chunk.length, i + room);
+          const lf = chunk.subarray(i, end).indexOf(0x0a);
+          const stop = lf < 0 ? end : i + lf + 1;
+          this.#buffer.set(chunk.subarray(i, stop), this.#length);
+          this.#length += stop - i;
+          i = stop;
+          if (lf >= 0) return this.#done(parseV1(this.#view()), i);
+          if (this.#length === PROXY_V1_MAX_LENGTH) {
+            throw new ProxyHeaderError(
+              "too-long",
+              `Cannot parse PROXY v1 header as it exceeds ${PROXY_V1_MAX_LENGTH} bytes without CRLF`,
+            );
+          }
+        } else {
+          const target = this.#v2Length || V2_FIXED;
+          const take = Math.min(target - this.#length, chunk.length - i);
+          this.#buffer.set(chunk.subarray(i, i + take), this.#length);
+          this.#length += take;
+          i += take;
+          if (this.#length === V2_FIXED && this.#v2Length === 0) {
+            this.#startV2Body();
+          }
+          if (this.#length === this.#v2Length) {
+            return this.#done(parseV2(this.#view()), i);
+          }
+        }
+      }
+    } catch (error) {
+      this.#kind = Kind.Finished;
+      throw error;
+    }
+    return NEED_MORE;
+  }
+
+  /**
+   * Tells the parser that no more bytes will come (end of stream, or the
+   * caller gave up waiting).
+   *
+   * @returns `"absent"` in mode `"optional"` when the bytes so far (perhaps
+   * none) are only the start of a signature; the held bytes are the payload.
+   * @throws {ProxyHeaderError} With code `"truncated"` otherwise.
+   * @throws {TypeError} If parsing already finished.
+   */
+  end(): ProxyParseResult {
+    if (this.#kind === Kind.Finished) {
+      throw new TypeError(
+        "Cannot end PROXY header parser as parsing already finished",
+      );
+    }
+    const detecting = this.#kind === Kind.Detecting;
+    this.#kind = Kind.Finished;
+    if (detecting && this.#mode === "optional") {
+      return { status: "absent", held: this.#buffer.slice(0, this.#length) };
+    }
+    throw new ProxyHeaderError(
+      "truncated",
+      `Cannot parse PROXY header as the stream ended inside it: received ${this.#length} bytes`,
+    );
+  }
+
+  /** Takes one signature byte; false when the stream cannot be a header. */
+  #detect(byte: number): boolean {
+    const at = this.#length;
+    const first = at === 0 ? byte : this.#buffer[0]!;
+    const wantsV1 = this.#mode !== "v2";
+    const wantsV2 = this.#mode !== "v1";
+    let signature: Uint8Array | undefined;
+    if (first === V1_PREFIX[0] && wantsV1) signature = V1_PREFIX;
+    else if (first === V2_SIGNATURE[0] && wantsV2) signature = V2_SIGNATURE;
+    if (signature === undefined || signature[at] !== byte) {
+      if (this.#mode === "optional") return false;
+      const expected = this.#mode === "v1"
+        ? "v1"
+        : this.#mode === "v2"
+        ? "v2"
+        : "v1 or v2";
+      throw new ProxyHeaderError(
+        "bad-signature",
+        `Cannot parse PROXY header as the stream does not start with a ${expected} signature: byte ${at} is ${byte}`,
+      );
+    }
+    this.#buffer[this.#length++] = byte;
+    if (this.#length === signature.length) {
+      this.#kind = signature === V1_PREFIX ? Kind.V1 : Kind.V2;
+    }
+    return true;
+  }
+
+  /** The fixed v2 part is in: check the version early, size the buffer. */
+  #startV2Body(): void {
+    const version = this.#buffer[12]! >> 4;
+    if (version !== 2) {
+      throw new ProxyHeaderError(
+        "bad-version",
+        `Cannot parse PROXY v2 header as its version must be 2: received ${version}`,
+      );
+    }
+    const total = V2_FIXED + ((this.#buffer[14]! << 8) | this.#buffer[15]!);
+    if (total > this.#maxHeaderBytes) {
+      throw new ProxyHeaderError(
+        "too-long",
+        `Cannot parse PROXY v2 header as it exceeds 'maxHeaderBytes' (${this.#maxHeaderBytes}): received length ${total}`,
+      );
+    }
+    this.#v2Length = total;
+    const grown = new Uint8Array(total);
+    grown.set(this.#buffer.subarray(0, V2_FIXED));
+    this.#buffer = grown;
+  }
+
+  #view(): Uint8Array {
+    return this.#buffer.subarray(0, this.#length);
+  }
+
+  #done(header: ProxyHeader, consumed: number): ProxyParseResult {
+    this.#kind = Kind.Finished;
+    return { status: "done", header, consumed };
+  }
+}
+
+/**
+ * Parses the PROXY header at the start of `bytes` in one go (the payload may
+ * follow it: `header.length` tells where it starts).
+ *
+ * @example Usage
+ * ```ts
+ * import { encodeProxyHeader, parseProxyHeader } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const bytes = encodeProxyHeader({
+ *   version: 2,
+ *   source: { transport: "tcp", hostname: "2001:db8::7", port: 40000 },
+ *   destination: { transport: "tcp", hostname: "2001:db8::1", port: 443 },
+ *   tlvs: [{ type: 0x01, value: new TextEncoder().encode("h2") }],
+ * });
+ * const header = parseProxyHeader(bytes, { mode: "v2" });
+ * assertEquals(header.family, "inet6");
+ * assertEquals(header.alpn, "h2");
+ * assertEquals(header.length, bytes.length);
+ * ```
+ *
+ * @param bytes The start of a connection.
+ * @param options The accepted versions and the v2 size limit.
+ * @returns The header.
+ * @throws {ProxyHeaderError} If `bytes` do not start with a complete, valid
+ * header (code `"truncated"` if they stop inside one).
+ */
+export function parseProxyHeader(
+  bytes: Uint8Array,
+  options: ParseProxyHeaderOptions = {},
+): ProxyHeader {
+  const parser = new ProxyHeaderParser(options);
+  const result = parser.push(bytes);
+  if (result.status === "done") return result.header;
+  parser.end(); // throws "truncated" (mode is never "optional" here)
+  throw new ProxyHeaderError(
+    "truncated",
+    "Cannot parse PROXY header as it is incomplete",
+  );
+}
+
+// --- v1 -----------------------------------------------------------------
+
+function badV1(detail: string): ProxyHeaderError {
+  return new ProxyHeaderError(
+    "bad-address",
+    `Cannot parse PROXY v1 header as ${detail}`,
+  );
+}
+
+function parsePort(text: string): number | undefined {
+  if (!/^(0|[1-9][0-9]{0,4})$/.test(text)) return undefined;
+  const port = Number(text);
+  return port <= 65535 ? port : undefined;
+}
+
+function parseV1(line: Uint8Array): ProxyHeader {
+  const length = line.length;
+  if (length < 2 || line[length - 2] !== 0x0d) {
+    throw badV1("its line does not end with CRLF");
+  }
+  const text = String.fromCharCode(...line.subarray(0, length - 2));
+  const fields = text.split(" ");
+  const protocol = fields[1];
+  const base = {
+    version: 1 as const,
+    command: "proxy" as const,
+    tlvs: [],
+    checksummed: false,
+    length,
+  };
+  if (protocol === "UNKNOWN") {
+    // The rest of an UNKNOWN line is to be ignored (spec section 2.1).
+    return {
+      ...base,
+      family: "unspec",
+      protocol: "unspec",
+      source: null,
+      destination: null,
+    };
+  }
+  if (protocol !== "TCP4" && protocol !== "TCP6") {
+    throw new ProxyHeaderError(
+      "bad-family",
+      `Cannot parse PROXY v1 header as its protocol must be "TCP4", "TCP6" or "UNKNOWN": received "${
+        (protocol ?? "").slice(0, 16)
+      }"`,
+    );
+  }
+  if (fields.length !== 6) {
+    throw badV1(
+      `a ${protocol} line must have 6 space-separated fields: received ${fields.length}`,
+    );
+  }
+  const v4 = protocol === "TCP4";
+  const addresses = [fields[2]!, fields[3]!].map((field) => {
+    if (v4) {
+      if (parseIPv4(field) === undefined) {
+        throw badV1(`'${field.slice(0, 45)}' is not an IPv4 address`);
+      }
+      return field;
+    }
+    const bytes = parseIPv6(field);
+    if (bytes === undefined) {
+      throw badV1(`'${field.slice(0, 45)}' is not an IPv6 address`);
+    }
+    return formatIPv6(bytes);
+  });
+  const ports = [fields[4]!, fields[5]!].map((field) => {
+    const port = parsePort(field);
+    if (port === undefined) throw badV1(`'${field.slice(0, 8)}' is not a port`);
+    return port;
+  });
+  return {
+    ...base,
+    family: v4 ? "inet" : "inet6",
+    protocol: "stream",
+    source: { transport: "tcp", hostname: addresses[0]!, port: ports[0]! },
+    destination: { transport: "tcp", hostname: addresses[1]!, port: ports[1]! },
+  };
+}
+
+// --- v2 -----------------------------------------------------------------
+
+const FAMILIES = ["unspec", "inet", "inet6", "unix"] as const;
+const PROTOCOLS = ["unspec", "stream", "dgram"] as const;
+const ADDRESS_BLOCK = [0, 12, 36, 216] as const;
+const decoder = new TextDecoder();
+
+function parseV2(bytes: Uint8Array): ProxyHeader {
+  const length = bytes.length;
+  const command = bytes[12]! & 0x0f;
+  if (command > 1) {
+    throw new ProxyHeaderError(
+      "bad-command",
+      `Cannot parse PROXY v2 header as its command must be 0 (LOCAL) or 1 (PROXY): received ${command}`,
+    );
+  }
+  if (command === 0) {
+    // LOCAL: the receiver must use the real endpoints and discard the
+    // protocol block, family included (spec section 2.2).
+    return {
+      version: 2,
+      command: "local",
+      family: "unspec",
+      protocol: "unspec",
+      source: null,
+      destination: null,
+      tlvs: [],
+      checksummed: false,
+      length,
+    };
+  }
+  const familyCode = bytes[13]! >> 4;
+  const protocolCode = bytes[13]! & 0x0f;
+  const family = FAMILIES[familyCode];
+  const protocol = PROTOCOLS[protocolCode];
+  if (
+    family === undefined || protocol === undefined ||
+    (family === "unspec") !== (protocol === "unspec")
+  ) {
+    throw new ProxyHeaderError(
+      "bad-family",
+      `Cannot parse PROXY v2 header as its family and transport byte is unknown: received 0x${
+        bytes[13]!.toString(16).padStart(2, "0")
+      }`,
+    );
+  }
+  const addressLength = ADDRESS_BLOCK[familyCode as 0 | 1 | 2 | 3];
+  if (length - V2_FIXED < addressLength) {
+    throw new ProxyHeaderError(
+      "bad-address",
+      `Cannot parse PROXY v2 header as its ${family} address block needs ${addressLength} bytes: received ${
+        length - V2_FIXED
+      }`,
+    );
+  }
+  let source: ProxyAddress | null = null;
+  let destination: ProxyAddress | null = null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const transport = protocol === "dgram" ? "udp" : "tcp";
+  if (family === "inet") {
+    source = {
+      transport,
+      hostname: formatIPv4(bytes, 16),
+      port: view.getUint16(24),
+    };
+    destination = {
+      transport,
+      hostname: formatIPv4(bytes, 20),
+      port: view.getUint16(26),
+    };
+  } else if (family === "inet6") {
+    source = {
+      transport,
+      hostname: formatIPv6(bytes, 16),
+      port: view.getUint16(48),
+    };
+    destination = {
+      transport,
+      hostname: formatIPv6(bytes, 32),
+      port: view.getUint16(50),
+    };
+  } else if (family === "unix") {
+    const transportUnix = protocol === "dgram" ? "unixpacket" : "unix";
+    source = { transport: transportUnix, path: unixPath(bytes, 16) };
+    destination = { transport: transportUnix, path: unixPath(bytes, 124) };
+  }
+  const tlvs: ProxyTlv[] = [];
+  let alpn: string | undefined;
+  let authority: string | undefined;
+  let uniqueId: Uint8Array | undefined;
+  let checksummed = false;
+  for (let at = V2_FIXED + addressLength; at < length;) {
+    if (length - at < 3) {
+      throw badTlv(`a TLV header at offset ${at} is cut short`);
+    }
+    const type = bytes[at]!;
+    const size = view.getUint16(at + 1);
+    const start = at + 3;
+    if (start + size > length) {
+      throw badTlv(
+        `TLV 0x${type.toString(16)} at offset ${at} overruns the header by ${
+          start + size - length
+        } bytes`,
+      );
+    }
+    const value = bytes.subarray(start, start + size);
+    tlvs.push({ type, value });
+    if (type === PROXY_TLV_TYPES.ALPN) alpn = decoder.decode(value);
+    else if (type === PROXY_TLV_TYPES.AUTHORITY) {
+      authority = decoder.decode(value);
+    } else if (type === PROXY_TLV_TYPES.UNIQUE_ID) {
+      if (size > MAX_UNIQUE_ID) {
+        throw badTlv(
+          `its unique id exceeds ${MAX_UNIQUE_ID} bytes: received ${size}`,
+        );
+      }
+      uniqueId = value;
+    } else if (type === PROXY_TLV_TYPES.CRC32C) {
+      if (size !== 4) {
+        throw badTlv(`its CRC32c TLV must be 4 bytes: received ${size}`);
+      }
+      const expected = view.getUint32(start);
+      const actual = crc32c(bytes, start);
+      if (expected !== actual) {
+        throw new ProxyHeaderError(
+          "bad-checksum",
+          `Cannot parse PROXY v2 header as its CRC32c does not match: header says 0x${
+            expected.toString(16).padStart(8, "0")
+          }, bytes give 0x${actual.toString(16).padStart(8, "0")}`,
+        );
+      }
+      checksummed = true;
+    }
+    at = start + size;
+  }
+  return {
+    version: 2,
+    command: "proxy",
+    family,
+    protocol,
+    source,
+    destination,
+    tlvs,
+    ...(alpn === undefined ? {} : { alpn }),
+    ...(authority === undefined ? {} : { authority }),
+    ...(uniqueId === undefined ? {} : { uniqueId }),
+    checksummed,
+    length,
+  };
+}
+
+function badTlv(detail: string): ProxyHeaderError {
+  return new ProxyHeaderError(
+    "bad-tlv",
+    `Cannot parse PROXY v2 header as ${detail}`,
+  );
+}
+
+function unixPath(bytes: Uint8Array, offset: number): string {
+  const field = bytes.subarray(offset, offset + 108);
+  const nul = field.indexOf(0);
+  return decoder.decode(nul < 0 ? field : field.subarray(0, nul));
+}
