@@ -16,6 +16,10 @@ import type { ServerContext } from "./server_context.ts";
  * - `"handler error"`: a callback of the handler threw for this connection;
  * - `"closed"`: closed locally through `closeConnection()` or `close()`;
  * - `"error"`: any other I/O error (passed to `onError` too).
+ * - `"bad proxy header"`: a server with `proxyProtocol` got a bad, late or
+ *   untrusted PROXY header (the detail goes to `onError`). Such a connection
+ *   was never passed to `onConnect`, so `onDisconnect` is not called for it
+ *   either: this reason shows up in `TcpServer.stats().disconnects`.
  *
  * @example Usage
  * ```ts
@@ -37,7 +41,8 @@ export type DisconnectReason =
   | "shutdown"
   | "handler error"
   | "closed"
-  | "error";
+  | "error"
+  | "bad proxy header";
 
 /**
  * What a {@linkcode TcpServer} (or {@linkcode TcpClient}) calls on events.

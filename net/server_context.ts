@@ -1,6 +1,8 @@
 // The context handed to every `NetworkHandler` callback: the operations on the
 // server's connections, in the manner of mill-net's `ServerContext`.
 
+import type { ProxyInfo } from "./proxy/proxy_info.ts";
+
 /**
  * Options of {@linkcode ServerContext.broadcast}.
  *
@@ -96,11 +98,29 @@ export interface ServerContext<T = unknown> {
    */
   closeConnection(id: number, options?: CloseConnectionOptions): boolean;
   /**
-   * The peer address of connection `id`.
+   * The peer address of connection `id`; behind a PROXY protocol header with
+   * addresses, the original client's (the header's source).
    *
    * @throws {ConnectionNotFoundError} If no open connection has this id.
    */
   remoteAddr(id: number): Deno.Addr;
+  /**
+   * The local address of connection `id`: the address the peer connected
+   * to. Behind a PROXY protocol header with addresses, the header's
+   * destination (see `proxyInfo`).
+   *
+   * @throws {ConnectionNotFoundError} If no open connection has this id.
+   */
+  localAddr(id: number): Deno.Addr;
+  /**
+   * How connection `id` arrived through a proxy (server option
+   * `proxyProtocol`): the PROXY header and whether `remoteAddr`/`localAddr`
+   * come from it; `undefined` when the server does not use the PROXY
+   * protocol.
+   *
+   * @throws {ConnectionNotFoundError} If no open connection has this id.
+   */
+  proxyInfo(id: number): ProxyInfo | undefined;
   /** The ids of the open connections, oldest first. */
   connectionIds(): number[];
   /** Whether connection `id` is open. */

@@ -15,6 +15,11 @@ import {
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { TcpServerConfig } from "./tcp_server_config.ts";
+import { proxySettings } from "./proxy/_server_proxy.ts";
+import {
+  HealthResponder,
+  type HealthState,
+} from "./proxy/_health_responder.ts";
 
 /**
  * Options of {@linkcode TcpServer.shutdown}.
@@ -214,6 +219,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   #shutdown: Promise<TcpServerShutdownResult> | undefined;
   #wakeShutdown: (() => void) | undefined;
   #forceNow: (() => void) | undefined;
+  #health: HealthResponder | undefined;
 
   /**
    * Creates a server; it binds on {@linkcode TcpServer.start} or
@@ -236,6 +242,21 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       );
     }
     return this.#addr;
+  }
+
+  /**
+   * The address of the health port (config `healthPort`), once started.
+   *
+   * @throws {Deno.errors.NotConnected} If the server has no health port or
+   * has not started.
+   */
+  get healthAddr(): Deno.NetAddr {
+    if (this.#health === undefined) {
+      throw new Deno.errors.NotConnected(
+        "Cannot get health address as the server has no health port running",
+      );
+    }
+    return this.#health.addr;
   }
 
   /** The number of open connections. */
@@ -289,6 +310,18 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
         tcpBacklog: config.backlog,
       });
     }
+    if (config.healthPort !== undefined) {
+      try {
+        this.#health = new HealthResponder(
+          config.hostname,
+          config.healthPort,
+          () => this.#healthState(),
+        );
+      } catch (error) {
+        listener.close();
+        throw error;
+      }
+    }
     this.#loop = loop;
     this.#listener = listener;
     this.#addr = listener.addr;
@@ -300,6 +333,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       maxWriteBuffer: config.maxWriteBuffer,
       // run() sizes its own loop; a caller's loop needs it per connection.
       maxReadBufferSize: this.#ownLoop ? undefined : config.bufferSize,
+      proxy: proxySettings(config),
     });
     this.#table.onRemoved = () => this.#connectionRemoved();
     this.#listenerToken = loop.allocateToken();
@@ -398,6 +432,12 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
         this.#listener = undefined;
       }
     }
+  }
+
+  #healthState(): HealthState {
+    if (this.#state === "paused") return "maint";
+    if (this.#state === "listening") return "up ready";
+    return "drain";
   }
 
   #connectionRemoved(): void {
@@ -527,6 +567,10 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     table.abortLingering();
     await this.#listenerClosed;
     await table.settled();
+    // Reports "drain" until here, so a load balancer stops routing to us
+    // even before the closed listener fails its connect check.
+    await this.#health?.close();
+    this.#health = undefined;
     this.#state = "closed";
     if (this.#ownLoop) {
       loop.stop();

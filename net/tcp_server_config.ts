@@ -1,6 +1,9 @@
 // Configuration of `TcpServer`: a validated, immutable record plus a builder in
 // the manner of mill-net's `ServerConfig::builder()`.
 
+import type { ProxyProtocolMode } from "./proxy/proxy_header.ts";
+import { validateProxyOptions } from "./proxy/_server_proxy.ts";
+
 /**
  * The transports a {@linkcode TcpServer} can listen on.
  *
@@ -124,6 +127,47 @@ export interface TcpServerConfigOptions {
   maxWriteBuffer?: number;
   /** Kernel accept queue length (TCP and TLS). @default {511} */
   backlog?: number;
+  /**
+   * Expect a PROXY protocol header (from HAProxy, an AWS NLB, nginx, …) at
+   * the start of every connection: `"v1"`, `"v2"`, `"any"`, or `"optional"`
+   * (a connection without one is served as a direct client; note that a
+   * direct client that waits for the server to speak first is only served
+   * after `proxyHeaderTimeoutMs`). The header is read and removed before
+   * `onConnect`; `ctx.remoteAddr(id)`/`ctx.localAddr(id)` then report the
+   * addresses it carries and `ctx.proxyInfo(id)` the header itself. A bad,
+   * truncated or late header closes the connection with disconnect reason
+   * `"bad proxy header"` (counted in `stats().disconnects`; `onError` gets
+   * the {@linkcode ProxyHeaderError}; `onConnect`/`onDisconnect` are not
+   * called for it). A peer that connects and closes without sending a byte
+   * (a TCP health check) is closed quietly. Unset: no PROXY protocol.
+   */
+  proxyProtocol?: ProxyProtocolMode;
+  /**
+   * Time for the whole PROXY header to arrive, from accept.
+   * @default {3000}
+   */
+  proxyHeaderTimeoutMs?: number;
+  /**
+   * Peers allowed to send a PROXY header: IP addresses or CIDR ranges
+   * (`"10.0.0.0/8"`, `"::1"`; IPv4 also matches IPv4-mapped IPv6 peers).
+   * Unset: any peer is trusted, which is right only when direct clients
+   * cannot reach the port. An untrusted peer is refused (`"bad proxy
+   * header"`, code `"untrusted"`) in modes `"v1"`, `"v2"` and `"any"`; in mode
+   * `"optional"` it is served as a direct client, and refused if it sends a
+   * header anyway (it would be spoofing an address).
+   * @default {undefined}
+   */
+  trustedProxies?: readonly string[];
+  /**
+   * Also listen on this port (same hostname; `0` for an ephemeral one, see
+   * `TcpServer.healthAddr`) and answer every connection with one line for a
+   * load balancer, then close: `up ready` while serving, `maint` while
+   * paused at `maxConnections`, `drain` during a graceful shutdown (the
+   * health port stays open until the shutdown ends). This is HAProxy's
+   * `agent-check` protocol and suits `option tcp-check` with
+   * `tcp-check expect string up`. Unset: no health port.
+   */
+  healthPort?: number;
 }
 
 function fail(
@@ -251,6 +295,14 @@ export class TcpServerConfig {
   readonly maxWriteBuffer: number;
   /** Kernel accept queue length. */
   readonly backlog: number;
+  /** The PROXY protocol mode, or `undefined` when off. */
+  readonly proxyProtocol: ProxyProtocolMode | undefined;
+  /** Time for a PROXY header to arrive, in ms. */
+  readonly proxyHeaderTimeoutMs: number;
+  /** Peers trusted to send a PROXY header (`undefined`: any). */
+  readonly trustedProxies: readonly string[] | undefined;
+  /** The health port, or `undefined` when off. */
+  readonly healthPort: number | undefined;
 
   /**
    * Validates and freezes a configuration.
@@ -367,6 +419,11 @@ export class TcpServerConfig {
       true,
     );
     this.backlog = positiveInteger("backlog", options.backlog ?? 511);
+    const proxy = validateProxyOptions(options);
+    this.proxyProtocol = proxy.proxyProtocol;
+    this.proxyHeaderTimeoutMs = proxy.proxyHeaderTimeoutMs;
+    this.trustedProxies = proxy.trustedProxies;
+    this.healthPort = proxy.healthPort;
     Object.freeze(this);
   }
 
@@ -573,6 +630,41 @@ export class TcpServerConfigBuilder {
    */
   backlog(count: number): this {
     this.#options.backlog = count;
+    return this;
+  }
+
+  /**
+   * Expects a PROXY protocol header on every connection (see
+   * {@linkcode TcpServerConfigOptions.proxyProtocol}).
+   *
+   * @param mode `"v1"`, `"v2"`, `"any"` or `"optional"`.
+   * @param options The header timeout and the trusted proxies.
+   * @returns This builder.
+   */
+  proxyProtocol(
+    mode: ProxyProtocolMode,
+    options: { headerTimeoutMs?: number; trustedProxies?: readonly string[] } =
+      {},
+  ): this {
+    this.#options.proxyProtocol = mode;
+    if (options.headerTimeoutMs !== undefined) {
+      this.#options.proxyHeaderTimeoutMs = options.headerTimeoutMs;
+    }
+    if (options.trustedProxies !== undefined) {
+      this.#options.trustedProxies = options.trustedProxies;
+    }
+    return this;
+  }
+
+  /**
+   * Answers load-balancer health checks on this port (see
+   * {@linkcode TcpServerConfigOptions.healthPort}).
+   *
+   * @param port The port (`0`: ephemeral).
+   * @returns This builder.
+   */
+  healthPort(port: number): this {
+    this.#options.healthPort = port;
     return this;
   }
 

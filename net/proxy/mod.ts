@@ -23,3 +23,4 @@ export * from "./proxy_header_error.ts";
 export * from "./proxy_header_parser.ts";
 export * from "./encode_proxy_header.ts";
 export * from "./read_proxy_header.ts";
+export * from "./proxy_info.ts";

@@ -1,0 +1,256 @@
+// The server side of the PROXY protocol: option validation for
+// `TcpServerConfig`, and the per-connection handshake the connection table
+// runs before `onConnect`. Kept here so the table only holds hooks.
+
+import { type Cidr, matchesCidr, parseCidr } from "./_ip.ts";
+import type { ProxyProtocolMode } from "./proxy_header.ts";
+import { ProxyHeaderError } from "./proxy_header_error.ts";
+import {
+  ProxyHeaderParser,
+  type ProxyParseResult,
+} from "./proxy_header_parser.ts";
+import type { ProxyInfo } from "./proxy_info.ts";
+
+/** The PROXY options of `TcpServerConfigOptions`, as given. */
+export interface ProxyOptionsInput {
+  proxyProtocol?: ProxyProtocolMode | undefined;
+  proxyHeaderTimeoutMs?: number | undefined;
+  trustedProxies?: readonly string[] | undefined;
+  healthPort?: number | undefined;
+}
+
+/** The PROXY options, validated. */
+export interface ProxyOptions {
+  proxyProtocol: ProxyProtocolMode | undefined;
+  proxyHeaderTimeoutMs: number;
+  trustedProxies: readonly string[] | undefined;
+  healthPort: number | undefined;
+}
+
+/** What the connection table needs to run handshakes. */
+export interface ProxySettings {
+  mode: ProxyProtocolMode;
+  timeoutMs: number;
+  trusted: readonly Cidr[] | undefined;
+}
+
+const DEFAULT_TIMEOUT_MS = 3000;
+
+function fail(field: string, expected: string, value: unknown): never {
+  const shown = typeof value === "string"
+    ? `"${value}"`
+    : Array.isArray(value)
+    ? "an array"
+    : String(value);
+  const ErrorClass = typeof value === "number" ? RangeError : TypeError;
+  throw new ErrorClass(
+    `Cannot create server config as '${field}' must be ${expected}: received ${shown}`,
+  );
+}
+
+/** Validates the PROXY options of a server config. */
+export function validateProxyOptions(input: ProxyOptionsInput): ProxyOptions {
+  const mode = input.proxyProtocol;
+  if (
+    mode !== undefined && mode !== "v1" && mode !== "v2" && mode !== "any" &&
+    mode !== "optional"
+  ) {
+    fail("proxyProtocol", `"v1", "v2", "any" or "optional"`, mode);
+  }
+  const timeout = input.proxyHeaderTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (
+    typeof timeout !== "number" || !Number.isFinite(timeout) || timeout <= 0 ||
+    timeout > 2_147_483_647
+  ) {
+    fail(
+      "proxyHeaderTimeoutMs",
+      "a finite number of ms from 1 to 2147483647",
+      timeout,
+    );
+  }
+  let trusted: readonly string[] | undefined;
+  if (input.trustedProxies !== undefined) {
+    const list = input.trustedProxies;
+    if (!Array.isArray(list)) {
+      fail("trustedProxies", "an array of CIDR strings", list);
+    }
+    for (const entry of list) {
+      if (typeof entry !== "string" || parseCidr(entry) === undefined) {
+        fail(
+          "trustedProxies",
+          `a list of IP addresses or CIDR ranges such as "10.0.0.0/8" or "::1"`,
+          entry,
+        );
+      }
+    }
+    trusted = Object.freeze([...list]);
+  }
+  const health = input.healthPort;
+  if (
+    health !== undefined &&
+    (typeof health !== "number" || !Number.isInteger(health) || health < 0 ||
+      health > 65535)
+  ) {
+    fail("healthPort", "an integer from 0 to 65535", health);
+  }
+  return {
+    proxyProtocol: mode,
+    proxyHeaderTimeoutMs: timeout,
+    trustedProxies: trusted,
+    healthPort: health,
+  };
+}
+
+/** The table's settings from validated options; undefined when PROXY is off. */
+export function proxySettings(
+  options: ProxyOptions,
+): ProxySettings | undefined {
+  if (options.proxyProtocol === undefined) return undefined;
+  return {
+    mode: options.proxyProtocol,
+    timeoutMs: options.proxyHeaderTimeoutMs,
+    trusted: options.trustedProxies?.map((entry) => parseCidr(entry)!),
+  };
+}
+
+/** A connection served without a header. */
+export const DIRECT: ProxyInfo = Object.freeze({
+  header: undefined,
+  addressesFromHeader: false,
+});
+
+/** What a handshake step decided. */
+export type HandshakeStep =
+  /** Keep waiting for header bytes. */
+  | { kind: "wait" }
+  /** Open the connection: deliver `held`, then `rest` of the current chunk. */
+  | {
+    kind: "open";
+    info: ProxyInfo;
+    held: Uint8Array | undefined;
+    rest: Uint8Array | undefined;
+  }
+  /** Close the connection as `"bad proxy header"`. */
+  | { kind: "fail"; error: ProxyHeaderError }
+  /** The peer left without sending a byte (a proxy's TCP check): close quietly. */
+  | { kind: "quiet" };
+
+const WAIT: HandshakeStep = Object.freeze({ kind: "wait" });
+
+/**
+ * One connection's PROXY handshake. Untrusted peers: in mode `"optional"`
+ * they are served as direct clients, and one that sends a header anyway is
+ * refused (it would be spoofing); in the other modes they are refused at
+ * once.
+ */
+export class ProxyHandshake {
+  readonly #parser: ProxyHeaderParser;
+  readonly #trusted: boolean;
+  /** The idle timer's cancel, set by the table. */
+  cancelTimer: (() => void) | undefined = undefined;
+
+  constructor(settings: ProxySettings, trusted: boolean) {
+    this.#parser = new ProxyHeaderParser({ mode: settings.mode });
+    this.#trusted = trusted;
+  }
+
+  /**
+   * Starts a handshake for a peer, or returns the error refusing it (an
+   * untrusted peer where a header is required).
+   */
+  static begin(
+    settings: ProxySettings,
+    remoteAddr: Deno.Addr,
+  ): ProxyHandshake | ProxyHeaderError {
+    const trusted = settings.trusted === undefined ||
+      remoteAddr.transport === "unix" ||
+      ((remoteAddr.transport === "tcp" || remoteAddr.transport === "udp") &&
+        matchesCidr(remoteAddr.hostname, settings.trusted));
+    if (!trusted && settings.mode !== "optional") {
+      return untrusted(remoteAddr, false);
+    }
+    return new ProxyHandshake(settings, trusted);
+  }
+
+  /** Bytes arrived. */
+  data(chunk: Uint8Array, remoteAddr: () => Deno.Addr): HandshakeStep {
+    let result: ProxyParseResult;
+    try {
+      result = this.#parser.push(chunk);
+    } catch (error) {
+      return { kind: "fail", error: error as ProxyHeaderError };
+    }
+    if (result.status === "need-more") return WAIT;
+    if (result.status === "absent") {
+      return {
+        kind: "open",
+        info: DIRECT,
+        held: result.held.length > 0 ? result.held : undefined,
+        rest: chunk,
+      };
+    }
+    if (!this.#trusted) {
+      return { kind: "fail", error: untrusted(remoteAddr(), true) };
+    }
+    const header = result.header;
+    return {
+      kind: "open",
+      info: { header, addressesFromHeader: header.source !== null },
+      held: undefined,
+      rest: result.consumed < chunk.length
+        ? chunk.subarray(result.consumed)
+        : undefined,
+    };
+  }
+
+  /** The peer closed (or reset) before the header completed. */
+  ended(): HandshakeStep {
+    if (this.#parser.bufferedBytes === 0 && this.#parser.mode !== "optional") {
+      return { kind: "quiet" };
+    }
+    return this.#giveUp();
+  }
+
+  /** `proxyHeaderTimeoutMs` passed. */
+  timedOut(timeoutMs: number): HandshakeStep {
+    const step = this.#giveUp();
+    if (step.kind === "fail" && step.error.code === "truncated") {
+      return {
+        kind: "fail",
+        error: new ProxyHeaderError(
+          "timed-out",
+          `Cannot read PROXY header as it did not complete within ${timeoutMs} ms: received ${this.#parser.bufferedBytes} bytes`,
+        ),
+      };
+    }
+    return step;
+  }
+
+  #giveUp(): HandshakeStep {
+    try {
+      const result = this.#parser.end();
+      // Only "absent" comes back (mode "optional", a signature prefix at most).
+      const held = (result as { held: Uint8Array }).held;
+      return {
+        kind: "open",
+        info: DIRECT,
+        held: held.length > 0 ? held : undefined,
+        rest: undefined,
+      };
+    } catch (error) {
+      return { kind: "fail", error: error as ProxyHeaderError };
+    }
+  }
+}
+
+function untrusted(remoteAddr: Deno.Addr, sent: boolean): ProxyHeaderError {
+  const peer = "hostname" in remoteAddr
+    ? remoteAddr.hostname
+    : remoteAddr.transport;
+  return new ProxyHeaderError(
+    "untrusted",
+    `Cannot accept ${
+      sent ? "PROXY header" : "connection"
+    } as the peer is not in 'trustedProxies': received '${peer}'`,
+  );
+}
