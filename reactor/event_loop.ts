@@ -688,6 +688,10 @@ export class EventLoop implements AsyncDisposable {
   #onError: (error: unknown, token: Token | undefined) => void;
 
   // Ready queue: entries with something to deliver, FIFO; each at most once.
+  // Invariant: an entry on the list is always dispatched. Whoever sets
+  // `#draining` (the drain loop, or the fast path of `#enqueue`) dispatches
+  // what is pushed meanwhile before it returns, or leaves it to a turn
+  // already scheduled: the yield (`#onYield`) or `run()`.
   #ready: (Entry | undefined)[] = [];
   #head = 0;
   #draining = false;
@@ -1351,6 +1355,10 @@ export class EventLoop implements AsyncDisposable {
           this.#draining = false;
           if (this.#kicks.length > 0) this.#runKicks();
         }
+        // While `#draining` was set, whatever the handler put on the ready
+        // list (a reregister, a writable event) was left to us: dispatch it
+        // now, as the drain loop would have.
+        if (this.#head < this.#ready.length) this.#drain();
         return;
       }
       if (!e.queued) {
