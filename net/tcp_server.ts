@@ -10,6 +10,7 @@ import { isDescriptorExhaustion } from "../reactor/_accept_errors.ts";
 import {
   ConnectionTable,
   validateHandler,
+  watchResult,
   zeroDisconnects,
 } from "./_server_connections.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
@@ -312,12 +313,12 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     this.#state = "listening";
     this.#startedAt = performance.now();
     if (this.#handler.onListening !== undefined) {
+      const table = this.#table;
+      const report = (error: unknown) => table.reportError(toError(error));
       try {
-        this.#handler.onListening(this.#table, listener.addr);
+        watchResult(this.#handler.onListening(table, listener.addr), report);
       } catch (error) {
-        this.#table.reportError(
-          toError(error),
-        );
+        report(error);
       }
     }
   }
@@ -499,12 +500,11 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     if (!force && table.connectionCount > 0) {
       const before = table.connectionCount;
       if (this.#handler.onShutdown !== undefined) {
+        const report = (error: unknown) => table.reportError(toError(error));
         try {
-          this.#handler.onShutdown(table);
+          watchResult(this.#handler.onShutdown(table), report);
         } catch (error) {
-          table.reportError(
-            toError(error),
-          );
+          report(error);
         }
       }
       table.shutdownWrites();
