@@ -8,7 +8,7 @@
 import type { EventLoop } from "../reactor/event_loop.ts";
 import type { Event } from "../reactor/event.ts";
 import { Interest } from "../reactor/interest.ts";
-import { toError } from "../reactor/_to_error.ts";
+import { toError } from "../_internal/to_error.ts";
 import { ConnectionNotFoundError, NetError } from "./errors.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type {

@@ -3,10 +3,10 @@
 // loops, ignored options).
 
 import { EventLoop } from "../reactor/event_loop.ts";
-import { toError } from "../reactor/_to_error.ts";
+import { toError } from "../_internal/to_error.ts";
 import type { Event } from "../reactor/event.ts";
 import { Interest } from "../reactor/interest.ts";
-import { isDescriptorExhaustion } from "../reactor/_accept_errors.ts";
+import { isDescriptorExhaustion } from "../_internal/accept_policy.ts";
 import {
   ConnectionTable,
   validateHandler,

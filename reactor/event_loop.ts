@@ -10,9 +10,9 @@ import {
 } from "./timer.ts";
 import { Waker, wakerState } from "./waker.ts";
 import { BufferPool, releaseOwnBuffer } from "./buffer_pool.ts";
-import { TimerHeap, TimerNode } from "./_timer_heap.ts";
-import { classifyAcceptError } from "./_accept_errors.ts";
-import { toError } from "./_to_error.ts";
+import { TimerHeap, TimerNode } from "../_internal/timer_heap.ts";
+import { classifyAcceptError } from "../_internal/accept_policy.ts";
+import { toError } from "../_internal/to_error.ts";
 import {
   type InflightOutcome,
   stashInflightRead,
