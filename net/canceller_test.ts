@@ -68,7 +68,7 @@ Deno.test("Canceller.fromSignals() rejects bad input and leaves nothing register
   assertThrows(
     () => Canceller.fromSignals([]),
     TypeError,
-    "Cannot create canceller as 'signals' must be a non-empty array: received an array",
+    "Cannot create canceller as 'signals' must be a non-empty array: received an empty array",
   );
   assertThrows(() =>
     Canceller.fromSignals(["SIGUSR1", "SIGNOPE" as Deno.Signal])

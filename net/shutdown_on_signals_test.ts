@@ -108,7 +108,7 @@ Deno.test("shutdownOnSignals() rejects bad input", () => {
   assertThrows(
     () => shutdownOnSignals(target, { signals: [] }),
     TypeError,
-    "Cannot listen for signals as 'signals' must be a non-empty array: received []",
+    "Cannot listen for signals as 'signals' must be a non-empty array: received an empty array",
   );
   assertThrows(
     () => shutdownOnSignals(target, { timeoutMs: -1 }),

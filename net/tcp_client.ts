@@ -4,6 +4,7 @@
 
 import { EventLoop } from "../reactor/event_loop.ts";
 import { toError } from "../reactor/_to_error.ts";
+import { formatValue } from "../_internal/format.ts";
 import { backoffDelay } from "./_backoff.ts";
 import { ConnectionTable, validateHandler } from "./_server_connections.ts";
 import { CancelledError, NetError, TimedOutError } from "./errors.ts";
@@ -124,7 +125,9 @@ function parseAddress(
     const match = /^(?:\[([^\]]+)\]|([^:\[\]]*)):(\d+)$/.exec(address);
     if (!match) {
       throw new TypeError(
-        `Cannot connect as 'address' must be "host:port": received "${address}"`,
+        `Cannot connect as 'address' must be "host:port": received ${
+          formatValue(address)
+        }`,
       );
     }
     return {
