@@ -1,7 +1,7 @@
 // A Canceller is the scope of mtcp's TcpCanceller in Deno's idiom: one
 // AbortController whose signal every operation of the scope listens to.
-import { formatValue } from "../_internal/format.ts";
-import { CancelledError } from "./errors.ts";
+import { formatValue } from "../../_internal/format.ts";
+import { CancelledError } from "../errors.ts";
 
 /**
  * Options for {@linkcode Canceller.fromSignals}.

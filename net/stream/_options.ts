@@ -1,6 +1,6 @@
 // Checks of the options objects that TcpStream and TcpListener share, so both
 // reject bad input with the same messages.
-import { formatValue } from "../_internal/format.ts";
+import { formatValue } from "../../_internal/format.ts";
 import { validateSignal, validateTimeout } from "./_deadline.ts";
 import type { TcpStreamCallOptions, TcpStreamOptions } from "./tcp_stream.ts";
 

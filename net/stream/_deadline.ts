@@ -2,8 +2,8 @@
 // one call: `readExact` over many reads, `accept` over retries and back-off
 // sleeps. The timer is created lazily, so calls served from a buffer never
 // touch the timer queue.
-import { formatValue } from "../_internal/format.ts";
-import { CancelledError, TimedOutError } from "./errors.ts";
+import { formatValue } from "../../_internal/format.ts";
+import { CancelledError, TimedOutError } from "../errors.ts";
 
 /**
  * Checks a `timeoutMs` option: `undefined` (no deadline), `Infinity` (no

@@ -1,6 +1,6 @@
 // Configuration of `TcpServer`: a validated, immutable record plus a builder in
 // the manner of mill-net's `ServerConfig::builder()`.
-import { formatValue } from "../_internal/format.ts";
+import { formatValue } from "../../_internal/format.ts";
 
 /**
  * The transports a {@linkcode TcpServer} can listen on.

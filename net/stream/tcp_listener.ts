@@ -4,10 +4,10 @@
 // Deno's accept() cannot be cancelled either: a timed-out accept stays in
 // flight and the next accept() adopts it, so no connection is lost; if the
 // listener is closed meanwhile, a connection it still produces is closed.
-import { classifyAcceptError } from "../reactor/_accept_errors.ts";
-import { formatValue } from "../_internal/format.ts";
+import { classifyAcceptError } from "../../reactor/_accept_errors.ts";
+import { formatValue } from "../../_internal/format.ts";
 import { Deadline, DeadlineTimer } from "./_deadline.ts";
-import { NetError } from "./errors.ts";
+import { NetError } from "../errors.ts";
 import { validateCallOptions, validateStreamOptions } from "./_options.ts";
 import { TcpStream, type TcpStreamOptions } from "./tcp_stream.ts";
 

@@ -8,7 +8,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { Canceller } from "./canceller.ts";
-import { CancelledError } from "./errors.ts";
+import { CancelledError } from "../errors.ts";
 import { TcpListener } from "./tcp_listener.ts";
 import { TcpStream } from "./tcp_stream.ts";
 

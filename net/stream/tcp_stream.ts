@@ -17,9 +17,9 @@ import {
   stashPendingWrites,
   takeInflightRead,
   takePendingWrites,
-} from "../reactor/_inflight.ts";
+} from "../../reactor/_inflight.ts";
 import type { Canceller } from "./canceller.ts";
-import { formatValue } from "../_internal/format.ts";
+import { formatValue } from "../../_internal/format.ts";
 import { FifoLock } from "./_fifo_lock.ts";
 import { validateCallOptions, validateStreamOptions } from "./_options.ts";
 import {
@@ -34,7 +34,7 @@ import {
   NetError,
   TimedOutError,
   TooBigError,
-} from "./errors.ts";
+} from "../errors.ts";
 
 /**
  * Options shared by every call of {@linkcode TcpStream}.

@@ -3,7 +3,7 @@
 // listeners are removed so that a third signal gets the platform's default
 // action (terminate): the escape hatch when even a forced shutdown hangs.
 
-import { formatValue } from "../_internal/format.ts";
+import { formatValue } from "../../_internal/format.ts";
 
 /**
  * Something that can be shut down, such as `TcpServer`.
