@@ -10,8 +10,8 @@ import {
   assertRejects,
   assertThrows,
 } from "@std/assert";
-import { EventLoop } from "../reactor/event_loop.ts";
-import { ConnectionNotFoundError, NetError } from "./errors.ts";
+import { EventLoop } from "../../reactor/event_loop.ts";
+import { ConnectionNotFoundError, NetError } from "../errors.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import { TcpServer } from "./tcp_server.ts";
 import {
@@ -28,7 +28,7 @@ import {
   readUntilText,
   waitFor,
   within,
-} from "../tests/testdata/_net_helpers.ts";
+} from "../../tests/testdata/_net_helpers.ts";
 
 function serve<T>(
   handler: NetworkHandler<T>,
@@ -659,10 +659,10 @@ Deno.test("TcpServer over a Unix socket", async () => {
 
 Deno.test("TcpServer over TLS with ALPN", async () => {
   const cert = await Deno.readTextFile(
-    new URL("../tests/testdata/tls_cert.pem", import.meta.url),
+    new URL("../../tests/testdata/tls_cert.pem", import.meta.url),
   );
   const key = await Deno.readTextFile(
-    new URL("../tests/testdata/tls_key.pem", import.meta.url),
+    new URL("../../tests/testdata/tls_key.pem", import.meta.url),
   );
   const { server, running } = serve(echo, {
     tls: { cert, key, alpnProtocols: ["echo/1", "h2"] },
