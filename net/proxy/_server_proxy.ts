@@ -2,6 +2,12 @@
 // `TcpServerConfig`, and the per-connection handshake the connection table
 // runs before `onConnect`. Kept here so the table only holds hooks.
 
+import {
+  invalidOption,
+  validateEnum,
+  validateMilliseconds,
+  validatePort,
+} from "../../_internal/validate.ts";
 import { type Cidr, matchesCidr, parseCidr } from "./_ip.ts";
 import type { ProxyProtocolMode } from "./proxy_header.ts";
 import { ProxyHeaderError } from "./proxy_header_error.ts";
@@ -35,64 +41,44 @@ export interface ProxySettings {
 }
 
 const DEFAULT_TIMEOUT_MS = 3000;
+const MODES: readonly ProxyProtocolMode[] = ["v1", "v2", "any", "optional"];
 
-function fail(field: string, expected: string, value: unknown): never {
-  const shown = typeof value === "string"
-    ? `"${value}"`
-    : Array.isArray(value)
-    ? "an array"
-    : String(value);
-  const ErrorClass = typeof value === "number" ? RangeError : TypeError;
-  throw new ErrorClass(
-    `Cannot create server config as '${field}' must be ${expected}: received ${shown}`,
-  );
-}
+const ACTION = "create server config";
 
 /** Validates the PROXY options of a server config. */
 export function validateProxyOptions(input: ProxyOptionsInput): ProxyOptions {
-  const mode = input.proxyProtocol;
-  if (
-    mode !== undefined && mode !== "v1" && mode !== "v2" && mode !== "any" &&
-    mode !== "optional"
-  ) {
-    fail("proxyProtocol", `"v1", "v2", "any" or "optional"`, mode);
-  }
-  const timeout = input.proxyHeaderTimeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (
-    typeof timeout !== "number" || !Number.isFinite(timeout) || timeout <= 0 ||
-    timeout > 2_147_483_647
-  ) {
-    fail(
-      "proxyHeaderTimeoutMs",
-      "a finite number of ms from 1 to 2147483647",
-      timeout,
-    );
-  }
+  const mode = input.proxyProtocol === undefined
+    ? undefined
+    : validateEnum(ACTION, "proxyProtocol", input.proxyProtocol, MODES);
+  const timeout = validateMilliseconds(
+    ACTION,
+    "proxyHeaderTimeoutMs",
+    input.proxyHeaderTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+    { min: 1 },
+  );
   let trusted: readonly string[] | undefined;
   if (input.trustedProxies !== undefined) {
-    const list = input.trustedProxies;
+    const list: unknown = input.trustedProxies;
+    const rule = `an array of IP addresses or CIDR ranges such as "10.0.0.0/8"`;
     if (!Array.isArray(list)) {
-      fail("trustedProxies", "an array of CIDR strings", list);
+      throw invalidOption(TypeError, ACTION, "trustedProxies", rule, list);
     }
     for (const entry of list) {
       if (typeof entry !== "string" || parseCidr(entry) === undefined) {
-        fail(
+        throw invalidOption(
+          typeof entry === "string" ? RangeError : TypeError,
+          ACTION,
           "trustedProxies",
-          `a list of IP addresses or CIDR ranges such as "10.0.0.0/8" or "::1"`,
+          rule,
           entry,
         );
       }
     }
     trusted = Object.freeze([...list]);
   }
-  const health = input.healthPort;
-  if (
-    health !== undefined &&
-    (typeof health !== "number" || !Number.isInteger(health) || health < 0 ||
-      health > 65535)
-  ) {
-    fail("healthPort", "an integer from 0 to 65535", health);
-  }
+  const health = input.healthPort === undefined
+    ? undefined
+    : validatePort(ACTION, "healthPort", input.healthPort);
   return {
     proxyProtocol: mode,
     proxyHeaderTimeoutMs: timeout,

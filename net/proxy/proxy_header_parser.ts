@@ -4,6 +4,11 @@
 //
 // Spec: https://www.haproxy.org/download/2.6/doc/proxy-protocol.txt
 
+import {
+  validateEnum,
+  validateInteger,
+  validateUint8Array,
+} from "../../_internal/validate.ts";
 import { crc32c } from "./_crc32c.ts";
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "./_ip.ts";
 import {
@@ -37,6 +42,7 @@ const V2_SIGNATURE = new Uint8Array([
 ]);
 const DEFAULT_MAX_HEADER_BYTES = 4096;
 const MAX_UNIQUE_ID = 128;
+const MODES: readonly ProxyProtocolMode[] = ["v1", "v2", "any", "optional"];
 
 /**
  * Options of {@linkcode ProxyHeaderParser}.
@@ -186,26 +192,18 @@ export class ProxyHeaderParser {
    * Creates a parser.
    *
    * @param options The accepted mode and the v2 size limit.
-   * @throws {TypeError} If `mode` is not one of the modes.
+   * @throws {RangeError} If `mode` is not one of the modes.
    * @throws {RangeError} If `maxHeaderBytes` is not an integer from 16 to 65551.
    */
   constructor(options: ProxyHeaderParserOptions = {}) {
-    const mode = options.mode ?? "any";
-    if (
-      mode !== "v1" && mode !== "v2" && mode !== "any" && mode !== "optional"
-    ) {
-      throw new TypeError(
-        `Cannot create PROXY header parser as 'mode' must be "v1", "v2", "any" or "optional": received ${
-          typeof mode === "string" ? `"${mode}"` : String(mode)
-        }`,
-      );
-    }
-    const max = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
-    if (!Number.isInteger(max) || max < V2_FIXED || max > V2_MAX) {
-      throw new RangeError(
-        `Cannot create PROXY header parser as 'maxHeaderBytes' must be an integer from ${V2_FIXED} to ${V2_MAX}: received ${max}`,
-      );
-    }
+    const action = "create PROXY header parser";
+    const mode = validateEnum(action, "mode", options.mode ?? "any", MODES);
+    const max = validateInteger(
+      action,
+      "maxHeaderBytes",
+      options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+      { min: V2_FIXED, max: V2_MAX },
+    );
     this.#mode = mode;
     this.#maxHeaderBytes = max;
   }
@@ -246,11 +244,7 @@ export class ProxyHeaderParser {
    * @throws {TypeError} If `chunk` is not a `Uint8Array` or parsing already finished.
    */
   push(chunk: Uint8Array): ProxyParseResult {
-    if (!(chunk instanceof Uint8Array)) {
-      throw new TypeError(
-        `Cannot push to PROXY header parser as 'chunk' must be a Uint8Array: received ${typeof chunk}`,
-      );
-    }
+    validateUint8Array("push to PROXY header parser", "chunk", chunk);
     if (this.#kind === Kind.Finished) {
       throw new TypeError(
         "Cannot push to PROXY header parser as parsing already finished",

@@ -270,8 +270,8 @@ Deno.test("ProxyHeaderParser reports consumed bytes and refuses use after finish
 Deno.test("ProxyHeaderParser validates its options and input", () => {
   assertThrows(
     () => new ProxyHeaderParser({ mode: "v3" as ProxyProtocolMode }),
-    TypeError,
-    `'mode' must be "v1", "v2", "any" or "optional": received "v3"`,
+    RangeError,
+    `'mode' must be 'v1', 'v2', 'any' or 'optional': received 'v3'`,
   );
   assertThrows(
     () => new ProxyHeaderParser({ maxHeaderBytes: 15 }),
@@ -281,7 +281,7 @@ Deno.test("ProxyHeaderParser validates its options and input", () => {
   assertThrows(
     () => new ProxyHeaderParser().push("PROXY" as unknown as Uint8Array),
     TypeError,
-    "'chunk' must be a Uint8Array: received string",
+    "'chunk' must be a Uint8Array: received 'PROXY'",
   );
 });
 

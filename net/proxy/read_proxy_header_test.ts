@@ -1,6 +1,6 @@
 import { assertEquals, assertRejects } from "@std/assert";
-import { TcpListener } from "../tcp_listener.ts";
-import { TcpStream } from "../tcp_stream.ts";
+import { TcpListener } from "../stream/tcp_listener.ts";
+import { TcpStream } from "../stream/tcp_stream.ts";
 import { CancelledError } from "../errors.ts";
 import { encodeProxyHeader, ProxyHeaderError, readProxyHeader } from "./mod.ts";
 

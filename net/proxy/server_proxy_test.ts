@@ -2,12 +2,12 @@
 // onConnect, addresses come from it, bad headers cost only their connection.
 
 import { assert, assertEquals, assertInstanceOf } from "@std/assert";
-import { TcpServer } from "../tcp_server.ts";
+import { TcpServer } from "../server/tcp_server.ts";
 import {
   TcpServerConfig,
   type TcpServerConfigOptions,
-} from "../tcp_server_config.ts";
-import type { ServerContext } from "../server_context.ts";
+} from "../server/tcp_server_config.ts";
+import type { ServerContext } from "../server/server_context.ts";
 import {
   encodeProxyHeader,
   ProxyHeaderError,

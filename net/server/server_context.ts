@@ -1,7 +1,7 @@
 // The context handed to every `NetworkHandler` callback: the operations on the
 // server's connections, in the manner of mill-net's `ServerContext`.
 
-import type { ProxyInfo } from "./proxy/proxy_info.ts";
+import type { ProxyInfo } from "../proxy/proxy_info.ts";
 
 /**
  * Options of {@linkcode ServerContext.broadcast}.

@@ -2,24 +2,25 @@
 // (stranded reads, failing sends, accept-then-drop at the limit, hot accept
 // loops, ignored options).
 
-import { EventLoop } from "../reactor/event_loop.ts";
-import { toError } from "../reactor/_to_error.ts";
-import type { Event } from "../reactor/event.ts";
-import { Interest } from "../reactor/interest.ts";
-import { isDescriptorExhaustion } from "../reactor/_accept_errors.ts";
+import { EventLoop } from "../../reactor/event_loop.ts";
+import { toError } from "../../_internal/to_error.ts";
+import type { Event } from "../../reactor/event.ts";
+import { Interest } from "../../reactor/interest.ts";
+import { isDescriptorExhaustion } from "../../_internal/accept_policy.ts";
 import {
   ConnectionTable,
   validateHandler,
+  watchResult,
   zeroDisconnects,
-} from "./_server_connections.ts";
+} from "./_connection_table.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { TcpServerConfig } from "./tcp_server_config.ts";
-import { proxySettings } from "./proxy/_server_proxy.ts";
+import { proxySettings } from "../proxy/_server_proxy.ts";
 import {
   HealthResponder,
   type HealthState,
-} from "./proxy/_health_responder.ts";
+} from "../proxy/_health_responder.ts";
 
 /**
  * Options of {@linkcode TcpServer.shutdown}.
@@ -346,12 +347,12 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     this.#state = "listening";
     this.#startedAt = performance.now();
     if (this.#handler.onListening !== undefined) {
+      const table = this.#table;
+      const report = (error: unknown) => table.reportError(toError(error));
       try {
-        this.#handler.onListening(this.#table, listener.addr);
+        watchResult(this.#handler.onListening(table, listener.addr), report);
       } catch (error) {
-        this.#table.reportError(
-          toError(error),
-        );
+        report(error);
       }
     }
   }
@@ -539,12 +540,11 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     if (!force && table.connectionCount > 0) {
       const before = table.connectionCount;
       if (this.#handler.onShutdown !== undefined) {
+        const report = (error: unknown) => table.reportError(toError(error));
         try {
-          this.#handler.onShutdown(table);
+          watchResult(this.#handler.onShutdown(table), report);
         } catch (error) {
-          table.reportError(
-            toError(error),
-          );
+          report(error);
         }
       }
       table.shutdownWrites();
