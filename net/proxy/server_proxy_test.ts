@@ -402,3 +402,26 @@ Deno.test("TcpServer shutdown closes connections still waiting for their header"
     assertEquals(server.stats().disconnects.shutdown, 1);
   });
 });
+
+Deno.test("TcpServer shutdown with closeWrites false keeps connections open until the deadline", async () => {
+  const server = new TcpServer(new TcpServerConfig({ port: 0 }), {
+    onData(ctx, id, data) {
+      ctx.sendTo(id, data);
+    },
+  });
+  const serving = server.run();
+  const port = (server.addr as Deno.NetAddr).port;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(encoder.encode("a"));
+  assertEquals(await readN(conn, 1), "a");
+  const shutdown = server.shutdown({ timeoutMs: 300, closeWrites: false });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Still served during the drain: no end of stream, echo works.
+  await conn.write(encoder.encode("b"));
+  assertEquals(await readN(conn, 1), "b");
+  const result = await shutdown;
+  assertEquals(result, { closedGracefully: 0, forced: 1 });
+  assertEquals(await readAll(conn), "");
+  conn.close();
+  await serving;
+});

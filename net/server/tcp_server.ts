@@ -45,6 +45,14 @@ export interface TcpServerShutdownOptions {
    * @default {5000}
    */
   timeoutMs?: number;
+  /**
+   * Half-close each connection once its queue is flushed, so peers read end
+   * of stream at once. `false` leaves connections fully open until they end
+   * by themselves or the deadline passes: a load balancer's drain, where
+   * sessions already routed to a server go on while new ones go elsewhere.
+   * @default {true}
+   */
+  closeWrites?: boolean;
 }
 
 /**
@@ -486,14 +494,16 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   }
 
   /**
-   * Shuts the server down. Graceful (the default): stop accepting, call
-   * `onShutdown`, flush each connection's queue and half-close it so the
-   * peer reads end of stream, wait up to `timeoutMs` for connections to
-   * close, then force-close the rest (reason `"shutdown"`). With `force`,
-   * every connection is closed at once. Idempotent: later calls return the
-   * first call's promise. A server on its own loop (`run()`) stops the loop.
+   * Shuts the server down. Graceful (the default): close the listener
+   * first (a load balancer's connect check then fails, and a `healthPort`
+   * answers `drain`), call `onShutdown`, flush each connection's queue and
+   * half-close it so the peer reads end of stream (unless `closeWrites` is
+   * `false`), wait up to `timeoutMs` for connections to close, then
+   * force-close the rest (reason `"shutdown"`). With `force`, every
+   * connection is closed at once. Idempotent: later calls return the first
+   * call's promise. A server on its own loop (`run()`) stops the loop.
    *
-   * @param options `force` and `timeoutMs`.
+   * @param options `force`, `timeoutMs` and `closeWrites`.
    * @returns Counts of connections closed gracefully and forced.
    */
   shutdown(
@@ -512,13 +522,18 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
         `Cannot shut down server as 'timeoutMs' must be a non-negative number: received ${timeoutMs}`,
       );
     }
-    this.#shutdown = this.#runShutdown(options.force ?? false, timeoutMs);
+    this.#shutdown = this.#runShutdown(
+      options.force ?? false,
+      timeoutMs,
+      options.closeWrites ?? true,
+    );
     return this.#shutdown;
   }
 
   async #runShutdown(
     force: boolean,
     timeoutMs: number,
+    closeWrites: boolean,
   ): Promise<TcpServerShutdownResult> {
     if (this.#state === "idle") {
       this.#state = "closed";
@@ -547,7 +562,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
           report(error);
         }
       }
-      table.shutdownWrites();
+      if (closeWrites) table.shutdownWrites();
       if (table.connectionCount > 0) {
         const drained = Promise.withResolvers<void>();
         this.#wakeShutdown = drained.resolve;
