@@ -28,6 +28,8 @@ export interface HaproxyConfigOptions {
   sendProxy: "v1" | "v2" | "none";
   /** Admin socket path (`show stat`). */
   adminSocket?: string;
+  /** Health checks (off for benchmarks: they add connections). @default {true} */
+  checks?: boolean;
 }
 
 /**
@@ -42,8 +44,9 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
     ? " send-proxy"
     : "";
   const servers = options.servers.map((s) =>
-    `  server ${s.name} ${HOST}:${s.port}${send} check inter 200ms fall 2 rise 1` +
-    (s.healthPort === undefined
+    `  server ${s.name} ${HOST}:${s.port}${send}` +
+    (options.checks === false ? "" : " check inter 200ms fall 2 rise 1") +
+    (s.healthPort === undefined || options.checks === false
       ? ""
       : ` agent-check agent-port ${s.healthPort} agent-inter 200ms`)
   );
