@@ -10,7 +10,7 @@ import {
   validateUint8Array,
 } from "../../_internal/validate.ts";
 import { crc32c } from "./_crc32c.ts";
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "./_ip.ts";
+import { formatIPv4, formatIPv6, isIPv4, parseIPv6 } from "./_ip.ts";
 import {
   PROXY_TLV_TYPES,
   type ProxyAddress,
@@ -123,6 +123,7 @@ export type ProxyParseResult =
   }
   | { readonly status: "absent"; readonly held: Uint8Array };
 
+const EMPTY = new Uint8Array(0);
 const NEED_MORE: ProxyParseResult = Object.freeze({ status: "need-more" });
 
 const enum Kind {
@@ -183,7 +184,8 @@ export class ProxyHeaderParser {
   readonly #mode: ProxyProtocolMode;
   readonly #maxHeaderBytes: number;
   #kind: Kind = Kind.Detecting;
-  #buffer = new Uint8Array(PROXY_V1_MAX_LENGTH);
+  // Only for a header split over chunks (the fast path needs none).
+  #buffer: Uint8Array = EMPTY;
   #length = 0;
   /** Total v2 length once its fixed part is in; 0 before. */
   #v2Length = 0;
@@ -250,6 +252,17 @@ export class ProxyHeaderParser {
         "Cannot push to PROXY header parser as parsing already finished",
       );
     }
+    if (this.#length === 0 && this.#kind === Kind.Detecting) {
+      // Fast path: the whole header in the first chunk (what proxies send),
+      // parsed in place without copying.
+      try {
+        const whole = this.#parseWhole(chunk);
+        if (whole !== undefined) return this.#done(whole, whole.length);
+      } catch (error) {
+        this.#kind = Kind.Finished;
+        throw error;
+      }
+    }
     const heldBefore = this.#length;
     let i = 0;
     try {
@@ -288,7 +301,7 @@ export class ProxyHeaderParser {
             this.#startV2Body();
           }
           if (this.#length === this.#v2Length) {
-            return this.#done(parseV2(this.#view()), i);
+            return this.#done(parseV2(this.#view(), false), i);
           }
         }
       }
@@ -325,6 +338,50 @@ export class ProxyHeaderParser {
     );
   }
 
+  /** The header if `chunk` holds all of it; undefined to go the slow way. */
+  #parseWhole(chunk: Uint8Array): ProxyHeader | undefined {
+    const first = chunk[0];
+    if (first === V2_SIGNATURE[0] && this.#mode !== "v1") {
+      if (chunk.length < V2_FIXED) return undefined;
+      for (let i = 1; i < V2_SIGNATURE.length; i++) {
+        if (chunk[i] !== V2_SIGNATURE[i]) return undefined;
+      }
+      const total = this.#checkV2Fixed(chunk);
+      if (chunk.length < total) return undefined;
+      // TLV values are copied: the chunk may be a reused read buffer.
+      return parseV2(chunk.subarray(0, total), true);
+    }
+    if (first === V1_PREFIX[0] && this.#mode !== "v2") {
+      if (chunk.length < V1_PREFIX.length) return undefined;
+      for (let i = 1; i < V1_PREFIX.length; i++) {
+        if (chunk[i] !== V1_PREFIX[i]) return undefined;
+      }
+      const lf = chunk.subarray(0, PROXY_V1_MAX_LENGTH).indexOf(0x0a);
+      if (lf < 0) return undefined;
+      return parseV1(chunk.subarray(0, lf + 1));
+    }
+    return undefined;
+  }
+
+  /** Checks the fixed v2 part; returns the header's total length. */
+  #checkV2Fixed(bytes: Uint8Array): number {
+    const version = bytes[12]! >> 4;
+    if (version !== 2) {
+      throw new ProxyHeaderError(
+        "bad-version",
+        `Cannot parse PROXY v2 header as its version must be 2: received ${version}`,
+      );
+    }
+    const total = V2_FIXED + ((bytes[14]! << 8) | bytes[15]!);
+    if (total > this.#maxHeaderBytes) {
+      throw new ProxyHeaderError(
+        "too-long",
+        `Cannot parse PROXY v2 header as it exceeds 'maxHeaderBytes' (${this.#maxHeaderBytes}): received length ${total}`,
+      );
+    }
+    return total;
+  }
+
   /** Takes one signature byte; false when the stream cannot be a header. */
   #detect(byte: number): boolean {
     const at = this.#length;
@@ -346,6 +403,9 @@ export class ProxyHeaderParser {
         `Cannot parse PROXY header as the stream does not start with a ${expected} signature: byte ${at} is ${byte}`,
       );
     }
+    if (this.#buffer === EMPTY) {
+      this.#buffer = new Uint8Array(PROXY_V1_MAX_LENGTH);
+    }
     this.#buffer[this.#length++] = byte;
     if (this.#length === signature.length) {
       this.#kind = signature === V1_PREFIX ? Kind.V1 : Kind.V2;
@@ -355,20 +415,7 @@ export class ProxyHeaderParser {
 
   /** The fixed v2 part is in: check the version early, size the buffer. */
   #startV2Body(): void {
-    const version = this.#buffer[12]! >> 4;
-    if (version !== 2) {
-      throw new ProxyHeaderError(
-        "bad-version",
-        `Cannot parse PROXY v2 header as its version must be 2: received ${version}`,
-      );
-    }
-    const total = V2_FIXED + ((this.#buffer[14]! << 8) | this.#buffer[15]!);
-    if (total > this.#maxHeaderBytes) {
-      throw new ProxyHeaderError(
-        "too-long",
-        `Cannot parse PROXY v2 header as it exceeds 'maxHeaderBytes' (${this.#maxHeaderBytes}): received length ${total}`,
-      );
-    }
+    const total = this.#checkV2Fixed(this.#buffer);
     this.#v2Length = total;
     const grown = new Uint8Array(total);
     grown.set(this.#buffer.subarray(0, V2_FIXED));
@@ -436,9 +483,35 @@ function badV1(detail: string): ProxyHeaderError {
 }
 
 function parsePort(text: string): number | undefined {
-  if (!/^(0|[1-9][0-9]{0,4})$/.test(text)) return undefined;
-  const port = Number(text);
+  if (text.length === 0 || text.length > 5) return undefined;
+  if (text.length > 1 && text.charCodeAt(0) === 0x30) return undefined;
+  let port = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return undefined;
+    port = port * 10 + c - 0x30;
+  }
   return port <= 65535 ? port : undefined;
+}
+
+function parseV1Host(field: string, v4: boolean): string {
+  if (v4) {
+    if (!isIPv4(field)) {
+      throw badV1(`'${field.slice(0, 45)}' is not an IPv4 address`);
+    }
+    return field;
+  }
+  const bytes = parseIPv6(field);
+  if (bytes === undefined) {
+    throw badV1(`'${field.slice(0, 45)}' is not an IPv6 address`);
+  }
+  return formatIPv6(bytes);
+}
+
+function parseV1Port(field: string): number {
+  const port = parsePort(field);
+  if (port === undefined) throw badV1(`'${field.slice(0, 8)}' is not a port`);
+  return port;
 }
 
 function parseV1(line: Uint8Array): ProxyHeader {
@@ -446,24 +519,22 @@ function parseV1(line: Uint8Array): ProxyHeader {
   if (length < 2 || line[length - 2] !== 0x0d) {
     throw badV1("its line does not end with CRLF");
   }
-  const text = String.fromCharCode(...line.subarray(0, length - 2));
+  let text = "";
+  for (let i = 0; i < length - 2; i++) text += String.fromCharCode(line[i]!);
   const fields = text.split(" ");
   const protocol = fields[1];
-  const base = {
-    version: 1 as const,
-    command: "proxy" as const,
-    tlvs: [],
-    checksummed: false,
-    length,
-  };
   if (protocol === "UNKNOWN") {
     // The rest of an UNKNOWN line is to be ignored (spec section 2.1).
     return {
-      ...base,
+      version: 1,
+      command: "proxy",
       family: "unspec",
       protocol: "unspec",
       source: null,
       destination: null,
+      tlvs: [],
+      checksummed: false,
+      length,
     };
   }
   if (protocol !== "TCP4" && protocol !== "TCP6") {
@@ -480,30 +551,26 @@ function parseV1(line: Uint8Array): ProxyHeader {
     );
   }
   const v4 = protocol === "TCP4";
-  const addresses = [fields[2]!, fields[3]!].map((field) => {
-    if (v4) {
-      if (parseIPv4(field) === undefined) {
-        throw badV1(`'${field.slice(0, 45)}' is not an IPv4 address`);
-      }
-      return field;
-    }
-    const bytes = parseIPv6(field);
-    if (bytes === undefined) {
-      throw badV1(`'${field.slice(0, 45)}' is not an IPv6 address`);
-    }
-    return formatIPv6(bytes);
-  });
-  const ports = [fields[4]!, fields[5]!].map((field) => {
-    const port = parsePort(field);
-    if (port === undefined) throw badV1(`'${field.slice(0, 8)}' is not a port`);
-    return port;
-  });
+  const sourceHost = parseV1Host(fields[2]!, v4);
+  const destinationHost = parseV1Host(fields[3]!, v4);
   return {
-    ...base,
+    version: 1,
+    command: "proxy",
     family: v4 ? "inet" : "inet6",
     protocol: "stream",
-    source: { transport: "tcp", hostname: addresses[0]!, port: ports[0]! },
-    destination: { transport: "tcp", hostname: addresses[1]!, port: ports[1]! },
+    source: {
+      transport: "tcp",
+      hostname: sourceHost,
+      port: parseV1Port(fields[4]!),
+    },
+    destination: {
+      transport: "tcp",
+      hostname: destinationHost,
+      port: parseV1Port(fields[5]!),
+    },
+    tlvs: [],
+    checksummed: false,
+    length,
   };
 }
 
@@ -514,7 +581,11 @@ const PROTOCOLS = ["unspec", "stream", "dgram"] as const;
 const ADDRESS_BLOCK = [0, 12, 36, 216] as const;
 const decoder = new TextDecoder();
 
-function parseV2(bytes: Uint8Array): ProxyHeader {
+function u16(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 8) | bytes[at + 1]!;
+}
+
+function parseV2(bytes: Uint8Array, copyValues: boolean): ProxyHeader {
   const length = bytes.length;
   const command = bytes[12]! & 0x0f;
   if (command > 1) {
@@ -564,29 +635,28 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
   }
   let source: ProxyAddress | null = null;
   let destination: ProxyAddress | null = null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const transport = protocol === "dgram" ? "udp" : "tcp";
   if (family === "inet") {
     source = {
       transport,
       hostname: formatIPv4(bytes, 16),
-      port: view.getUint16(24),
+      port: u16(bytes, 24),
     };
     destination = {
       transport,
       hostname: formatIPv4(bytes, 20),
-      port: view.getUint16(26),
+      port: u16(bytes, 26),
     };
   } else if (family === "inet6") {
     source = {
       transport,
       hostname: formatIPv6(bytes, 16),
-      port: view.getUint16(48),
+      port: u16(bytes, 48),
     };
     destination = {
       transport,
       hostname: formatIPv6(bytes, 32),
-      port: view.getUint16(50),
+      port: u16(bytes, 50),
     };
   } else if (family === "unix") {
     const transportUnix = protocol === "dgram" ? "unixpacket" : "unix";
@@ -603,7 +673,7 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
       throw badTlv(`a TLV header at offset ${at} is cut short`);
     }
     const type = bytes[at]!;
-    const size = view.getUint16(at + 1);
+    const size = u16(bytes, at + 1);
     const start = at + 3;
     if (start + size > length) {
       throw badTlv(
@@ -612,7 +682,9 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
         } bytes`,
       );
     }
-    const value = bytes.subarray(start, start + size);
+    const value = copyValues
+      ? bytes.slice(start, start + size)
+      : bytes.subarray(start, start + size);
     tlvs.push({ type, value });
     if (type === PROXY_TLV_TYPES.ALPN) alpn = decoder.decode(value);
     else if (type === PROXY_TLV_TYPES.AUTHORITY) {
@@ -628,7 +700,8 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
       if (size !== 4) {
         throw badTlv(`its CRC32c TLV must be 4 bytes: received ${size}`);
       }
-      const expected = view.getUint32(start);
+      const expected = (u16(bytes, start) * 0x10000 + u16(bytes, start + 2)) >>>
+        0;
       const actual = crc32c(bytes, start);
       if (expected !== actual) {
         throw new ProxyHeaderError(
@@ -642,7 +715,7 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
     }
     at = start + size;
   }
-  return {
+  const header: { -readonly [K in keyof ProxyHeader]: ProxyHeader[K] } = {
     version: 2,
     command: "proxy",
     family,
@@ -650,12 +723,13 @@ function parseV2(bytes: Uint8Array): ProxyHeader {
     source,
     destination,
     tlvs,
-    ...(alpn === undefined ? {} : { alpn }),
-    ...(authority === undefined ? {} : { authority }),
-    ...(uniqueId === undefined ? {} : { uniqueId }),
     checksummed,
     length,
   };
+  if (alpn !== undefined) header.alpn = alpn;
+  if (authority !== undefined) header.authority = authority;
+  if (uniqueId !== undefined) header.uniqueId = uniqueId;
+  return header;
 }
 
 function badTlv(detail: string): ProxyHeaderError {

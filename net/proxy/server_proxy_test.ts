@@ -425,3 +425,35 @@ Deno.test("TcpServer shutdown with closeWrites false keeps connections open unti
   conn.close();
   await serving;
 });
+
+Deno.test("TcpServer times out each late header on its own deadline, sparing completed ones", async () => {
+  await withServer(
+    { proxyProtocol: "v2", proxyHeaderTimeoutMs: 150 },
+    async (port, seen, server) => {
+      const partial = encodeProxyHeader({ version: 2, source, destination })
+        .subarray(0, 10);
+      const a = await Deno.connect({ hostname: "127.0.0.1", port });
+      await a.write(partial);
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const b = await Deno.connect({ hostname: "127.0.0.1", port });
+      await b.write(encodeProxyHeader({ version: 2, source, destination }));
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      await c.write(partial);
+      assertEquals(await readAll(a), "");
+      assertEquals(seen.errors.length, 1); // a only: c is younger
+      assertEquals(await readAll(c), "");
+      await until(() => seen.errors.length === 2);
+      assert(
+        seen.errors.every((e) => (e as ProxyHeaderError).code === "timed-out"),
+      );
+      // b completed its header and is still served after both deadlines.
+      await b.write(encoder.encode("late"));
+      assertEquals(await readN(b, 4), "late");
+      assertEquals(server.stats().disconnects["bad proxy header"], 2);
+      a.close();
+      b.close();
+      c.close();
+    },
+  );
+});

@@ -18,6 +18,7 @@ import type {
 } from "./server_context.ts";
 import {
   DIRECT,
+  HandshakeDeadlines,
   type HandshakeStep,
   ProxyHandshake,
   type ProxySettings,
@@ -226,6 +227,8 @@ export class ConnectionTable<T> implements ServerContext<T> {
   #current: Uint8Array | undefined;
   /** The record being reported to onDisconnect: its data stays readable. */
   #departing: ConnectionRecord<T> | undefined;
+  /** Header deadlines of PROXY handshakes (made on first use). */
+  #proxyDeadlines: HandshakeDeadlines<object> | undefined;
   /** Called after a connection left the table. */
   onRemoved: (() => void) | undefined;
   /** While set, every disconnect is reported with this reason instead of a peer close. */
@@ -342,16 +345,18 @@ export class ConnectionTable<T> implements ServerContext<T> {
       return;
     }
     (record.x ??= new RecordExtra()).handshake = handshake;
-    const timer = this.#loop.addTimer(settings.timeoutMs, () => {
-      if (record.open && record.x?.handshake === handshake) {
-        this.#proxyStep(
-          record,
-          handshake.timedOut(settings.timeoutMs),
-          undefined,
-        );
-      }
-    });
-    handshake.cancelTimer = () => timer.cancel();
+    (this.#proxyDeadlines ??= new HandshakeDeadlines<object>(
+      settings.timeoutMs,
+      (ms, callback) => void this.#loop.addTimer(ms, callback),
+      (r) => {
+        const pending = r as ConnectionRecord<T>;
+        return pending.open && pending.x?.handshake !== undefined;
+      },
+      (r) => {
+        const late = r as ConnectionRecord<T>;
+        this.#proxyStep(late, late.x!.handshake!.timedOut(), undefined);
+      },
+    )).add(record);
   }
 
   #proxyEvent(record: ConnectionRecord<T>, event: Event): void {
@@ -375,7 +380,6 @@ export class ConnectionTable<T> implements ServerContext<T> {
     event: Event | undefined,
   ): void {
     if (step.kind === "wait") return;
-    record.x?.handshake?.cancelTimer?.();
     if (step.kind === "fail" || step.kind === "quiet") {
       // Still flagged R_PROXY: #remove tells the handler nothing but onError.
       if (step.kind === "fail") this.#reportError(step.error, record.id);
@@ -390,6 +394,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
     }
     const x = record.x!;
     x.handshake = undefined;
+    this.#proxyDeadlines?.trim();
     x.proxyInfo = step.info;
     const header = step.info.header;
     if (step.info.addressesFromHeader && header !== undefined) {
@@ -523,7 +528,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
     this.counters.disconnects[reason]++;
     if ((record.flags & R_PROXY) !== 0) {
       // Never shown to the handler (no onConnect): no onDisconnect either.
-      record.x?.handshake?.cancelTimer?.();
+      this.#proxyDeadlines?.trim();
     } else if (this.#handler.onDisconnect !== undefined) {
       const outer = this.#departing;
       this.#departing = record;
