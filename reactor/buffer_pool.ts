@@ -1,4 +1,5 @@
 import { formatValue } from "../_internal/format.ts";
+import { validateByteSize } from "../_internal/validate.ts";
 
 // Set in BufferPool's static block: release without the checks, for the
 // event loop's own buffers (which it got from `acquire` of the same pool).
@@ -27,22 +28,22 @@ export function releaseOwnBuffer(pool: BufferPool, buf: Uint8Array): void {
  */
 export interface BufferPoolOptions {
   /**
-   * The smallest size class in bytes (a power of two); smaller requests get
-   * a buffer of this size.
+   * The smallest size class in bytes (a power of two up to 2 ** 30);
+   * smaller requests get a buffer of this size.
    *
    * @default {64}
    */
   minSize?: number;
   /**
-   * The largest size class in bytes (a power of two); larger requests are
-   * allocated exactly and never retained.
+   * The largest size class in bytes (a power of two from `minSize` up to
+   * 2 ** 30); larger requests are allocated exactly and never retained.
    *
    * @default {1048576}
    */
   maxSize?: number;
   /**
    * How many bytes of released buffers the pool keeps at most; buffers
-   * released beyond it are left to the garbage collector.
+   * released beyond it are left to the garbage collector. From 0 to 1 GiB.
    *
    * @default {8388608}
    */
@@ -51,7 +52,8 @@ export interface BufferPoolOptions {
    * Buffers of the size classes up to `slabSize / 16` are carved out of
    * shared `slabSize`-byte `ArrayBuffer`s instead of getting one each, which
    * saves the per-`ArrayBuffer` overhead on the small receive buffers that
-   * idle connections hold. `0` turns slabs off.
+   * idle connections hold. A power of two up to 2 ** 30; `0` turns slabs
+   * off.
    *
    * @default {65536}
    */
@@ -190,17 +192,12 @@ export class BufferPool {
         `Cannot create buffer pool as 'maxSize' must be at least 'minSize' (${minSize}): received ${maxSize}`,
       );
     }
-    const maxRetained = options.maxRetainedBytes ?? 8 << 20;
-    if (
-      typeof maxRetained !== "number" || !Number.isSafeInteger(maxRetained) ||
-      maxRetained < 0
-    ) {
-      throw new RangeError(
-        `Cannot create buffer pool as 'maxRetainedBytes' must be a non-negative integer: received ${
-          formatValue(maxRetained)
-        }`,
-      );
-    }
+    const maxRetained = validateByteSize(
+      "create buffer pool",
+      "maxRetainedBytes",
+      options.maxRetainedBytes ?? 8 << 20,
+      0,
+    );
     const slabSize = options.slabSize ?? 65536;
     if (slabSize !== 0) assertPowerOfTwo("slabSize", slabSize);
     this.#slabSize = slabSize;

@@ -10,6 +10,17 @@ import {
 } from "./timer.ts";
 import { Waker, wakerState } from "./waker.ts";
 import { BufferPool, releaseOwnBuffer } from "./buffer_pool.ts";
+import {
+  MAX_BUFFER_SIZE,
+  validateAtLeast,
+  validateAtMost,
+  validateByteSize,
+  validateInteger,
+  validateMilliseconds,
+} from "../_internal/validate.ts";
+
+/** Most events dispatched before a yield: beyond it a yield is never taken. */
+const MAX_EVENTS_CAPACITY = 2 ** 20;
 import { TimerHeap, TimerNode } from "./_timer_heap.ts";
 import { classifyAcceptError } from "./_accept_errors.ts";
 import { toError } from "./_to_error.ts";
@@ -41,47 +52,52 @@ import {
 export interface EventLoopOptions {
   /**
    * The most events dispatched before the loop yields to the runtime (a
-   * macrotask turn) so that timers and other I/O get their turn.
+   * macrotask turn) so that timers and other I/O get their turn: 1 to
+   * 2 ** 20.
    *
    * @default {1024}
    */
   eventsCapacity?: number;
   /**
    * The receive buffer of a quiet connection, in bytes; what an idle
-   * connection pins while its read is pending.
+   * connection pins while its read is pending: 1 B to 1 GiB.
    *
    * @default {64}
    */
   minReadBufferSize?: number;
   /**
    * The largest receive buffer, in bytes; full reads double the buffer up to
-   * it, small reads halve it again.
+   * it, small reads halve it again: from `minReadBufferSize` to 1 GiB.
    *
    * @default {65536}
    */
   maxReadBufferSize?: number;
   /**
-   * `write()` returns `false` once this many bytes are queued on a source.
+   * `write()` returns `false` once this many bytes are queued on a source:
+   * 2 B to 1 GiB.
    *
    * @default {65536}
    */
   writeHighWaterMark?: number;
   /**
    * A source with WRITABLE interest gets a writable event when its queue
-   * drains below this many bytes.
+   * drains below this many bytes: at least 1 and less than
+   * `writeHighWaterMark`.
    *
-   * @default {16384}
+   * @default {a quarter of `writeHighWaterMark`, at most 16384}
    */
   writeLowWaterMark?: number;
   /**
-   * Queued chunks are copied into one write of at most this many bytes.
+   * Queued chunks are copied into one write of at most this many bytes:
+   * 1 B to 1 GiB.
    *
    * @default {65536}
    */
   maxCoalesceSize?: number;
   /**
    * After an accept error that is not transient (EMFILE, ENFILE, ...), the
-   * listener waits this long before accepting again.
+   * listener waits this long before accepting again: whole ms from 0 to
+   * 2 ** 31 - 1.
    *
    * @default {100}
    */
@@ -120,13 +136,14 @@ export interface EventLoopOptions {
  */
 export interface RegisterOptions {
   /**
-   * The smallest receive buffer of this connection, in bytes.
+   * The smallest receive buffer of this connection, in bytes: 1 B to 1 GiB.
    *
    * @default {EventLoopOptions.minReadBufferSize}
    */
   minReadBufferSize?: number;
   /**
-   * The largest receive buffer of this connection, in bytes.
+   * The largest receive buffer of this connection, in bytes: 1 B to 1 GiB
+   * (raised to `minReadBufferSize` if below it).
    *
    * @default {EventLoopOptions.maxReadBufferSize}
    */
@@ -604,17 +621,13 @@ class TimerHandleImpl implements TimerHandle {
   }
 }
 
-function positiveInt(name: string, value: unknown, action: string): number {
-  if (
-    typeof value !== "number" || !Number.isSafeInteger(value) || value < 1
-  ) {
-    throw new RangeError(
-      `Cannot ${action} as '${name}' must be a positive integer: received ${
-        formatValue(value)
-      }`,
-    );
-  }
-  return value;
+function positiveInt(
+  name: string,
+  value: unknown,
+  action: string,
+  max: number = MAX_BUFFER_SIZE,
+): number {
+  return validateInteger(action, name, value, { min: 1, max });
 }
 
 function noop(): void {}
@@ -739,45 +752,52 @@ export class EventLoop implements AsyncDisposable {
       "eventsCapacity",
       options.eventsCapacity ?? 1024,
       action,
+      MAX_EVENTS_CAPACITY,
     );
     this.#minRead = positiveInt(
       "minReadBufferSize",
       options.minReadBufferSize ?? 64,
       action,
     );
-    this.#maxRead = positiveInt(
-      "maxReadBufferSize",
-      options.maxReadBufferSize ?? 65536,
+    this.#maxRead = validateAtLeast(
       action,
+      "maxReadBufferSize",
+      positiveInt(
+        "maxReadBufferSize",
+        options.maxReadBufferSize ?? 65536,
+        action,
+      ),
+      "minReadBufferSize",
+      this.#minRead,
     );
-    if (this.#maxRead < this.#minRead) {
-      throw new RangeError(
-        `Cannot ${action} as 'maxReadBufferSize' must be at least 'minReadBufferSize' (${this.#minRead}): received ${this.#maxRead}`,
-      );
-    }
-    this.#hwm = positiveInt(
+    this.#hwm = validateByteSize(
+      action,
       "writeHighWaterMark",
       options.writeHighWaterMark ?? 65536,
-      action,
+      2,
     );
-    this.#lwm = positiveInt(
+    this.#lwm = validateAtMost(
+      action,
       "writeLowWaterMark",
-      options.writeLowWaterMark ?? Math.min(16384, this.#hwm),
-      action,
+      positiveInt(
+        "writeLowWaterMark",
+        options.writeLowWaterMark ?? Math.min(16384, Math.ceil(this.#hwm / 4)),
+        action,
+      ),
+      "writeHighWaterMark",
+      this.#hwm,
+      true,
     );
-    if (this.#lwm > this.#hwm) {
-      throw new RangeError(
-        `Cannot ${action} as 'writeLowWaterMark' must be at most 'writeHighWaterMark' (${this.#hwm}): received ${this.#lwm}`,
-      );
-    }
     this.#maxCoalesce = positiveInt(
       "maxCoalesceSize",
       options.maxCoalesceSize ?? 65536,
       action,
     );
-    const delay = options.acceptErrorDelayMs ?? 100;
-    assertDelay(delay, action);
-    this.#acceptDelay = delay;
+    this.#acceptDelay = validateMilliseconds(
+      action,
+      "acceptErrorDelayMs",
+      options.acceptErrorDelayMs ?? 100,
+    );
     if (
       options.bufferPool !== undefined &&
       !(options.bufferPool instanceof BufferPool)

@@ -4,6 +4,7 @@
 // action (terminate): the escape hatch when even a forced shutdown hangs.
 
 import { formatValue } from "../../_internal/format.ts";
+import { validateDelay } from "../../_internal/validate.ts";
 
 /**
  * Something that can be shut down, such as `TcpServer`.
@@ -52,8 +53,8 @@ export interface ShutdownOnSignalsOptions {
   signals?: readonly Deno.Signal[];
   /**
    * How long the graceful phase may last, passed to
-   * `target.shutdown({ force: false, timeoutMs })`. When absent, the target's
-   * own default applies.
+   * `target.shutdown({ force: false, timeoutMs })`: from 0 to 2 ** 31 - 1
+   * ms. When absent, the target's own default applies.
    *
    * @default {undefined}
    */
@@ -135,16 +136,8 @@ export function shutdownOnSignals(
       }`,
     );
   }
-  if (
-    timeoutMs !== undefined &&
-    (typeof timeoutMs !== "number" || !(timeoutMs >= 0) ||
-      timeoutMs === Infinity)
-  ) {
-    throw new RangeError(
-      `Cannot listen for signals as 'timeoutMs' must be a non-negative finite number: received ${
-        formatValue(timeoutMs)
-      }`,
-    );
+  if (timeoutMs !== undefined) {
+    validateDelay("listen for signals", "timeoutMs", timeoutMs);
   }
 
   let received = 0;

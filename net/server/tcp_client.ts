@@ -4,7 +4,20 @@
 
 import { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../reactor/_to_error.ts";
-import { formatValue } from "../../_internal/format.ts";
+import {
+  invalidOption,
+  validateAtLeast,
+  validateDelay,
+  validateInteger,
+  validateMilliseconds,
+  validateObject,
+  validateSignal,
+} from "../../_internal/validate.ts";
+import {
+  type ConnectionOptionValues,
+  resolveConnectionOptions,
+} from "./_connection_options.ts";
+import { parseAddress, toDenoAddress } from "../_address.ts";
 import { backoffDelay } from "./_backoff.ts";
 import { ConnectionTable, validateHandler } from "./_connection_table.ts";
 import { CancelledError, NetError, TimedOutError } from "../errors.ts";
@@ -46,17 +59,22 @@ export type TcpClientAddress =
  * ```
  */
 export interface TcpClientReconnectOptions {
-  /** Delay before the first reconnect attempt. @default {100} */
+  /** Delay before the first reconnect attempt: whole ms from 0 to 2 ** 31 - 1. @default {100} */
   initialDelayMs?: number;
-  /** Cap of the delay, which doubles after each failed attempt. @default {5000} */
+  /**
+   * Cap of the delay, which doubles after each failed attempt: whole ms from
+   * `initialDelayMs` to 2 ** 31 - 1.
+   * @default {5000}
+   */
   maxDelayMs?: number;
-  /** Give up after this many failed attempts in a row. @default {Infinity} */
+  /** Give up after this many failed attempts in a row: 1 or more, or `Infinity`. @default {Infinity} */
   maxAttempts?: number;
   /**
    * A connection must stay up this long before the backoff starts again from
    * `initialDelayMs`; one that ends sooner counts as a failed attempt, so a
    * server that accepts and drops at once is not hammered every
-   * `initialDelayMs` forever. @default {maxDelayMs}
+   * `initialDelayMs` forever. Whole ms from 0 to 2 ** 31 - 1.
+   * @default {maxDelayMs}
    */
   stableAfterMs?: number;
 }
@@ -81,11 +99,26 @@ export interface TcpClientOptions {
   noDelay?: boolean;
   /** `SO_KEEPALIVE` (no interval: Deno exposes none). @default {false} */
   keepAlive?: boolean;
-  /** Close the connection after this many ms without traffic; `0` disables. @default {0} */
+  /**
+   * Close the connection after this many ms without traffic: whole ms from
+   * 0 to 2 ** 31 - 1; `0` disables.
+   * @default {0}
+   */
   idleTimeoutMs?: number;
-  /** `send` returns `false` above this many queued bytes. @default {65536} */
+  /** `send` returns `false` above this many queued bytes: 2 B to 1 GiB. @default {65536} */
   writeHighWaterMark?: number;
-  /** Disconnect (reason `"slow consumer"`) above this many queued bytes. @default {1048576} */
+  /**
+   * `onWritable` fires once the queue drains below this many bytes: at least
+   * 1 and less than `writeHighWaterMark` (applies to the loop the client
+   * creates; a loop passed in keeps its own).
+   * @default {a quarter of `writeHighWaterMark`, at most 16384}
+   */
+  writeLowWaterMark?: number;
+  /**
+   * Disconnect (reason `"slow consumer"`) above this many queued bytes: from
+   * `writeHighWaterMark` to 1 GiB, or `Infinity`.
+   * @default {1048576, or 16 × `writeHighWaterMark` when that is more}
+   */
   maxWriteBuffer?: number;
   /**
    * Reconnect after a connection ends other than by `close()`: `true` for
@@ -112,36 +145,14 @@ export interface TcpClientOptions {
  * ```
  */
 export interface TcpClientConnectOptions {
-  /** Deadline for the connection (each reconnect attempt too). @default {10000} */
+  /**
+   * Deadline for the connection (each reconnect attempt too): from 0 to
+   * 2 ** 31 - 1 ms.
+   * @default {10000}
+   */
   timeoutMs?: number;
   /** Aborting it cancels the connect and stops reconnecting. */
   signal?: AbortSignal;
-}
-
-function parseAddress(
-  address: TcpClientAddress,
-): Deno.ConnectOptions | Deno.UnixConnectOptions {
-  if (typeof address === "string") {
-    const match = /^(?:\[([^\]]+)\]|([^:\[\]]*)):(\d+)$/.exec(address);
-    if (!match) {
-      throw new TypeError(
-        `Cannot connect as 'address' must be "host:port": received ${
-          formatValue(address)
-        }`,
-      );
-    }
-    return {
-      hostname: match[1] ?? (match[2] || "127.0.0.1"),
-      port: +match[3]!,
-    };
-  }
-  if ("path" in address) return { transport: "unix", path: address.path };
-  if (address.port === undefined) {
-    throw new TypeError(
-      "Cannot connect as 'address' must have a 'port' or a 'path'",
-    );
-  }
-  return { hostname: address.hostname ?? "127.0.0.1", port: address.port };
 }
 
 /**
@@ -178,6 +189,7 @@ function parseAddress(
 export class TcpClient<T = unknown> implements AsyncDisposable {
   readonly #handler: NetworkHandler<T>;
   readonly #options: TcpClientOptions;
+  readonly #connection: ConnectionOptionValues;
   readonly #reconnect: Required<TcpClientReconnectOptions> | undefined;
   #loop: EventLoop | undefined;
   #running: Promise<void> | undefined;
@@ -199,25 +211,59 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
    * @param options Loop, socket options and reconnect policy.
    */
   constructor(handler: NetworkHandler<T>, options: TcpClientOptions = {}) {
-    validateHandler("create client", handler);
+    const action = "create client";
+    validateHandler(action, handler);
+    validateObject(action, "options", options);
+    if (options.loop !== undefined && !(options.loop instanceof EventLoop)) {
+      throw invalidOption(
+        TypeError,
+        action,
+        "loop",
+        "an EventLoop",
+        options.loop,
+      );
+    }
     this.#handler = handler;
     this.#options = options;
+    this.#connection = resolveConnectionOptions(action, options);
     const reconnect = options.reconnect;
-    if (reconnect) {
-      const policy = reconnect === true ? {} : reconnect;
+    if (reconnect !== undefined && reconnect !== false) {
+      const policy = reconnect === true ? {} : validateObject(
+        action,
+        "reconnect",
+        reconnect,
+      ) as TcpClientReconnectOptions;
+      const initialDelayMs = validateMilliseconds(
+        action,
+        "reconnect.initialDelayMs",
+        policy.initialDelayMs ?? 100,
+      );
+      const maxDelayMs = validateAtLeast(
+        action,
+        "reconnect.maxDelayMs",
+        validateMilliseconds(
+          action,
+          "reconnect.maxDelayMs",
+          policy.maxDelayMs ?? Math.max(5000, initialDelayMs),
+        ),
+        "reconnect.initialDelayMs",
+        initialDelayMs,
+      );
       this.#reconnect = {
-        initialDelayMs: policy.initialDelayMs ?? 100,
-        maxDelayMs: policy.maxDelayMs ?? 5000,
-        maxAttempts: policy.maxAttempts ?? Infinity,
-        stableAfterMs: policy.stableAfterMs ?? policy.maxDelayMs ?? 5000,
+        initialDelayMs,
+        maxDelayMs,
+        maxAttempts: validateInteger(
+          action,
+          "reconnect.maxAttempts",
+          policy.maxAttempts ?? Infinity,
+          { min: 1, allowInfinity: true },
+        ),
+        stableAfterMs: validateMilliseconds(
+          action,
+          "reconnect.stableAfterMs",
+          policy.stableAfterMs ?? maxDelayMs,
+        ),
       };
-      for (const [field, value] of Object.entries(this.#reconnect)) {
-        if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
-          throw new RangeError(
-            `Cannot create client as 'reconnect.${field}' must be a non-negative number: received ${value}`,
-          );
-        }
-      }
     }
   }
 
@@ -265,7 +311,15 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
         "Cannot connect as the client is already connected",
       );
     }
-    this.#address = parseAddress(address);
+    validateObject("connect", "options", options);
+    if (options.timeoutMs !== undefined) {
+      validateDelay("connect", "timeoutMs", options.timeoutMs);
+    }
+    validateSignal("connect", "signal", options.signal);
+    this.#address = toDenoAddress(
+      parseAddress("connect", address, false),
+      "127.0.0.1",
+    );
     this.#connectOptions = options;
     options.signal?.addEventListener("abort", this.#onAbort, { once: true });
     return await this.#connectOnce();
@@ -276,17 +330,18 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
     let loop = this.#options.loop;
     if (loop === undefined) {
       loop = new EventLoop({
-        writeHighWaterMark: this.#options.writeHighWaterMark ?? 65536,
+        writeHighWaterMark: this.#connection.writeHighWaterMark,
+        writeLowWaterMark: this.#connection.writeLowWaterMark,
       });
       this.#running = loop.run();
     }
     this.#loop = loop;
     const table = new ConnectionTable<T>(loop, this.#handler, {
-      noDelay: this.#options.noDelay ?? true,
-      keepAlive: this.#options.keepAlive ?? false,
-      idleTimeoutMs: this.#options.idleTimeoutMs ?? 0,
-      writeHighWaterMark: this.#options.writeHighWaterMark ?? 65536,
-      maxWriteBuffer: this.#options.maxWriteBuffer ?? 1_048_576,
+      noDelay: this.#connection.noDelay,
+      keepAlive: this.#connection.keepAlive,
+      idleTimeoutMs: this.#connection.idleTimeoutMs,
+      writeHighWaterMark: this.#connection.writeHighWaterMark,
+      maxWriteBuffer: this.#connection.maxWriteBuffer,
     });
     table.onRemoved = () => this.#disconnected();
     this.#table = table;

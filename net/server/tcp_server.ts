@@ -2,6 +2,7 @@
 // (stranded reads, failing sends, accept-then-drop at the limit, hot accept
 // loops, ignored options).
 
+import { validateDelay } from "../../_internal/validate.ts";
 import { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../reactor/_to_error.ts";
 import type { Event } from "../../reactor/event.ts";
@@ -36,6 +37,7 @@ export interface TcpServerShutdownOptions {
   /**
    * How long connections may take to close after the server stopped
    * accepting; the rest are then force-closed with reason `"shutdown"`.
+   * From 0 to 2 ** 31 - 1 ms.
    * @default {5000}
    */
   timeoutMs?: number;
@@ -464,13 +466,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       return this.#shutdown;
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
-    if (
-      typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0
-    ) {
-      throw new RangeError(
-        `Cannot shut down server as 'timeoutMs' must be a non-negative number: received ${timeoutMs}`,
-      );
-    }
+    validateDelay("shut down server", "timeoutMs", timeoutMs);
     this.#shutdown = this.#runShutdown(options.force ?? false, timeoutMs);
     return this.#shutdown;
   }

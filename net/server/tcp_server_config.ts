@@ -1,6 +1,19 @@
 // Configuration of `TcpServer`: a validated, immutable record plus a builder in
 // the manner of mill-net's `ServerConfig::builder()`.
-import { formatValue } from "../../_internal/format.ts";
+import {
+  invalidOption,
+  MAX_BACKLOG,
+  MAX_CONNECTIONS,
+  validateByteSize,
+  validateEnum,
+  validateHostname,
+  validateInteger,
+  validateObject,
+  validatePort,
+  validateString,
+} from "../../_internal/validate.ts";
+import { parseAddress } from "../_address.ts";
+import { resolveConnectionOptions } from "./_connection_options.ts";
 
 /**
  * The transports a {@linkcode TcpServer} can listen on.
@@ -76,21 +89,30 @@ export interface TcpServerTlsOptions {
  * ```
  */
 export interface TcpServerConfigOptions {
-  /** The transport. @default {"tcp"} */
+  /** The transport: `"tcp"`, `"unix"` or `"tls"`. @default {"tcp"} */
   transport?: TcpServerTransport;
-  /** Hostname to bind (TCP and TLS). @default {"127.0.0.1"} */
+  /**
+   * Hostname or IP address to bind (TCP and TLS): a non-empty string without
+   * spaces or slashes.
+   * @default {"127.0.0.1"}
+   */
   hostname?: string;
-  /** Port to bind (TCP and TLS); `0` picks an ephemeral port. @default {0} */
+  /** Port to bind (TCP and TLS): 0 to 65535; `0` picks an ephemeral port. @default {0} */
   port?: number;
-  /** Socket path (transport `"unix"`). */
+  /** Socket path (transport `"unix"`): a non-empty string. */
   path?: string;
   /** Certificate, key and ALPN protocols (transport `"tls"`). */
   tls?: TcpServerTlsOptions;
-  /** Maximum size in bytes of one receive buffer (reads grow up to it). @default {65536} */
+  /**
+   * Maximum size in bytes of one receive buffer (reads grow up to it):
+   * 1 B to 1 GiB.
+   * @default {65536}
+   */
   bufferSize?: number;
   /**
-   * Maximum number of open connections. At the limit the server stops
-   * accepting (the kernel backlog holds new peers) and resumes below it.
+   * Maximum number of open connections: 1 to 2 ** 24, or `Infinity`. At the
+   * limit the server stops accepting (the kernel backlog holds new peers)
+   * and resumes below it.
    * @default {Infinity}
    */
   maxConnections?: number;
@@ -102,90 +124,82 @@ export interface TcpServerConfigOptions {
    * @default {false}
    */
   keepAlive?: boolean;
-  /** Close a connection with no traffic for this many ms; `0` disables. @default {0} */
+  /**
+   * Close a connection with no traffic for this many ms: a whole number
+   * from 0 to 2 ** 31 - 1 (about 24.8 days); `0` disables.
+   * @default {0}
+   */
   idleTimeoutMs?: number;
   /**
-   * `sendTo` returns `false` once this many bytes are queued. Both water
-   * marks configure the loop `TcpServer.run()` creates; on a loop passed to
-   * `TcpServer.start()`, that loop's own water marks apply.
+   * `sendTo` returns `false` once this many bytes are queued: 2 B to 1 GiB.
+   * Both water marks configure the loop `TcpServer.run()` creates; on a loop
+   * passed to `TcpServer.start()`, that loop's own water marks apply.
    * @default {65536}
    */
   writeHighWaterMark?: number;
   /**
-   * `onWritable` fires once the queue drains below this many bytes (see
-   * `writeHighWaterMark` for which loop applies it).
-   * @default {16384}
+   * `onWritable` fires once the queue drains below this many bytes: at
+   * least 1 and less than `writeHighWaterMark` (see `writeHighWaterMark`
+   * for which loop applies it).
+   * @default {a quarter of `writeHighWaterMark`, at most 16384}
    */
   writeLowWaterMark?: number;
   /**
-   * Per-connection cap on queued outbound bytes. A peer that lets more pile
-   * up is disconnected with reason `"slow consumer"`.
-   * @default {1048576}
+   * Per-connection cap on queued outbound bytes: from `writeHighWaterMark`
+   * to 1 GiB, or `Infinity`. A peer that lets more pile up is disconnected
+   * with reason `"slow consumer"`; being at least the high-water mark, the
+   * cut never comes before `sendTo` has returned `false`.
+   * @default {1048576, or 16 × `writeHighWaterMark` when that is more}
    */
   maxWriteBuffer?: number;
-  /** Kernel accept queue length (TCP and TLS). @default {511} */
+  /** Kernel accept queue length (TCP and TLS): 1 to 65535. @default {511} */
   backlog?: number;
 }
 
-function fail(
-  field: string,
-  expected: string,
-  value: unknown,
-  ErrorClass: ErrorConstructor = typeof value === "number"
-    ? RangeError
-    : TypeError,
-): never {
-  throw new ErrorClass(
-    `Cannot create server config as '${field}' must be ${expected}: received ${
-      formatValue(value)
-    }`,
-  );
+const ACTION = "create server config";
+const TRANSPORTS = ["tcp", "unix", "tls"] as const;
+
+function fail(field: string, rule: string, value: unknown): never {
+  throw invalidOption(TypeError, ACTION, field, rule, value);
 }
 
-function positiveInteger(
-  field: string,
-  value: unknown,
-  allowInfinity = false,
-): number {
-  if (typeof value !== "number") fail(field, "a positive integer", value);
-  if (allowInfinity && value === Infinity) return value;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    fail(
-      field,
-      allowInfinity ? "a positive integer or Infinity" : "a positive integer",
-      value,
+function validateTls(
+  tls: TcpServerTlsOptions | undefined,
+): Readonly<Required<TcpServerTlsOptions>> {
+  if (tls === null || typeof tls !== "object") {
+    fail("tls", "an object with 'cert' and 'key' for transport 'tls'", tls);
+  }
+  if (typeof tls.cert !== "string") fail("tls.cert", "a PEM string", tls.cert);
+  if (!tls.cert.includes("-----BEGIN")) {
+    throw invalidOption(
+      RangeError,
+      ACTION,
+      "tls.cert",
+      "a PEM string",
+      tls.cert,
     );
   }
-  return value;
-}
-
-function boolean(field: string, value: unknown): boolean {
-  if (typeof value !== "boolean") {
-    fail(field, "a boolean", value, TypeError);
+  if (typeof tls.key !== "string" || !tls.key.includes("-----BEGIN")) {
+    if (typeof tls.key === "string") {
+      // Never echo key material into an error message or a log.
+      throw new RangeError(
+        `Cannot ${ACTION} as 'tls.key' must be a PEM string: received a string that is not PEM`,
+      );
+    }
+    fail("tls.key", "a PEM string", tls.key);
   }
-  return value;
-}
-
-/**
- * Parses `"host:port"`, `"[::1]:port"` or `":port"`.
- */
-function parseAddressString(address: string): {
-  hostname: string;
-  port: number;
-} {
-  const match = /^(?:\[([^\]]+)\]|([^:\[\]]*)):(\d+)$/.exec(address);
-  if (!match) {
-    throw new TypeError(
-      `Cannot create server config as 'address' must be "host:port": received ${
-        formatValue(address)
-      }`,
-    );
+  const alpn = tls.alpnProtocols ?? [];
+  if (
+    !Array.isArray(alpn) ||
+    !alpn.every((p) => typeof p === "string" && p !== "")
+  ) {
+    fail("tls.alpnProtocols", "an array of non-empty strings", alpn);
   }
-  const hostname = match[1] ?? match[2] ?? "";
-  return {
-    hostname: hostname === "" ? "127.0.0.1" : hostname,
-    port: +match[3]!,
-  };
+  return Object.freeze({
+    cert: tls.cert,
+    key: tls.key,
+    alpnProtocols: Object.freeze([...alpn]) as string[],
+  });
 }
 
 /**
@@ -262,115 +276,52 @@ export class TcpServerConfig {
    * @param options The fields to set; the rest take their defaults.
    */
   constructor(options: TcpServerConfigOptions = {}) {
-    const transport = options.transport ??
-      (options.path !== undefined
-        ? "unix"
-        : options.tls !== undefined
-        ? "tls"
-        : "tcp");
-    if (transport !== "tcp" && transport !== "unix" && transport !== "tls") {
-      fail("transport", `"tcp", "unix" or "tls"`, transport);
-    }
+    validateObject(ACTION, "options", options);
+    const transport = validateEnum(
+      ACTION,
+      "transport",
+      options.transport ??
+        (options.path !== undefined
+          ? "unix"
+          : options.tls !== undefined
+          ? "tls"
+          : "tcp"),
+      TRANSPORTS,
+    );
     this.transport = transport;
-    const hostname = options.hostname ?? "127.0.0.1";
-    if (typeof hostname !== "string" || hostname === "") {
-      fail("hostname", "a non-empty string", hostname);
-    }
-    this.hostname = hostname;
-    const port = options.port ?? 0;
-    if (
-      typeof port !== "number" || !Number.isInteger(port) || port < 0 ||
-      port > 65535
-    ) {
-      fail("port", "an integer from 0 to 65535", port);
-    }
-    this.port = port;
+    this.hostname = validateHostname(
+      ACTION,
+      "hostname",
+      options.hostname ?? "127.0.0.1",
+    );
+    this.port = validatePort(ACTION, "port", options.port ?? 0);
     if (transport === "unix") {
-      if (typeof options.path !== "string" || options.path === "") {
-        fail("path", 'a non-empty string for transport "unix"', options.path);
-      }
+      validateString(ACTION, "path", options.path);
     }
     this.path = options.path;
-    if (transport === "tls") {
-      const tls = options.tls;
-      if (tls === undefined || typeof tls !== "object") {
-        fail(
-          "tls",
-          "an object with 'cert' and 'key' for transport \"tls\"",
-          tls,
-        );
-      }
-      if (typeof tls.cert !== "string" || !tls.cert.includes("-----BEGIN")) {
-        fail(
-          "tls.cert",
-          "a PEM string",
-          typeof tls.cert === "string" ? "(not PEM)" : tls.cert,
-        );
-      }
-      if (typeof tls.key !== "string" || !tls.key.includes("-----BEGIN")) {
-        fail(
-          "tls.key",
-          "a PEM string",
-          typeof tls.key === "string" ? "(not PEM)" : tls.key,
-        );
-      }
-      const alpn = tls.alpnProtocols ?? [];
-      if (
-        !Array.isArray(alpn) ||
-        !alpn.every((p) => typeof p === "string" && p !== "")
-      ) {
-        fail("tls.alpnProtocols", "an array of non-empty strings", alpn);
-      }
-      this.tls = Object.freeze({
-        cert: tls.cert,
-        key: tls.key,
-        alpnProtocols: Object.freeze([...alpn]) as string[],
-      });
-    } else {
-      this.tls = undefined;
-    }
-    this.bufferSize = positiveInteger(
+    this.tls = transport === "tls" ? validateTls(options.tls) : undefined;
+    this.bufferSize = validateByteSize(
+      ACTION,
       "bufferSize",
       options.bufferSize ?? 65536,
     );
-    this.maxConnections = positiveInteger(
+    this.maxConnections = validateInteger(
+      ACTION,
       "maxConnections",
       options.maxConnections ?? Infinity,
-      true,
+      { min: 1, max: MAX_CONNECTIONS, allowInfinity: true },
     );
-    this.noDelay = boolean("noDelay", options.noDelay ?? true);
-    this.keepAlive = boolean("keepAlive", options.keepAlive ?? false);
-    const idle = options.idleTimeoutMs ?? 0;
-    if (
-      typeof idle !== "number" || !Number.isFinite(idle) || idle < 0 ||
-      idle > 2_147_483_647
-    ) {
-      fail("idleTimeoutMs", "a finite number of ms from 0 to 2147483647", idle);
-    }
-    this.idleTimeoutMs = idle;
-    this.writeHighWaterMark = positiveInteger(
-      "writeHighWaterMark",
-      options.writeHighWaterMark ?? 65536,
-    );
-    const low = options.writeLowWaterMark ??
-      Math.min(16384, this.writeHighWaterMark);
-    if (typeof low !== "number" || !Number.isSafeInteger(low) || low < 0) {
-      fail("writeLowWaterMark", "a non-negative integer", low);
-    }
-    if (low > this.writeHighWaterMark) {
-      fail(
-        "writeLowWaterMark",
-        `at most 'writeHighWaterMark' (${this.writeHighWaterMark})`,
-        low,
-      );
-    }
-    this.writeLowWaterMark = low;
-    this.maxWriteBuffer = positiveInteger(
-      "maxWriteBuffer",
-      options.maxWriteBuffer ?? 1_048_576,
-      true,
-    );
-    this.backlog = positiveInteger("backlog", options.backlog ?? 511);
+    const connection = resolveConnectionOptions(ACTION, options);
+    this.noDelay = connection.noDelay;
+    this.keepAlive = connection.keepAlive;
+    this.idleTimeoutMs = connection.idleTimeoutMs;
+    this.writeHighWaterMark = connection.writeHighWaterMark;
+    this.writeLowWaterMark = connection.writeLowWaterMark;
+    this.maxWriteBuffer = connection.maxWriteBuffer;
+    this.backlog = validateInteger(ACTION, "backlog", options.backlog ?? 511, {
+      min: 1,
+      max: MAX_BACKLOG,
+    });
     Object.freeze(this);
   }
 
@@ -415,22 +366,15 @@ export class TcpServerConfigBuilder {
    * @returns This builder.
    */
   address(address: TcpServerAddress): this {
-    if (typeof address === "string") {
-      const { hostname, port } = parseAddressString(address);
-      this.#options.hostname = hostname;
-      this.#options.port = port;
-    } else if (address !== null && typeof address === "object") {
-      if ("path" in address) {
-        this.#options.transport = "unix";
-        this.#options.path = address.path;
-      } else {
-        if (address.hostname !== undefined) {
-          this.#options.hostname = address.hostname;
-        }
-        this.#options.port = address.port;
-      }
+    const parsed = parseAddress(ACTION, address, true);
+    if (parsed.transport === "unix") {
+      this.#options.transport = "unix";
+      this.#options.path = parsed.path;
     } else {
-      fail("address", "a string or an object", address);
+      if (parsed.hostname !== undefined) {
+        this.#options.hostname = parsed.hostname;
+      }
+      this.#options.port = parsed.port;
     }
     return this;
   }

@@ -1,5 +1,8 @@
 import { assertEquals, assertThrows } from "@std/assert";
-import { TcpServerConfig } from "./tcp_server_config.ts";
+import {
+  TcpServerConfig,
+  type TcpServerConfigOptions,
+} from "./tcp_server_config.ts";
 
 Deno.test("TcpServerConfig has documented defaults", () => {
   const c = TcpServerConfig.builder().build();
@@ -68,10 +71,10 @@ Deno.test("TcpServerConfig builder sets every field", () => {
     alpnProtocols: ["h2"],
   }).build();
   assertEquals([t.transport, t.tls?.alpnProtocols], ["tls", ["h2"]]);
-  // The low-water mark follows a small high-water mark by default.
+  // The low-water mark follows a small high-water mark by default, below it.
   assertEquals(
     TcpServerConfig.builder().writeHighWaterMark(100).build().writeLowWaterMark,
-    100,
+    25,
   );
 });
 
@@ -81,13 +84,13 @@ Deno.test("TcpServerConfig rejects bad values naming field and value", () => {
     [
       () => b().maxConnections(0).build(),
       RangeError,
-      "'maxConnections' must be a positive integer or Infinity: received 0",
+      "'maxConnections' must be an integer from 1 to 2 ** 24 or Infinity: received 0",
     ],
     [() => b().maxConnections(1.5).build(), RangeError, "received 1.5"],
     [
       () => b().bufferSize(-1).build(),
       RangeError,
-      "'bufferSize' must be a positive integer: received -1",
+      "'bufferSize' must be an integer from 1 to 2 ** 30: received -1",
     ],
     [() => b().bufferSize(NaN).build(), RangeError, "received NaN"],
     [
@@ -98,13 +101,13 @@ Deno.test("TcpServerConfig rejects bad values naming field and value", () => {
     [
       () => b().idleTimeout(-5).build(),
       RangeError,
-      "'idleTimeoutMs' must be a finite number",
+      "'idleTimeoutMs' must be an integer from 0 to 2147483647: received -5",
     ],
     [() => b().idleTimeout(Infinity).build(), RangeError, "received Infinity"],
     [
       () => b().writeHighWaterMark(10).writeLowWaterMark(20).build(),
       RangeError,
-      "'writeLowWaterMark' must be at most 'writeHighWaterMark' (10): received 20",
+      "'writeLowWaterMark' must be less than 'writeHighWaterMark' (10): received 20",
     ],
     [() => b().maxWriteBuffer(0).build(), RangeError, "'maxWriteBuffer'"],
     [() => b().backlog(0).build(), RangeError, "'backlog'"],
@@ -120,28 +123,28 @@ Deno.test("TcpServerConfig rejects bad values naming field and value", () => {
     ],
     [
       () => b().hostname("").build(),
-      TypeError,
-      `'hostname' must be a non-empty string: received ''`,
+      RangeError,
+      `'hostname' must be a non-empty hostname or IP address: received ''`,
     ],
     [
       () => b().address("nope"),
-      TypeError,
-      `'address' must be "host:port": received 'nope'`,
+      RangeError,
+      `'address' must be 'host:port', '[host]:port' or ':port': received 'nope'`,
     ],
     [
       () => b().unix("").build(),
-      TypeError,
+      RangeError,
       "'path' must be a non-empty string",
     ],
     [
       () => b().tls({ cert: "x", key: "y" }).build(),
-      TypeError,
+      RangeError,
       "'tls.cert' must be a PEM string",
     ],
     [
       () => new TcpServerConfig({ transport: "udp" as "tcp" }),
-      TypeError,
-      `'transport' must be "tcp", "unix" or "tls": received 'udp'`,
+      RangeError,
+      `'transport' must be 'tcp', 'unix' or 'tls': received 'udp'`,
     ],
   ];
   for (const [fn, Class, message] of cases) {
@@ -157,5 +160,133 @@ Deno.test("TcpServerConfig accepts Infinity where documented", () => {
   assertThrows(
     () => TcpServerConfig.builder().bufferSize(Infinity).build(),
     RangeError,
+  );
+});
+
+Deno.test("TcpServerConfig bounds every size, count and delay (issue 9)", () => {
+  const b = () => TcpServerConfig.builder();
+  const A = "Cannot create server config as ";
+  const cases: [() => unknown, ErrorConstructor, string][] = [
+    [
+      () => b().maxConnections(2 ** 40).build(),
+      RangeError,
+      `${A}'maxConnections' must be an integer from 1 to 2 ** 24 or Infinity: received 1099511627776`,
+    ],
+    [
+      () => b().maxWriteBuffer(2 ** 40).build(),
+      RangeError,
+      `${A}'maxWriteBuffer' must be an integer from 1 to 2 ** 30 or Infinity: received 1099511627776`,
+    ],
+    [
+      () => b().writeHighWaterMark(2 ** 40).build(),
+      RangeError,
+      `${A}'writeHighWaterMark' must be an integer from 2 to 2 ** 30: received 1099511627776`,
+    ],
+    [
+      () => b().backlog(2 ** 40).build(),
+      RangeError,
+      `${A}'backlog' must be an integer from 1 to 65535: received 1099511627776`,
+    ],
+    [
+      () => b().backlog(65536).build(),
+      RangeError,
+      `${A}'backlog' must be an integer from 1 to 65535: received 65536`,
+    ],
+    [
+      () => b().bufferSize(2 ** 30 + 1).build(),
+      RangeError,
+      `${A}'bufferSize' must be an integer from 1 to 2 ** 30: received 1073741825`,
+    ],
+    [
+      () => b().idleTimeout(1.5).build(),
+      RangeError,
+      `${A}'idleTimeoutMs' must be an integer from 0 to 2147483647: received 1.5`,
+    ],
+    [
+      () => b().idleTimeout(2 ** 31).build(),
+      RangeError,
+      `${A}'idleTimeoutMs' must be an integer from 0 to 2147483647: received 2147483648`,
+    ],
+    [
+      () => b().maxWriteBuffer(1000).writeHighWaterMark(65536).build(),
+      RangeError,
+      `${A}'maxWriteBuffer' must be at least 'writeHighWaterMark' (65536): received 1000`,
+    ],
+    [
+      () => b().writeHighWaterMark(100).writeLowWaterMark(100).build(),
+      RangeError,
+      `${A}'writeLowWaterMark' must be less than 'writeHighWaterMark' (100): received 100`,
+    ],
+    [
+      () => b().writeLowWaterMark(0).build(),
+      RangeError,
+      `${A}'writeLowWaterMark' must be an integer from 1 to 2 ** 30: received 0`,
+    ],
+    [
+      () => new TcpServerConfig({ hostname: 5 as unknown as string }),
+      TypeError,
+      `${A}'hostname' must be a non-empty hostname or IP address: received 5`,
+    ],
+    [
+      () => new TcpServerConfig({ hostname: "a b" }),
+      RangeError,
+      `${A}'hostname' must be a non-empty hostname or IP address: received 'a b'`,
+    ],
+    [
+      () => new TcpServerConfig({ port: "80" as unknown as number }),
+      TypeError,
+      `${A}'port' must be an integer from 0 to 65535: received '80'`,
+    ],
+    [
+      () => new TcpServerConfig(null as unknown as TcpServerConfigOptions),
+      TypeError,
+      `${A}'options' must be an object: received null`,
+    ],
+  ];
+  for (const [fn, Class, message] of cases) {
+    assertThrows(fn, Class, message);
+  }
+});
+
+Deno.test("TcpServerConfig accepts the ends of every range", () => {
+  const c = new TcpServerConfig({
+    port: 65535,
+    bufferSize: 2 ** 30,
+    maxConnections: 2 ** 24,
+    idleTimeoutMs: 2 ** 31 - 1,
+    writeHighWaterMark: 2,
+    writeLowWaterMark: 1,
+    maxWriteBuffer: 2,
+    backlog: 65535,
+  });
+  assertEquals(
+    [c.port, c.bufferSize, c.maxConnections, c.idleTimeoutMs, c.backlog],
+    [65535, 2 ** 30, 2 ** 24, 2 ** 31 - 1, 65535],
+  );
+  assertEquals(
+    [c.writeHighWaterMark, c.writeLowWaterMark, c.maxWriteBuffer],
+    [2, 1, 2],
+  );
+});
+
+Deno.test("TcpServerConfig derives the write limits from the high-water mark", () => {
+  const small = new TcpServerConfig({ writeHighWaterMark: 1000 });
+  assertEquals([small.writeLowWaterMark, small.maxWriteBuffer], [
+    250,
+    1_048_576,
+  ]);
+  const big = new TcpServerConfig({ writeHighWaterMark: 1_048_576 });
+  assertEquals([big.writeLowWaterMark, big.maxWriteBuffer], [
+    16384,
+    16_777_216,
+  ]);
+  const defaults = new TcpServerConfig();
+  assertEquals(
+    [
+      defaults.writeHighWaterMark,
+      defaults.writeLowWaterMark,
+      defaults.maxWriteBuffer,
+    ],
+    [65536, 16384, 1_048_576],
   );
 });

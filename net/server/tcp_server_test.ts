@@ -881,3 +881,22 @@ Deno.test("TcpServer: closing with flush gives up on a peer that never reads aft
   await running;
   await loop[Symbol.asyncDispose]();
 });
+
+Deno.test("TcpServer.shutdown() bounds timeoutMs (Infinity would fire at once)", async () => {
+  const server = new TcpServer(new TcpServerConfig({ port: 0 }), {
+    onData() {},
+  });
+  const running = server.run();
+  assertThrows(
+    () => server.shutdown({ timeoutMs: Infinity }),
+    RangeError,
+    "Cannot shut down server as 'timeoutMs' must be a number from 0 to 2147483647: received Infinity",
+  );
+  assertThrows(
+    () => server.shutdown({ timeoutMs: -1 }),
+    RangeError,
+    "received -1",
+  );
+  await server.shutdown({ timeoutMs: 100 });
+  await running;
+});

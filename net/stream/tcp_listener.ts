@@ -5,7 +5,13 @@
 // flight and the next accept() adopts it, so no connection is lost; if the
 // listener is closed meanwhile, a connection it still produces is closed.
 import { classifyAcceptError } from "../../reactor/_accept_errors.ts";
-import { formatValue } from "../../_internal/format.ts";
+import { parseAddress } from "../_address.ts";
+import {
+  MAX_BACKLOG,
+  validateFunction,
+  validateInteger,
+  validateMilliseconds,
+} from "../../_internal/validate.ts";
 import { Deadline, DeadlineTimer } from "./_deadline.ts";
 import { NetError } from "../errors.ts";
 import { validateCallOptions, validateStreamOptions } from "./_options.ts";
@@ -43,14 +49,16 @@ export type TcpListenerAddress =
  */
 export interface TcpListenerOptions extends TcpStreamOptions {
   /**
-   * Length of the kernel's queue of connections not yet accepted.
+   * Length of the kernel's queue of connections not yet accepted: 1 to
+   * 65535.
    *
    * @default {511}
    */
   tcpBacklog?: number;
   /**
    * How long to wait before accepting again after an accept error other than
-   * a peer's reset/abort/refusal (EMFILE, ENFILE, ENOMEM, ...).
+   * a peer's reset/abort/refusal (EMFILE, ENFILE, ENOMEM, ...): whole
+   * milliseconds from 0 to 2 ** 31 - 1.
    *
    * @default {100}
    */
@@ -82,7 +90,8 @@ export interface TcpListenerOptions extends TcpStreamOptions {
  */
 export interface TcpListenerAcceptOptions {
   /**
-   * Total time for the call in milliseconds, retries and back-off included.
+   * Total time for the call in milliseconds, retries and back-off included:
+   * from 0 to 2 ** 31 - 1 ms, or `Infinity`.
    *
    * @default {Infinity}
    */
@@ -180,42 +189,16 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
     options: TcpListenerOptions = {},
   ): TcpListener {
     const action = "bind listener";
-    if (address === null || typeof address !== "object") {
-      throw new TypeError(
-        `Cannot ${action} as 'address' must be an object: received ${
-          formatValue(address)
-        }`,
-      );
-    }
+    const parsed = parseAddress(action, address, true);
     validateListenerOptions(action, options);
     const backlog = options.tcpBacklog;
-    let listener: Deno.Listener;
-    if (address.transport === "unix") {
-      listener = Deno.listen({ transport: "unix", path: address.path });
-    } else {
-      if (address.transport !== undefined && address.transport !== "tcp") {
-        throw new TypeError(
-          `Cannot ${action} as 'transport' must be "tcp" or "unix": received ${
-            formatValue(address.transport)
-          }`,
-        );
-      }
-      const { port } = address;
-      if (!Number.isInteger(port) || port < 0 || port > 65535) {
-        throw new RangeError(
-          `Cannot ${action} as 'port' must be an integer from 0 to 65535: received ${
-            formatValue(port)
-          }`,
-        );
-      }
-      listener = Deno.listen({
-        port,
-        ...(address.hostname === undefined
-          ? {}
-          : { hostname: address.hostname }),
+    const listener = parsed.transport === "unix"
+      ? Deno.listen({ transport: "unix", path: parsed.path })
+      : Deno.listen({
+        port: parsed.port,
+        ...(parsed.hostname === undefined ? {} : { hostname: parsed.hostname }),
         ...(backlog === undefined ? {} : { tcpBacklog: backlog }),
       });
-    }
     return new TcpListener(listener, options);
   }
 
@@ -395,34 +378,20 @@ function validateListenerOptions(
   options: TcpListenerOptions,
 ): void {
   validateStreamOptions(action, options);
-  const delay = options.acceptErrorDelayMs;
-  if (
-    delay !== undefined &&
-    (typeof delay !== "number" || !(delay >= 0) || delay === Infinity)
-  ) {
-    throw new RangeError(
-      `Cannot ${action} as 'acceptErrorDelayMs' must be a non-negative finite number: received ${
-        formatValue(delay)
-      }`,
+  if (options.acceptErrorDelayMs !== undefined) {
+    validateMilliseconds(
+      action,
+      "acceptErrorDelayMs",
+      options.acceptErrorDelayMs,
     );
   }
-  const backlog = options.tcpBacklog;
-  if (
-    backlog !== undefined && (!Number.isInteger(backlog) || backlog < 0)
-  ) {
-    throw new RangeError(
-      `Cannot ${action} as 'tcpBacklog' must be a non-negative integer: received ${
-        formatValue(backlog)
-      }`,
-    );
+  if (options.tcpBacklog !== undefined) {
+    validateInteger(action, "tcpBacklog", options.tcpBacklog, {
+      min: 1,
+      max: MAX_BACKLOG,
+    });
   }
-  if (
-    options.onError !== undefined && typeof options.onError !== "function"
-  ) {
-    throw new TypeError(
-      `Cannot ${action} as 'onError' must be a function: received ${
-        formatValue(options.onError)
-      }`,
-    );
+  if (options.onError !== undefined) {
+    validateFunction(action, "onError", options.onError);
   }
 }

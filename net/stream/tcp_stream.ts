@@ -20,6 +20,12 @@ import {
 } from "../../reactor/_inflight.ts";
 import type { Canceller } from "./canceller.ts";
 import { formatValue } from "../../_internal/format.ts";
+import { parseAddress, toDenoAddress } from "../_address.ts";
+import {
+  MAX_BUFFER_SIZE,
+  validateByteSize,
+  validateInteger,
+} from "../../_internal/validate.ts";
 import { FifoLock } from "./_fifo_lock.ts";
 import { validateCallOptions, validateStreamOptions } from "./_options.ts";
 import {
@@ -54,7 +60,8 @@ import {
 export interface TcpStreamCallOptions {
   /**
    * Total time for the call in milliseconds, however many reads or writes it
-   * takes. `Infinity` waits forever.
+   * takes: from 0 to 2 ** 31 - 1 (fractions allowed), or `Infinity` to wait
+   * forever.
    *
    * @default {the stream's `readTimeoutMs` or `writeTimeoutMs`}
    */
@@ -83,6 +90,7 @@ export interface TcpStreamCallOptions {
 export interface ReadUntilOptions extends TcpStreamCallOptions {
   /**
    * Largest number of bytes before the delimiter; more is a `TooBigError`.
+   * An integer from 0 to 1 GiB, or `Infinity`.
    *
    * @default {65536}
    */
@@ -115,7 +123,7 @@ export interface ReadUntilOptions extends TcpStreamCallOptions {
 export interface ReadAllOptions extends TcpStreamCallOptions {
   /**
    * Largest number of bytes to read before end of stream; more is a
-   * `TooBigError`.
+   * `TooBigError`. An integer from 0 to 1 GiB, or `Infinity`.
    *
    * @default {16777216} (16 MiB)
    */
@@ -138,13 +146,15 @@ export interface ReadAllOptions extends TcpStreamCallOptions {
  */
 export interface TcpStreamOptions {
   /**
-   * Default `timeoutMs` of read calls. `Infinity` waits forever.
+   * Default `timeoutMs` of read calls: from 0 to 2 ** 31 - 1, or `Infinity`
+   * to wait forever.
    *
    * @default {Infinity}
    */
   readTimeoutMs?: number;
   /**
-   * Default `timeoutMs` of write calls. `Infinity` waits forever.
+   * Default `timeoutMs` of write calls: from 0 to 2 ** 31 - 1, or
+   * `Infinity` to wait forever.
    *
    * @default {Infinity}
    */
@@ -169,7 +179,8 @@ export interface TcpStreamOptions {
  */
 export interface TcpStreamConnectOptions extends TcpStreamOptions {
   /**
-   * Time to establish the connection in milliseconds.
+   * Time to establish the connection: from 0 to 2 ** 31 - 1 ms, or
+   * `Infinity`.
    *
    * @default {Infinity}
    */
@@ -315,7 +326,7 @@ export class TcpStream implements Disposable {
     validateStreamOptions(action, options);
     validateTimeout(action, "timeoutMs", options.timeoutMs);
     validateSignal(action, options.signal);
-    const connectOptions = toConnectOptions(address);
+    const connectOptions = toDenoAddress(parseAddress(action, address, false));
     using deadline = new Deadline(action, options.timeoutMs, [
       options.signal,
       options.canceller?.signal,
@@ -478,7 +489,7 @@ export class TcpStream implements Disposable {
    * assertEquals(await server.readExact(length!, { timeoutMs: 1_000 }), new Uint8Array([7, 8, 9]));
    * ```
    *
-   * @param length Number of bytes, a non-negative integer.
+   * @param length Number of bytes: an integer from 0 to 1 GiB.
    * @param options One deadline for the whole call, and a signal.
    * @returns A new array of `length` bytes.
    */
@@ -486,14 +497,10 @@ export class TcpStream implements Disposable {
     length: number,
     options: TcpStreamCallOptions = {},
   ): Promise<Uint8Array> {
-    if (!Number.isSafeInteger(length) || length < 0) {
-      return Promise.reject(
-        new RangeError(
-          `Cannot read exactly as 'length' must be a non-negative integer: received ${
-            formatValue(length)
-          }`,
-        ),
-      );
+    try {
+      validateByteSize("read exactly", "length", length, 0);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.#readCall("read exactly", options, async (deadline) => {
       while (this.#end - this.#start < length) {
@@ -1063,49 +1070,17 @@ function closedError(action: string, cause: unknown): NetError {
 function checkMaxLength(
   action: string,
   value: unknown,
-): RangeError | undefined {
-  if (
-    typeof value === "number" &&
-    (Number.isSafeInteger(value) && value >= 0 || value === Infinity)
-  ) return undefined;
-  return new RangeError(
-    `Cannot ${action} as 'maxLength' must be a non-negative integer: received ${
-      formatValue(value)
-    }`,
-  );
-}
-
-function toConnectOptions(
-  address: TcpStreamAddress | Deno.Addr,
-): Deno.ConnectOptions | Deno.UnixConnectOptions {
-  if (address === null || typeof address !== "object") {
-    throw new TypeError(
-      `Cannot connect as 'address' must be an object: received ${
-        formatValue(address)
-      }`,
-    );
+): Error | undefined {
+  try {
+    validateInteger(action, "maxLength", value, {
+      min: 0,
+      max: MAX_BUFFER_SIZE,
+      allowInfinity: true,
+    });
+    return undefined;
+  } catch (error) {
+    return error as Error;
   }
-  if (address.transport === "unix") {
-    return { transport: "unix", path: address.path };
-  }
-  if (address.transport !== undefined && address.transport !== "tcp") {
-    throw new TypeError(
-      `Cannot connect as 'transport' must be "tcp" or "unix": received ${
-        formatValue(address.transport)
-      }`,
-    );
-  }
-  const { port } = address;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new RangeError(
-      `Cannot connect as 'port' must be an integer from 1 to 65535: received ${
-        formatValue(port)
-      }`,
-    );
-  }
-  return address.hostname === undefined
-    ? { port }
-    : { hostname: address.hostname, port };
 }
 
 /** Index of `needle` in `haystack` at or after `from`, or -1. */
