@@ -3,7 +3,7 @@
 // with capped exponential backoff.
 
 import { EventLoop } from "../../reactor/event_loop.ts";
-import { toError } from "../../reactor/_to_error.ts";
+import { toError } from "../../_internal/to_error.ts";
 import {
   invalidOption,
   validateAtLeast,

@@ -29,6 +29,7 @@ import {
   waitFor,
   within,
 } from "../../tests/testdata/_net_helpers.ts";
+import { peer } from "../../tests/_peers.ts";
 
 function serve<T>(
   handler: NetworkHandler<T>,
@@ -751,16 +752,13 @@ Deno.test("TcpServer calls onListening and passes backlog to the listener; broad
   for (const conn of conns) conn.close();
 });
 
-const HAVE_PYTHON = await new Deno.Command("python3", {
-  args: ["-c", "pass"],
-  stdout: "null",
-  stderr: "null",
-}).output().then((o) => o.success, () => false);
+const python = peer("python3");
 
 Deno.test({
-  name:
+  name: python.name(
     "TcpServer reports a peer reset as reason 'reset' and a throwing onConnect as 'handler error'",
-  ignore: !HAVE_PYTHON,
+  ),
+  ignore: python.ignore,
   async fn() {
     const reasons = new Map<number, DisconnectReason>();
     const errors: string[] = [];

@@ -1,10 +1,10 @@
 // A listener whose accept() takes a deadline and a signal, and applies
-// tk-listen's accept-error policy (reactor/_accept_errors.ts).
+// tk-listen's accept-error policy (_internal/accept_policy.ts).
 //
 // Deno's accept() cannot be cancelled either: a timed-out accept stays in
 // flight and the next accept() adopts it, so no connection is lost; if the
 // listener is closed meanwhile, a connection it still produces is closed.
-import { classifyAcceptError } from "../../reactor/_accept_errors.ts";
+import { classifyAcceptError } from "../../_internal/accept_policy.ts";
 import { parseAddress } from "../_address.ts";
 import {
   MAX_BACKLOG,

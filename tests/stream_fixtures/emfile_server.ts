@@ -3,7 +3,7 @@
 // that holds every connection, run under `ulimit -n 64` so that accept() runs
 // out of descriptors. Commands on stdin, one per line: "stats", "release"
 // (close the held connections), "exit".
-import { isDescriptorExhaustion } from "../../reactor/_accept_errors.ts";
+import { isDescriptorExhaustion } from "../../_internal/accept_policy.ts";
 import { Canceller } from "../../net/stream/canceller.ts";
 import { TcpListener } from "../../net/stream/tcp_listener.ts";
 import type { TcpStream } from "../../net/stream/tcp_stream.ts";
