@@ -18,9 +18,10 @@ import {
   resolveConnectionOptions,
 } from "./_connection_options.ts";
 import { parseAddress, toDenoAddress } from "../_address.ts";
+import { connectWithDeadline } from "../_connect.ts";
 import { backoffDelay } from "./_backoff.ts";
 import { ConnectionTable, validateHandler } from "./_connection_table.ts";
-import { CancelledError, NetError, TimedOutError } from "../errors.ts";
+import { NetError } from "../errors.ts";
 import type { NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 
@@ -147,7 +148,7 @@ export interface TcpClientOptions {
 export interface TcpClientConnectOptions {
   /**
    * Deadline for the connection (each reconnect attempt too): from 0 to
-   * 2 ** 31 - 1 ms.
+   * 2 ** 31 - 1 ms, or `Infinity`.
    * @default {10000}
    */
   timeoutMs?: number;
@@ -313,7 +314,9 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
     }
     validateObject("connect", "options", options);
     if (options.timeoutMs !== undefined) {
-      validateDelay("connect", "timeoutMs", options.timeoutMs);
+      validateDelay("connect", "timeoutMs", options.timeoutMs, {
+        allowInfinity: true,
+      });
     }
     validateSignal("connect", "signal", options.signal);
     this.#address = toDenoAddress(
@@ -350,64 +353,18 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
 
   async #connectOnce(): Promise<number> {
     const { timeoutMs = 10_000, signal } = this.#connectOptions;
-    if (signal?.aborted) {
-      throw new CancelledError(
-        "Cannot connect as the operation was cancelled",
-        {
-          cause: signal.reason,
-        },
-      );
-    }
-    const controller = new AbortController();
-    this.#connecting = controller;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    const onAbort = () => controller.abort();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    // close() aborts this one: a pending attempt ends as cancelled.
+    const closing = new AbortController();
+    this.#connecting = closing;
     let conn: Deno.Conn;
     try {
-      const address = this.#address!;
-      const tls = this.#options.tls;
-      if (tls !== undefined && address.transport !== "unix") {
-        const tcp = address as Deno.ConnectOptions;
-        const connectPromise = Deno.connectTls({
-          hostname: tls.hostname ?? tcp.hostname ?? "127.0.0.1",
-          port: tcp.port,
-          ...(tls.caCerts ? { caCerts: tls.caCerts } : {}),
-          ...(tls.alpnProtocols ? { alpnProtocols: tls.alpnProtocols } : {}),
-        });
-        conn = await raceAbort(connectPromise, controller.signal);
-      } else if (address.transport === "unix") {
-        conn = await raceAbort(
-          Deno.connect(address as Deno.UnixConnectOptions),
-          controller.signal,
-        );
-      } else {
-        conn = await Deno.connect({
-          ...(address as Deno.ConnectOptions),
-          signal: controller.signal,
-        });
-      }
-    } catch (error) {
-      if (timedOut) {
-        throw new TimedOutError(
-          `Cannot connect as the deadline passed: 'timeoutMs' was ${timeoutMs}`,
-          { cause: error },
-        );
-      }
-      if (controller.signal.aborted) {
-        throw new CancelledError(
-          "Cannot connect as the operation was cancelled",
-          { cause: signal?.reason ?? error },
-        );
-      }
-      throw error;
+      conn = await connectWithDeadline(
+        this.#address!,
+        timeoutMs,
+        [signal, closing.signal],
+        this.#options.tls,
+      );
     } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
       this.#connecting = undefined;
     }
     if (this.#closed) {
@@ -528,32 +485,4 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close({ flush: false });
   }
-}
-
-function raceAbort<C extends Deno.Conn>(
-  promise: Promise<C>,
-  signal: AbortSignal,
-): Promise<C> {
-  if (signal.aborted) {
-    promise.then((conn) => conn.close(), () => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<C>((resolve, reject) => {
-    const onAbort = () => {
-      // Deno cannot cancel this connect: close the conn if it lands later.
-      promise.then((conn) => conn.close(), () => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (conn) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(conn);
-      },
-      (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }

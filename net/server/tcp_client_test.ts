@@ -295,7 +295,7 @@ Deno.test("TcpClient validates its connection options like TcpServerConfig (issu
   await assertRejects(
     () => client.connect("127.0.0.1:1", { timeoutMs: -0.5 }),
     RangeError,
-    "Cannot connect as 'timeoutMs' must be a number from 0 to 2147483647: received -0.5",
+    "Cannot connect as 'timeoutMs' must be a number from 0 to 2147483647 or Infinity: received -0.5",
   );
   await assertRejects(
     () => client.connect("127.0.0.1:1", { signal: {} as AbortSignal }),

@@ -3,6 +3,7 @@
 // loops, ignored options).
 
 import { validateDelay } from "../../_internal/validate.ts";
+import { listen } from "../_listen.ts";
 import { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../_internal/to_error.ts";
 import type { Event } from "../../reactor/event.ts";
@@ -16,7 +17,10 @@ import {
 } from "./_connection_table.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
-import type { TcpServerConfig } from "./tcp_server_config.ts";
+import {
+  TcpServerConfig,
+  type TcpServerConfigOptions,
+} from "./tcp_server_config.ts";
 
 /**
  * Options of {@linkcode TcpServer.shutdown}.
@@ -222,13 +226,37 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * Creates a server; it binds on {@linkcode TcpServer.start} or
    * {@linkcode TcpServer.run}.
    *
-   * @param config The validated configuration.
-   * @param handler The callbacks.
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * // A plain options object works as well as a TcpServerConfig.
+   * const server = new TcpServer({ port: 0, idleTimeoutMs: 30_000 }, {
+   *   onData: (ctx, id, data) => void ctx.sendTo(id, data),
+   * });
+   * assertEquals(server.config.idleTimeoutMs, 30_000);
+   * ```
+   *
+   * @param config A configuration, or the options to build one from.
+   * @param handler The callbacks (`onData` required).
+   * @throws {TypeError} If `handler` lacks `onData` or an option has the wrong type.
+   * @throws {RangeError} If an option is out of its documented range.
    */
-  constructor(config: TcpServerConfig, handler: NetworkHandler<T>) {
+  constructor(
+    config: TcpServerConfig | TcpServerConfigOptions,
+    handler: NetworkHandler<T>,
+  ) {
     validateHandler("create server", handler);
-    this.#config = config;
+    this.#config = config instanceof TcpServerConfig
+      ? config
+      : new TcpServerConfig(config);
     this.#handler = handler;
+  }
+
+  /** The configuration the server was created with. */
+  get config(): TcpServerConfig {
+    return this.#config;
   }
 
   /** The bound address (known once started). */
@@ -273,25 +301,15 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       );
     }
     const config = this.#config;
-    let listener: Deno.Listener;
-    if (config.transport === "unix") {
-      listener = Deno.listen({ transport: "unix", path: config.path! });
-    } else if (config.transport === "tls") {
-      listener = Deno.listenTls({
-        hostname: config.hostname,
-        port: config.port,
-        cert: config.tls!.cert,
-        key: config.tls!.key,
-        alpnProtocols: [...config.tls!.alpnProtocols],
-        tcpBacklog: config.backlog,
-      });
-    } else {
-      listener = Deno.listen({
-        hostname: config.hostname,
-        port: config.port,
-        tcpBacklog: config.backlog,
-      });
-    }
+    const listener = listen(
+      config.transport === "unix"
+        ? { transport: "unix", path: config.path! }
+        : { transport: "tcp", hostname: config.hostname, port: config.port },
+      {
+        tcpBacklog: config.tcpBacklog,
+        ...(config.tls ? { tls: config.tls } : {}),
+      },
+    );
     this.#loop = loop;
     this.#listener = listener;
     this.#addr = listener.addr;
@@ -302,7 +320,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       writeHighWaterMark: config.writeHighWaterMark,
       maxWriteBuffer: config.maxWriteBuffer,
       // run() sizes its own loop; a caller's loop needs it per connection.
-      maxReadBufferSize: this.#ownLoop ? undefined : config.bufferSize,
+      maxReadBufferSize: this.#ownLoop ? undefined : config.maxReadBufferSize,
     });
     this.#table.onRemoved = () => this.#connectionRemoved();
     this.#listenerToken = loop.allocateToken();
@@ -344,10 +362,10 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     }
     const config = this.#config;
     const loop = new EventLoop({
-      maxReadBufferSize: config.bufferSize,
+      maxReadBufferSize: config.maxReadBufferSize,
       // A cap below the loop's default starting buffer lowers that too.
-      ...(config.bufferSize < 64
-        ? { minReadBufferSize: config.bufferSize }
+      ...(config.maxReadBufferSize < 64
+        ? { minReadBufferSize: config.maxReadBufferSize }
         : {}),
       writeHighWaterMark: config.writeHighWaterMark,
       writeLowWaterMark: config.writeLowWaterMark,

@@ -108,7 +108,7 @@ export interface TcpServerConfigOptions {
    * 1 B to 1 GiB.
    * @default {65536}
    */
-  bufferSize?: number;
+  maxReadBufferSize?: number;
   /**
    * Maximum number of open connections: 1 to 2 ** 24, or `Infinity`. At the
    * limit the server stops accepting (the kernel backlog holds new peers)
@@ -153,7 +153,7 @@ export interface TcpServerConfigOptions {
    */
   maxWriteBuffer?: number;
   /** Kernel accept queue length (TCP and TLS): 1 to 65535. @default {511} */
-  backlog?: number;
+  tcpBacklog?: number;
 }
 
 const ACTION = "create server config";
@@ -210,8 +210,10 @@ function validateTls(
  *
  * Every option is applied: `noDelay`/`keepAlive` through
  * `conn.setNoDelay()`/`conn.setKeepAlive()` on each accepted TCP connection
- * (Deno's TLS and Unix connections expose neither), `backlog` as the
- * listener's `tcpBacklog`, the rest by the server itself.
+ * (Deno's TLS and Unix connections expose neither), `tcpBacklog` as the
+ * listener's, the rest by the server itself. Option names follow Deno's
+ * where Deno has one (`hostname`, `port`, `transport`, `path`,
+ * `tcpBacklog`, `noDelay`, `keepAlive`, `alpnProtocols`).
  *
  * @example Using the builder
  * ```ts
@@ -220,9 +222,9 @@ function validateTls(
  *
  * const config = TcpServerConfig.builder()
  *   .address("127.0.0.1:0")
- *   .bufferSize(16384)
+ *   .maxReadBufferSize(16384)
  *   .maxConnections(100)
- *   .idleTimeout(30_000)
+ *   .idleTimeoutMs(30_000)
  *   .build();
  * assertEquals(config.maxConnections, 100);
  * assertEquals(config.port, 0);
@@ -236,7 +238,7 @@ function validateTls(
  * assertThrows(
  *   () => TcpServerConfig.builder().maxConnections(0).build(),
  *   RangeError,
- *   "'maxConnections' must be a positive integer or Infinity: received 0",
+ *   "'maxConnections' must be an integer from 1 to 2 ** 24 or Infinity: received 0",
  * );
  * ```
  */
@@ -252,7 +254,7 @@ export class TcpServerConfig {
   /** TLS certificate, key and ALPN protocols (TLS). */
   readonly tls: Readonly<Required<TcpServerTlsOptions>> | undefined;
   /** Maximum size of one receive buffer. */
-  readonly bufferSize: number;
+  readonly maxReadBufferSize: number;
   /** Maximum number of open connections. */
   readonly maxConnections: number;
   /** `TCP_NODELAY` on accepted connections. */
@@ -268,12 +270,23 @@ export class TcpServerConfig {
   /** Queue size above which a peer is disconnected as a slow consumer. */
   readonly maxWriteBuffer: number;
   /** Kernel accept queue length. */
-  readonly backlog: number;
+  readonly tcpBacklog: number;
 
   /**
    * Validates and freezes a configuration.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const config = new TcpServerConfig({ port: 0, tcpBacklog: 128 });
+   * assertEquals(config.tcpBacklog, 128);
+   * ```
+   *
    * @param options The fields to set; the rest take their defaults.
+   * @throws {TypeError} If an option has the wrong type (`hostname: 5`).
+   * @throws {RangeError} If an option is out of its documented range.
    */
   constructor(options: TcpServerConfigOptions = {}) {
     validateObject(ACTION, "options", options);
@@ -300,10 +313,10 @@ export class TcpServerConfig {
     }
     this.path = options.path;
     this.tls = transport === "tls" ? validateTls(options.tls) : undefined;
-    this.bufferSize = validateByteSize(
+    this.maxReadBufferSize = validateByteSize(
       ACTION,
-      "bufferSize",
-      options.bufferSize ?? 65536,
+      "maxReadBufferSize",
+      options.maxReadBufferSize ?? 65536,
     );
     this.maxConnections = validateInteger(
       ACTION,
@@ -318,10 +331,15 @@ export class TcpServerConfig {
     this.writeHighWaterMark = connection.writeHighWaterMark;
     this.writeLowWaterMark = connection.writeLowWaterMark;
     this.maxWriteBuffer = connection.maxWriteBuffer;
-    this.backlog = validateInteger(ACTION, "backlog", options.backlog ?? 511, {
-      min: 1,
-      max: MAX_BACKLOG,
-    });
+    this.tcpBacklog = validateInteger(
+      ACTION,
+      "tcpBacklog",
+      options.tcpBacklog ?? 511,
+      {
+        min: 1,
+        max: MAX_BACKLOG,
+      },
+    );
     Object.freeze(this);
   }
 
@@ -344,7 +362,9 @@ export class TcpServerConfig {
 }
 
 /**
- * Fluent builder of {@linkcode TcpServerConfig}; `build()` validates.
+ * Fluent builder of {@linkcode TcpServerConfig} (mill-net's style): a thin
+ * layer over {@linkcode TcpServerConfigOptions}, one method per option, same
+ * names; `build()` validates.
  *
  * @example Usage
  * ```ts
@@ -358,12 +378,31 @@ export class TcpServerConfig {
 export class TcpServerConfigBuilder {
   #options: TcpServerConfigOptions = {};
 
+  #set<K extends keyof TcpServerConfigOptions>(
+    key: K,
+    value: TcpServerConfigOptions[K],
+  ): this {
+    this.#options[key] = value;
+    return this;
+  }
+
   /**
-   * Sets where to listen: `"host:port"`, `{ hostname, port }` or
-   * `{ transport: "unix", path }`.
+   * Sets where to listen: `"host:port"`, `"[::1]:port"`, `":port"`,
+   * `{ hostname, port }` or `{ transport: "unix", path }`.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const config = TcpServerConfig.builder().address("[::1]:8080").build();
+   * assertEquals([config.hostname, config.port], ["::1", 8080]);
+   * ```
    *
    * @param address The address.
    * @returns This builder.
+   * @throws {TypeError} If `address` is neither a string nor an object.
+   * @throws {RangeError} If the string is not `host:port` or the port is out of range.
    */
   address(address: TcpServerAddress): this {
     const parsed = parseAddress(ACTION, address, true);
@@ -380,154 +419,262 @@ export class TcpServerConfigBuilder {
   }
 
   /**
-   * Sets the hostname to bind.
+   * Sets {@linkcode TcpServerConfigOptions.hostname}.
    *
-   * @param hostname The hostname.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().hostname("::1").build().hostname, "::1");
+   * ```
+   *
+   * @param hostname The hostname or IP address to bind.
    * @returns This builder.
    */
   hostname(hostname: string): this {
-    this.#options.hostname = hostname;
-    return this;
+    return this.#set("hostname", hostname);
   }
 
   /**
-   * Sets the port to bind (`0` for an ephemeral port).
+   * Sets {@linkcode TcpServerConfigOptions.port} (`0` for an ephemeral port).
    *
-   * @param port The port.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().port(8080).build().port, 8080);
+   * ```
+   *
+   * @param port The port, 0 to 65535.
    * @returns This builder.
    */
   port(port: number): this {
-    this.#options.port = port;
-    return this;
+    return this.#set("port", port);
   }
 
   /**
-   * Listens on a Unix socket at `path`.
+   * Listens on a Unix socket at `path` (transport `"unix"`).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const config = TcpServerConfig.builder().unix("/tmp/app.sock").build();
+   * assertEquals([config.transport, config.path], ["unix", "/tmp/app.sock"]);
+   * ```
    *
    * @param path The socket path.
    * @returns This builder.
    */
   unix(path: string): this {
     this.#options.transport = "unix";
-    this.#options.path = path;
-    return this;
+    return this.#set("path", path);
   }
 
   /**
-   * Listens with TLS.
+   * Listens with TLS (transport `"tls"`).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const config = TcpServerConfig.builder().tls({
+   *   cert: "-----BEGIN CERTIFICATE-----\n...", // e.g. Deno.readTextFileSync("cert.pem")
+   *   key: "-----BEGIN PRIVATE KEY-----\n...",
+   * }).build();
+   * assertEquals(config.transport, "tls");
+   * ```
    *
    * @param tls Certificate, key and ALPN protocols.
    * @returns This builder.
    */
   tls(tls: TcpServerTlsOptions): this {
     this.#options.transport = "tls";
-    this.#options.tls = tls;
-    return this;
+    return this.#set("tls", tls);
   }
 
   /**
-   * Sets the maximum receive buffer size in bytes.
+   * Sets {@linkcode TcpServerConfigOptions.maxReadBufferSize}.
    *
-   * @param bytes The size.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().maxReadBufferSize(16384).build().maxReadBufferSize, 16384);
+   * ```
+   *
+   * @param bytes The size, 1 B to 1 GiB.
    * @returns This builder.
    */
-  bufferSize(bytes: number): this {
-    this.#options.bufferSize = bytes;
-    return this;
+  maxReadBufferSize(bytes: number): this {
+    return this.#set("maxReadBufferSize", bytes);
   }
 
   /**
-   * Sets the maximum number of open connections.
+   * Sets {@linkcode TcpServerConfigOptions.maxConnections}.
    *
-   * @param count The limit (a positive integer or `Infinity`).
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().maxConnections(100).build().maxConnections, 100);
+   * ```
+   *
+   * @param count The limit: 1 to 2 ** 24, or `Infinity`.
    * @returns This builder.
    */
   maxConnections(count: number): this {
-    this.#options.maxConnections = count;
-    return this;
+    return this.#set("maxConnections", count);
   }
 
   /**
-   * Sets `TCP_NODELAY` on accepted connections.
+   * Sets {@linkcode TcpServerConfigOptions.noDelay}.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().noDelay(false).build().noDelay, false);
+   * ```
    *
    * @param enabled Whether to disable Nagle's algorithm.
    * @returns This builder.
    */
   noDelay(enabled: boolean): this {
-    this.#options.noDelay = enabled;
-    return this;
+    return this.#set("noDelay", enabled);
   }
 
   /**
-   * Sets `SO_KEEPALIVE` on accepted connections (no interval: Deno exposes none).
+   * Sets {@linkcode TcpServerConfigOptions.keepAlive} (no interval: Deno
+   * exposes none).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().keepAlive(true).build().keepAlive, true);
+   * ```
    *
    * @param enabled Whether to enable keep-alive probes.
    * @returns This builder.
    */
   keepAlive(enabled: boolean): this {
-    this.#options.keepAlive = enabled;
-    return this;
+    return this.#set("keepAlive", enabled);
   }
 
   /**
-   * Closes connections idle for `ms` milliseconds (`0` disables).
+   * Sets {@linkcode TcpServerConfigOptions.idleTimeoutMs}.
    *
-   * @param ms The idle timeout.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().idleTimeoutMs(30_000).build().idleTimeoutMs, 30_000);
+   * ```
+   *
+   * @param ms Whole milliseconds from 0 (off) to 2 ** 31 - 1.
    * @returns This builder.
    */
-  idleTimeout(ms: number): this {
-    this.#options.idleTimeoutMs = ms;
-    return this;
+  idleTimeoutMs(ms: number): this {
+    return this.#set("idleTimeoutMs", ms);
   }
 
   /**
-   * Sets the queue size above which `sendTo` returns `false`.
+   * Sets {@linkcode TcpServerConfigOptions.writeHighWaterMark}.
    *
-   * @param bytes The high-water mark.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const config = TcpServerConfig.builder().writeHighWaterMark(4096).build();
+   * assertEquals([config.writeHighWaterMark, config.writeLowWaterMark], [4096, 1024]);
+   * ```
+   *
+   * @param bytes The high-water mark, 2 B to 1 GiB.
    * @returns This builder.
    */
   writeHighWaterMark(bytes: number): this {
-    this.#options.writeHighWaterMark = bytes;
-    return this;
+    return this.#set("writeHighWaterMark", bytes);
   }
 
   /**
-   * Sets the queue size below which `onWritable` fires.
+   * Sets {@linkcode TcpServerConfigOptions.writeLowWaterMark}.
    *
-   * @param bytes The low-water mark.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().writeLowWaterMark(8192).build().writeLowWaterMark, 8192);
+   * ```
+   *
+   * @param bytes The low-water mark, at least 1 and below the high-water mark.
    * @returns This builder.
    */
   writeLowWaterMark(bytes: number): this {
-    this.#options.writeLowWaterMark = bytes;
-    return this;
+    return this.#set("writeLowWaterMark", bytes);
   }
 
   /**
-   * Sets the per-connection cap on queued outbound bytes.
+   * Sets {@linkcode TcpServerConfigOptions.maxWriteBuffer}.
    *
-   * @param bytes The cap (a positive integer or `Infinity`).
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().maxWriteBuffer(4 << 20).build().maxWriteBuffer, 4 << 20);
+   * ```
+   *
+   * @param bytes The cap: from the high-water mark to 1 GiB, or `Infinity`.
    * @returns This builder.
    */
   maxWriteBuffer(bytes: number): this {
-    this.#options.maxWriteBuffer = bytes;
-    return this;
+    return this.#set("maxWriteBuffer", bytes);
   }
 
   /**
-   * Sets the kernel accept queue length.
+   * Sets {@linkcode TcpServerConfigOptions.tcpBacklog}.
    *
-   * @param count The backlog.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().tcpBacklog(1024).build().tcpBacklog, 1024);
+   * ```
+   *
+   * @param count The accept queue length, 1 to 65535.
    * @returns This builder.
    */
-  backlog(count: number): this {
-    this.#options.backlog = count;
-    return this;
+  tcpBacklog(count: number): this {
+    return this.#set("tcpBacklog", count);
   }
 
   /**
-   * Validates the fields and returns the configuration.
+   * Validates the options set so far and returns the configuration.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertThrows } from "@std/assert";
+   *
+   * assertThrows(() => TcpServerConfig.builder().idleTimeoutMs(1.5).build(), RangeError);
+   * ```
    *
    * @returns The configuration.
+   * @throws {TypeError} If an option has the wrong type.
+   * @throws {RangeError} If an option is out of its documented range.
    */
   build(): TcpServerConfig {
     return new TcpServerConfig({ ...this.#options });

@@ -9,7 +9,7 @@ Deno.test("TcpServerConfig has documented defaults", () => {
   assertEquals(c.transport, "tcp");
   assertEquals(c.hostname, "127.0.0.1");
   assertEquals(c.port, 0);
-  assertEquals(c.bufferSize, 65536);
+  assertEquals(c.maxReadBufferSize, 65536);
   assertEquals(c.maxConnections, Infinity);
   assertEquals(c.noDelay, true);
   assertEquals(c.keepAlive, false);
@@ -17,28 +17,28 @@ Deno.test("TcpServerConfig has documented defaults", () => {
   assertEquals(c.writeHighWaterMark, 65536);
   assertEquals(c.writeLowWaterMark, 16384);
   assertEquals(c.maxWriteBuffer, 1_048_576);
-  assertEquals(c.backlog, 511);
+  assertEquals(c.tcpBacklog, 511);
   assertEquals(Object.isFrozen(c), true);
 });
 
 Deno.test("TcpServerConfig builder sets every field", () => {
   const c = TcpServerConfig.builder()
     .address("[::1]:8080")
-    .bufferSize(1024)
+    .maxReadBufferSize(1024)
     .maxConnections(10)
     .noDelay(false)
     .keepAlive(true)
-    .idleTimeout(500)
+    .idleTimeoutMs(500)
     .writeHighWaterMark(4096)
     .writeLowWaterMark(1024)
     .maxWriteBuffer(8192)
-    .backlog(16)
+    .tcpBacklog(16)
     .build();
   assertEquals(
     [
       c.hostname,
       c.port,
-      c.bufferSize,
+      c.maxReadBufferSize,
       c.maxConnections,
       c.noDelay,
       c.keepAlive,
@@ -46,7 +46,7 @@ Deno.test("TcpServerConfig builder sets every field", () => {
       c.writeHighWaterMark,
       c.writeLowWaterMark,
       c.maxWriteBuffer,
-      c.backlog,
+      c.tcpBacklog,
     ],
     ["::1", 8080, 1024, 10, false, true, 500, 4096, 1024, 8192, 16],
   );
@@ -88,29 +88,33 @@ Deno.test("TcpServerConfig rejects bad values naming field and value", () => {
     ],
     [() => b().maxConnections(1.5).build(), RangeError, "received 1.5"],
     [
-      () => b().bufferSize(-1).build(),
+      () => b().maxReadBufferSize(-1).build(),
       RangeError,
-      "'bufferSize' must be an integer from 1 to 2 ** 30: received -1",
+      "'maxReadBufferSize' must be an integer from 1 to 2 ** 30: received -1",
     ],
-    [() => b().bufferSize(NaN).build(), RangeError, "received NaN"],
+    [() => b().maxReadBufferSize(NaN).build(), RangeError, "received NaN"],
     [
       () => b().port(70000).build(),
       RangeError,
       "'port' must be an integer from 0 to 65535: received 70000",
     ],
     [
-      () => b().idleTimeout(-5).build(),
+      () => b().idleTimeoutMs(-5).build(),
       RangeError,
       "'idleTimeoutMs' must be an integer from 0 to 2147483647: received -5",
     ],
-    [() => b().idleTimeout(Infinity).build(), RangeError, "received Infinity"],
+    [
+      () => b().idleTimeoutMs(Infinity).build(),
+      RangeError,
+      "received Infinity",
+    ],
     [
       () => b().writeHighWaterMark(10).writeLowWaterMark(20).build(),
       RangeError,
       "'writeLowWaterMark' must be less than 'writeHighWaterMark' (10): received 20",
     ],
     [() => b().maxWriteBuffer(0).build(), RangeError, "'maxWriteBuffer'"],
-    [() => b().backlog(0).build(), RangeError, "'backlog'"],
+    [() => b().tcpBacklog(0).build(), RangeError, "'tcpBacklog'"],
     [
       () => b().noDelay("yes" as unknown as boolean).build(),
       TypeError,
@@ -158,7 +162,7 @@ Deno.test("TcpServerConfig accepts Infinity where documented", () => {
   ).build();
   assertEquals([c.maxConnections, c.maxWriteBuffer], [Infinity, Infinity]);
   assertThrows(
-    () => TcpServerConfig.builder().bufferSize(Infinity).build(),
+    () => TcpServerConfig.builder().maxReadBufferSize(Infinity).build(),
     RangeError,
   );
 });
@@ -183,27 +187,27 @@ Deno.test("TcpServerConfig bounds every size, count and delay (issue 9)", () => 
       `${A}'writeHighWaterMark' must be an integer from 2 to 2 ** 30: received 1099511627776`,
     ],
     [
-      () => b().backlog(2 ** 40).build(),
+      () => b().tcpBacklog(2 ** 40).build(),
       RangeError,
-      `${A}'backlog' must be an integer from 1 to 65535: received 1099511627776`,
+      `${A}'tcpBacklog' must be an integer from 1 to 65535: received 1099511627776`,
     ],
     [
-      () => b().backlog(65536).build(),
+      () => b().tcpBacklog(65536).build(),
       RangeError,
-      `${A}'backlog' must be an integer from 1 to 65535: received 65536`,
+      `${A}'tcpBacklog' must be an integer from 1 to 65535: received 65536`,
     ],
     [
-      () => b().bufferSize(2 ** 30 + 1).build(),
+      () => b().maxReadBufferSize(2 ** 30 + 1).build(),
       RangeError,
-      `${A}'bufferSize' must be an integer from 1 to 2 ** 30: received 1073741825`,
+      `${A}'maxReadBufferSize' must be an integer from 1 to 2 ** 30: received 1073741825`,
     ],
     [
-      () => b().idleTimeout(1.5).build(),
+      () => b().idleTimeoutMs(1.5).build(),
       RangeError,
       `${A}'idleTimeoutMs' must be an integer from 0 to 2147483647: received 1.5`,
     ],
     [
-      () => b().idleTimeout(2 ** 31).build(),
+      () => b().idleTimeoutMs(2 ** 31).build(),
       RangeError,
       `${A}'idleTimeoutMs' must be an integer from 0 to 2147483647: received 2147483648`,
     ],
@@ -251,16 +255,22 @@ Deno.test("TcpServerConfig bounds every size, count and delay (issue 9)", () => 
 Deno.test("TcpServerConfig accepts the ends of every range", () => {
   const c = new TcpServerConfig({
     port: 65535,
-    bufferSize: 2 ** 30,
+    maxReadBufferSize: 2 ** 30,
     maxConnections: 2 ** 24,
     idleTimeoutMs: 2 ** 31 - 1,
     writeHighWaterMark: 2,
     writeLowWaterMark: 1,
     maxWriteBuffer: 2,
-    backlog: 65535,
+    tcpBacklog: 65535,
   });
   assertEquals(
-    [c.port, c.bufferSize, c.maxConnections, c.idleTimeoutMs, c.backlog],
+    [
+      c.port,
+      c.maxReadBufferSize,
+      c.maxConnections,
+      c.idleTimeoutMs,
+      c.tcpBacklog,
+    ],
     [65535, 2 ** 30, 2 ** 24, 2 ** 31 - 1, 65535],
   );
   assertEquals(

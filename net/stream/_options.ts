@@ -1,7 +1,7 @@
 // Checks of the options objects that TcpStream and TcpListener share, so both
 // reject bad input with the same messages.
 import { validateObject } from "../../_internal/validate.ts";
-import { validateSignal, validateTimeout } from "./_deadline.ts";
+import { validateSignal, validateTimeout } from "../_deadline.ts";
 import type { TcpStreamCallOptions, TcpStreamOptions } from "./tcp_stream.ts";
 
 /** Checks that `options` is an object (not `null`). */

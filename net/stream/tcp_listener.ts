@@ -6,13 +6,14 @@
 // listener is closed meanwhile, a connection it still produces is closed.
 import { classifyAcceptError } from "../../_internal/accept_policy.ts";
 import { parseAddress } from "../_address.ts";
+import { listen } from "../_listen.ts";
 import {
   MAX_BACKLOG,
   validateFunction,
   validateInteger,
   validateMilliseconds,
 } from "../../_internal/validate.ts";
-import { Deadline, DeadlineTimer } from "./_deadline.ts";
+import { Deadline, DeadlineTimer } from "../_deadline.ts";
 import { NetError } from "../errors.ts";
 import { validateCallOptions, validateStreamOptions } from "./_options.ts";
 import { TcpStream, type TcpStreamOptions } from "./tcp_stream.ts";
@@ -191,14 +192,12 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
     const action = "bind listener";
     const parsed = parseAddress(action, address, true);
     validateListenerOptions(action, options);
-    const backlog = options.tcpBacklog;
-    const listener = parsed.transport === "unix"
-      ? Deno.listen({ transport: "unix", path: parsed.path })
-      : Deno.listen({
-        port: parsed.port,
-        ...(parsed.hostname === undefined ? {} : { hostname: parsed.hostname }),
-        ...(backlog === undefined ? {} : { tcpBacklog: backlog }),
-      });
+    const listener = listen(
+      parsed,
+      options.tcpBacklog === undefined
+        ? {}
+        : { tcpBacklog: options.tcpBacklog },
+    );
     return new TcpListener(listener, options);
   }
 

@@ -20,7 +20,9 @@ import {
 } from "../../reactor/_inflight.ts";
 import type { Canceller } from "./canceller.ts";
 import { formatValue } from "../../_internal/format.ts";
+import { nextReadSize } from "../../_internal/adaptive_read_size.ts";
 import { parseAddress, toDenoAddress } from "../_address.ts";
+import { connectWithDeadline } from "../_connect.ts";
 import {
   MAX_BUFFER_SIZE,
   validateByteSize,
@@ -33,7 +35,7 @@ import {
   DeadlineTimer,
   validateSignal,
   validateTimeout,
-} from "./_deadline.ts";
+} from "../_deadline.ts";
 import {
   CancelledError,
   IncompleteError,
@@ -326,31 +328,12 @@ export class TcpStream implements Disposable {
     validateStreamOptions(action, options);
     validateTimeout(action, "timeoutMs", options.timeoutMs);
     validateSignal(action, options.signal);
-    const connectOptions = toDenoAddress(parseAddress(action, address, false));
-    using deadline = new Deadline(action, options.timeoutMs, [
-      options.signal,
-      options.canceller?.signal,
-    ]);
-    deadline.throwIfAborted();
-    // Deno.connect takes one signal and rejects with its reason: abort it with
-    // our own error, so that the caller gets TimedOutError/CancelledError.
-    const controller = new AbortController();
-    const attempt = Deno.connect({
-      ...connectOptions,
-      signal: controller.signal,
-    } as Deno.ConnectOptions);
-    try {
-      const conn = await deadline.race(attempt);
-      return new TcpStream(conn, options);
-    } catch (error) {
-      if (error instanceof TimedOutError || error instanceof CancelledError) {
-        controller.abort(error);
-        // The attempt rejects with our error (or a conn that won the race and
-        // must be closed).
-        attempt.then((conn) => conn.close(), noop);
-      }
-      throw error;
-    }
+    const conn = await connectWithDeadline(
+      toDenoAddress(parseAddress(action, address, false)),
+      options.timeoutMs,
+      [options.signal, options.canceller?.signal],
+    );
+    return new TcpStream(conn, options);
   }
 
   /** The local address. */
@@ -909,11 +892,7 @@ export class TcpStream implements Disposable {
         this.#append(chunk.subarray(0, n));
         // Adaptive chunk: grow while reads come back full, shrink when small,
         // so that an idle stream pins little memory.
-        if (n === chunk.length) {
-          this.#chunkSize = Math.min(MAX_CHUNK, chunk.length * 2);
-        } else if (n < chunk.length / 8) {
-          this.#chunkSize = Math.max(MIN_CHUNK, chunk.length / 2);
-        }
+        this.#chunkSize = nextReadSize(chunk.length, n, MIN_CHUNK, MAX_CHUNK);
       },
       (error) => {
         this.#inflight = undefined;

@@ -5,8 +5,8 @@
 import {
   validateDelay,
   validateSignal as validateAbortSignal,
-} from "../../_internal/validate.ts";
-import { CancelledError, TimedOutError } from "../errors.ts";
+} from "../_internal/validate.ts";
+import { CancelledError, TimedOutError } from "./errors.ts";
 
 /**
  * Checks a `timeoutMs` option: `undefined` or `Infinity` (no deadline) or
