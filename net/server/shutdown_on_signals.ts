@@ -22,7 +22,25 @@ import { validateDelay } from "../../_internal/validate.ts";
  * ```
  */
 export interface ShutdownTarget {
-  /** Starts a shutdown; graceful unless `force` is set. */
+  /**
+   * Starts a shutdown; graceful unless `force` is set.
+   *
+   * @example Usage
+   * ```ts
+   * import type { ShutdownTarget } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * let forced = false;
+   * const target: ShutdownTarget = {
+   *   shutdown: (options) => Promise.resolve(forced = options.force ?? false),
+   * };
+   * await target.shutdown({ force: true });
+   * assertEquals(forced, true);
+   * ```
+   *
+   * @param options `force`, and `timeoutMs` for the graceful phase.
+   * @returns A promise settled when the shutdown is done.
+   */
   shutdown(options: { force?: boolean; timeoutMs?: number }): Promise<unknown>;
 }
 
@@ -62,13 +80,16 @@ export interface ShutdownOnSignalsOptions {
   /** Aborting it removes every signal listener, like disposing the result. */
   signal?: AbortSignal;
   /**
-   * Called when a signal arrives, before the target is told; `forced` is
-   * `false` for the first signal and `true` for the next.
+   * Called when a signal arrives, before the target is told.
+   *
+   * @param signal The signal received.
+   * @param forced `false` for the first signal, `true` for the next.
    */
   onSignal?(signal: Deno.Signal, forced: boolean): void;
   /**
    * Called when `target.shutdown()` rejects or `onSignal` throws.
    *
+   * @param error What it rejected or threw with.
    * @default {reportError} (an uncaught error: the process exits with it)
    */
   onError?(error: unknown): void;
@@ -106,6 +127,9 @@ const DEFAULT_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
  * @param target The server (or anything with `shutdown(options)`).
  * @param options Signals, graceful timeout, cancellation and callbacks.
  * @returns A `Disposable` that removes every signal listener.
+ * @throws {TypeError} If `target` has no `shutdown()` method or `signals` is
+ * not a non-empty array, or Deno's error for a signal this platform lacks.
+ * @throws {RangeError} If `timeoutMs` is out of range.
  */
 export function shutdownOnSignals(
   target: ShutdownTarget,

@@ -208,8 +208,19 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
   /**
    * Creates a client; nothing happens until {@linkcode TcpClient.connect}.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpClient } from "@millrace/io/net";
+   * import { assertThrows } from "@std/assert";
+   *
+   * await using client = new TcpClient({ onData() {} }, { idleTimeoutMs: 30_000, reconnect: { maxAttempts: 5 } });
+   * assertThrows(() => new TcpClient({ onData() {} }, { idleTimeoutMs: 1.5 }), RangeError);
+   * ```
+   *
    * @param handler The callbacks (`onData` required).
    * @param options Loop, socket options and reconnect policy.
+   * @throws {TypeError} If `handler` lacks `onData` or an option has the wrong type.
+   * @throws {RangeError} If an option is out of its documented range.
    */
   constructor(handler: NetworkHandler<T>, options: TcpClientOptions = {}) {
     const action = "create client";
@@ -296,9 +307,26 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
    * (e.g. `ConnectionRefused`). With reconnect on, later disconnects are
    * followed by new attempts until `close()` or `signal` aborts.
    *
-   * @param address Where to connect.
+   * @example Connect with a deadline
+   * ```ts
+   * import { TcpClient } from "@millrace/io/net";
+   * import { assert } from "@std/assert";
+   *
+   * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * await using client = new TcpClient({ onData() {} });
+   * const id = await client.connect(`127.0.0.1:${listener.addr.port}`, { timeoutMs: 1_000 });
+   * assert(id > 0 && client.connected);
+   * ```
+   *
+   * @param address Where to connect: `"host:port"`, `{ hostname, port }` or a
+   * Unix socket.
    * @param options Deadline and abort signal.
    * @returns The id of the new connection.
+   * @throws {TimedOutError} If `timeoutMs` passes first.
+   * @throws {CancelledError} If `signal` aborts or the client is closed meanwhile.
+   * @throws {NetError} Of kind `"closed"` if the client is closed.
+   * @throws {Deno.errors.AlreadyExists} If a connection is already open.
+   * @throws {TypeError | RangeError} For a bad address or options.
    */
   async connect(
     address: TcpClientAddress,
@@ -439,6 +467,17 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
   /**
    * Queues bytes (copied; a string is UTF-8 encoded) on the open connection.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpClient } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * await using client = new TcpClient({ onData() {} });
+   * await client.connect(listener.addr);
+   * assertEquals(client.send("ping\n"), true); // below the high-water mark
+   * ```
+   *
    * @param bytes What to send.
    * @returns `false` when the queue is above the high-water mark.
    * @throws {NetError} With kind `"closed"` when not connected.
@@ -457,6 +496,18 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
   /**
    * Closes the connection (after writing its queue unless `flush` is
    * `false`), stops reconnecting, and stops the client's own loop.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpClient } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const client = new TcpClient({ onData() {} });
+   * await client.connect(listener.addr);
+   * await client.close({ flush: true });
+   * assertEquals(client.connected, false);
+   * ```
    *
    * @param options Whether to flush first.
    */
@@ -481,7 +532,18 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
     }
   }
 
-  /** Closes without flushing, for `await using`. */
+  /**
+   * Closes without flushing, for `await using`.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpClient } from "@millrace/io/net";
+   *
+   * {
+   *   await using _client = new TcpClient({ onData() {} });
+   * } // closed here
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close({ flush: false });
   }

@@ -292,7 +292,26 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * serves. Throws what `Deno.listen`/`Deno.listenTls` throws (e.g.
    * `AddrInUse`).
    *
+   * @example Serve on a loop of your own
+   * ```ts
+   * import { EventLoop } from "@millrace/io/reactor";
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const loop = new EventLoop();
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * server.start(loop);
+   * const running = loop.run();
+   * assertEquals(server.stats().state, "listening");
+   * await server.shutdown();
+   * loop.stop();
+   * await running;
+   * await loop[Symbol.asyncDispose]();
+   * ```
+   *
    * @param loop The event loop to serve on.
+   * @throws {Deno.errors.AlreadyExists} If the server was started before.
+   * @throws {Deno.errors.AddrInUse} And Deno's other listen errors.
    */
   start(loop: EventLoop): void {
     if (this.#state !== "idle") {
@@ -349,8 +368,21 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * synchronous); the promise resolves once the server has shut down and the
    * loop is disposed.
    *
+   * @example Run until shut down
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * // ... serve; here the example stops by itself.
+   * await server.shutdown({ timeoutMs: 1_000 });
+   * await serving;
+   * ```
+   *
    * @param options Optional abort signal (graceful shutdown).
    * @returns A promise that resolves after shutdown.
+   * @throws {Deno.errors.AlreadyExists} (as a rejection) If the server was
+   * started before; Deno's listen errors (e.g. `AddrInUse`) likewise.
    */
   run(options: TcpServerRunOptions = {}): Promise<void> {
     if (this.#state !== "idle") {
@@ -435,7 +467,23 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     }
   }
 
-  /** The stats of the server; cheap enough to call often. */
+  /**
+   * The stats of the server; cheap enough to call often.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * assertEquals(server.stats().connections, 0);
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @returns A snapshot of state, counters and queued bytes.
+   */
   stats(): TcpServerStats {
     const table = this.#table;
     const counters = table?.counters;
@@ -475,6 +523,19 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    *
    * @param options `force` and `timeoutMs`.
    * @returns Counts of connections closed gracefully and forced.
+   * @example Graceful shutdown with a deadline
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * const result = await server.shutdown({ timeoutMs: 1_000 });
+   * assertEquals(result.forced, 0);
+   * await serving;
+   * ```
+   *
+   * @throws {RangeError} If `timeoutMs` is not from 0 to 2 ** 31 - 1.
    */
   shutdown(
     options: TcpServerShutdownOptions = {},
@@ -552,13 +613,37 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   /**
    * Forced shutdown: closes the listener and every connection now.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * await server.close();
+   * await serving;
+   * ```
+   *
    * @returns Counts as for {@linkcode TcpServer.shutdown}.
    */
   close(): Promise<TcpServerShutdownResult> {
     return this.shutdown({ force: true });
   }
 
-  /** Forced shutdown, for `await using`. */
+  /**
+   * Forced shutdown, for `await using`.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData() {} });
+   * const serving = server.run();
+   * {
+   *   await using _scoped = server; // forced shutdown at the end of the block
+   * }
+   * await serving;
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

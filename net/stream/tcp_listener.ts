@@ -70,6 +70,8 @@ export interface TcpListenerOptions extends TcpStreamOptions {
    * reported: they are retried at once.
    *
    * @default {logs with `console.error`, as `Deno.serve` does}
+   *
+   * @param error The accept error.
    */
   onError?(error: unknown): void;
 }
@@ -228,6 +230,10 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
    *
    * @param options Deadline and signal.
    * @returns The accepted stream.
+   * @throws {TimedOutError} If `timeoutMs` passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the listener is or gets closed.
+   * @throws {TypeError | RangeError} For bad options.
    */
   async accept(options: TcpListenerAcceptOptions = {}): Promise<TcpStream> {
     const action = "accept";
@@ -287,7 +293,28 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
     }
   }
 
-  /** Accepts until the listener is closed. */
+  /**
+   * Accepts until the listener is closed.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using _client = await TcpStream.connect(listener.addr);
+   * let accepted = 0;
+   * for await (using _stream of listener) {
+   *   accepted++;
+   *   listener.close(); // ends the loop
+   * }
+   * assertEquals(accepted, 1);
+   * ```
+   *
+   * @returns An iterator of accepted streams.
+   * @throws {TimedOutError} Never by itself (no deadline); accept errors other
+   * than the listener closing are thrown.
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<TcpStream> {
     while (!this.#closed) {
       try {
@@ -303,6 +330,20 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
    * Stops listening; idempotent. A pending `accept()` rejects with a
    * `NetError` of kind `"closed"`; connections accepted but not yet handed out
    * are closed.
+   *
+   * @example Usage
+   * ```ts
+   * import { NetError, TcpListener } from "@millrace/io/net";
+   * import { assertRejects } from "@std/assert";
+   *
+   * const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * const pending = listener.accept();
+   * listener.close();
+   * await assertRejects(() => pending, NetError, "closed");
+   * ```
+   *
+   * @throws {Error} Deno's error if closing the listener fails other than by
+   * it being closed already.
    */
   close(): void {
     if (this.#closed) return;
@@ -317,7 +358,21 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
     }
   }
 
-  /** Closes the listener (see {@linkcode TcpListener.close}). */
+  /**
+   * Closes the listener (see {@linkcode TcpListener.close}).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpListener } from "@millrace/io/net";
+   * import { assert } from "@std/assert";
+   *
+   * const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * {
+   *   using _scoped = listener;
+   * }
+   * assert(listener.closed);
+   * ```
+   */
   [Symbol.dispose](): void {
     this.close();
   }

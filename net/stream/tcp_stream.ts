@@ -26,6 +26,7 @@ import { connectWithDeadline } from "../_connect.ts";
 import {
   MAX_BUFFER_SIZE,
   validateByteSize,
+  validateDelay,
   validateInteger,
 } from "../../_internal/validate.ts";
 import { FifoLock } from "./_fifo_lock.ts";
@@ -277,8 +278,20 @@ export class TcpStream implements Disposable {
    * Wraps an open connection. The stream owns it from now on: read and write
    * through the stream only, or bytes may be lost.
    *
+   * @example Wrap a Deno connection
+   * ```ts
+   * import { TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+   * using stream = new TcpStream(conn, { readTimeoutMs: 1_000 });
+   * assertEquals(stream.readTimeoutMs, 1_000);
+   * ```
+   *
    * @param conn The connection, for example from `Deno.connect`.
    * @param options Default timeouts and canceller.
+   * @throws {TypeError | RangeError} For bad options.
    */
   constructor(conn: Deno.Conn, options: TcpStreamOptions = {}) {
     validateStreamOptions("create stream", options);
@@ -319,6 +332,10 @@ export class TcpStream implements Disposable {
    * @param address Hostname and port, or a Unix socket path.
    * @param options Connect deadline, signal, canceller and stream defaults.
    * @returns The connected stream.
+   * @throws {TimedOutError} If `timeoutMs` passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {TypeError | RangeError} For a bad address or options.
+   * @throws {Deno.errors.ConnectionRefused} And Deno's other connect errors.
    */
   static async connect(
     address: TcpStreamAddress | Deno.Addr,
@@ -350,28 +367,33 @@ export class TcpStream implements Disposable {
   get readTimeoutMs(): number {
     return this.#readTimeoutMs;
   }
+  /**
+   * Sets the default `timeoutMs` of read calls: from 0 to 2 ** 31 - 1 ms,
+   * or `Infinity`.
+   */
   set readTimeoutMs(value: number) {
-    validateTimeout("set timeout", "readTimeoutMs", value);
-    if (value === undefined) {
-      throw new TypeError(
-        "Cannot set timeout as 'readTimeoutMs' must be a number: received undefined",
-      );
-    }
-    this.#readTimeoutMs = value;
+    this.#readTimeoutMs = validateDelay("set timeout", "readTimeoutMs", value, {
+      allowInfinity: true,
+    });
   }
 
   /** Default `timeoutMs` of write calls (`Infinity`: none). */
   get writeTimeoutMs(): number {
     return this.#writeTimeoutMs;
   }
+  /**
+   * Sets the default `timeoutMs` of write calls: from 0 to 2 ** 31 - 1 ms,
+   * or `Infinity`.
+   */
   set writeTimeoutMs(value: number) {
-    validateTimeout("set timeout", "writeTimeoutMs", value);
-    if (value === undefined) {
-      throw new TypeError(
-        "Cannot set timeout as 'writeTimeoutMs' must be a number: received undefined",
-      );
-    }
-    this.#writeTimeoutMs = value;
+    this.#writeTimeoutMs = validateDelay(
+      "set timeout",
+      "writeTimeoutMs",
+      value,
+      {
+        allowInfinity: true,
+      },
+    );
   }
 
   /** Number of bytes received and not yet read. */
@@ -384,13 +406,39 @@ export class TcpStream implements Disposable {
     return this.#closed;
   }
 
-  /** Disables Nagle's algorithm (TCP only; a no-op on Unix sockets). */
+  /**
+   * Disables Nagle's algorithm (TCP only; a no-op on Unix sockets).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using stream = await TcpStream.connect(listener.addr);
+   * stream.setNoDelay(true);
+   * ```
+   *
+   * @param noDelay `true` to send small writes at once.
+   */
   setNoDelay(noDelay = true): void {
     const conn = this.#conn as Partial<Deno.TcpConn>;
     conn.setNoDelay?.(noDelay);
   }
 
-  /** Enables TCP keep-alive (TCP only; a no-op on Unix sockets). */
+  /**
+   * Enables TCP keep-alive (TCP only; a no-op on Unix sockets).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using stream = await TcpStream.connect(listener.addr);
+   * stream.setKeepAlive(true);
+   * ```
+   *
+   * @param keepAlive `true` to send keep-alive probes (the OS's interval).
+   */
   setKeepAlive(keepAlive = true): void {
     const conn = this.#conn as Partial<Deno.TcpConn>;
     conn.setKeepAlive?.(keepAlive);
@@ -414,6 +462,10 @@ export class TcpStream implements Disposable {
    * @param buffer Where to put the bytes.
    * @param options Deadline and signal.
    * @returns The number of bytes read, or `null` at end of stream.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   read(
     buffer: Uint8Array,
@@ -475,6 +527,10 @@ export class TcpStream implements Disposable {
    * @param length Number of bytes: an integer from 0 to 1 GiB.
    * @param options One deadline for the whole call, and a signal.
    * @returns A new array of `length` bytes.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   readExact(
     length: number,
@@ -531,6 +587,10 @@ export class TcpStream implements Disposable {
    * @param delimiter One or more bytes.
    * @param options `maxLength`, one deadline for the whole call, a signal.
    * @returns The bytes before the delimiter, or `null` at end of stream.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   readUntil(
     delimiter: Uint8Array,
@@ -614,6 +674,10 @@ export class TcpStream implements Disposable {
    *
    * @param options `maxLength`, one deadline for the whole call, a signal.
    * @returns Every byte up to end of stream.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   readAll(options: ReadAllOptions = {}): Promise<Uint8Array> {
     const action = "read all";
@@ -656,6 +720,10 @@ export class TcpStream implements Disposable {
    * @param bytes What to write.
    * @param options Deadline and signal.
    * @returns The number of bytes written.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   write(
     bytes: Uint8Array,
@@ -685,6 +753,10 @@ export class TcpStream implements Disposable {
    * @param bytes What to write.
    * @param options One deadline for the whole call, and a signal.
    * @returns Resolves when every byte was handed to the kernel.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   async writeAll(
     bytes: Uint8Array,
@@ -711,6 +783,10 @@ export class TcpStream implements Disposable {
    *
    * @param options Deadline and signal for the wait.
    * @returns Resolves once half-closed.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   async closeWrite(options: TcpStreamCallOptions = {}): Promise<void> {
     const action = "close for writing";
@@ -730,6 +806,20 @@ export class TcpStream implements Disposable {
   /**
    * Closes the connection at once: pending calls reject with a `NetError` of
    * kind `"closed"`, background writes are dropped. Idempotent.
+   *
+   * @example Usage
+   * ```ts
+   * import { NetError, TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertRejects } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * const stream = await TcpStream.connect(listener.addr);
+   * stream.close();
+   * await assertRejects(() => stream.read(new Uint8Array(1)), NetError, "closed");
+   * ```
+   *
+   * @throws {Error} Deno's error if closing fails other than by the
+   * connection being closed already.
    */
   close(): void {
     if (this.#closed) return;
@@ -765,6 +855,8 @@ export class TcpStream implements Disposable {
    * ```
    *
    * @returns The connection, still open.
+   * @throws {NetError} Of kind `"closed"` if the stream is closed or a read is
+   * pending.
    */
   detach(): Deno.Conn {
     const action = "detach";
@@ -804,7 +896,22 @@ export class TcpStream implements Disposable {
     return conn;
   }
 
-  /** Closes the connection (see {@linkcode TcpStream.close}). */
+  /**
+   * Closes the connection (see {@linkcode TcpStream.close}).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assert } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * const stream = await TcpStream.connect(listener.addr);
+   * {
+   *   using _scoped = stream;
+   * }
+   * assert(stream.closed);
+   * ```
+   */
   [Symbol.dispose](): void {
     this.close();
   }
