@@ -19,7 +19,7 @@ import {
   waitFor,
   writeAll,
 } from "./testdata/_net_helpers.ts";
-import { takeInflightRead } from "../reactor/_inflight.ts";
+import { takeInflightRead } from "../_internal/inflight.ts";
 
 Deno.test("removing READABLE pauses reads (the peer is held back) and restoring it resumes, in order", async () => {
   await using loop = new EventLoop();
