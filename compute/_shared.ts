@@ -52,7 +52,12 @@ export const W_BATCH_POS = 2; // index in the batch of the running task
 export const W_DONE_HEAD = 3; // completion ring: next entry main reads
 export const W_DONE_TAIL = 4; // completion ring: next entry the worker writes
 export const W_BATCH_IDS = 8; // MAX_BATCH ids
-export const WORKER_HEADER_BYTES = (W_BATCH_IDS + MAX_BATCH) * 4;
+// MAX_BATCH cancel flags, one per batch slot: 0, or why the task in that slot
+// was cancelled (CANCEL_ABORT, CANCEL_TIMEOUT). A flag belongs to the one
+// task claimed into its slot: the claim clears it (under LOCK), and the pool
+// raises it only under LOCK after finding the task's id in the slot.
+export const W_CANCEL = W_BATCH_IDS + MAX_BATCH;
+export const WORKER_HEADER_BYTES = (W_CANCEL + MAX_BATCH) * 4;
 export const DONE_SLOTS = 8192;
 export const DONE_BYTES = 128;
 // Completion entry fields
@@ -77,10 +82,7 @@ export const ARENA_MAX_ITEM = 1 << 20;
 export const MAX_NAMES = 256;
 export const NAME_BYTES = 128;
 
-// Cancel table: cancel[id & CANCEL_MASK] === id means task `id` is cancelled;
-// reason[id & CANCEL_MASK] tells abort (1) from timeout (2).
-export const CANCEL_ENTRIES = 16384;
-export const CANCEL_MASK = CANCEL_ENTRIES - 1;
+// Values of a cancel flag (W_CANCEL).
 export const CANCEL_ABORT = 1;
 export const CANCEL_TIMEOUT = 2;
 
@@ -103,7 +105,6 @@ export interface Layout {
   readonly control: number;
   readonly rings: number;
   readonly names: number;
-  readonly cancel: number;
   readonly arena: number;
   readonly workers: number;
   readonly total: number;
@@ -114,14 +115,12 @@ export function layout(workers: number): Layout {
   const control = 0;
   const rings = CONTROL_BYTES;
   const names = rings + PRIORITIES * RING_SLOTS * SLOT_BYTES;
-  const cancel = names + MAX_NAMES * NAME_BYTES;
-  const arena = cancel + CANCEL_ENTRIES * 8;
+  const arena = names + MAX_NAMES * NAME_BYTES;
   const workersAt = arena + PRIORITIES * ARENA_BYTES;
   return {
     control,
     rings,
     names,
-    cancel,
     arena,
     workers: workersAt,
     total: workersAt + workers * WORKER_AREA_BYTES,

@@ -10,8 +10,6 @@ import {
   ARENA_BYTES,
   ARENA_HEAD,
   CANCEL_ABORT,
-  CANCEL_ENTRIES,
-  CANCEL_MASK,
   CANCELLED,
   CLAIMED,
   D_ID,
@@ -64,6 +62,7 @@ import {
   W_BATCH_IDS,
   W_BATCH_N,
   W_BATCH_POS,
+  W_CANCEL,
   W_CUR,
   W_DONE_HEAD,
   W_DONE_TAIL,
@@ -90,7 +89,7 @@ let doneBase = 0; // byte offset of this worker's completion ring
 let ringsBase = 0; // byte offset of ring 0
 let arenaBase = 0; // byte offset of arena 0
 let namesBase = 0;
-let cancelBase = 0; // Int32 index of the cancel table
+let cancelBase = 0; // Int32 index of this worker's cancel flags
 let workerCount = 1;
 let dead = false;
 let spinMs = SPIN_MIN_MS;
@@ -141,15 +140,12 @@ Deno.exit = function exit(code?: number): never {
   return exitProcess(code); // in a worker, ends only the worker
 };
 
-function isCancelled(id: number): boolean {
-  return Atomics.load(i32, cancelBase + (id & CANCEL_MASK)) === id;
+/** The cancel flag of batch slot `slot` (0: not cancelled). */
+function cancelFlag(slot: number): number {
+  return Atomics.load(i32, cancelBase + slot);
 }
 
-function cancelReason(id: number): DOMException {
-  const kind = Atomics.load(
-    i32,
-    cancelBase + CANCEL_ENTRIES + (id & CANCEL_MASK),
-  );
+function cancelReason(kind: number): DOMException {
   return kind === CANCEL_ABORT
     ? new DOMException("The task was cancelled", "AbortError")
     : new DOMException("The task timed out", "TimeoutError");
@@ -157,29 +153,53 @@ function cancelReason(id: number): DOMException {
 
 class TaskCtx implements TaskContext {
   readonly taskId: number;
+  /** Batch slot whose cancel flag is this task's, while it holds it. */
+  #slot: number;
+  /** The cancel flag's value once seen (it stays, whatever the slot does). */
+  #cancelled = 0;
   #controller: AbortController | undefined;
   transferList: Transferable[] | undefined;
   /** Set while the worker awaits this (async) task: stops the wait. */
   onCancel: (() => void) | undefined;
 
-  constructor(taskId: number) {
+  constructor(taskId: number, slot: number) {
     this.taskId = taskId;
+    this.#slot = slot;
+  }
+
+  /** The cancel flag (0: none); latched once raised. */
+  #flag(): number {
+    if (this.#cancelled === 0 && this.#slot >= 0) {
+      this.#cancelled = cancelFlag(this.#slot);
+    }
+    return this.#cancelled;
+  }
+
+  /**
+   * The task gives up its batch slot (the next batch reuses it): its flag is
+   * read one last time and kept.
+   */
+  release(): void {
+    this.#flag();
+    this.#slot = -1;
   }
 
   get signal(): AbortSignal {
     this.#controller ??= new AbortController();
-    if (!this.#controller.signal.aborted && isCancelled(this.taskId)) {
-      this.#controller.abort(cancelReason(this.taskId));
+    const flag = this.#flag();
+    if (!this.#controller.signal.aborted && flag !== 0) {
+      this.#controller.abort(cancelReason(flag));
     }
     return this.#controller.signal;
   }
 
   cancelled(): boolean {
-    return isCancelled(this.taskId);
+    return this.#flag() !== 0;
   }
 
   throwIfCancelled(): void {
-    if (isCancelled(this.taskId)) throw cancelReason(this.taskId);
+    const flag = this.#flag();
+    if (flag !== 0) throw cancelReason(flag);
   }
 
   transfer(...buffers: Transferable[]): void {
@@ -187,8 +207,9 @@ class TaskCtx implements TaskContext {
   }
 
   abortFromMain(): void {
+    const flag = this.#flag();
     if (this.#controller && !this.#controller.signal.aborted) {
-      this.#controller.abort(cancelReason(this.taskId));
+      this.#controller.abort(cancelReason(flag === 0 ? CANCEL_ABORT : flag));
     }
     this.onCancel?.();
   }
@@ -208,7 +229,7 @@ function settledOrCancelled(
   return new Promise((resolve, reject) => {
     ctx.onCancel = () => resolve(ABANDONED);
     Promise.resolve(value).then(resolve, reject);
-    if (isCancelled(ctx.taskId)) resolve(ABANDONED);
+    if (ctx.cancelled()) resolve(ABANDONED);
   });
 }
 
@@ -333,6 +354,8 @@ function claim(): number {
       const fn = i32[s32 + S_FN]!;
       bIds[n] = id;
       bFns[n] = fn;
+      // Under LOCK: the pool raises a flag only after finding the id here.
+      i32[cancelBase + n] = 0;
       i32[workerBase + W_BATCH_IDS + n] = id;
       if (kind === K_SIDE) {
         bSide[n] = 1;
@@ -566,7 +589,7 @@ async function loop(): Promise<void> {
     }
     let side: number[] | undefined;
     for (let i = 0; i < n; i++) {
-      if (bSide[i] === 1 && !isCancelled(bIds[i]!)) {
+      if (bSide[i] === 1 && cancelFlag(i) === 0) {
         (side ??= []).push(bIds[i]!);
       }
     }
@@ -588,11 +611,11 @@ async function loop(): Promise<void> {
       // after the worker died.
       i32[workerBase + W_BATCH_POS] = i;
       i32[workerBase + W_CUR] = id;
-      if (i32[cancelBase + (id & CANCEL_MASK)] === id) continue; // settled
+      if (cancelFlag(i) !== 0) continue; // settled by the pool already
       const input = bInputs[i];
       bInputs[i] = undefined;
       if (input === GONE) continue;
-      const ctx = new TaskCtx(id);
+      const ctx = new TaskCtx(id, i);
       current = ctx;
       const fn = bFns[i]!;
       const prev = fnCost[fn]!;
@@ -627,6 +650,7 @@ async function loop(): Promise<void> {
         value = error;
       }
       current = undefined;
+      ctx.release();
       if (dead) break;
       if (value === ABANDONED) {
         // Cancelled or timed out while awaited, and main settled it: no
@@ -700,9 +724,9 @@ self.onmessage = async (event: MessageEvent) => {
       ringsBase = lay.rings;
       arenaBase = lay.arena;
       namesBase = lay.names;
-      cancelBase = lay.cancel >> 2;
       const area = lay.workers + init.index * WORKER_AREA_BYTES;
       workerBase = area >> 2;
+      cancelBase = workerBase + W_CANCEL;
       doneBase = area + WORKER_HEADER_BYTES;
       doneTail = Atomics.load(i32, workerBase + W_DONE_TAIL);
       try {

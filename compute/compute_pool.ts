@@ -3,8 +3,6 @@ import {
   ARENA_HEAD,
   ARENA_MAX_ITEM,
   CANCEL_ABORT,
-  CANCEL_ENTRIES,
-  CANCEL_MASK,
   CANCEL_TIMEOUT,
   CANCELLED,
   D_ID,
@@ -31,6 +29,7 @@ import {
   layout,
   LOCK,
   MAIN_WAITING,
+  MAX_BATCH,
   MAX_NAMES,
   NAME_BYTES,
   now,
@@ -58,6 +57,7 @@ import {
   W_BATCH_IDS,
   W_BATCH_N,
   W_BATCH_POS,
+  W_CANCEL,
   W_CUR,
   W_DONE_HEAD,
   W_DONE_TAIL,
@@ -68,6 +68,7 @@ import {
 import { deserializeError, type SerializedError } from "./_errors.ts";
 import { Histogram, type HistogramSummary } from "./_histogram.ts";
 import { TaskTable } from "./_task_table.ts";
+import { testing } from "./_testing.ts";
 import { TaskPriority } from "./task_priority.ts";
 
 export type { HistogramSummary } from "./_histogram.ts";
@@ -509,6 +510,7 @@ export class ComputePool<
   #arenaTails = [0, 0, 0, 0];
   #names = new Map<string, number>();
   #nextId = 1;
+  #idWrap = testing.idWrap;
   #state = OPEN;
   #waiting = false;
   #kickScheduled = false;
@@ -673,7 +675,7 @@ export class ComputePool<
       }
     }
     const id = this.#nextId;
-    this.#nextId = this.#nextId >= 0x7fffffff ? 1 : this.#nextId + 1;
+    this.#nextId = this.#nextId >= this.#idWrap ? 1 : this.#nextId + 1;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const task: Task = {
       id,
@@ -804,16 +806,15 @@ export class ComputePool<
     const wasClosing = this.#closed !== undefined;
     this.#state = TERMINATED;
     const error = new Error("Cannot finish task as the pool was terminated");
-    const e = this.#lay.cancel >> 2;
+    // Raise every cancel flag too: cooperative tasks stop, which terminate()
+    // alone cannot make a busy worker do.
+    for (const slot of this.#workers) {
+      const flags = this.#workerBase(slot.index) + W_CANCEL;
+      for (let i = 0; i < MAX_BATCH; i++) {
+        Atomics.store(this.#i32, flags + i, CANCEL_ABORT);
+      }
+    }
     for (const task of this.#tasks.values()) {
-      // Raise the cancel flag too: cooperative tasks stop, which terminate()
-      // alone cannot make a busy worker do.
-      Atomics.store(
-        this.#i32,
-        e + CANCEL_ENTRIES + (task.id & CANCEL_MASK),
-        CANCEL_ABORT,
-      );
-      Atomics.store(this.#i32, e + (task.id & CANCEL_MASK), task.id);
       this.#settleCancelled(task, error);
     }
     for (let p = 0; p < PRIORITIES; p++) {
@@ -1291,16 +1292,41 @@ export class ComputePool<
     }
     if (!removed) {
       // Claimed by a worker: raise its cancel flag in shared memory, and
-      // tell the workers so that an awaiting task's ctx.signal fires.
-      const e = this.#lay.cancel >> 2;
-      Atomics.store(i32, e + CANCEL_ENTRIES + (task.id & CANCEL_MASK), kind);
-      Atomics.store(i32, e + (task.id & CANCEL_MASK), task.id);
-      for (const w of this.#workers) {
-        if (w.alive) w.worker.postMessage({ t: "cancel", id: task.id });
+      // tell that worker so that an awaiting task's ctx.signal fires.
+      const holder = this.#raiseCancelFlag(task.id, kind);
+      if (holder !== undefined && holder.alive) {
+        holder.worker.postMessage({ t: "cancel", id: task.id });
       }
     }
     this.#settleCancelled(task, reason);
     this.#afterDrain();
+  }
+
+  /**
+   * Raises the cancel flag of the batch slot holding task `id`; returns the
+   * worker holding it (none: it has finished meanwhile). Under LOCK, so that
+   * no claim reuses the slot meanwhile.
+   */
+  #raiseCancelFlag(id: number, kind: number): WorkerSlot | undefined {
+    const i32 = this.#i32;
+    while (Atomics.compareExchange(i32, LOCK, 0, 1) !== 0) {
+      // A worker is claiming: a few microseconds at most.
+    }
+    try {
+      for (const slot of this.#workers) {
+        const base = this.#workerBase(slot.index);
+        const n = Atomics.load(i32, base + W_BATCH_N);
+        for (let i = 0; i < n; i++) {
+          if (i32[base + W_BATCH_IDS + i] === id) {
+            Atomics.store(i32, base + W_CANCEL + i, kind);
+            return slot;
+          }
+        }
+      }
+      return undefined;
+    } finally {
+      Atomics.store(i32, LOCK, 0);
+    }
   }
 
   // ------------------------------------------------------------ completions

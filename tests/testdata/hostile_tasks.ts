@@ -138,3 +138,35 @@ export function exitWorkerSoon(ms: number): number {
   setTimeout(() => Deno.exit(0), ms);
   return ms;
 }
+
+/**
+ * Shows whether a raised cancel flag stays raised: records its task id in
+ * `state[0]`, spins until cancelled, sets `state[1] = 1`, then watches the
+ * flag until `state[2]` is set; `state[1] = 2` when `ctx.cancelled()` turned
+ * back to false. Sets `state[4] = 1` when it returns. Bounded to 30 s.
+ */
+export function watchCancelFlag(state: Int32Array, ctx: TaskContext): number {
+  const end = performance.now() + 30_000;
+  Atomics.store(state, 0, ctx.taskId);
+  while (!ctx.cancelled() && performance.now() < end) {
+    // wait for the cancel
+  }
+  Atomics.store(state, 1, 1);
+  while (Atomics.load(state, 2) === 0 && performance.now() < end) {
+    if (!ctx.cancelled()) {
+      Atomics.store(state, 1, 2);
+      break;
+    }
+  }
+  Atomics.store(state, 4, 1);
+  return 0;
+}
+
+/** Records its task id in `state[3]`, then waits until cancelled. */
+export function recordIdAndHang(
+  state: Int32Array,
+  ctx: TaskContext,
+): Promise<never> {
+  Atomics.store(state, 3, ctx.taskId);
+  return hangUntilAborted(undefined, ctx);
+}
