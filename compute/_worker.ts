@@ -732,7 +732,12 @@ self.onmessage = async (event: MessageEvent) => {
       try {
         taskModule = await import(init.moduleUrl);
         if (dead) return; // the module ended this worker while loading
-        postMessage({ t: "ready" });
+        // The pool rejects other names itself, before they use up a slot
+        // of its name table.
+        const exports = Object.keys(taskModule!).filter((name) =>
+          typeof taskModule![name] === "function"
+        );
+        postMessage({ t: "ready", exports });
       } catch (error) {
         importError = error;
         postMessage({ t: "ready", error: serializeError(error) });

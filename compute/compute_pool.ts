@@ -326,7 +326,8 @@ export interface WhenCapacityOptions {
 
 interface Task {
   readonly id: number;
-  readonly fn: number;
+  fn: number; // index in the name table; -1 while parked
+  readonly name: string;
   readonly priority: number;
   readonly enqueued: number;
   input: unknown;
@@ -338,6 +339,7 @@ interface Task {
   ring: number; // priority ring holding it, -1 when not in a ring
   pos: number; // its ring position
   inOverflow: boolean;
+  parked: boolean; // waits for the task module's export list
   dropped: boolean; // cancelled while in the overflow queue
   inputMoved: boolean; // its transfer list went to a worker
 }
@@ -509,6 +511,10 @@ export class ComputePool<
   #tails = [0, 0, 0, 0];
   #arenaTails = [0, 0, 0, 0];
   #names = new Map<string, number>();
+  // The task module's function exports, from the first worker that loaded
+  // it; until then tasks of names not in #names wait in #parked.
+  #exports: Set<string> | undefined;
+  #parked: Task[] = [];
   #nextId = 1;
   #idWrap = testing.idWrap;
   #state = OPEN;
@@ -663,15 +669,11 @@ export class ComputePool<
     }
     let fn = this.#names.get(name);
     if (fn === undefined) {
-      fn = this.#registerName(name);
-      if (fn < 0) {
-        return Promise.reject(
-          new RangeError(
-            `Cannot run task '${name}' as the pool knows ${MAX_NAMES} task names already, or the name is longer than ${
-              NAME_BYTES - 4
-            } bytes`,
-          ),
-        );
+      if (this.#exports === undefined) fn = -1; // parked until it is known
+      else {
+        const error = this.#nameError(name);
+        if (error !== undefined) return Promise.reject(error);
+        fn = this.#names.get(name)!;
       }
     }
     const id = this.#nextId;
@@ -680,6 +682,7 @@ export class ComputePool<
     const task: Task = {
       id,
       fn,
+      name,
       priority,
       enqueued: this.#now(),
       input,
@@ -691,12 +694,14 @@ export class ComputePool<
       ring: -1,
       pos: 0,
       inOverflow: false,
+      parked: fn < 0,
       dropped: false,
       inputMoved: false,
     };
     this.#tasks.add(task);
     this.#submitted++;
-    this.#enqueue(task);
+    if (task.parked) this.#parked.push(task);
+    else this.#enqueue(task);
     if (signal) this.#watch(signal, task);
     if (timeoutMs !== Infinity) {
       task.timer = setTimeout(() => {
@@ -821,6 +826,7 @@ export class ComputePool<
       Atomics.store(this.#i32, QUEUED + p, 0);
     }
     for (const q of this.#overflow) q.clear();
+    this.#parked = [];
     this.#overflowDropped = [0, 0, 0, 0];
     if (this.#readyCount < this.#workerCount) this.#ready.reject(error);
     const stopped = this.#stopWorkers(true);
@@ -944,6 +950,10 @@ export class ComputePool<
           if (msg.error && this.#readyError === undefined) {
             this.#readyError = deserializeError(msg.error);
           }
+          if (this.#exports === undefined) {
+            this.#exports = new Set(msg.exports ?? []);
+            this.#unpark();
+          }
           if (++this.#readyCount === this.#workerCount) {
             if (this.#readyError !== undefined) {
               this.#ready.reject(this.#readyError);
@@ -994,6 +1004,7 @@ export class ComputePool<
           this.#settleFailed(task, error);
         }
         for (const q of this.#overflow) q.clear();
+        this.#parked = [];
         this.#overflowDropped = [0, 0, 0, 0];
         for (let p = 0; p < PRIORITIES; p++) {
           Atomics.store(this.#i32, QUEUED + p, 0);
@@ -1050,6 +1061,50 @@ export class ComputePool<
     await Promise.all(waits);
   }
 
+  // ------------------------------------------------------------------ names
+
+  /**
+   * Registers `name` if it is a function the task module exports; otherwise
+   * returns the error to reject its task with (nothing registered: client
+   * input cannot use up the name table).
+   */
+  #nameError(name: string): Error | undefined {
+    if (this.#names.has(name)) return undefined;
+    if (this.#readyError !== undefined) return this.#readyError as Error;
+    if (!this.#exports!.has(name)) {
+      return new TypeError(
+        `Cannot run task as '${name}' is not a function exported by the task module`,
+      );
+    }
+    if (this.#registerName(name) < 0) {
+      return new RangeError(
+        `Cannot run task '${name}' as the pool knows ${MAX_NAMES} task names already, or the name is longer than ${
+          NAME_BYTES - 4
+        } bytes`,
+      );
+    }
+    return undefined;
+  }
+
+  /** The export list arrived: queue or reject the tasks that waited for it. */
+  #unpark(): void {
+    const parked = this.#parked;
+    this.#parked = [];
+    for (const task of parked) {
+      if (this.#tasks.get(task.id) !== task) continue; // settled meanwhile
+      task.parked = false;
+      const error = this.#nameError(task.name);
+      if (error !== undefined) {
+        this.#settleFailed(task, error);
+        continue;
+      }
+      task.fn = this.#names.get(task.name)!;
+      this.#enqueue(task);
+    }
+    this.#kick();
+    this.#afterDrain();
+  }
+
   // ------------------------------------------------------------------ queue
 
   #registerName(name: string): number {
@@ -1065,7 +1120,7 @@ export class ComputePool<
   }
 
   #queued(): number {
-    let n = 0;
+    let n = this.#parked.length;
     for (let p = 0; p < PRIORITIES; p++) {
       n += Atomics.load(this.#i32, QUEUED + p) + this.#overflow[p]!.length -
         this.#overflowDropped[p]!;
@@ -1274,7 +1329,9 @@ export class ComputePool<
     if (this.#tasks.get(task.id) !== task) return;
     const i32 = this.#i32;
     let removed = false;
-    if (task.inOverflow) {
+    if (task.parked) {
+      removed = true; // #unpark skips it
+    } else if (task.inOverflow) {
       task.dropped = true;
       this.#overflowDropped[task.priority]!++;
       removed = true;
