@@ -255,3 +255,42 @@ Deno.test("hostile compute: unknown task names are TypeErrors and never use up t
   }
   assertEquals(pool.liveWorkers, 0);
 });
+
+Deno.test("hostile compute: errors keep their class, cause, own properties and AggregateError.errors", async () => {
+  await withPool(async (pool) => {
+    const type = await rejects(pool.run("throwRich", "type"), "type");
+    assertInstanceOf(type, TypeError);
+    assertEquals(type.message, "bad type");
+    assertInstanceOf(type.cause, RangeError);
+    assertEquals((type.cause as Error).message, "inner cause");
+    assertEquals((type as unknown as { code: string }).code, "E_BAD");
+    assertEquals((type as unknown as { detail: unknown }).detail, {
+      field: "x",
+    });
+    assert(type.stack?.includes("hostile_tasks.ts"), type.stack);
+
+    const aggregate = await rejects(pool.run("throwRich", "aggregate"), "agg");
+    assertInstanceOf(aggregate, AggregateError);
+    assertEquals(aggregate.message, "several");
+    assertEquals(aggregate.errors.length, 2);
+    assertInstanceOf(aggregate.errors[0], SyntaxError);
+    assertEquals((aggregate.errors[0] as Error).message, "first");
+    assertEquals(aggregate.errors[1], { plain: true });
+
+    // A class the main thread does not have: an Error with its name, message,
+    // stack and own properties.
+    const custom = await rejects(pool.run("throwRich", "custom"), "custom");
+    assertInstanceOf(custom, Error);
+    assertEquals(custom.name, "QuotaError");
+    assertEquals(custom.message, "over quota");
+    assertEquals((custom as unknown as { limit: number }).limit, 10);
+
+    const async = await rejects(pool.run("throwRich", "async"), "async");
+    assertInstanceOf(async, RangeError);
+    assertEquals((async as unknown as { code: number }).code, 7);
+
+    const dom = await rejects(pool.run("throwRich", "dom"), "dom");
+    assertInstanceOf(dom, DOMException);
+    assertEquals(dom.name, "AbortError");
+  });
+});

@@ -170,3 +170,38 @@ export function recordIdAndHang(
   Atomics.store(state, 3, ctx.taskId);
   return hangUntilAborted(undefined, ctx);
 }
+
+/** A custom error class (only its name can cross a thread). */
+export class QuotaError extends Error {
+  /** Builds it with a `limit` property. */
+  constructor(message: string, readonly limit: number) {
+    super(message);
+    this.name = "QuotaError";
+  }
+}
+
+/** Throws errors that carry more than a message. */
+export function throwRich(kind: string): Promise<never> | never {
+  switch (kind) {
+    case "type": {
+      const error = new TypeError("bad type", {
+        cause: new RangeError("inner cause"),
+      });
+      Object.assign(error, { code: "E_BAD", detail: { field: "x" } });
+      throw error;
+    }
+    case "aggregate":
+      throw new AggregateError(
+        [new SyntaxError("first"), { plain: true }],
+        "several",
+      );
+    case "custom":
+      throw new QuotaError("over quota", 10);
+    case "async":
+      return Promise.reject(
+        Object.assign(new RangeError("async range"), { code: 7 }),
+      );
+    default:
+      throw new DOMException("aborted inside", "AbortError");
+  }
+}
