@@ -99,6 +99,14 @@ export const K_SIDE = 8; // value travels by postMessage
 export const K_ARENA_BYTES = 9;
 export const K_ARENA_BUFFER = 10;
 export const K_ARENA_STRING = 11;
+// Like K_SIDE, but the input's buffers move (a transfer list): once sent to a
+// worker the pool cannot send it again, so the worker never hands it back.
+export const K_SIDE_MOVED = 12;
+
+/** Whether a slot of this kind gets its input by postMessage. */
+export function isSide(kind: number): boolean {
+  return kind === K_SIDE || kind === K_SIDE_MOVED;
+}
 
 /** Byte offsets of each region inside the one SharedArrayBuffer. */
 export interface Layout {

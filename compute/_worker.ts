@@ -30,7 +30,9 @@ import {
   F_AGING_MS,
   HEAD,
   type InitMessage,
+  isSide,
   K_SIDE,
+  K_SIDE_MOVED,
   layout,
   LOCK,
   MAIN_WAITING,
@@ -53,6 +55,7 @@ import {
   SHUTDOWN,
   SLEEPERS,
   SLOT_BYTES,
+  SLOT_INLINE_BYTES,
   SLOT_INLINE_OFFSET,
   SPINNER,
   TAIL,
@@ -106,6 +109,11 @@ const bIds = new Int32Array(MAX_BATCH);
 const bFns = new Int32Array(MAX_BATCH);
 const bSide = new Uint8Array(MAX_BATCH);
 const bInputs: unknown[] = new Array(MAX_BATCH);
+const bKind = new Int32Array(MAX_BATCH); // slot kind the input came as
+const bRing = new Int32Array(MAX_BATCH); // priority ring it came from
+const bEff = new Int32Array(MAX_BATCH); // its effective priority at the claim
+const bEnq = new Float64Array(MAX_BATCH); // its submission time
+let claimTime = 0; // when the batch was claimed
 
 const inputWaiters = new Map<number, (value: unknown) => void>();
 const GONE = Symbol("gone");
@@ -297,7 +305,7 @@ function claim(): number {
     arenaMoved[p] = 0;
   }
   try {
-    const t = now();
+    const t = claimTime = now();
     const aging = v.f64[F_AGING_MS]!;
     const f64 = v.f64;
     let budget = BATCH_BUDGET_MS;
@@ -337,8 +345,11 @@ function claim(): number {
       }
       if (best < 0) break;
       const s32 = bestSlot >> 2;
-      heads[best] = (heads[best]! + 1) | 0;
       const kind = i32[s32 + S_KIND]!;
+      // A task whose input buffers move cannot be handed back (the pool no
+      // longer has them): it runs in a batch of its own.
+      if (kind === K_SIDE_MOVED && n > 0) break;
+      heads[best] = (heads[best]! + 1) | 0;
       const arena = usesArena(kind);
       if (arena) {
         arenaEnd[best] = i32[s32 + S_AEND]!;
@@ -354,10 +365,14 @@ function claim(): number {
       const fn = i32[s32 + S_FN]!;
       bIds[n] = id;
       bFns[n] = fn;
+      bKind[n] = kind;
+      bRing[n] = best;
+      bEff[n] = bestEff;
+      bEnq[n] = bestEnq;
       // Under LOCK: the pool raises a flag only after finding the id here.
       i32[cancelBase + n] = 0;
       i32[workerBase + W_BATCH_IDS + n] = id;
-      if (kind === K_SIDE) {
+      if (isSide(kind)) {
         bSide[n] = 1;
         bInputs[n] = undefined;
         // Big inputs come in smaller batches: one huge message would leave
@@ -384,6 +399,7 @@ function claim(): number {
         );
       }
       n++;
+      if (kind === K_SIDE_MOVED) break;
       const cost = fnCost[fn]!;
       budget -= cost === cost ? cost : BATCH_BUDGET_MS;
       if (budget <= 0 || sideBytes >= SIDE_BATCH_BYTES) break;
@@ -399,6 +415,106 @@ function claim(): number {
     Atomics.store(i32, LOCK, 0);
   }
   return n;
+}
+
+/** Whether a task of a ring more urgent than priority `eff` waits. */
+function urgentWaiting(eff: number): boolean {
+  for (let p = 0; p < eff; p++) {
+    if (Atomics.load(i32, QUEUED + p) > 0) return true;
+  }
+  return false;
+}
+
+/**
+ * Gives the unstarted tasks `from..n-1` of the batch back to the front of
+ * their rings (in their order, with their submission times), so that a more
+ * urgent task runs first and other workers may take them. Inline inputs are
+ * written back to the slot; other inputs are left to the pool, which still
+ * holds them, to send by postMessage at the next claim. A task whose input
+ * buffers moved here stays in the batch, as does one whose ring has no room.
+ * Returns the new batch length.
+ */
+function handBack(from: number, n: number): number {
+  while (Atomics.compareExchange(i32, LOCK, 0, 1) !== 0) {
+    // claims are short
+  }
+  let kept = from;
+  try {
+    for (let p = 0; p < PRIORITIES; p++) {
+      heads[p] = Atomics.load(i32, HEAD + p);
+      taken[p] = 0;
+      let count = 0;
+      for (let i = from; i < n; i++) {
+        if (bRing[i] === p && canHandBack(i)) count++;
+      }
+      // Room for them plus one slot the pool may be filling right now.
+      const used = (Atomics.load(i32, TAIL + p) - heads[p]!) | 0;
+      tails[p] = used + count + 1 < RING_SLOTS ? count : 0;
+    }
+    for (let i = from; i < n; i++) {
+      const p = bRing[i]!;
+      if (tails[p] === 0 || !canHandBack(i)) {
+        // Kept (a cancelled one is skipped when its turn comes).
+        moveBatchEntry(i, kept++);
+        continue;
+      }
+      const pos = (heads[p]! - tails[p]! + taken[p]!) | 0;
+      taken[p]!++;
+      const slot = ringsBase + (p * RING_SLOTS + (pos & (RING_SLOTS - 1))) *
+          SLOT_BYTES;
+      const s32 = slot >> 2;
+      i32[s32 + S_ID] = bIds[i]!;
+      i32[s32 + S_FN] = bFns[i]!;
+      v.f64[(slot >> 3) + S_ENQUEUED] = bEnq[i]!;
+      const input = bInputs[i];
+      bInputs[i] = undefined;
+      if (
+        isSide(bKind[i]!) || usesArena(bKind[i]!) || !encodeInline(
+          v,
+          input,
+          s32 + S_KIND,
+          s32 + S_LEN,
+          (slot >> 3) + S_NUM,
+          slot + SLOT_INLINE_OFFSET,
+          SLOT_INLINE_BYTES,
+        )
+      ) {
+        i32[s32 + S_KIND] = K_SIDE;
+        i32[s32 + S_LEN] = 0;
+      }
+      Atomics.store(i32, s32 + S_STATE, READY);
+    }
+    for (let p = 0; p < PRIORITIES; p++) {
+      if (taken[p] === 0) continue;
+      Atomics.store(i32, HEAD + p, (heads[p]! - taken[p]!) | 0);
+      Atomics.add(i32, QUEUED + p, taken[p]!);
+    }
+    Atomics.store(i32, workerBase + W_BATCH_N, kept);
+  } finally {
+    Atomics.store(i32, LOCK, 0);
+  }
+  return kept;
+}
+
+/** Moves batch entry `from` to `to` (to <= from), its cancel flag with it. */
+function moveBatchEntry(from: number, to: number): void {
+  if (from === to) return;
+  bIds[to] = bIds[from]!;
+  bFns[to] = bFns[from]!;
+  bSide[to] = bSide[from]!;
+  bInputs[to] = bInputs[from];
+  bInputs[from] = undefined;
+  bKind[to] = bKind[from]!;
+  bRing[to] = bRing[from]!;
+  bEff[to] = bEff[from]!;
+  bEnq[to] = bEnq[from]!;
+  i32[workerBase + W_BATCH_IDS + to] = bIds[from]!;
+  i32[cancelBase + to] = i32[cancelBase + from]!;
+}
+
+/** Moved input buffers cannot be sent again; a cancelled task is settled. */
+function canHandBack(i: number): boolean {
+  return bKind[i] !== K_SIDE_MOVED && cancelFlag(i) === 0;
 }
 
 function shuttingDown(): boolean {
@@ -572,7 +688,7 @@ function yieldToEventLoop(): Promise<void> {
 async function loop(): Promise<void> {
   let sinceYield = 0;
   while (!dead && !shuttingDown()) {
-    const n = claim();
+    let n = claim();
     // The first task of a batch reads the clock: tasks may have been queued
     // after the previous batch ended.
     lastEnd = 0;
@@ -605,7 +721,18 @@ async function loop(): Promise<void> {
     // TIMING_GROUP (one read per group, the group's time shared evenly).
     let mark = 0; // last real clock reading in this batch
     let grouped = 0; // tasks run since `mark` with estimated times
+    let handedBack = false;
     for (let i = 0; i < n && !dead; i++) {
+      // A batch claimed on a wrong cost estimate must not hold back a more
+      // urgent task for long: past the budget, the unstarted rest goes back.
+      if (
+        i > 0 && !handedBack && urgentWaiting(bEff[i]!) &&
+        now() - claimTime > BATCH_BUDGET_MS
+      ) {
+        handedBack = true;
+        n = handBack(i, n);
+        if (i >= n) break;
+      }
       const id = bIds[i]!;
       // Plain stores: main reads these for metrics (approximate anyway) and
       // after the worker died.

@@ -25,6 +25,7 @@ import {
   K_ARENA_BYTES,
   K_ARENA_STRING,
   K_SIDE,
+  K_SIDE_MOVED,
   type Layout,
   layout,
   LOCK,
@@ -1181,7 +1182,7 @@ export class ComputePool<
       // sending its bytes the slow way: claims free the arena soon.
       if (arena === ARENA_FULL) return false;
       if (arena === NOT_ARENA) {
-        i32[s32 + S_KIND] = K_SIDE;
+        i32[s32 + S_KIND] = task.transfer === undefined ? K_SIDE : K_SIDE_MOVED;
         i32[s32 + S_LEN] = sizeHint(task.input);
       }
     }
@@ -1350,7 +1351,7 @@ export class ComputePool<
     if (!removed) {
       // Claimed by a worker: raise its cancel flag in shared memory, and
       // tell that worker so that an awaiting task's ctx.signal fires.
-      const holder = this.#raiseCancelFlag(task.id, kind);
+      const holder = this.#raiseCancelFlag(task, kind);
       if (holder !== undefined && holder.alive) {
         holder.worker.postMessage({ t: "cancel", id: task.id });
       }
@@ -1360,12 +1361,15 @@ export class ComputePool<
   }
 
   /**
-   * Raises the cancel flag of the batch slot holding task `id`; returns the
-   * worker holding it (none: it has finished meanwhile). Under LOCK, so that
-   * no claim reuses the slot meanwhile.
+   * Raises the cancel flag of the batch slot holding `task`; returns the
+   * worker holding it. A task a worker handed back to its ring is turned
+   * into a tombstone there instead; a task found nowhere has finished (its
+   * result is not read yet). Under LOCK, so that no claim or hand-back moves
+   * the task meanwhile.
    */
-  #raiseCancelFlag(id: number, kind: number): WorkerSlot | undefined {
+  #raiseCancelFlag(task: Task, kind: number): WorkerSlot | undefined {
     const i32 = this.#i32;
+    const id = task.id;
     while (Atomics.compareExchange(i32, LOCK, 0, 1) !== 0) {
       // A worker is claiming: a few microseconds at most.
     }
@@ -1378,6 +1382,17 @@ export class ComputePool<
             Atomics.store(i32, base + W_CANCEL + i, kind);
             return slot;
           }
+        }
+      }
+      const p = task.priority;
+      const tail = this.#tails[p]!;
+      for (let h = Atomics.load(i32, HEAD + p); h !== tail; h = (h + 1) | 0) {
+        const s32 = (this.#lay.rings +
+          (p * RING_SLOTS + (h & (RING_SLOTS - 1))) * SLOT_BYTES) >> 2;
+        if (i32[s32 + S_ID] === id && i32[s32 + S_STATE] === READY) {
+          Atomics.store(i32, s32 + S_STATE, CANCELLED);
+          Atomics.sub(i32, QUEUED + p, 1);
+          break;
         }
       }
       return undefined;

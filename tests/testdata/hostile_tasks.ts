@@ -205,3 +205,31 @@ export function throwRich(kind: string): Promise<never> | never {
       throw new DOMException("aborted inside", "AbortError");
   }
 }
+
+const startLog: number[] = [];
+
+/** The ids of the `slowEcho` tasks this worker started, in order (cleared). */
+export function takeStartLog(): number[] {
+  return startLog.splice(0);
+}
+
+/**
+ * Burns some milliseconds, then returns its input: a number is the time, a
+ * Uint8Array's first byte, a string's first character (a digit), an object's
+ * `ms` property.
+ */
+export function slowEcho(input: unknown, ctx: TaskContext): unknown {
+  startLog.push(ctx.taskId);
+  let ms = 0;
+  if (typeof input === "number") ms = input;
+  else if (input instanceof Uint8Array) ms = input[0] ?? 0;
+  else if (typeof input === "string") ms = Number(input[0] ?? 0);
+  else if (input !== null && typeof input === "object") {
+    ms = (input as { ms?: number }).ms ?? 0;
+  }
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // burn CPU
+  }
+  return input;
+}
