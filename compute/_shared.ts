@@ -13,6 +13,7 @@ export const SHUTDOWN = 3; // 1 once the pool stops its workers
 export const DONE_SEQ = 4; // futex main waits on (Atomics.waitAsync)
 export const MAIN_WAITING = 5; // 1 while main waits for completions
 export const SPINNER = 6; // 1 while an idle worker spins for work
+export const LIVE_WORKERS = 7; // workers sharing the queues (fair share)
 export const HEAD = 8; // HEAD + p: next ring position to claim (workers)
 export const TAIL = 12; // TAIL + p: next ring position to fill (main)
 export const QUEUED = 16; // QUEUED + p: live (not cancelled) tasks in ring p
@@ -51,6 +52,9 @@ export const W_BATCH_N = 1; // tasks in the claimed batch
 export const W_BATCH_POS = 2; // index in the batch of the running task
 export const W_DONE_HEAD = 3; // completion ring: next entry main reads
 export const W_DONE_TAIL = 4; // completion ring: next entry the worker writes
+// 1 once the pool gave up on this worker (stuck in a task past its cancel):
+// should the task ever return, the worker exits instead of going on.
+export const W_RETIRED = 5;
 export const W_BATCH_IDS = 8; // MAX_BATCH ids
 // MAX_BATCH cancel flags, one per batch slot: 0, or why the task in that slot
 // was cancelled (CANCEL_ABORT, CANCEL_TIMEOUT). A flag belongs to the one
@@ -282,7 +286,9 @@ const ORIGIN = performance.timeOrigin;
 export interface InitMessage {
   readonly t: "init";
   readonly sab: SharedArrayBuffer;
-  readonly index: number;
-  readonly workers: number;
+  /** Index of the worker area this worker owns. */
+  readonly area: number;
+  /** Number of worker areas in the layout. */
+  readonly areas: number;
   readonly moduleUrl: string;
 }

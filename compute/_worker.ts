@@ -34,6 +34,7 @@ import {
   K_SIDE,
   K_SIDE_MOVED,
   layout,
+  LIVE_WORKERS,
   LOCK,
   MAIN_WAITING,
   MAX_BATCH,
@@ -69,6 +70,7 @@ import {
   W_CUR,
   W_DONE_HEAD,
   W_DONE_TAIL,
+  W_RETIRED,
   WORK_SEQ,
   WORKER_AREA_BYTES,
   WORKER_HEADER_BYTES,
@@ -93,7 +95,6 @@ let ringsBase = 0; // byte offset of ring 0
 let arenaBase = 0; // byte offset of arena 0
 let namesBase = 0;
 let cancelBase = 0; // Int32 index of this worker's cancel flags
-let workerCount = 1;
 let dead = false;
 let spinMs = SPIN_MIN_MS;
 let doneTail = 0;
@@ -288,7 +289,8 @@ function claim(): number {
   const available = liveTasks();
   if (available === 0) return 0;
   // Leave work for the others: at most a fair share of what waits.
-  const limit = Math.min(MAX_BATCH, Math.ceil(available / workerCount));
+  const workers = Math.max(1, Atomics.load(i32, LIVE_WORKERS));
+  const limit = Math.min(MAX_BATCH, Math.ceil(available / workers));
   for (let tries = 1; Atomics.compareExchange(i32, LOCK, 0, 1) !== 0; tries++) {
     // Another worker (or the pool dropping tombstones) holds it; the critical
     // section is short, but its holder may have lost its core: after a while,
@@ -521,6 +523,11 @@ function shuttingDown(): boolean {
   return Atomics.load(i32, SHUTDOWN) === 1;
 }
 
+/** Whether the pool gave up on this worker (it was stuck in a task). */
+function retired(): boolean {
+  return Atomics.load(i32, workerBase + W_RETIRED) === 1;
+}
+
 /** Spins briefly for work; returns `true` when some arrived. */
 function spinForWork(): boolean {
   if (liveTasks() > 0 || shuttingDown()) return true;
@@ -582,7 +589,8 @@ function complete(
       ((doneTail - Atomics.load(i32, workerBase + W_DONE_HEAD)) | 0) >=
         DONE_SLOTS
     ) {
-      if (shuttingDown()) return; // terminated: nobody reads results now
+      // Terminated or given up on: nobody reads these results now.
+      if (shuttingDown() || retired()) return;
       notifyMain();
       Atomics.wait(
         i32,
@@ -687,7 +695,7 @@ function yieldToEventLoop(): Promise<void> {
 
 async function loop(): Promise<void> {
   let sinceYield = 0;
-  while (!dead && !shuttingDown()) {
+  while (!dead && !shuttingDown() && !retired()) {
     let n = claim();
     // The first task of a batch reads the clock: tasks may have been queued
     // after the previous batch ended.
@@ -734,9 +742,12 @@ async function loop(): Promise<void> {
         if (i >= n) break;
       }
       const id = bIds[i]!;
-      // Plain stores: main reads these for metrics (approximate anyway) and
-      // after the worker died.
-      i32[workerBase + W_BATCH_POS] = i;
+      // The position first, then the retired flag (the pool writes them in
+      // the other order): either the pool sees this task started, or this
+      // worker sees it was given up on and leaves the task to the pool.
+      Atomics.store(i32, workerBase + W_BATCH_POS, i);
+      if (retired()) break;
+      // A plain store: main reads it for metrics and stuck detection.
       i32[workerBase + W_CUR] = id;
       if (cancelFlag(i) !== 0) continue; // settled by the pool already
       const input = bInputs[i];
@@ -846,12 +857,11 @@ self.onmessage = async (event: MessageEvent) => {
       const init = msg as InitMessage;
       v = views(init.sab);
       i32 = v.i32;
-      const lay = layout(init.workers);
-      workerCount = init.workers;
+      const lay = layout(init.areas);
       ringsBase = lay.rings;
       arenaBase = lay.arena;
       namesBase = lay.names;
-      const area = lay.workers + init.index * WORKER_AREA_BYTES;
+      const area = lay.workers + init.area * WORKER_AREA_BYTES;
       workerBase = area >> 2;
       cancelBase = workerBase + W_CANCEL;
       doneBase = area + WORKER_HEADER_BYTES;

@@ -233,3 +233,10 @@ export function slowEcho(input: unknown, ctx: TaskContext): unknown {
   }
   return input;
 }
+
+/** Never returns and never looks at its cancel flag. */
+export function spinForever(): never {
+  while (true) {
+    // stuck for good
+  }
+}
