@@ -18,7 +18,8 @@ let stateOf: (waker: Waker) => Int32Array;
 export interface WakerOptions {
   /**
    * The shared memory of an existing waker (its `buffer`), to wake it from
-   * another Worker. Without it a new 8-byte `SharedArrayBuffer` is made.
+   * another Worker: a `SharedArrayBuffer` of at least 4 bytes. Without it a
+   * new 8-byte `SharedArrayBuffer` is made.
    *
    * @default {undefined}
    */
