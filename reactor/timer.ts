@@ -59,6 +59,15 @@ export class Timer {
    * Constructs a timer that fires `delayMs` milliseconds after it is
    * registered.
    *
+   * @example Usage
+   * ```ts
+   * import { Timer } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const timer = new Timer(50, { intervalMs: 1_000 });
+   * assertEquals([timer.delayMs, timer.intervalMs], [50, 1_000]);
+   * ```
+   *
    * @param delayMs Milliseconds from 0 to 2 ** 31 - 1 (fractions allowed).
    * @param options The repeat interval.
    * @throws {TypeError} If `delayMs` or `intervalMs` is not a number.
@@ -90,7 +99,21 @@ export class Timer {
 export interface TimerHandle extends Disposable {
   /** Whether the timer will still fire. */
   readonly active: boolean;
-  /** Cancels the timer; idempotent. */
+  /**
+   * Cancels the timer; idempotent.
+   *
+   * @example Usage
+   * ```ts
+   * import { EventLoop } from "@millrace/io/reactor";
+   * import { assertFalse } from "@std/assert";
+   *
+   * await using loop = new EventLoop();
+   * const handle = loop.addTimer(1_000, () => {});
+   * handle.cancel();
+   * handle.cancel(); // no-op
+   * assertFalse(handle.active);
+   * ```
+   */
   cancel(): void;
 }
 
