@@ -401,6 +401,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
         : {}),
       writeHighWaterMark: config.writeHighWaterMark,
       writeLowWaterMark: config.writeLowWaterMark,
+      acceptErrorDelayMs: config.acceptErrorDelayMs,
     });
     this.#ownLoop = true;
     try {

@@ -8,6 +8,7 @@ import {
   validateEnum,
   validateHostname,
   validateInteger,
+  validateMilliseconds,
   validateObject,
   validatePort,
   validateString,
@@ -154,6 +155,14 @@ export interface TcpServerConfigOptions {
   maxWriteBuffer?: number;
   /** Kernel accept queue length (TCP and TLS): 1 to 65535. @default {511} */
   tcpBacklog?: number;
+  /**
+   * After an accept error that is not a peer's reset/abort (EMFILE, ENFILE,
+   * ...), wait this long before accepting again: whole ms from 0 to
+   * 2 ** 31 - 1 (as `TcpListenerOptions.acceptErrorDelayMs`). Applies to the
+   * loop `TcpServer.run()` creates; a loop passed to `start()` keeps its own.
+   * @default {100}
+   */
+  acceptErrorDelayMs?: number;
 }
 
 const ACTION = "create server config";
@@ -271,6 +280,8 @@ export class TcpServerConfig {
   readonly maxWriteBuffer: number;
   /** Kernel accept queue length. */
   readonly tcpBacklog: number;
+  /** Pause after an accept error, in ms. */
+  readonly acceptErrorDelayMs: number;
 
   /**
    * Validates and freezes a configuration.
@@ -339,6 +350,11 @@ export class TcpServerConfig {
         min: 1,
         max: MAX_BACKLOG,
       },
+    );
+    this.acceptErrorDelayMs = validateMilliseconds(
+      ACTION,
+      "acceptErrorDelayMs",
+      options.acceptErrorDelayMs ?? 100,
     );
     Object.freeze(this);
   }
@@ -659,6 +675,24 @@ export class TcpServerConfigBuilder {
    */
   tcpBacklog(count: number): this {
     return this.#set("tcpBacklog", count);
+  }
+
+  /**
+   * Sets {@linkcode TcpServerConfigOptions.acceptErrorDelayMs}.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().acceptErrorDelayMs(250).build().acceptErrorDelayMs, 250);
+   * ```
+   *
+   * @param ms Whole milliseconds from 0 to 2 ** 31 - 1.
+   * @returns This builder.
+   */
+  acceptErrorDelayMs(ms: number): this {
+    return this.#set("acceptErrorDelayMs", ms);
   }
 
   /**

@@ -18,6 +18,7 @@ Deno.test("TcpServerConfig has documented defaults", () => {
   assertEquals(c.writeLowWaterMark, 16384);
   assertEquals(c.maxWriteBuffer, 1_048_576);
   assertEquals(c.tcpBacklog, 511);
+  assertEquals(c.acceptErrorDelayMs, 100);
   assertEquals(Object.isFrozen(c), true);
 });
 
@@ -225,6 +226,11 @@ Deno.test("TcpServerConfig bounds every size, count and delay (issue 9)", () => 
       () => b().writeLowWaterMark(0).build(),
       RangeError,
       `${A}'writeLowWaterMark' must be an integer from 1 to 2 ** 30: received 0`,
+    ],
+    [
+      () => b().acceptErrorDelayMs(0.5).build(),
+      RangeError,
+      `${A}'acceptErrorDelayMs' must be an integer from 0 to 2147483647: received 0.5`,
     ],
     [
       () => new TcpServerConfig({ hostname: 5 as unknown as string }),
