@@ -9,16 +9,7 @@ import {
   validateInteger,
   validateMilliseconds,
 } from "../../_internal/validate.ts";
-
-/** The per-connection options, as given (every field optional). */
-export interface ConnectionOptionsInput {
-  noDelay?: boolean;
-  keepAlive?: boolean;
-  idleTimeoutMs?: number;
-  writeHighWaterMark?: number;
-  writeLowWaterMark?: number;
-  maxWriteBuffer?: number;
-}
+import type { ConnectionOptions } from "./connection_options.ts";
 
 /** The per-connection options, validated, with defaults applied. */
 export interface ConnectionOptionValues {
@@ -51,7 +42,7 @@ export function defaultMaxWriteBuffer(high: number): number {
  */
 export function resolveConnectionOptions(
   action: string,
-  options: ConnectionOptionsInput,
+  options: ConnectionOptions,
 ): ConnectionOptionValues {
   const noDelay = validateBoolean(action, "noDelay", options.noDelay ?? true);
   const keepAlive = validateBoolean(

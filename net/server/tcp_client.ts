@@ -17,6 +17,7 @@ import {
   type ConnectionOptionValues,
   resolveConnectionOptions,
 } from "./_connection_options.ts";
+import type { ConnectionOptions } from "./connection_options.ts";
 import { parseAddress, toDenoAddress } from "../_address.ts";
 import { connectWithDeadline } from "../_connect.ts";
 import { backoffDelay } from "./_backoff.ts";
@@ -93,34 +94,9 @@ export interface TcpClientReconnectOptions {
  * assertEquals(client.id, undefined); // nothing happens until connect()
  * ```
  */
-export interface TcpClientOptions {
+export interface TcpClientOptions extends ConnectionOptions {
   /** The loop to run on; without one the client creates and runs its own. */
   loop?: EventLoop;
-  /** `TCP_NODELAY`. @default {true} */
-  noDelay?: boolean;
-  /** `SO_KEEPALIVE` (no interval: Deno exposes none). @default {false} */
-  keepAlive?: boolean;
-  /**
-   * Close the connection after this many ms without traffic: whole ms from
-   * 0 to 2 ** 31 - 1; `0` disables.
-   * @default {0}
-   */
-  idleTimeoutMs?: number;
-  /** `send` returns `false` above this many queued bytes: 2 B to 1 GiB. @default {65536} */
-  writeHighWaterMark?: number;
-  /**
-   * `onWritable` fires once the queue drains below this many bytes: at least
-   * 1 and less than `writeHighWaterMark` (applies to the loop the client
-   * creates; a loop passed in keeps its own).
-   * @default {a quarter of `writeHighWaterMark`, at most 16384}
-   */
-  writeLowWaterMark?: number;
-  /**
-   * Disconnect (reason `"slow consumer"`) above this many queued bytes: from
-   * `writeHighWaterMark` to 1 GiB, or `Infinity`.
-   * @default {1048576, or 16 × `writeHighWaterMark` when that is more}
-   */
-  maxWriteBuffer?: number;
   /**
    * Reconnect after a connection ends other than by `close()`: `true` for
    * the default policy, or the policy. @default {false}

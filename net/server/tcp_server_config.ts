@@ -15,6 +15,7 @@ import {
 } from "../../_internal/validate.ts";
 import { parseAddress } from "../_address.ts";
 import { resolveConnectionOptions } from "./_connection_options.ts";
+import type { ConnectionOptions } from "./connection_options.ts";
 
 /**
  * The transports a {@linkcode TcpServer} can listen on.
@@ -89,7 +90,7 @@ export interface TcpServerTlsOptions {
  * assertEquals(config.noDelay, true); // the default
  * ```
  */
-export interface TcpServerConfigOptions {
+export interface TcpServerConfigOptions extends ConnectionOptions {
   /** The transport: `"tcp"`, `"unix"` or `"tls"`. @default {"tcp"} */
   transport?: TcpServerTransport;
   /**
@@ -117,42 +118,6 @@ export interface TcpServerConfigOptions {
    * @default {Infinity}
    */
   maxConnections?: number;
-  /** `TCP_NODELAY` on every accepted TCP connection. @default {true} */
-  noDelay?: boolean;
-  /**
-   * `SO_KEEPALIVE` on every accepted TCP connection. Deno exposes no
-   * keep-alive interval: the operating system's default applies.
-   * @default {false}
-   */
-  keepAlive?: boolean;
-  /**
-   * Close a connection with no traffic for this many ms: a whole number
-   * from 0 to 2 ** 31 - 1 (about 24.8 days); `0` disables.
-   * @default {0}
-   */
-  idleTimeoutMs?: number;
-  /**
-   * `sendTo` returns `false` once this many bytes are queued: 2 B to 1 GiB.
-   * Both water marks configure the loop `TcpServer.run()` creates; on a loop
-   * passed to `TcpServer.start()`, that loop's own water marks apply.
-   * @default {65536}
-   */
-  writeHighWaterMark?: number;
-  /**
-   * `onWritable` fires once the queue drains below this many bytes: at
-   * least 1 and less than `writeHighWaterMark` (see `writeHighWaterMark`
-   * for which loop applies it).
-   * @default {a quarter of `writeHighWaterMark`, at most 16384}
-   */
-  writeLowWaterMark?: number;
-  /**
-   * Per-connection cap on queued outbound bytes: from `writeHighWaterMark`
-   * to 1 GiB, or `Infinity`. A peer that lets more pile up is disconnected
-   * with reason `"slow consumer"`; being at least the high-water mark, the
-   * cut never comes before `sendTo` has returned `false`.
-   * @default {1048576, or 16 × `writeHighWaterMark` when that is more}
-   */
-  maxWriteBuffer?: number;
   /** Kernel accept queue length (TCP and TLS): 1 to 65535. @default {511} */
   tcpBacklog?: number;
   /**

@@ -2,7 +2,10 @@
 // reject bad input with the same messages.
 import { validateObject } from "../../_internal/validate.ts";
 import { validateSignal, validateTimeout } from "../_deadline.ts";
-import type { TcpStreamCallOptions, TcpStreamOptions } from "./tcp_stream.ts";
+import type {
+  TcpStreamCallOptions,
+  TcpStreamOptions,
+} from "./tcp_stream_options.ts";
 
 /** Checks that `options` is an object (not `null`). */
 export function validateOptionsObject(action: string, options: unknown): void {

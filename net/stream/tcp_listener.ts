@@ -16,7 +16,8 @@ import {
 import { Deadline, DeadlineTimer } from "../_deadline.ts";
 import { NetError } from "../errors.ts";
 import { validateCallOptions, validateStreamOptions } from "./_options.ts";
-import { TcpStream, type TcpStreamOptions } from "./tcp_stream.ts";
+import { TcpStream } from "./tcp_stream.ts";
+import type { TcpStreamOptions } from "./tcp_stream_options.ts";
 
 /**
  * The address of {@linkcode TcpListener.bind}, as for `Deno.listen`.

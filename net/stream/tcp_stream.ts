@@ -25,15 +25,6 @@ import type {
   TcpStreamConnectOptions,
   TcpStreamOptions,
 } from "./tcp_stream_options.ts";
-
-export type {
-  ReadAllOptions,
-  ReadUntilOptions,
-  TcpStreamAddress,
-  TcpStreamCallOptions,
-  TcpStreamConnectOptions,
-  TcpStreamOptions,
-} from "./tcp_stream_options.ts";
 import { formatValue } from "../../_internal/format.ts";
 import { parseAddress, toDenoAddress } from "../_address.ts";
 import { connectWithDeadline } from "../_connect.ts";
