@@ -133,12 +133,12 @@ Deno.test("EventLoop rejects bad options", () => {
   assertThrows(
     () => new EventLoop({ eventsCapacity: 0 }),
     RangeError,
-    "Cannot create event loop as 'eventsCapacity' must be a positive integer: received 0",
+    "Cannot create event loop as 'eventsCapacity' must be an integer from 1 to 2 ** 20: received 0",
   );
   assertThrows(
     () => new EventLoop({ writeHighWaterMark: 100, writeLowWaterMark: 200 }),
     RangeError,
-    "'writeLowWaterMark' must be at most 'writeHighWaterMark'",
+    "'writeLowWaterMark' must be less than 'writeHighWaterMark'",
   );
   assertThrows(
     () => new EventLoop({ minReadBufferSize: 4096, maxReadBufferSize: 1024 }),

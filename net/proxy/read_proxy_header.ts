@@ -1,7 +1,8 @@
 // Reading a PROXY header off a `TcpStream`, without reading past it.
 
 import { IncompleteError, TimedOutError } from "../errors.ts";
-import type { TcpStream, TcpStreamCallOptions } from "../stream/tcp_stream.ts";
+import type { TcpStream } from "../stream/tcp_stream.ts";
+import type { TcpStreamCallOptions } from "../stream/tcp_stream_options.ts";
 import type { ProxyHeader } from "./proxy_header.ts";
 import { ProxyHeaderError } from "./proxy_header_error.ts";
 import { ProxyHeaderParser } from "./proxy_header_parser.ts";
