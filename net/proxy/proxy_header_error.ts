@@ -61,6 +61,15 @@ export class ProxyHeaderError extends Error {
   /**
    * Constructs a new instance.
    *
+   * @example Usage
+   * ```ts
+   * import { ProxyHeaderError } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const error = new ProxyHeaderError("timed-out", "Cannot read PROXY header as it did not complete within 3000 ms: received 0 bytes");
+   * assertEquals(error.name, "ProxyHeaderError");
+   * ```
+   *
    * @param code What was wrong.
    * @param message The detail, std-style.
    * @param options The cause, if any.

@@ -193,6 +193,15 @@ export class ProxyHeaderParser {
   /**
    * Creates a parser.
    *
+   * @example Usage
+   * ```ts
+   * import { ProxyHeaderParser } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const parser = new ProxyHeaderParser({ mode: "any", maxHeaderBytes: 1024 });
+   * assertEquals(parser.wantedBytes, 1);
+   * ```
+   *
    * @param options The accepted mode and the v2 size limit.
    * @throws {RangeError} If `mode` is not one of the modes.
    * @throws {RangeError} If `maxHeaderBytes` is not an integer from 16 to 65551.
@@ -239,6 +248,18 @@ export class ProxyHeaderParser {
 
   /**
    * Feeds the next chunk of the connection.
+   *
+   * @example Usage
+   * ```ts
+   * import { encodeProxyHeader, ProxyHeaderParser } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const header = encodeProxyHeader({ version: 2, command: "local", source: null, destination: null });
+   * const parser = new ProxyHeaderParser({ mode: "v2" });
+   * assertEquals(parser.push(header.subarray(0, 5)).status, "need-more");
+   * const result = parser.push(header.subarray(5));
+   * assertEquals(result.status === "done" && result.header.command, "local");
+   * ```
    *
    * @param chunk The bytes that arrived; only header bytes are copied.
    * @returns `"need-more"`, `"done"` or `"absent"` (see {@linkcode ProxyParseResult}).
@@ -315,6 +336,19 @@ export class ProxyHeaderParser {
   /**
    * Tells the parser that no more bytes will come (end of stream, or the
    * caller gave up waiting).
+   *
+   * @example Usage
+   * ```ts
+   * import { ProxyHeaderError, ProxyHeaderParser } from "@millrace/io/net";
+   * import { assertEquals, assertThrows } from "@std/assert";
+   *
+   * const strict = new ProxyHeaderParser({ mode: "v1" });
+   * strict.push(new TextEncoder().encode("PROXY TCP4 "));
+   * assertEquals(assertThrows(() => strict.end(), ProxyHeaderError).code, "truncated");
+   *
+   * const optional = new ProxyHeaderParser({ mode: "optional" });
+   * assertEquals(optional.end(), { status: "absent", held: new Uint8Array(0) });
+   * ```
    *
    * @returns `"absent"` in mode `"optional"` when the bytes so far (perhaps
    * none) are only the start of a signature; the held bytes are the payload.
