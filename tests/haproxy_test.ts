@@ -10,6 +10,7 @@ import {
   type Haproxy,
   startEchoBackend,
   startHaproxy,
+  startHaproxyConfig,
 } from "./testdata/_haproxy.ts";
 import {
   HOST,
@@ -329,3 +330,70 @@ for (const version of VERSIONS) {
     },
   });
 }
+
+Deno.test({
+  name: haproxy.name(
+    "examples/haproxy/haproxy.cfg is valid and serves echo_server backends with their clients' addresses",
+  ),
+  ignore: haproxy.ignore,
+  async fn() {
+    const file = new URL("../examples/haproxy/haproxy.cfg", import.meta.url);
+    const check = await new Deno.Command("haproxy", {
+      args: ["-c", "-f", file.pathname],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert(check.success, new TextDecoder().decode(check.stderr));
+    const backends: Backend[] = [];
+    const clients: Client[] = [];
+    let proxy: Haproxy | undefined;
+    try {
+      for (let i = 0; i < 3; i++) {
+        backends.push(await startEchoBackend("v2", ["--drain"]));
+      }
+      // The file's ports (7000, 700N, 710N) become free loopback ports;
+      // everything else is the file as shipped.
+      const frontendPort = freePort();
+      const ports = new Map<string, number>([["7000", frontendPort]]);
+      backends.forEach((b, i) => {
+        ports.set(`700${i + 1}`, b.port);
+        ports.set(`710${i + 1}`, b.healthPort);
+      });
+      const text = await Deno.readTextFile(file);
+      proxy = await startHaproxyConfig(
+        (adminSocket) =>
+          text.replace(
+            /\b(7000|700[1-3]|710[1-3])\b/g,
+            (p) => String(ports.get(p)),
+          )
+            .replace(
+              "global\n",
+              `global\n  stats socket ${adminSocket} mode 600 level admin\n`,
+            ),
+        frontendPort,
+        3,
+      );
+      for (let i = 0; i < 9; i++) {
+        const client = await connectClient(proxy.port, i);
+        clients.push(client);
+        assert(await echoRound(client, 8192), `client ${i} echo`);
+      }
+      const px = proxy;
+      await waitFor(
+        () => clients.every((c) => backendOf(backends, c) >= 0),
+        5_000,
+        "every client logged",
+      );
+      for (const client of clients) {
+        const at = backends[backendOf(backends, client)]!;
+        assert(at.peers.includes(`${client.address} -> ${HOST}:${px.port}`));
+      }
+      // leastconn with connections held open: all three servers get some.
+      assert(backends.every((b) => relayed(b, px).length >= 1));
+    } finally {
+      closeAll(clients);
+      await proxy?.[Symbol.asyncDispose]();
+      for (const b of backends) await b[Symbol.asyncDispose]();
+    }
+  },
+});

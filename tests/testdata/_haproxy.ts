@@ -77,18 +77,35 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
 export interface Haproxy extends AsyncDisposable {
   readonly port: number;
   readonly pid: number;
-  /** `show stat` rows of backend `be`'s servers, by server name. */
+  /** `show stat` rows of the backends' servers, by server name. */
   stat(): Promise<Map<string, Record<string, string>>>;
 }
 
-/** Writes `config` to a temporary directory and runs `haproxy -f cfg -db`. */
-export async function startHaproxy(
+/** Generates a config (see {@linkcode haproxyConfig}) and runs HAProxy on it. */
+export function startHaproxy(
   options: Omit<HaproxyConfigOptions, "adminSocket">,
+): Promise<Haproxy> {
+  return startHaproxyConfig(
+    (adminSocket) => haproxyConfig({ ...options, adminSocket }),
+    options.frontendPort,
+    options.servers.length,
+  );
+}
+
+/**
+ * Writes the config `render(adminSocket)` returns to a temporary directory,
+ * runs `haproxy -f cfg -db` and waits (10 s at most) until its admin socket
+ * answers and all `servers` servers are UP.
+ */
+export async function startHaproxyConfig(
+  render: (adminSocket: string) => string,
+  frontendPort: number,
+  servers: number,
 ): Promise<Haproxy> {
   const dir = await Deno.makeTempDir({ prefix: "millrace-haproxy-" });
   const adminSocket = `${dir}/admin.sock`;
   const file = `${dir}/haproxy.cfg`;
-  await Deno.writeTextFile(file, haproxyConfig({ ...options, adminSocket }));
+  await Deno.writeTextFile(file, render(adminSocket));
   const child = new Deno.Command("haproxy", {
     args: ["-f", file, "-db"],
     stdin: "null",
@@ -114,7 +131,7 @@ export async function startHaproxy(
         const record: Record<string, string> = {};
         columns.forEach((c, i) => record[c] = values[i] ?? "");
         if (
-          record.pxname === "be" && record.svname !== "BACKEND" &&
+          record.svname !== "BACKEND" && record.svname !== "FRONTEND" &&
           record.svname !== undefined
         ) {
           servers.set(record.svname, record);
@@ -147,9 +164,9 @@ export async function startHaproxy(
         throw new Error("haproxy did not become ready in 10 s");
       }
       try {
-        const servers = await stat();
-        ready = servers.size === options.servers.length &&
-          [...servers.values()].every((s) => s.status === "UP");
+        const states = await stat();
+        ready = states.size === servers &&
+          [...states.values()].every((s) => s.status === "UP");
       } catch {
         // Socket not there yet.
       }
@@ -160,7 +177,7 @@ export async function startHaproxy(
     throw error;
   }
   return {
-    port: options.frontendPort,
+    port: frontendPort,
     pid: child.pid,
     stat,
     [Symbol.asyncDispose]: stop,
