@@ -42,8 +42,17 @@ const reps = option("--reps", 5);
 const duration = option("--duration", 3);
 const conns = option("--conns", 16);
 
-type Mode = "direct" | "haproxy" | "haproxy send-proxy-v2";
-const MODES: Mode[] = ["haproxy", "haproxy send-proxy-v2", "direct"];
+type Mode =
+  | "direct"
+  | "haproxy"
+  | "haproxy send-proxy-v2"
+  | "haproxy send-proxy-v2, inspect-delay";
+const MODES: Mode[] = [
+  "haproxy",
+  "haproxy send-proxy-v2",
+  "haproxy send-proxy-v2, inspect-delay",
+  "direct",
+];
 
 interface Sample {
   connsPerS: number;
@@ -52,7 +61,7 @@ interface Sample {
 }
 
 async function runOnce(mode: Mode, loadgen: string): Promise<Sample> {
-  const v2 = mode === "haproxy send-proxy-v2";
+  const v2 = mode.startsWith("haproxy send-proxy-v2");
   const backend = new Proc([
     Deno.execPath(),
     "run",
@@ -72,15 +81,23 @@ async function runOnce(mode: Mode, loadgen: string): Promise<Sample> {
     if (mode !== "direct") {
       port = freePort();
       dir = await Deno.makeTempDir({ prefix: "millrace-bench-haproxy-" });
-      await Deno.writeTextFile(
-        `${dir}/haproxy.cfg`,
-        haproxyConfig({
-          frontendPort: port,
-          servers: [{ name: "s0", port: backendPort }],
-          sendProxy: v2 ? "v2" : "none",
-          checks: false,
-        }),
-      );
+      let config = haproxyConfig({
+        frontendPort: port,
+        servers: [{ name: "s0", port: backendPort }],
+        sendProxy: v2 ? "v2" : "none",
+        checks: false,
+      });
+      if (mode.endsWith("inspect-delay")) {
+        // HAProxy waits for the client's first bytes before connecting, so
+        // the header and the first data reach the backend together: one
+        // read fewer per connection (for protocols where the client speaks
+        // first).
+        config = config.replace(
+          "  default_backend be\n",
+          "  tcp-request inspect-delay 1s\n  tcp-request content accept if { req.len gt 0 }\n  default_backend be\n",
+        );
+      }
+      await Deno.writeTextFile(`${dir}/haproxy.cfg`, config);
       haproxy = new Proc(
         ["haproxy", "-f", `${dir}/haproxy.cfg`, "-db"],
         CLIENT_CPU,
@@ -152,7 +169,8 @@ if (import.meta.main) {
   const loadgen = await compile("loadgen");
   const samples = new Map<Mode, Sample[]>(MODES.map((m) => [m, []]));
   for (let rep = 0; rep < reps; rep++) {
-    const order = [...MODES.slice(rep % 3), ...MODES.slice(0, rep % 3)];
+    const k = rep % MODES.length;
+    const order = [...MODES.slice(k), ...MODES.slice(0, k)];
     for (const mode of order) {
       const s = await runOnce(mode, loadgen);
       samples.get(mode)!.push(s);

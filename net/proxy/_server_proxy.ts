@@ -159,7 +159,7 @@ export class ProxyHandshake {
   }
 
   /** Bytes arrived. */
-  data(chunk: Uint8Array, remoteAddr: () => Deno.Addr): HandshakeStep {
+  data(chunk: Uint8Array, conn: Deno.Conn): HandshakeStep {
     let result: ProxyParseResult;
     try {
       result = this.#parser.push(chunk);
@@ -176,7 +176,7 @@ export class ProxyHandshake {
       };
     }
     if (!this.#trusted) {
-      return { kind: "fail", error: untrusted(remoteAddr(), true) };
+      return { kind: "fail", error: untrusted(conn.remoteAddr, true) };
     }
     const header = result.header;
     return {

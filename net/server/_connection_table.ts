@@ -361,9 +361,9 @@ export class ConnectionTable<T> implements ServerContext<T> {
 
   #proxyEvent(record: ConnectionRecord<T>, event: Event): void {
     const handshake = record.x!.handshake!;
-    let step: HandshakeStep = { kind: "wait" };
+    let step: HandshakeStep = WAIT_STEP;
     if (event.data !== undefined) {
-      step = handshake.data(event.data, () => record.conn.remoteAddr);
+      step = handshake.data(event.data, record.conn);
     }
     if (
       step.kind === "wait" &&
@@ -406,7 +406,11 @@ export class ConnectionTable<T> implements ServerContext<T> {
     if (step.held !== undefined && record.open) {
       this.#dispatch(record, dataEvent(record.token, step.held));
     }
-    if (event !== undefined && record.open) {
+    if (
+      event !== undefined && record.open &&
+      (step.rest !== undefined || event.error !== undefined || event.closed ||
+        event.readClosed || event.writable)
+    ) {
       this.#dispatch(record, { ...event, data: step.rest });
     }
   }
@@ -767,6 +771,8 @@ export class ConnectionTable<T> implements ServerContext<T> {
     record.data = value;
   }
 }
+
+const WAIT_STEP: HandshakeStep = { kind: "wait" };
 
 /** An event carrying only bytes (bytes held back by a PROXY handshake). */
 function dataEvent(token: number, data: Uint8Array): Event {
