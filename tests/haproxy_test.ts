@@ -148,6 +148,12 @@ for (const version of VERSIONS) {
         assertEquals(counts.reduce((a, b) => a + b), 30);
         // Round robin over three healthy servers.
         assert(counts.every((c) => c >= 8 && c <= 12), `counts ${counts}`);
+        // deno-lint-ignore no-console
+        console.log(
+          `  ${send}: 30 clients × ~16 KiB echoed byte-exact; per backend ${
+            counts.join("/")
+          }; each client's address and port reported by its backend`,
+        );
       } finally {
         closeAll(clients);
         await dispose();
