@@ -53,8 +53,9 @@ export type {
  * drained below its low-water mark. Sources are TCP, Unix and TLS listeners
  * and connections, {@linkcode Timer}s and {@linkcode Waker}s. Events are
  * dispatched as soon as their I/O completes (in the same microtask
- * checkpoint); after `eventsCapacity` events the loop yields a macrotask
- * turn, so that one busy connection cannot starve timers or other I/O.
+ * checkpoint); after `eventsCapacity` events without a macrotask turn of the
+ * runtime the loop waits for one, so that one busy connection cannot starve
+ * timers or other I/O.
  *
  * The `Event` handed to a handler is reused: read its fields during the call.
  * A handler may be `async`: its rejection is handled like a throw, and the
