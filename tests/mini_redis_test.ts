@@ -11,6 +11,7 @@ import {
   splitInline,
 } from "../examples/_resp.ts";
 import { MiniRedisStore } from "../examples/_redis_store.ts";
+import { peer } from "./_peers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -39,16 +40,9 @@ function parse(
 
 // Real clients from Debian (.ci/run installs them); tests needing one are
 // ignored, visibly, where it is missing.
-async function has(cmd: string): Promise<boolean> {
-  return await new Deno.Command("sh", {
-    args: ["-c", `command -v ${cmd}`],
-    stdout: "null",
-  })
-    .output().then((o) => o.success, () => false);
-}
-const hasRedisCli = await has("redis-cli");
-const hasRedisBenchmark = await has("redis-benchmark");
-const hasRedisServer = await has("redis-server");
+const redisCli = peer("redis-cli");
+const redisBenchmark = peer("redis-cli", "redis-benchmark");
+const redisServer = peer("redis-cli", "redis-server");
 
 function bytewise(s: string): Uint8Array[] {
   return [...enc.encode(s)].map((b) => Uint8Array.of(b));
@@ -453,8 +447,8 @@ async function rawExchange(port: number, wire: Uint8Array): Promise<string> {
 }
 
 Deno.test({
-  name: "mini_redis answers redis-cli",
-  ignore: !hasRedisCli,
+  name: redisCli.name("mini_redis answers redis-cli"),
+  ignore: redisCli.ignore,
   async fn() {
     await using server = await startMiniRedis("--max-bulk", "4096");
     const p = server.port;
@@ -499,8 +493,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "mini_redis closes on malformed frames and oversized bulks",
-  ignore: !hasRedisCli,
+  name: redisCli.name(
+    "mini_redis closes on malformed frames and oversized bulks",
+  ),
+  ignore: redisCli.ignore,
   async fn() {
     await using server = await startMiniRedis("--max-bulk", "4096");
     const p = server.port;
@@ -531,8 +527,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "mini_redis works under redis-benchmark and exits 0 on SIGTERM",
-  ignore: !hasRedisCli || !hasRedisBenchmark,
+  name: redisBenchmark.name(
+    "mini_redis works under redis-benchmark and exits 0 on SIGTERM",
+  ),
+  ignore: redisBenchmark.ignore,
   async fn() {
     const server = await startMiniRedis();
     try {
@@ -657,8 +655,10 @@ async function startRedisServer(): Promise<
 }
 
 Deno.test({
-  name: "mini_redis matches redis-server reply for reply through redis-cli",
-  ignore: !hasRedisCli || !hasRedisServer,
+  name: redisServer.name(
+    "mini_redis matches redis-server reply for reply through redis-cli",
+  ),
+  ignore: redisServer.ignore,
   async fn() {
     const real = await startRedisServer();
     try {
@@ -729,9 +729,10 @@ async function oneWriteGets(port: number, count: number): Promise<number> {
 }
 
 Deno.test({
-  name:
+  name: redisServer.name(
     "mini_redis answers 100,000 pipelined GETs via redis-cli --pipe as redis-server does",
-  ignore: !hasRedisCli || !hasRedisServer,
+  ),
+  ignore: redisServer.ignore,
   async fn() {
     const real = await startRedisServer();
     try {
@@ -747,9 +748,10 @@ Deno.test({
 });
 
 Deno.test({
-  name:
+  name: redisServer.name(
     "mini_redis answers 4,000 GETs of a 100 B value sent in one write as redis-server does",
-  ignore: !hasRedisCli || !hasRedisServer,
+  ),
+  ignore: redisServer.ignore,
   async fn() {
     const real = await startRedisServer();
     try {

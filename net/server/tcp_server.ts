@@ -2,17 +2,17 @@
 // (stranded reads, failing sends, accept-then-drop at the limit, hot accept
 // loops, ignored options).
 
-import { EventLoop } from "../reactor/event_loop.ts";
-import { toError } from "../_internal/to_error.ts";
-import type { Event } from "../reactor/event.ts";
-import { Interest } from "../reactor/interest.ts";
-import { isDescriptorExhaustion } from "../_internal/accept_policy.ts";
+import { EventLoop } from "../../reactor/event_loop.ts";
+import { toError } from "../../_internal/to_error.ts";
+import type { Event } from "../../reactor/event.ts";
+import { Interest } from "../../reactor/interest.ts";
+import { isDescriptorExhaustion } from "../../_internal/accept_policy.ts";
 import {
   ConnectionTable,
   validateHandler,
   watchResult,
   zeroDisconnects,
-} from "./_server_connections.ts";
+} from "./_connection_table.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { TcpServerConfig } from "./tcp_server_config.ts";

@@ -5,11 +5,11 @@
 // idle timeout is set, the user callback inside try/catch. No per-event
 // allocation: the context is this object.
 
-import type { EventLoop } from "../reactor/event_loop.ts";
-import type { Event } from "../reactor/event.ts";
-import { Interest } from "../reactor/interest.ts";
-import { toError } from "../_internal/to_error.ts";
-import { ConnectionNotFoundError, NetError } from "./errors.ts";
+import type { EventLoop } from "../../reactor/event_loop.ts";
+import type { Event } from "../../reactor/event.ts";
+import { Interest } from "../../reactor/interest.ts";
+import { toError } from "../../_internal/to_error.ts";
+import { ConnectionNotFoundError, NetError } from "../errors.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type {
   BroadcastOptions,
