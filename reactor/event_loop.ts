@@ -22,7 +22,8 @@ import type {
   RegisterOptions,
 } from "./event_loop_options.ts";
 import type { ComputeRunner, ComputeRunOptions } from "./compute_runner.ts";
-import { assertFunction, loopSettings } from "./_loop_options.ts";
+import { loopSettings } from "./_loop_options.ts";
+import { validateFunction } from "../_internal/validate.ts";
 import { type Entry, KIND_CONN } from "./_entry.ts";
 import { closeEntry, detach, entryOf, LoopCore } from "./_core.ts";
 import { disposeLoop, startLoop, stopLoop } from "./_lifecycle.ts";
@@ -472,7 +473,7 @@ export class EventLoop implements AsyncDisposable {
   ): TimerHandle {
     const action = "add timer";
     assertDelay(delayMs, action);
-    assertFunction("callback", callback, action);
+    validateFunction(action, "callback", callback);
     if (options.intervalMs !== undefined) {
       assertInterval(options.intervalMs, action);
     }
