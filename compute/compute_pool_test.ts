@@ -9,7 +9,8 @@ import {
   assertThrows,
 } from "@std/assert";
 import { delay } from "@std/async/delay";
-import { ComputePool, type ComputePoolOptions } from "./compute_pool.ts";
+import { ComputePool } from "./compute_pool.ts";
+import type { ComputePoolOptions } from "./types.ts";
 import { TaskPriority } from "./task_priority.ts";
 import type * as Tasks from "./testdata/tasks.ts";
 
@@ -544,7 +545,7 @@ Deno.test("ComputePool validates its options with std-style errors", async () =>
   assertThrows(
     () => new ComputePool(TASKS, { maxQueue: -1 }),
     RangeError,
-    "'maxQueue' must be a positive integer: received -1",
+    "'maxQueue' must be a positive integer or Infinity: received -1",
   );
   assertThrows(
     () => new ComputePool(TASKS, { agingMs: 0 }),

@@ -1,5 +1,5 @@
 // Task module used by the compute tests, doc examples and benchmarks.
-import type { TaskContext } from "../compute_pool.ts";
+import type { TaskContext } from "../types.ts";
 
 /** Adds two numbers. */
 export function add([a, b]: [number, number]): number {
@@ -139,4 +139,10 @@ export function maybeCrash(crash: boolean): string | Promise<never> {
 /** Adds one to slot 0 of a shared counter: shows the main thread a task ran. */
 export function countRun(counter: Int32Array): number {
   return Atomics.add(counter, 0, 1) + 1;
+}
+
+/** Reports progress 1..n with `ctx.progress`, then returns `n`. */
+export function countTo(n: number, ctx: TaskContext): number {
+  for (let i = 1; i <= n; i++) ctx.progress(i);
+  return n;
 }
