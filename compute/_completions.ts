@@ -11,13 +11,23 @@ import {
   D_RUN,
   D_START,
   DONE_INLINE_OFFSET,
+  DONE_SEQ,
   doneOffset,
+  MAIN_WAITING,
   type SharedMemory,
   W_DONE_HEAD,
   W_DONE_TAIL,
 } from "./_layout.ts";
 import { decodeInline } from "./_codec.ts";
+import type { PoolState } from "./_pool_state.ts";
+import type { TaskQueue } from "./_task_queue.ts";
 import type { WorkerSlot } from "./_worker_slots.ts";
+
+/** What the waiter drains: every worker's completion ring. */
+export interface CompletionSource {
+  /** Reads every completion ring; returns whether it read anything. */
+  drainAll(): boolean;
+}
 
 /** Called for each result read: task id, value, start and run time (ms). */
 export type OnResult = (
@@ -59,4 +69,65 @@ export function readCompletions(
   slot.doneHead = head;
   Atomics.store(i32, base + W_DONE_HEAD, head);
   return true;
+}
+
+/**
+ * Keeps the main thread waiting for completions while tasks are pending:
+ * Atomics.waitAsync on DONE_SEQ, which workers bump when MAIN_WAITING is
+ * set. No timer, no polling, nothing pending once every task settled.
+ */
+export class CompletionWaiter {
+  #mem: SharedMemory;
+  #state: PoolState;
+  #queue: TaskQueue;
+  #source: CompletionSource;
+  #afterDrain: () => void;
+  #waiting = false;
+
+  constructor(
+    mem: SharedMemory,
+    state: PoolState,
+    queue: TaskQueue,
+    source: CompletionSource,
+    afterDrain: () => void,
+  ) {
+    this.#mem = mem;
+    this.#state = state;
+    this.#queue = queue;
+    this.#source = source;
+    this.#afterDrain = afterDrain;
+  }
+
+  /** Starts waiting, unless the pool waits already or nothing is pending. */
+  arm(): void {
+    const i32 = this.#mem.i32;
+    while (!this.#waiting && this.#state.tasks.size > 0) {
+      Atomics.store(i32, MAIN_WAITING, 1);
+      const seq = Atomics.load(i32, DONE_SEQ);
+      // Completions that landed before the flag was up.
+      if (this.#drain()) continue;
+      const result = Atomics.waitAsync(i32, DONE_SEQ, seq);
+      if (!result.async) continue;
+      this.#waiting = true;
+      result.value.then(this.#onWake);
+    }
+  }
+
+  #onWake = (): void => {
+    this.#waiting = false;
+    // Refill the rings from the overflow queue before settling results, so
+    // that workers have work while this thread runs the callbacks.
+    if (this.#queue.overflowing()) {
+      this.#queue.refill();
+      if (this.#queue.unannounced) this.#queue.flushKick();
+    }
+    this.#drain();
+    this.arm();
+  };
+
+  #drain(): boolean {
+    const any = this.#source.drainAll();
+    if (any) this.#afterDrain();
+    return any;
+  }
 }

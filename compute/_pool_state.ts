@@ -4,6 +4,7 @@
 
 import { Histogram } from "./_histogram.ts";
 import type { Task } from "./_task.ts";
+import type { ComputePoolMetrics } from "./types.ts";
 import { TaskTable } from "./_task_table.ts";
 
 /** Shared state of one pool. */
@@ -102,5 +103,34 @@ export class PoolState {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
+  }
+
+  /** The numbers behind `metrics()`. */
+  metrics(depth: number[], live: number, busy: number): ComputePoolMetrics {
+    const elapsed = performance.now() - this.startedAt;
+    return {
+      tasksSubmitted: this.submitted,
+      tasksCompleted: this.completed,
+      tasksFailed: this.failed,
+      tasksCancelled: this.cancelled,
+      activeWorkers: live,
+      busyWorkers: busy,
+      workersReplaced: this.replaced,
+      workersStuck: this.stuck,
+      workersSpawned: this.spawned,
+      workersRetired: this.retired,
+      queueDepth: {
+        critical: depth[0]!,
+        high: depth[1]!,
+        normal: depth[2]!,
+        low: depth[3]!,
+      },
+      totalExecutionTimeMs: this.totalRunMs,
+      runTime: this.runTime.summary(),
+      waitTime: this.waitTime.summary(),
+      utilization: elapsed > 0
+        ? Math.min(1, this.totalRunMs / (elapsed * Math.max(1, live)))
+        : 0,
+    };
   }
 }

@@ -11,11 +11,11 @@ export interface Task {
   readonly enqueued: number;
   /** Kept until the task settles: a worker may ask for it (again). */
   input: unknown;
-  readonly transfer: Transferable[] | undefined;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (reason: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  readonly onProgress: ((value: unknown) => void) | undefined;
+  transfer: Transferable[] | undefined;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+  signal: AbortSignal | undefined;
+  onProgress: ((value: unknown) => void) | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Priority ring holding it, -1 when not in a ring. */
   ring: number;
@@ -28,6 +28,40 @@ export interface Task {
   dropped: boolean;
   /** Its transfer list went to a worker: it cannot be sent again. */
   inputMoved: boolean;
+}
+
+const NOOP = () => {};
+
+/** A task (promise callbacks, signal and the rest to be set by the caller). */
+export function newTask(
+  id: number,
+  fn: number,
+  name: string,
+  priority: number,
+  enqueued: number,
+  input: unknown,
+): Task {
+  // Every field set here, in one order: one object shape for all tasks.
+  return {
+    id,
+    fn,
+    name,
+    priority,
+    enqueued,
+    input,
+    transfer: undefined,
+    resolve: NOOP,
+    reject: NOOP,
+    signal: undefined,
+    onProgress: undefined,
+    timer: undefined,
+    ring: -1,
+    pos: 0,
+    inOverflow: false,
+    parked: fn < 0,
+    dropped: false,
+    inputMoved: false,
+  };
 }
 
 /** A FIFO with O(1) shift. */

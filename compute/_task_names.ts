@@ -49,6 +49,17 @@ export class TaskNames {
   }
 
   /**
+   * A parked task may go: registers its name (it gets its index) or returns
+   * the error to reject it with.
+   */
+  unpark(task: Task): Error | undefined {
+    task.parked = false;
+    const error = this.register(task.name);
+    if (error === undefined) task.fn = this.#indices.get(task.name)!;
+    return error;
+  }
+
+  /**
    * Registers `name` if the task module exports such a function; otherwise
    * returns the error to reject its task with.
    */

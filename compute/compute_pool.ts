@@ -2,15 +2,14 @@ import {
   CANCEL_ABORT,
   CANCEL_TIMEOUT,
   createSharedMemory,
-  DONE_SEQ,
   F_AGING_MS,
-  MAIN_WAITING,
-  MAX_FLIGHTS,
-  PRIORITIES,
   type SharedMemory,
 } from "./_layout.ts";
+import { validateMilliseconds } from "../_internal/validate.ts";
+import { resolvePoolOptions, runOptionsError } from "./_options.ts";
+import { CompletionWaiter } from "./_completions.ts";
 import { PoolState } from "./_pool_state.ts";
-import type { Task } from "./_task.ts";
+import { newTask, type Task } from "./_task.ts";
 import { TaskNames } from "./_task_names.ts";
 import { TaskQueue } from "./_task_queue.ts";
 import { testing } from "./_testing.ts";
@@ -31,56 +30,6 @@ const CLOSING = 1;
 const CLOSED = 2;
 const TERMINATED = 3;
 
-function invalid(action: string, name: string, rule: string, value: unknown) {
-  return new (typeof value === "number" ? RangeError : TypeError)(
-    `Cannot ${action} as '${name}' must be ${rule}: received ${
-      typeof value === "string" ? `'${value}'` : String(value)
-    }`,
-  );
-}
-
-function integer(
-  value: unknown,
-  name: string,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-  allowInfinity = false,
-): number {
-  if (
-    typeof value === "number" &&
-    ((allowInfinity && value === Infinity) ||
-      (Number.isInteger(value) && value >= min && value <= max))
-  ) return value;
-  const rule = max < Number.MAX_SAFE_INTEGER
-    ? `an integer from ${min} to ${max}`
-    : min === 1
-    ? "a positive integer"
-    : "a non-negative integer";
-  throw invalid(
-    "create compute pool",
-    name,
-    allowInfinity ? `${rule} or Infinity` : rule,
-    value,
-  );
-}
-
-function milliseconds(
-  action: string,
-  value: unknown,
-  name: string,
-  positive = false,
-): number {
-  if (
-    typeof value === "number" && !Number.isNaN(value) &&
-    (positive ? value > 0 : value >= 0)
-  ) return value;
-  throw invalid(
-    action,
-    name,
-    positive ? "a positive number" : "a non-negative number",
-    value,
-  );
-}
 /**
  * A pool of Web Workers running the functions exported by a task module.
  *
@@ -170,7 +119,7 @@ export class ComputePool<
   #nextId = 1;
   #idWrap = testing.idWrap;
   #phase = OPEN;
-  #waiting = false;
+  #completions: CompletionWaiter;
   #broken: unknown; // every worker failed to start: the reason
   #capacityWaiters: (() => void)[] = [];
   #closed: Promise<void> | undefined;
@@ -188,73 +137,9 @@ export class ComputePool<
    */
   constructor(taskModuleUrl: string | URL, options: ComputePoolOptions = {}) {
     super();
-    const create = "create compute pool";
-    const cores = navigator.hardwareConcurrency;
-    const fixed = options.workers === undefined
-      ? undefined
-      : integer(options.workers, "workers", 1);
-    const maxWorkers = integer(
-      options.maxWorkers ?? fixed ?? Math.max(cores, options.minWorkers ?? 1),
-      "maxWorkers",
-      1,
-    );
-    const minWorkers = integer(
-      options.minWorkers ?? fixed ??
-        (options.maxWorkers === undefined ? cores : 1),
-      "minWorkers",
-      1,
-      maxWorkers,
-    );
-    const maxQueue = integer(
-      options.maxQueue ?? Infinity,
-      "maxQueue",
-      1,
-      undefined,
-      true,
-    );
-    const agingMs = milliseconds(
-      create,
-      options.agingMs ?? 1000,
-      "agingMs",
-      true,
-    );
-    this.#taskTimeoutMs = milliseconds(
-      create,
-      options.taskTimeoutMs ?? Infinity,
-      "taskTimeoutMs",
-    );
-    const stuckAfterMs = milliseconds(
-      create,
-      options.stuckAfterMs ?? 10_000,
-      "stuckAfterMs",
-    );
-    const idleTimeoutMs = milliseconds(
-      create,
-      options.idleTimeoutMs ?? 10_000,
-      "idleTimeoutMs",
-    );
-    const concurrency = integer(
-      options.concurrentTasksPerWorker ?? 1,
-      "concurrentTasksPerWorker",
-      1,
-      MAX_FLIGHTS,
-    );
-    const name = options.name ?? "compute";
-    if (typeof name !== "string") {
-      throw invalid(create, "name", "a string", name);
-    }
-    try {
-      structuredClone(options.workerData);
-    } catch (error) {
-      throw new TypeError(
-        `Cannot create compute pool as 'workerData' must be structured-cloneable: ${
-          (error as Error).message
-        }`,
-      );
-    }
-    const moduleUrl = typeof taskModuleUrl === "string"
-      ? new URL(taskModuleUrl, `file://${Deno.cwd()}/`).href
-      : taskModuleUrl.href;
+    const resolved = resolvePoolOptions(taskModuleUrl, options);
+    const { maxQueue, minWorkers, maxWorkers, agingMs } = resolved;
+    this.#taskTimeoutMs = resolved.taskTimeoutMs;
     this.#maxQueue = maxQueue;
     this.#min = minWorkers;
     // Twice the most workers: a stuck worker keeps its area until it exits.
@@ -270,18 +155,7 @@ export class ComputePool<
     this.#workers = new WorkerSet(
       this.#state,
       this.#queue,
-      {
-        mem: this.#mem,
-        areas,
-        moduleUrl,
-        workerData: options.workerData,
-        concurrency,
-        idleTimeoutMs,
-        name,
-        minWorkers,
-        maxWorkers,
-        stuckAfterMs,
-      },
+      { ...resolved, mem: this.#mem, areas },
       {
         afterDrain: () => this.#afterDrain(),
         onExports: (exports, error) => this.#onExports(exports, error),
@@ -289,6 +163,13 @@ export class ComputePool<
         running: () => this.#phase === OPEN || this.#phase === CLOSING,
       },
       this.#onResult,
+    );
+    this.#completions = new CompletionWaiter(
+      this.#mem,
+      this.#state,
+      this.#queue,
+      this.#workers,
+      () => this.#afterDrain(),
     );
   }
 
@@ -437,32 +318,8 @@ export class ComputePool<
       transfer,
       onProgress,
     } = options;
-    if (
-      typeof priority !== "number" || !Number.isInteger(priority) ||
-      priority < 0 || priority >= PRIORITIES
-    ) {
-      return Promise.reject(
-        new RangeError(
-          `Cannot run task '${name}' as 'priority' must be a TaskPriority (0 to 3): received ${priority}`,
-        ),
-      );
-    }
-    if (
-      typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0
-    ) {
-      return Promise.reject(
-        new RangeError(
-          `Cannot run task '${name}' as 'timeoutMs' must be a non-negative number: received ${timeoutMs}`,
-        ),
-      );
-    }
-    if (onProgress !== undefined && typeof onProgress !== "function") {
-      return Promise.reject(
-        new TypeError(
-          `Cannot run task '${name}' as 'onProgress' must be a function: received ${typeof onProgress}`,
-        ),
-      );
-    }
+    const invalid = runOptionsError(name, priority, timeoutMs, onProgress);
+    if (invalid !== undefined) return Promise.reject(invalid);
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#maxQueue !== Infinity && this.#waitingTasks() >= this.#maxQueue) {
       return Promise.reject(
@@ -483,26 +340,12 @@ export class ComputePool<
     const id = this.#nextId;
     this.#nextId = this.#nextId >= this.#idWrap ? 1 : this.#nextId + 1;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    const task: Task = {
-      id,
-      fn,
-      name,
-      priority,
-      enqueued: this.#queue.now(),
-      input,
-      transfer: transfer && transfer.length > 0 ? transfer : undefined,
-      resolve,
-      reject,
-      signal,
-      onProgress,
-      timer: undefined,
-      ring: -1,
-      pos: 0,
-      inOverflow: false,
-      parked: fn < 0,
-      dropped: false,
-      inputMoved: false,
-    };
+    const task = newTask(id, fn, name, priority, this.#queue.now(), input);
+    task.resolve = resolve;
+    task.reject = reject;
+    task.signal = signal;
+    task.onProgress = onProgress;
+    if (transfer && transfer.length > 0) task.transfer = transfer;
     this.#state.tasks.add(task);
     this.#state.submitted++;
     this.#mayDrain = true;
@@ -523,7 +366,7 @@ export class ComputePool<
       }, timeoutMs);
     }
     this.#queue.kick();
-    this.#arm();
+    this.#completions.arm();
     return promise;
   }
 
@@ -585,34 +428,17 @@ export class ComputePool<
    * ```
    */
   metrics(): ComputePoolMetrics {
-    const s = this.#state;
     const q = this.#queue;
-    const elapsed = performance.now() - s.startedAt;
-    const live = this.#workers.live;
-    return {
-      tasksSubmitted: s.submitted,
-      tasksCompleted: s.completed,
-      tasksFailed: s.failed,
-      tasksCancelled: s.cancelled,
-      activeWorkers: live,
-      busyWorkers: this.#workers.busy(),
-      workersReplaced: s.replaced,
-      workersStuck: s.stuck,
-      workersSpawned: s.spawned,
-      workersRetired: s.retired,
-      queueDepth: {
-        critical: q.depth(0),
-        high: q.depth(1),
-        normal: q.depth(2) + this.#names.parked.length,
-        low: q.depth(3),
-      },
-      totalExecutionTimeMs: s.totalRunMs,
-      runTime: s.runTime.summary(),
-      waitTime: s.waitTime.summary(),
-      utilization: elapsed > 0
-        ? Math.min(1, s.totalRunMs / (elapsed * Math.max(1, live)))
-        : 0,
-    };
+    return this.#state.metrics(
+      [
+        q.depth(0),
+        q.depth(1),
+        q.depth(2) + this.#names.parked.length,
+        q.depth(3),
+      ],
+      this.#workers.live,
+      this.#workers.busy(),
+    );
   }
 
   /**
@@ -637,10 +463,11 @@ export class ComputePool<
    * ```
    */
   close(options: ComputePoolCloseOptions = {}): Promise<void> {
-    const timeoutMs = milliseconds(
+    const timeoutMs = validateMilliseconds(
       "close compute pool",
-      options.timeoutMs ?? Infinity,
       "timeoutMs",
+      options.timeoutMs ?? Infinity,
+      { allowInfinity: true },
     );
     if (options.force) return this.terminate();
     if (this.#closed) return this.#closed;
@@ -737,14 +564,9 @@ export class ComputePool<
   #onExports(exports: readonly string[], error: unknown): void {
     for (const task of this.#names.setExports(exports, error)) {
       if (this.#state.tasks.get(task.id) !== task) continue; // settled
-      task.parked = false;
-      const refused = this.#names.register(task.name);
-      if (refused !== undefined) {
-        this.#state.settleFailed(task, refused);
-        continue;
-      }
-      task.fn = this.#names.get(task.name)!;
-      this.#queue.enqueue(task);
+      const refused = this.#names.unpark(task);
+      if (refused === undefined) this.#queue.enqueue(task);
+      else this.#state.settleFailed(task, refused);
     }
     this.#queue.kick();
     this.#afterDrain();
@@ -769,41 +591,6 @@ export class ComputePool<
     }
     this.#state.settleCancelled(task, reason);
     this.#afterDrain();
-  }
-
-  // Completions: the main thread waits on DONE_SEQ with Atomics.waitAsync
-  // while tasks are pending; workers bump it when MAIN_WAITING is set.
-
-  #arm(): void {
-    const i32 = this.#mem.i32;
-    while (!this.#waiting && this.#state.tasks.size > 0) {
-      Atomics.store(i32, MAIN_WAITING, 1);
-      const seq = Atomics.load(i32, DONE_SEQ);
-      // Completions that landed before the flag was up.
-      if (this.#drainAll()) continue;
-      const result = Atomics.waitAsync(i32, DONE_SEQ, seq);
-      if (!result.async) continue;
-      this.#waiting = true;
-      result.value.then(this.#onWake);
-    }
-  }
-
-  #onWake = (): void => {
-    this.#waiting = false;
-    // Refill the rings from the overflow queue before settling results, so
-    // that workers have work while this thread runs the callbacks.
-    if (this.#queue.overflowing()) {
-      this.#queue.refill();
-      if (this.#queue.unannounced) this.#queue.flushKick();
-    }
-    this.#drainAll();
-    this.#arm();
-  };
-
-  #drainAll(): boolean {
-    const any = this.#workers.drainAll();
-    if (any) this.#afterDrain();
-    return any;
   }
 
   #onResult = (id: number, value: unknown, start: number, run: number) => {

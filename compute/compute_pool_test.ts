@@ -550,7 +550,7 @@ Deno.test("ComputePool validates its options with std-style errors", async () =>
   assertThrows(
     () => new ComputePool(TASKS, { agingMs: 0 }),
     RangeError,
-    "'agingMs' must be a positive number: received 0",
+    "'agingMs' must be an integer from 1 to 2147483647 or Infinity: received 0",
   );
   await using pool = makePool({ workers: 1 });
   await assertRejects(
