@@ -24,8 +24,13 @@ export class TaskCtx implements TaskContext {
   #cancelled = 0;
   #controller: AbortController | undefined;
   #report: (id: number, value: unknown) => void;
-  /** Buffers to move with the result. */
+  /**
+   * Buffers to move with the result. Set (maybe empty) when the result must
+   * go by message: after progress reports, so that it arrives after them.
+   */
   transferList: Transferable[] | undefined;
+  /** Whether it reported progress: then its result follows by message. */
+  reported = false;
   /** Set while the worker awaits this (async) task: stops the wait. */
   onCancel: (() => void) | undefined;
 
@@ -86,6 +91,7 @@ export class TaskCtx implements TaskContext {
 
   progress(value: unknown): void {
     if (this.#flagAt < 0) return; // settled or abandoned: nobody listens
+    this.reported = true;
     this.#report(this.taskId, value);
   }
 

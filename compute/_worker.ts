@@ -299,7 +299,7 @@ function fly(f: number, ctx: TaskCtx, value: PromiseLike<unknown>): void {
       result,
       start,
       now() - start,
-      ctx.transferList,
+      ctx.transferList ?? (ctx.reported ? [] : undefined),
     );
     results.flush();
   });
@@ -449,7 +449,9 @@ async function loop(): Promise<void> {
         fnCost[fn] = prev === prev ? prev * 0.75 + run * 0.25 : run;
       }
       i32[base + W_CUR] = 0;
-      results.complete(id, ok, value, start, run, ctx.transferList);
+      // After progress reports (messages), the result follows by message too.
+      const transfer = ctx.transferList ?? (ctx.reported ? [] : undefined);
+      results.complete(id, ok, value, start, run, transfer);
       sinceYield++;
     }
     results.flush();

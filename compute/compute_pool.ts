@@ -602,6 +602,7 @@ export class ComputePool<
 
   #afterDrain(): void {
     this.#queue.refill();
+    this.#workers.maybeGrow();
     if (this.#queue.unannounced) this.#queue.kick();
     if (this.#capacityWaiters.length > 0 || this.#mayDrain) {
       const waiting = this.#waitingTasks();

@@ -333,7 +333,8 @@ Deno.test("ComputePool cancels a running task through the shared cancel flag", a
 Deno.test("ComputePool times tasks out with a TimeoutError (running and queued)", async () => {
   await using pool = makePool({ workers: 1, taskTimeoutMs: 100 });
   const running = pool.run("spinUntilCancelled", 10_000);
-  const queued = pool.run("noop", 1);
+  // Times out first, while the worker is still busy: it never runs.
+  const queued = pool.run("noop", 1, { timeoutMs: 50 });
   const longer = pool.run("noop", 2, { timeoutMs: Infinity });
   for (const p of [running, queued]) {
     const reason = await assertRejects(() => p);
