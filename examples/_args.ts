@@ -54,6 +54,21 @@ export function formatAddr(addr: Deno.Addr): string {
 
 const PROXY_MODES = ["v1", "v2", "any", "optional"] as const;
 
+/** `--proxy-protocol v1|v2|any|optional`, else undefined; a bad value exits 2. */
+export function proxyProtocolFlag(
+  args: readonly string[],
+): typeof PROXY_MODES[number] | undefined {
+  const mode = flag(args, "proxy-protocol", "");
+  if (mode === "") return undefined;
+  if (!(PROXY_MODES as readonly string[]).includes(mode)) {
+    printError(
+      `error: --proxy-protocol must be v1, v2, any or optional: received "${mode}"`,
+    );
+    Deno.exit(2);
+  }
+  return mode as typeof PROXY_MODES[number];
+}
+
 /**
  * The load-balancer flags every example server takes, applied to its config:
  * `--proxy-protocol v1|v2|any|optional` (expect a PROXY header, e.g. from
@@ -65,17 +80,11 @@ export function loadBalancerFlags(
   builder: TcpServerConfigBuilder,
   args: readonly string[],
 ): TcpServerConfigBuilder {
-  const mode = flag(args, "proxy-protocol", "");
-  if (mode !== "") {
-    if (!(PROXY_MODES as readonly string[]).includes(mode)) {
-      printError(
-        `error: --proxy-protocol must be v1, v2, any or optional: received "${mode}"`,
-      );
-      Deno.exit(2);
-    }
+  const mode = proxyProtocolFlag(args);
+  if (mode !== undefined) {
     const timeout = flag(args, "proxy-header-timeout-ms", "");
     const trusted = flag(args, "trusted-proxies", "");
-    builder.proxyProtocol(mode as typeof PROXY_MODES[number], {
+    builder.proxyProtocol(mode, {
       ...(timeout === "" ? {} : { headerTimeoutMs: Number(timeout) }),
       ...(trusted === "" ? {} : { trustedProxies: trusted.split(",") }),
     });
