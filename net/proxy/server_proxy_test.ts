@@ -1,7 +1,12 @@
 // TcpServer with `proxyProtocol`: the header is read and removed before
 // onConnect, addresses come from it, bad headers cost only their connection.
 
-import { assert, assertEquals, assertInstanceOf } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertThrows,
+} from "@std/assert";
 import { TcpServer } from "../server/tcp_server.ts";
 import {
   TcpServerConfig,
@@ -14,6 +19,13 @@ import {
   type ProxyHeaderErrorCode,
   type ProxyInfo,
 } from "./mod.ts";
+import fc from "fast-check";
+import {
+  assertProperty,
+  concat,
+  cutPoints,
+  splitAt,
+} from "../../tests/_property.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -456,4 +468,87 @@ Deno.test("TcpServer times out each late header on its own deadline, sparing com
       c.close();
     },
   );
+});
+
+Deno.test("property: arbitrary bytes never break a proxyProtocol server", async () => {
+  const v2 = encodeProxyHeader({ version: 2, source, destination });
+  const prefixes = fc.constantFrom(
+    new Uint8Array(0),
+    encoder.encode("PROXY "),
+    encoder.encode("PROXY TCP4 203.0.113.9 198.51.100.2 1 2\r\n"),
+    v2.subarray(0, 12),
+    v2,
+  );
+  await withServer(
+    { proxyProtocol: "any", proxyHeaderTimeoutMs: 2_000 },
+    async (port, seen, server) => {
+      await assertProperty(
+        fc.asyncProperty(
+          prefixes,
+          fc.uint8Array({ maxLength: 200 }),
+          cutPoints,
+          async (prefix, tail, cuts) => {
+            const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+            try {
+              for (const chunk of splitAt(concat([prefix, tail]), cuts)) {
+                await conn.write(chunk);
+              }
+              await conn.closeWrite();
+              await readAll(conn); // served (echo) or closed: it ends
+            } catch {
+              // The server may reset a connection it refused mid-write.
+            } finally {
+              conn.close();
+            }
+          },
+        ),
+        { numRuns: 60 },
+      );
+      await until(() => server.connectionCount === 0);
+      // Only PROXY header errors, no callback or server failure.
+      assert(
+        seen.errors.every((e) => e instanceof ProxyHeaderError),
+        String(seen.errors),
+      );
+      assertEquals(server.stats().handlerErrors, 0);
+      // And it still serves.
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(new Uint8Array([...v2, 0x21]));
+      assertEquals(await readN(conn, 1), "!");
+      conn.close();
+    },
+  );
+});
+
+Deno.test("TcpServerConfig validates the PROXY and health options", () => {
+  const bad: [TcpServerConfigOptions, ErrorConstructor, string][] = [
+    [
+      { proxyProtocol: "v3" as "v1" },
+      RangeError,
+      "'proxyProtocol' must be 'v1', 'v2', 'any' or 'optional': received 'v3'",
+    ],
+    [{ proxyHeaderTimeoutMs: 0 }, RangeError, "'proxyHeaderTimeoutMs' must be"],
+    [{ trustedProxies: ["10.0.0.0/33"] }, RangeError, "received '10.0.0.0/33'"],
+    [
+      { trustedProxies: ["example.com"] },
+      RangeError,
+      "'trustedProxies' must be",
+    ],
+    [
+      { trustedProxies: "10.0.0.0/8" as unknown as string[] },
+      TypeError,
+      "'trustedProxies' must be",
+    ],
+    [{ healthPort: 70000 }, RangeError, "'healthPort' must be"],
+  ];
+  for (const [options, ErrorClass, message] of bad) {
+    assertThrows(() => new TcpServerConfig(options), ErrorClass, message);
+  }
+  const config = new TcpServerConfig({
+    proxyProtocol: "optional",
+    trustedProxies: ["10.0.0.0/8", "::1", "192.0.2.7"],
+  });
+  assertEquals(config.proxyHeaderTimeoutMs, 3000);
+  assertEquals(config.trustedProxies, ["10.0.0.0/8", "::1", "192.0.2.7"]);
+  assertEquals(config.healthPort, undefined);
 });
