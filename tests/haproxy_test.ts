@@ -66,6 +66,35 @@ function relayed(backend: Backend, proxy: Haproxy): string[] {
   return backend.peers.filter((p) => p.endsWith(` -> ${HOST}:${proxy.port}`));
 }
 
+/**
+ * Opens `n` clients through the proxy, each checked with one echo round, and
+ * waits until every one was logged by a backend.
+ */
+async function openLogged(
+  proxy: Haproxy,
+  backends: readonly Backend[],
+  n: number,
+  firstSeed: number,
+): Promise<Client[]> {
+  const clients: Client[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const client = await connectClient(proxy.port, firstSeed + i);
+      clients.push(client);
+      assert(await echoRound(client, 4096), `client ${firstSeed + i} echo`);
+    }
+    await waitFor(
+      () => clients.every((c) => backendOf(backends, c) >= 0),
+      5_000,
+      "every client logged",
+    );
+  } catch (error) {
+    closeAll(clients);
+    throw error;
+  }
+  return clients;
+}
+
 /** The backend (index) that logged `client`, or -1. */
 function backendOf(backends: readonly Backend[], client: Client): number {
   return backends.findIndex((b) =>
@@ -171,16 +200,7 @@ for (const version of VERSIONS) {
       const clients: Client[] = [];
       const fresh: Client[] = [];
       try {
-        for (let i = 0; i < 12; i++) {
-          const client = await connectClient(proxy.port, i);
-          clients.push(client);
-          assert(await echoRound(client, 4096), `client ${i} echo`);
-        }
-        await waitFor(
-          () => clients.every((c) => backendOf(backends, c) >= 0),
-          5_000,
-          "every client logged",
-        );
+        clients.push(...await openLogged(proxy, backends, 12, 0));
         const victim = 1;
         const onVictim = clients.filter((c) =>
           backendOf(backends, c) === victim
@@ -216,16 +236,7 @@ for (const version of VERSIONS) {
         );
         // New connections all succeed, on the survivors.
         const before = relayed(backends[victim]!, proxy).length;
-        for (let i = 0; i < 12; i++) {
-          const client = await connectClient(proxy.port, 100 + i);
-          fresh.push(client);
-          assert(await echoRound(client, 4096), `new client ${i} echo`);
-        }
-        await waitFor(
-          () => fresh.every((c) => backendOf(backends, c) >= 0),
-          5_000,
-          "every new client logged",
-        );
+        fresh.push(...await openLogged(proxy, backends, 12, 100));
         assert(fresh.every((c) => backendOf(backends, c) !== victim));
         assertEquals(relayed(backends[victim]!, proxy).length, before);
         // deno-lint-ignore no-console
@@ -256,16 +267,7 @@ for (const version of VERSIONS) {
       const clients: Client[] = [];
       const fresh: Client[] = [];
       try {
-        for (let i = 0; i < 12; i++) {
-          const client = await connectClient(proxy.port, i);
-          clients.push(client);
-          assert(await echoRound(client, 4096), `client ${i} echo`);
-        }
-        await waitFor(
-          () => clients.every((c) => backendOf(backends, c) >= 0),
-          5_000,
-          "every client logged",
-        );
+        clients.push(...await openLogged(proxy, backends, 12, 0));
         const victim = 2;
         const onVictim = clients.filter((c) =>
           backendOf(backends, c) === victim
@@ -300,16 +302,7 @@ for (const version of VERSIONS) {
         }
         // No new connection is routed to it.
         const before = relayed(backends[victim]!, proxy).length;
-        for (let i = 0; i < 12; i++) {
-          const client = await connectClient(proxy.port, 100 + i);
-          fresh.push(client);
-          assert(await echoRound(client, 4096), `new client ${i} echo`);
-        }
-        await waitFor(
-          () => fresh.every((c) => backendOf(backends, c) >= 0),
-          5_000,
-          "every new client logged",
-        );
+        fresh.push(...await openLogged(proxy, backends, 12, 100));
         assert(fresh.every((c) => backendOf(backends, c) !== victim));
         assertEquals(relayed(backends[victim]!, proxy).length, before);
         // Once its own clients leave, it exits cleanly, before the deadline.

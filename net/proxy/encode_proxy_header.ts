@@ -2,6 +2,7 @@
 // test) sends to speak to a server with `proxyProtocol` enabled.
 
 import { crc32c } from "./_crc32c.ts";
+import { V2_SIGNATURE } from "./_wire.ts";
 import { formatIPv6, parseIPv4, parseIPv6 } from "./_ip.ts";
 import {
   PROXY_TLV_TYPES,
@@ -41,21 +42,6 @@ export interface ProxyHeaderInit {
   /** v2 only: append a CRC32c TLV over the header. @default {false} */
   checksum?: boolean;
 }
-
-const V2_SIGNATURE = [
-  0x0d,
-  0x0a,
-  0x0d,
-  0x0a,
-  0x00,
-  0x0d,
-  0x0a,
-  0x51,
-  0x55,
-  0x49,
-  0x54,
-  0x0a,
-];
 
 function fail(detail: string): TypeError {
   return new TypeError(`Cannot encode PROXY header as ${detail}`);

@@ -10,6 +10,7 @@ import {
   validateUint8Array,
 } from "../../_internal/validate.ts";
 import { crc32c } from "./_crc32c.ts";
+import { V2_SIGNATURE } from "./_wire.ts";
 import { formatIPv4, formatIPv6, isIPv4, parseIPv6 } from "./_ip.ts";
 import {
   PROXY_TLV_TYPES,
@@ -26,20 +27,6 @@ const PROXY_V1_MAX_LENGTH = 107;
 const V2_FIXED = 16;
 const V2_MAX = V2_FIXED + 0xffff;
 const V1_PREFIX = new Uint8Array([0x50, 0x52, 0x4f, 0x58, 0x59, 0x20]); // "PROXY "
-const V2_SIGNATURE = new Uint8Array([
-  0x0d,
-  0x0a,
-  0x0d,
-  0x0a,
-  0x00,
-  0x0d,
-  0x0a,
-  0x51,
-  0x55,
-  0x49,
-  0x54,
-  0x0a,
-]);
 const DEFAULT_MAX_HEADER_BYTES = 4096;
 const MAX_UNIQUE_ID = 128;
 const MODES: readonly ProxyProtocolMode[] = ["v1", "v2", "any", "optional"];
@@ -670,27 +657,20 @@ function parseV2(bytes: Uint8Array, copyValues: boolean): ProxyHeader {
   let source: ProxyAddress | null = null;
   let destination: ProxyAddress | null = null;
   const transport = protocol === "dgram" ? "udp" : "tcp";
-  if (family === "inet") {
+  if (family === "inet" || family === "inet6") {
+    // Source address, destination address, source port, destination port.
+    const size = family === "inet" ? 4 : 16;
+    const format = family === "inet" ? formatIPv4 : formatIPv6;
+    const ports = V2_FIXED + 2 * size;
     source = {
       transport,
-      hostname: formatIPv4(bytes, 16),
-      port: u16(bytes, 24),
+      hostname: format(bytes, V2_FIXED),
+      port: u16(bytes, ports),
     };
     destination = {
       transport,
-      hostname: formatIPv4(bytes, 20),
-      port: u16(bytes, 26),
-    };
-  } else if (family === "inet6") {
-    source = {
-      transport,
-      hostname: formatIPv6(bytes, 16),
-      port: u16(bytes, 48),
-    };
-    destination = {
-      transport,
-      hostname: formatIPv6(bytes, 32),
-      port: u16(bytes, 50),
+      hostname: format(bytes, V2_FIXED + size),
+      port: u16(bytes, ports + 2),
     };
   } else if (family === "unix") {
     const transportUnix = protocol === "dgram" ? "unixpacket" : "unix";
