@@ -15,3 +15,22 @@ export const V2_SIGNATURE: Uint8Array = new Uint8Array([
   0x54,
   0x0a,
 ]);
+
+/** The v1 prefix, `PROXY `. */
+export const V1_PREFIX: Uint8Array = new Uint8Array([
+  0x50,
+  0x52,
+  0x4f,
+  0x58,
+  0x59,
+  0x20,
+]);
+
+/** Longest v1 header, CRLF included (spec section 2.1). */
+export const PROXY_V1_MAX_LENGTH = 107;
+
+/** Fixed part of a v2 header: signature, version/command, family, length. */
+export const V2_FIXED = 16;
+
+/** Longest unique id TLV value (spec section 2.2.5). */
+export const MAX_UNIQUE_ID = 128;
