@@ -181,7 +181,22 @@ export class BufferPool {
   #bytesRetained = 0;
   #buffersRetained = 0;
 
-  /** Constructs a pool. */
+  /**
+   * Constructs a pool.
+   *
+   * @param options Size classes, retention bound and slab size.
+   * @throws {RangeError} If a size is not a power of two, `maxSize <
+   * minSize`, or `maxRetainedBytes` is not a non-negative integer.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const pool = new BufferPool({ minSize: 256, maxSize: 4096 });
+   * assertEquals(pool.acquire(1).length, 256);
+   * ```
+   */
   constructor(options: BufferPoolOptions = {}) {
     const minSize = assertPowerOfTwo("minSize", options.minSize ?? 64);
     const maxSize = assertPowerOfTwo("maxSize", options.maxSize ?? 1 << 20);
@@ -215,7 +230,21 @@ export class BufferPool {
     }
   }
 
-  /** The length of the buffer `acquire(size)` returns. */
+  /**
+   * The length of the buffer `acquire(size)` returns.
+   *
+   * @param size The bytes wanted.
+   * @returns The size class: the next power of two from `minSize` up to
+   * `maxSize`, else `size` itself.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(new BufferPool().classSize(1000), 1024);
+   * ```
+   */
   classSize(size: number): number {
     if (size > this.#maxSize) return size;
     const shift = ceilLog2(size);
@@ -225,6 +254,19 @@ export class BufferPool {
   /**
    * A buffer of at least `size` bytes: of the size class when `size` is at
    * most `maxSize`, else exactly `size`. Its contents are unspecified.
+   *
+   * @param size The bytes wanted.
+   * @returns A buffer of `classSize(size)` bytes.
+   * @throws {RangeError} If `size` is not a non-negative integer.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const pool = new BufferPool();
+   * assertEquals(pool.acquire(100).length, 128);
+   * ```
    */
   acquire(size: number): Uint8Array {
     if (size > this.#maxSize) {
@@ -274,6 +316,18 @@ export class BufferPool {
   /**
    * Gives a buffer back. Buffers that are not a whole size-class buffer, or
    * that would exceed `maxRetainedBytes`, are dropped.
+   *
+   * @param buf A buffer from `acquire()`; do not use it afterwards.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const pool = new BufferPool();
+   * pool.release(pool.acquire(64));
+   * assertEquals(pool.metrics().buffersRetained, 1);
+   * ```
    */
   release(buf: Uint8Array): void {
     const len = buf.length;
@@ -312,19 +366,65 @@ export class BufferPool {
     };
   }
 
-  /** A buffer of at least `size` bytes that goes back to the pool on dispose. */
+  /**
+   * A buffer of at least `size` bytes that goes back to the pool on dispose.
+   *
+   * @param size The bytes wanted.
+   * @returns A lease holding the buffer; `using` gives it back.
+   * @throws {RangeError} If `size` is not a non-negative integer.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const pool = new BufferPool();
+   * {
+   *   using lease = pool.lease(64);
+   *   lease.buffer.fill(1);
+   * }
+   * assertEquals(pool.metrics().buffersRetained, 1);
+   * ```
+   */
   lease(size: number): BufferLease {
     return new Lease(this, this.acquire(size));
   }
 
-  /** Drops every retained buffer. */
+  /**
+   * Drops every retained buffer.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const pool = new BufferPool();
+   * pool.release(pool.acquire(64));
+   * pool.clear();
+   * assertEquals(pool.metrics().bytesRetained, 0);
+   * ```
+   */
   clear(): void {
     for (const list of this.#free) list.length = 0;
     this.#bytesRetained = 0;
     this.#buffersRetained = 0;
   }
 
-  /** A snapshot of the pool's counters. */
+  /**
+   * A snapshot of the pool's counters.
+   *
+   * @returns Hits, misses, releases, drops and what is retained now.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const pool = new BufferPool();
+   * pool.acquire(64);
+   * assertEquals(pool.metrics().misses, 1);
+   * ```
+   */
   metrics(): BufferPoolMetrics {
     return {
       hits: this.#hits,

@@ -55,7 +55,23 @@ export class Timer {
   /** Milliseconds between later expiries, or `undefined` for one shot. */
   readonly intervalMs: number | undefined;
 
-  /** Constructs a timer that fires `delayMs` milliseconds after it is registered. */
+  /**
+   * Constructs a timer that fires `delayMs` milliseconds after it is
+   * registered (and every `intervalMs` after that when set).
+   *
+   * @param delayMs Milliseconds to the first expiry: a non-negative finite number.
+   * @param options `intervalMs` to repeat.
+   * @throws {RangeError} If `delayMs` or `intervalMs` is out of range.
+   *
+   * @example Usage
+   * ```ts
+   * import { Timer } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const timer = new Timer(10, { intervalMs: 5 });
+   * assertEquals([timer.delayMs, timer.intervalMs], [10, 5]);
+   * ```
+   */
   constructor(delayMs: number, options: TimerOptions = {}) {
     assertDelay(delayMs, "create timer");
     const { intervalMs } = options;

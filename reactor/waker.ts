@@ -54,7 +54,24 @@ export class Waker {
   readonly buffer: SharedArrayBuffer;
   #state: Int32Array;
 
-  /** Constructs a waker, on new shared memory or on `options.buffer`. */
+  /**
+   * Constructs a waker, on new shared memory or on `options.buffer` (the
+   * `buffer` of a waker made on another thread).
+   *
+   * @param options The shared memory to use.
+   * @throws {TypeError} If `buffer` is not a `SharedArrayBuffer` of at least
+   * 4 bytes.
+   *
+   * @example Usage
+   * ```ts
+   * import { Waker } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const waker = new Waker();
+   * const elsewhere = new Waker({ buffer: waker.buffer }); // e.g. in a Worker
+   * assertEquals(elsewhere.buffer, waker.buffer);
+   * ```
+   */
   constructor(options: WakerOptions = {}) {
     const { buffer } = options;
     if (buffer !== undefined) {
@@ -72,7 +89,21 @@ export class Waker {
     this.#state = new Int32Array(this.buffer, 0, 1);
   }
 
-  /** Wakes the loop the waker is registered with; safe from any thread. */
+  /**
+   * Wakes the loop the waker is registered with; safe from any thread. Wakes
+   * before the loop dispatches coalesce into one event.
+   *
+   * @example Usage
+   * ```ts
+   * import { EventLoop, Interest, Waker } from "@millrace/io/reactor";
+   *
+   * await using loop = new EventLoop();
+   * const waker = new Waker();
+   * loop.register(waker, 1, Interest.READABLE, (_event, loop) => loop.stop());
+   * waker.wake();
+   * await loop.run();
+   * ```
+   */
   wake(): void {
     const state = this.#state;
     if (Atomics.compareExchange(state, 0, 0, 1) === 0) {
