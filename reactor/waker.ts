@@ -18,7 +18,8 @@ let stateOf: (waker: Waker) => Int32Array;
 export interface WakerOptions {
   /**
    * The shared memory of an existing waker (its `buffer`), to wake it from
-   * another Worker. Without it a new 8-byte `SharedArrayBuffer` is made.
+   * another Worker: a `SharedArrayBuffer` of at least 4 bytes. Without it a
+   * new 8-byte `SharedArrayBuffer` is made.
    *
    * @default {undefined}
    */
@@ -55,12 +56,7 @@ export class Waker {
   #state: Int32Array;
 
   /**
-   * Constructs a waker, on new shared memory or on `options.buffer` (the
-   * `buffer` of a waker made on another thread).
-   *
-   * @param options The shared memory to use.
-   * @throws {TypeError} If `buffer` is not a `SharedArrayBuffer` of at least
-   * 4 bytes.
+   * Constructs a waker, on new shared memory or on `options.buffer`.
    *
    * @example Usage
    * ```ts
@@ -68,9 +64,13 @@ export class Waker {
    * import { assertEquals } from "@std/assert";
    *
    * const waker = new Waker();
-   * const elsewhere = new Waker({ buffer: waker.buffer }); // e.g. in a Worker
-   * assertEquals(elsewhere.buffer, waker.buffer);
+   * const same = new Waker({ buffer: waker.buffer }); // as a Worker would
+   * assertEquals(same.buffer, waker.buffer);
    * ```
+   *
+   * @param options The shared memory of an existing waker.
+   * @throws {TypeError} If `buffer` is not a `SharedArrayBuffer` of at least 4
+   * bytes.
    */
   constructor(options: WakerOptions = {}) {
     const { buffer } = options;
@@ -90,18 +90,23 @@ export class Waker {
   }
 
   /**
-   * Wakes the loop the waker is registered with; safe from any thread. Wakes
-   * before the loop dispatches coalesce into one event.
+   * Wakes the loop the waker is registered with; safe from any thread.
    *
    * @example Usage
    * ```ts
    * import { EventLoop, Interest, Waker } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
    *
    * await using loop = new EventLoop();
    * const waker = new Waker();
-   * loop.register(waker, 1, Interest.READABLE, (_event, loop) => loop.stop());
+   * let woken = 0;
+   * loop.register(waker, 1, Interest.READABLE, () => {
+   *   woken++;
+   *   loop.stop();
+   * });
    * waker.wake();
    * await loop.run();
+   * assertEquals(woken, 1);
    * ```
    */
   wake(): void {
