@@ -2,8 +2,8 @@
 // checks of `register` and `reregister`, and the lookup by token.
 
 import type { EventHandler, Source } from "./event.ts";
-import { formatValue } from "../_internal/format.ts";
 import { assertInterest, Interest } from "./interest.ts";
+import { formatValue } from "../_internal/format.ts";
 import { assertToken, RESERVED_TOKEN_BASE, type Token } from "./token.ts";
 import { Timer } from "./timer.ts";
 import { Waker } from "./waker.ts";

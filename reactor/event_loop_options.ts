@@ -24,9 +24,8 @@ export interface EventLoopOptions {
   /**
    * The most events dispatched while the runtime gets no macrotask turn;
    * past it the loop waits for one, so that timers and other I/O get their
-   * turn: 1 to 2 ** 20. (After half of it the loop asks for a turn without
-   * waiting; events that arrive through the runtime's own turns are never
-   * held back.)
+   * turn. (After half of it the loop asks for a turn without waiting; events
+   * that arrive through the runtime's own turns are never held back.) From 1 to 2 ** 20.
    *
    * @default {1024}
    */
