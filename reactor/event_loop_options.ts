@@ -22,9 +22,10 @@ import type { Token } from "./token.ts";
  */
 export interface EventLoopOptions {
   /**
-   * The most events dispatched before the loop yields to the runtime (a
-   * macrotask turn) so that timers and other I/O get their turn: 1 to
-   * 2 ** 20.
+   * The most events dispatched while the runtime gets no macrotask turn;
+   * past it the loop waits for one, so that timers and other I/O get their
+   * turn. (After half of it the loop asks for a turn without waiting; events
+   * that arrive through the runtime's own turns are never held back.) From 1 to 2 ** 20.
    *
    * @default {1024}
    */

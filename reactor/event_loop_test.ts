@@ -422,3 +422,27 @@ Deno.test("write() from a handler after closing its own source is a TypeError", 
   loop.stop();
   await running;
 });
+
+Deno.test("EventLoop options follow the shared rules: sizes up to 1 GiB, whole milliseconds, a TypeError for a wrong type", () => {
+  assertThrows(
+    () => new EventLoop({ maxReadBufferSize: 2 ** 40 }),
+    RangeError,
+    "Cannot create event loop as 'maxReadBufferSize' must be an integer from 1 to 2 ** 30: received 1099511627776",
+  );
+  assertThrows(
+    () => new EventLoop({ acceptErrorDelayMs: 1.5 }),
+    RangeError,
+    "'acceptErrorDelayMs' must be an integer from 0 to",
+  );
+  assertThrows(
+    // deno-lint-ignore no-explicit-any
+    () => new EventLoop({ eventsCapacity: "8" as any }),
+    TypeError,
+    "'eventsCapacity' must be an integer from 1 to 2 ** 20: received '8'",
+  );
+  assertThrows(
+    () => new EventLoop({ minReadBufferSize: 4096, maxReadBufferSize: 1024 }),
+    RangeError,
+    "'maxReadBufferSize' must be at least 'minReadBufferSize' (4096): received 1024",
+  );
+});
