@@ -11,6 +11,14 @@
 
 import fc from "fast-check";
 
+// An arbitrary given a `maxLength` (or `max`) spreads over the whole range;
+// fast-check's default ("small" sizes whatever the bound) rarely gets near the
+// limits where parsers break.
+fc.configureGlobal({
+  ...fc.readConfigureGlobal(),
+  defaultSizeToMaxWhenMaxSpecified: true,
+});
+
 /** Options for {@linkcode assertProperty}. */
 export interface PropertyOptions {
   /**
