@@ -674,3 +674,93 @@ Deno.test({
     }
   },
 });
+
+// Lost wakeup under write backpressure (issue 9, part 1): a long pipeline
+// from one client makes the connection write-only for a while; every
+// command must still be answered, as redis-server answers them all.
+async function pipeGets(port: number, count: number): Promise<string> {
+  assertEquals(await cli(port, ["SET", "k", "v".repeat(100)]), "OK\n");
+  return (await cli(
+    port,
+    ["--pipe", "--pipe-timeout", "5"],
+    "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".repeat(count),
+  ))
+    .trim().split("\n").at(-1)!;
+}
+
+/** One write of `count` GETs of a 100-byte value; the reply bytes read. */
+async function oneWriteGets(port: number, count: number): Promise<number> {
+  const value = "v".repeat(100);
+  assertEquals(await cli(port, ["SET", "k100", value]), "OK\n");
+  const reply = `$100\r\n${value}\r\n`;
+  const expected = reply.length * count;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const wire = enc.encode("*2\r\n$3\r\nGET\r\n$4\r\nk100\r\n".repeat(count));
+    const writing = (async () => {
+      let off = 0;
+      while (off < wire.length) off += await conn.write(wire.subarray(off));
+    })();
+    writing.catch(() => {});
+    const buf = new Uint8Array(65536);
+    let got = 0;
+    let text = "";
+    while (got < expected) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const n = await Promise.race([
+        conn.read(buf),
+        new Promise<"stalled">((r) =>
+          timer = setTimeout(() => r("stalled"), 5000)
+        ),
+      ]);
+      clearTimeout(timer);
+      if (n === "stalled" || n === null) break;
+      text += dec.decode(buf.subarray(0, n));
+      got += n;
+    }
+    if (got === expected) {
+      await writing;
+      assertEquals(text, reply.repeat(count));
+    }
+    return got / reply.length;
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test({
+  name: redisServer.name(
+    "mini_redis answers 100,000 pipelined GETs via redis-cli --pipe as redis-server does",
+  ),
+  ignore: redisServer.ignore,
+  async fn() {
+    const real = await startRedisServer();
+    try {
+      await using mini = await startMiniRedis();
+      const expected = await pipeGets(real.port, 100_000);
+      assertEquals(expected, "errors: 0, replies: 100000");
+      assertEquals(await pipeGets(mini.port, 100_000), expected);
+    } finally {
+      real.child.kill("SIGTERM");
+      await real.child.status;
+    }
+  },
+});
+
+Deno.test({
+  name: redisServer.name(
+    "mini_redis answers 4,000 GETs of a 100 B value sent in one write as redis-server does",
+  ),
+  ignore: redisServer.ignore,
+  async fn() {
+    const real = await startRedisServer();
+    try {
+      await using mini = await startMiniRedis();
+      assertEquals(await oneWriteGets(real.port, 4000), 4000);
+      assertEquals(await oneWriteGets(mini.port, 4000), 4000);
+    } finally {
+      real.child.kill("SIGTERM");
+      await real.child.status;
+    }
+  },
+});

@@ -1,11 +1,11 @@
-// Hand-over between the stream API and the reactor (reactor/_inflight.ts):
+// Hand-over between the stream API and the reactor (_internal/inflight.ts):
 // a TcpStream reads a header, detaches, and an EventLoop reads the rest; then
 // the loop deregisters and a TcpStream takes the connection back. No byte is
 // lost or reordered either way.
 import { assertEquals } from "@std/assert";
 import { EventLoop, Interest } from "../reactor/mod.ts";
-import { TcpListener } from "../net/tcp_listener.ts";
-import { TcpStream } from "../net/tcp_stream.ts";
+import { TcpListener } from "../net/stream/tcp_listener.ts";
+import { TcpStream } from "../net/stream/tcp_stream.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

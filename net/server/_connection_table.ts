@@ -1,0 +1,635 @@
+// The connection table shared by `TcpServer` and `TcpClient`: registers
+// connections on the loop, drives the handler, implements `ServerContext`.
+//
+// Hot path (onData): one Map lookup by token, one timestamp store when an
+// idle timeout is set, the user callback inside try/catch. No per-event
+// allocation: the context is this object.
+
+import type { EventLoop } from "../../reactor/event_loop.ts";
+import type { Event } from "../../reactor/event.ts";
+import { Interest } from "../../reactor/interest.ts";
+import { toError } from "../../_internal/to_error.ts";
+import { ConnectionNotFoundError, NetError } from "../errors.ts";
+import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
+import type {
+  BroadcastOptions,
+  CloseConnectionOptions,
+  ServerContext,
+} from "./server_context.ts";
+
+type TimerHandle = ReturnType<EventLoop["addTimer"]>;
+
+/** Settings the table applies to every connection. */
+export interface ConnectionSettings {
+  noDelay: boolean;
+  keepAlive: boolean;
+  idleTimeoutMs: number;
+  writeHighWaterMark: number;
+  maxWriteBuffer: number;
+  /**
+   * Largest receive buffer of one connection; undefined when the loop was
+   * created with it (no per-registration options on the hot path).
+   */
+  maxReadBufferSize?: number | undefined;
+}
+
+const R_OPEN = 1;
+const R_WRITESHUT = 2;
+const R_WANTWRITABLE = 4;
+
+/** The rarely used parts of a record, allocated on first use. */
+class RecordExtra {
+  remoteAddr: Deno.Addr | undefined = undefined;
+  lastActive = 0;
+  idleTimer: TimerHandle | undefined = undefined;
+}
+
+/**
+ * One open connection; kept small, as idle connections are made of it: its
+ * booleans share one integer, and the remote address and idle-timeout state
+ * live in an object made only when needed.
+ */
+export class ConnectionRecord<T> {
+  readonly id: number;
+  readonly token: number;
+  readonly conn: Deno.Conn;
+  data: T | undefined = undefined;
+  flags: number = R_OPEN;
+  x: RecordExtra | undefined = undefined;
+  /** The table, for the record's event handler (bound to the record). */
+  readonly table: ConnectionTable<T>;
+
+  constructor(
+    table: ConnectionTable<T>,
+    id: number,
+    token: number,
+    conn: Deno.Conn,
+  ) {
+    this.table = table;
+    this.id = id;
+    this.token = token;
+    this.conn = conn;
+  }
+
+  /** Read from the conn on first use (most servers never ask). */
+  get remoteAddr(): Deno.Addr | undefined {
+    return this.x?.remoteAddr;
+  }
+  set remoteAddr(value: Deno.Addr | undefined) {
+    if (value === undefined && this.x === undefined) return;
+    (this.x ??= new RecordExtra()).remoteAddr = value;
+  }
+  /** Write side shut (graceful shutdown): `sendTo` refuses. */
+  get writeShut(): boolean {
+    return (this.flags & R_WRITESHUT) !== 0;
+  }
+  set writeShut(value: boolean) {
+    this.flags = value ? this.flags | R_WRITESHUT : this.flags & ~R_WRITESHUT;
+  }
+  /** `sendTo` returned false: tell the handler once it drains. */
+  get wantWritable(): boolean {
+    return (this.flags & R_WANTWRITABLE) !== 0;
+  }
+  set wantWritable(value: boolean) {
+    this.flags = value
+      ? this.flags | R_WANTWRITABLE
+      : this.flags & ~R_WANTWRITABLE;
+  }
+  /** In the table (false once removed). */
+  get open(): boolean {
+    return (this.flags & R_OPEN) !== 0;
+  }
+  set open(value: boolean) {
+    this.flags = value ? this.flags | R_OPEN : this.flags & ~R_OPEN;
+  }
+  get lastActive(): number {
+    return this.x?.lastActive ?? 0;
+  }
+  set lastActive(value: number) {
+    if (value === 0 && this.x === undefined) return;
+    (this.x ??= new RecordExtra()).lastActive = value;
+  }
+  /** Only with an idle timeout. */
+  get idleTimer(): TimerHandle | undefined {
+    return this.x?.idleTimer;
+  }
+  set idleTimer(value: TimerHandle | undefined) {
+    if (value === undefined && this.x === undefined) return;
+    (this.x ??= new RecordExtra()).idleTimer = value;
+  }
+}
+
+/** Counters kept by the table, part of `TcpServer.stats()`. */
+export interface ConnectionCounters {
+  opened: number;
+  closed: number;
+  peak: number;
+  bytesReceived: number;
+  bytesQueued: number;
+  dataEvents: number;
+  handlerErrors: number;
+  disconnects: Record<DisconnectReason, number>;
+}
+
+const encoder = new TextEncoder();
+
+/** How long a closing connection may take to write its queue. */
+export const LINGER_MS = 5000;
+
+function noop(): void {}
+
+function toBytes(bytes: Uint8Array | string): Uint8Array {
+  return typeof bytes === "string" ? encoder.encode(bytes) : bytes.slice();
+}
+
+/**
+ * Calls `onRejected` if `result`, what a handler callback returned, is a
+ * promise (any thenable) that rejects: an async callback's rejection is
+ * handled like a throw. Cheap when the callback is synchronous.
+ */
+export function watchResult(
+  result: void | PromiseLike<void>,
+  onRejected: (error: unknown) => void,
+): void {
+  if (result !== undefined && typeof result.then === "function") {
+    Promise.resolve(result).then(undefined, onRejected);
+  }
+}
+
+/** Checks a handler's one required callback, `onData`, for `action`. */
+export function validateHandler<T>(
+  action: string,
+  handler: NetworkHandler<T>,
+): void {
+  if (handler === null || typeof handler?.onData !== "function") {
+    throw new TypeError(
+      `Cannot ${action} as 'handler.onData' must be a function: received ` +
+        (handler === null ? "null" : typeof handler?.onData),
+    );
+  }
+}
+
+/** A count of zero for every disconnect reason, in the order stats list them. */
+export function zeroDisconnects(): Record<DisconnectReason, number> {
+  return {
+    "peer closed": 0,
+    "reset": 0,
+    "idle timeout": 0,
+    "slow consumer": 0,
+    "shutdown": 0,
+    "handler error": 0,
+    "closed": 0,
+    "error": 0,
+  };
+}
+
+/** Maps a Deno I/O error to a disconnect reason. */
+export function reasonOf(error: Error): DisconnectReason {
+  if (
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    (error as { code?: unknown }).code === "ECONNRESET" ||
+    (error as { code?: unknown }).code === "EPIPE"
+  ) {
+    return "reset";
+  }
+  return "error";
+}
+
+export class ConnectionTable<T> implements ServerContext<T> {
+  readonly #loop: EventLoop;
+  readonly #handler: NetworkHandler<T>;
+  readonly #settings: ConnectionSettings;
+  readonly #byId = new Map<number, ConnectionRecord<T>>();
+  readonly #closing = new Set<Promise<void>>();
+  readonly #lingering = new Set<AbortController>();
+  #nextId = 1;
+  /** maxWriteBuffer below the high-water mark: check the cap on every write. */
+  readonly #checkEveryWrite: boolean;
+  /** The `data` of the event being dispatched (the loop may adopt it). */
+  #current: Uint8Array | undefined;
+  /** The record being reported to onDisconnect: its data stays readable. */
+  #departing: ConnectionRecord<T> | undefined;
+  /** Called after a connection left the table. */
+  onRemoved: (() => void) | undefined;
+  /** While set, every disconnect is reported with this reason instead of a peer close. */
+  shuttingDown = false;
+  readonly counters: ConnectionCounters = {
+    opened: 0,
+    closed: 0,
+    peak: 0,
+    bytesReceived: 0,
+    bytesQueued: 0,
+    dataEvents: 0,
+    handlerErrors: 0,
+    disconnects: zeroDisconnects(),
+  };
+
+  constructor(
+    loop: EventLoop,
+    handler: NetworkHandler<T>,
+    settings: ConnectionSettings,
+  ) {
+    this.#loop = loop;
+    this.#handler = handler;
+    this.#settings = settings;
+    this.#checkEveryWrite = settings.maxWriteBuffer <=
+      settings.writeHighWaterMark;
+  }
+
+  get loop(): EventLoop {
+    return this.#loop;
+  }
+
+  get connectionCount(): number {
+    return this.#byId.size;
+  }
+
+  /** Takes ownership of `conn`, registers it and calls `onConnect`. */
+  add(conn: Deno.Conn): ConnectionRecord<T> {
+    const settings = this.#settings;
+    const tcp = conn as Partial<Deno.TcpConn>;
+    if (typeof tcp.setNoDelay === "function") {
+      try {
+        tcp.setNoDelay(settings.noDelay);
+        if (settings.keepAlive) tcp.setKeepAlive!(true);
+      } catch {
+        // The peer may already be gone; the first read reports it.
+      }
+    }
+    const token = this.#loop.allocateToken();
+    const record = new ConnectionRecord<T>(
+      this,
+      this.#nextId++,
+      token,
+      conn,
+    );
+    this.#byId.set(record.id, record);
+    this.counters.opened++;
+    if (this.#byId.size > this.counters.peak) {
+      this.counters.peak = this.#byId.size;
+    }
+    const max = settings.maxReadBufferSize;
+    // One handler per connection, a function bound to the record (smaller
+    // than a closure and its context): no lookup by token on the hot path.
+    // READABLE only: WRITABLE is added while a sender waits for a drain.
+    this.#loop.register(
+      conn,
+      token,
+      Interest.READABLE,
+      ConnectionTable.#onEvent.bind(record),
+      max === undefined ? undefined : {
+        maxReadBufferSize: max,
+        // Only a tiny cap lowers the loop's small starting buffer.
+        ...(max < 4096 ? { minReadBufferSize: Math.min(64, max) } : {}),
+      },
+    );
+    if (settings.idleTimeoutMs > 0) {
+      record.lastActive = performance.now();
+      record.idleTimer = this.#loop.addTimer(
+        settings.idleTimeoutMs,
+        () => this.#checkIdle(record),
+      );
+    }
+    if (this.#handler.onConnect !== undefined) {
+      try {
+        const result = this.#handler.onConnect(this, record.id);
+        if (result !== undefined) this.#watch(record, result);
+      } catch (error) {
+        this.#handlerFailed(record, error);
+      }
+    }
+    return record;
+  }
+
+  static #onEvent = function (
+    this: ConnectionRecord<unknown>,
+    event: Event,
+  ): void {
+    this.table.#dispatch(this, event);
+  };
+
+  #dispatch(record: ConnectionRecord<T>, event: Event): void {
+    if (!record.open) return;
+    const data = event.data;
+    if (data !== undefined) {
+      if (record.idleTimer !== undefined) record.lastActive = performance.now();
+      this.counters.bytesReceived += data.length;
+      this.counters.dataEvents++;
+      this.#current = data;
+      try {
+        const result = this.#handler.onData(this, record.id, data);
+        if (result !== undefined) this.#watch(record, result);
+      } catch (error) {
+        this.#current = undefined;
+        this.#handlerFailed(record, error);
+        return;
+      }
+      this.#current = undefined;
+      if (!record.open) return;
+    }
+    if (event.writable && record.wantWritable) {
+      record.wantWritable = false;
+      this.#loop.reregister(record.token, Interest.READABLE);
+      if (this.#handler.onWritable !== undefined) {
+        try {
+          const result = this.#handler.onWritable(this, record.id);
+          if (result !== undefined) this.#watch(record, result);
+        } catch (error) {
+          this.#handlerFailed(record, error);
+          return;
+        }
+        if (!record.open) return;
+      }
+    }
+    const error = event.error;
+    if (error !== undefined) {
+      const reason = reasonOf(error);
+      if (reason === "error") this.#reportError(error, record.id);
+      this.#remove(record, this.shuttingDown ? "shutdown" : reason);
+      if (!event.closed) this.#track(this.#loop.close(record.token));
+      return;
+    }
+    if (event.closed) {
+      this.#remove(record, this.shuttingDown ? "shutdown" : "peer closed");
+      return;
+    }
+    if (event.readClosed) {
+      this.#remove(record, this.shuttingDown ? "shutdown" : "peer closed");
+      // Echo-style peers half-close and still read: write what is queued first.
+      this.#closeToken(record.token, true);
+    }
+  }
+
+  #checkIdle(record: ConnectionRecord<T>): void {
+    if (!record.open) return;
+    const idle = this.#settings.idleTimeoutMs;
+    // Lazy re-arm: traffic only stores a timestamp; the timer checks it when it
+    // fires and sleeps again for the remainder.
+    const elapsed = performance.now() - record.lastActive;
+    if (elapsed >= idle - 1) {
+      record.idleTimer = undefined;
+      this.close(record, "idle timeout", false);
+      return;
+    }
+    record.idleTimer = this.#loop.addTimer(
+      idle - elapsed,
+      () => this.#checkIdle(record),
+    );
+  }
+
+  /** An async callback of `record`: its rejection costs the connection. */
+  #watch(record: ConnectionRecord<T>, result: PromiseLike<void>): void {
+    watchResult(result, (error) => this.#handlerFailed(record, error));
+  }
+
+  #handlerFailed(record: ConnectionRecord<T>, error: unknown): void {
+    this.counters.handlerErrors++;
+    this.#reportError(toError(error), record.id);
+    if (record.open) {
+      this.close(record, "handler error", false);
+    }
+  }
+
+  #reportError(error: Error, id: number | undefined): void {
+    if (this.#handler.onError === undefined) return;
+    try {
+      watchResult(this.#handler.onError(this, error, id), noop);
+    } catch {
+      // An error handler that throws has nobody left to tell.
+    }
+  }
+
+  /** Reports an error that belongs to no connection (accept errors). */
+  reportError(error: Error): void {
+    this.#reportError(error, undefined);
+  }
+
+  /** Takes the record out of the table and tells the handler. */
+  #remove(record: ConnectionRecord<T>, reason: DisconnectReason): void {
+    this.#byId.delete(record.id);
+    record.open = false;
+    record.idleTimer?.cancel();
+    record.idleTimer = undefined;
+    this.counters.closed++;
+    this.counters.disconnects[reason]++;
+    if (this.#handler.onDisconnect !== undefined) {
+      const outer = this.#departing;
+      this.#departing = record;
+      try {
+        watchResult(
+          this.#handler.onDisconnect(this, record.id, reason),
+          (error) => this.#disconnectFailed(record.id, error),
+        );
+      } catch (error) {
+        this.#disconnectFailed(record.id, error);
+      } finally {
+        this.#departing = outer;
+      }
+    }
+    this.onRemoved?.();
+  }
+
+  /** `onDisconnect` threw: the connection is gone already; just report. */
+  #disconnectFailed(id: number, error: unknown): void {
+    this.counters.handlerErrors++;
+    this.#reportError(toError(error), id);
+  }
+
+  #track(promise: Promise<void>): void {
+    const tracked = promise.catch(() => {
+      // Closing a conn whose peer is gone can fail; it is closed either way.
+    }).finally(() => this.#closing.delete(tracked));
+    this.#closing.add(tracked);
+  }
+
+  /**
+   * Closes a removed connection's source, after writing its queue when
+   * `flush`. The flush is bounded: a peer that stops reading (say, after
+   * half-closing) must not pin a descriptor and its queue forever, so after
+   * `LINGER_MS`, or at `abortLingering()` (forced shutdown), it is closed
+   * anyway. Reads stop at once: nobody would see them.
+   */
+  #closeToken(token: number, flush: boolean): void {
+    const loop = this.#loop;
+    let pending = 0;
+    try {
+      pending = flush ? loop.pendingWriteBytes(token) : 0;
+      if (pending > 0) loop.reregister(token, Interest.NONE);
+    } catch {
+      pending = 0;
+    }
+    if (pending === 0) {
+      this.#track(loop.close(token));
+      return;
+    }
+    const controller = new AbortController();
+    this.#lingering.add(controller);
+    const timer = setTimeout(() => controller.abort(), LINGER_MS);
+    this.#track(
+      loop.flush(token, { signal: controller.signal }).catch(() => {
+        // Timed out, aborted or the write failed: close all the same.
+      }).then(() => {
+        clearTimeout(timer);
+        this.#lingering.delete(controller);
+        return loop.close(token);
+      }),
+    );
+  }
+
+  /** Cuts short every bounded flush of a closing connection. */
+  abortLingering(): void {
+    for (const controller of this.#lingering) controller.abort();
+  }
+
+  /** Closes a connection the table still holds. */
+  close(
+    record: ConnectionRecord<T>,
+    reason: DisconnectReason,
+    flush: boolean,
+  ): void {
+    if (!record.open) return;
+    this.#remove(record, reason);
+    this.#closeToken(record.token, flush);
+  }
+
+  /** Flushes and half-closes every connection (graceful shutdown). */
+  shutdownWrites(): void {
+    for (const record of this.#byId.values()) {
+      if (record.writeShut) continue;
+      record.writeShut = true;
+      this.#loop.shutdownWrite(record.token).catch(() => {
+        // The connection closed before its queue drained; its close event
+        // tells the handler.
+      });
+    }
+  }
+
+  /** Closes every connection now with `reason`; returns how many. */
+  closeAll(reason: DisconnectReason): number {
+    let count = 0;
+    for (const record of [...this.#byId.values()]) {
+      this.close(record, reason, false);
+      count++;
+    }
+    return count;
+  }
+
+  /** Resolves when every close started so far has finished. */
+  async settled(): Promise<void> {
+    while (this.#closing.size > 0) {
+      await Promise.all(this.#closing);
+    }
+  }
+
+  record(id: number): ConnectionRecord<T> | undefined {
+    return this.#byId.get(id);
+  }
+
+  // ServerContext
+
+  sendTo(id: number, bytes: Uint8Array | string): boolean {
+    const record = this.#byId.get(id);
+    if (record === undefined) throw new ConnectionNotFoundError(id);
+    if (record.writeShut) {
+      throw new NetError(
+        "closed",
+        `Cannot send to connection as its write side is shut: id '${id}'`,
+      );
+    }
+    // The loop takes over the buffer of the event being dispatched (echo
+    // without a copy) and copies it itself if it is written twice; any other
+    // caller buffer is copied here because the loop does not copy.
+    const owned = typeof bytes !== "string" &&
+        bytes.buffer === this.#current?.buffer
+      ? bytes
+      : toBytes(bytes);
+    return this.#queue(record, owned);
+  }
+
+  #queue(record: ConnectionRecord<T>, bytes: Uint8Array): boolean {
+    const loop = this.#loop;
+    // `write` returns false at the loop's high-water mark (the config's on a
+    // loop the server created); only then is the queue size looked up.
+    const below = loop.write(record.token, bytes);
+    this.counters.bytesQueued += bytes.length;
+    if (record.idleTimer !== undefined) record.lastActive = performance.now();
+    if (below && !this.#checkEveryWrite) return true;
+    const pending = loop.pendingWriteBytes(record.token);
+    if (pending > this.#settings.maxWriteBuffer) {
+      this.close(record, "slow consumer", false);
+      return false;
+    }
+    if (below) return true;
+    if (pending > 0 && !record.wantWritable) {
+      record.wantWritable = true;
+      // Backpressure both ways: until the queue drains below the low-water
+      // mark, read nothing more from this peer (TCP flow control then slows
+      // it down), so a peer that sends faster than it reads is paced instead
+      // of growing the queue toward "slow consumer".
+      loop.reregister(record.token, Interest.WRITABLE);
+    }
+    return false;
+  }
+
+  broadcast(bytes: Uint8Array | string, options?: BroadcastOptions): number {
+    const shared = toBytes(bytes);
+    const except = options?.except;
+    let count = 0;
+    // No snapshot: a Map iterator tolerates the deletions a slow-consumer
+    // cut makes on the way.
+    for (const record of this.#byId.values()) {
+      if (!record.open) continue;
+      if (
+        except !== undefined &&
+        (typeof except === "number"
+          ? except === record.id
+          : except.includes(record.id))
+      ) {
+        continue;
+      }
+      if (record.writeShut) continue;
+      try {
+        this.#queue(record, shared);
+        count++;
+      } catch (error) {
+        this.#reportError(toError(error), record.id);
+      }
+    }
+    return count;
+  }
+
+  closeConnection(id: number, options?: CloseConnectionOptions): boolean {
+    const record = this.#byId.get(id);
+    if (record === undefined) return false;
+    this.close(record, "closed", options?.flush ?? true);
+    return true;
+  }
+
+  remoteAddr(id: number): Deno.Addr {
+    const record = this.#byId.get(id);
+    if (record === undefined) throw new ConnectionNotFoundError(id);
+    return record.remoteAddr ??= record.conn.remoteAddr;
+  }
+
+  connectionIds(): number[] {
+    return [...this.#byId.keys()];
+  }
+
+  has(id: number): boolean {
+    return this.#byId.has(id);
+  }
+
+  getData(id: number): T | undefined {
+    const record = this.#byId.get(id) ??
+      (this.#departing?.id === id ? this.#departing : undefined);
+    return record?.data;
+  }
+
+  setData(id: number, value: T): void {
+    const record = this.#byId.get(id);
+    if (record === undefined) throw new ConnectionNotFoundError(id);
+    record.data = value;
+  }
+}

@@ -1,0 +1,651 @@
+// `TcpServer`: mill-net's server on the reactor, without mill-net's flaws
+// (stranded reads, failing sends, accept-then-drop at the limit, hot accept
+// loops, ignored options).
+
+import { validateDelay } from "../../_internal/validate.ts";
+import { listen } from "../_listen.ts";
+import { EventLoop } from "../../reactor/event_loop.ts";
+import { toError } from "../../_internal/to_error.ts";
+import type { Event } from "../../reactor/event.ts";
+import { Interest } from "../../reactor/interest.ts";
+import { isDescriptorExhaustion } from "../../_internal/accept_policy.ts";
+import {
+  ConnectionTable,
+  validateHandler,
+  watchResult,
+  zeroDisconnects,
+} from "./_connection_table.ts";
+import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
+import type { ServerContext } from "./server_context.ts";
+import {
+  TcpServerConfig,
+  type TcpServerConfigOptions,
+} from "./tcp_server_config.ts";
+
+/**
+ * Options of {@linkcode TcpServer.shutdown}.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpServer, TcpServerConfig, type TcpServerShutdownOptions } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const server = new TcpServer(new TcpServerConfig({ port: 0 }), { onData() {} });
+ * const options: TcpServerShutdownOptions = { force: false, timeoutMs: 1_000 };
+ * await server.shutdown(options); // never started: nothing to wait for
+ * assertEquals(server.stats().state, "closed");
+ * ```
+ */
+export interface TcpServerShutdownOptions {
+  /** Close every connection now instead of waiting. @default {false} */
+  force?: boolean;
+  /**
+   * How long connections may take to close after the server stopped
+   * accepting; the rest are then force-closed with reason `"shutdown"`.
+   * From 0 to 2 ** 31 - 1 ms.
+   * @default {5000}
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * What {@linkcode TcpServer.shutdown} resolves with.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpServer, TcpServerConfig, type TcpServerShutdownResult } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const server = new TcpServer(new TcpServerConfig({ port: 0 }), { onData() {} });
+ * const serving = server.run();
+ * const result: TcpServerShutdownResult = await server.shutdown({ timeoutMs: 1_000 });
+ * await serving;
+ * assertEquals(result, { closedGracefully: 0, forced: 0 });
+ * ```
+ */
+export interface TcpServerShutdownResult {
+  /** Connections that closed on their own before the deadline. */
+  closedGracefully: number;
+  /** Connections force-closed (forced shutdown or deadline passed). */
+  forced: number;
+}
+
+/**
+ * Options of {@linkcode TcpServer.run}.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpServer, TcpServerConfig, type TcpServerRunOptions } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const server = new TcpServer(new TcpServerConfig({ port: 0 }), { onData() {} });
+ * const controller = new AbortController();
+ * const options: TcpServerRunOptions = { signal: controller.signal };
+ * const serving = server.run(options);
+ * controller.abort(); // graceful shutdown
+ * await serving;
+ * assertEquals(server.stats().state, "closed");
+ * ```
+ */
+export interface TcpServerRunOptions {
+  /** Aborting it shuts the server down gracefully. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A snapshot of a server's counters, from {@linkcode TcpServer.stats}.
+ *
+ * @example Usage
+ * ```ts
+ * import { TcpServer, TcpServerConfig, type TcpServerStats } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const server = new TcpServer(new TcpServerConfig({ port: 0 }), { onData() {} });
+ * const stats: TcpServerStats = server.stats();
+ * assertEquals(stats.state, "idle");
+ * assertEquals(stats.disconnects["slow consumer"], 0);
+ * ```
+ */
+export interface TcpServerStats {
+  /** `"idle"`, `"listening"`, `"paused"` (at `maxConnections`), `"shutting down"` or `"closed"`. */
+  state: "idle" | "listening" | "paused" | "shutting down" | "closed";
+  /** Open connections. */
+  connections: number;
+  /** Most connections open at once. */
+  peakConnections: number;
+  /** Connections accepted since start. */
+  accepted: number;
+  /** Connections closed since start. */
+  closed: number;
+  /** Closed connections by reason. */
+  disconnects: Record<DisconnectReason, number>;
+  /** Bytes received (passed to `onData`). */
+  bytesReceived: number;
+  /** Bytes queued by `sendTo` and `broadcast` (one count per connection). */
+  bytesQueued: number;
+  /** Bytes queued and not yet written, over all connections. */
+  bytesPending: number;
+  /** `onData` calls. */
+  dataEvents: number;
+  /** Callbacks that threw. */
+  handlerErrors: number;
+  /** Accept errors (the server backed off and kept going). */
+  acceptErrors: number;
+  /** Accept errors that were EMFILE/ENFILE (out of file descriptors). */
+  descriptorErrors: number;
+  /** Times accepting paused at `maxConnections`. */
+  acceptPauses: number;
+  /** Milliseconds since the server started listening. */
+  uptimeMs: number;
+}
+
+type State = TcpServerStats["state"];
+
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
+
+/**
+ * A TCP (or Unix socket, or TLS) server on an {@linkcode EventLoop}, in the
+ * manner of mill-net: a {@linkcode NetworkHandler} gets callbacks with one
+ * {@linkcode ServerContext} to send, broadcast and close.
+ *
+ * - Reads are driven by the loop until the socket is drained: no byte waits
+ *   for another readiness event.
+ * - `sendTo` queues and never fails for lack of buffer space; a peer that
+ *   lets more than `maxWriteBuffer` bytes pile up is disconnected as a slow
+ *   consumer while everyone else keeps receiving. While a connection's queue
+ *   is above the high-water mark it is not read (backpressure both ways).
+ * - At `maxConnections` the server stops accepting (the kernel backlog holds
+ *   new peers) and resumes below it. Accept errors such as EMFILE are
+ *   reported to `onError` and retried after a delay, never in a hot loop.
+ * - Connection ids count up from 1 and are never reused.
+ * - A callback that throws costs that one connection (reason
+ *   `"handler error"`).
+ *
+ * @example An echo server on its own loop
+ * ```ts
+ * import { TcpServer, TcpServerConfig } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const server = new TcpServer(TcpServerConfig.builder().port(0).build(), {
+ *   onData(ctx, id, data) {
+ *     ctx.sendTo(id, data);
+ *   },
+ * });
+ * const done = server.run();
+ * const { port } = server.addr as Deno.NetAddr;
+ *
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+ * await conn.write(new TextEncoder().encode("hi"));
+ * const buf = new Uint8Array(2);
+ * assertEquals(await conn.read(buf), 2);
+ * conn.close();
+ *
+ * await server.shutdown({ timeoutMs: 1000 });
+ * await done;
+ * ```
+ *
+ * @example On a loop you run yourself
+ * ```ts
+ * import { EventLoop } from "@millrace/io/reactor";
+ * import { TcpServer, TcpServerConfig } from "@millrace/io/net";
+ *
+ * const loop = new EventLoop();
+ * const server = new TcpServer(new TcpServerConfig({ port: 0 }), {
+ *   onData(ctx, id, data) {
+ *     ctx.sendTo(id, data);
+ *   },
+ * });
+ * server.start(loop);
+ * const running = loop.run();
+ * await server.close();
+ * loop.stop();
+ * await running;
+ * await loop[Symbol.asyncDispose]();
+ * ```
+ */
+export class TcpServer<T = unknown> implements AsyncDisposable {
+  readonly #config: TcpServerConfig;
+  readonly #handler: NetworkHandler<T>;
+  #state: State = "idle";
+  #loop: EventLoop | undefined;
+  #ownLoop = false;
+  #table: ConnectionTable<T> | undefined;
+  #listener: Deno.Listener | undefined;
+  #listenerToken = -1;
+  #listenerClosed: Promise<void> | undefined;
+  #addr: Deno.Addr | undefined;
+  #startedAt = 0;
+  #acceptErrors = 0;
+  #acceptPauses = 0;
+  #descriptorErrors = 0;
+  #shutdown: Promise<TcpServerShutdownResult> | undefined;
+  #wakeShutdown: (() => void) | undefined;
+  #forceNow: (() => void) | undefined;
+
+  /**
+   * Creates a server; it binds on {@linkcode TcpServer.start} or
+   * {@linkcode TcpServer.run}.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * // A plain options object works as well as a TcpServerConfig.
+   * const server = new TcpServer({ port: 0, idleTimeoutMs: 30_000 }, {
+   *   onData: (ctx, id, data) => void ctx.sendTo(id, data),
+   * });
+   * assertEquals(server.config.idleTimeoutMs, 30_000);
+   * ```
+   *
+   * @param config A configuration, or the options to build one from.
+   * @param handler The callbacks (`onData` required).
+   * @throws {TypeError} If `handler` lacks `onData` or an option has the wrong type.
+   * @throws {RangeError} If an option is out of its documented range.
+   */
+  constructor(
+    config: TcpServerConfig | TcpServerConfigOptions,
+    handler: NetworkHandler<T>,
+  ) {
+    validateHandler("create server", handler);
+    this.#config = config instanceof TcpServerConfig
+      ? config
+      : new TcpServerConfig(config);
+    this.#handler = handler;
+  }
+
+  /** The configuration the server was created with. */
+  get config(): TcpServerConfig {
+    return this.#config;
+  }
+
+  /** The bound address (known once started). */
+  get addr(): Deno.Addr {
+    if (this.#addr === undefined) {
+      throw new Deno.errors.NotConnected(
+        "Cannot get address as the server has not started",
+      );
+    }
+    return this.#addr;
+  }
+
+  /** The number of open connections. */
+  get connectionCount(): number {
+    return this.#table?.connectionCount ?? 0;
+  }
+
+  /**
+   * The context handed to callbacks, for use outside them (e.g. a timer
+   * broadcasting). Available once started.
+   */
+  get context(): ServerContext<T> {
+    if (this.#table === undefined) {
+      throw new Deno.errors.NotConnected(
+        "Cannot get context as the server has not started",
+      );
+    }
+    return this.#table;
+  }
+
+  /**
+   * Binds the listener and registers it on `loop`; the loop's `run()` then
+   * serves. Throws what `Deno.listen`/`Deno.listenTls` throws (e.g.
+   * `AddrInUse`).
+   *
+   * @example Serve on a loop of your own
+   * ```ts
+   * import { EventLoop } from "@millrace/io/reactor";
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const loop = new EventLoop();
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * server.start(loop);
+   * const running = loop.run();
+   * assertEquals(server.stats().state, "listening");
+   * await server.shutdown();
+   * loop.stop();
+   * await running;
+   * await loop[Symbol.asyncDispose]();
+   * ```
+   *
+   * @param loop The event loop to serve on.
+   * @throws {Deno.errors.AlreadyExists} If the server was started before.
+   * @throws {Deno.errors.AddrInUse} And Deno's other listen errors.
+   */
+  start(loop: EventLoop): void {
+    if (this.#state !== "idle") {
+      throw new Deno.errors.AlreadyExists(
+        `Cannot start server as it is ${this.#state}`,
+      );
+    }
+    const config = this.#config;
+    const listener = listen(
+      config.transport === "unix"
+        ? { transport: "unix", path: config.path! }
+        : { transport: "tcp", hostname: config.hostname, port: config.port },
+      {
+        tcpBacklog: config.tcpBacklog,
+        ...(config.tls ? { tls: config.tls } : {}),
+      },
+    );
+    this.#loop = loop;
+    this.#listener = listener;
+    this.#addr = listener.addr;
+    this.#table = new ConnectionTable<T>(loop, this.#handler, {
+      noDelay: config.noDelay,
+      keepAlive: config.keepAlive,
+      idleTimeoutMs: config.idleTimeoutMs,
+      writeHighWaterMark: config.writeHighWaterMark,
+      maxWriteBuffer: config.maxWriteBuffer,
+      // run() sizes its own loop; a caller's loop needs it per connection.
+      maxReadBufferSize: this.#ownLoop ? undefined : config.maxReadBufferSize,
+    });
+    this.#table.onRemoved = () => this.#connectionRemoved();
+    this.#listenerToken = loop.allocateToken();
+    loop.register(
+      listener,
+      this.#listenerToken,
+      Interest.READABLE,
+      (event) => this.#onListenerEvent(event),
+    );
+    this.#state = "listening";
+    this.#startedAt = performance.now();
+    if (this.#handler.onListening !== undefined) {
+      const table = this.#table;
+      const report = (error: unknown) => table.reportError(toError(error));
+      try {
+        watchResult(this.#handler.onListening(table, listener.addr), report);
+      } catch (error) {
+        report(error);
+      }
+    }
+  }
+
+  /**
+   * Creates an {@linkcode EventLoop} sized from the config, starts the server
+   * on it and runs it. The address is known when this returns (binding is
+   * synchronous); the promise resolves once the server has shut down and the
+   * loop is disposed.
+   *
+   * @example Run until shut down
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * // ... serve; here the example stops by itself.
+   * await server.shutdown({ timeoutMs: 1_000 });
+   * await serving;
+   * ```
+   *
+   * @param options Optional abort signal (graceful shutdown).
+   * @returns A promise that resolves after shutdown.
+   * @throws {Deno.errors.AlreadyExists} (as a rejection) If the server was
+   * started before; Deno's listen errors (e.g. `AddrInUse`) likewise.
+   */
+  run(options: TcpServerRunOptions = {}): Promise<void> {
+    if (this.#state !== "idle") {
+      return Promise.reject(
+        new Deno.errors.AlreadyExists(
+          `Cannot run server as it is ${this.#state}`,
+        ),
+      );
+    }
+    const config = this.#config;
+    const loop = new EventLoop({
+      maxReadBufferSize: config.maxReadBufferSize,
+      // A cap below the loop's default starting buffer lowers that too.
+      ...(config.maxReadBufferSize < 64
+        ? { minReadBufferSize: config.maxReadBufferSize }
+        : {}),
+      writeHighWaterMark: config.writeHighWaterMark,
+      writeLowWaterMark: config.writeLowWaterMark,
+      acceptErrorDelayMs: config.acceptErrorDelayMs,
+    });
+    this.#ownLoop = true;
+    try {
+      this.start(loop);
+    } catch (error) {
+      this.#ownLoop = false;
+      return loop[Symbol.asyncDispose]().then(() => {
+        throw error;
+      });
+    }
+    const signal = options.signal;
+    const onAbort = () => void this.shutdown();
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
+    return loop.run().finally(() => {
+      signal?.removeEventListener("abort", onAbort);
+    }).then(() => this.#shutdown?.then(() => {}));
+  }
+
+  #onListenerEvent(event: Event): void {
+    const table = this.#table!;
+    const conn = event.conn;
+    if (conn !== undefined) {
+      if (this.#state === "shutting down" || this.#state === "closed") {
+        conn.close();
+        return;
+      }
+      table.add(conn);
+      if (
+        table.connectionCount >= this.#config.maxConnections &&
+        this.#state === "listening"
+      ) {
+        // tk-listen: stop calling accept; the kernel backlog holds new peers.
+        this.#state = "paused";
+        this.#acceptPauses++;
+        this.#loop!.reregister(this.#listenerToken, Interest.NONE);
+      }
+    }
+    if (event.error !== undefined && !event.closed) {
+      // The loop already backs off (acceptErrorDelayMs) before the next accept.
+      this.#acceptErrors++;
+      if (isDescriptorExhaustion(event.error)) this.#descriptorErrors++;
+      table.reportError(event.error);
+    } else if (event.closed) {
+      if (this.#state === "listening" || this.#state === "paused") {
+        // The listener died under us: report it; connections keep being served.
+        if (event.error !== undefined) table.reportError(event.error);
+        this.#listener = undefined;
+      }
+    }
+  }
+
+  #connectionRemoved(): void {
+    const table = this.#table!;
+    if (
+      this.#state === "paused" &&
+      table.connectionCount < this.#config.maxConnections
+    ) {
+      this.#state = "listening";
+      this.#loop!.reregister(this.#listenerToken, Interest.READABLE);
+    }
+    if (this.#state === "shutting down" && table.connectionCount === 0) {
+      this.#wakeShutdown?.();
+    }
+  }
+
+  /**
+   * The stats of the server; cheap enough to call often.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * assertEquals(server.stats().connections, 0);
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @returns A snapshot of state, counters and queued bytes.
+   */
+  stats(): TcpServerStats {
+    const table = this.#table;
+    const counters = table?.counters;
+    let pending = 0;
+    if (table !== undefined) {
+      for (const id of table.connectionIds()) {
+        const record = table.record(id)!;
+        pending += this.#loop!.pendingWriteBytes(record.token);
+      }
+    }
+    return {
+      state: this.#state,
+      connections: table?.connectionCount ?? 0,
+      peakConnections: counters?.peak ?? 0,
+      accepted: counters?.opened ?? 0,
+      closed: counters?.closed ?? 0,
+      disconnects: { ...zeroDisconnects(), ...counters?.disconnects },
+      bytesReceived: counters?.bytesReceived ?? 0,
+      bytesQueued: counters?.bytesQueued ?? 0,
+      bytesPending: pending,
+      dataEvents: counters?.dataEvents ?? 0,
+      handlerErrors: counters?.handlerErrors ?? 0,
+      acceptErrors: this.#acceptErrors,
+      descriptorErrors: this.#descriptorErrors,
+      acceptPauses: this.#acceptPauses,
+      uptimeMs: this.#startedAt === 0 ? 0 : performance.now() - this.#startedAt,
+    };
+  }
+
+  /**
+   * Shuts the server down. Graceful (the default): stop accepting, call
+   * `onShutdown`, flush each connection's queue and half-close it so the
+   * peer reads end of stream, wait up to `timeoutMs` for connections to
+   * close, then force-close the rest (reason `"shutdown"`). With `force`,
+   * every connection is closed at once. Idempotent: later calls return the
+   * first call's promise. A server on its own loop (`run()`) stops the loop.
+   *
+   * @param options `force` and `timeoutMs`.
+   * @returns Counts of connections closed gracefully and forced.
+   * @example Graceful shutdown with a deadline
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * const result = await server.shutdown({ timeoutMs: 1_000 });
+   * assertEquals(result.forced, 0);
+   * await serving;
+   * ```
+   *
+   * @throws {RangeError} If `timeoutMs` is not from 0 to 2 ** 31 - 1.
+   */
+  shutdown(
+    options: TcpServerShutdownOptions = {},
+  ): Promise<TcpServerShutdownResult> {
+    if (this.#shutdown !== undefined) {
+      // A second, forcing request cuts a graceful shutdown short.
+      if (options.force) this.#forceNow?.();
+      return this.#shutdown;
+    }
+    const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    validateDelay("shut down server", "timeoutMs", timeoutMs);
+    this.#shutdown = this.#runShutdown(options.force ?? false, timeoutMs);
+    return this.#shutdown;
+  }
+
+  async #runShutdown(
+    force: boolean,
+    timeoutMs: number,
+  ): Promise<TcpServerShutdownResult> {
+    if (this.#state === "idle") {
+      this.#state = "closed";
+      return { closedGracefully: 0, forced: 0 };
+    }
+    const loop = this.#loop!;
+    const table = this.#table!;
+    this.#state = "shutting down";
+    table.shuttingDown = true;
+    if (loop.has(this.#listenerToken)) {
+      this.#listenerClosed = loop.close(this.#listenerToken).catch(() => {});
+    }
+    let closedGracefully = 0;
+    // A plain timer, not the loop's: the deadline must hold even if the
+    // caller's loop is not running. A forcing shutdown() call ends it early.
+    const deadline = Promise.withResolvers<void>();
+    this.#forceNow = deadline.resolve;
+    const timer = force ? undefined : setTimeout(deadline.resolve, timeoutMs);
+    if (!force && table.connectionCount > 0) {
+      const before = table.connectionCount;
+      if (this.#handler.onShutdown !== undefined) {
+        const report = (error: unknown) => table.reportError(toError(error));
+        try {
+          watchResult(this.#handler.onShutdown(table), report);
+        } catch (error) {
+          report(error);
+        }
+      }
+      table.shutdownWrites();
+      if (table.connectionCount > 0) {
+        const drained = Promise.withResolvers<void>();
+        this.#wakeShutdown = drained.resolve;
+        await Promise.race([drained.promise, deadline.promise]);
+        this.#wakeShutdown = undefined;
+      }
+      closedGracefully = before - table.connectionCount;
+    }
+    if (!force) {
+      // Connections closed with flush may still be writing: let them finish
+      // within the same deadline.
+      await Promise.race([table.settled(), deadline.promise]);
+    }
+    clearTimeout(timer);
+    this.#forceNow = undefined;
+    const forced = table.closeAll("shutdown");
+    table.abortLingering();
+    await this.#listenerClosed;
+    await table.settled();
+    this.#state = "closed";
+    if (this.#ownLoop) {
+      loop.stop();
+      await loop[Symbol.asyncDispose]();
+    }
+    return { closedGracefully, forced };
+  }
+
+  /**
+   * Forced shutdown: closes the listener and every connection now.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * await server.close();
+   * await serving;
+   * ```
+   *
+   * @returns Counts as for {@linkcode TcpServer.shutdown}.
+   */
+  close(): Promise<TcpServerShutdownResult> {
+    return this.shutdown({ force: true });
+  }
+
+  /**
+   * Forced shutdown, for `await using`.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData() {} });
+   * const serving = server.run();
+   * {
+   *   await using _scoped = server; // forced shutdown at the end of the block
+   * }
+   * await serving;
+   * ```
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,827 @@
+// A connection with a total deadline on every call (mtcp's idea in Deno's
+// idiom).
+//
+// Deno cannot cancel a pending `conn.read()` without closing the connection.
+// Instead of closing, the stream keeps the read in flight: it lands in the
+// stream's own buffer whenever it completes, and the next call finds the bytes
+// there (or waits for the same read). So a timed-out or cancelled read loses no
+// byte and leaves the stream usable.
+//
+// Writes cannot be cancelled either. A timed-out or cancelled write that had
+// not started yet (it was queued behind another write) is withdrawn: none of
+// its bytes are sent. One that had started is finished in the background, so
+// the peer never sees half a message; the next write queues behind it.
+import {
+  stashInflightRead,
+  stashPendingWrites,
+  takeInflightRead,
+  takePendingWrites,
+} from "../../_internal/inflight.ts";
+import type {
+  ReadAllOptions,
+  ReadUntilOptions,
+  TcpStreamAddress,
+  TcpStreamCallOptions,
+  TcpStreamConnectOptions,
+  TcpStreamOptions,
+} from "./tcp_stream_options.ts";
+import { formatValue } from "../../_internal/format.ts";
+import { parseAddress, toDenoAddress } from "../_address.ts";
+import { connectWithDeadline } from "../_connect.ts";
+import {
+  MAX_BUFFER_SIZE,
+  validateByteSize,
+  validateDelay,
+  validateInteger,
+} from "../../_internal/validate.ts";
+import { FifoLock } from "./_fifo_lock.ts";
+import { StreamReader } from "./_stream_reader.ts";
+import { validateCallOptions, validateStreamOptions } from "./_options.ts";
+import {
+  Deadline,
+  DeadlineTimer,
+  validateSignal,
+  validateTimeout,
+} from "../_deadline.ts";
+import { CancelledError, NetError, TimedOutError } from "../errors.ts";
+
+const DEFAULT_MAX_LINE = 65536;
+const DEFAULT_MAX_ALL = 16 * 1024 * 1024;
+const noop = (): void => {};
+
+/**
+ * A connection whose every call takes a total deadline and an `AbortSignal`:
+ * `read`, `readExact`, `readUntil`, `readAll`, `write`, `writeAll`.
+ *
+ * - A read that times out or is cancelled loses no byte: the read in flight
+ *   completes into the stream's buffer and the next call gets the bytes.
+ * - A write that times out or is cancelled is either withdrawn (it had not
+ *   started: nothing was sent) or finished in the background (it had: the
+ *   whole of it is sent); the next write queues behind it. Close the stream to
+ *   drop it.
+ * - Errors: `TimedOutError`, `CancelledError`, `IncompleteError` (with
+ *   `partial`), `TooBigError`, a `NetError` of kind `"closed"` after `close()`,
+ *   and Deno's own errors (`ConnectionReset`, `BrokenPipe`, ...) as they are.
+ *
+ * @example Echo one line with deadlines
+ * ```ts
+ * import { TcpListener, TcpStream } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+ * using client = await TcpStream.connect(listener.addr, { timeoutMs: 1_000 });
+ * using server = await listener.accept({ timeoutMs: 1_000 });
+ * await client.writeAll(new TextEncoder().encode("hello\nrest"));
+ * const line = await server.readUntil(new TextEncoder().encode("\n"), { timeoutMs: 1_000 });
+ * assertEquals(new TextDecoder().decode(line!), "hello");
+ * assertEquals(new TextDecoder().decode(await server.readExact(4)), "rest");
+ * ```
+ */
+export class TcpStream implements Disposable {
+  readonly #conn: Deno.Conn;
+  readonly #canceller: TcpStreamOptions["canceller"];
+  readonly #timer: DeadlineTimer;
+  #readTimeoutMs: number;
+  #writeTimeoutMs: number;
+
+  // The buffer and the one read in flight.
+  readonly #in: StreamReader;
+  // Read calls run one at a time, in call order.
+  readonly #readLock = new FifoLock();
+
+  // Writes run one at a time, in call order; a write finishing in the
+  // background holds the lock until it is done.
+  readonly #writeLock = new FifoLock();
+  #writeError: unknown;
+  #writeClosed = false;
+  #closed = false;
+  #detached = false;
+
+  /**
+   * Wraps an open connection. The stream owns it from now on: read and write
+   * through the stream only, or bytes may be lost.
+   *
+   * @example Wrap a Deno connection
+   * ```ts
+   * import { TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+   * using stream = new TcpStream(conn, { readTimeoutMs: 1_000 });
+   * assertEquals(stream.readTimeoutMs, 1_000);
+   * ```
+   *
+   * @param conn The connection, for example from `Deno.connect`.
+   * @param options Default timeouts and canceller.
+   * @throws {TypeError | RangeError} For bad options.
+   */
+  constructor(conn: Deno.Conn, options: TcpStreamOptions = {}) {
+    validateStreamOptions("create stream", options);
+    this.#conn = conn;
+    this.#canceller = options.canceller;
+    this.#timer = new DeadlineTimer(options.canceller?.signal);
+    this.#readTimeoutMs = options.readTimeoutMs ?? Infinity;
+    this.#writeTimeoutMs = options.writeTimeoutMs ?? Infinity;
+    // A connection taken from the reactor may have a read in flight and
+    // writes still queued there: adopt both, so no byte is lost or reordered.
+    this.#in = new StreamReader(conn);
+    const inherited = takeInflightRead(conn);
+    if (inherited) this.#in.adopt(inherited);
+    const writes = takePendingWrites(conn);
+    if (writes) {
+      this.#writeLock.tryAcquire();
+      writes.then(noop, noop).then(() => this.#writeLock.release());
+    }
+  }
+
+  /**
+   * Connects to `address` (as `Deno.connect`), within `timeoutMs`.
+   *
+   * @example Connect with a deadline
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using stream = await TcpStream.connect(listener.addr, { timeoutMs: 1_000, readTimeoutMs: 5_000 });
+   * ```
+   *
+   * @param address Hostname and port, or a Unix socket path.
+   * @param options Connect deadline, signal, canceller and stream defaults.
+   * @returns The connected stream.
+   * @throws {TimedOutError} If `timeoutMs` passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {TypeError | RangeError} For a bad address or options.
+   * @throws {Deno.errors.ConnectionRefused} And Deno's other connect errors.
+   */
+  static async connect(
+    address: TcpStreamAddress | Deno.Addr,
+    options: TcpStreamConnectOptions = {},
+  ): Promise<TcpStream> {
+    const action = "connect";
+    validateStreamOptions(action, options);
+    validateTimeout(action, "timeoutMs", options.timeoutMs);
+    validateSignal(action, options.signal);
+    const conn = await connectWithDeadline(
+      toDenoAddress(parseAddress(action, address, false)),
+      options.timeoutMs,
+      [options.signal, options.canceller?.signal],
+    );
+    return new TcpStream(conn, options);
+  }
+
+  /** The local address. */
+  get localAddr(): Deno.Addr {
+    return this.#conn.localAddr;
+  }
+
+  /** The peer's address. */
+  get remoteAddr(): Deno.Addr {
+    return this.#conn.remoteAddr;
+  }
+
+  /** Default `timeoutMs` of read calls (`Infinity`: none). */
+  get readTimeoutMs(): number {
+    return this.#readTimeoutMs;
+  }
+  /**
+   * Sets the default `timeoutMs` of read calls: from 0 to 2 ** 31 - 1 ms,
+   * or `Infinity`.
+   */
+  set readTimeoutMs(value: number) {
+    this.#readTimeoutMs = validateDelay("set timeout", "readTimeoutMs", value, {
+      allowInfinity: true,
+    });
+  }
+
+  /** Default `timeoutMs` of write calls (`Infinity`: none). */
+  get writeTimeoutMs(): number {
+    return this.#writeTimeoutMs;
+  }
+  /**
+   * Sets the default `timeoutMs` of write calls: from 0 to 2 ** 31 - 1 ms,
+   * or `Infinity`.
+   */
+  set writeTimeoutMs(value: number) {
+    this.#writeTimeoutMs = validateDelay(
+      "set timeout",
+      "writeTimeoutMs",
+      value,
+      {
+        allowInfinity: true,
+      },
+    );
+  }
+
+  /** Number of bytes received and not yet read. */
+  get bufferedBytes(): number {
+    return this.#in.buffered;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Disables Nagle's algorithm (TCP only; a no-op on Unix sockets).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using stream = await TcpStream.connect(listener.addr);
+   * stream.setNoDelay(true);
+   * ```
+   *
+   * @param noDelay `true` to send small writes at once.
+   */
+  setNoDelay(noDelay = true): void {
+    const conn = this.#conn as Partial<Deno.TcpConn>;
+    conn.setNoDelay?.(noDelay);
+  }
+
+  /**
+   * Enables TCP keep-alive (TCP only; a no-op on Unix sockets).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using stream = await TcpStream.connect(listener.addr);
+   * stream.setKeepAlive(true);
+   * ```
+   *
+   * @param keepAlive `true` to send keep-alive probes (the OS's interval).
+   */
+  setKeepAlive(keepAlive = true): void {
+    const conn = this.#conn as Partial<Deno.TcpConn>;
+    conn.setKeepAlive?.(keepAlive);
+  }
+
+  /**
+   * Reads up to `buffer.length` bytes into `buffer`; resolves with the number
+   * of bytes read, or `null` at end of stream.
+   *
+   * @example Read with a deadline
+   * ```ts
+   * import { TcpListener, TcpStream, TimedOutError } from "@millrace/io/net";
+   * import { assertRejects } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using client = await TcpStream.connect(listener.addr);
+   * using _server = await listener.accept();
+   * await assertRejects(() => client.read(new Uint8Array(16), { timeoutMs: 10 }), TimedOutError);
+   * ```
+   *
+   * @param buffer Where to put the bytes.
+   * @param options Deadline and signal.
+   * @returns The number of bytes read, or `null` at end of stream.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
+   */
+  read(
+    buffer: Uint8Array,
+    options: TcpStreamCallOptions = {},
+  ): Promise<number | null> {
+    if (!(buffer instanceof Uint8Array)) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot read as 'buffer' must be a Uint8Array: received ${
+            formatValue(buffer)
+          }`,
+        ),
+      );
+    }
+    return this.#readCall(
+      "read",
+      options,
+      (deadline) => this.#in.read(buffer, deadline),
+    );
+  }
+
+  /**
+   * Reads exactly `length` bytes. Rejects with `IncompleteError` if the stream
+   * ends first: its `partial` holds the bytes that did arrive (empty when the
+   * stream ended cleanly before this call). On timeout or cancellation the
+   * bytes received so far stay buffered for the next call.
+   *
+   * @example Read a length-prefixed frame
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using client = await TcpStream.connect(listener.addr);
+   * using server = await listener.accept();
+   * await client.writeAll(new Uint8Array([3, 7, 8, 9]));
+   * const [length] = await server.readExact(1, { timeoutMs: 1_000 });
+   * assertEquals(await server.readExact(length!, { timeoutMs: 1_000 }), new Uint8Array([7, 8, 9]));
+   * ```
+   *
+   * @param length Number of bytes: an integer from 0 to 1 GiB.
+   * @param options One deadline for the whole call, and a signal.
+   * @returns A new array of `length` bytes.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
+   */
+  readExact(
+    length: number,
+    options: TcpStreamCallOptions = {},
+  ): Promise<Uint8Array> {
+    try {
+      validateByteSize("read exactly", "length", length, 0);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#readCall(
+      "read exactly",
+      options,
+      (deadline) => this.#in.readExact(length, deadline),
+    );
+  }
+
+  /**
+   * Reads until `delimiter` and resolves with the bytes before it (the
+   * delimiter is consumed; `includeDelimiter` keeps it). Bytes after the
+   * delimiter stay buffered for the next call. Resolves with `null` at end of
+   * stream with nothing buffered; rejects with `IncompleteError` at end of
+   * stream after a partial line, and with `TooBigError` when more than
+   * `maxLength` bytes arrive without a delimiter (those bytes stay buffered;
+   * the stream is usually closed then).
+   *
+   * @example Read lines
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using client = await TcpStream.connect(listener.addr);
+   * using server = await listener.accept();
+   * const crlf = new TextEncoder().encode("\r\n");
+   * await client.writeAll(new TextEncoder().encode("a\r\nbc\r\n"));
+   * await client.closeWrite();
+   * const lines: string[] = [];
+   * for (let line; (line = await server.readUntil(crlf, { maxLength: 1024, timeoutMs: 1_000 })) !== null;) {
+   *   lines.push(new TextDecoder().decode(line));
+   * }
+   * assertEquals(lines, ["a", "bc"]);
+   * ```
+   *
+   * @param delimiter One or more bytes.
+   * @param options `maxLength`, one deadline for the whole call, a signal.
+   * @returns The bytes before the delimiter, or `null` at end of stream.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
+   */
+  readUntil(
+    delimiter: Uint8Array,
+    options: ReadUntilOptions = {},
+  ): Promise<Uint8Array | null> {
+    const action = "read until delimiter";
+    if (!(delimiter instanceof Uint8Array)) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot ${action} as 'delimiter' must be a Uint8Array: received ${
+            formatValue(delimiter)
+          }`,
+        ),
+      );
+    }
+    if (delimiter.length === 0) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot ${action} as 'delimiter' must not be empty: received 0 bytes`,
+        ),
+      );
+    }
+    const maxLength = options.maxLength ?? DEFAULT_MAX_LINE;
+    const invalid = checkMaxLength(action, maxLength);
+    if (invalid) return Promise.reject(invalid);
+    // Copy: the caller may reuse its array while the call waits.
+    const needle = delimiter.slice();
+    const keep = options.includeDelimiter ?? false;
+    return this.#readCall(
+      action,
+      options,
+      (deadline) =>
+        this.#in.readUntil(action, needle, keep, maxLength, deadline),
+    );
+  }
+
+  /**
+   * Reads until end of stream, at most `maxLength` bytes (more is a
+   * `TooBigError`; the bytes stay buffered).
+   *
+   * @example Read a whole response
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using client = await TcpStream.connect(listener.addr);
+   * using server = await listener.accept();
+   * await server.writeAll(new TextEncoder().encode("bye"));
+   * await server.closeWrite();
+   * const body = await client.readAll({ maxLength: 1024, timeoutMs: 1_000 });
+   * assertEquals(new TextDecoder().decode(body), "bye");
+   * ```
+   *
+   * @param options `maxLength`, one deadline for the whole call, a signal.
+   * @returns Every byte up to end of stream.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
+   */
+  readAll(options: ReadAllOptions = {}): Promise<Uint8Array> {
+    const action = "read all";
+    const maxLength = options.maxLength ?? DEFAULT_MAX_ALL;
+    const invalid = checkMaxLength(action, maxLength);
+    if (invalid) return Promise.reject(invalid);
+    return this.#readCall(
+      action,
+      options,
+      (deadline) => this.#in.readAll(action, maxLength, deadline),
+    );
+  }
+
+  /**
+   * Writes once: resolves with the number of bytes the kernel took, which may
+   * be fewer than `bytes.length` (use `writeAll` for all of them). On timeout
+   * or cancellation after the write started, the rest of `bytes` is written in
+   * the background: do not modify `bytes` until a later write resolves.
+   *
+   * @example Write with a deadline
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assert } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using client = await TcpStream.connect(listener.addr);
+   * using _server = await listener.accept();
+   * const n = await client.write(new Uint8Array([1, 2, 3]), { timeoutMs: 1_000 });
+   * assert(n > 0);
+   * ```
+   *
+   * @param bytes What to write.
+   * @param options Deadline and signal.
+   * @returns The number of bytes written.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
+   */
+  write(
+    bytes: Uint8Array,
+    options: TcpStreamCallOptions = {},
+  ): Promise<number> {
+    return this.#writeCall("write", bytes, options, false);
+  }
+
+  /**
+   * Writes every byte of `bytes`, within one deadline for the whole call. On
+   * timeout or cancellation, a write that had not started is withdrawn (nothing
+   * sent); one that had started is finished in the background and the next
+   * write queues behind it. Do not modify `bytes` until then.
+   *
+   * @example Write a message
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using client = await TcpStream.connect(listener.addr);
+   * using server = await listener.accept();
+   * await client.writeAll(new TextEncoder().encode("ping"), { timeoutMs: 1_000 });
+   * assertEquals(new TextDecoder().decode(await server.readExact(4)), "ping");
+   * ```
+   *
+   * @param bytes What to write.
+   * @param options One deadline for the whole call, and a signal.
+   * @returns Resolves when every byte was handed to the kernel.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
+   */
+  async writeAll(
+    bytes: Uint8Array,
+    options: TcpStreamCallOptions = {},
+  ): Promise<void> {
+    await this.#writeCall("write all", bytes, options, true);
+  }
+
+  /**
+   * Waits for the queued and background writes, then half-closes: the peer
+   * reads end of stream and can still write back.
+   *
+   * @example Half-close
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using client = await TcpStream.connect(listener.addr);
+   * using server = await listener.accept();
+   * await client.closeWrite();
+   * assertEquals(await server.read(new Uint8Array(1)), null);
+   * ```
+   *
+   * @param options Deadline and signal for the wait.
+   * @returns Resolves once half-closed.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
+   */
+  async closeWrite(options: TcpStreamCallOptions = {}): Promise<void> {
+    const action = "close for writing";
+    using deadline = this.#deadline(action, options, this.#writeTimeoutMs);
+    this.#throwIfClosed(action);
+    if (this.#writeClosed) return;
+    this.#writeClosed = true;
+    await this.#lock(this.#writeLock, deadline);
+    try {
+      this.#throwIfClosed(action);
+      await this.#conn.closeWrite();
+    } finally {
+      this.#writeLock.release();
+    }
+  }
+
+  /**
+   * Closes the connection at once: pending calls reject with a `NetError` of
+   * kind `"closed"`, background writes are dropped. Idempotent.
+   *
+   * @example Usage
+   * ```ts
+   * import { NetError, TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertRejects } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * const stream = await TcpStream.connect(listener.addr);
+   * stream.close();
+   * await assertRejects(() => stream.read(new Uint8Array(1)), NetError, "closed");
+   * ```
+   *
+   * @throws {Error} Deno's error if closing fails other than by the
+   * connection being closed already.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#timer[Symbol.dispose]();
+    try {
+      this.#conn.close();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource)) throw error;
+    }
+  }
+
+  /**
+   * Gives the connection up without closing it, for example to register it
+   * with an `EventLoop`: the bytes already buffered and the read in flight are
+   * handed over through `_internal/inflight.ts` (the next reader, loop or
+   * `TcpStream`, gets them first) and writes still in progress finish before
+   * the next writer's. The stream is unusable afterwards (calls reject with a
+   * `NetError` of kind `"closed"`; `close()` does nothing).
+   *
+   * @example Hand a connection over
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using client = await TcpStream.connect(listener.addr);
+   * const server = await listener.accept();
+   * await client.writeAll(new TextEncoder().encode("head\nbody"));
+   * await server.readUntil(new TextEncoder().encode("\n"));
+   * using next = new TcpStream(server.detach());
+   * assertEquals(new TextDecoder().decode(await next.readExact(4)), "body");
+   * ```
+   *
+   * @returns The connection, still open.
+   * @throws {NetError} Of kind `"closed"` if the stream is closed or a read is
+   * pending.
+   */
+  detach(): Deno.Conn {
+    const action = "detach";
+    this.#throwIfClosed(action);
+    if (this.#readLock.busy) {
+      throw new NetError(
+        "closed",
+        `Cannot ${action} as a read is pending: wait for it or cancel it first`,
+      );
+    }
+    this.#closed = true;
+    this.#detached = true;
+    this.#timer[Symbol.dispose]();
+    const conn = this.#conn;
+    const outcome = this.#in.handOver();
+    if (outcome) stashInflightRead(conn, outcome);
+    if (this.#writeLock.busy) {
+      const lock = this.#writeLock;
+      stashPendingWrites(conn, lock.acquire().then(() => lock.release()));
+    }
+    return conn;
+  }
+
+  /**
+   * Closes the connection (see {@linkcode TcpStream.close}).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assert } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * const stream = await TcpStream.connect(listener.addr);
+   * {
+   *   using _scoped = stream;
+   * }
+   * assert(stream.closed);
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // --- reading ------------------------------------------------------------
+
+  #deadline(
+    action: string,
+    options: TcpStreamCallOptions,
+    defaultTimeoutMs: number,
+  ): Deadline | undefined {
+    validateCallOptions(action, options);
+    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+    // The canceller's signal is watched once per stream by #timer.
+    const signals = [options.signal];
+    if (timeoutMs === Infinity && !options.signal && !this.#canceller) {
+      return undefined;
+    }
+    const deadline = new Deadline(action, timeoutMs, signals, this.#timer);
+    try {
+      deadline.throwIfAborted();
+    } catch (error) {
+      deadline[Symbol.dispose]();
+      throw error;
+    }
+    return deadline;
+  }
+
+  async #readCall<T>(
+    action: string,
+    options: TcpStreamCallOptions,
+    body: (deadline: Deadline | undefined) => Promise<T>,
+  ): Promise<T> {
+    using deadline = this.#deadline(action, options, this.#readTimeoutMs);
+    this.#throwIfClosed(action);
+    // One read call at a time, in call order; waiting counts against the
+    // deadline.
+    if (!this.#readLock.tryAcquire()) {
+      await this.#lock(this.#readLock, deadline);
+    }
+    try {
+      this.#throwIfClosed(action);
+      return await body(deadline);
+    } catch (error) {
+      if (this.#closed && !(error instanceof NetError)) {
+        throw closedError(action, error);
+      }
+      throw error;
+    } finally {
+      this.#readLock.release();
+    }
+  }
+
+  /** Waits for `lock` within the deadline; gives the turn up on failure. */
+  async #lock(lock: FifoLock, deadline: Deadline | undefined): Promise<void> {
+    const acquiring = lock.acquire();
+    if (!deadline) return await acquiring;
+    try {
+      await deadline.race(acquiring);
+    } catch (error) {
+      lock.abandon(acquiring);
+      throw error;
+    }
+  }
+
+  // --- writing ------------------------------------------------------------
+
+  async #writeCall(
+    action: string,
+    bytes: Uint8Array,
+    options: TcpStreamCallOptions,
+    all: boolean,
+  ): Promise<number> {
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(
+        `Cannot ${action} as 'bytes' must be a Uint8Array: received ${
+          formatValue(bytes)
+        }`,
+      );
+    }
+    using deadline = this.#deadline(action, options, this.#writeTimeoutMs);
+    this.#throwIfClosed(action);
+    if (this.#writeClosed) {
+      throw new NetError(
+        "closed",
+        `Cannot ${action} as the stream was closed for writing`,
+      );
+    }
+    if (this.#writeError !== undefined) throw this.#writeError;
+
+    // Queued behind other writes: if the deadline passes or the signal aborts
+    // while waiting, this write is withdrawn (nothing of it is sent).
+    if (!this.#writeLock.tryAcquire()) {
+      await this.#lock(this.#writeLock, deadline);
+    }
+    let abandoned = false;
+    let job: Promise<number>;
+    try {
+      this.#throwIfClosed(action);
+      if (this.#writeError !== undefined) throw this.#writeError;
+      if (bytes.length === 0) {
+        this.#writeLock.release();
+        return 0;
+      }
+      // Started: from here on the write completes even if the caller gives up.
+      job = this.#conn.write(bytes).then(async (n) => {
+        if (all || abandoned) await this.#writeFully(bytes.subarray(n));
+        return all ? bytes.length : n;
+      });
+    } catch (error) {
+      this.#writeLock.release();
+      throw error;
+    }
+    job.then(
+      () => this.#writeLock.release(),
+      (error) => {
+        this.#writeError ??= error;
+        this.#writeLock.release();
+      },
+    );
+    try {
+      return await (deadline ? deadline.race(job) : job);
+    } catch (error) {
+      if (error instanceof TimedOutError || error instanceof CancelledError) {
+        abandoned = true; // finish in the background
+        throw error;
+      }
+      if (this.#closed && !(error instanceof NetError)) {
+        throw closedError(action, error);
+      }
+      throw error;
+    }
+  }
+
+  async #writeFully(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) {
+      offset += await this.#conn.write(bytes.subarray(offset));
+    }
+  }
+
+  #throwIfClosed(action: string): void {
+    if (this.#closed) {
+      throw new NetError(
+        "closed",
+        `Cannot ${action} as the stream is ${
+          this.#detached ? "detached" : "closed"
+        }`,
+      );
+    }
+  }
+}
+
+function closedError(action: string, cause: unknown): NetError {
+  return new NetError("closed", `Cannot ${action} as the stream was closed`, {
+    cause,
+  });
+}
+
+function checkMaxLength(
+  action: string,
+  value: unknown,
+): Error | undefined {
+  try {
+    validateInteger(action, "maxLength", value, {
+      min: 0,
+      max: MAX_BUFFER_SIZE,
+      allowInfinity: true,
+    });
+    return undefined;
+  } catch (error) {
+    return error as Error;
+  }
+}

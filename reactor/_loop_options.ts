@@ -1,0 +1,153 @@
+// Validation of `EventLoopOptions` and `RegisterOptions` into the core's
+// settings, with the shared validators of `_internal/validate.ts` (one rule
+// and one message style for reactor/, net/ and compute/).
+
+import { BufferPool } from "./buffer_pool.ts";
+
+/** Most events dispatched before a yield: beyond it a yield is never taken. */
+const MAX_EVENTS_CAPACITY = 2 ** 20;
+import type { Token } from "./token.ts";
+import type {
+  EventLoopOptions,
+  RegisterOptions,
+} from "./event_loop_options.ts";
+import {
+  invalidOption,
+  validateAtLeast,
+  validateAtMost,
+  validateByteSize,
+  validateFunction,
+  validateMilliseconds,
+  validatePositiveInteger,
+} from "../_internal/validate.ts";
+
+/** The validated settings of a loop. */
+export interface LoopSettings {
+  cap: number;
+  minRead: number;
+  maxRead: number;
+  hwm: number;
+  lwm: number;
+  maxCoalesce: number;
+  acceptDelay: number;
+  pool: BufferPool;
+  onError: (error: unknown, token: Token | undefined) => void;
+}
+
+function defaultOnError(error: unknown, token: Token | undefined): void {
+  // deno-lint-ignore no-console
+  console.error(
+    token === undefined
+      ? "EventLoop: a timer callback threw:"
+      : `EventLoop: the handler of token ${token} threw:`,
+    error,
+  );
+}
+
+/** Validates the options of `new EventLoop()`, applying the defaults. */
+export function loopSettings(options: EventLoopOptions): LoopSettings {
+  const action = "create event loop";
+  const cap = validatePositiveInteger(
+    action,
+    "eventsCapacity",
+    options.eventsCapacity ?? 1024,
+    MAX_EVENTS_CAPACITY,
+  );
+  const minRead = validateByteSize(
+    action,
+    "minReadBufferSize",
+    options.minReadBufferSize ?? 64,
+  );
+  const maxRead = validateAtLeast(
+    action,
+    "maxReadBufferSize",
+    validateByteSize(
+      action,
+      "maxReadBufferSize",
+      options.maxReadBufferSize ?? 65536,
+    ),
+    "minReadBufferSize",
+    minRead,
+  );
+  const hwm = validateByteSize(
+    action,
+    "writeHighWaterMark",
+    options.writeHighWaterMark ?? 65536,
+    2,
+  );
+  // Strictly below the high mark: a writable event means room to write.
+  const lwm = validateAtMost(
+    action,
+    "writeLowWaterMark",
+    validateByteSize(
+      action,
+      "writeLowWaterMark",
+      options.writeLowWaterMark ?? Math.min(16384, Math.ceil(hwm / 4)),
+    ),
+    "writeHighWaterMark",
+    hwm,
+    true,
+  );
+  const maxCoalesce = validateByteSize(
+    action,
+    "maxCoalesceSize",
+    options.maxCoalesceSize ?? 65536,
+  );
+  const acceptDelay = validateMilliseconds(
+    action,
+    "acceptErrorDelayMs",
+    options.acceptErrorDelayMs ?? 100,
+  );
+  const pool = options.bufferPool ?? new BufferPool();
+  if (!(pool instanceof BufferPool)) {
+    throw invalidOption(TypeError, action, "bufferPool", "a BufferPool", pool);
+  }
+  const onError = options.onError === undefined
+    ? defaultOnError
+    : validateFunction<LoopSettings["onError"]>(
+      action,
+      "onError",
+      options.onError,
+    );
+  return {
+    cap,
+    minRead,
+    maxRead,
+    hwm,
+    lwm,
+    maxCoalesce,
+    acceptDelay,
+    pool,
+    onError,
+  };
+}
+
+/**
+ * The receive buffer bounds of one registration: the loop's unless
+ * overridden (a maximum below the minimum is raised to it); the minimum
+ * rounded up to a pool size class.
+ */
+export function readBufferBounds(
+  settings: LoopSettings,
+  options: RegisterOptions,
+  action: string,
+): [min: number, max: number] {
+  let minRead = settings.minRead;
+  let maxRead = settings.maxRead;
+  if (options.minReadBufferSize !== undefined) {
+    minRead = validateByteSize(
+      action,
+      "minReadBufferSize",
+      options.minReadBufferSize,
+    );
+  }
+  if (options.maxReadBufferSize !== undefined) {
+    maxRead = validateByteSize(
+      action,
+      "maxReadBufferSize",
+      options.maxReadBufferSize,
+    );
+  }
+  if (maxRead < minRead) maxRead = minRead;
+  return [settings.pool.classSize(minRead), maxRead];
+}
