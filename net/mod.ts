@@ -15,3 +15,4 @@ export * from "./network_handler.ts";
 export * from "./server_context.ts";
 export * from "./tcp_server.ts";
 export * from "./tcp_client.ts";
+export * from "./codec/mod.ts";
