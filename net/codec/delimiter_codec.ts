@@ -84,7 +84,7 @@ export class DelimiterCodec implements Codec<Uint8Array> {
     } else if (delimiter instanceof Uint8Array) {
       bytes = delimiter.slice();
     } else {
-      bytes = invalidOption(
+      throw invalidOption(
         TypeError,
         action,
         "delimiter",
@@ -93,7 +93,13 @@ export class DelimiterCodec implements Codec<Uint8Array> {
       );
     }
     if (bytes.length === 0) {
-      invalidOption(RangeError, action, "delimiter", "non-empty", delimiter);
+      throw invalidOption(
+        RangeError,
+        action,
+        "delimiter",
+        "non-empty",
+        delimiter,
+      );
     }
     this.delimiter = bytes;
     const opts = validateOptions(action, options);
@@ -135,7 +141,13 @@ export class DelimiterCodec implements Codec<Uint8Array> {
    */
   encode(frame: Uint8Array): Uint8Array {
     if (!(frame instanceof Uint8Array)) {
-      invalidOption(TypeError, "encode frame", "frame", "a Uint8Array", frame);
+      throw invalidOption(
+        TypeError,
+        "encode frame",
+        "frame",
+        "a Uint8Array",
+        frame,
+      );
     }
     if (indexOfDelimiter(frame, this.delimiter, 0) !== -1) {
       throw new RangeError(

@@ -146,7 +146,7 @@ Deno.test("LengthPrefixedCodec rejects invalid options", () => {
   assertThrows(
     () => new LengthPrefixedCodec({ lengthFieldLength: 3 as 4 }),
     RangeError,
-    "Cannot create length-prefixed codec as 'lengthFieldLength' must be one of 1, 2, 4, 8: received 3",
+    "Cannot create length-prefixed codec as 'lengthFieldLength' must be 1, 2, 4 or 8: received 3",
   );
   assertThrows(
     () => new LengthPrefixedCodec({ headerBytesToStrip: 5 }),

@@ -3,7 +3,12 @@
 
 import type { Codec, Decoder } from "./codec.ts";
 import { DelimitedDecoder } from "./_delimited_decoder.ts";
-import { enumOption, integerOption, validateOptions } from "./_validate.ts";
+import {
+  booleanOption,
+  enumOption,
+  integerOption,
+  validateOptions,
+} from "./_validate.ts";
 
 const LF = new Uint8Array([0x0a]);
 
@@ -104,10 +109,12 @@ export class LineCodec<Utf8 extends boolean = false>
       DEFAULT_MAX_LINE_SIZE,
       1,
     );
-    this.decodeUtf8 = enumOption(action, "decodeUtf8", opts.decodeUtf8, false, [
+    this.decodeUtf8 = booleanOption(
+      action,
+      "decodeUtf8",
+      opts.decodeUtf8,
       false,
-      true,
-    ]) as Utf8;
+    ) as Utf8;
     this.overlong = enumOption(action, "overlong", opts.overlong, "error", [
       "error",
       "discard",

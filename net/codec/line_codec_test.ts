@@ -155,7 +155,7 @@ Deno.test("LineCodec rejects invalid options", () => {
   assertThrows(
     () => new LineCodec({ overlong: "skip" as "discard" }),
     RangeError,
-    "'overlong' must be one of 'error', 'discard': received 'skip'",
+    "'overlong' must be 'error' or 'discard': received 'skip'",
   );
   assertThrows(
     () => new LineCodec(null as unknown as undefined),
