@@ -14,6 +14,9 @@ import type { ServerContext } from "./server_context.ts";
  *   does not read;
  * - `"shutdown"`: the server or client shut down;
  * - `"handler error"`: a callback of the handler threw for this connection;
+ * - `"frame too large"`: with a `codec`, the peer sent a frame over the
+ *   codec's `maxFrameSize` (or one the codec cannot decode); `onError` gets
+ *   the `FrameTooLargeError`;
  * - `"closed"`: closed locally through `closeConnection()` or `close()`;
  * - `"error"`: any other I/O error (passed to `onError` too).
  *
@@ -36,13 +39,17 @@ export type DisconnectReason =
   | "slow consumer"
   | "shutdown"
   | "handler error"
+  | "frame too large"
   | "closed"
   | "error";
 
 /**
  * What a {@linkcode TcpServer} (or {@linkcode TcpClient}) calls on events.
- * Only `onData` is required. Every callback gets the one shared
- * {@linkcode ServerContext}; `T` is the type of the per-connection user data.
+ * Only `onData` is required, or `onFrame` instead when the server or client
+ * has a `codec`. Every callback gets the one shared
+ * {@linkcode ServerContext}; `T` is the type of the per-connection user data,
+ * `F` the type of decoded frames and `E` what `ctx.sendFrame` encodes (both
+ * from the codec).
  *
  * A callback that throws costs only the connection it was called for: it is
  * closed with reason `"handler error"`, the error goes to `onError`, and
@@ -66,28 +73,38 @@ export type DisconnectReason =
  * };
  * ```
  */
-export interface NetworkHandler<T = unknown> {
+export interface NetworkHandler<T = unknown, F = Uint8Array, E = F> {
   /**
-   * Bytes arrived on connection `id`. `data` is a view of a pooled buffer and
-   * is valid only during this call: copy it (or pass it to `sendTo`, which
-   * copies) to keep it.
+   * Bytes arrived on connection `id` (required without a `codec`, unused
+   * with one). `data` is a view of a pooled buffer and is valid only during
+   * this call: copy it (or pass it to `sendTo`, which copies) to keep it.
    */
-  onData(
-    ctx: ServerContext<T>,
+  onData?(
+    ctx: ServerContext<T, E>,
     id: number,
     data: Uint8Array,
   ): void | Promise<void>;
+  /**
+   * With a `codec`: one whole frame arrived on connection `id` (required
+   * then). A `Uint8Array` frame may be a view of the receive buffer, valid
+   * only during this call: copy it to keep it.
+   */
+  onFrame?(
+    ctx: ServerContext<T, E>,
+    id: number,
+    frame: F,
+  ): void | Promise<void>;
   /** Connection `id` opened (accepted by a server, or connected by a client). */
-  onConnect?(ctx: ServerContext<T>, id: number): void | Promise<void>;
+  onConnect?(ctx: ServerContext<T, E>, id: number): void | Promise<void>;
   /** The write queue of `id` drained below the low-water mark after `sendTo` returned `false`. */
-  onWritable?(ctx: ServerContext<T>, id: number): void | Promise<void>;
+  onWritable?(ctx: ServerContext<T, E>, id: number): void | Promise<void>;
   /**
    * Connection `id` closed; it is no longer in `connectionIds()` (so a
    * broadcast from here skips it), but `getData(id)` still returns its user
    * data during this call.
    */
   onDisconnect?(
-    ctx: ServerContext<T>,
+    ctx: ServerContext<T, E>,
     id: number,
     reason: DisconnectReason,
   ): void | Promise<void>;
@@ -97,16 +114,16 @@ export interface NetworkHandler<T = unknown> {
    * a callback that threw.
    */
   onError?(
-    ctx: ServerContext<T>,
+    ctx: ServerContext<T, E>,
     error: Error,
     id: number | undefined,
   ): void | Promise<void>;
   /** The server is bound and accepting at `addr`. */
-  onListening?(ctx: ServerContext<T>, addr: Deno.Addr): void | Promise<void>;
+  onListening?(ctx: ServerContext<T, E>, addr: Deno.Addr): void | Promise<void>;
   /**
    * A graceful shutdown started: the server no longer accepts; open
    * connections get their queued bytes flushed, then end of stream, and have
    * until the shutdown's `timeoutMs` to close. Send goodbyes here.
    */
-  onShutdown?(ctx: ServerContext<T>): void | Promise<void>;
+  onShutdown?(ctx: ServerContext<T, E>): void | Promise<void>;
 }

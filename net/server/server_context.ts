@@ -62,8 +62,11 @@ export interface CloseConnectionOptions {
  *   },
  * };
  * ```
+ *
+ * @typeParam T The per-connection user data.
+ * @typeParam E What `sendFrame`/`broadcastFrame` encode (the codec's input).
  */
-export interface ServerContext<T = unknown> {
+export interface ServerContext<T = unknown, E = Uint8Array> {
   /**
    * Queues bytes (a string is UTF-8 encoded) for connection `id`. The bytes
    * are copied, written in order and never interleaved with another write to
@@ -87,6 +90,24 @@ export interface ServerContext<T = unknown> {
    * @returns The number of connections the bytes were queued for.
    */
   broadcast(bytes: Uint8Array | string, options?: BroadcastOptions): number;
+  /**
+   * Encodes `frame` with the server's (or client's) `codec` and queues it for
+   * connection `id`, like `sendTo` (without another copy).
+   *
+   * @throws {TypeError} If there is no `codec`.
+   * @throws {ConnectionNotFoundError} If no open connection has this id.
+   * @throws {NetError} With kind `"closed"` if the write side is shut.
+   * @throws What the codec's `encode` throws for a frame it cannot encode.
+   */
+  sendFrame(id: number, frame: E): boolean;
+  /**
+   * Encodes `frame` once with the `codec` and queues it for every open
+   * connection (but `except`), like `broadcast`.
+   *
+   * @returns The number of connections the frame was queued for.
+   * @throws {TypeError} If there is no `codec`.
+   */
+  broadcastFrame(frame: E, options?: BroadcastOptions): number;
   /**
    * Closes connection `id` (reason `"closed"`), after writing its queue unless
    * `flush` is `false`. The flush is bounded (5 s, or a shutdown's deadline):

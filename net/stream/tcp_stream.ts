@@ -19,6 +19,7 @@ import {
   takePendingWrites,
 } from "../../reactor/_inflight.ts";
 import type { Canceller } from "./canceller.ts";
+import type { Codec } from "../codec/codec.ts";
 import { formatValue } from "../../_internal/format.ts";
 import { FifoLock } from "./_fifo_lock.ts";
 import { validateCallOptions, validateStreamOptions } from "./_options.ts";
@@ -596,6 +597,84 @@ export class TcpStream implements Disposable {
           const partial = this.#take(available);
           throw new IncompleteError(
             `Cannot ${action} as the peer closed the stream: received ${partial.length} bytes without it`,
+            partial,
+          );
+        }
+        await this.#fill(deadline);
+      }
+    });
+  }
+
+  /**
+   * Reads one frame with `codec` (e.g. a `LineCodec` or a
+   * `LengthPrefixedCodec`), with the same deadline and cancellation as the
+   * other reads. Bytes after the frame stay buffered for the next call, and
+   * on timeout, cancellation or a `FrameTooLargeError` nothing is consumed.
+   * The frame is the caller's (a copy, unlike a server's `onFrame` view).
+   *
+   * @example Read length-prefixed frames
+   * ```ts
+   * import { LengthPrefixedCodec, TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using client = await TcpStream.connect(listener.addr);
+   * using server = await listener.accept();
+   * const codec = new LengthPrefixedCodec({ lengthFieldLength: 2 });
+   * await client.writeAll(codec.encode(new Uint8Array([1, 2, 3])));
+   * assertEquals(await server.readFrame(codec, { timeoutMs: 1_000 }), new Uint8Array([1, 2, 3]));
+   * ```
+   *
+   * @param codec The framing format.
+   * @param options One deadline for the whole call, a signal.
+   * @returns The frame, or `null` at end of stream between frames.
+   * @throws {FrameTooLargeError} The frame passes the codec's limit.
+   * @throws {IncompleteError} The peer closed the stream inside a frame.
+   */
+  readFrame<F, E>(
+    codec: Codec<F, E>,
+    options: TcpStreamCallOptions = {},
+  ): Promise<F | null> {
+    const action = "read frame";
+    if (typeof codec?.createDecoder !== "function") {
+      return Promise.reject(
+        new TypeError(
+          `Cannot ${action} as 'codec' must be a Codec: received ${
+            formatValue(codec)
+          }`,
+        ),
+      );
+    }
+    return this.#readCall(action, options, async (deadline) => {
+      // A fresh decoder per call, fed the buffered bytes without consuming
+      // them: a call that ends without a frame leaves the stream as it was.
+      const decoder = codec.createDecoder();
+      let fed = 0;
+      let frame: F | undefined;
+      let found = false;
+      const onFrame = (value: F): boolean => {
+        frame = value instanceof Uint8Array ? value.slice() as F : value;
+        found = true;
+        return false;
+      };
+      while (true) {
+        if (this.#end - this.#start > fed) {
+          fed += decoder.decode(
+            this.#buffer.subarray(this.#start + fed, this.#end),
+            onFrame,
+          );
+          if (found) {
+            this.#consume(fed);
+            return frame as F;
+          }
+        }
+        this.#throwIfReadFailed();
+        if (this.#eof) {
+          const available = this.#end - this.#start;
+          if (available === 0) return null;
+          const partial = this.#take(available);
+          throw new IncompleteError(
+            `Cannot ${action} as the peer closed the stream: received ${available} bytes of a partial frame`,
             partial,
           );
         }
