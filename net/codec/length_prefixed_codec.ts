@@ -241,6 +241,19 @@ function readLength(
   little: boolean,
 ): number {
   if (size === 1) return bytes[at]!;
+  // The common fields without a loop.
+  if (size === 4) {
+    return little
+      ? bytes[at + 3]! * 0x1000000 +
+        ((bytes[at + 2]! << 16) | (bytes[at + 1]! << 8) | bytes[at]!)
+      : bytes[at]! * 0x1000000 +
+        ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!);
+  }
+  if (size === 2) {
+    return little
+      ? (bytes[at + 1]! << 8) | bytes[at]!
+      : (bytes[at]! << 8) | bytes[at + 1]!;
+  }
   let value = 0;
   if (little) {
     for (let i = size - 1; i >= 0; i--) value = value * 256 + bytes[at + i]!;
