@@ -2,6 +2,8 @@
 // (stranded reads, failing sends, accept-then-drop at the limit, hot accept
 // loops, ignored options).
 
+import { validateDelay } from "../../_internal/validate.ts";
+import { listen } from "../_listen.ts";
 import { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../_internal/to_error.ts";
 import type { Event } from "../../reactor/event.ts";
@@ -17,7 +19,10 @@ import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { Codec } from "../codec/codec.ts";
 import { framingHandler } from "./_framing.ts";
-import type { TcpServerConfig } from "./tcp_server_config.ts";
+import {
+  TcpServerConfig,
+  type TcpServerConfigOptions,
+} from "./tcp_server_config.ts";
 
 /**
  * Options of {@linkcode TcpServer.shutdown}.
@@ -39,6 +44,7 @@ export interface TcpServerShutdownOptions {
   /**
    * How long connections may take to close after the server stopped
    * accepting; the rest are then force-closed with reason `"shutdown"`.
+   * From 0 to 2 ** 31 - 1 ms.
    * @default {5000}
    */
   timeoutMs?: number;
@@ -249,23 +255,46 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
    * Creates a server; it binds on {@linkcode TcpServer.start} or
    * {@linkcode TcpServer.run}.
    *
-   * @param config The validated configuration.
-   * @param handler The callbacks.
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * // A plain options object works as well as a TcpServerConfig.
+   * const server = new TcpServer({ port: 0, idleTimeoutMs: 30_000 }, {
+   *   onData: (ctx, id, data) => void ctx.sendTo(id, data),
+   * });
+   * assertEquals(server.config.idleTimeoutMs, 30_000);
+   * ```
+   *
+   * @param config A configuration, or the options to build one from.
+   * @param handler The callbacks (`onData` required, or `onFrame` with a
+   *   `codec`).
    * @param options A `codec` to frame the byte stream with.
+   * @throws {TypeError} If `handler` lacks `onData` (`onFrame` with a codec)
+   * or an option has the wrong type.
+   * @throws {RangeError} If an option is out of its documented range.
    */
   constructor(
-    config: TcpServerConfig,
+    config: TcpServerConfig | TcpServerConfigOptions,
     handler: NetworkHandler<T, F, E>,
     options: TcpServerOptions<F, E> = {},
   ) {
     const codec = options?.codec;
     validateHandler("create server", handler, codec !== undefined);
-    this.#config = config;
+    this.#config = config instanceof TcpServerConfig
+      ? config
+      : new TcpServerConfig(config);
     this.#codec = codec;
     this.#handler =
       (codec === undefined
         ? handler
         : framingHandler(handler, codec)) as NetworkHandler<T, unknown, E>;
+  }
+
+  /** The configuration the server was created with. */
+  get config(): TcpServerConfig {
+    return this.#config;
   }
 
   /** The bound address (known once started). */
@@ -301,7 +330,26 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
    * serves. Throws what `Deno.listen`/`Deno.listenTls` throws (e.g.
    * `AddrInUse`).
    *
+   * @example Serve on a loop of your own
+   * ```ts
+   * import { EventLoop } from "@millrace/io/reactor";
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const loop = new EventLoop();
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * server.start(loop);
+   * const running = loop.run();
+   * assertEquals(server.stats().state, "listening");
+   * await server.shutdown();
+   * loop.stop();
+   * await running;
+   * await loop[Symbol.asyncDispose]();
+   * ```
+   *
    * @param loop The event loop to serve on.
+   * @throws {Deno.errors.AlreadyExists} If the server was started before.
+   * @throws {Deno.errors.AddrInUse} And Deno's other listen errors.
    */
   start(loop: EventLoop): void {
     if (this.#state !== "idle") {
@@ -310,25 +358,15 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
       );
     }
     const config = this.#config;
-    let listener: Deno.Listener;
-    if (config.transport === "unix") {
-      listener = Deno.listen({ transport: "unix", path: config.path! });
-    } else if (config.transport === "tls") {
-      listener = Deno.listenTls({
-        hostname: config.hostname,
-        port: config.port,
-        cert: config.tls!.cert,
-        key: config.tls!.key,
-        alpnProtocols: [...config.tls!.alpnProtocols],
-        tcpBacklog: config.backlog,
-      });
-    } else {
-      listener = Deno.listen({
-        hostname: config.hostname,
-        port: config.port,
-        tcpBacklog: config.backlog,
-      });
-    }
+    const listener = listen(
+      config.transport === "unix"
+        ? { transport: "unix", path: config.path! }
+        : { transport: "tcp", hostname: config.hostname, port: config.port },
+      {
+        tcpBacklog: config.tcpBacklog,
+        ...(config.tls ? { tls: config.tls } : {}),
+      },
+    );
     this.#loop = loop;
     this.#listener = listener;
     this.#addr = listener.addr;
@@ -340,7 +378,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
       writeHighWaterMark: config.writeHighWaterMark,
       maxWriteBuffer: config.maxWriteBuffer,
       // run() sizes its own loop; a caller's loop needs it per connection.
-      maxReadBufferSize: this.#ownLoop ? undefined : config.bufferSize,
+      maxReadBufferSize: this.#ownLoop ? undefined : config.maxReadBufferSize,
     });
     this.#table.onRemoved = () => this.#connectionRemoved();
     this.#listenerToken = loop.allocateToken();
@@ -369,8 +407,21 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
    * synchronous); the promise resolves once the server has shut down and the
    * loop is disposed.
    *
+   * @example Run until shut down
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * // ... serve; here the example stops by itself.
+   * await server.shutdown({ timeoutMs: 1_000 });
+   * await serving;
+   * ```
+   *
    * @param options Optional abort signal (graceful shutdown).
    * @returns A promise that resolves after shutdown.
+   * @throws {Deno.errors.AlreadyExists} (as a rejection) If the server was
+   * started before; Deno's listen errors (e.g. `AddrInUse`) likewise.
    */
   run(options: TcpServerRunOptions = {}): Promise<void> {
     if (this.#state !== "idle") {
@@ -382,13 +433,14 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     }
     const config = this.#config;
     const loop = new EventLoop({
-      maxReadBufferSize: config.bufferSize,
+      maxReadBufferSize: config.maxReadBufferSize,
       // A cap below the loop's default starting buffer lowers that too.
-      ...(config.bufferSize < 64
-        ? { minReadBufferSize: config.bufferSize }
+      ...(config.maxReadBufferSize < 64
+        ? { minReadBufferSize: config.maxReadBufferSize }
         : {}),
       writeHighWaterMark: config.writeHighWaterMark,
       writeLowWaterMark: config.writeLowWaterMark,
+      acceptErrorDelayMs: config.acceptErrorDelayMs,
     });
     this.#ownLoop = true;
     try {
@@ -455,7 +507,23 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     }
   }
 
-  /** The stats of the server; cheap enough to call often. */
+  /**
+   * The stats of the server; cheap enough to call often.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * assertEquals(server.stats().connections, 0);
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @returns A snapshot of state, counters and queued bytes.
+   */
   stats(): TcpServerStats {
     const table = this.#table;
     const counters = table?.counters;
@@ -495,6 +563,19 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
    *
    * @param options `force` and `timeoutMs`.
    * @returns Counts of connections closed gracefully and forced.
+   * @example Graceful shutdown with a deadline
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * const result = await server.shutdown({ timeoutMs: 1_000 });
+   * assertEquals(result.forced, 0);
+   * await serving;
+   * ```
+   *
+   * @throws {RangeError} If `timeoutMs` is not from 0 to 2 ** 31 - 1.
    */
   shutdown(
     options: TcpServerShutdownOptions = {},
@@ -505,13 +586,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
       return this.#shutdown;
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
-    if (
-      typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0
-    ) {
-      throw new RangeError(
-        `Cannot shut down server as 'timeoutMs' must be a non-negative number: received ${timeoutMs}`,
-      );
-    }
+    validateDelay("shut down server", "timeoutMs", timeoutMs);
     this.#shutdown = this.#runShutdown(options.force ?? false, timeoutMs);
     return this.#shutdown;
   }
@@ -578,13 +653,37 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
   /**
    * Forced shutdown: closes the listener and every connection now.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * await server.close();
+   * await serving;
+   * ```
+   *
    * @returns Counts as for {@linkcode TcpServer.shutdown}.
    */
   close(): Promise<TcpServerShutdownResult> {
     return this.shutdown({ force: true });
   }
 
-  /** Forced shutdown, for `await using`. */
+  /**
+   * Forced shutdown, for `await using`.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData() {} });
+   * const serving = server.run();
+   * {
+   *   await using _scoped = server; // forced shutdown at the end of the block
+   * }
+   * await serving;
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
