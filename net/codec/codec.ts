@@ -43,6 +43,16 @@ export interface Decoder<F> {
   /**
    * Decodes the frames `chunk` completes, in order, calling `onFrame` for each.
    *
+   * @example Stop after the first frame
+   * ```ts
+   * import { LineCodec } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const decoder = new LineCodec().createDecoder();
+   * const used = decoder.decode(new TextEncoder().encode("a\nb\n"), () => false);
+   * assertEquals(used, 2); // "a\n"; "b\n" is left for the caller
+   * ```
+   *
    * @param chunk The next bytes of the stream (read only, not kept).
    * @param onFrame Called once per frame; returning `false` stops decoding.
    * @param onDiscard Called, in a codec's discard mode, for each frame
@@ -64,6 +74,17 @@ export interface Decoder<F> {
   /**
    * Takes out the bytes held from an unfinished frame (a copy), e.g. to
    * report them at end of stream, and empties the decoder.
+   *
+   * @example Usage
+   * ```ts
+   * import { DelimiterCodec } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const decoder = new DelimiterCodec("\0").createDecoder();
+   * decoder.decode(new Uint8Array([1, 2]), () => {});
+   * assertEquals(decoder.takeBuffered(), new Uint8Array([1, 2]));
+   * assertEquals(decoder.buffered, 0);
+   * ```
    *
    * @returns The held bytes.
    */
@@ -132,12 +153,29 @@ export interface Codec<F = Uint8Array, E = F> {
   /**
    * Makes the decoding state of one connection or stream.
    *
+   * @example Usage
+   * ```ts
+   * import { type Codec, LineCodec } from "@millrace/io/net";
+   *
+   * const codec: Codec<Uint8Array, string | Uint8Array> = new LineCodec();
+   * const perConnection = codec.createDecoder();
+   * ```
+   *
    * @returns A fresh decoder.
    */
   createDecoder(): Decoder<F>;
 
   /**
    * Encodes one frame for the wire (header, payload, delimiter).
+   *
+   * @example Usage
+   * ```ts
+   * import { type Codec, LengthPrefixedCodec } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const codec: Codec<Uint8Array> = new LengthPrefixedCodec({ lengthFieldLength: 1 });
+   * assertEquals(codec.encode(new Uint8Array([9])), new Uint8Array([1, 9]));
+   * ```
    *
    * @param frame The frame to encode.
    * @returns The bytes to send.

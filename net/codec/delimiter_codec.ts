@@ -71,6 +71,14 @@ export class DelimiterCodec implements Codec<Uint8Array> {
   /**
    * Constructs a new instance.
    *
+   * @example Usage
+   * ```ts
+   * import { DelimiterCodec } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(new DelimiterCodec("--").delimiter, new Uint8Array([45, 45]));
+   * ```
+   *
    * @param delimiter The bytes that end a frame (a string is UTF-8 encoded).
    * @param options The limit and what an over-long frame does.
    * @throws {TypeError|RangeError} If the delimiter is empty or an option is
@@ -119,6 +127,17 @@ export class DelimiterCodec implements Codec<Uint8Array> {
   /**
    * Makes the framing state of one connection.
    *
+   * @example Usage
+   * ```ts
+   * import { DelimiterCodec } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const frames: number[][] = [];
+   * new DelimiterCodec(new Uint8Array([0])).createDecoder()
+   *   .decode(new Uint8Array([1, 0, 2, 0]), (frame) => void frames.push([...frame]));
+   * assertEquals(frames, [[1], [2]]);
+   * ```
+   *
    * @returns A fresh decoder.
    */
   createDecoder(): Decoder<Uint8Array> {
@@ -133,6 +152,14 @@ export class DelimiterCodec implements Codec<Uint8Array> {
 
   /**
    * Encodes one frame: its bytes and the delimiter.
+   *
+   * @example Usage
+   * ```ts
+   * import { DelimiterCodec } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(new DelimiterCodec(new Uint8Array([0])).encode(new Uint8Array([5])), new Uint8Array([5, 0]));
+   * ```
    *
    * @param frame The frame's bytes.
    * @returns The bytes to send.

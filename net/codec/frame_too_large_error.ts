@@ -33,8 +33,17 @@ export class FrameTooLargeError extends TooBigError {
   /**
    * Constructs a new instance.
    *
+   * @example Usage
+   * ```ts
+   * import { FrameTooLargeError } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(new FrameTooLargeError(9, 8).size, 9);
+   * ```
+   *
    * @param size The frame's size in bytes (or a lower bound of it).
    * @param limit The limit it passed.
+   * @param options The error's `cause`, if any.
    */
   constructor(size: number, limit: number, options?: ErrorOptions) {
     super(

@@ -22,7 +22,16 @@ export class InvalidFrameError extends NetError {
   /**
    * Constructs a new instance.
    *
+   * @example Usage
+   * ```ts
+   * import { InvalidFrameError } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(new InvalidFrameError("Cannot decode frame as it is bad").kind, "invalid-frame");
+   * ```
+   *
    * @param message What is wrong with the frame.
+   * @param options The error's `cause`, if any.
    */
   constructor(message: string, options?: ErrorOptions) {
     super("invalid-frame", message, options);

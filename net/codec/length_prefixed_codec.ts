@@ -124,6 +124,14 @@ export class LengthPrefixedCodec implements Codec<Uint8Array> {
   /**
    * Constructs a new instance.
    *
+   * @example Usage
+   * ```ts
+   * import { LengthPrefixedCodec } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(new LengthPrefixedCodec({ lengthFieldLength: 2 }).headerBytesToStrip, 2);
+   * ```
+   *
    * @param options The header layout and the limit.
    * @throws {TypeError|RangeError} If an option is invalid.
    */
@@ -177,6 +185,16 @@ export class LengthPrefixedCodec implements Codec<Uint8Array> {
   /**
    * Makes the framing state of one connection.
    *
+   * @example Usage
+   * ```ts
+   * import { LengthPrefixedCodec } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const decoder = new LengthPrefixedCodec().createDecoder();
+   * decoder.decode(new Uint8Array([0, 0]), () => {});
+   * assertEquals(decoder.buffered, 2);
+   * ```
+   *
    * @returns A fresh decoder.
    */
   createDecoder(): Decoder<Uint8Array> {
@@ -187,6 +205,15 @@ export class LengthPrefixedCodec implements Codec<Uint8Array> {
    * Encodes one frame: a header (`lengthFieldOffset` zero bytes, then the
    * length field) followed by `payload`. With the default
    * `headerBytesToStrip`, decoding gives `payload` back.
+   *
+   * @example Usage
+   * ```ts
+   * import { LengthPrefixedCodec } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const codec = new LengthPrefixedCodec({ lengthFieldLength: 2, endian: "little" });
+   * assertEquals(codec.encode(new Uint8Array([7])), new Uint8Array([1, 0, 7]));
+   * ```
    *
    * @param payload The frame's body.
    * @returns The bytes to send.

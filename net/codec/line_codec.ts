@@ -96,6 +96,14 @@ export class LineCodec<Utf8 extends boolean = false>
   /**
    * Constructs a new instance.
    *
+   * @example Usage
+   * ```ts
+   * import { LineCodec } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(new LineCodec({ maxFrameSize: 1024 }).maxFrameSize, 1024);
+   * ```
+   *
    * @param options The limit, decoding and line ending.
    * @throws {TypeError|RangeError} If an option is invalid.
    */
@@ -129,6 +137,17 @@ export class LineCodec<Utf8 extends boolean = false>
   /**
    * Makes the line state of one connection.
    *
+   * @example Usage
+   * ```ts
+   * import { LineCodec } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const lines: string[] = [];
+   * new LineCodec({ decodeUtf8: true }).createDecoder()
+   *   .decode(new TextEncoder().encode("x\r\n"), (line) => void lines.push(line));
+   * assertEquals(lines, ["x"]);
+   * ```
+   *
    * @returns A fresh decoder.
    */
   createDecoder(): Decoder<Utf8 extends true ? string : Uint8Array> {
@@ -150,6 +169,15 @@ export class LineCodec<Utf8 extends boolean = false>
   /**
    * Encodes one line: its UTF-8 bytes (or the bytes given) and the line
    * ending.
+   *
+   * @example Usage
+   * ```ts
+   * import { LineCodec } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const bytes = new LineCodec({ lineEnding: "\r\n" }).encode("hi");
+   * assertEquals(new TextDecoder().decode(bytes), "hi\r\n");
+   * ```
    *
    * @param line The line, without a line ending.
    * @returns The bytes to send.

@@ -143,6 +143,18 @@ export interface ServerContext<T = unknown, E = Uint8Array> {
    * Encodes `frame` with the server's (or client's) `codec` and queues it for
    * connection `id`, like `sendTo` (without another copy).
    *
+   * @example Answer each line
+   * ```ts
+   * import { LineCodec, TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, {
+   *   onFrame: (ctx, id, line: string) => void ctx.sendFrame(id, `you said: ${line}`),
+   * }, { codec: new LineCodec({ decodeUtf8: true }) });
+   * ```
+   *
+   * @param id The connection.
+   * @param frame The frame to encode and send.
+   * @returns `false` above the high-water mark (wait for `onWritable`).
    * @throws {TypeError} If there is no `codec`.
    * @throws {ConnectionNotFoundError} If no open connection has this id.
    * @throws {NetError} With kind `"closed"` if the write side is shut.
@@ -153,6 +165,17 @@ export interface ServerContext<T = unknown, E = Uint8Array> {
    * Encodes `frame` once with the `codec` and queues it for every open
    * connection (but `except`), like `broadcast`.
    *
+   * @example Relay each line to everyone else
+   * ```ts
+   * import { LineCodec, TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, {
+   *   onFrame: (ctx, id, line: string) => void ctx.broadcastFrame(`${id}: ${line}`, { except: id }),
+   * }, { codec: new LineCodec({ decodeUtf8: true }) });
+   * ```
+   *
+   * @param frame The frame to encode and send.
+   * @param options Connections to leave out.
    * @returns The number of connections the frame was queued for.
    * @throws {TypeError} If there is no `codec`.
    */

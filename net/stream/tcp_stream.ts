@@ -17,7 +17,6 @@ import {
   takeInflightRead,
   takePendingWrites,
 } from "../../_internal/inflight.ts";
-import type { Canceller } from "./canceller.ts";
 import type { Codec } from "../codec/codec.ts";
 import type {
   ReadAllOptions,
