@@ -334,6 +334,7 @@ export function dispatch(core: LoopCore, e: Entry): void {
   ev.closed = false;
   ev.data = undefined;
   ev.conn = undefined;
+  ev.remoteAddr = undefined;
 
   const readBuf = core.dispatchBuf;
   if (readBuf !== undefined) {
