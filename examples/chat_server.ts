@@ -18,7 +18,14 @@ import {
   TcpServer,
   TcpServerConfig,
 } from "@millrace/io/net";
-import { flag, formatAddr, portFlag, print, printError } from "./_args.ts";
+import {
+  flag,
+  formatAddr,
+  loadBalancerFlags,
+  portFlag,
+  print,
+  printError,
+} from "./_args.ts";
 
 /** The longest accepted line, in bytes. */
 export const MAX_LINE_BYTES = 4096;
@@ -144,10 +151,12 @@ export function createChatServer(
 }
 
 if (import.meta.main) {
-  const config = TcpServerConfig.builder()
-    .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
-    .port(portFlag(Deno.args, "0"))
-    .build();
+  const config = loadBalancerFlags(
+    TcpServerConfig.builder()
+      .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
+      .port(portFlag(Deno.args, "0")),
+    Deno.args,
+  ).build();
   const server = createChatServer(config, { log: printError });
   const serving = server.run();
   print(`listening on ${formatAddr(server.addr)}`);

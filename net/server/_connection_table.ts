@@ -18,6 +18,14 @@ import type {
   CloseConnectionOptions,
   ServerContext,
 } from "./server_context.ts";
+import {
+  DIRECT,
+  HandshakeDeadlines,
+  type HandshakeStep,
+  ProxyHandshake,
+  type ProxySettings,
+} from "../proxy/_server_proxy.ts";
+import type { ProxyInfo } from "../proxy/proxy_info.ts";
 
 type TimerHandle = ReturnType<EventLoop["addTimer"]>;
 
@@ -35,17 +43,24 @@ export interface ConnectionSettings {
   maxReadBufferSize?: number | undefined;
   /** The `codec` option: `sendFrame` encodes with it. */
   codec?: Codec<unknown, unknown> | undefined;
+  /** PROXY protocol handshake settings; undefined when off. */
+  proxy?: ProxySettings | undefined;
 }
 
 const R_OPEN = 1;
 const R_WRITESHUT = 2;
 const R_WANTWRITABLE = 4;
+/** Waiting for its PROXY header: not yet shown to the handler. */
+const R_PROXY = 8;
 
 /** The rarely used parts of a record, allocated on first use. */
 class RecordExtra {
   remoteAddr: Deno.Addr | undefined = undefined;
   lastActive = 0;
   idleTimer: TimerHandle | undefined = undefined;
+  localAddr: Deno.Addr | undefined = undefined;
+  handshake: ProxyHandshake | undefined = undefined;
+  proxyInfo: ProxyInfo | undefined = undefined;
 }
 
 /**
@@ -192,6 +207,7 @@ export function zeroDisconnects(): Record<DisconnectReason, number> {
     "frame too large": 0,
     "closed": 0,
     "error": 0,
+    "bad proxy header": 0,
   };
 }
 
@@ -224,6 +240,8 @@ export class ConnectionTable<T, E = Uint8Array>
   #current: Uint8Array | undefined;
   /** The record being reported to onDisconnect: its data stays readable. */
   #departing: ConnectionRecord<T> | undefined;
+  /** Header deadlines of PROXY handshakes (made on first use). */
+  #proxyDeadlines: HandshakeDeadlines<object> | undefined;
   /** Called after a connection left the table. */
   onRemoved: (() => void) | undefined;
   /** While set, every disconnect is reported with this reason instead of a peer close. */
@@ -305,6 +323,15 @@ export class ConnectionTable<T, E = Uint8Array>
         () => this.#checkIdle(record),
       );
     }
+    if (settings.proxy !== undefined) {
+      this.#beginProxy(record, settings.proxy);
+      return record;
+    }
+    this.#connected(record);
+    return record;
+  }
+
+  #connected(record: ConnectionRecord<T>): void {
     if (this.#handler.onConnect !== undefined) {
       try {
         const result = this.#handler.onConnect(this, record.id);
@@ -313,7 +340,92 @@ export class ConnectionTable<T, E = Uint8Array>
         this.#handlerFailed(record, error);
       }
     }
-    return record;
+  }
+
+  // --- PROXY protocol hooks (the logic lives in proxy/_server_proxy.ts) ---
+
+  #beginProxy(record: ConnectionRecord<T>, settings: ProxySettings): void {
+    let remote: Deno.Addr;
+    try {
+      remote = record.conn.remoteAddr;
+    } catch {
+      remote = { transport: "unix", path: "" };
+    }
+    const handshake = ProxyHandshake.begin(settings, remote);
+    record.flags |= R_PROXY;
+    if (!(handshake instanceof ProxyHandshake)) {
+      this.#proxyStep(record, { kind: "fail", error: handshake }, undefined);
+      return;
+    }
+    (record.x ??= new RecordExtra()).handshake = handshake;
+    (this.#proxyDeadlines ??= new HandshakeDeadlines<object>(
+      settings.timeoutMs,
+      (ms, callback) => void this.#loop.addTimer(ms, callback),
+      (r) => {
+        const pending = r as ConnectionRecord<T>;
+        return pending.open && pending.x?.handshake !== undefined;
+      },
+      (r) => {
+        const late = r as ConnectionRecord<T>;
+        this.#proxyStep(late, late.x!.handshake!.timedOut(), undefined);
+      },
+    )).add(record);
+  }
+
+  #proxyEvent(record: ConnectionRecord<T>, event: Event): void {
+    const handshake = record.x!.handshake!;
+    let step: HandshakeStep = WAIT_STEP;
+    if (event.data !== undefined) {
+      step = handshake.data(event.data, record.conn);
+    }
+    if (
+      step.kind === "wait" &&
+      (event.error !== undefined || event.closed || event.readClosed)
+    ) {
+      step = handshake.ended();
+    }
+    this.#proxyStep(record, step, event);
+  }
+
+  #proxyStep(
+    record: ConnectionRecord<T>,
+    step: HandshakeStep,
+    event: Event | undefined,
+  ): void {
+    if (step.kind === "wait") return;
+    if (step.kind === "fail" || step.kind === "quiet") {
+      // Still flagged R_PROXY: #remove tells the handler nothing but onError.
+      if (step.kind === "fail") this.#reportError(step.error, record.id);
+      const reason: DisconnectReason = step.kind === "fail"
+        ? "bad proxy header"
+        : event?.error !== undefined
+        ? reasonOf(event.error)
+        : "peer closed";
+      if (event?.closed) this.#remove(record, reason);
+      else this.close(record, reason, false);
+      return;
+    }
+    const x = record.x!;
+    x.handshake = undefined;
+    this.#proxyDeadlines?.trim();
+    x.proxyInfo = step.info;
+    const header = step.info.header;
+    if (step.info.addressesFromHeader && header !== undefined) {
+      x.remoteAddr = header.source!;
+      x.localAddr = header.destination!;
+    }
+    record.flags &= ~R_PROXY;
+    this.#connected(record);
+    if (step.held !== undefined && record.open) {
+      this.#dispatch(record, dataEvent(record.token, step.held));
+    }
+    if (
+      event !== undefined && record.open &&
+      (step.rest !== undefined || event.error !== undefined || event.closed ||
+        event.readClosed || event.writable)
+    ) {
+      this.#dispatch(record, { ...event, data: step.rest });
+    }
   }
 
   static #onEvent = function (
@@ -325,6 +437,10 @@ export class ConnectionTable<T, E = Uint8Array>
 
   #dispatch(record: ConnectionRecord<T>, event: Event): void {
     if (!record.open) return;
+    if ((record.flags & R_PROXY) !== 0) {
+      this.#proxyEvent(record, event);
+      return;
+    }
     const data = event.data;
     if (data !== undefined) {
       if (record.idleTimer !== undefined) record.lastActive = performance.now();
@@ -437,7 +553,10 @@ export class ConnectionTable<T, E = Uint8Array>
     record.idleTimer = undefined;
     this.counters.closed++;
     this.counters.disconnects[reason]++;
-    if (this.#handler.onDisconnect !== undefined) {
+    if ((record.flags & R_PROXY) !== 0) {
+      // Never shown to the handler (no onConnect): no onDisconnect either.
+      this.#proxyDeadlines?.trim();
+    } else if (this.#handler.onDisconnect !== undefined) {
       const outer = this.#departing;
       this.#departing = record;
       try {
@@ -519,8 +638,13 @@ export class ConnectionTable<T, E = Uint8Array>
 
   /** Flushes and half-closes every connection (graceful shutdown). */
   shutdownWrites(): void {
-    for (const record of this.#byId.values()) {
+    for (const record of [...this.#byId.values()]) {
       if (record.writeShut) continue;
+      if ((record.flags & R_PROXY) !== 0) {
+        // No header yet, so nothing to flush: close it now.
+        this.close(record, "shutdown", false);
+        continue;
+      }
       record.writeShut = true;
       this.#loop.shutdownWrite(record.token).catch(() => {
         // The connection closed before its queue drained; its close event
@@ -631,7 +755,7 @@ export class ConnectionTable<T, E = Uint8Array>
     // No snapshot: a Map iterator tolerates the deletions a slow-consumer
     // cut makes on the way.
     for (const record of this.#byId.values()) {
-      if (!record.open) continue;
+      if ((record.flags & (R_OPEN | R_PROXY)) !== R_OPEN) continue;
       if (
         except !== undefined &&
         (typeof except === "number"
@@ -664,6 +788,20 @@ export class ConnectionTable<T, E = Uint8Array>
     return record.remoteAddr ??= record.conn.remoteAddr;
   }
 
+  localAddr(id: number): Deno.Addr {
+    const record = this.#byId.get(id);
+    if (record === undefined) throw new ConnectionNotFoundError(id);
+    const x = record.x ??= new RecordExtra();
+    return x.localAddr ??= record.conn.localAddr;
+  }
+
+  proxyInfo(id: number): ProxyInfo | undefined {
+    const record = this.#byId.get(id);
+    if (record === undefined) throw new ConnectionNotFoundError(id);
+    if (this.#settings.proxy === undefined) return undefined;
+    return record.x?.proxyInfo ?? DIRECT;
+  }
+
   connectionIds(): number[] {
     return [...this.#byId.keys()];
   }
@@ -683,4 +821,21 @@ export class ConnectionTable<T, E = Uint8Array>
     if (record === undefined) throw new ConnectionNotFoundError(id);
     record.data = value;
   }
+}
+
+const WAIT_STEP: HandshakeStep = { kind: "wait" };
+
+/** An event carrying only bytes (bytes held back by a PROXY handshake). */
+function dataEvent(token: number, data: Uint8Array): Event {
+  return {
+    token,
+    readable: true,
+    writable: false,
+    readClosed: false,
+    error: undefined,
+    closed: false,
+    data,
+    conn: undefined,
+    remoteAddr: undefined,
+  };
 }

@@ -19,6 +19,10 @@ import type { ServerContext } from "./server_context.ts";
  *   the `FrameTooLargeError`;
  * - `"closed"`: closed locally through `closeConnection()` or `close()`;
  * - `"error"`: any other I/O error (passed to `onError` too).
+ * - `"bad proxy header"`: a server with `proxyProtocol` got a bad, late or
+ *   untrusted PROXY header (the detail goes to `onError`). Such a connection
+ *   was never passed to `onConnect`, so `onDisconnect` is not called for it
+ *   either: this reason shows up in `TcpServer.stats().disconnects`.
  *
  * @example Usage
  * ```ts
@@ -41,7 +45,8 @@ export type DisconnectReason =
   | "handler error"
   | "frame too large"
   | "closed"
-  | "error";
+  | "error"
+  | "bad proxy header";
 
 /**
  * What a {@linkcode TcpServer} (or {@linkcode TcpClient}) calls on events.

@@ -1,6 +1,8 @@
 // The context handed to every `NetworkHandler` callback: the operations on the
 // server's connections, in the manner of mill-net's `ServerContext`.
 
+import type { ProxyInfo } from "../proxy/proxy_info.ts";
+
 /**
  * Options of {@linkcode ServerContext.broadcast}.
  *
@@ -212,7 +214,8 @@ export interface ServerContext<T = unknown, E = Uint8Array> {
    */
   closeConnection(id: number, options?: CloseConnectionOptions): boolean;
   /**
-   * The peer address of connection `id`.
+   * The peer address of connection `id`; behind a PROXY protocol header with
+   * addresses, the original client's (the header's source).
    *
    * @example Usage
    * ```ts
@@ -239,6 +242,73 @@ export interface ServerContext<T = unknown, E = Uint8Array> {
    * @throws {ConnectionNotFoundError} If no open connection has this id.
    */
   remoteAddr(id: number): Deno.Addr;
+  /**
+   * The local address of connection `id`: the address the peer connected
+   * to. Behind a PROXY protocol header with addresses, the header's
+   * destination (see `proxyInfo`).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const opened = Promise.withResolvers<number>();
+   * const server = new TcpServer({ port: 0 }, {
+   *   onConnect: (_ctx, id) => opened.resolve(id),
+   *   onData() {},
+   * });
+   * const serving = server.run();
+   * const { port } = server.addr as Deno.NetAddr;
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+   * const id = await opened.promise;
+   * assertEquals((server.context.localAddr(id) as Deno.NetAddr).port, port);
+   * conn.close();
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @param id The connection.
+   * @returns The address the peer connected to.
+   * @throws {ConnectionNotFoundError} If no open connection has this id.
+   */
+  localAddr(id: number): Deno.Addr;
+  /**
+   * How connection `id` arrived through a proxy (server option
+   * `proxyProtocol`): the PROXY header and whether `remoteAddr`/`localAddr`
+   * come from it; `undefined` when the server does not use the PROXY
+   * protocol.
+   *
+   * @example Behind HAProxy's send-proxy-v2
+   * ```ts
+   * import { encodeProxyHeader, TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const opened = Promise.withResolvers<number>();
+   * const server = new TcpServer({ port: 0, proxyProtocol: "v2" }, {
+   *   onConnect: (_ctx, id) => opened.resolve(id),
+   *   onData() {},
+   * });
+   * const serving = server.run();
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: (server.addr as Deno.NetAddr).port });
+   * const client = { transport: "tcp" as const, hostname: "192.0.2.7", port: 51234 };
+   * await conn.write(encodeProxyHeader({
+   *   version: 2,
+   *   source: client,
+   *   destination: { transport: "tcp", hostname: "198.51.100.1", port: 443 },
+   * }));
+   * const id = await opened.promise;
+   * assertEquals(server.context.proxyInfo(id)?.addressesFromHeader, true);
+   * assertEquals(server.context.remoteAddr(id), client);
+   * conn.close();
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @param id The connection.
+   * @returns The header and where the addresses come from, or `undefined`.
+   * @throws {ConnectionNotFoundError} If no open connection has this id.
+   */
+  proxyInfo(id: number): ProxyInfo | undefined;
   /**
    * The ids of the open connections, oldest first.
    *

@@ -23,6 +23,11 @@ import {
   TcpServerConfig,
   type TcpServerConfigOptions,
 } from "./tcp_server_config.ts";
+import { proxySettings } from "../proxy/_server_proxy.ts";
+import {
+  HealthResponder,
+  type HealthState,
+} from "../proxy/_health_responder.ts";
 
 /**
  * Options of {@linkcode TcpServer.shutdown}.
@@ -48,6 +53,14 @@ export interface TcpServerShutdownOptions {
    * @default {5000}
    */
   timeoutMs?: number;
+  /**
+   * Half-close each connection once its queue is flushed, so peers read end
+   * of stream at once. `false` leaves connections fully open until they end
+   * by themselves or the deadline passes: a load balancer's drain, where
+   * sessions already routed to a server go on while new ones go elsewhere.
+   * @default {true}
+   */
+  closeWrites?: boolean;
 }
 
 /**
@@ -250,6 +263,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
   #shutdown: Promise<TcpServerShutdownResult> | undefined;
   #wakeShutdown: (() => void) | undefined;
   #forceNow: (() => void) | undefined;
+  #health: HealthResponder | undefined;
 
   /**
    * Creates a server; it binds on {@linkcode TcpServer.start} or
@@ -305,6 +319,21 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
       );
     }
     return this.#addr;
+  }
+
+  /**
+   * The address of the health port (config `healthPort`), once started.
+   *
+   * @throws {Deno.errors.NotConnected} If the server has no health port or
+   * has not started.
+   */
+  get healthAddr(): Deno.NetAddr {
+    if (this.#health === undefined) {
+      throw new Deno.errors.NotConnected(
+        "Cannot get health address as the server has no health port running",
+      );
+    }
+    return this.#health.addr;
   }
 
   /** The number of open connections. */
@@ -367,6 +396,18 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
         ...(config.tls ? { tls: config.tls } : {}),
       },
     );
+    if (config.healthPort !== undefined) {
+      try {
+        this.#health = new HealthResponder(
+          config.hostname,
+          config.healthPort,
+          () => this.#healthState(),
+        );
+      } catch (error) {
+        listener.close();
+        throw error;
+      }
+    }
     this.#loop = loop;
     this.#listener = listener;
     this.#addr = listener.addr;
@@ -379,6 +420,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
       maxWriteBuffer: config.maxWriteBuffer,
       // run() sizes its own loop; a caller's loop needs it per connection.
       maxReadBufferSize: this.#ownLoop ? undefined : config.maxReadBufferSize,
+      proxy: proxySettings(config),
     });
     this.#table.onRemoved = () => this.#connectionRemoved();
     this.#listenerToken = loop.allocateToken();
@@ -493,6 +535,12 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     }
   }
 
+  #healthState(): HealthState {
+    if (this.#state === "paused") return "maint";
+    if (this.#state === "listening") return "up ready";
+    return "drain";
+  }
+
   #connectionRemoved(): void {
     const table = this.#table!;
     if (
@@ -554,14 +602,16 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
   }
 
   /**
-   * Shuts the server down. Graceful (the default): stop accepting, call
-   * `onShutdown`, flush each connection's queue and half-close it so the
-   * peer reads end of stream, wait up to `timeoutMs` for connections to
-   * close, then force-close the rest (reason `"shutdown"`). With `force`,
-   * every connection is closed at once. Idempotent: later calls return the
-   * first call's promise. A server on its own loop (`run()`) stops the loop.
+   * Shuts the server down. Graceful (the default): close the listener
+   * first (a load balancer's connect check then fails, and a `healthPort`
+   * answers `drain`), call `onShutdown`, flush each connection's queue and
+   * half-close it so the peer reads end of stream (unless `closeWrites` is
+   * `false`), wait up to `timeoutMs` for connections to close, then
+   * force-close the rest (reason `"shutdown"`). With `force`, every
+   * connection is closed at once. Idempotent: later calls return the first
+   * call's promise. A server on its own loop (`run()`) stops the loop.
    *
-   * @param options `force` and `timeoutMs`.
+   * @param options `force`, `timeoutMs` and `closeWrites`.
    * @returns Counts of connections closed gracefully and forced.
    * @example Graceful shutdown with a deadline
    * ```ts
@@ -587,13 +637,18 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     validateDelay("shut down server", "timeoutMs", timeoutMs);
-    this.#shutdown = this.#runShutdown(options.force ?? false, timeoutMs);
+    this.#shutdown = this.#runShutdown(
+      options.force ?? false,
+      timeoutMs,
+      options.closeWrites ?? true,
+    );
     return this.#shutdown;
   }
 
   async #runShutdown(
     force: boolean,
     timeoutMs: number,
+    closeWrites: boolean,
   ): Promise<TcpServerShutdownResult> {
     if (this.#state === "idle") {
       this.#state = "closed";
@@ -622,7 +677,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
           report(error);
         }
       }
-      table.shutdownWrites();
+      if (closeWrites) table.shutdownWrites();
       if (table.connectionCount > 0) {
         const drained = Promise.withResolvers<void>();
         this.#wakeShutdown = drained.resolve;
@@ -642,6 +697,10 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     table.abortLingering();
     await this.#listenerClosed;
     await table.settled();
+    // Reports "drain" until here, so a load balancer stops routing to us
+    // even before the closed listener fails its connect check.
+    await this.#health?.close();
+    this.#health = undefined;
     this.#state = "closed";
     if (this.#ownLoop) {
       loop.stop();
