@@ -10,7 +10,9 @@ import type { Event } from "../../reactor/event.ts";
 import { Interest } from "../../reactor/interest.ts";
 import { toError } from "../../_internal/to_error.ts";
 import { ConnectionNotFoundError, NetError } from "../errors.ts";
+import type { Codec } from "../codec/codec.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
+import type { FramingTable } from "./_framing.ts";
 import type {
   BroadcastOptions,
   CloseConnectionOptions,
@@ -39,6 +41,8 @@ export interface ConnectionSettings {
    * created with it (no per-registration options on the hot path).
    */
   maxReadBufferSize?: number | undefined;
+  /** The `codec` option: `sendFrame` encodes with it. */
+  codec?: Codec<unknown, unknown> | undefined;
   /** PROXY protocol handshake settings; undefined when off. */
   proxy?: ProxySettings | undefined;
 }
@@ -72,10 +76,10 @@ export class ConnectionRecord<T> {
   flags: number = R_OPEN;
   x: RecordExtra | undefined = undefined;
   /** The table, for the record's event handler (bound to the record). */
-  readonly table: ConnectionTable<T>;
+  readonly table: ConnectionTable<T, unknown>;
 
   constructor(
-    table: ConnectionTable<T>,
+    table: ConnectionTable<T, unknown>,
     id: number,
     token: number,
     conn: Deno.Conn,
@@ -171,15 +175,22 @@ export function watchResult(
   }
 }
 
-/** Checks a handler's one required callback, `onData`, for `action`. */
-export function validateHandler<T>(
+/**
+ * Checks a handler's one required callback for `action`: `onData`, or
+ * `onFrame` with a codec.
+ */
+export function validateHandler<T, F, E>(
   action: string,
-  handler: NetworkHandler<T>,
+  handler: NetworkHandler<T, F, E>,
+  framed = false,
 ): void {
-  if (handler === null || typeof handler?.onData !== "function") {
+  const name = framed ? "onFrame" : "onData";
+  const callback = handler?.[name];
+  if (handler === null || typeof callback !== "function") {
     throw new TypeError(
-      `Cannot ${action} as 'handler.onData' must be a function: received ` +
-        (handler === null ? "null" : typeof handler?.onData),
+      `Cannot ${action} as 'handler.${name}' must be a function${
+        framed ? " with a 'codec'" : ""
+      }: received ` + (handler === null ? "null" : typeof callback),
     );
   }
 }
@@ -193,6 +204,7 @@ export function zeroDisconnects(): Record<DisconnectReason, number> {
     "slow consumer": 0,
     "shutdown": 0,
     "handler error": 0,
+    "frame too large": 0,
     "closed": 0,
     "error": 0,
     "bad proxy header": 0,
@@ -213,9 +225,10 @@ export function reasonOf(error: Error): DisconnectReason {
   return "error";
 }
 
-export class ConnectionTable<T> implements ServerContext<T> {
+export class ConnectionTable<T, E = Uint8Array>
+  implements ServerContext<T, E>, FramingTable {
   readonly #loop: EventLoop;
-  readonly #handler: NetworkHandler<T>;
+  readonly #handler: NetworkHandler<T, unknown, E>;
   readonly #settings: ConnectionSettings;
   readonly #byId = new Map<number, ConnectionRecord<T>>();
   readonly #closing = new Set<Promise<void>>();
@@ -246,7 +259,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
 
   constructor(
     loop: EventLoop,
-    handler: NetworkHandler<T>,
+    handler: NetworkHandler<T, unknown, E>,
     settings: ConnectionSettings,
   ) {
     this.#loop = loop;
@@ -435,7 +448,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
       this.counters.dataEvents++;
       this.#current = data;
       try {
-        const result = this.#handler.onData(this, record.id, data);
+        const result = this.#handler.onData!(this, record.id, data);
         if (result !== undefined) this.#watch(record, result);
       } catch (error) {
         this.#current = undefined;
@@ -515,6 +528,16 @@ export class ConnectionTable<T> implements ServerContext<T> {
     } catch {
       // An error handler that throws has nobody left to tell.
     }
+  }
+
+  failFrame(id: number, error: Error): void {
+    const record = this.#byId.get(id);
+    this.#reportError(error, id);
+    if (record !== undefined) this.close(record, "frame too large", false);
+  }
+
+  reportFrameError(error: Error, id: number): void {
+    this.#reportError(error, id);
   }
 
   /** Reports an error that belongs to no connection (accept errors). */
@@ -654,14 +677,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
   // ServerContext
 
   sendTo(id: number, bytes: Uint8Array | string): boolean {
-    const record = this.#byId.get(id);
-    if (record === undefined) throw new ConnectionNotFoundError(id);
-    if (record.writeShut) {
-      throw new NetError(
-        "closed",
-        `Cannot send to connection as its write side is shut: id '${id}'`,
-      );
-    }
+    const record = this.#sendable(id);
     // The loop takes over the buffer of the event being dispatched (echo
     // without a copy) and copies it itself if it is written twice; any other
     // caller buffer is copied here because the loop does not copy.
@@ -670,6 +686,31 @@ export class ConnectionTable<T> implements ServerContext<T> {
       ? bytes
       : toBytes(bytes);
     return this.#queue(record, owned);
+  }
+
+  sendFrame(id: number, frame: E): boolean {
+    const record = this.#sendable(id);
+    return this.#queue(record, this.#encode("send frame", frame));
+  }
+
+  #sendable(id: number): ConnectionRecord<T> {
+    const record = this.#byId.get(id);
+    if (record === undefined) throw new ConnectionNotFoundError(id);
+    if (record.writeShut) {
+      throw new NetError(
+        "closed",
+        `Cannot send to connection as its write side is shut: id '${id}'`,
+      );
+    }
+    return record;
+  }
+
+  #encode(action: string, frame: E): Uint8Array {
+    const codec = this.#settings.codec;
+    if (codec === undefined) {
+      throw new TypeError(`Cannot ${action} as there is no 'codec'`);
+    }
+    return codec.encode(frame);
   }
 
   #queue(record: ConnectionRecord<T>, bytes: Uint8Array): boolean {
@@ -698,7 +739,17 @@ export class ConnectionTable<T> implements ServerContext<T> {
   }
 
   broadcast(bytes: Uint8Array | string, options?: BroadcastOptions): number {
-    const shared = toBytes(bytes);
+    return this.#broadcastShared(toBytes(bytes), options);
+  }
+
+  broadcastFrame(frame: E, options?: BroadcastOptions): number {
+    return this.#broadcastShared(
+      this.#encode("broadcast frame", frame),
+      options,
+    );
+  }
+
+  #broadcastShared(shared: Uint8Array, options?: BroadcastOptions): number {
     const except = options?.except;
     let count = 0;
     // No snapshot: a Map iterator tolerates the deletions a slow-consumer
@@ -785,5 +836,6 @@ function dataEvent(token: number, data: Uint8Array): Event {
     closed: false,
     data,
     conn: undefined,
+    remoteAddr: undefined,
   };
 }

@@ -64,8 +64,11 @@ export interface CloseConnectionOptions {
  *   },
  * };
  * ```
+ *
+ * @typeParam T The per-connection user data.
+ * @typeParam E What `sendFrame`/`broadcastFrame` encode (the codec's input).
  */
-export interface ServerContext<T = unknown> {
+export interface ServerContext<T = unknown, E = Uint8Array> {
   /**
    * Queues bytes (a string is UTF-8 encoded) for connection `id`. The bytes
    * are copied, written in order and never interleaved with another write to
@@ -138,6 +141,47 @@ export interface ServerContext<T = unknown> {
    * @returns The number of connections the bytes were queued for.
    */
   broadcast(bytes: Uint8Array | string, options?: BroadcastOptions): number;
+  /**
+   * Encodes `frame` with the server's (or client's) `codec` and queues it for
+   * connection `id`, like `sendTo` (without another copy).
+   *
+   * @example Answer each line
+   * ```ts
+   * import { LineCodec, TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, {
+   *   onFrame: (ctx, id, line: string) => void ctx.sendFrame(id, `you said: ${line}`),
+   * }, { codec: new LineCodec({ decodeUtf8: true }) });
+   * ```
+   *
+   * @param id The connection.
+   * @param frame The frame to encode and send.
+   * @returns `false` above the high-water mark (wait for `onWritable`).
+   * @throws {TypeError} If there is no `codec`.
+   * @throws {ConnectionNotFoundError} If no open connection has this id.
+   * @throws {NetError} With kind `"closed"` if the write side is shut.
+   * @throws What the codec's `encode` throws for a frame it cannot encode.
+   */
+  sendFrame(id: number, frame: E): boolean;
+  /**
+   * Encodes `frame` once with the `codec` and queues it for every open
+   * connection (but `except`), like `broadcast`.
+   *
+   * @example Relay each line to everyone else
+   * ```ts
+   * import { LineCodec, TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, {
+   *   onFrame: (ctx, id, line: string) => void ctx.broadcastFrame(`${id}: ${line}`, { except: id }),
+   * }, { codec: new LineCodec({ decodeUtf8: true }) });
+   * ```
+   *
+   * @param frame The frame to encode and send.
+   * @param options Connections to leave out.
+   * @returns The number of connections the frame was queued for.
+   * @throws {TypeError} If there is no `codec`.
+   */
+  broadcastFrame(frame: E, options?: BroadcastOptions): number;
   /**
    * Closes connection `id` (reason `"closed"`), after writing its queue unless
    * `flush` is `false`. The flush is bounded (5 s, or a shutdown's deadline):

@@ -17,6 +17,8 @@ import {
 } from "./_connection_table.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
+import type { Codec } from "../codec/codec.ts";
+import { framingHandler } from "./_framing.ts";
 import {
   TcpServerConfig,
   type TcpServerConfigOptions,
@@ -157,6 +159,29 @@ type State = TcpServerStats["state"];
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 
 /**
+ * Options of {@linkcode TcpServer} beyond its {@linkcode TcpServerConfig}.
+ *
+ * @example A line server
+ * ```ts
+ * import { LineCodec, TcpServer, TcpServerConfig, type TcpServerOptions } from "@millrace/io/net";
+ *
+ * const options: TcpServerOptions<string, string | Uint8Array> = { codec: new LineCodec({ decodeUtf8: true }) };
+ * const server = new TcpServer(new TcpServerConfig({ port: 0 }), {
+ *   onFrame: (ctx, id, line) => void ctx.sendFrame(id, line.toUpperCase()),
+ * }, options);
+ * ```
+ */
+export interface TcpServerOptions<F = Uint8Array, E = F> {
+  /**
+   * Frame the byte stream: the handler's `onFrame` gets one decoded frame
+   * per call (instead of `onData` with raw chunks) and `ctx.sendFrame` /
+   * `ctx.broadcastFrame` encode. A frame over the codec's limit closes the
+   * connection (reason `"frame too large"`, the error to `onError`).
+   */
+  codec?: Codec<F, E>;
+}
+
+/**
  * A TCP (or Unix socket, or TLS) server on an {@linkcode EventLoop}, in the
  * manner of mill-net: a {@linkcode NetworkHandler} gets callbacks with one
  * {@linkcode ServerContext} to send, broadcast and close.
@@ -173,6 +198,8 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
  * - Connection ids count up from 1 and are never reused.
  * - A callback that throws costs that one connection (reason
  *   `"handler error"`).
+ * - With a `codec` (third argument), `onFrame` gets whole frames; see
+ *   {@linkcode TcpServerOptions}.
  *
  * @example An echo server on its own loop
  * ```ts
@@ -216,13 +243,15 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
  * await loop[Symbol.asyncDispose]();
  * ```
  */
-export class TcpServer<T = unknown> implements AsyncDisposable {
+export class TcpServer<T = unknown, F = Uint8Array, E = F>
+  implements AsyncDisposable {
   readonly #config: TcpServerConfig;
-  readonly #handler: NetworkHandler<T>;
+  readonly #handler: NetworkHandler<T, unknown, E>;
+  readonly #codec: Codec<F, E> | undefined;
   #state: State = "idle";
   #loop: EventLoop | undefined;
   #ownLoop = false;
-  #table: ConnectionTable<T> | undefined;
+  #table: ConnectionTable<T, E> | undefined;
   #listener: Deno.Listener | undefined;
   #listenerToken = -1;
   #listenerClosed: Promise<void> | undefined;
@@ -253,19 +282,28 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * ```
    *
    * @param config A configuration, or the options to build one from.
-   * @param handler The callbacks (`onData` required).
-   * @throws {TypeError} If `handler` lacks `onData` or an option has the wrong type.
+   * @param handler The callbacks (`onData` required, or `onFrame` with a
+   *   `codec`).
+   * @param options A `codec` to frame the byte stream with.
+   * @throws {TypeError} If `handler` lacks `onData` (`onFrame` with a codec)
+   * or an option has the wrong type.
    * @throws {RangeError} If an option is out of its documented range.
    */
   constructor(
     config: TcpServerConfig | TcpServerConfigOptions,
-    handler: NetworkHandler<T>,
+    handler: NetworkHandler<T, F, E>,
+    options: TcpServerOptions<F, E> = {},
   ) {
-    validateHandler("create server", handler);
+    const codec = options?.codec;
+    validateHandler("create server", handler, codec !== undefined);
     this.#config = config instanceof TcpServerConfig
       ? config
       : new TcpServerConfig(config);
-    this.#handler = handler;
+    this.#codec = codec;
+    this.#handler =
+      (codec === undefined
+        ? handler
+        : framingHandler(handler, codec)) as NetworkHandler<T, unknown, E>;
   }
 
   /** The configuration the server was created with. */
@@ -307,7 +345,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * The context handed to callbacks, for use outside them (e.g. a timer
    * broadcasting). Available once started.
    */
-  get context(): ServerContext<T> {
+  get context(): ServerContext<T, E> {
     if (this.#table === undefined) {
       throw new Deno.errors.NotConnected(
         "Cannot get context as the server has not started",
@@ -373,7 +411,8 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     this.#loop = loop;
     this.#listener = listener;
     this.#addr = listener.addr;
-    this.#table = new ConnectionTable<T>(loop, this.#handler, {
+    this.#table = new ConnectionTable<T, E>(loop, this.#handler, {
+      codec: this.#codec as Codec<unknown, unknown> | undefined,
       noDelay: config.noDelay,
       keepAlive: config.keepAlive,
       idleTimeoutMs: config.idleTimeoutMs,
