@@ -390,6 +390,7 @@ async function loop(): Promise<void> {
       }
       let ok = true;
       let sync = true;
+      let flown = false; // moved to a flight slot: it reports by itself
       let value: unknown;
       try {
         value = resolveFn(fn)(input, ctx);
@@ -400,6 +401,7 @@ async function loop(): Promise<void> {
           sync = false;
           const f = concurrency > 1 ? takeFlight(i, ctx) : -1;
           if (f >= 0) {
+            flown = true;
             fly(f, ctx, value as PromiseLike<unknown>);
             value = ABANDONED; // it reports by itself when it lands
             if (flights.size >= concurrency) {
@@ -419,12 +421,12 @@ async function loop(): Promise<void> {
         value = error;
       }
       current = undefined;
-      if (!flights.has(id)) ctx.release();
+      if (!flown) ctx.release();
       if (dead) break;
       if (value === ABANDONED) {
         // Cancelled or timed out while awaited, and main settled it, or in
         // flight: no result here, and its time says nothing of the function.
-        ctx.onCancel = flights.has(id) ? ctx.onCancel : undefined;
+        if (!flown) ctx.onCancel = undefined;
         i32[base + W_CUR] = 0;
         lastEnd = 0;
         grouped = 0;
