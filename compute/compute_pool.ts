@@ -34,13 +34,10 @@ const TERMINATED = 3;
 /**
  * A pool of Web Workers running the functions exported by a task module.
  *
- * Tasks wait in `SharedArrayBuffer` ring queues, one per
- * {@linkcode TaskPriority}; idle workers sleep in `Atomics.wait` and claim
- * tasks themselves, in batches, with no main-thread round trip per task.
- * Results come back as promises. Numbers, booleans, and strings,
- * `Uint8Array`s and `ArrayBuffer`s up to 1 MiB travel through shared memory;
- * other structured-cloneable values (and inputs with a `transfer` list) by
- * `postMessage`, one message per claimed batch.
+ * Tasks wait in `SharedArrayBuffer` rings, one per {@linkcode TaskPriority};
+ * idle workers sleep in `Atomics.wait` and claim batches themselves. Small
+ * values, and bytes and strings up to 1 MiB, travel through shared memory;
+ * other structured-cloneable values (or a `transfer` list) by `postMessage`.
  *
  * Each task function is `(input, ctx: TaskContext) => result | Promise<result>`;
  * a worker runs one synchronous task at a time; an async task holds its
@@ -135,6 +132,17 @@ export class ComputePool<
    * @param options Pool options.
    * @throws {RangeError} If an option is out of range.
    * @throws {TypeError} If an option has the wrong type.
+   *
+   * @example An elastic pool
+   * ```ts
+   * import { ComputePool } from "@millrace/io/compute";
+   *
+   * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), {
+   *   minWorkers: 1,
+   *   maxWorkers: 2,
+   *   idleTimeoutMs: 5_000,
+   * });
+   * ```
    */
   constructor(taskModuleUrl: string | URL, options: ComputePoolOptions = {}) {
     super();
