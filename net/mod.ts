@@ -17,3 +17,5 @@ export * from "./server/network_handler.ts";
 export * from "./server/server_context.ts";
 export * from "./server/tcp_server.ts";
 export * from "./server/tcp_client.ts";
+export * from "./codec/mod.ts";
+export * from "./proxy/mod.ts";

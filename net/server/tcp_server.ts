@@ -17,10 +17,17 @@ import {
 } from "./_connection_table.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
+import type { Codec } from "../codec/codec.ts";
+import { framingHandler } from "./_framing.ts";
 import {
   TcpServerConfig,
   type TcpServerConfigOptions,
 } from "./tcp_server_config.ts";
+import { proxySettings } from "../proxy/_server_proxy.ts";
+import {
+  HealthResponder,
+  type HealthState,
+} from "../proxy/_health_responder.ts";
 
 /**
  * Options of {@linkcode TcpServer.shutdown}.
@@ -46,6 +53,14 @@ export interface TcpServerShutdownOptions {
    * @default {5000}
    */
   timeoutMs?: number;
+  /**
+   * Half-close each connection once its queue is flushed, so peers read end
+   * of stream at once. `false` leaves connections fully open until they end
+   * by themselves or the deadline passes: a load balancer's drain, where
+   * sessions already routed to a server go on while new ones go elsewhere.
+   * @default {true}
+   */
+  closeWrites?: boolean;
 }
 
 /**
@@ -144,6 +159,29 @@ type State = TcpServerStats["state"];
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 
 /**
+ * Options of {@linkcode TcpServer} beyond its {@linkcode TcpServerConfig}.
+ *
+ * @example A line server
+ * ```ts
+ * import { LineCodec, TcpServer, TcpServerConfig, type TcpServerOptions } from "@millrace/io/net";
+ *
+ * const options: TcpServerOptions<string, string | Uint8Array> = { codec: new LineCodec({ decodeUtf8: true }) };
+ * const server = new TcpServer(new TcpServerConfig({ port: 0 }), {
+ *   onFrame: (ctx, id, line) => void ctx.sendFrame(id, line.toUpperCase()),
+ * }, options);
+ * ```
+ */
+export interface TcpServerOptions<F = Uint8Array, E = F> {
+  /**
+   * Frame the byte stream: the handler's `onFrame` gets one decoded frame
+   * per call (instead of `onData` with raw chunks) and `ctx.sendFrame` /
+   * `ctx.broadcastFrame` encode. A frame over the codec's limit closes the
+   * connection (reason `"frame too large"`, the error to `onError`).
+   */
+  codec?: Codec<F, E>;
+}
+
+/**
  * A TCP (or Unix socket, or TLS) server on an {@linkcode EventLoop}, in the
  * manner of mill-net: a {@linkcode NetworkHandler} gets callbacks with one
  * {@linkcode ServerContext} to send, broadcast and close.
@@ -160,6 +198,8 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
  * - Connection ids count up from 1 and are never reused.
  * - A callback that throws costs that one connection (reason
  *   `"handler error"`).
+ * - With a `codec` (third argument), `onFrame` gets whole frames; see
+ *   {@linkcode TcpServerOptions}.
  *
  * @example An echo server on its own loop
  * ```ts
@@ -203,13 +243,15 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
  * await loop[Symbol.asyncDispose]();
  * ```
  */
-export class TcpServer<T = unknown> implements AsyncDisposable {
+export class TcpServer<T = unknown, F = Uint8Array, E = F>
+  implements AsyncDisposable {
   readonly #config: TcpServerConfig;
-  readonly #handler: NetworkHandler<T>;
+  readonly #handler: NetworkHandler<T, unknown, E>;
+  readonly #codec: Codec<F, E> | undefined;
   #state: State = "idle";
   #loop: EventLoop | undefined;
   #ownLoop = false;
-  #table: ConnectionTable<T> | undefined;
+  #table: ConnectionTable<T, E> | undefined;
   #listener: Deno.Listener | undefined;
   #listenerToken = -1;
   #listenerClosed: Promise<void> | undefined;
@@ -221,6 +263,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   #shutdown: Promise<TcpServerShutdownResult> | undefined;
   #wakeShutdown: (() => void) | undefined;
   #forceNow: (() => void) | undefined;
+  #health: HealthResponder | undefined;
 
   /**
    * Creates a server; it binds on {@linkcode TcpServer.start} or
@@ -239,19 +282,28 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * ```
    *
    * @param config A configuration, or the options to build one from.
-   * @param handler The callbacks (`onData` required).
-   * @throws {TypeError} If `handler` lacks `onData` or an option has the wrong type.
+   * @param handler The callbacks (`onData` required, or `onFrame` with a
+   *   `codec`).
+   * @param options A `codec` to frame the byte stream with.
+   * @throws {TypeError} If `handler` lacks `onData` (`onFrame` with a codec)
+   * or an option has the wrong type.
    * @throws {RangeError} If an option is out of its documented range.
    */
   constructor(
     config: TcpServerConfig | TcpServerConfigOptions,
-    handler: NetworkHandler<T>,
+    handler: NetworkHandler<T, F, E>,
+    options: TcpServerOptions<F, E> = {},
   ) {
-    validateHandler("create server", handler);
+    const codec = options?.codec;
+    validateHandler("create server", handler, codec !== undefined);
     this.#config = config instanceof TcpServerConfig
       ? config
       : new TcpServerConfig(config);
-    this.#handler = handler;
+    this.#codec = codec;
+    this.#handler =
+      (codec === undefined
+        ? handler
+        : framingHandler(handler, codec)) as NetworkHandler<T, unknown, E>;
   }
 
   /** The configuration the server was created with. */
@@ -269,6 +321,21 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     return this.#addr;
   }
 
+  /**
+   * The address of the health port (config `healthPort`), once started.
+   *
+   * @throws {Deno.errors.NotConnected} If the server has no health port or
+   * has not started.
+   */
+  get healthAddr(): Deno.NetAddr {
+    if (this.#health === undefined) {
+      throw new Deno.errors.NotConnected(
+        "Cannot get health address as the server has no health port running",
+      );
+    }
+    return this.#health.addr;
+  }
+
   /** The number of open connections. */
   get connectionCount(): number {
     return this.#table?.connectionCount ?? 0;
@@ -278,7 +345,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * The context handed to callbacks, for use outside them (e.g. a timer
    * broadcasting). Available once started.
    */
-  get context(): ServerContext<T> {
+  get context(): ServerContext<T, E> {
     if (this.#table === undefined) {
       throw new Deno.errors.NotConnected(
         "Cannot get context as the server has not started",
@@ -329,10 +396,23 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
         ...(config.tls ? { tls: config.tls } : {}),
       },
     );
+    if (config.healthPort !== undefined) {
+      try {
+        this.#health = new HealthResponder(
+          config.hostname,
+          config.healthPort,
+          () => this.#healthState(),
+        );
+      } catch (error) {
+        listener.close();
+        throw error;
+      }
+    }
     this.#loop = loop;
     this.#listener = listener;
     this.#addr = listener.addr;
-    this.#table = new ConnectionTable<T>(loop, this.#handler, {
+    this.#table = new ConnectionTable<T, E>(loop, this.#handler, {
+      codec: this.#codec as Codec<unknown, unknown> | undefined,
       noDelay: config.noDelay,
       keepAlive: config.keepAlive,
       idleTimeoutMs: config.idleTimeoutMs,
@@ -340,6 +420,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       maxWriteBuffer: config.maxWriteBuffer,
       // run() sizes its own loop; a caller's loop needs it per connection.
       maxReadBufferSize: this.#ownLoop ? undefined : config.maxReadBufferSize,
+      proxy: proxySettings(config),
     });
     this.#table.onRemoved = () => this.#connectionRemoved();
     this.#listenerToken = loop.allocateToken();
@@ -454,6 +535,12 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     }
   }
 
+  #healthState(): HealthState {
+    if (this.#state === "paused") return "maint";
+    if (this.#state === "listening") return "up ready";
+    return "drain";
+  }
+
   #connectionRemoved(): void {
     const table = this.#table!;
     if (
@@ -515,14 +602,16 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   }
 
   /**
-   * Shuts the server down. Graceful (the default): stop accepting, call
-   * `onShutdown`, flush each connection's queue and half-close it so the
-   * peer reads end of stream, wait up to `timeoutMs` for connections to
-   * close, then force-close the rest (reason `"shutdown"`). With `force`,
-   * every connection is closed at once. Idempotent: later calls return the
-   * first call's promise. A server on its own loop (`run()`) stops the loop.
+   * Shuts the server down. Graceful (the default): close the listener
+   * first (a load balancer's connect check then fails, and a `healthPort`
+   * answers `drain`), call `onShutdown`, flush each connection's queue and
+   * half-close it so the peer reads end of stream (unless `closeWrites` is
+   * `false`), wait up to `timeoutMs` for connections to close, then
+   * force-close the rest (reason `"shutdown"`). With `force`, every
+   * connection is closed at once. Idempotent: later calls return the first
+   * call's promise. A server on its own loop (`run()`) stops the loop.
    *
-   * @param options `force` and `timeoutMs`.
+   * @param options `force`, `timeoutMs` and `closeWrites`.
    * @returns Counts of connections closed gracefully and forced.
    * @example Graceful shutdown with a deadline
    * ```ts
@@ -548,13 +637,18 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     validateDelay("shut down server", "timeoutMs", timeoutMs);
-    this.#shutdown = this.#runShutdown(options.force ?? false, timeoutMs);
+    this.#shutdown = this.#runShutdown(
+      options.force ?? false,
+      timeoutMs,
+      options.closeWrites ?? true,
+    );
     return this.#shutdown;
   }
 
   async #runShutdown(
     force: boolean,
     timeoutMs: number,
+    closeWrites: boolean,
   ): Promise<TcpServerShutdownResult> {
     if (this.#state === "idle") {
       this.#state = "closed";
@@ -583,7 +677,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
           report(error);
         }
       }
-      table.shutdownWrites();
+      if (closeWrites) table.shutdownWrites();
       if (table.connectionCount > 0) {
         const drained = Promise.withResolvers<void>();
         this.#wakeShutdown = drained.resolve;
@@ -603,6 +697,10 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     table.abortLingering();
     await this.#listenerClosed;
     await table.settled();
+    // Reports "drain" until here, so a load balancer stops routing to us
+    // even before the closed listener fails its connect check.
+    await this.#health?.close();
+    this.#health = undefined;
     this.#state = "closed";
     if (this.#ownLoop) {
       loop.stop();
