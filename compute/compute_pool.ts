@@ -428,6 +428,8 @@ export class ComputePool<
    *
    * @param options A deadline for the drain, or `force`.
    * @returns A promise that resolves once the workers are stopped.
+   * @throws {RangeError} If `timeoutMs` is not a whole number of
+   * milliseconds (or `Infinity`).
    *
    * @example Usage
    * ```ts
