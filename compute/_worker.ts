@@ -43,7 +43,7 @@ import {
 } from "./_claim.ts";
 import { serializeError } from "./_errors.ts";
 import type { FromWorker, InitMessage, ToWorker } from "./_protocol.ts";
-import { TaskCtx } from "./_task_context.ts";
+import { initTaskContexts, TaskCtx } from "./_task_context.ts";
 import { ResultWriter } from "./_worker_results.ts";
 import { WORKER_DATA } from "./worker_data.ts";
 
@@ -368,13 +368,7 @@ async function loop(): Promise<void> {
       if (input === GONE) continue;
       // A plain store: main reads it for metrics and stuck detection.
       i32[base + W_CUR] = id;
-      const ctx = new TaskCtx(
-        id,
-        i32,
-        base + W_CANCEL + i,
-        workerData,
-        reportProgress,
-      );
+      const ctx = new TaskCtx(id, base + W_CANCEL + i);
       current = ctx;
       const fn = batch.fns[i]!;
       currentFn = fn;
@@ -495,6 +489,7 @@ async function init(msg: InitMessage): Promise<void> {
   results = new ResultWriter(mem, msg.area, post, () => retired());
   concurrency = msg.concurrency;
   workerData = msg.workerData;
+  initTaskContexts(i32, workerData, reportProgress);
   (globalThis as Record<symbol, unknown>)[WORKER_DATA] = workerData;
   mem.f64[activeAt] = now();
   try {
