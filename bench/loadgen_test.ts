@@ -3,13 +3,10 @@
 // agree with the server's own count, so the peer tables are not built on a
 // miscounting client. Skipped when gcc is missing.
 import { assert, assertEquals } from "@std/assert";
+import { peer } from "../tests/_peers.ts";
 
 const root = new URL("..", import.meta.url).pathname;
-const hasGcc = await new Deno.Command("sh", {
-  args: ["-c", "command -v gcc"],
-  stdout: "null",
-})
-  .output().then((o) => o.success, () => false);
+const gcc = peer("gcc");
 
 async function buildLoadgen(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "millrace-loadgen-" });
@@ -107,9 +104,10 @@ async function run(
 }
 
 Deno.test({
-  name:
+  name: gcc.name(
     "loadgen counts ping-pong round trips, stream bytes and churn connections exactly",
-  ignore: !hasGcc,
+  ),
+  ignore: gcc.ignore,
   async fn() {
     const bin = await buildLoadgen();
     const server = countingEcho();
@@ -187,8 +185,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "loadgen idle holds N served connections until stdin says stop",
-  ignore: !hasGcc,
+  name: gcc.name(
+    "loadgen idle holds N served connections until stdin says stop",
+  ),
+  ignore: gcc.ignore,
   async fn() {
     const bin = await buildLoadgen();
     const server = countingEcho();

@@ -6,12 +6,12 @@
  * @module
  */
 export * from "./errors.ts";
-export * from "./canceller.ts";
-export * from "./shutdown_on_signals.ts";
-export * from "./tcp_listener.ts";
-export * from "./tcp_stream.ts";
-export * from "./tcp_server_config.ts";
-export * from "./network_handler.ts";
-export * from "./server_context.ts";
-export * from "./tcp_server.ts";
-export * from "./tcp_client.ts";
+export * from "./stream/canceller.ts";
+export * from "./server/shutdown_on_signals.ts";
+export * from "./stream/tcp_listener.ts";
+export * from "./stream/tcp_stream.ts";
+export * from "./server/tcp_server_config.ts";
+export * from "./server/network_handler.ts";
+export * from "./server/server_context.ts";
+export * from "./server/tcp_server.ts";
+export * from "./server/tcp_client.ts";

@@ -1,4 +1,4 @@
-import { formatValue } from "./interest.ts";
+import { formatValue } from "../_internal/format.ts";
 
 // Set in BufferPool's static block: release without the checks, for the
 // event loop's own buffers (which it got from `acquire` of the same pool).

@@ -49,6 +49,13 @@ export interface Event {
  * reported through `EventLoopOptions.onError`; its source is closed and
  * deregistered and the loop keeps serving the others.
  *
+ * A handler may be `async`: a returned promise (any thenable) that rejects
+ * is handled exactly like a throw, when it rejects. The loop does not wait
+ * for it: the source's next events are dispatched while the promise is
+ * pending (as mio hands out events regardless of what the program does with
+ * the last ones), so a handler that must not overlap itself keeps its own
+ * queue. The `Event` is valid only until the first `await`.
+ *
  * @example Usage
  * ```ts
  * import type { EventHandler } from "@millrace/io/reactor";
@@ -59,7 +66,12 @@ export interface Event {
  * console.log(typeof echo);
  * ```
  */
-export type EventHandler = (event: Event, loop: EventLoop) => void;
+// Two function types rather than one returning `void | Promise<void>`: a
+// `void` return accepts any function (say `() => count++`); a call returns
+// `void | Promise<void>` all the same.
+export type EventHandler =
+  | ((event: Event, loop: EventLoop) => void)
+  | ((event: Event, loop: EventLoop) => Promise<void>);
 
 /**
  * What can be registered with an `EventLoop`: a TCP, Unix or TLS listener, a

@@ -10,9 +10,9 @@ import {
 } from "./timer.ts";
 import { Waker, wakerState } from "./waker.ts";
 import { BufferPool, releaseOwnBuffer } from "./buffer_pool.ts";
-import { TimerHeap, TimerNode } from "./_timer_heap.ts";
-import { classifyAcceptError } from "./_accept_errors.ts";
-import { toError } from "./_to_error.ts";
+import { TimerHeap, TimerNode } from "../_internal/timer_heap.ts";
+import { classifyAcceptError } from "../_internal/accept_policy.ts";
+import { toError } from "../_internal/to_error.ts";
 import {
   type InflightOutcome,
   stashInflightRead,
@@ -688,6 +688,10 @@ export class EventLoop implements AsyncDisposable {
   #onError: (error: unknown, token: Token | undefined) => void;
 
   // Ready queue: entries with something to deliver, FIFO; each at most once.
+  // Invariant: an entry on the list is always dispatched. Whoever sets
+  // `#draining` (the drain loop, or the fast path of `#enqueue`) dispatches
+  // what is pushed meanwhile before it returns, or leaves it to a turn
+  // already scheduled: the yield (`#onYield`) or `run()`.
   #ready: (Entry | undefined)[] = [];
   #head = 0;
   #draining = false;
@@ -1154,11 +1158,14 @@ export class EventLoop implements AsyncDisposable {
   /**
    * Calls `callback` after `delayMs` milliseconds (and every `intervalMs`
    * after that when set), while the loop runs. Scheduling and cancelling are
-   * O(log n); one native timer is armed for the earliest deadline.
+   * O(log n); one native timer is armed for the earliest deadline. A callback
+   * that throws, or returns a promise that rejects, is reported through
+   * `onError` (with token `undefined`); an interval keeps running. The loop
+   * does not wait for a returned promise.
    */
   addTimer(
     delayMs: number,
-    callback: () => void,
+    callback: (() => void) | (() => Promise<void>),
     options: TimerOptions = {},
   ): TimerHandle {
     const action = "add timer";
@@ -1351,6 +1358,10 @@ export class EventLoop implements AsyncDisposable {
           this.#draining = false;
           if (this.#kicks.length > 0) this.#runKicks();
         }
+        // While `#draining` was set, whatever the handler put on the ready
+        // list (a reregister, a writable event) was left to us: dispatch it
+        // now, as the drain loop would have.
+        if (this.#head < this.#ready.length) this.#drain();
         return;
       }
       if (!e.queued) {
@@ -1529,9 +1540,10 @@ export class EventLoop implements AsyncDisposable {
     }
     let threw = false;
     let thrown: unknown;
+    let result: void | Promise<void> = undefined;
     this.#current = e;
     try {
-      e.handler(ev, this);
+      result = e.handler(ev, this);
     } catch (error) {
       threw = true;
       thrown = error;
@@ -1565,17 +1577,13 @@ export class EventLoop implements AsyncDisposable {
     }
 
     if (threw) {
-      this.#handlerErrors++;
-      this.#report(thrown, e.token);
-      if (
-        accepted !== undefined && !this.#bySource.has(accepted)
-      ) {
-        try {
-          accepted.close();
-        } catch { /* already closed */ }
-      }
-      if (e.registered) this.#closeEntry(e);
+      this.#handlerFailed(e, thrown, accepted);
       return;
+    }
+    // An async handler: its rejection is a throw that arrives later; its
+    // next events are not held back meanwhile.
+    if (result !== undefined && typeof result.then === "function") {
+      this.#watchHandler(e, result, accepted);
     }
     if (!e.registered) return;
     if (closed) {
@@ -1614,6 +1622,33 @@ export class EventLoop implements AsyncDisposable {
         }
         break;
     }
+  }
+
+  /** A handler threw: report it, close its source (and an unowned accept). */
+  #handlerFailed(
+    e: Entry,
+    error: unknown,
+    accepted: Deno.Conn | undefined,
+  ): void {
+    this.#handlerErrors++;
+    this.#report(error, e.token);
+    if (accepted !== undefined && !this.#bySource.has(accepted)) {
+      try {
+        accepted.close();
+      } catch { /* already closed */ }
+    }
+    if (e.registered) this.#closeEntry(e);
+  }
+
+  #watchHandler(
+    e: Entry,
+    result: PromiseLike<void>,
+    accepted: Deno.Conn | undefined,
+  ): void {
+    Promise.resolve(result).then(
+      undefined,
+      (error) => this.#handlerFailed(e, error, accepted),
+    );
   }
 
   #report(error: unknown, token: Token | undefined): void {
@@ -2067,14 +2102,21 @@ export class EventLoop implements AsyncDisposable {
         }
       } else {
         try {
-          node.callback!();
+          const result = node.callback!();
+          if (result !== undefined && typeof result.then === "function") {
+            Promise.resolve(result).then(undefined, this.#timerFailed);
+          }
         } catch (error) {
-          this.#handlerErrors++;
-          this.#report(error, undefined);
+          this.#timerFailed(error);
         }
       }
     }
   }
+
+  #timerFailed = (error: unknown): void => {
+    this.#handlerErrors++;
+    this.#report(error, undefined);
+  };
 
   #onNativeTimer = (): void => {
     this.#armedId = undefined;

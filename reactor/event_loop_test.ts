@@ -58,7 +58,7 @@ Deno.test("EventLoop rejects bad tokens, interests, handlers and sources", async
   assertThrows(
     () => loop.register(new Timer(1), -1, Interest.READABLE, noop),
     RangeError,
-    "'token' must be a non-negative integer: received '-1'",
+    "'token' must be a non-negative integer: received -1",
   );
   assertThrows(
     () => loop.register(new Timer(1), 1.5, Interest.READABLE, noop),
@@ -133,7 +133,7 @@ Deno.test("EventLoop rejects bad options", () => {
   assertThrows(
     () => new EventLoop({ eventsCapacity: 0 }),
     RangeError,
-    "Cannot create event loop as 'eventsCapacity' must be a positive integer: received '0'",
+    "Cannot create event loop as 'eventsCapacity' must be a positive integer: received 0",
   );
   assertThrows(
     () => new EventLoop({ writeHighWaterMark: 100, writeLowWaterMark: 200 }),

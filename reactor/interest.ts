@@ -1,3 +1,4 @@
+import { formatValue } from "../_internal/format.ts";
 /**
  * Interest: which readiness kinds a registered source wants delivered, as a
  * bit set (mio's `Interest`).
@@ -40,6 +41,9 @@ export const Interest: {
   } as const,
 );
 
+// Re-exported for event_loop.ts until its split imports _internal/format.ts.
+export { formatValue };
+
 /** Throws a `TypeError` unless `interest` is one of the four interest values. */
 export function assertInterest(interest: unknown, action: string): void {
   if (
@@ -52,14 +56,4 @@ export function assertInterest(interest: unknown, action: string): void {
       }`,
     );
   }
-}
-
-/** Formats a value for an error message. */
-export function formatValue(value: unknown): string {
-  if (typeof value === "string") return `'${value}'`;
-  if (typeof value === "number" || typeof value === "bigint") {
-    return `'${String(value)}'`;
-  }
-  if (value === null || value === undefined) return String(value);
-  return typeof value;
 }

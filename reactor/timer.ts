@@ -1,4 +1,4 @@
-import { formatValue } from "./interest.ts";
+import { formatValue } from "../_internal/format.ts";
 
 /**
  * Options for {@linkcode Timer} and `EventLoop.addTimer()`.

@@ -1,4 +1,4 @@
-import { formatValue } from "./interest.ts";
+import { formatValue } from "../_internal/format.ts";
 
 /**
  * A token identifies a registered source in the events the loop delivers

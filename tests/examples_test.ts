@@ -10,16 +10,12 @@ import {
   spawnExample,
   within,
 } from "./testdata/_net_helpers.ts";
+import { peer } from "./_peers.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const encoder = new TextEncoder();
 
-const HAVE_SOCAT = await new Deno.Command("socat", {
-  args: ["-V"],
-  stdout: "null",
-  stderr: "null",
-})
-  .output().then((o) => o.success, () => false);
+const socatPeer = peer("socat");
 
 async function stopExample(
   example: ExampleProcess,
@@ -55,8 +51,10 @@ function socat(port: number): {
 }
 
 Deno.test({
-  name: "examples/echo_server.ts echoes to socat and exits 0 on SIGTERM",
-  ignore: !HAVE_SOCAT,
+  name: socatPeer.name(
+    "examples/echo_server.ts echoes to socat and exits 0 on SIGTERM",
+  ),
+  ignore: socatPeer.ignore,
   async fn() {
     const server = await spawnExample("echo_server.ts");
     // 200 KiB of numbered lines through a client that is not ours.
@@ -113,9 +111,10 @@ Deno.test({
 });
 
 Deno.test({
-  name:
+  name: socatPeer.name(
     "examples/chat_server.ts: join/leave, /nick, broadcast, 4 KiB limit, /quit, SIGTERM",
-  ignore: !HAVE_SOCAT,
+  ),
+  ignore: socatPeer.ignore,
   async fn() {
     const server = await spawnExample("chat_server.ts");
     const a = socat(server.port);

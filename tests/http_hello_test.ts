@@ -10,6 +10,7 @@ import {
   type HttpRequest,
   HttpRequestParser,
 } from "../examples/_http.ts";
+import { peer } from "./_peers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -39,11 +40,8 @@ function parse(
   return { requests, error, parser };
 }
 
-const hasCurl = await new Deno.Command("sh", {
-  args: ["-c", "command -v curl"],
-  stdout: "null",
-})
-  .output().then((o) => o.success, () => false);
+const curlPeer = peer("curl");
+const wrkPeer = peer("wrk");
 
 function bytewise(s: string): Uint8Array[] {
   return [...enc.encode(s)].map((b) => Uint8Array.of(b));
@@ -316,8 +314,10 @@ async function exchange(port: number, wire: string): Promise<string> {
 }
 
 Deno.test({
-  name: "http_hello serves curl with keep-alive, pipelining and rejections",
-  ignore: !hasCurl,
+  name: curlPeer.name(
+    "http_hello serves curl with keep-alive, pipelining and rejections",
+  ),
+  ignore: curlPeer.ignore,
   async fn() {
     await using server = await startHello();
     const url = `http://127.0.0.1:${server.port}/`;
@@ -415,13 +415,10 @@ Deno.test("http_hello closes idle and slow-loris connections after --idle-timeou
 });
 
 Deno.test({
-  name:
+  name: wrkPeer.name(
     "http_hello answers wrk's pipelined load (3 requests per write) without errors",
-  ignore: !(await new Deno.Command("sh", {
-    args: ["-c", "command -v wrk"],
-    stdout: "null",
-  })
-    .output().then((o) => o.success, () => false)),
+  ),
+  ignore: wrkPeer.ignore,
   async fn() {
     await using server = await startHello();
     const dir = await Deno.makeTempDir({ prefix: "millrace-wrk-" });

@@ -11,6 +11,7 @@ import {
   splitInline,
 } from "../examples/_resp.ts";
 import { MiniRedisStore } from "../examples/_redis_store.ts";
+import { peer } from "./_peers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -39,16 +40,9 @@ function parse(
 
 // Real clients from Debian (.ci/run installs them); tests needing one are
 // ignored, visibly, where it is missing.
-async function has(cmd: string): Promise<boolean> {
-  return await new Deno.Command("sh", {
-    args: ["-c", `command -v ${cmd}`],
-    stdout: "null",
-  })
-    .output().then((o) => o.success, () => false);
-}
-const hasRedisCli = await has("redis-cli");
-const hasRedisBenchmark = await has("redis-benchmark");
-const hasRedisServer = await has("redis-server");
+const redisCli = peer("redis-cli");
+const redisBenchmark = peer("redis-cli", "redis-benchmark");
+const redisServer = peer("redis-cli", "redis-server");
 
 function bytewise(s: string): Uint8Array[] {
   return [...enc.encode(s)].map((b) => Uint8Array.of(b));
@@ -453,8 +447,8 @@ async function rawExchange(port: number, wire: Uint8Array): Promise<string> {
 }
 
 Deno.test({
-  name: "mini_redis answers redis-cli",
-  ignore: !hasRedisCli,
+  name: redisCli.name("mini_redis answers redis-cli"),
+  ignore: redisCli.ignore,
   async fn() {
     await using server = await startMiniRedis("--max-bulk", "4096");
     const p = server.port;
@@ -499,8 +493,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "mini_redis closes on malformed frames and oversized bulks",
-  ignore: !hasRedisCli,
+  name: redisCli.name(
+    "mini_redis closes on malformed frames and oversized bulks",
+  ),
+  ignore: redisCli.ignore,
   async fn() {
     await using server = await startMiniRedis("--max-bulk", "4096");
     const p = server.port;
@@ -531,8 +527,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: "mini_redis works under redis-benchmark and exits 0 on SIGTERM",
-  ignore: !hasRedisCli || !hasRedisBenchmark,
+  name: redisBenchmark.name(
+    "mini_redis works under redis-benchmark and exits 0 on SIGTERM",
+  ),
+  ignore: redisBenchmark.ignore,
   async fn() {
     const server = await startMiniRedis();
     try {
@@ -657,8 +655,10 @@ async function startRedisServer(): Promise<
 }
 
 Deno.test({
-  name: "mini_redis matches redis-server reply for reply through redis-cli",
-  ignore: !hasRedisCli || !hasRedisServer,
+  name: redisServer.name(
+    "mini_redis matches redis-server reply for reply through redis-cli",
+  ),
+  ignore: redisServer.ignore,
   async fn() {
     const real = await startRedisServer();
     try {
@@ -668,6 +668,96 @@ Deno.test({
         const actual = await cli(mini.port, command);
         assertEquals(actual, expected, command.join(" "));
       }
+    } finally {
+      real.child.kill("SIGTERM");
+      await real.child.status;
+    }
+  },
+});
+
+// Lost wakeup under write backpressure (issue 9, part 1): a long pipeline
+// from one client makes the connection write-only for a while; every
+// command must still be answered, as redis-server answers them all.
+async function pipeGets(port: number, count: number): Promise<string> {
+  assertEquals(await cli(port, ["SET", "k", "v".repeat(100)]), "OK\n");
+  return (await cli(
+    port,
+    ["--pipe", "--pipe-timeout", "5"],
+    "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".repeat(count),
+  ))
+    .trim().split("\n").at(-1)!;
+}
+
+/** One write of `count` GETs of a 100-byte value; the reply bytes read. */
+async function oneWriteGets(port: number, count: number): Promise<number> {
+  const value = "v".repeat(100);
+  assertEquals(await cli(port, ["SET", "k100", value]), "OK\n");
+  const reply = `$100\r\n${value}\r\n`;
+  const expected = reply.length * count;
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const wire = enc.encode("*2\r\n$3\r\nGET\r\n$4\r\nk100\r\n".repeat(count));
+    const writing = (async () => {
+      let off = 0;
+      while (off < wire.length) off += await conn.write(wire.subarray(off));
+    })();
+    writing.catch(() => {});
+    const buf = new Uint8Array(65536);
+    let got = 0;
+    let text = "";
+    while (got < expected) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const n = await Promise.race([
+        conn.read(buf),
+        new Promise<"stalled">((r) =>
+          timer = setTimeout(() => r("stalled"), 5000)
+        ),
+      ]);
+      clearTimeout(timer);
+      if (n === "stalled" || n === null) break;
+      text += dec.decode(buf.subarray(0, n));
+      got += n;
+    }
+    if (got === expected) {
+      await writing;
+      assertEquals(text, reply.repeat(count));
+    }
+    return got / reply.length;
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test({
+  name: redisServer.name(
+    "mini_redis answers 100,000 pipelined GETs via redis-cli --pipe as redis-server does",
+  ),
+  ignore: redisServer.ignore,
+  async fn() {
+    const real = await startRedisServer();
+    try {
+      await using mini = await startMiniRedis();
+      const expected = await pipeGets(real.port, 100_000);
+      assertEquals(expected, "errors: 0, replies: 100000");
+      assertEquals(await pipeGets(mini.port, 100_000), expected);
+    } finally {
+      real.child.kill("SIGTERM");
+      await real.child.status;
+    }
+  },
+});
+
+Deno.test({
+  name: redisServer.name(
+    "mini_redis answers 4,000 GETs of a 100 B value sent in one write as redis-server does",
+  ),
+  ignore: redisServer.ignore,
+  async fn() {
+    const real = await startRedisServer();
+    try {
+      await using mini = await startMiniRedis();
+      assertEquals(await oneWriteGets(real.port, 4000), 4000);
+      assertEquals(await oneWriteGets(mini.port, 4000), 4000);
     } finally {
       real.child.kill("SIGTERM");
       await real.child.status;

@@ -17,6 +17,9 @@ import {
   serveOnLoop,
   writeAll,
 } from "./testdata/_net_helpers.ts";
+import { peer } from "./_peers.ts";
+
+const node = peer("node");
 
 async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
@@ -143,7 +146,12 @@ Deno.test("reactor reports EOF as readClosed and supports half-close", async () 
   await running;
 });
 
-Deno.test("reactor reports a peer reset during a read as an error and closes only that source", async () => {
+Deno.test({
+  name: node.name(
+    "reactor reports a peer reset during a read as an error and closes only that source",
+  ),
+  ignore: node.ignore,
+}, async () => {
   await using loop = new EventLoop();
   const listener = Deno.listen({ hostname: HOST, port: 0 });
   const errorEvent = Promise.withResolvers<{ error: Error; closed: boolean }>();

@@ -20,6 +20,9 @@ import {
   writeAll,
 } from "./testdata/_net_helpers.ts";
 import { takeInflightRead } from "../reactor/_inflight.ts";
+import { peer } from "./_peers.ts";
+
+const node = peer("node");
 
 Deno.test("removing READABLE pauses reads (the peer is held back) and restoring it resumes, in order", async () => {
   await using loop = new EventLoop();
@@ -217,7 +220,12 @@ Deno.test("a read completed while READABLE was off is handed over on deregistrat
   await running;
 });
 
-Deno.test("fairness: a flooding peer does not starve a quiet connection or the timers", async () => {
+Deno.test({
+  name: node.name(
+    "fairness: a flooding peer does not starve a quiet connection or the timers",
+  ),
+  ignore: node.ignore,
+}, async () => {
   await using loop = new EventLoop({ eventsCapacity: 64 });
   let timerTicks = 0;
   const ticker = loop.addTimer(5, () => timerTicks++, { intervalMs: 5 });

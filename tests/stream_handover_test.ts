@@ -4,8 +4,8 @@
 // lost or reordered either way.
 import { assertEquals } from "@std/assert";
 import { EventLoop, Interest } from "../reactor/mod.ts";
-import { TcpListener } from "../net/tcp_listener.ts";
-import { TcpStream } from "../net/tcp_stream.ts";
+import { TcpListener } from "../net/stream/tcp_listener.ts";
+import { TcpStream } from "../net/stream/tcp_stream.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

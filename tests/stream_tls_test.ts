@@ -1,8 +1,8 @@
 // The stream API over TLS: TcpListener and TcpStream wrap Deno's TLS listener
 // and connections (a TlsConn is a Deno.Conn).
 import { assertEquals } from "@std/assert";
-import { TcpListener } from "../net/tcp_listener.ts";
-import { TcpStream } from "../net/tcp_stream.ts";
+import { TcpListener } from "../net/stream/tcp_listener.ts";
+import { TcpStream } from "../net/stream/tcp_stream.ts";
 
 const cert = await Deno.readTextFile(
   new URL("./testdata/tls_cert.pem", import.meta.url),

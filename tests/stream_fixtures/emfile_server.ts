@@ -3,10 +3,10 @@
 // that holds every connection, run under `ulimit -n 64` so that accept() runs
 // out of descriptors. Commands on stdin, one per line: "stats", "release"
 // (close the held connections), "exit".
-import { isDescriptorExhaustion } from "../../reactor/_accept_errors.ts";
-import { Canceller } from "../../net/canceller.ts";
-import { TcpListener } from "../../net/tcp_listener.ts";
-import type { TcpStream } from "../../net/tcp_stream.ts";
+import { isDescriptorExhaustion } from "../../_internal/accept_policy.ts";
+import { Canceller } from "../../net/stream/canceller.ts";
+import { TcpListener } from "../../net/stream/tcp_listener.ts";
+import type { TcpStream } from "../../net/stream/tcp_stream.ts";
 
 // Registering a signal listener before descriptors run out matters: Deno
 // 2.9.6 sets up its signal driver (a socket pair) lazily, ~0.3-1 s after start,

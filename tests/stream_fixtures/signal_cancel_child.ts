@@ -1,10 +1,10 @@
 // deno-lint-ignore-file no-console
 // Child process for tests/stream_signal_test.ts: pending stream operations
 // cancelled by a real SIGINT through Canceller.fromSignals().
-import { Canceller } from "../../net/canceller.ts";
+import { Canceller } from "../../net/stream/canceller.ts";
 import { CancelledError } from "../../net/errors.ts";
-import { TcpListener } from "../../net/tcp_listener.ts";
-import { TcpStream } from "../../net/tcp_stream.ts";
+import { TcpListener } from "../../net/stream/tcp_listener.ts";
+import { TcpStream } from "../../net/stream/tcp_stream.ts";
 
 using canceller = Canceller.fromSignals(["SIGINT"], {
   onSignal: (signal) => console.log(`signal ${signal}`),

@@ -1,9 +1,9 @@
 // deno-lint-ignore-file no-console
-// Child process for net/shutdown_on_signals_test.ts: a listener whose graceful
+// Child process for net/server/shutdown_on_signals_test.ts: a listener whose graceful
 // shutdown waits until a forced one arrives, driven by real OS signals.
 // Usage: signal_child.ts <mode>; mode "normal" or "hang" (forced shutdown never
 // settles, so only the third signal's default action ends the process).
-import { shutdownOnSignals } from "../../net/shutdown_on_signals.ts";
+import { shutdownOnSignals } from "../../net/server/shutdown_on_signals.ts";
 
 const mode = Deno.args[0] ?? "normal";
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -1,6 +1,6 @@
 // Helpers shared by the stream API's tests (net/*_test.ts, tests/stream_*).
-import { TcpListener } from "../../net/tcp_listener.ts";
-import { TcpStream } from "../../net/tcp_stream.ts";
+import { TcpListener } from "../../net/stream/tcp_listener.ts";
+import { TcpStream } from "../../net/stream/tcp_stream.ts";
 
 /** A connected client/server pair over loopback, closed on dispose. */
 export interface Pair extends Disposable {

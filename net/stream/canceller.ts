@@ -1,7 +1,7 @@
 // A Canceller is the scope of mtcp's TcpCanceller in Deno's idiom: one
 // AbortController whose signal every operation of the scope listens to.
-import { describeValue } from "./_deadline.ts";
-import { CancelledError } from "./errors.ts";
+import { formatValue } from "../../_internal/format.ts";
+import { CancelledError } from "../errors.ts";
 
 /**
  * Options for {@linkcode Canceller.fromSignals}.
@@ -98,7 +98,7 @@ export class Canceller implements Disposable {
     if (!Array.isArray(signals) || signals.length === 0) {
       throw new TypeError(
         `Cannot create canceller as 'signals' must be a non-empty array: received ${
-          describeValue(signals)
+          formatValue(signals)
         }`,
       );
     }

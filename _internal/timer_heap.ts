@@ -9,13 +9,16 @@ export class TimerNode {
   /** Position in the heap, -1 when not scheduled. */
   index = -1;
   intervalMs = 0;
-  callback: (() => void) | undefined;
+  callback: (() => void) | (() => Promise<void>) | undefined;
   /** The registration token of a Timer source, -1 for callback timers. */
   token = -1;
   /** The loop's record of a Timer source. */
   entry: unknown = undefined;
 
-  constructor(callback: (() => void) | undefined, token: number) {
+  constructor(
+    callback: (() => void) | (() => Promise<void>) | undefined,
+    token: number,
+  ) {
     this.callback = callback;
     this.token = token;
   }

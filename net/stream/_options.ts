@@ -1,6 +1,7 @@
 // Checks of the options objects that TcpStream and TcpListener share, so both
 // reject bad input with the same messages.
-import { describeValue, validateSignal, validateTimeout } from "./_deadline.ts";
+import { formatValue } from "../../_internal/format.ts";
+import { validateSignal, validateTimeout } from "./_deadline.ts";
 import type { TcpStreamCallOptions, TcpStreamOptions } from "./tcp_stream.ts";
 
 /** Checks that `options` is an object (not `null`). */
@@ -8,7 +9,7 @@ export function validateOptionsObject(action: string, options: unknown): void {
   if (options === null || typeof options !== "object") {
     throw new TypeError(
       `Cannot ${action} as 'options' must be an object: received ${
-        describeValue(options)
+        formatValue(options)
       }`,
     );
   }

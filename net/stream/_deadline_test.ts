@@ -7,7 +7,7 @@ import {
 } from "@std/assert";
 import { FakeTime } from "@std/testing/time";
 import { Deadline, DeadlineTimer, validateTimeout } from "./_deadline.ts";
-import { CancelledError, TimedOutError } from "./errors.ts";
+import { CancelledError, TimedOutError } from "../errors.ts";
 
 Deno.test("Deadline.race() rejects with TimedOutError at the deadline, not before", async () => {
   using time = new FakeTime();

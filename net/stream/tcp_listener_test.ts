@@ -11,8 +11,8 @@ import {
   ChunkConn,
   sleep,
   text,
-} from "../tests/stream_fixtures/util.ts";
-import { CancelledError, NetError, TimedOutError } from "./errors.ts";
+} from "../../tests/stream_fixtures/util.ts";
+import { CancelledError, NetError, TimedOutError } from "../errors.ts";
 import { TcpListener } from "./tcp_listener.ts";
 import { TcpStream } from "./tcp_stream.ts";
 

@@ -6,8 +6,8 @@ import {
   assertRejects,
   assertThrows,
 } from "@std/assert";
-import { EventLoop } from "../reactor/event_loop.ts";
-import { CancelledError, NetError, TimedOutError } from "./errors.ts";
+import { EventLoop } from "../../reactor/event_loop.ts";
+import { CancelledError, NetError, TimedOutError } from "../errors.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import { TcpClient } from "./tcp_client.ts";
 import { TcpServer } from "./tcp_server.ts";
@@ -16,7 +16,7 @@ import {
   decoder,
   echoHandler as echo,
   waitFor,
-} from "../tests/testdata/_net_helpers.ts";
+} from "../../tests/testdata/_net_helpers.ts";
 
 function echoServer(): { server: TcpServer; running: Promise<void> } {
   const server = new TcpServer(new TcpServerConfig(), echo);
@@ -238,10 +238,10 @@ Deno.test("TcpClient validates its reconnect policy and handler", () => {
 
 Deno.test("TcpClient over TLS", async () => {
   const cert = await Deno.readTextFile(
-    new URL("../tests/testdata/tls_cert.pem", import.meta.url),
+    new URL("../../tests/testdata/tls_cert.pem", import.meta.url),
   );
   const key = await Deno.readTextFile(
-    new URL("../tests/testdata/tls_key.pem", import.meta.url),
+    new URL("../../tests/testdata/tls_key.pem", import.meta.url),
   );
   const server = new TcpServer(
     new TcpServerConfig({ tls: { cert, key } }),

@@ -13,7 +13,7 @@ import {
   pair,
   sleep,
   text,
-} from "../tests/stream_fixtures/util.ts";
+} from "../../tests/stream_fixtures/util.ts";
 import { Canceller } from "./canceller.ts";
 import {
   CancelledError,
@@ -21,12 +21,12 @@ import {
   NetError,
   TimedOutError,
   TooBigError,
-} from "./errors.ts";
+} from "../errors.ts";
 import {
   type InflightOutcome,
   stashInflightRead,
   stashPendingWrites,
-} from "../reactor/_inflight.ts";
+} from "../../reactor/_inflight.ts";
 import { TcpListener } from "./tcp_listener.ts";
 import { TcpStream } from "./tcp_stream.ts";
 

@@ -48,6 +48,13 @@ export type DisconnectReason =
  * closed with reason `"handler error"`, the error goes to `onError`, and
  * everyone else keeps being served.
  *
+ * Callbacks may be `async`: a returned promise that rejects is handled
+ * exactly like a throw, when it rejects. The server does not wait for it:
+ * while it is pending, the connection's next callbacks (more `onData`,
+ * `onWritable`, `onDisconnect`) are made as events arrive, so a callback that
+ * must not overlap itself keeps its own queue (and copies `data` before its
+ * first `await`).
+ *
  * @example An echo handler
  * ```ts
  * import type { NetworkHandler } from "@millrace/io/net";
@@ -65,11 +72,15 @@ export interface NetworkHandler<T = unknown> {
    * is valid only during this call: copy it (or pass it to `sendTo`, which
    * copies) to keep it.
    */
-  onData(ctx: ServerContext<T>, id: number, data: Uint8Array): void;
+  onData(
+    ctx: ServerContext<T>,
+    id: number,
+    data: Uint8Array,
+  ): void | Promise<void>;
   /** Connection `id` opened (accepted by a server, or connected by a client). */
-  onConnect?(ctx: ServerContext<T>, id: number): void;
+  onConnect?(ctx: ServerContext<T>, id: number): void | Promise<void>;
   /** The write queue of `id` drained below the low-water mark after `sendTo` returned `false`. */
-  onWritable?(ctx: ServerContext<T>, id: number): void;
+  onWritable?(ctx: ServerContext<T>, id: number): void | Promise<void>;
   /**
    * Connection `id` closed; it is no longer in `connectionIds()` (so a
    * broadcast from here skips it), but `getData(id)` still returns its user
@@ -79,19 +90,23 @@ export interface NetworkHandler<T = unknown> {
     ctx: ServerContext<T>,
     id: number,
     reason: DisconnectReason,
-  ): void;
+  ): void | Promise<void>;
   /**
    * Something failed: an I/O error, an accept error (`id` undefined; the
    * server backs off and keeps going), a per-connection broadcast failure, or
    * a callback that threw.
    */
-  onError?(ctx: ServerContext<T>, error: Error, id: number | undefined): void;
+  onError?(
+    ctx: ServerContext<T>,
+    error: Error,
+    id: number | undefined,
+  ): void | Promise<void>;
   /** The server is bound and accepting at `addr`. */
-  onListening?(ctx: ServerContext<T>, addr: Deno.Addr): void;
+  onListening?(ctx: ServerContext<T>, addr: Deno.Addr): void | Promise<void>;
   /**
    * A graceful shutdown started: the server no longer accepts; open
    * connections get their queued bytes flushed, then end of stream, and have
    * until the shutdown's `timeoutMs` to close. Send goodbyes here.
    */
-  onShutdown?(ctx: ServerContext<T>): void;
+  onShutdown?(ctx: ServerContext<T>): void | Promise<void>;
 }

@@ -2,7 +2,8 @@
 // one call: `readExact` over many reads, `accept` over retries and back-off
 // sleeps. The timer is created lazily, so calls served from a buffer never
 // touch the timer queue.
-import { CancelledError, TimedOutError } from "./errors.ts";
+import { formatValue } from "../../_internal/format.ts";
+import { CancelledError, TimedOutError } from "../errors.ts";
 
 /**
  * Checks a `timeoutMs` option: `undefined` (no deadline), `Infinity` (no
@@ -17,7 +18,7 @@ export function validateTimeout(
   if (typeof value !== "number") {
     throw new TypeError(
       `Cannot ${action} as '${name}' must be a number: received ${
-        describeValue(value)
+        formatValue(value)
       }`,
     );
   }
@@ -33,22 +34,10 @@ export function validateSignal(action: string, value: unknown): void {
   if (value !== undefined && !(value instanceof AbortSignal)) {
     throw new TypeError(
       `Cannot ${action} as 'signal' must be an AbortSignal: received ${
-        describeValue(value)
+        formatValue(value)
       }`,
     );
   }
-}
-
-/** A short, quoted description of a value for error messages. */
-export function describeValue(value: unknown): string {
-  if (typeof value === "string") return `'${value}'`;
-  if (typeof value === "function") return "a function";
-  if (Array.isArray(value)) return "an array";
-  if (value instanceof Uint8Array) {
-    return `a Uint8Array of ${value.length} bytes`;
-  }
-  if (typeof value === "object" && value !== null) return "an object";
-  return String(value);
 }
 
 const noop = (): void => {};

@@ -1,5 +1,6 @@
 // Configuration of `TcpServer`: a validated, immutable record plus a builder in
 // the manner of mill-net's `ServerConfig::builder()`.
+import { formatValue } from "../../_internal/format.ts";
 
 /**
  * The transports a {@linkcode TcpServer} can listen on.
@@ -134,9 +135,10 @@ function fail(
     ? RangeError
     : TypeError,
 ): never {
-  const shown = typeof value === "string" ? `"${value}"` : String(value);
   throw new ErrorClass(
-    `Cannot create server config as '${field}' must be ${expected}: received ${shown}`,
+    `Cannot create server config as '${field}' must be ${expected}: received ${
+      formatValue(value)
+    }`,
   );
 }
 
@@ -174,7 +176,9 @@ function parseAddressString(address: string): {
   const match = /^(?:\[([^\]]+)\]|([^:\[\]]*)):(\d+)$/.exec(address);
   if (!match) {
     throw new TypeError(
-      `Cannot create server config as 'address' must be "host:port": received "${address}"`,
+      `Cannot create server config as 'address' must be "host:port": received ${
+        formatValue(address)
+      }`,
     );
   }
   const hostname = match[1] ?? match[2] ?? "";

@@ -8,7 +8,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { Canceller } from "./canceller.ts";
-import { CancelledError } from "./errors.ts";
+import { CancelledError } from "../errors.ts";
 import { TcpListener } from "./tcp_listener.ts";
 import { TcpStream } from "./tcp_stream.ts";
 
@@ -68,7 +68,7 @@ Deno.test("Canceller.fromSignals() rejects bad input and leaves nothing register
   assertThrows(
     () => Canceller.fromSignals([]),
     TypeError,
-    "Cannot create canceller as 'signals' must be a non-empty array: received an array",
+    "Cannot create canceller as 'signals' must be a non-empty array: received an empty array",
   );
   assertThrows(() =>
     Canceller.fromSignals(["SIGUSR1", "SIGNOPE" as Deno.Signal])

@@ -111,7 +111,7 @@ Deno.test("TcpServerConfig rejects bad values naming field and value", () => {
     [
       () => b().noDelay("yes" as unknown as boolean).build(),
       TypeError,
-      `'noDelay' must be a boolean: received "yes"`,
+      `'noDelay' must be a boolean: received 'yes'`,
     ],
     [
       () => b().keepAlive(1 as unknown as boolean).build(),
@@ -121,12 +121,12 @@ Deno.test("TcpServerConfig rejects bad values naming field and value", () => {
     [
       () => b().hostname("").build(),
       TypeError,
-      `'hostname' must be a non-empty string: received ""`,
+      `'hostname' must be a non-empty string: received ''`,
     ],
     [
       () => b().address("nope"),
       TypeError,
-      `'address' must be "host:port": received "nope"`,
+      `'address' must be "host:port": received 'nope'`,
     ],
     [
       () => b().unix("").build(),
@@ -141,7 +141,7 @@ Deno.test("TcpServerConfig rejects bad values naming field and value", () => {
     [
       () => new TcpServerConfig({ transport: "udp" as "tcp" }),
       TypeError,
-      `'transport' must be "tcp", "unix" or "tls": received "udp"`,
+      `'transport' must be "tcp", "unix" or "tls": received 'udp'`,
     ],
   ];
   for (const [fn, Class, message] of cases) {

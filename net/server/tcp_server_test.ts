@@ -10,8 +10,8 @@ import {
   assertRejects,
   assertThrows,
 } from "@std/assert";
-import { EventLoop } from "../reactor/event_loop.ts";
-import { ConnectionNotFoundError, NetError } from "./errors.ts";
+import { EventLoop } from "../../reactor/event_loop.ts";
+import { ConnectionNotFoundError, NetError } from "../errors.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import { TcpServer } from "./tcp_server.ts";
 import {
@@ -28,7 +28,8 @@ import {
   readUntilText,
   waitFor,
   within,
-} from "../tests/testdata/_net_helpers.ts";
+} from "../../tests/testdata/_net_helpers.ts";
+import { peer } from "../../tests/_peers.ts";
 
 function serve<T>(
   handler: NetworkHandler<T>,
@@ -659,10 +660,10 @@ Deno.test("TcpServer over a Unix socket", async () => {
 
 Deno.test("TcpServer over TLS with ALPN", async () => {
   const cert = await Deno.readTextFile(
-    new URL("../tests/testdata/tls_cert.pem", import.meta.url),
+    new URL("../../tests/testdata/tls_cert.pem", import.meta.url),
   );
   const key = await Deno.readTextFile(
-    new URL("../tests/testdata/tls_key.pem", import.meta.url),
+    new URL("../../tests/testdata/tls_key.pem", import.meta.url),
   );
   const { server, running } = serve(echo, {
     tls: { cert, key, alpnProtocols: ["echo/1", "h2"] },
@@ -751,16 +752,13 @@ Deno.test("TcpServer calls onListening and passes backlog to the listener; broad
   for (const conn of conns) conn.close();
 });
 
-const HAVE_PYTHON = await new Deno.Command("python3", {
-  args: ["-c", "pass"],
-  stdout: "null",
-  stderr: "null",
-}).output().then((o) => o.success, () => false);
+const python = peer("python3");
 
 Deno.test({
-  name:
+  name: python.name(
     "TcpServer reports a peer reset as reason 'reset' and a throwing onConnect as 'handler error'",
-  ignore: !HAVE_PYTHON,
+  ),
+  ignore: python.ignore,
   async fn() {
     const reasons = new Map<number, DisconnectReason>();
     const errors: string[] = [];

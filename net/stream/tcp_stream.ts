@@ -17,14 +17,14 @@ import {
   stashPendingWrites,
   takeInflightRead,
   takePendingWrites,
-} from "../reactor/_inflight.ts";
+} from "../../reactor/_inflight.ts";
 import type { Canceller } from "./canceller.ts";
+import { formatValue } from "../../_internal/format.ts";
 import { FifoLock } from "./_fifo_lock.ts";
 import { validateCallOptions, validateStreamOptions } from "./_options.ts";
 import {
   Deadline,
   DeadlineTimer,
-  describeValue,
   validateSignal,
   validateTimeout,
 } from "./_deadline.ts";
@@ -34,7 +34,7 @@ import {
   NetError,
   TimedOutError,
   TooBigError,
-} from "./errors.ts";
+} from "../errors.ts";
 
 /**
  * Options shared by every call of {@linkcode TcpStream}.
@@ -429,7 +429,7 @@ export class TcpStream implements Disposable {
       return Promise.reject(
         new TypeError(
           `Cannot read as 'buffer' must be a Uint8Array: received ${
-            describeValue(buffer)
+            formatValue(buffer)
           }`,
         ),
       );
@@ -490,7 +490,7 @@ export class TcpStream implements Disposable {
       return Promise.reject(
         new RangeError(
           `Cannot read exactly as 'length' must be a non-negative integer: received ${
-            describeValue(length)
+            formatValue(length)
           }`,
         ),
       );
@@ -551,7 +551,7 @@ export class TcpStream implements Disposable {
       return Promise.reject(
         new TypeError(
           `Cannot ${action} as 'delimiter' must be a Uint8Array: received ${
-            describeValue(delimiter)
+            formatValue(delimiter)
           }`,
         ),
       );
@@ -977,7 +977,7 @@ export class TcpStream implements Disposable {
     if (!(bytes instanceof Uint8Array)) {
       throw new TypeError(
         `Cannot ${action} as 'bytes' must be a Uint8Array: received ${
-          describeValue(bytes)
+          formatValue(bytes)
         }`,
       );
     }
@@ -1070,7 +1070,7 @@ function checkMaxLength(
   ) return undefined;
   return new RangeError(
     `Cannot ${action} as 'maxLength' must be a non-negative integer: received ${
-      describeValue(value)
+      formatValue(value)
     }`,
   );
 }
@@ -1081,7 +1081,7 @@ function toConnectOptions(
   if (address === null || typeof address !== "object") {
     throw new TypeError(
       `Cannot connect as 'address' must be an object: received ${
-        describeValue(address)
+        formatValue(address)
       }`,
     );
   }
@@ -1091,7 +1091,7 @@ function toConnectOptions(
   if (address.transport !== undefined && address.transport !== "tcp") {
     throw new TypeError(
       `Cannot connect as 'transport' must be "tcp" or "unix": received ${
-        describeValue(address.transport)
+        formatValue(address.transport)
       }`,
     );
   }
@@ -1099,7 +1099,7 @@ function toConnectOptions(
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new RangeError(
       `Cannot connect as 'port' must be an integer from 1 to 65535: received ${
-        describeValue(port)
+        formatValue(port)
       }`,
     );
   }

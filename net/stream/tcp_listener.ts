@@ -1,12 +1,13 @@
 // A listener whose accept() takes a deadline and a signal, and applies
-// tk-listen's accept-error policy (reactor/_accept_errors.ts).
+// tk-listen's accept-error policy (_internal/accept_policy.ts).
 //
 // Deno's accept() cannot be cancelled either: a timed-out accept stays in
 // flight and the next accept() adopts it, so no connection is lost; if the
 // listener is closed meanwhile, a connection it still produces is closed.
-import { classifyAcceptError } from "../reactor/_accept_errors.ts";
-import { Deadline, DeadlineTimer, describeValue } from "./_deadline.ts";
-import { NetError } from "./errors.ts";
+import { classifyAcceptError } from "../../_internal/accept_policy.ts";
+import { formatValue } from "../../_internal/format.ts";
+import { Deadline, DeadlineTimer } from "./_deadline.ts";
+import { NetError } from "../errors.ts";
 import { validateCallOptions, validateStreamOptions } from "./_options.ts";
 import { TcpStream, type TcpStreamOptions } from "./tcp_stream.ts";
 
@@ -182,7 +183,7 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
     if (address === null || typeof address !== "object") {
       throw new TypeError(
         `Cannot ${action} as 'address' must be an object: received ${
-          describeValue(address)
+          formatValue(address)
         }`,
       );
     }
@@ -195,7 +196,7 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
       if (address.transport !== undefined && address.transport !== "tcp") {
         throw new TypeError(
           `Cannot ${action} as 'transport' must be "tcp" or "unix": received ${
-            describeValue(address.transport)
+            formatValue(address.transport)
           }`,
         );
       }
@@ -203,7 +204,7 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         throw new RangeError(
           `Cannot ${action} as 'port' must be an integer from 0 to 65535: received ${
-            describeValue(port)
+            formatValue(port)
           }`,
         );
       }
@@ -401,7 +402,7 @@ function validateListenerOptions(
   ) {
     throw new RangeError(
       `Cannot ${action} as 'acceptErrorDelayMs' must be a non-negative finite number: received ${
-        describeValue(delay)
+        formatValue(delay)
       }`,
     );
   }
@@ -411,7 +412,7 @@ function validateListenerOptions(
   ) {
     throw new RangeError(
       `Cannot ${action} as 'tcpBacklog' must be a non-negative integer: received ${
-        describeValue(backlog)
+        formatValue(backlog)
       }`,
     );
   }
@@ -420,7 +421,7 @@ function validateListenerOptions(
   ) {
     throw new TypeError(
       `Cannot ${action} as 'onError' must be a function: received ${
-        describeValue(options.onError)
+        formatValue(options.onError)
       }`,
     );
   }

@@ -2,11 +2,12 @@
 // `TcpServer`, with connect deadlines, cancellation and optional reconnect
 // with capped exponential backoff.
 
-import { EventLoop } from "../reactor/event_loop.ts";
-import { toError } from "../reactor/_to_error.ts";
+import { EventLoop } from "../../reactor/event_loop.ts";
+import { toError } from "../../_internal/to_error.ts";
+import { formatValue } from "../../_internal/format.ts";
 import { backoffDelay } from "./_backoff.ts";
-import { ConnectionTable, validateHandler } from "./_server_connections.ts";
-import { CancelledError, NetError, TimedOutError } from "./errors.ts";
+import { ConnectionTable, validateHandler } from "./_connection_table.ts";
+import { CancelledError, NetError, TimedOutError } from "../errors.ts";
 import type { NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 
@@ -124,7 +125,9 @@ function parseAddress(
     const match = /^(?:\[([^\]]+)\]|([^:\[\]]*)):(\d+)$/.exec(address);
     if (!match) {
       throw new TypeError(
-        `Cannot connect as 'address' must be "host:port": received "${address}"`,
+        `Cannot connect as 'address' must be "host:port": received ${
+          formatValue(address)
+        }`,
       );
     }
     return {

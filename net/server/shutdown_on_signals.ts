@@ -3,6 +3,8 @@
 // listeners are removed so that a third signal gets the platform's default
 // action (terminate): the escape hatch when even a forced shutdown hangs.
 
+import { formatValue } from "../../_internal/format.ts";
+
 /**
  * Something that can be shut down, such as `TcpServer`.
  *
@@ -115,7 +117,7 @@ export function shutdownOnSignals(
   ) {
     throw new TypeError(
       `Cannot listen for signals as 'target' has no shutdown() method: received ${
-        describe(target)
+        formatValue(target)
       }`,
     );
   }
@@ -129,7 +131,7 @@ export function shutdownOnSignals(
   if (!Array.isArray(signals) || signals.length === 0) {
     throw new TypeError(
       `Cannot listen for signals as 'signals' must be a non-empty array: received ${
-        describe(signals)
+        formatValue(signals)
       }`,
     );
   }
@@ -140,7 +142,7 @@ export function shutdownOnSignals(
   ) {
     throw new RangeError(
       `Cannot listen for signals as 'timeoutMs' must be a non-negative finite number: received ${
-        describe(timeoutMs)
+        formatValue(timeoutMs)
       }`,
     );
   }
@@ -201,12 +203,4 @@ export function shutdownOnSignals(
   }
   signal?.addEventListener("abort", dispose, { once: true });
   return { [Symbol.dispose]: dispose };
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return `'${value}'`;
-  if (Array.isArray(value)) return `[${value.map(describe).join(", ")}]`;
-  if (typeof value === "function") return "a function";
-  if (typeof value === "object" && value !== null) return "an object";
-  return String(value);
 }

@@ -2,16 +2,17 @@
 // (stranded reads, failing sends, accept-then-drop at the limit, hot accept
 // loops, ignored options).
 
-import { EventLoop } from "../reactor/event_loop.ts";
-import { toError } from "../reactor/_to_error.ts";
-import type { Event } from "../reactor/event.ts";
-import { Interest } from "../reactor/interest.ts";
-import { isDescriptorExhaustion } from "../reactor/_accept_errors.ts";
+import { EventLoop } from "../../reactor/event_loop.ts";
+import { toError } from "../../_internal/to_error.ts";
+import type { Event } from "../../reactor/event.ts";
+import { Interest } from "../../reactor/interest.ts";
+import { isDescriptorExhaustion } from "../../_internal/accept_policy.ts";
 import {
   ConnectionTable,
   validateHandler,
+  watchResult,
   zeroDisconnects,
-} from "./_server_connections.ts";
+} from "./_connection_table.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { TcpServerConfig } from "./tcp_server_config.ts";
@@ -312,12 +313,12 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     this.#state = "listening";
     this.#startedAt = performance.now();
     if (this.#handler.onListening !== undefined) {
+      const table = this.#table;
+      const report = (error: unknown) => table.reportError(toError(error));
       try {
-        this.#handler.onListening(this.#table, listener.addr);
+        watchResult(this.#handler.onListening(table, listener.addr), report);
       } catch (error) {
-        this.#table.reportError(
-          toError(error),
-        );
+        report(error);
       }
     }
   }
@@ -499,12 +500,11 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     if (!force && table.connectionCount > 0) {
       const before = table.connectionCount;
       if (this.#handler.onShutdown !== undefined) {
+        const report = (error: unknown) => table.reportError(toError(error));
         try {
-          this.#handler.onShutdown(table);
+          watchResult(this.#handler.onShutdown(table), report);
         } catch (error) {
-          table.reportError(
-            toError(error),
-          );
+          report(error);
         }
       }
       table.shutdownWrites();

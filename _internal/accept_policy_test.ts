@@ -2,7 +2,7 @@ import { assertEquals } from "@std/assert";
 import {
   classifyAcceptError,
   isDescriptorExhaustion,
-} from "./_accept_errors.ts";
+} from "./accept_policy.ts";
 
 function withCode(code: string): Error {
   return Object.assign(new Error(`accept: ${code}`), { code });

@@ -3,7 +3,7 @@ import {
   assertInstanceOf,
   assertStrictEquals,
 } from "@std/assert";
-import { toError } from "./_to_error.ts";
+import { toError } from "./to_error.ts";
 
 Deno.test("toError() keeps errors and never throws on hostile values", () => {
   const error = new RangeError("boom");

@@ -5,11 +5,11 @@
 // idle timeout is set, the user callback inside try/catch. No per-event
 // allocation: the context is this object.
 
-import type { EventLoop } from "../reactor/event_loop.ts";
-import type { Event } from "../reactor/event.ts";
-import { Interest } from "../reactor/interest.ts";
-import { toError } from "../reactor/_to_error.ts";
-import { ConnectionNotFoundError, NetError } from "./errors.ts";
+import type { EventLoop } from "../../reactor/event_loop.ts";
+import type { Event } from "../../reactor/event.ts";
+import { Interest } from "../../reactor/interest.ts";
+import { toError } from "../../_internal/to_error.ts";
+import { ConnectionNotFoundError, NetError } from "../errors.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type {
   BroadcastOptions,
@@ -136,8 +136,24 @@ const encoder = new TextEncoder();
 /** How long a closing connection may take to write its queue. */
 export const LINGER_MS = 5000;
 
+function noop(): void {}
+
 function toBytes(bytes: Uint8Array | string): Uint8Array {
   return typeof bytes === "string" ? encoder.encode(bytes) : bytes.slice();
+}
+
+/**
+ * Calls `onRejected` if `result`, what a handler callback returned, is a
+ * promise (any thenable) that rejects: an async callback's rejection is
+ * handled like a throw. Cheap when the callback is synchronous.
+ */
+export function watchResult(
+  result: void | PromiseLike<void>,
+  onRejected: (error: unknown) => void,
+): void {
+  if (result !== undefined && typeof result.then === "function") {
+    Promise.resolve(result).then(undefined, onRejected);
+  }
 }
 
 /** Checks a handler's one required callback, `onData`, for `action`. */
@@ -278,7 +294,8 @@ export class ConnectionTable<T> implements ServerContext<T> {
     }
     if (this.#handler.onConnect !== undefined) {
       try {
-        this.#handler.onConnect(this, record.id);
+        const result = this.#handler.onConnect(this, record.id);
+        if (result !== undefined) this.#watch(record, result);
       } catch (error) {
         this.#handlerFailed(record, error);
       }
@@ -302,7 +319,8 @@ export class ConnectionTable<T> implements ServerContext<T> {
       this.counters.dataEvents++;
       this.#current = data;
       try {
-        this.#handler.onData(this, record.id, data);
+        const result = this.#handler.onData(this, record.id, data);
+        if (result !== undefined) this.#watch(record, result);
       } catch (error) {
         this.#current = undefined;
         this.#handlerFailed(record, error);
@@ -316,7 +334,8 @@ export class ConnectionTable<T> implements ServerContext<T> {
       this.#loop.reregister(record.token, Interest.READABLE);
       if (this.#handler.onWritable !== undefined) {
         try {
-          this.#handler.onWritable(this, record.id);
+          const result = this.#handler.onWritable(this, record.id);
+          if (result !== undefined) this.#watch(record, result);
         } catch (error) {
           this.#handlerFailed(record, error);
           return;
@@ -360,6 +379,11 @@ export class ConnectionTable<T> implements ServerContext<T> {
     );
   }
 
+  /** An async callback of `record`: its rejection costs the connection. */
+  #watch(record: ConnectionRecord<T>, result: PromiseLike<void>): void {
+    watchResult(result, (error) => this.#handlerFailed(record, error));
+  }
+
   #handlerFailed(record: ConnectionRecord<T>, error: unknown): void {
     this.counters.handlerErrors++;
     this.#reportError(toError(error), record.id);
@@ -371,7 +395,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
   #reportError(error: Error, id: number | undefined): void {
     if (this.#handler.onError === undefined) return;
     try {
-      this.#handler.onError(this, error, id);
+      watchResult(this.#handler.onError(this, error, id), noop);
     } catch {
       // An error handler that throws has nobody left to tell.
     }
@@ -394,15 +418,23 @@ export class ConnectionTable<T> implements ServerContext<T> {
       const outer = this.#departing;
       this.#departing = record;
       try {
-        this.#handler.onDisconnect(this, record.id, reason);
+        watchResult(
+          this.#handler.onDisconnect(this, record.id, reason),
+          (error) => this.#disconnectFailed(record.id, error),
+        );
       } catch (error) {
-        this.counters.handlerErrors++;
-        this.#reportError(toError(error), record.id);
+        this.#disconnectFailed(record.id, error);
       } finally {
         this.#departing = outer;
       }
     }
     this.onRemoved?.();
+  }
+
+  /** `onDisconnect` threw: the connection is gone already; just report. */
+  #disconnectFailed(id: number, error: unknown): void {
+    this.counters.handlerErrors++;
+    this.#reportError(toError(error), id);
   }
 
   #track(promise: Promise<void>): void {
