@@ -31,6 +31,8 @@ export interface ConnectionSettings {
    * created with it (no per-registration options on the hot path).
    */
   maxReadBufferSize?: number | undefined;
+  /** Makes connection ids (a multi-worker server's span its Workers). */
+  allocateId?: (() => number) | undefined;
 }
 
 const R_OPEN = 1;
@@ -180,6 +182,7 @@ export function zeroDisconnects(): Record<DisconnectReason, number> {
     "handler error": 0,
     "closed": 0,
     "error": 0,
+    "worker crashed": 0,
   };
 }
 
@@ -261,7 +264,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
     const token = this.#loop.allocateToken();
     const record = new ConnectionRecord<T>(
       this,
-      this.#nextId++,
+      settings.allocateId?.() ?? this.#nextId++,
       token,
       conn,
     );

@@ -16,6 +16,8 @@ import type { ServerContext } from "./server_context.ts";
  * - `"handler error"`: a callback of the handler threw for this connection;
  * - `"closed"`: closed locally through `closeConnection()` or `close()`;
  * - `"error"`: any other I/O error (passed to `onError` too).
+ * - `"worker crashed"`: the Worker serving it (`TcpServer` with `workers`)
+ *   died; reported by its replacement before it serves.
  *
  * @example Usage
  * ```ts
@@ -37,7 +39,8 @@ export type DisconnectReason =
   | "shutdown"
   | "handler error"
   | "closed"
-  | "error";
+  | "error"
+  | "worker crashed";
 
 /**
  * What a {@linkcode TcpServer} (or {@linkcode TcpClient}) calls on events.

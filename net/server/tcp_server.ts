@@ -16,6 +16,9 @@ import {
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { TcpServerConfig } from "./tcp_server_config.ts";
+import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
+import { WorkerServer } from "./_worker_server.ts";
+import { type WorkerHooks, workerHooks } from "./_worker_hooks.ts";
 
 /**
  * Options of {@linkcode TcpServer.shutdown}.
@@ -215,22 +218,43 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   #shutdown: Promise<TcpServerShutdownResult> | undefined;
   #wakeShutdown: (() => void) | undefined;
   #forceNow: (() => void) | undefined;
+  #listening = Promise.withResolvers<Deno.Addr>();
+  // Set with `workers`: the Workers do the serving (see _worker_server.ts).
+  readonly #workers: WorkerServer<T> | undefined;
+  #hooks: WorkerHooks | undefined;
+  #parked: Deno.Conn | undefined;
 
   /**
    * Creates a server; it binds on {@linkcode TcpServer.start} or
    * {@linkcode TcpServer.run}.
    *
    * @param config The validated configuration.
-   * @param handler The callbacks.
+   * @param handler The callbacks, or {@linkcode TcpServerWorkersOptions}
+   * to serve from Workers with a handler module.
+   * @throws {Deno.errors.NotSupported} If `workers` is above 1 and the
+   * platform is not Linux or Deno runs without `--unstable-net`.
    */
-  constructor(config: TcpServerConfig, handler: NetworkHandler<T>) {
-    validateHandler("create server", handler);
+  constructor(
+    config: TcpServerConfig,
+    handler: NetworkHandler<T> | TcpServerWorkersOptions,
+  ) {
     this.#config = config;
+    if (
+      handler !== null && typeof handler === "object" &&
+      "handlerModule" in handler
+    ) {
+      this.#workers = new WorkerServer<T>(config, handler);
+      this.#handler = { onData() {} };
+      return;
+    }
+    validateHandler("create server", handler);
     this.#handler = handler;
+    this.#listening.promise.catch(() => {});
   }
 
   /** The bound address (known once started). */
   get addr(): Deno.Addr {
+    if (this.#workers !== undefined) return this.#workers.addr;
     if (this.#addr === undefined) {
       throw new Deno.errors.NotConnected(
         "Cannot get address as the server has not started",
@@ -241,6 +265,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
 
   /** The number of open connections. */
   get connectionCount(): number {
+    if (this.#workers !== undefined) return this.#workers.connectionCount;
     return this.#table?.connectionCount ?? 0;
   }
 
@@ -249,12 +274,23 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * broadcasting). Available once started.
    */
   get context(): ServerContext<T> {
+    if (this.#workers !== undefined) return this.#workers.context;
     if (this.#table === undefined) {
       throw new Deno.errors.NotConnected(
         "Cannot get context as the server has not started",
       );
     }
     return this.#table;
+  }
+
+  /**
+   * Resolves with the bound address once the server listens: as soon as it
+   * started on one loop, once every Worker listens with `workers`.
+   *
+   * @returns The bound address.
+   */
+  listening(): Promise<Deno.Addr> {
+    return this.#workers?.listening() ?? this.#listening.promise;
   }
 
   /**
@@ -265,6 +301,11 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * @param loop The event loop to serve on.
    */
   start(loop: EventLoop): void {
+    if (this.#workers !== undefined) {
+      throw new TypeError(
+        "Cannot start server on a loop as it serves from Workers: use 'run()'",
+      );
+    }
     if (this.#state !== "idle") {
       throw new Deno.errors.AlreadyExists(
         `Cannot start server as it is ${this.#state}`,
@@ -284,11 +325,17 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
         tcpBacklog: config.backlog,
       });
     } else {
+      this.#hooks = workerHooks.get(this);
       listener = Deno.listen({
         hostname: config.hostname,
         port: config.port,
         tcpBacklog: config.backlog,
+        // Only in a multi-worker server's Workers (needs --unstable-net).
+        ...(this.#hooks !== undefined ? { reusePort: true } : {}),
       });
+      if (this.#hooks !== undefined) {
+        this.#hooks.resume = () => this.#connectionRemoved();
+      }
     }
     this.#loop = loop;
     this.#listener = listener;
@@ -301,8 +348,12 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       maxWriteBuffer: config.maxWriteBuffer,
       // run() sizes its own loop; a caller's loop needs it per connection.
       maxReadBufferSize: this.#ownLoop ? undefined : config.bufferSize,
+      allocateId: this.#hooks?.allocateId,
     });
-    this.#table.onRemoved = () => this.#connectionRemoved();
+    this.#table.onRemoved = () => {
+      this.#hooks?.released();
+      this.#connectionRemoved();
+    };
     this.#listenerToken = loop.allocateToken();
     loop.register(
       listener,
@@ -312,6 +363,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     );
     this.#state = "listening";
     this.#startedAt = performance.now();
+    this.#listening.resolve(listener.addr);
     if (this.#handler.onListening !== undefined) {
       const table = this.#table;
       const report = (error: unknown) => table.reportError(toError(error));
@@ -333,6 +385,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * @returns A promise that resolves after shutdown.
    */
   run(options: TcpServerRunOptions = {}): Promise<void> {
+    if (this.#workers !== undefined) return this.#workers.run(options);
     if (this.#state !== "idle") {
       return Promise.reject(
         new Deno.errors.AlreadyExists(
@@ -352,6 +405,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     });
     this.#ownLoop = true;
     try {
+      workerHooks.get(this)?.onLoop(loop);
       this.start(loop);
     } catch (error) {
       this.#ownLoop = false;
@@ -371,14 +425,21 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   #onListenerEvent(event: Event): void {
     const table = this.#table!;
     const conn = event.conn;
+    const hooks = this.#hooks;
     if (conn !== undefined) {
       if (this.#state === "shutting down" || this.#state === "closed") {
         conn.close();
         return;
       }
-      table.add(conn);
+      // Another Worker took the last slot between our accept and now: hold
+      // the connection unread (as the backlog would) until a slot frees.
+      const admitted = hooks === undefined || hooks.admit();
+      if (admitted) table.add(conn);
+      else this.#parked = conn;
       if (
-        table.connectionCount >= this.#config.maxConnections &&
+        (!admitted ||
+          (hooks?.openCount() ?? table.connectionCount) >=
+            this.#config.maxConnections) &&
         this.#state === "listening"
       ) {
         // tk-listen: stop calling accept; the kernel backlog holds new peers.
@@ -403,9 +464,17 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
 
   #connectionRemoved(): void {
     const table = this.#table!;
+    const parked = this.#parked;
     if (
-      this.#state === "paused" &&
-      table.connectionCount < this.#config.maxConnections
+      parked !== undefined && this.#state === "paused" && this.#hooks!.admit()
+    ) {
+      this.#parked = undefined;
+      table.add(parked);
+    }
+    if (
+      this.#state === "paused" && this.#parked === undefined &&
+      (this.#hooks?.openCount() ?? table.connectionCount) <
+        this.#config.maxConnections
     ) {
       this.#state = "listening";
       this.#loop!.reregister(this.#listenerToken, Interest.READABLE);
@@ -417,6 +486,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
 
   /** The stats of the server; cheap enough to call often. */
   stats(): TcpServerStats {
+    if (this.#workers !== undefined) return this.#workers.stats();
     const table = this.#table;
     const counters = table?.counters;
     let pending = 0;
@@ -459,6 +529,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   shutdown(
     options: TcpServerShutdownOptions = {},
   ): Promise<TcpServerShutdownResult> {
+    if (this.#workers !== undefined) return this.#workers.shutdown(options);
     if (this.#shutdown !== undefined) {
       // A second, forcing request cuts a graceful shutdown short.
       if (options.force) this.#forceNow?.();
@@ -488,6 +559,8 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     const table = this.#table!;
     this.#state = "shutting down";
     table.shuttingDown = true;
+    this.#parked?.close();
+    this.#parked = undefined;
     if (loop.has(this.#listenerToken)) {
       this.#listenerClosed = loop.close(this.#listenerToken).catch(() => {});
     }
