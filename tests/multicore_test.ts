@@ -7,7 +7,10 @@ import {
   assertGreater,
   assertMatch,
   assertNotEquals,
+  assertThrows,
 } from "@std/assert";
+import { EventLoop } from "../reactor/mod.ts";
+import { TcpServer, TcpServerConfig } from "../net/mod.ts";
 
 const SERVER = new URL("./testdata/multicore_server.ts", import.meta.url);
 const encoder = new TextEncoder();
@@ -374,4 +377,69 @@ Deno.test("TcpServer workers: 2 a crashed Worker is reported and restarted while
     await server.json();
     await server.close();
   }
+});
+
+/** Threads named worker-N in this process (Deno names Worker threads so). */
+function workerThreads(): number {
+  let n = 0;
+  for (const entry of Deno.readDirSync("/proc/self/task")) {
+    const comm = Deno.readTextFileSync(`/proc/self/task/${entry.name}/comm`);
+    if (comm.startsWith("worker-")) n++;
+  }
+  return n;
+}
+
+Deno.test("TcpServer workers: 1 serves from one Worker in-process without flags and leaves no Worker behind", async () => {
+  const server = new TcpServer(new TcpServerConfig({ port: 0 }), {
+    handlerModule: new URL("./testdata/multicore_handler.ts", import.meta.url),
+  });
+  const serving = server.run();
+  const { port } = await server.listening() as Deno.NetAddr;
+  assertEquals(workerThreads(), 1);
+  const client = await Client.open(port);
+  assertEquals(client.worker, 0);
+  assertEquals(client.id % 256, 0);
+  assertEquals(await client.ask("count"), "count 1");
+  const result = server.shutdown({ timeoutMs: 1000 });
+  assertEquals(await client.lines.next(), null);
+  client.close();
+  assertEquals(await result, { closedGracefully: 1, forced: 0 });
+  await serving;
+  assertEquals(server.stats().state, "closed");
+  for (let i = 0; i < 100 && workerThreads() > 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assertEquals(workerThreads(), 0, "a Worker thread outlived the server");
+});
+
+Deno.test("TcpServer workers rejects bad options clearly", () => {
+  const config = new TcpServerConfig({ port: 0 });
+  const handlerModule = new URL(
+    "./testdata/multicore_handler.ts",
+    import.meta.url,
+  );
+  assertThrows(
+    () => new TcpServer(config, { handlerModule, workers: 0 }),
+    RangeError,
+    `Cannot create server as 'workers' must be an integer from 1 to 256 or "auto": received 0`,
+  );
+  assertThrows(
+    () => new TcpServer(config, { handlerModule: "./handler.ts" }),
+    TypeError,
+    "Cannot create server as 'handlerModule' must be an absolute URL",
+  );
+  assertThrows(
+    () =>
+      new TcpServer(new TcpServerConfig({ path: "/tmp/x.sock" }), {
+        handlerModule,
+        workers: 2,
+      }),
+    TypeError,
+    `Cannot create server as 'workers' above 1 needs transport "tcp": received "unix"`,
+  );
+  assertThrows(
+    () => new TcpServer(config, { handlerModule }).start(new EventLoop()),
+    TypeError,
+    "Cannot start server on a loop as it serves from Workers: use 'run()'",
+  );
 });

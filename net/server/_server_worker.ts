@@ -152,6 +152,7 @@ async function start(init: StartMessage): Promise<void> {
   server = new TcpServer(config, handler);
   const channel = new Channel({ buffer: init.channels[index]! });
   const hooks = {
+    reusePort: workers > 1,
     onLoop(loop: EventLoop) {
       channel.register(loop, loop.allocateToken(), onChannelMessage);
       // Stats other than the shared counters are published every 50 ms.

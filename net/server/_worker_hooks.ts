@@ -6,6 +6,8 @@ import type { EventLoop } from "../../reactor/event_loop.ts";
 
 /** What a Worker sets for its TcpServer before starting it. */
 export interface WorkerHooks {
+  /** Listen with SO_REUSEPORT (more than one Worker; needs --unstable-net). */
+  reusePort: boolean;
   /** Called by `run()` with the loop it made, before it starts serving. */
   onLoop(loop: EventLoop): void;
   /** Makes a server-wide unique connection id. */

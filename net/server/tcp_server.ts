@@ -331,7 +331,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
         port: config.port,
         tcpBacklog: config.backlog,
         // Only in a multi-worker server's Workers (needs --unstable-net).
-        ...(this.#hooks !== undefined ? { reusePort: true } : {}),
+        ...(this.#hooks?.reusePort ? { reusePort: true } : {}),
       });
       if (this.#hooks !== undefined) {
         this.#hooks.resume = () => this.#connectionRemoved();
