@@ -13,6 +13,7 @@ export const SHUTDOWN = 3; // 1 once the pool stops its workers
 export const DONE_SEQ = 4; // futex main waits on (Atomics.waitAsync)
 export const MAIN_WAITING = 5; // 1 while main waits for completions
 export const SPINNER = 6; // 1 while an idle worker spins for work
+export const LIVE_WORKERS = 7; // workers sharing the queues (fair share)
 export const HEAD = 8; // HEAD + p: next ring position to claim (workers)
 export const TAIL = 12; // TAIL + p: next ring position to fill (main)
 export const QUEUED = 16; // QUEUED + p: live (not cancelled) tasks in ring p
@@ -51,8 +52,16 @@ export const W_BATCH_N = 1; // tasks in the claimed batch
 export const W_BATCH_POS = 2; // index in the batch of the running task
 export const W_DONE_HEAD = 3; // completion ring: next entry main reads
 export const W_DONE_TAIL = 4; // completion ring: next entry the worker writes
+// 1 once the pool gave up on this worker (stuck in a task past its cancel):
+// should the task ever return, the worker exits instead of going on.
+export const W_RETIRED = 5;
 export const W_BATCH_IDS = 8; // MAX_BATCH ids
-export const WORKER_HEADER_BYTES = (W_BATCH_IDS + MAX_BATCH) * 4;
+// MAX_BATCH cancel flags, one per batch slot: 0, or why the task in that slot
+// was cancelled (CANCEL_ABORT, CANCEL_TIMEOUT). A flag belongs to the one
+// task claimed into its slot: the claim clears it (under LOCK), and the pool
+// raises it only under LOCK after finding the task's id in the slot.
+export const W_CANCEL = W_BATCH_IDS + MAX_BATCH;
+export const WORKER_HEADER_BYTES = (W_CANCEL + MAX_BATCH) * 4;
 export const DONE_SLOTS = 8192;
 export const DONE_BYTES = 128;
 // Completion entry fields
@@ -77,10 +86,7 @@ export const ARENA_MAX_ITEM = 1 << 20;
 export const MAX_NAMES = 256;
 export const NAME_BYTES = 128;
 
-// Cancel table: cancel[id & CANCEL_MASK] === id means task `id` is cancelled;
-// reason[id & CANCEL_MASK] tells abort (1) from timeout (2).
-export const CANCEL_ENTRIES = 16384;
-export const CANCEL_MASK = CANCEL_ENTRIES - 1;
+// Values of a cancel flag (W_CANCEL).
 export const CANCEL_ABORT = 1;
 export const CANCEL_TIMEOUT = 2;
 
@@ -97,13 +103,20 @@ export const K_SIDE = 8; // value travels by postMessage
 export const K_ARENA_BYTES = 9;
 export const K_ARENA_BUFFER = 10;
 export const K_ARENA_STRING = 11;
+// Like K_SIDE, but the input's buffers move (a transfer list): once sent to a
+// worker the pool cannot send it again, so the worker never hands it back.
+export const K_SIDE_MOVED = 12;
+
+/** Whether a slot of this kind gets its input by postMessage. */
+export function isSide(kind: number): boolean {
+  return kind === K_SIDE || kind === K_SIDE_MOVED;
+}
 
 /** Byte offsets of each region inside the one SharedArrayBuffer. */
 export interface Layout {
   readonly control: number;
   readonly rings: number;
   readonly names: number;
-  readonly cancel: number;
   readonly arena: number;
   readonly workers: number;
   readonly total: number;
@@ -114,14 +127,12 @@ export function layout(workers: number): Layout {
   const control = 0;
   const rings = CONTROL_BYTES;
   const names = rings + PRIORITIES * RING_SLOTS * SLOT_BYTES;
-  const cancel = names + MAX_NAMES * NAME_BYTES;
-  const arena = cancel + CANCEL_ENTRIES * 8;
+  const arena = names + MAX_NAMES * NAME_BYTES;
   const workersAt = arena + PRIORITIES * ARENA_BYTES;
   return {
     control,
     rings,
     names,
-    cancel,
     arena,
     workers: workersAt,
     total: workersAt + workers * WORKER_AREA_BYTES,
@@ -275,7 +286,9 @@ const ORIGIN = performance.timeOrigin;
 export interface InitMessage {
   readonly t: "init";
   readonly sab: SharedArrayBuffer;
-  readonly index: number;
-  readonly workers: number;
+  /** Index of the worker area this worker owns. */
+  readonly area: number;
+  /** Number of worker areas in the layout. */
+  readonly areas: number;
   readonly moduleUrl: string;
 }

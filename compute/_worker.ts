@@ -10,8 +10,6 @@ import {
   ARENA_BYTES,
   ARENA_HEAD,
   CANCEL_ABORT,
-  CANCEL_ENTRIES,
-  CANCEL_MASK,
   CANCELLED,
   CLAIMED,
   D_ID,
@@ -32,8 +30,11 @@ import {
   F_AGING_MS,
   HEAD,
   type InitMessage,
+  isSide,
   K_SIDE,
+  K_SIDE_MOVED,
   layout,
+  LIVE_WORKERS,
   LOCK,
   MAIN_WAITING,
   MAX_BATCH,
@@ -55,6 +56,7 @@ import {
   SHUTDOWN,
   SLEEPERS,
   SLOT_BYTES,
+  SLOT_INLINE_BYTES,
   SLOT_INLINE_OFFSET,
   SPINNER,
   TAIL,
@@ -64,9 +66,11 @@ import {
   W_BATCH_IDS,
   W_BATCH_N,
   W_BATCH_POS,
+  W_CANCEL,
   W_CUR,
   W_DONE_HEAD,
   W_DONE_TAIL,
+  W_RETIRED,
   WORK_SEQ,
   WORKER_AREA_BYTES,
   WORKER_HEADER_BYTES,
@@ -90,8 +94,7 @@ let doneBase = 0; // byte offset of this worker's completion ring
 let ringsBase = 0; // byte offset of ring 0
 let arenaBase = 0; // byte offset of arena 0
 let namesBase = 0;
-let cancelBase = 0; // Int32 index of the cancel table
-let workerCount = 1;
+let cancelBase = 0; // Int32 index of this worker's cancel flags
 let dead = false;
 let spinMs = SPIN_MIN_MS;
 let doneTail = 0;
@@ -107,6 +110,11 @@ const bIds = new Int32Array(MAX_BATCH);
 const bFns = new Int32Array(MAX_BATCH);
 const bSide = new Uint8Array(MAX_BATCH);
 const bInputs: unknown[] = new Array(MAX_BATCH);
+const bKind = new Int32Array(MAX_BATCH); // slot kind the input came as
+const bRing = new Int32Array(MAX_BATCH); // priority ring it came from
+const bEff = new Int32Array(MAX_BATCH); // its effective priority at the claim
+const bEnq = new Float64Array(MAX_BATCH); // its submission time
+let claimTime = 0; // when the batch was claimed
 
 const inputWaiters = new Map<number, (value: unknown) => void>();
 const GONE = Symbol("gone");
@@ -141,15 +149,12 @@ Deno.exit = function exit(code?: number): never {
   return exitProcess(code); // in a worker, ends only the worker
 };
 
-function isCancelled(id: number): boolean {
-  return Atomics.load(i32, cancelBase + (id & CANCEL_MASK)) === id;
+/** The cancel flag of batch slot `slot` (0: not cancelled). */
+function cancelFlag(slot: number): number {
+  return Atomics.load(i32, cancelBase + slot);
 }
 
-function cancelReason(id: number): DOMException {
-  const kind = Atomics.load(
-    i32,
-    cancelBase + CANCEL_ENTRIES + (id & CANCEL_MASK),
-  );
+function cancelReason(kind: number): DOMException {
   return kind === CANCEL_ABORT
     ? new DOMException("The task was cancelled", "AbortError")
     : new DOMException("The task timed out", "TimeoutError");
@@ -157,29 +162,53 @@ function cancelReason(id: number): DOMException {
 
 class TaskCtx implements TaskContext {
   readonly taskId: number;
+  /** Batch slot whose cancel flag is this task's, while it holds it. */
+  #slot: number;
+  /** The cancel flag's value once seen (it stays, whatever the slot does). */
+  #cancelled = 0;
   #controller: AbortController | undefined;
   transferList: Transferable[] | undefined;
   /** Set while the worker awaits this (async) task: stops the wait. */
   onCancel: (() => void) | undefined;
 
-  constructor(taskId: number) {
+  constructor(taskId: number, slot: number) {
     this.taskId = taskId;
+    this.#slot = slot;
+  }
+
+  /** The cancel flag (0: none); latched once raised. */
+  #flag(): number {
+    if (this.#cancelled === 0 && this.#slot >= 0) {
+      this.#cancelled = cancelFlag(this.#slot);
+    }
+    return this.#cancelled;
+  }
+
+  /**
+   * The task gives up its batch slot (the next batch reuses it): its flag is
+   * read one last time and kept.
+   */
+  release(): void {
+    this.#flag();
+    this.#slot = -1;
   }
 
   get signal(): AbortSignal {
     this.#controller ??= new AbortController();
-    if (!this.#controller.signal.aborted && isCancelled(this.taskId)) {
-      this.#controller.abort(cancelReason(this.taskId));
+    const flag = this.#flag();
+    if (!this.#controller.signal.aborted && flag !== 0) {
+      this.#controller.abort(cancelReason(flag));
     }
     return this.#controller.signal;
   }
 
   cancelled(): boolean {
-    return isCancelled(this.taskId);
+    return this.#flag() !== 0;
   }
 
   throwIfCancelled(): void {
-    if (isCancelled(this.taskId)) throw cancelReason(this.taskId);
+    const flag = this.#flag();
+    if (flag !== 0) throw cancelReason(flag);
   }
 
   transfer(...buffers: Transferable[]): void {
@@ -187,8 +216,9 @@ class TaskCtx implements TaskContext {
   }
 
   abortFromMain(): void {
+    const flag = this.#flag();
     if (this.#controller && !this.#controller.signal.aborted) {
-      this.#controller.abort(cancelReason(this.taskId));
+      this.#controller.abort(cancelReason(flag === 0 ? CANCEL_ABORT : flag));
     }
     this.onCancel?.();
   }
@@ -208,7 +238,7 @@ function settledOrCancelled(
   return new Promise((resolve, reject) => {
     ctx.onCancel = () => resolve(ABANDONED);
     Promise.resolve(value).then(resolve, reject);
-    if (isCancelled(ctx.taskId)) resolve(ABANDONED);
+    if (ctx.cancelled()) resolve(ABANDONED);
   });
 }
 
@@ -259,7 +289,8 @@ function claim(): number {
   const available = liveTasks();
   if (available === 0) return 0;
   // Leave work for the others: at most a fair share of what waits.
-  const limit = Math.min(MAX_BATCH, Math.ceil(available / workerCount));
+  const workers = Math.max(1, Atomics.load(i32, LIVE_WORKERS));
+  const limit = Math.min(MAX_BATCH, Math.ceil(available / workers));
   for (let tries = 1; Atomics.compareExchange(i32, LOCK, 0, 1) !== 0; tries++) {
     // Another worker (or the pool dropping tombstones) holds it; the critical
     // section is short, but its holder may have lost its core: after a while,
@@ -276,7 +307,7 @@ function claim(): number {
     arenaMoved[p] = 0;
   }
   try {
-    const t = now();
+    const t = claimTime = now();
     const aging = v.f64[F_AGING_MS]!;
     const f64 = v.f64;
     let budget = BATCH_BUDGET_MS;
@@ -316,8 +347,11 @@ function claim(): number {
       }
       if (best < 0) break;
       const s32 = bestSlot >> 2;
-      heads[best] = (heads[best]! + 1) | 0;
       const kind = i32[s32 + S_KIND]!;
+      // A task whose input buffers move cannot be handed back (the pool no
+      // longer has them): it runs in a batch of its own.
+      if (kind === K_SIDE_MOVED && n > 0) break;
+      heads[best] = (heads[best]! + 1) | 0;
       const arena = usesArena(kind);
       if (arena) {
         arenaEnd[best] = i32[s32 + S_AEND]!;
@@ -333,8 +367,14 @@ function claim(): number {
       const fn = i32[s32 + S_FN]!;
       bIds[n] = id;
       bFns[n] = fn;
+      bKind[n] = kind;
+      bRing[n] = best;
+      bEff[n] = bestEff;
+      bEnq[n] = bestEnq;
+      // Under LOCK: the pool raises a flag only after finding the id here.
+      i32[cancelBase + n] = 0;
       i32[workerBase + W_BATCH_IDS + n] = id;
-      if (kind === K_SIDE) {
+      if (isSide(kind)) {
         bSide[n] = 1;
         bInputs[n] = undefined;
         // Big inputs come in smaller batches: one huge message would leave
@@ -361,6 +401,7 @@ function claim(): number {
         );
       }
       n++;
+      if (kind === K_SIDE_MOVED) break;
       const cost = fnCost[fn]!;
       budget -= cost === cost ? cost : BATCH_BUDGET_MS;
       if (budget <= 0 || sideBytes >= SIDE_BATCH_BYTES) break;
@@ -378,8 +419,113 @@ function claim(): number {
   return n;
 }
 
+/** Whether a task of a ring more urgent than priority `eff` waits. */
+function urgentWaiting(eff: number): boolean {
+  for (let p = 0; p < eff; p++) {
+    if (Atomics.load(i32, QUEUED + p) > 0) return true;
+  }
+  return false;
+}
+
+/**
+ * Gives the unstarted tasks `from..n-1` of the batch back to the front of
+ * their rings (in their order, with their submission times), so that a more
+ * urgent task runs first and other workers may take them. Inline inputs are
+ * written back to the slot; other inputs are left to the pool, which still
+ * holds them, to send by postMessage at the next claim. A task whose input
+ * buffers moved here stays in the batch, as does one whose ring has no room.
+ * Returns the new batch length.
+ */
+function handBack(from: number, n: number): number {
+  while (Atomics.compareExchange(i32, LOCK, 0, 1) !== 0) {
+    // claims are short
+  }
+  let kept = from;
+  try {
+    for (let p = 0; p < PRIORITIES; p++) {
+      heads[p] = Atomics.load(i32, HEAD + p);
+      taken[p] = 0;
+      let count = 0;
+      for (let i = from; i < n; i++) {
+        if (bRing[i] === p && canHandBack(i)) count++;
+      }
+      // Room for them plus one slot the pool may be filling right now.
+      const used = (Atomics.load(i32, TAIL + p) - heads[p]!) | 0;
+      tails[p] = used + count + 1 < RING_SLOTS ? count : 0;
+    }
+    for (let i = from; i < n; i++) {
+      const p = bRing[i]!;
+      if (tails[p] === 0 || !canHandBack(i)) {
+        // Kept (a cancelled one is skipped when its turn comes).
+        moveBatchEntry(i, kept++);
+        continue;
+      }
+      const pos = (heads[p]! - tails[p]! + taken[p]!) | 0;
+      taken[p]!++;
+      const slot = ringsBase + (p * RING_SLOTS + (pos & (RING_SLOTS - 1))) *
+          SLOT_BYTES;
+      const s32 = slot >> 2;
+      i32[s32 + S_ID] = bIds[i]!;
+      i32[s32 + S_FN] = bFns[i]!;
+      v.f64[(slot >> 3) + S_ENQUEUED] = bEnq[i]!;
+      const input = bInputs[i];
+      bInputs[i] = undefined;
+      if (
+        isSide(bKind[i]!) || usesArena(bKind[i]!) || !encodeInline(
+          v,
+          input,
+          s32 + S_KIND,
+          s32 + S_LEN,
+          (slot >> 3) + S_NUM,
+          slot + SLOT_INLINE_OFFSET,
+          SLOT_INLINE_BYTES,
+        )
+      ) {
+        i32[s32 + S_KIND] = K_SIDE;
+        i32[s32 + S_LEN] = 0;
+      }
+      Atomics.store(i32, s32 + S_STATE, READY);
+    }
+    for (let p = 0; p < PRIORITIES; p++) {
+      if (taken[p] === 0) continue;
+      Atomics.store(i32, HEAD + p, (heads[p]! - taken[p]!) | 0);
+      Atomics.add(i32, QUEUED + p, taken[p]!);
+    }
+    Atomics.store(i32, workerBase + W_BATCH_N, kept);
+  } finally {
+    Atomics.store(i32, LOCK, 0);
+  }
+  return kept;
+}
+
+/** Moves batch entry `from` to `to` (to <= from), its cancel flag with it. */
+function moveBatchEntry(from: number, to: number): void {
+  if (from === to) return;
+  bIds[to] = bIds[from]!;
+  bFns[to] = bFns[from]!;
+  bSide[to] = bSide[from]!;
+  bInputs[to] = bInputs[from];
+  bInputs[from] = undefined;
+  bKind[to] = bKind[from]!;
+  bRing[to] = bRing[from]!;
+  bEff[to] = bEff[from]!;
+  bEnq[to] = bEnq[from]!;
+  i32[workerBase + W_BATCH_IDS + to] = bIds[from]!;
+  i32[cancelBase + to] = i32[cancelBase + from]!;
+}
+
+/** Moved input buffers cannot be sent again; a cancelled task is settled. */
+function canHandBack(i: number): boolean {
+  return bKind[i] !== K_SIDE_MOVED && cancelFlag(i) === 0;
+}
+
 function shuttingDown(): boolean {
   return Atomics.load(i32, SHUTDOWN) === 1;
+}
+
+/** Whether the pool gave up on this worker (it was stuck in a task). */
+function retired(): boolean {
+  return Atomics.load(i32, workerBase + W_RETIRED) === 1;
 }
 
 /** Spins briefly for work; returns `true` when some arrived. */
@@ -443,7 +589,8 @@ function complete(
       ((doneTail - Atomics.load(i32, workerBase + W_DONE_HEAD)) | 0) >=
         DONE_SLOTS
     ) {
-      if (shuttingDown()) return; // terminated: nobody reads results now
+      // Terminated or given up on: nobody reads these results now.
+      if (shuttingDown() || retired()) return;
       notifyMain();
       Atomics.wait(
         i32,
@@ -548,8 +695,8 @@ function yieldToEventLoop(): Promise<void> {
 
 async function loop(): Promise<void> {
   let sinceYield = 0;
-  while (!dead && !shuttingDown()) {
-    const n = claim();
+  while (!dead && !shuttingDown() && !retired()) {
+    let n = claim();
     // The first task of a batch reads the clock: tasks may have been queued
     // after the previous batch ended.
     lastEnd = 0;
@@ -566,7 +713,7 @@ async function loop(): Promise<void> {
     }
     let side: number[] | undefined;
     for (let i = 0; i < n; i++) {
-      if (bSide[i] === 1 && !isCancelled(bIds[i]!)) {
+      if (bSide[i] === 1 && cancelFlag(i) === 0) {
         (side ??= []).push(bIds[i]!);
       }
     }
@@ -582,17 +729,31 @@ async function loop(): Promise<void> {
     // TIMING_GROUP (one read per group, the group's time shared evenly).
     let mark = 0; // last real clock reading in this batch
     let grouped = 0; // tasks run since `mark` with estimated times
+    let handedBack = false;
     for (let i = 0; i < n && !dead; i++) {
+      // A batch claimed on a wrong cost estimate must not hold back a more
+      // urgent task for long: past the budget, the unstarted rest goes back.
+      if (
+        i > 0 && !handedBack && urgentWaiting(bEff[i]!) &&
+        now() - claimTime > BATCH_BUDGET_MS
+      ) {
+        handedBack = true;
+        n = handBack(i, n);
+        if (i >= n) break;
+      }
       const id = bIds[i]!;
-      // Plain stores: main reads these for metrics (approximate anyway) and
-      // after the worker died.
-      i32[workerBase + W_BATCH_POS] = i;
+      // The position first, then the retired flag (the pool writes them in
+      // the other order): either the pool sees this task started, or this
+      // worker sees it was given up on and leaves the task to the pool.
+      Atomics.store(i32, workerBase + W_BATCH_POS, i);
+      if (retired()) break;
+      // A plain store: main reads it for metrics and stuck detection.
       i32[workerBase + W_CUR] = id;
-      if (i32[cancelBase + (id & CANCEL_MASK)] === id) continue; // settled
+      if (cancelFlag(i) !== 0) continue; // settled by the pool already
       const input = bInputs[i];
       bInputs[i] = undefined;
       if (input === GONE) continue;
-      const ctx = new TaskCtx(id);
+      const ctx = new TaskCtx(id, i);
       current = ctx;
       const fn = bFns[i]!;
       const prev = fnCost[fn]!;
@@ -627,6 +788,7 @@ async function loop(): Promise<void> {
         value = error;
       }
       current = undefined;
+      ctx.release();
       if (dead) break;
       if (value === ABANDONED) {
         // Cancelled or timed out while awaited, and main settled it: no
@@ -695,20 +857,24 @@ self.onmessage = async (event: MessageEvent) => {
       const init = msg as InitMessage;
       v = views(init.sab);
       i32 = v.i32;
-      const lay = layout(init.workers);
-      workerCount = init.workers;
+      const lay = layout(init.areas);
       ringsBase = lay.rings;
       arenaBase = lay.arena;
       namesBase = lay.names;
-      cancelBase = lay.cancel >> 2;
-      const area = lay.workers + init.index * WORKER_AREA_BYTES;
+      const area = lay.workers + init.area * WORKER_AREA_BYTES;
       workerBase = area >> 2;
+      cancelBase = workerBase + W_CANCEL;
       doneBase = area + WORKER_HEADER_BYTES;
       doneTail = Atomics.load(i32, workerBase + W_DONE_TAIL);
       try {
         taskModule = await import(init.moduleUrl);
         if (dead) return; // the module ended this worker while loading
-        postMessage({ t: "ready" });
+        // The pool rejects other names itself, before they use up a slot
+        // of its name table.
+        const exports = Object.keys(taskModule!).filter((name) =>
+          typeof taskModule![name] === "function"
+        );
+        postMessage({ t: "ready", exports });
       } catch (error) {
         importError = error;
         postMessage({ t: "ready", error: serializeError(error) });

@@ -3,8 +3,6 @@ import {
   ARENA_HEAD,
   ARENA_MAX_ITEM,
   CANCEL_ABORT,
-  CANCEL_ENTRIES,
-  CANCEL_MASK,
   CANCEL_TIMEOUT,
   CANCELLED,
   D_ID,
@@ -27,10 +25,13 @@ import {
   K_ARENA_BYTES,
   K_ARENA_STRING,
   K_SIDE,
+  K_SIDE_MOVED,
   type Layout,
   layout,
+  LIVE_WORKERS,
   LOCK,
   MAIN_WAITING,
+  MAX_BATCH,
   MAX_NAMES,
   NAME_BYTES,
   now,
@@ -58,9 +59,11 @@ import {
   W_BATCH_IDS,
   W_BATCH_N,
   W_BATCH_POS,
+  W_CANCEL,
   W_CUR,
   W_DONE_HEAD,
   W_DONE_TAIL,
+  W_RETIRED,
   WORK_SEQ,
   WORKER_AREA_BYTES,
   WORKER_HEADER_BYTES,
@@ -68,6 +71,7 @@ import {
 import { deserializeError, type SerializedError } from "./_errors.ts";
 import { Histogram, type HistogramSummary } from "./_histogram.ts";
 import { TaskTable } from "./_task_table.ts";
+import { testing } from "./_testing.ts";
 import { TaskPriority } from "./task_priority.ts";
 
 export type { HistogramSummary } from "./_histogram.ts";
@@ -113,6 +117,17 @@ export interface ComputePoolOptions {
    * @default {Infinity}
    */
   taskTimeoutMs?: number;
+  /**
+   * How long a task may go on running after it was cancelled or timed out
+   * before its worker counts as stuck: the pool then gives up on it, spawns
+   * a replacement and counts it in `metrics().workersStuck`. Deno cannot
+   * stop a worker busy in synchronous code; the stuck worker's thread runs
+   * on until its task returns (then it exits), but no longer keeps the
+   * process alive. `Infinity` turns the watch off.
+   *
+   * @default {10000}
+   */
+  stuckAfterMs?: number;
 }
 
 /**
@@ -286,8 +301,13 @@ export interface ComputePoolMetrics {
   readonly activeWorkers: number;
   /** Workers running a task right now. */
   readonly busyWorkers: number;
-  /** Workers that died and were replaced. */
+  /** Workers that died or got stuck, and were replaced. */
   readonly workersReplaced: number;
+  /**
+   * Workers given up on as stuck: a task went on running `stuckAfterMs`
+   * after its cancel or timeout (see {@linkcode ComputePoolOptions.stuckAfterMs}).
+   */
+  readonly workersStuck: number;
   /** Tasks waiting, per priority. */
   readonly queueDepth: QueueDepth;
   /** Sum of the run times of finished tasks, in milliseconds. */
@@ -325,7 +345,8 @@ export interface WhenCapacityOptions {
 
 interface Task {
   readonly id: number;
-  readonly fn: number;
+  fn: number; // index in the name table; -1 while parked
+  readonly name: string;
   readonly priority: number;
   readonly enqueued: number;
   input: unknown;
@@ -337,14 +358,16 @@ interface Task {
   ring: number; // priority ring holding it, -1 when not in a ring
   pos: number; // its ring position
   inOverflow: boolean;
+  parked: boolean; // waits for the task module's export list
   dropped: boolean; // cancelled while in the overflow queue
   inputMoved: boolean; // its transfer list went to a worker
 }
 
 interface WorkerSlot {
-  readonly index: number;
+  readonly area: number; // its area of the shared buffer
   worker: Worker;
   alive: boolean;
+  stuck: boolean; // given up on; its area is free once it says bye
   ready: boolean; // counted towards ready()
   started: boolean; // this very worker said it is ready
   doneHead: number;
@@ -399,6 +422,36 @@ const CLOSING = 1;
 const CLOSED = 2;
 const TERMINATED = 3;
 const BYE_TIMEOUT_MS = 2000;
+
+// Deno has no public Worker.unref(). Its Worker class has an internal ref
+// switch (what node:worker_threads' unref() calls), a symbol-keyed method
+// taking a boolean; found by shape, used only on workers the pool gave up on
+// (stuck in synchronous code, which terminate() does not interrupt), so that
+// they do not keep the process alive. Without it (another Deno), such a
+// worker keeps the process alive until its task returns.
+const unrefWorker: (worker: Worker) => void = (() => {
+  try {
+    const proto = Worker.prototype as unknown as Record<symbol, unknown>;
+    for (const key of Object.getOwnPropertySymbols(proto)) {
+      const fn = proto[key];
+      if (
+        key.description === undefined && typeof fn === "function" &&
+        fn.length === 1
+      ) {
+        return (worker: Worker) => {
+          try {
+            (fn as (ref: boolean) => void).call(worker, false);
+          } catch {
+            // not the switch after all: nothing more to do
+          }
+        };
+      }
+    }
+  } catch {
+    // no such switch here
+  }
+  return () => {};
+})();
 
 function positiveInteger(
   value: number,
@@ -495,6 +548,12 @@ export class ComputePool<
 > implements AsyncDisposable {
   #moduleUrl: string;
   #workerCount: number;
+  #stuckAfterMs: number;
+  // Worker areas of the shared buffer (twice the workers: a stuck worker
+  // keeps its area until it exits, its replacement takes another).
+  #areaOwner: (WorkerSlot | undefined)[];
+  #stuckTimers = new Set<ReturnType<typeof setTimeout>>();
+  #stuck = 0;
   #maxQueue: number;
   #taskTimeoutMs: number;
   #lay: Layout;
@@ -508,7 +567,12 @@ export class ComputePool<
   #tails = [0, 0, 0, 0];
   #arenaTails = [0, 0, 0, 0];
   #names = new Map<string, number>();
+  // The task module's function exports, from the first worker that loaded
+  // it; until then tasks of names not in #names wait in #parked.
+  #exports: Set<string> | undefined;
+  #parked: Task[] = [];
   #nextId = 1;
+  #idWrap = testing.idWrap;
   #state = OPEN;
   #waiting = false;
   #kickScheduled = false;
@@ -548,6 +612,7 @@ export class ComputePool<
       maxQueue = Infinity,
       agingMs = 1000,
       taskTimeoutMs = Infinity,
+      stuckAfterMs = 10_000,
     } = options;
     positiveInteger(workers, "workers", false);
     positiveInteger(maxQueue, "maxQueue", true);
@@ -557,19 +622,23 @@ export class ComputePool<
       );
     }
     nonNegativeNumber(taskTimeoutMs, "taskTimeoutMs", "create compute pool");
+    nonNegativeNumber(stuckAfterMs, "stuckAfterMs", "create compute pool");
+    this.#stuckAfterMs = stuckAfterMs;
     this.#moduleUrl = typeof taskModuleUrl === "string"
       ? new URL(taskModuleUrl, `file://${Deno.cwd()}/`).href
       : taskModuleUrl.href;
     this.#workerCount = workers;
     this.#maxQueue = maxQueue;
     this.#taskTimeoutMs = taskTimeoutMs;
-    this.#lay = layout(workers);
+    this.#lay = layout(workers * 2);
+    this.#areaOwner = new Array(workers * 2).fill(undefined);
     this.#sab = new SharedArrayBuffer(this.#lay.total);
     this.#v = views(this.#sab);
     this.#i32 = this.#v.i32;
     this.#v.f64[F_AGING_MS] = agingMs === Infinity ? 0 : agingMs;
     for (let p = 0; p < PRIORITIES; p++) this.#overflow.push(new Fifo());
     for (let i = 0; i < workers; i++) this.#workers.push(this.#spawn(i));
+    Atomics.store(this.#i32, LIVE_WORKERS, workers);
     // Nobody may await ready(): keep its rejection from being unhandled.
     this.#ready.promise.catch(() => {});
   }
@@ -661,23 +730,20 @@ export class ComputePool<
     }
     let fn = this.#names.get(name);
     if (fn === undefined) {
-      fn = this.#registerName(name);
-      if (fn < 0) {
-        return Promise.reject(
-          new RangeError(
-            `Cannot run task '${name}' as the pool knows ${MAX_NAMES} task names already, or the name is longer than ${
-              NAME_BYTES - 4
-            } bytes`,
-          ),
-        );
+      if (this.#exports === undefined) fn = -1; // parked until it is known
+      else {
+        const error = this.#nameError(name);
+        if (error !== undefined) return Promise.reject(error);
+        fn = this.#names.get(name)!;
       }
     }
     const id = this.#nextId;
-    this.#nextId = this.#nextId >= 0x7fffffff ? 1 : this.#nextId + 1;
+    this.#nextId = this.#nextId >= this.#idWrap ? 1 : this.#nextId + 1;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const task: Task = {
       id,
       fn,
+      name,
       priority,
       enqueued: this.#now(),
       input,
@@ -689,12 +755,14 @@ export class ComputePool<
       ring: -1,
       pos: 0,
       inOverflow: false,
+      parked: fn < 0,
       dropped: false,
       inputMoved: false,
     };
     this.#tasks.add(task);
     this.#submitted++;
-    this.#enqueue(task);
+    if (task.parked) this.#parked.push(task);
+    else this.#enqueue(task);
     if (signal) this.#watch(signal, task);
     if (timeoutMs !== Infinity) {
       task.timer = setTimeout(() => {
@@ -749,7 +817,7 @@ export class ComputePool<
     for (const w of this.#workers) {
       if (
         w.alive &&
-        Atomics.load(this.#i32, this.#workerBase(w.index) + W_CUR) !== 0
+        Atomics.load(this.#i32, this.#workerBase(w.area) + W_CUR) !== 0
       ) busy++;
     }
     const elapsed = performance.now() - this.#startedAt;
@@ -761,6 +829,7 @@ export class ComputePool<
       activeWorkers: this.liveWorkers,
       busyWorkers: busy,
       workersReplaced: this.#replaced,
+      workersStuck: this.#stuck,
       queueDepth: {
         critical: depth[0]!,
         high: depth[1]!,
@@ -804,22 +873,22 @@ export class ComputePool<
     const wasClosing = this.#closed !== undefined;
     this.#state = TERMINATED;
     const error = new Error("Cannot finish task as the pool was terminated");
-    const e = this.#lay.cancel >> 2;
+    // Raise every cancel flag too: cooperative tasks stop, which terminate()
+    // alone cannot make a busy worker do.
+    for (const slot of this.#workers) {
+      const flags = this.#workerBase(slot.area) + W_CANCEL;
+      for (let i = 0; i < MAX_BATCH; i++) {
+        Atomics.store(this.#i32, flags + i, CANCEL_ABORT);
+      }
+    }
     for (const task of this.#tasks.values()) {
-      // Raise the cancel flag too: cooperative tasks stop, which terminate()
-      // alone cannot make a busy worker do.
-      Atomics.store(
-        this.#i32,
-        e + CANCEL_ENTRIES + (task.id & CANCEL_MASK),
-        CANCEL_ABORT,
-      );
-      Atomics.store(this.#i32, e + (task.id & CANCEL_MASK), task.id);
       this.#settleCancelled(task, error);
     }
     for (let p = 0; p < PRIORITIES; p++) {
       Atomics.store(this.#i32, QUEUED + p, 0);
     }
     for (const q of this.#overflow) q.clear();
+    this.#parked = [];
     this.#overflowDropped = [0, 0, 0, 0];
     if (this.#readyCount < this.#workerCount) this.#ready.reject(error);
     const stopped = this.#stopWorkers(true);
@@ -835,18 +904,34 @@ export class ComputePool<
 
   // ---------------------------------------------------------------- workers
 
-  #workerBase(index: number): number {
-    return (this.#lay.workers + index * WORKER_AREA_BYTES) >> 2;
+  #workerBase(area: number): number {
+    return (this.#lay.workers + area * WORKER_AREA_BYTES) >> 2;
   }
 
-  #spawn(index: number): WorkerSlot {
+  /** A free worker area, its header reset; -1 when none is free. */
+  #takeArea(): number {
+    const area = this.#areaOwner.indexOf(undefined);
+    if (area < 0) return -1;
+    const base = this.#workerBase(area);
+    const i32 = this.#i32;
+    for (
+      const word of [W_CUR, W_BATCH_N, W_DONE_HEAD, W_DONE_TAIL, W_RETIRED]
+    ) {
+      Atomics.store(i32, base + word, 0);
+    }
+    Atomics.store(i32, base + W_BATCH_POS, -1);
+    return area;
+  }
+
+  #spawn(area: number): WorkerSlot {
     const worker = new Worker(new URL("./_worker.ts", import.meta.url), {
       type: "module",
     });
     const slot: WorkerSlot = {
-      index,
+      area,
       worker,
       alive: true,
+      stuck: false,
       ready: false,
       started: false,
       doneHead: 0,
@@ -862,17 +947,23 @@ export class ComputePool<
     const init: InitMessage = {
       t: "init",
       sab: this.#sab,
-      index,
-      workers: this.#workerCount,
+      area,
+      areas: this.#areaOwner.length,
       moduleUrl: this.#moduleUrl,
     };
+    this.#areaOwner[area] = slot;
     worker.postMessage(init);
     return slot;
   }
 
   // deno-lint-ignore no-explicit-any
   #onMessage(slot: WorkerSlot, msg: any): void {
-    if (slot.worker !== this.#workers[slot.index]?.worker) return;
+    if (slot.stuck) {
+      // Its task returned at last: the area is free again.
+      if (msg.t === "bye" || msg.t === "fatal") this.#release(slot);
+      return;
+    }
+    if (!slot.alive && msg.t !== "bye") return;
     switch (msg.t) {
       case "rs": {
         // Results that did not fit the completion ring, batched.
@@ -943,6 +1034,10 @@ export class ComputePool<
           if (msg.error && this.#readyError === undefined) {
             this.#readyError = deserializeError(msg.error);
           }
+          if (this.#exports === undefined) {
+            this.#exports = new Set(msg.exports ?? []);
+            this.#unpark();
+          }
           if (++this.#readyCount === this.#workerCount) {
             if (this.#readyError !== undefined) {
               this.#ready.reject(this.#readyError);
@@ -965,7 +1060,7 @@ export class ComputePool<
     slot.alive = false;
     slot.worker.terminate();
     slot.bye?.();
-    const base = this.#workerBase(slot.index);
+    const base = this.#workerBase(slot.area);
     this.#drainWorker(slot);
     const n = Atomics.load(this.#i32, base + W_BATCH_N);
     const pos = Atomics.load(this.#i32, base + W_BATCH_POS);
@@ -983,6 +1078,7 @@ export class ComputePool<
     Atomics.store(this.#i32, base + W_DONE_HEAD, 0);
     Atomics.store(this.#i32, base + W_DONE_TAIL, 0);
     slot.doneHead = 0;
+    this.#release(slot);
     if (!slot.started) {
       // It died before loading anything (the worker script itself failed,
       // e.g. no --allow-read): a replacement would die the same way.
@@ -993,6 +1089,7 @@ export class ComputePool<
           this.#settleFailed(task, error);
         }
         for (const q of this.#overflow) q.clear();
+        this.#parked = [];
         this.#overflowDropped = [0, 0, 0, 0];
         for (let p = 0; p < PRIORITIES; p++) {
           Atomics.store(this.#i32, QUEUED + p, 0);
@@ -1000,9 +1097,7 @@ export class ComputePool<
       }
     } else if (this.#state === OPEN || this.#state === CLOSING) {
       this.#replaced++;
-      const fresh = this.#spawn(slot.index);
-      fresh.ready = true; // readiness counts once per index
-      this.#workers[slot.index] = fresh;
+      this.#replace(slot);
       for (const task of requeue) {
         task.ring = -1;
         this.#enqueue(task);
@@ -1014,7 +1109,96 @@ export class ComputePool<
     this.#afterDrain();
   }
 
+  /** Spawns a worker in place of `slot` (dead or stuck). */
+  #replace(slot: WorkerSlot): void {
+    const at = this.#workers.indexOf(slot);
+    const area = this.#takeArea();
+    if (area < 0) {
+      // Every spare area is held by a stuck worker: go on with fewer.
+      if (at >= 0) this.#workers.splice(at, 1);
+    } else {
+      const fresh = this.#spawn(area);
+      fresh.ready = true; // readiness counts once per initial worker
+      if (at >= 0) this.#workers[at] = fresh;
+      else this.#workers.push(fresh);
+    }
+    Atomics.store(this.#i32, LIVE_WORKERS, this.liveWorkers);
+  }
+
+  /** The worker is gone for good: its area may be used again. */
+  #release(slot: WorkerSlot): void {
+    if (this.#areaOwner[slot.area] === slot) {
+      this.#areaOwner[slot.area] = undefined;
+    }
+  }
+
+  /**
+   * Watches the worker holding cancelled task `id`: if it still runs that
+   * task `stuckAfterMs` later, it ignores its cancel flag, and the pool gives
+   * up on it.
+   */
+  #watchStuck(slot: WorkerSlot, id: number): void {
+    if (this.#stuckAfterMs === Infinity) return;
+    const timer = setTimeout(() => {
+      this.#stuckTimers.delete(timer);
+      const base = this.#workerBase(slot.area);
+      if (
+        slot.alive && !slot.stuck &&
+        Atomics.load(this.#i32, base + W_CUR) === id
+      ) this.#giveUp(slot);
+    }, this.#stuckAfterMs);
+    Deno.unrefTimer(timer);
+    this.#stuckTimers.add(timer);
+  }
+
+  /**
+   * Gives up on a worker stuck in synchronous code: it is told to exit should
+   * its task ever return, no longer keeps the process alive, and a fresh
+   * worker takes its place; the unstarted rest of its batch is queued again.
+   */
+  #giveUp(slot: WorkerSlot): void {
+    const i32 = this.#i32;
+    const base = this.#workerBase(slot.area);
+    // Retired first, then the position (the worker does the reverse): a task
+    // past the position may be queued again, it will not run here.
+    Atomics.store(i32, base + W_RETIRED, 1);
+    const pos = Atomics.load(i32, base + W_BATCH_POS);
+    slot.alive = false;
+    slot.stuck = true;
+    this.#stuck++;
+    this.#replaced++;
+    unrefWorker(slot.worker);
+    const error = new Error(
+      "Cannot finish task as its worker is stuck in a cancelled task",
+    );
+    const requeue: Task[] = [];
+    // Under LOCK: a cancel looking for a task in this batch must not see it
+    // half moved.
+    while (Atomics.compareExchange(i32, LOCK, 0, 1) !== 0) {
+      // a claim is short
+    }
+    const n = Atomics.load(i32, base + W_BATCH_N);
+    for (let i = 0; i < n; i++) {
+      const task = this.#tasks.get(i32[base + W_BATCH_IDS + i]!);
+      if (!task) continue;
+      if (i <= pos || task.inputMoved) this.#settleFailed(task, error);
+      else requeue.push(task);
+    }
+    Atomics.store(i32, base + W_BATCH_N, 0);
+    Atomics.store(i32, LOCK, 0);
+    this.#drainWorker(slot);
+    this.#replace(slot);
+    for (const task of requeue) {
+      task.ring = -1;
+      this.#enqueue(task);
+    }
+    this.#kick();
+    this.#afterDrain();
+  }
+
   async #stopWorkers(force: boolean): Promise<void> {
+    for (const timer of this.#stuckTimers) clearTimeout(timer);
+    this.#stuckTimers.clear();
     Atomics.store(this.#i32, SHUTDOWN, 1);
     Atomics.add(this.#i32, WORK_SEQ, 1);
     Atomics.notify(this.#i32, WORK_SEQ);
@@ -1027,14 +1211,19 @@ export class ComputePool<
       if (force) {
         slot.alive = false;
         slot.worker.terminate();
+        // A worker busy in synchronous code runs on after terminate(): it
+        // must not keep the process alive.
+        unrefWorker(slot.worker);
         continue;
       }
       waits.push(
         new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
-            // Stuck in synchronous code: terminate() is all we can do.
+            // Stuck in synchronous code: terminate() is all we can do, and
+            // keep it from holding the process.
             slot.alive = false;
             slot.worker.terminate();
+            unrefWorker(slot.worker);
             resolve();
           }, BYE_TIMEOUT_MS);
           slot.bye = () => {
@@ -1047,6 +1236,50 @@ export class ComputePool<
       );
     }
     await Promise.all(waits);
+  }
+
+  // ------------------------------------------------------------------ names
+
+  /**
+   * Registers `name` if it is a function the task module exports; otherwise
+   * returns the error to reject its task with (nothing registered: client
+   * input cannot use up the name table).
+   */
+  #nameError(name: string): Error | undefined {
+    if (this.#names.has(name)) return undefined;
+    if (this.#readyError !== undefined) return this.#readyError as Error;
+    if (!this.#exports!.has(name)) {
+      return new TypeError(
+        `Cannot run task as '${name}' is not a function exported by the task module`,
+      );
+    }
+    if (this.#registerName(name) < 0) {
+      return new RangeError(
+        `Cannot run task '${name}' as the pool knows ${MAX_NAMES} task names already, or the name is longer than ${
+          NAME_BYTES - 4
+        } bytes`,
+      );
+    }
+    return undefined;
+  }
+
+  /** The export list arrived: queue or reject the tasks that waited for it. */
+  #unpark(): void {
+    const parked = this.#parked;
+    this.#parked = [];
+    for (const task of parked) {
+      if (this.#tasks.get(task.id) !== task) continue; // settled meanwhile
+      task.parked = false;
+      const error = this.#nameError(task.name);
+      if (error !== undefined) {
+        this.#settleFailed(task, error);
+        continue;
+      }
+      task.fn = this.#names.get(task.name)!;
+      this.#enqueue(task);
+    }
+    this.#kick();
+    this.#afterDrain();
   }
 
   // ------------------------------------------------------------------ queue
@@ -1064,7 +1297,7 @@ export class ComputePool<
   }
 
   #queued(): number {
-    let n = 0;
+    let n = this.#parked.length;
     for (let p = 0; p < PRIORITIES; p++) {
       n += Atomics.load(this.#i32, QUEUED + p) + this.#overflow[p]!.length -
         this.#overflowDropped[p]!;
@@ -1125,7 +1358,7 @@ export class ComputePool<
       // sending its bytes the slow way: claims free the arena soon.
       if (arena === ARENA_FULL) return false;
       if (arena === NOT_ARENA) {
-        i32[s32 + S_KIND] = K_SIDE;
+        i32[s32 + S_KIND] = task.transfer === undefined ? K_SIDE : K_SIDE_MOVED;
         i32[s32 + S_LEN] = sizeHint(task.input);
       }
     }
@@ -1273,7 +1506,9 @@ export class ComputePool<
     if (this.#tasks.get(task.id) !== task) return;
     const i32 = this.#i32;
     let removed = false;
-    if (task.inOverflow) {
+    if (task.parked) {
+      removed = true; // #unpark skips it
+    } else if (task.inOverflow) {
       task.dropped = true;
       this.#overflowDropped[task.priority]!++;
       removed = true;
@@ -1291,16 +1526,57 @@ export class ComputePool<
     }
     if (!removed) {
       // Claimed by a worker: raise its cancel flag in shared memory, and
-      // tell the workers so that an awaiting task's ctx.signal fires.
-      const e = this.#lay.cancel >> 2;
-      Atomics.store(i32, e + CANCEL_ENTRIES + (task.id & CANCEL_MASK), kind);
-      Atomics.store(i32, e + (task.id & CANCEL_MASK), task.id);
-      for (const w of this.#workers) {
-        if (w.alive) w.worker.postMessage({ t: "cancel", id: task.id });
+      // tell that worker so that an awaiting task's ctx.signal fires.
+      const holder = this.#raiseCancelFlag(task, kind);
+      if (holder !== undefined && holder.alive) {
+        holder.worker.postMessage({ t: "cancel", id: task.id });
+        this.#watchStuck(holder, task.id);
       }
     }
     this.#settleCancelled(task, reason);
     this.#afterDrain();
+  }
+
+  /**
+   * Raises the cancel flag of the batch slot holding `task`; returns the
+   * worker holding it. A task a worker handed back to its ring is turned
+   * into a tombstone there instead; a task found nowhere has finished (its
+   * result is not read yet). Under LOCK, so that no claim or hand-back moves
+   * the task meanwhile.
+   */
+  #raiseCancelFlag(task: Task, kind: number): WorkerSlot | undefined {
+    const i32 = this.#i32;
+    const id = task.id;
+    while (Atomics.compareExchange(i32, LOCK, 0, 1) !== 0) {
+      // A worker is claiming: a few microseconds at most.
+    }
+    try {
+      for (const slot of this.#workers) {
+        if (!slot.alive) continue;
+        const base = this.#workerBase(slot.area);
+        const n = Atomics.load(i32, base + W_BATCH_N);
+        for (let i = 0; i < n; i++) {
+          if (i32[base + W_BATCH_IDS + i] === id) {
+            Atomics.store(i32, base + W_CANCEL + i, kind);
+            return slot;
+          }
+        }
+      }
+      const p = task.priority;
+      const tail = this.#tails[p]!;
+      for (let h = Atomics.load(i32, HEAD + p); h !== tail; h = (h + 1) | 0) {
+        const s32 = (this.#lay.rings +
+          (p * RING_SLOTS + (h & (RING_SLOTS - 1))) * SLOT_BYTES) >> 2;
+        if (i32[s32 + S_ID] === id && i32[s32 + S_STATE] === READY) {
+          Atomics.store(i32, s32 + S_STATE, CANCELLED);
+          Atomics.sub(i32, QUEUED + p, 1);
+          break;
+        }
+      }
+      return undefined;
+    } finally {
+      Atomics.store(i32, LOCK, 0);
+    }
   }
 
   // ------------------------------------------------------------ completions
@@ -1349,11 +1625,11 @@ export class ComputePool<
   #drainWorker(slot: WorkerSlot): boolean {
     const i32 = this.#i32;
     const f64 = this.#v.f64;
-    const base = this.#workerBase(slot.index);
+    const base = this.#workerBase(slot.area);
     const tail = Atomics.load(i32, base + W_DONE_TAIL);
     let head = slot.doneHead;
     if (head === tail) return false;
-    const ring = this.#lay.workers + slot.index * WORKER_AREA_BYTES +
+    const ring = this.#lay.workers + slot.area * WORKER_AREA_BYTES +
       WORKER_HEADER_BYTES;
     while (head !== tail) {
       const at = ring + (head & (DONE_SLOTS - 1)) * DONE_BYTES;

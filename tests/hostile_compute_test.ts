@@ -211,3 +211,86 @@ Deno.test("hostile compute: a flood of half-failing tasks beyond maxQueue settle
     assertGreater(thrown, 0);
   }, { maxQueue: 500 });
 });
+
+Deno.test("hostile compute: unknown task names are TypeErrors and never use up the name table", async () => {
+  // Submitted before the workers are ready, and after.
+  const pool = new ComputePool<typeof Tasks>(TASKS, { workers: WORKERS });
+  try {
+    const run = pool.run as unknown as (
+      n: string,
+      i: unknown,
+    ) => Promise<unknown>;
+    const early = Array.from(
+      { length: 300 },
+      (_, i) => run.call(pool, `early${i}`, i).then(() => null, (e) => e),
+    );
+    const real = pool.run("echo", "early real");
+    for (
+      const [i, error] of (await within(Promise.all(early), 10_000, "early"))
+        .entries()
+    ) {
+      assertInstanceOf(error, TypeError);
+      assertEquals(
+        error.message,
+        `Cannot run task as 'early${i}' is not a function exported by the task module`,
+      );
+    }
+    assertEquals(await within(real, 10_000, "early real"), "early real");
+    for (let i = 0; i < 300; i++) {
+      const error = await run.call(pool, `bogus${i}`, i).then(
+        () => null,
+        (e) => e,
+      );
+      assertInstanceOf(error, TypeError);
+    }
+    // Every real export still runs, also ones never named before.
+    assertEquals(await within(pool.run("oddThrows", 2), 5000, "oddThrows"), 2);
+    assertEquals(
+      await within(pool.run("bytes", 3), 5000, "bytes"),
+      new Uint8Array([0, 13, 26]),
+    );
+    assertEquals(pool.metrics().workersReplaced, 0);
+  } finally {
+    await within(pool.terminate(), 10_000, "terminate");
+  }
+  assertEquals(pool.liveWorkers, 0);
+});
+
+Deno.test("hostile compute: errors keep their class, cause, own properties and AggregateError.errors", async () => {
+  await withPool(async (pool) => {
+    const type = await rejects(pool.run("throwRich", "type"), "type");
+    assertInstanceOf(type, TypeError);
+    assertEquals(type.message, "bad type");
+    assertInstanceOf(type.cause, RangeError);
+    assertEquals((type.cause as Error).message, "inner cause");
+    assertEquals((type as unknown as { code: string }).code, "E_BAD");
+    assertEquals((type as unknown as { detail: unknown }).detail, {
+      field: "x",
+    });
+    assert(type.stack?.includes("hostile_tasks.ts"), type.stack);
+
+    const aggregate = await rejects(pool.run("throwRich", "aggregate"), "agg");
+    assertInstanceOf(aggregate, AggregateError);
+    assertEquals(aggregate.message, "several");
+    assertEquals(aggregate.errors.length, 2);
+    assertInstanceOf(aggregate.errors[0], SyntaxError);
+    assertEquals((aggregate.errors[0] as Error).message, "first");
+    assertEquals(aggregate.errors[1], { plain: true });
+
+    // A class the main thread does not have: an Error with its name, message,
+    // stack and own properties.
+    const custom = await rejects(pool.run("throwRich", "custom"), "custom");
+    assertInstanceOf(custom, Error);
+    assertEquals(custom.name, "QuotaError");
+    assertEquals(custom.message, "over quota");
+    assertEquals((custom as unknown as { limit: number }).limit, 10);
+
+    const async = await rejects(pool.run("throwRich", "async"), "async");
+    assertInstanceOf(async, RangeError);
+    assertEquals((async as unknown as { code: number }).code, 7);
+
+    const dom = await rejects(pool.run("throwRich", "dom"), "dom");
+    assertInstanceOf(dom, DOMException);
+    assertEquals(dom.name, "AbortError");
+  });
+});

@@ -19,7 +19,7 @@ import {
   waitFor,
   writeAll,
 } from "./testdata/_net_helpers.ts";
-import { takeInflightRead } from "../reactor/_inflight.ts";
+import { takeInflightRead } from "../_internal/inflight.ts";
 import { peer } from "./_peers.ts";
 
 const node = peer("node");

@@ -1,4 +1,4 @@
-// Hand-over between the stream API and the reactor (reactor/_inflight.ts):
+// Hand-over between the stream API and the reactor (_internal/inflight.ts):
 // a TcpStream reads a header, detaches, and an EventLoop reads the rest; then
 // the loop deregisters and a TcpStream takes the connection back. No byte is
 // lost or reordered either way.

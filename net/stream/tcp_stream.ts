@@ -17,7 +17,7 @@ import {
   stashPendingWrites,
   takeInflightRead,
   takePendingWrites,
-} from "../../reactor/_inflight.ts";
+} from "../../_internal/inflight.ts";
 import type { Canceller } from "./canceller.ts";
 import { formatValue } from "../../_internal/format.ts";
 import { FifoLock } from "./_fifo_lock.ts";
@@ -755,7 +755,7 @@ export class TcpStream implements Disposable {
   /**
    * Gives the connection up without closing it, for example to register it
    * with an `EventLoop`: the bytes already buffered and the read in flight are
-   * handed over through `reactor/_inflight.ts` (the next reader, loop or
+   * handed over through `_internal/inflight.ts` (the next reader, loop or
    * `TcpStream`, gets them first) and writes still in progress finish before
    * the next writer's. The stream is unusable afterwards (calls reject with a
    * `NetError` of kind `"closed"`; `close()` does nothing).

@@ -26,7 +26,7 @@ import {
   type InflightOutcome,
   stashInflightRead,
   stashPendingWrites,
-} from "../../reactor/_inflight.ts";
+} from "../../_internal/inflight.ts";
 import { TcpListener } from "./tcp_listener.ts";
 import { TcpStream } from "./tcp_stream.ts";
 

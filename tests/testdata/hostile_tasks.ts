@@ -138,3 +138,105 @@ export function exitWorkerSoon(ms: number): number {
   setTimeout(() => Deno.exit(0), ms);
   return ms;
 }
+
+/**
+ * Shows whether a raised cancel flag stays raised: records its task id in
+ * `state[0]`, spins until cancelled, sets `state[1] = 1`, then watches the
+ * flag until `state[2]` is set; `state[1] = 2` when `ctx.cancelled()` turned
+ * back to false. Sets `state[4] = 1` when it returns. Bounded to 30 s.
+ */
+export function watchCancelFlag(state: Int32Array, ctx: TaskContext): number {
+  const end = performance.now() + 30_000;
+  Atomics.store(state, 0, ctx.taskId);
+  while (!ctx.cancelled() && performance.now() < end) {
+    // wait for the cancel
+  }
+  Atomics.store(state, 1, 1);
+  while (Atomics.load(state, 2) === 0 && performance.now() < end) {
+    if (!ctx.cancelled()) {
+      Atomics.store(state, 1, 2);
+      break;
+    }
+  }
+  Atomics.store(state, 4, 1);
+  return 0;
+}
+
+/** Records its task id in `state[3]`, then waits until cancelled. */
+export function recordIdAndHang(
+  state: Int32Array,
+  ctx: TaskContext,
+): Promise<never> {
+  Atomics.store(state, 3, ctx.taskId);
+  return hangUntilAborted(undefined, ctx);
+}
+
+/** A custom error class (only its name can cross a thread). */
+export class QuotaError extends Error {
+  /** Builds it with a `limit` property. */
+  constructor(message: string, readonly limit: number) {
+    super(message);
+    this.name = "QuotaError";
+  }
+}
+
+/** Throws errors that carry more than a message. */
+export function throwRich(kind: string): Promise<never> | never {
+  switch (kind) {
+    case "type": {
+      const error = new TypeError("bad type", {
+        cause: new RangeError("inner cause"),
+      });
+      Object.assign(error, { code: "E_BAD", detail: { field: "x" } });
+      throw error;
+    }
+    case "aggregate":
+      throw new AggregateError(
+        [new SyntaxError("first"), { plain: true }],
+        "several",
+      );
+    case "custom":
+      throw new QuotaError("over quota", 10);
+    case "async":
+      return Promise.reject(
+        Object.assign(new RangeError("async range"), { code: 7 }),
+      );
+    default:
+      throw new DOMException("aborted inside", "AbortError");
+  }
+}
+
+const startLog: number[] = [];
+
+/** The ids of the `slowEcho` tasks this worker started, in order (cleared). */
+export function takeStartLog(): number[] {
+  return startLog.splice(0);
+}
+
+/**
+ * Burns some milliseconds, then returns its input: a number is the time, a
+ * Uint8Array's first byte, a string's first character (a digit), an object's
+ * `ms` property.
+ */
+export function slowEcho(input: unknown, ctx: TaskContext): unknown {
+  startLog.push(ctx.taskId);
+  let ms = 0;
+  if (typeof input === "number") ms = input;
+  else if (input instanceof Uint8Array) ms = input[0] ?? 0;
+  else if (typeof input === "string") ms = Number(input[0] ?? 0);
+  else if (input !== null && typeof input === "object") {
+    ms = (input as { ms?: number }).ms ?? 0;
+  }
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // burn CPU
+  }
+  return input;
+}
+
+/** Never returns and never looks at its cancel flag. */
+export function spinForever(): never {
+  while (true) {
+    // stuck for good
+  }
+}

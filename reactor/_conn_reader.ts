@@ -1,0 +1,121 @@
+// The connection reader: one read in flight per readable connection, into
+// a pooled buffer sized adaptively (netty's AdaptiveRecvByteBufAllocator):
+// full reads double it up to `maxReadBufferSize`, reads under a quarter of
+// it halve it down to `minReadBufferSize`, so that an idle connection pins a
+// small buffer and a busy one reads in large chunks.
+
+import { releaseOwnBuffer } from "./buffer_pool.ts";
+import { Interest } from "./interest.ts";
+import type { Entry, MutableEvent } from "./_entry.ts";
+import { enqueue, fail, type LoopCore } from "./_core.ts";
+import { handOverRead } from "./_handover.ts";
+
+const READABLE = Interest.READABLE;
+
+/**
+ * Issues the next read of `e` (into `spare`, a buffer just written out, when
+ * given) unless one is in flight or something undelivered blocks it.
+ */
+export function startRead(
+  core: LoopCore,
+  e: Entry,
+  spare?: Uint8Array,
+): void {
+  if (
+    e.reading || e.eofSeen || e.closing || !e.registered ||
+    e.pendingError !== undefined || e.readN >= 0 || e.readEof
+  ) {
+    if (spare !== undefined) releaseOwnBuffer(core.pool, spare);
+    return;
+  }
+  e.readDeferred = false;
+  const buf = spare ?? core.pool.acquire(e.readSize);
+  e.readBuf = buf;
+  e.readPooled = true;
+  e.reading = true;
+  e.readPromise = e.conn.read(buf).then(e.onRead, e.onRead); // bound at start
+}
+
+/** A read completed with `n` bytes, or EOF (`null`). */
+export function readDone(core: LoopCore, e: Entry, n: number | null): void {
+  e.reading = false;
+  e.readPromise = undefined;
+  if (!e.registered) {
+    handOverRead(core, e, n);
+    return;
+  }
+  core.reads++;
+  if (n === null) {
+    if (e.readPooled && e.readBuf !== undefined) {
+      releaseOwnBuffer(core.pool, e.readBuf);
+    }
+    e.readBuf = undefined;
+    e.readEof = true;
+  } else {
+    core.bytesRead += n;
+    e.readN = n;
+  }
+  if (e.interest & READABLE) enqueue(core, e);
+}
+
+/** A read failed (reset, closed under us, ...). */
+export function readFailed(core: LoopCore, e: Entry, error: unknown): void {
+  e.reading = false;
+  e.readPromise = undefined;
+  const buf = e.readBuf;
+  e.readBuf = undefined;
+  if (buf !== undefined && e.readPooled) releaseOwnBuffer(core.pool, buf);
+  if (!e.registered) {
+    const adopt = e.adopt;
+    if (adopt !== undefined) {
+      e.adopt = undefined;
+      adopt({ eof: false, error });
+    }
+    return;
+  }
+  if (e.closing) return;
+  fail(core, e, error);
+}
+
+/**
+ * Moves a completed read of `e` into `ev` (the bytes, or end of stream);
+ * the buffer becomes the core's dispatch buffer, which `write()` may take
+ * over. Returns whether there was one.
+ */
+export function collectRead(
+  core: LoopCore,
+  e: Entry,
+  ev: MutableEvent,
+): boolean {
+  if (e.readN >= 0) {
+    const readBuf = e.readBuf!;
+    const readN = e.readN;
+    e.readBuf = undefined;
+    e.readN = -1;
+    core.dispatchBuf = readBuf;
+    core.dispatchBufTaken = false;
+    core.dispatchN = readN;
+    core.dispatchPooled = e.readPooled;
+    ev.readable = true;
+    ev.data = readN === readBuf.length ? readBuf : readBuf.subarray(0, readN);
+    return true;
+  }
+  core.dispatchN = -1;
+  if (e.readEof) {
+    e.readEof = false;
+    e.eofSeen = true;
+    ev.readClosed = true;
+    return true;
+  }
+  return false;
+}
+
+/** Adaptive receive buffer: grow on full reads, shrink on small ones. */
+export function resizeReadBuffer(e: Entry, readN: number): void {
+  const size = e.readSize;
+  if (readN >= size) {
+    if (size < e.maxRead) e.readSize = Math.min(size * 2, e.maxRead);
+  } else if (readN * 4 <= size && size > e.minRead) {
+    e.readSize = Math.max(size >> 1, e.minRead);
+  }
+}

@@ -1,0 +1,108 @@
+// Hand-over of a connection between owners: the loop, another loop, or
+// `net/`'s `TcpStream`. Deno cannot cancel a pending `conn.read()` without
+// closing the connection, and the bytes it returns belong to whoever reads
+// the connection next; writes still queued must go out before a new owner's.
+// `deregister()` stashes the read (in flight, or completed and undelivered)
+// and the queued writes in the channel of `_internal/inflight.ts`;
+// `register()` of the same connection takes them back (so does
+// `TcpStream`'s constructor). examples/upload_server.ts uses it: the loop
+// reads a request line, then a TcpStream reads the body under a deadline.
+
+import { releaseOwnBuffer } from "./buffer_pool.ts";
+import type { Entry } from "./_entry.ts";
+import type { LoopCore } from "./_core.ts";
+import { readDone, readFailed } from "./_conn_reader.ts";
+import { startWrite } from "./_conn_writer.ts";
+import {
+  type InflightOutcome,
+  stashInflightRead,
+  stashPendingWrites,
+  takeInflightRead,
+  takePendingWrites,
+} from "../_internal/inflight.ts";
+
+/**
+ * On registration of connection `e`: adopts a read a previous owner left in
+ * flight, and holds our writes back while its writes go out. Returns
+ * whether such writes are pending.
+ */
+export function adoptHandedOver(core: LoopCore, e: Entry): boolean {
+  const conn = e.conn;
+  const inflight = takeInflightRead(conn);
+  if (inflight !== undefined) {
+    e.reading = true;
+    e.readPooled = false;
+    e.readPromise = inflight.then((outcome) => {
+      if (outcome.data !== undefined) {
+        e.readBuf = outcome.data;
+        readDone(core, e, outcome.data.length);
+      } else if (outcome.eof) {
+        readDone(core, e, null);
+      } else {
+        readFailed(core, e, outcome.error);
+      }
+    });
+  }
+  const writes = takePendingWrites(conn);
+  if (writes === undefined) return false;
+  e.writing = true;
+  writes.then(() => {
+    e.writing = false;
+    if (e.registered && e.wHead !== undefined) startWrite(core, e);
+  });
+  return true;
+}
+
+/** After `deregister`: hands the conn's read and writes to its next owner. */
+export function handOver(core: LoopCore, e: Entry): void {
+  const conn = e.conn;
+  if (e.reading) {
+    const { promise, resolve } = Promise.withResolvers<InflightOutcome>();
+    e.adopt = resolve;
+    stashInflightRead(conn, promise);
+  } else if (e.readN >= 0) {
+    const data = e.readBuf!.subarray(0, e.readN);
+    e.readBuf = undefined;
+    e.readN = -1;
+    stashInflightRead(conn, Promise.resolve({ data, eof: false }));
+  } else if (e.readEof) {
+    e.readEof = false;
+    stashInflightRead(conn, Promise.resolve({ eof: true }));
+  } else if (e.pendingError !== undefined && e.closeAfter) {
+    stashInflightRead(
+      conn,
+      Promise.resolve({ eof: false, error: e.pendingError }),
+    );
+  }
+  e.pendingError = undefined;
+  if (e.writing || e.wHead !== undefined) {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    e.detachedFlush = resolve;
+    stashPendingWrites(conn, promise);
+    if (!e.writing) startWrite(core, e);
+  }
+}
+
+/**
+ * A read of a deregistered connection completed: its outcome goes to the
+ * next owner if `handOver` promised it, else the buffer goes back.
+ */
+export function handOverRead(
+  core: LoopCore,
+  e: Entry,
+  n: number | null,
+): void {
+  const buf = e.readBuf;
+  e.readBuf = undefined;
+  const adopt = e.adopt;
+  if (adopt !== undefined) {
+    e.adopt = undefined;
+    adopt(
+      n === null || buf === undefined
+        ? { eof: true }
+        : { data: buf.subarray(0, n), eof: false },
+    );
+  } else if (buf !== undefined && e.readPooled) {
+    releaseOwnBuffer(core.pool, buf);
+  }
+}
