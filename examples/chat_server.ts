@@ -5,6 +5,11 @@
 //   deno run --allow-net examples/chat_server.ts --port 7000
 //   socat - TCP:127.0.0.1:7000
 //
+// `--workers N` (or `auto`) serves from N Workers, each with its own loop and
+// a reusePort listener; chat lines and notices are broadcast across them.
+// N > 1 needs Linux and `deno run --unstable-net --allow-read --allow-net`.
+// Nicks of users on other Workers are not checked for clashes.
+//
 // Prints `listening on HOST:PORT` first; SIGINT/SIGTERM shut it down
 // gracefully (a second signal forces) and it exits 0.
 
@@ -64,7 +69,8 @@ function onLine(ctx: ServerContext<ChatUser>, id: number, line: string): void {
         ctx.sendTo(
           id,
           `* online: ${
-            ctx.connectionIds().map((i) => ctx.getData(i)?.nick).join(", ")
+            ctx.connectionIds().map((i) => ctx.getData(i)?.nick ?? `guest${i}`)
+              .join(", ")
           }\n`,
         );
         return;
@@ -130,9 +136,15 @@ if (import.meta.main) {
     .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
     .port(portFlag(Deno.args, "0"))
     .build();
-  const server = new TcpServer(config, createChatHandler({ log: printError }));
+  const workers = flag(Deno.args, "workers", "1");
+  const server = workers === "1"
+    ? new TcpServer(config, createChatHandler({ log: printError }))
+    : new TcpServer(config, {
+      handlerModule: import.meta.url,
+      workers: workers === "auto" ? "auto" : Number(workers),
+    });
   const serving = server.run();
-  print(`listening on ${formatAddr(server.addr)}`);
+  print(`listening on ${formatAddr(await server.listening())}`);
   // First signal: graceful (peers get end of stream and `--grace-ms` to
   // leave); second signal: forced.
   using _signals = shutdownOnSignals(server, {
@@ -140,3 +152,6 @@ if (import.meta.main) {
   });
   await serving;
 }
+
+/** The handler of each Worker with `--workers`. */
+export default createChatHandler({ log: printError });

@@ -56,7 +56,10 @@ let cloneCodec: CloneCodec | undefined;
 let cloneLoading: Promise<CloneCodec> | undefined;
 
 function loadCloneCodec(): Promise<CloneCodec> {
-  cloneLoading ??= import("node:v8").then((v8) => {
+  // A computed specifier keeps Node's type declarations (which retype
+  // setTimeout and friends) out of every program that imports the reactor.
+  const specifier = ["node", "v8"].join(":");
+  cloneLoading ??= (import(specifier) as Promise<CloneCodec>).then((v8) => {
     cloneCodec = {
       serialize: (value) => v8.serialize(value),
       deserialize: (bytes) => v8.deserialize(bytes),

@@ -443,3 +443,102 @@ Deno.test("TcpServer workers rejects bad options clearly", () => {
     "Cannot start server on a loop as it serves from Workers: use 'run()'",
   );
 });
+
+/** Starts an example with --unstable-net; resolves with its port. */
+async function startExampleProcess(
+  name: string,
+  args: string[],
+): Promise<{ child: Deno.ChildProcess; port: number; lines: Lines }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--unstable-net",
+      "--allow-net",
+      "--allow-read",
+      new URL(`../examples/${name}`, import.meta.url).href,
+      "--port",
+      "0",
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = new Lines(child.stdout);
+  const first = await lines.next();
+  const port = Number(first!.split(":").at(-1));
+  return { child, port, lines };
+}
+
+async function stopExampleProcess(
+  example: { child: Deno.ChildProcess; lines: Lines },
+): Promise<void> {
+  example.child.kill("SIGTERM");
+  assertEquals((await example.child.status).code, 0);
+  await example.lines.cancel();
+}
+
+Deno.test("examples/chat_server.ts --workers 2 broadcasts chat lines across Workers", async () => {
+  const chat = await startExampleProcess("chat_server.ts", ["--workers", "2"]);
+  const clients: Client[] = [];
+  try {
+    // guest<id>: the id's low byte is the Worker; open until both serve.
+    const workersSeen = new Set<number>();
+    for (let i = 0; i < 64 && workersSeen.size < 2; i++) {
+      const client = new Client(
+        await Deno.connect({ hostname: "127.0.0.1", port: chat.port }),
+      );
+      const welcome = (await client.lines.next())!;
+      client.id = Number(/guest(\d+)/.exec(welcome)![1]);
+      client.worker = client.id % 256;
+      workersSeen.add(client.worker);
+      clients.push(client);
+    }
+    assertEquals(workersSeen.size, 2);
+    // Each client hears of every later one (notices routed between Workers
+    // may arrive in either order).
+    for (const [i, c] of clients.entries()) {
+      const heard = new Set<string>();
+      for (let j = i + 1; j < clients.length; j++) {
+        heard.add((await c.lines.next())!);
+      }
+      assertEquals(
+        heard,
+        new Set(clients.slice(i + 1).map((d) => `* guest${d.id} joined`)),
+      );
+    }
+    const speaker = clients.at(-1)!;
+    const text = "grüße an alle " + "z".repeat(2000);
+    await speaker.send(text);
+    for (const c of clients) {
+      if (c !== speaker) {
+        assertEquals(await c.lines.next(), `guest${speaker.id}: ${text}`);
+      }
+    }
+  } finally {
+    for (const c of clients) c.close();
+    await stopExampleProcess(chat);
+  }
+});
+
+Deno.test("examples/http_hello.ts --workers 2 answers from two Worker threads", async () => {
+  const hello = await startExampleProcess("http_hello.ts", ["--workers", "2"]);
+  try {
+    let threads = 0;
+    for (const entry of Deno.readDirSync(`/proc/${hello.child.pid}/task`)) {
+      const comm = Deno.readTextFileSync(
+        `/proc/${hello.child.pid}/task/${entry.name}/comm`,
+      );
+      if (comm.startsWith("worker-")) threads++;
+    }
+    assertEquals(threads, 2);
+    for (let i = 0; i < 20; i++) {
+      const response = await fetch(`http://127.0.0.1:${hello.port}/`, {
+        headers: { connection: "close" },
+      });
+      assertEquals(response.status, 200);
+      assert((await response.text()).length > 0);
+    }
+  } finally {
+    await stopExampleProcess(hello);
+  }
+});

@@ -112,12 +112,6 @@ function stop(message: ShutdownMessage): void {
 async function start(init: StartMessage): Promise<void> {
   const { index, workers, state } = init;
   const mod = await import(init.handlerModule);
-  const user = mod.default as NetworkHandler<unknown> | undefined;
-  if (user === null || typeof user?.onData !== "function") {
-    throw new TypeError(
-      `Cannot start server Worker as the handler module's default export must be a NetworkHandler with 'onData': received ${typeof user}`,
-    );
-  }
   const words = new Int32Array(state, 0, STATE_WORDS);
   const stats = statsView(state);
   const outboxes = init.channels.map((buffer, i) =>
@@ -127,6 +121,26 @@ async function start(init: StartMessage): Promise<void> {
   const gossip = (message: Uint8Array) => {
     for (const outbox of outboxes) outbox?.send(message);
   };
+  // init() may return the handler (e.g. one configured from workerData).
+  let initResult: unknown;
+  if (typeof mod.init === "function") {
+    const info: WorkerInitInfo = {
+      index,
+      workers,
+      workerData: init.workerData,
+      context: ctx,
+      signal: abort.signal,
+    };
+    initResult = await mod.init(info);
+  }
+  const user = (initResult ?? mod.default) as
+    | NetworkHandler<unknown>
+    | undefined;
+  if (user === null || typeof user?.onData !== "function") {
+    throw new TypeError(
+      `Cannot start server Worker as the handler module must export a NetworkHandler as 'default' or return one from 'init()': received ${typeof user}`,
+    );
+  }
   const config = new TcpServerConfig(init.config);
   const max = config.maxConnections;
   let table: ServerContext<unknown>;
@@ -229,16 +243,6 @@ async function start(init: StartMessage): Promise<void> {
     }
   };
 
-  if (typeof mod.init === "function") {
-    const info: WorkerInitInfo = {
-      index,
-      workers,
-      workerData: init.workerData,
-      context: ctx,
-      signal: abort.signal,
-    };
-    await mod.init(info);
-  }
   // The replacement of a crashed Worker accounts for its connections.
   for (const id of init.crashed) {
     try {

@@ -46,7 +46,8 @@ export interface TcpServerWorkersOptions {
   /**
    * The module whose `default` export is the `NetworkHandler`; it may also
    * export `init(info: WorkerInitInfo)`, called once in each Worker before
-   * it listens (awaited if it returns a promise).
+   * it listens (awaited if it returns a promise). A handler that `init`
+   * returns is used instead of `default` (one configured from `workerData`).
    */
   handlerModule: URL | string;
   /**
