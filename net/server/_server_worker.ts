@@ -143,6 +143,8 @@ async function start(init: StartMessage): Promise<void> {
   }
   const config = new TcpServerConfig(init.config);
   const max = config.maxConnections;
+  // Set once the server runs (callbacks come only after that).
+  // deno-lint-ignore prefer-const
   let table: ServerContext<unknown>;
 
   const handler: NetworkHandler<unknown> = {

@@ -1,0 +1,241 @@
+// deno-lint-ignore-file no-console
+// Multi-worker TcpServer side by side with today's single-loop server, and
+// the cross-thread Channel's per-message cost. Every run is bounded.
+//   deno run -A bench/multicore.ts [--seconds 3]
+// Rows (markdown on stdout):
+//   - ping-pong 64 B x 50 conns: server CPU µs per round trip, workers 0
+//     (today's loop) vs 1 vs 2 (C load generator, bench/peers/loadgen.c);
+//   - 200 µs-CPU handler: req/s, workers 1 vs 2;
+//   - HTTP hello under wrk: examples/http_hello.ts --workers 2 vs
+//     `deno serve --parallel` (DENO_JOBS=2);
+//   - Channel: messages/s and ns per message, one Worker sending 64 B.
+import {
+  cpuMicros,
+  initClockTick,
+  Proc,
+  ROOT,
+  runClient,
+  which,
+} from "./_proc.ts";
+
+const seconds = Number(
+  Deno.args[Deno.args.indexOf("--seconds") + 1] ?? "3",
+) || 3;
+const BUILD = `${ROOT}/bench/.build`;
+
+async function compile(name: string): Promise<string> {
+  await Deno.mkdir(BUILD, { recursive: true });
+  const bin = `${BUILD}/${name}`;
+  const out = await new Deno.Command("gcc", {
+    args: ["-O2", "-Wall", "-o", bin, `${ROOT}/bench/peers/${name}.c`],
+  }).output();
+  if (!out.success) throw new Error(`gcc ${name}.c failed`);
+  return bin;
+}
+
+async function start(cmd: string[], env?: string): Promise<Proc> {
+  const proc = new Proc(env ? ["env", env, ...cmd] : cmd, undefined);
+  for (;;) {
+    const line = await proc.nextLine(30000, cmd.join(" "));
+    if (line === null) throw new Error(`${cmd.join(" ")}: ${proc.stderrTail}`);
+    if (/listening on/i.test(line)) {
+      return Object.assign(proc, {
+        port: Number(/:(\d+)/.exec(line.split("listening on")[1]!)![1]),
+      });
+    }
+  }
+}
+
+function portOf(proc: Proc): number {
+  return (proc as Proc & { port: number }).port;
+}
+
+async function pingpong(
+  loadgen: string,
+  server: Proc,
+  conns: number,
+): Promise<Record<string, number>> {
+  const r = await runClient(
+    [
+      loadgen,
+      "pingpong",
+      "--port",
+      String(portOf(server)),
+      "--conns",
+      String(conns),
+      "--size",
+      "64",
+      "--duration",
+      String(seconds),
+      "--warmup",
+      "0.5",
+      "--pid",
+      String(server.pid),
+      "--timeout",
+      String(seconds + 30),
+    ],
+    undefined,
+    (seconds + 40) * 1000,
+  );
+  return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+}
+
+const echo = (workers: number, burnUs = 0) => [
+  Deno.execPath(),
+  "run",
+  "-A",
+  "--unstable-net",
+  "bench/peers/multicore_echo.ts",
+  "--workers",
+  String(workers),
+  "--burn-us",
+  String(burnUs),
+];
+
+const rows: string[] = [];
+const row = (...cells: (string | number)[]) =>
+  rows.push(`| ${cells.join(" | ")} |`);
+
+await initClockTick();
+const loadgen = await compile("loadgen");
+
+// 1. Overhead: CPU per round trip.
+rows.push(
+  "| ping-pong 64 B, 50 conns | round trips/s | server CPU µs/round trip | ratio to single loop | p99 µs |",
+);
+rows.push("| --- | --- | --- | --- | --- |");
+let base = 0;
+for (const workers of [0, 1, 2]) {
+  const server = await start(echo(workers));
+  try {
+    const r = await pingpong(loadgen, server, 50);
+    const cpu = r.cpu_us! / r.ops!;
+    if (workers === 0) base = cpu;
+    row(
+      workers === 0 ? "TcpServer (one loop, today)" : `workers: ${workers}`,
+      Math.round(r.ops_per_s!),
+      cpu.toFixed(2),
+      (cpu / base).toFixed(3),
+      r.p99_us!,
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
+// 2. Scaling with a compute-bound handler.
+rows.push("");
+rows.push("| 200 µs CPU per request, 50 conns | req/s | ratio to workers 1 |");
+rows.push("| --- | --- | --- |");
+let one = 0;
+for (const workers of [1, 2]) {
+  const server = await start(echo(workers, 200));
+  try {
+    const r = await pingpong(loadgen, server, 50);
+    if (workers === 1) one = r.ops_per_s!;
+    row(
+      `workers: ${workers}`,
+      Math.round(r.ops_per_s!),
+      (r.ops_per_s! / one).toFixed(2),
+    );
+  } finally {
+    await server.stop();
+  }
+}
+
+// 3. HTTP anchor under wrk.
+if (await which("wrk")) {
+  rows.push("");
+  rows.push("| HTTP hello, wrk -t1 -c50 | req/s | server CPU µs/req | p99 |");
+  rows.push("| --- | --- | --- | --- |");
+  const peers: [string, string[], string | undefined][] = [
+    ["http_hello.ts --workers 2", [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--unstable-net",
+      "examples/http_hello.ts",
+      "--port",
+      "0",
+      "--workers",
+      "2",
+    ], undefined],
+    ["deno serve --parallel (DENO_JOBS=2)", [
+      Deno.execPath(),
+      "serve",
+      "-A",
+      "--parallel",
+      "--port",
+      "0",
+      "bench/peers/deno_serve_multicore.ts",
+    ], "DENO_JOBS=2"],
+  ];
+  let first = 0;
+  for (const [label, cmd, env] of peers) {
+    const server = await start(cmd, env);
+    try {
+      const url = `http://127.0.0.1:${portOf(server)}/`;
+      await runClient(["wrk", "-t1", "-c50", "-d1s", url], undefined, 20000);
+      const before = cpuMicros(server.pid);
+      const r = await runClient(
+        ["wrk", "-t1", "-c50", `-d${seconds}s`, "--latency", url],
+        undefined,
+        (seconds + 20) * 1000,
+      );
+      const cpu = cpuMicros(server.pid) - before;
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)![1]);
+      const p99 = /99%\s+(\S+)/.exec(r.stdout)?.[1] ?? "?";
+      if (first === 0) first = rps;
+      row(
+        `${label}${first !== rps ? ` (${(rps / first).toFixed(2)}x)` : ""}`,
+        Math.round(rps),
+        (cpu / (rps * seconds)).toFixed(1),
+        p99,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+} else {
+  rows.push(
+    "",
+    "HTTP rows skipped: wrk is not installed (apt-get install wrk)",
+  );
+}
+
+// 4. The channel: one Worker sends 64 B messages to a loop as fast as it can.
+{
+  const r = await runClient(
+    [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "bench/peers/channel_rate.ts",
+      "--seconds",
+      String(Math.min(seconds, 2)),
+    ],
+    undefined,
+    60000,
+  );
+  const result = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+  rows.push("");
+  rows.push(
+    "| Channel, 1 Worker -> loop, 64 B | messages/s | ns/message | events/s |",
+  );
+  rows.push("| --- | --- | --- | --- |");
+  row(
+    "trySend + drain",
+    Math.round(result.perSecond),
+    Math.round(1e9 / result.perSecond),
+    Math.round(result.events / result.seconds),
+  );
+}
+
+console.log(
+  `multicore bench, ${
+    new Date().toISOString()
+  }, ${seconds} s per row, load average ${
+    Deno.loadavg().map((x) => x.toFixed(1)).join(" ")
+  } (shared machine: noisy)\n`,
+);
+console.log(rows.join("\n"));
