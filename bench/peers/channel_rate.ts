@@ -34,6 +34,12 @@ worker.postMessage({
   buffer: channel.buffer,
   count,
 });
+const cpu = (): number => {
+  const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1]!
+    .split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10_000_000; // ns at 100 Hz
+};
+const cpu0 = cpu();
 const t0 = performance.now();
 const running = loop.run();
 const total = await sent;
@@ -49,4 +55,5 @@ console.log(JSON.stringify({
   seconds: elapsed,
   perSecond: received / elapsed,
   events,
+  cpuNsPerMessage: (cpu() - cpu0) / received,
 }));

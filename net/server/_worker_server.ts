@@ -62,29 +62,10 @@ export function reusePortSupport(): string | undefined {
   return undefined;
 }
 
+// Every field of the validated config, as options the Workers rebuild it
+// from (a spread keeps up with fields added to the config later).
 function configOptions(config: TcpServerConfig): TcpServerConfigOptions {
-  const options: TcpServerConfigOptions = {
-    transport: config.transport,
-    hostname: config.hostname,
-    port: config.port,
-    bufferSize: config.bufferSize,
-    maxConnections: config.maxConnections,
-    noDelay: config.noDelay,
-    keepAlive: config.keepAlive,
-    idleTimeoutMs: config.idleTimeoutMs,
-    writeHighWaterMark: config.writeHighWaterMark,
-    writeLowWaterMark: config.writeLowWaterMark,
-    maxWriteBuffer: config.maxWriteBuffer,
-    backlog: config.backlog,
-  };
-  if (config.path !== undefined) options.path = config.path;
-  if (config.tls !== undefined) {
-    options.tls = {
-      ...config.tls,
-      alpnProtocols: [...config.tls.alpnProtocols],
-    };
-  }
-  return options;
+  return structuredClone({ ...config }) as TcpServerConfigOptions;
 }
 
 interface Slot {
