@@ -298,11 +298,13 @@ export class WorkerServer<T> {
       this.#retired[i]! += this.#stats[base + i]!;
       this.#stats[base + i] = 0;
     }
-    this.#retired[STAT_NAMES.indexOf("closed")]! += ids.length;
+    // The shared count is exact; `ids` may miss connections whose arrival
+    // gossip had not reached this thread yet.
+    this.#retired[STAT_NAMES.indexOf("closed")]! += open;
     this.#retired[STAT_NAMES.length + REASONS.indexOf("worker crashed")]! +=
-      ids.length;
+      open;
     slot.listening.reject(error);
-    slot.stopped?.resolve({ closedGracefully: 0, forced: ids.length });
+    slot.stopped?.resolve({ closedGracefully: 0, forced: open });
     try {
       this.#options.onWorkerError?.(error, index);
     } catch {
