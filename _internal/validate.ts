@@ -172,6 +172,44 @@ export function validateMilliseconds(
   });
 }
 
+/** Options of {@linkcode validateDelay}. */
+export interface DelayOptions {
+  /** Also accept `Infinity` ("never"). @default {false} */
+  allowInfinity?: boolean;
+}
+
+/**
+ * Checks a delay given at call time (a timer's `delayMs`, a call's
+ * `timeoutMs`): milliseconds from 0 to 2 ** 31 - 1, fractions allowed, since
+ * such a delay is often what remains of a deadline measured with
+ * `performance.now()`. Settings (an idle timeout, a back-off) use
+ * {@linkcode validateMilliseconds} and take whole milliseconds.
+ *
+ * @throws {TypeError} If `value` is not a number.
+ * @throws {RangeError} If it is negative, `NaN` or too large.
+ */
+export function validateDelay(
+  action: string,
+  name: string,
+  value: unknown,
+  options: DelayOptions = {},
+): number {
+  const { allowInfinity = false } = options;
+  if (typeof value === "number") {
+    if (value >= 0 && value <= MAX_TIMEOUT_MS) return value;
+    if (allowInfinity && value === Infinity) return value;
+  }
+  throw invalidOption(
+    typeof value === "number" ? RangeError : TypeError,
+    action,
+    name,
+    `a number from 0 to ${MAX_TIMEOUT_MS}${
+      allowInfinity ? " or Infinity" : ""
+    }`,
+    value,
+  );
+}
+
 /** Checks that `value` is a port: 0 to 65535, or 1 to 65535 for a peer. */
 export function validatePort(
   action: string,

@@ -7,6 +7,7 @@ import {
   validateAtMost,
   validateBoolean,
   validateByteSize,
+  validateDelay,
   validateEnum,
   validateFunction,
   validateHostname,
@@ -287,5 +288,40 @@ Deno.test("validateAtMost() and validateAtLeast() check relations", () => {
       validateAtLeast(A, "maxWriteBuffer", 1000, "writeHighWaterMark", 65536),
     RangeError,
     "'maxWriteBuffer' must be at least 'writeHighWaterMark' (65536): received 1000",
+  );
+});
+
+Deno.test("validateDelay() accepts fractional delays up to 2 ** 31 - 1 ms", () => {
+  assertEquals(validateDelay(A, "delayMs", 0), 0);
+  assertEquals(validateDelay(A, "delayMs", 127.25), 127.25);
+  assertEquals(validateDelay(A, "delayMs", MAX_TIMEOUT_MS), MAX_TIMEOUT_MS);
+  assertEquals(
+    validateDelay(A, "timeoutMs", Infinity, { allowInfinity: true }),
+    Infinity,
+  );
+  assertThrows(
+    () => validateDelay(A, "delayMs", -1),
+    RangeError,
+    "Cannot create thing as 'delayMs' must be a number from 0 to 2147483647: received -1",
+  );
+  assertThrows(
+    () => validateDelay(A, "delayMs", NaN),
+    RangeError,
+    "received NaN",
+  );
+  assertThrows(
+    () => validateDelay(A, "delayMs", Infinity),
+    RangeError,
+    "received Infinity",
+  );
+  assertThrows(
+    () => validateDelay(A, "timeoutMs", 2 ** 31, { allowInfinity: true }),
+    RangeError,
+    "'timeoutMs' must be a number from 0 to 2147483647 or Infinity: received 2147483648",
+  );
+  assertThrows(
+    () => validateDelay(A, "delayMs", null),
+    TypeError,
+    "received null",
   );
 });

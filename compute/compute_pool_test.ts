@@ -9,7 +9,8 @@ import {
   assertThrows,
 } from "@std/assert";
 import { delay } from "@std/async/delay";
-import { ComputePool, type ComputePoolOptions } from "./compute_pool.ts";
+import { ComputePool } from "./compute_pool.ts";
+import type { ComputePoolOptions } from "./types.ts";
 import { TaskPriority } from "./task_priority.ts";
 import type * as Tasks from "./testdata/tasks.ts";
 
@@ -332,7 +333,8 @@ Deno.test("ComputePool cancels a running task through the shared cancel flag", a
 Deno.test("ComputePool times tasks out with a TimeoutError (running and queued)", async () => {
   await using pool = makePool({ workers: 1, taskTimeoutMs: 100 });
   const running = pool.run("spinUntilCancelled", 10_000);
-  const queued = pool.run("noop", 1);
+  // Times out first, while the worker is still busy: it never runs.
+  const queued = pool.run("noop", 1, { timeoutMs: 50 });
   const longer = pool.run("noop", 2, { timeoutMs: Infinity });
   for (const p of [running, queued]) {
     const reason = await assertRejects(() => p);
@@ -544,12 +546,12 @@ Deno.test("ComputePool validates its options with std-style errors", async () =>
   assertThrows(
     () => new ComputePool(TASKS, { maxQueue: -1 }),
     RangeError,
-    "'maxQueue' must be a positive integer: received -1",
+    "'maxQueue' must be a positive integer or Infinity: received -1",
   );
   assertThrows(
     () => new ComputePool(TASKS, { agingMs: 0 }),
     RangeError,
-    "'agingMs' must be a positive number: received 0",
+    "'agingMs' must be an integer from 1 to 2147483647 or Infinity: received 0",
   );
   await using pool = makePool({ workers: 1 });
   await assertRejects(

@@ -33,3 +33,5 @@
  */
 export * from "./compute_pool.ts";
 export * from "./task_priority.ts";
+export * from "./types.ts";
+export * from "./worker_data.ts";

@@ -121,7 +121,7 @@ async function chat(): Promise<void> {
     .hostname("127.0.0.1")
     .port(0)
     .maxConnections(100)
-    .idleTimeout(10_000)
+    .idleTimeoutMs(10_000)
     .build();
   const server = new TcpServer(config, createChatHandler());
   const serving = server.run();

@@ -157,7 +157,7 @@ if (import.meta.main) {
     .noDelay(true)
     // Idle keep-alive connections (and stalled heads) are closed; a head
     // trickled in under it meets --header-timeout-ms.
-    .idleTimeout(Number(flag(Deno.args, "idle-timeout", "30000")))
+    .idleTimeoutMs(Number(flag(Deno.args, "idle-timeout", "30000")))
     .build();
   const headerTimeoutMs = Number(
     flag(Deno.args, "header-timeout-ms", "10000"),

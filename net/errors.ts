@@ -39,7 +39,22 @@ export class NetError extends Error {
   /** What went wrong, stable across versions. */
   readonly kind: NetErrorKind;
 
-  /** Constructs a new instance. */
+  /**
+   * Constructs a new instance.
+   *
+   * @example Usage
+   * ```ts
+   * import { NetError } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const error = new NetError("closed", "Cannot read as the stream was closed");
+   * assertEquals([error.kind, error.name], ["closed", "NetError"]);
+   * ```
+   *
+   * @param kind What went wrong.
+   * @param message The message, std style.
+   * @param options The `cause`, if any.
+   */
   constructor(kind: NetErrorKind, message: string, options?: ErrorOptions) {
     super(message, options);
     this.kind = kind;
@@ -59,7 +74,20 @@ export class NetError extends Error {
  * ```
  */
 export class TimedOutError extends NetError {
-  /** Constructs a new instance. */
+  /**
+   * Constructs a new instance.
+   *
+   * @example Usage
+   * ```ts
+   * import { TimedOutError } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(new TimedOutError("Cannot read as the deadline passed").name, "TimedOutError");
+   * ```
+   *
+   * @param message The message, std style.
+   * @param options The `cause`, if any.
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("timed-out", message, options);
     this.name = "TimedOutError";
@@ -78,7 +106,21 @@ export class TimedOutError extends NetError {
  * ```
  */
 export class CancelledError extends NetError {
-  /** Constructs a new instance. */
+  /**
+   * Constructs a new instance.
+   *
+   * @example Usage
+   * ```ts
+   * import { CancelledError } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const error = new CancelledError("Cannot read as the operation was cancelled", { cause: "bye" });
+   * assertEquals(error.cause, "bye");
+   * ```
+   *
+   * @param message The message, std style.
+   * @param options The `cause` (the abort reason), if any.
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("cancelled", message, options);
     this.name = "CancelledError";
@@ -101,7 +143,22 @@ export class IncompleteError extends NetError {
   /** The bytes that did arrive before end of stream. */
   readonly partial: Uint8Array;
 
-  /** Constructs a new instance. */
+  /**
+   * Constructs a new instance.
+   *
+   * @example Usage
+   * ```ts
+   * import { IncompleteError } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const error = new IncompleteError("Cannot read 4 bytes as the peer closed the stream: received 1", new Uint8Array([7]));
+   * assertEquals(error.partial, new Uint8Array([7]));
+   * ```
+   *
+   * @param message The message, std style.
+   * @param partial The bytes that did arrive.
+   * @param options The `cause`, if any.
+   */
   constructor(message: string, partial: Uint8Array, options?: ErrorOptions) {
     super("incomplete", message, options);
     this.name = "IncompleteError";
@@ -121,7 +178,20 @@ export class IncompleteError extends NetError {
  * ```
  */
 export class TooBigError extends NetError {
-  /** Constructs a new instance. */
+  /**
+   * Constructs a new instance.
+   *
+   * @example Usage
+   * ```ts
+   * import { TooBigError } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(new TooBigError("Cannot read all as it exceeds 'maxLength': 16").name, "TooBigError");
+   * ```
+   *
+   * @param message The message, std style.
+   * @param options The `cause`, if any.
+   */
   constructor(message: string, options?: ErrorOptions) {
     super("too-big", message, options);
     this.name = "TooBigError";
@@ -143,7 +213,20 @@ export class ConnectionNotFoundError extends NetError {
   /** The id that was not found. */
   readonly connectionId: number;
 
-  /** Constructs a new instance. */
+  /**
+   * Constructs a new instance.
+   *
+   * @example Usage
+   * ```ts
+   * import { ConnectionNotFoundError } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(new ConnectionNotFoundError(7).message, "Cannot find connection: id '7' is not open");
+   * ```
+   *
+   * @param connectionId The id that was not found.
+   * @param options The `cause`, if any.
+   */
   constructor(connectionId: number, options?: ErrorOptions) {
     super(
       "connection-not-found",

@@ -10,6 +10,8 @@ export * from "./stream/canceller.ts";
 export * from "./server/shutdown_on_signals.ts";
 export * from "./stream/tcp_listener.ts";
 export * from "./stream/tcp_stream.ts";
+export * from "./stream/tcp_stream_options.ts";
+export * from "./server/connection_options.ts";
 export * from "./server/tcp_server_config.ts";
 export * from "./server/network_handler.ts";
 export * from "./server/server_context.ts";

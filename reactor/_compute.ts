@@ -1,7 +1,7 @@
 // The compute runner attached to a loop (`attachCompute`/`spawnCompute`):
 // tasks get a signal that also aborts when the loop is disposed.
 
-import { formatValue } from "./interest.ts";
+import { formatValue } from "../_internal/format.ts";
 import type { ComputeRunner, ComputeRunOptions } from "./compute_runner.ts";
 
 /** A loop's attached runner and its tasks in flight. */

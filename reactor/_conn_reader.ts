@@ -8,7 +8,7 @@ import { releaseOwnBuffer } from "./buffer_pool.ts";
 import { Interest } from "./interest.ts";
 import type { Entry, MutableEvent } from "./_entry.ts";
 import { enqueue, fail, type LoopCore } from "./_core.ts";
-import { handOverRead } from "./_handover.ts";
+import { handOverFailedRead, handOverRead } from "./_handover.ts";
 
 const READABLE = Interest.READABLE;
 
@@ -66,11 +66,7 @@ export function readFailed(core: LoopCore, e: Entry, error: unknown): void {
   e.readBuf = undefined;
   if (buf !== undefined && e.readPooled) releaseOwnBuffer(core.pool, buf);
   if (!e.registered) {
-    const adopt = e.adopt;
-    if (adopt !== undefined) {
-      e.adopt = undefined;
-      adopt({ eof: false, error });
-    }
+    handOverFailedRead(e, error);
     return;
   }
   if (e.closing) return;

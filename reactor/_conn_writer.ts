@@ -13,7 +13,7 @@ import { releaseOwnBuffer } from "./buffer_pool.ts";
 import { Interest } from "./interest.ts";
 import type { Entry, Waiter } from "./_entry.ts";
 import { enqueue, entryOf, fail, type LoopCore } from "./_core.ts";
-import { formatValue } from "./interest.ts";
+import { validateUint8Array } from "../_internal/validate.ts";
 import type { Token } from "./token.ts";
 import { KIND_CONN } from "./_entry.ts";
 import { startRead } from "./_conn_reader.ts";
@@ -37,13 +37,7 @@ export function writeTo(
       `Cannot write as token '${token}' is not a connection`,
     );
   }
-  if (!(bytes instanceof Uint8Array)) {
-    throw new TypeError(
-      `Cannot write as 'bytes' must be a Uint8Array: received ${
-        formatValue(bytes)
-      }`,
-    );
-  }
+  validateUint8Array("write", "bytes", bytes);
   if (e.writeShut) {
     throw new TypeError(
       `Cannot write as the write side of token '${token}' is shut down`,

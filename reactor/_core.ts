@@ -69,14 +69,18 @@ export class LoopCore {
   // Invariant: an entry on the list is always dispatched. Whoever sets
   // `draining` (the drain loop, or the fast path of `enqueue`) dispatches
   // what is pushed meanwhile before it returns, or leaves it to a turn
-  // already scheduled: the yield (`onYield`) or `run()`.
+  // already scheduled: the probe (`onProbe`) of a yield or `run()`.
   readonly ready: (Entry | undefined)[] = [];
   head = 0;
   draining = false;
   drainScheduled = false;
-  /** Events dispatched since the last yield. */
+  /** Events dispatched since the runtime last had a macrotask turn. */
   burst = 0;
+  /** `burst` at which a probe for a macrotask turn is posted (`cap / 2`). */
+  readonly probeAt: number;
+  /** Dispatch is held until the probe arrives (`burst` reached `cap`). */
   yieldPending = false;
+  /** The probe in flight: a MessageChannel message to ourselves. */
   channel: MessageChannel | undefined = undefined;
 
   // Writes requested outside a write in flight, started after the handler.
@@ -119,7 +123,7 @@ export class LoopCore {
     this.drainScheduled = false;
     if (this.running && !this.draining && !this.yieldPending) drain(this);
   };
-  readonly onYield = (): void => onYield(this);
+  readonly onProbe = (): void => onProbe(this);
   readonly runKicksTask = (): void => {
     this.kickScheduled = false;
     runKicks(this);
@@ -134,6 +138,7 @@ export class LoopCore {
     this.loop = loop;
     this.settings = settings;
     this.cap = settings.cap;
+    this.probeAt = settings.cap >> 1;
     this.minRead = settings.minRead;
     this.maxRead = settings.maxRead;
     this.hwm = settings.hwm;
@@ -156,7 +161,7 @@ export function enqueue(core: LoopCore, e: Entry): void {
       // Nothing else is waiting: dispatch at once, without the queue.
       core.draining = true;
       core.ticks++;
-      core.burst++;
+      if (++core.burst === core.probeAt) probe(core);
       try {
         dispatch(core, e);
       } finally {
@@ -215,7 +220,7 @@ export function drain(core: LoopCore): void {
       ready[core.head++] = undefined;
       e.queued = false;
       if (e.registered) {
-        core.burst++;
+        if (++core.burst === core.probeAt) probe(core);
         dispatch(core, e);
       }
     }
@@ -233,30 +238,50 @@ export function drain(core: LoopCore): void {
 }
 
 // ------------------------------------------------------------------- yield
+//
+// Fairness without a tail. Completions of Deno's ops arrive in macrotask
+// turns, so dispatching them as they come starves nobody; but a read that
+// completes eagerly (bytes already there) resolves in the same microtask
+// checkpoint, and a busy peer could then keep the loop in microtasks, away
+// from timers and other I/O. So after `cap / 2` events the loop posts a
+// probe, a MessageChannel message to itself (a few microseconds; setTimeout(0)
+// costs milliseconds), and keeps dispatching. The probe arriving proves the
+// runtime had a macrotask turn: the count starts over. Only if `cap` events
+// go by first does dispatch wait for it. Until 0.2 the loop stopped at every
+// `cap` events and waited a turn, which held up every completion queued
+// meanwhile: the ping-pong p99 was 1.6–2.7× the plain Deno loop's, with
+// that wait as its cause (docs/design.md, "Where the tail came from").
 
-/**
- * Lets the runtime run a macrotask turn (poll I/O, fire timers) before
- * dispatching more. A MessageChannel hop costs a few microseconds where
- * `setTimeout(0)` costs milliseconds; the channel exists only while a yield
- * is pending, since a listening port costs on every event-loop turn.
- */
-export function yieldTurn(core: LoopCore): void {
-  if (core.yieldPending || !core.running) return;
-  core.yieldPending = true;
+/** Posts the probe for a macrotask turn, unless one is in flight. */
+export function probe(core: LoopCore): void {
+  if (core.channel !== undefined || !core.running) return;
+  // The channel exists only while a probe is in flight: a listening port
+  // costs on every event-loop turn.
   const channel = new MessageChannel();
-  channel.port1.onmessage = core.onYield;
+  channel.port1.onmessage = core.onProbe;
   core.channel = channel;
   channel.port2.postMessage(0);
 }
 
-function onYield(core: LoopCore): void {
+/** `cap` events without a turn: hold dispatch until the probe arrives. */
+export function yieldTurn(core: LoopCore): void {
+  if (core.yieldPending || !core.running) return;
+  core.yieldPending = true;
+  probe(core);
+}
+
+function onProbe(core: LoopCore): void {
   closeChannel(core);
+  const held = core.yieldPending;
   core.yieldPending = false;
   core.burst = 0;
   if (!core.running) return;
   runTimers(core);
   arm(core);
-  if (!core.draining && !core.yieldPending) drain(core);
+  if (
+    (held || core.head < core.ready.length) && !core.draining &&
+    !core.yieldPending
+  ) drain(core);
 }
 
 /** Drops a pending yield's channel (on stop, or once it fired). */

@@ -106,3 +106,12 @@ export function handOverRead(
     releaseOwnBuffer(core.pool, buf);
   }
 }
+
+/** A read of a deregistered connection failed: the next owner gets the error. */
+export function handOverFailedRead(e: Entry, error: unknown): void {
+  const adopt = e.adopt;
+  if (adopt !== undefined) {
+    e.adopt = undefined;
+    adopt({ eof: false, error });
+  }
+}

@@ -1,14 +1,25 @@
 // Validation of `EventLoopOptions` and `RegisterOptions` into the core's
-// settings, with std-style errors naming the option, the rule and the value.
+// settings, with the shared validators of `_internal/validate.ts` (one rule
+// and one message style for reactor/, net/ and compute/).
 
-import { formatValue } from "./interest.ts";
-import { assertDelay } from "./timer.ts";
 import { BufferPool } from "./buffer_pool.ts";
+
+/** Most events dispatched before a yield: beyond it a yield is never taken. */
+const MAX_EVENTS_CAPACITY = 2 ** 20;
 import type { Token } from "./token.ts";
 import type {
   EventLoopOptions,
   RegisterOptions,
 } from "./event_loop_options.ts";
+import {
+  invalidOption,
+  validateAtLeast,
+  validateAtMost,
+  validateByteSize,
+  validateFunction,
+  validateMilliseconds,
+  validatePositiveInteger,
+} from "../_internal/validate.ts";
 
 /** The validated settings of a loop. */
 export interface LoopSettings {
@@ -21,39 +32,6 @@ export interface LoopSettings {
   acceptDelay: number;
   pool: BufferPool;
   onError: (error: unknown, token: Token | undefined) => void;
-}
-
-/** Throws a RangeError unless `value` is a positive safe integer. */
-export function positiveInt(
-  name: string,
-  value: unknown,
-  action: string,
-): number {
-  if (
-    typeof value !== "number" || !Number.isSafeInteger(value) || value < 1
-  ) {
-    throw new RangeError(
-      `Cannot ${action} as '${name}' must be a positive integer: received ${
-        formatValue(value)
-      }`,
-    );
-  }
-  return value;
-}
-
-/** Throws a TypeError unless `value` is a function. */
-export function assertFunction(
-  name: string,
-  value: unknown,
-  action: string,
-): void {
-  if (typeof value !== "function") {
-    throw new TypeError(
-      `Cannot ${action} as '${name}' must be a function: received ${
-        formatValue(value)
-      }`,
-    );
-  }
 }
 
 function defaultOnError(error: unknown, token: Token | undefined): void {
@@ -69,59 +47,68 @@ function defaultOnError(error: unknown, token: Token | undefined): void {
 /** Validates the options of `new EventLoop()`, applying the defaults. */
 export function loopSettings(options: EventLoopOptions): LoopSettings {
   const action = "create event loop";
-  const cap = positiveInt(
+  const cap = validatePositiveInteger(
+    action,
     "eventsCapacity",
     options.eventsCapacity ?? 1024,
-    action,
+    MAX_EVENTS_CAPACITY,
   );
-  const minRead = positiveInt(
+  const minRead = validateByteSize(
+    action,
     "minReadBufferSize",
     options.minReadBufferSize ?? 64,
-    action,
   );
-  const maxRead = positiveInt(
+  const maxRead = validateAtLeast(
+    action,
     "maxReadBufferSize",
-    options.maxReadBufferSize ?? 65536,
-    action,
+    validateByteSize(
+      action,
+      "maxReadBufferSize",
+      options.maxReadBufferSize ?? 65536,
+    ),
+    "minReadBufferSize",
+    minRead,
   );
-  if (maxRead < minRead) {
-    throw new RangeError(
-      `Cannot ${action} as 'maxReadBufferSize' must be at least 'minReadBufferSize' (${minRead}): received ${maxRead}`,
-    );
-  }
-  const hwm = positiveInt(
+  const hwm = validateByteSize(
+    action,
     "writeHighWaterMark",
     options.writeHighWaterMark ?? 65536,
-    action,
+    2,
   );
-  const lwm = positiveInt(
+  // Strictly below the high mark: a writable event means room to write.
+  const lwm = validateAtMost(
+    action,
     "writeLowWaterMark",
-    options.writeLowWaterMark ?? Math.min(16384, hwm),
-    action,
+    validateByteSize(
+      action,
+      "writeLowWaterMark",
+      options.writeLowWaterMark ?? Math.min(16384, Math.ceil(hwm / 4)),
+    ),
+    "writeHighWaterMark",
+    hwm,
+    true,
   );
-  if (lwm > hwm) {
-    throw new RangeError(
-      `Cannot ${action} as 'writeLowWaterMark' must be at most 'writeHighWaterMark' (${hwm}): received ${lwm}`,
-    );
-  }
-  const maxCoalesce = positiveInt(
+  const maxCoalesce = validateByteSize(
+    action,
     "maxCoalesceSize",
     options.maxCoalesceSize ?? 65536,
-    action,
   );
-  const acceptDelay = options.acceptErrorDelayMs ?? 100;
-  assertDelay(acceptDelay, action);
-  if (
-    options.bufferPool !== undefined &&
-    !(options.bufferPool instanceof BufferPool)
-  ) {
-    throw new TypeError(
-      `Cannot ${action} as 'bufferPool' must be a BufferPool`,
+  const acceptDelay = validateMilliseconds(
+    action,
+    "acceptErrorDelayMs",
+    options.acceptErrorDelayMs ?? 100,
+  );
+  const pool = options.bufferPool ?? new BufferPool();
+  if (!(pool instanceof BufferPool)) {
+    throw invalidOption(TypeError, action, "bufferPool", "a BufferPool", pool);
+  }
+  const onError = options.onError === undefined
+    ? defaultOnError
+    : validateFunction<LoopSettings["onError"]>(
+      action,
+      "onError",
+      options.onError,
     );
-  }
-  if (options.onError !== undefined && typeof options.onError !== "function") {
-    throw new TypeError(`Cannot ${action} as 'onError' must be a function`);
-  }
   return {
     cap,
     minRead,
@@ -130,14 +117,15 @@ export function loopSettings(options: EventLoopOptions): LoopSettings {
     lwm,
     maxCoalesce,
     acceptDelay,
-    pool: options.bufferPool ?? new BufferPool(),
-    onError: options.onError ?? defaultOnError,
+    pool,
+    onError,
   };
 }
 
 /**
  * The receive buffer bounds of one registration: the loop's unless
- * overridden; the minimum rounded up to a pool size class.
+ * overridden (a maximum below the minimum is raised to it); the minimum
+ * rounded up to a pool size class.
  */
 export function readBufferBounds(
   settings: LoopSettings,
@@ -147,17 +135,17 @@ export function readBufferBounds(
   let minRead = settings.minRead;
   let maxRead = settings.maxRead;
   if (options.minReadBufferSize !== undefined) {
-    minRead = positiveInt(
+    minRead = validateByteSize(
+      action,
       "minReadBufferSize",
       options.minReadBufferSize,
-      action,
     );
   }
   if (options.maxReadBufferSize !== undefined) {
-    maxRead = positiveInt(
+    maxRead = validateByteSize(
+      action,
       "maxReadBufferSize",
       options.maxReadBufferSize,
-      action,
     );
   }
   if (maxRead < minRead) maxRead = minRead;

@@ -2,12 +2,14 @@
 // checks of `register` and `reregister`, and the lookup by token.
 
 import type { EventHandler, Source } from "./event.ts";
-import { assertInterest, formatValue, Interest } from "./interest.ts";
+import { assertInterest, Interest } from "./interest.ts";
+import { formatValue } from "../_internal/format.ts";
 import { assertToken, RESERVED_TOKEN_BASE, type Token } from "./token.ts";
 import { Timer } from "./timer.ts";
 import { Waker } from "./waker.ts";
 import type { RegisterOptions } from "./event_loop_options.ts";
-import { assertFunction, readBufferBounds } from "./_loop_options.ts";
+import { readBufferBounds } from "./_loop_options.ts";
+import { validateFunction } from "../_internal/validate.ts";
 import { Entry, KIND_CONN } from "./_entry.ts";
 import {
   enqueueSoon,
@@ -65,7 +67,7 @@ export function registerSource(
     );
   }
   assertInterest(interest, action);
-  assertFunction("handler", handler, action);
+  validateFunction(action, "handler", handler);
   const kind = kindOf(source);
   if (kind === undefined) {
     throw new TypeError(
@@ -110,7 +112,7 @@ export function reregisterSource(
   const e = entryOf(core, token, action);
   assertInterest(interest, action);
   if (handler !== undefined) {
-    assertFunction("handler", handler, action);
+    validateFunction(action, "handler", handler);
     e.handler = handler;
   }
   const added = interest & ~e.interest;

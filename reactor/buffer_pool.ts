@@ -1,4 +1,5 @@
 import { formatValue } from "../_internal/format.ts";
+import { validateByteSize } from "../_internal/validate.ts";
 
 // Set in BufferPool's static block: release without the checks, for the
 // event loop's own buffers (which it got from `acquire` of the same pool).
@@ -27,22 +28,22 @@ export function releaseOwnBuffer(pool: BufferPool, buf: Uint8Array): void {
  */
 export interface BufferPoolOptions {
   /**
-   * The smallest size class in bytes (a power of two); smaller requests get
-   * a buffer of this size.
+   * The smallest size class in bytes (a power of two up to 2 ** 30);
+   * smaller requests get a buffer of this size.
    *
    * @default {64}
    */
   minSize?: number;
   /**
-   * The largest size class in bytes (a power of two); larger requests are
-   * allocated exactly and never retained.
+   * The largest size class in bytes (a power of two from `minSize` up to
+   * 2 ** 30); larger requests are allocated exactly and never retained.
    *
    * @default {1048576}
    */
   maxSize?: number;
   /**
    * How many bytes of released buffers the pool keeps at most; buffers
-   * released beyond it are left to the garbage collector.
+   * released beyond it are left to the garbage collector. From 0 to 1 GiB.
    *
    * @default {8388608}
    */
@@ -51,7 +52,8 @@ export interface BufferPoolOptions {
    * Buffers of the size classes up to `slabSize / 16` are carved out of
    * shared `slabSize`-byte `ArrayBuffer`s instead of getting one each, which
    * saves the per-`ArrayBuffer` overhead on the small receive buffers that
-   * idle connections hold. `0` turns slabs off.
+   * idle connections hold. A power of two up to 2 ** 30; `0` turns slabs
+   * off.
    *
    * @default {65536}
    */
@@ -181,7 +183,22 @@ export class BufferPool {
   #bytesRetained = 0;
   #buffersRetained = 0;
 
-  /** Constructs a pool. */
+  /**
+   * Constructs a pool.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const pool = new BufferPool({ minSize: 256, maxSize: 65536, maxRetainedBytes: 1 << 20 });
+   * assertEquals(pool.classSize(100), 256);
+   * ```
+   *
+   * @param options Size classes, retention bound and slab size.
+   * @throws {TypeError | RangeError} If an option is not a power of two up to
+   * 2 ** 30 (`maxRetainedBytes`: an integer up to 1 GiB).
+   */
   constructor(options: BufferPoolOptions = {}) {
     const minSize = assertPowerOfTwo("minSize", options.minSize ?? 64);
     const maxSize = assertPowerOfTwo("maxSize", options.maxSize ?? 1 << 20);
@@ -190,17 +207,12 @@ export class BufferPool {
         `Cannot create buffer pool as 'maxSize' must be at least 'minSize' (${minSize}): received ${maxSize}`,
       );
     }
-    const maxRetained = options.maxRetainedBytes ?? 8 << 20;
-    if (
-      typeof maxRetained !== "number" || !Number.isSafeInteger(maxRetained) ||
-      maxRetained < 0
-    ) {
-      throw new RangeError(
-        `Cannot create buffer pool as 'maxRetainedBytes' must be a non-negative integer: received ${
-          formatValue(maxRetained)
-        }`,
-      );
-    }
+    const maxRetained = validateByteSize(
+      "create buffer pool",
+      "maxRetainedBytes",
+      options.maxRetainedBytes ?? 8 << 20,
+      0,
+    );
     const slabSize = options.slabSize ?? 65536;
     if (slabSize !== 0) assertPowerOfTwo("slabSize", slabSize);
     this.#slabSize = slabSize;
@@ -215,7 +227,21 @@ export class BufferPool {
     }
   }
 
-  /** The length of the buffer `acquire(size)` returns. */
+  /**
+   * The length of the buffer `acquire(size)` returns.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const pool = new BufferPool({ minSize: 64, maxSize: 4096 });
+   * assertEquals([pool.classSize(1), pool.classSize(65), pool.classSize(5000)], [64, 128, 5000]);
+   * ```
+   *
+   * @param size The size asked for.
+   * @returns The size class (or `size` itself above `maxSize`).
+   */
   classSize(size: number): number {
     if (size > this.#maxSize) return size;
     const shift = ceilLog2(size);
@@ -225,6 +251,21 @@ export class BufferPool {
   /**
    * A buffer of at least `size` bytes: of the size class when `size` is at
    * most `maxSize`, else exactly `size`. Its contents are unspecified.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const pool = new BufferPool();
+   * const buf = pool.acquire(1000);
+   * assertEquals(buf.length, 1024);
+   * pool.release(buf);
+   * ```
+   *
+   * @param size The number of bytes needed.
+   * @returns The buffer.
+   * @throws {RangeError} If `size` is negative, `NaN` or not a safe integer.
    */
   acquire(size: number): Uint8Array {
     if (size > this.#maxSize) {
@@ -274,6 +315,19 @@ export class BufferPool {
   /**
    * Gives a buffer back. Buffers that are not a whole size-class buffer, or
    * that would exceed `maxRetainedBytes`, are dropped.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const pool = new BufferPool();
+   * const buf = pool.acquire(64);
+   * pool.release(buf);
+   * assertEquals(pool.acquire(64), buf); // served from the pool
+   * ```
+   *
+   * @param buf A buffer from `acquire()`; do not use it afterwards.
    */
   release(buf: Uint8Array): void {
     const len = buf.length;
@@ -312,19 +366,64 @@ export class BufferPool {
     };
   }
 
-  /** A buffer of at least `size` bytes that goes back to the pool on dispose. */
+  /**
+   * A buffer of at least `size` bytes that goes back to the pool on dispose.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const pool = new BufferPool();
+   * {
+   *   using lease = pool.lease(100);
+   *   lease.buffer.fill(1);
+   * }
+   * assertEquals(pool.metrics().released, 1);
+   * ```
+   *
+   * @param size The number of bytes needed.
+   * @returns A lease whose `buffer` is valid until it is disposed.
+   */
   lease(size: number): BufferLease {
     return new Lease(this, this.acquire(size));
   }
 
-  /** Drops every retained buffer. */
+  /**
+   * Drops every retained buffer.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const pool = new BufferPool();
+   * pool.release(pool.acquire(64));
+   * pool.clear();
+   * assertEquals(pool.metrics().bytesRetained, 0);
+   * ```
+   */
   clear(): void {
     for (const list of this.#free) list.length = 0;
     this.#bytesRetained = 0;
     this.#buffersRetained = 0;
   }
 
-  /** A snapshot of the pool's counters. */
+  /**
+   * A snapshot of the pool's counters.
+   *
+   * @example Usage
+   * ```ts
+   * import { BufferPool } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const pool = new BufferPool();
+   * pool.acquire(64);
+   * assertEquals(pool.metrics().misses, 1);
+   * ```
+   *
+   * @returns Hits, misses, released, dropped and retained counts.
+   */
   metrics(): BufferPoolMetrics {
     return {
       hits: this.#hits,

@@ -106,7 +106,7 @@ Deno.test("BufferPool rejects bad options and sizes", () => {
   assertThrows(
     () => new BufferPool({ maxRetainedBytes: -1 }),
     RangeError,
-    "'maxRetainedBytes' must be a non-negative integer",
+    "'maxRetainedBytes' must be an integer from 0 to 2 ** 30: received -1",
   );
   const pool = new BufferPool();
   assertThrows(() => pool.acquire(-1), RangeError, "'size'");

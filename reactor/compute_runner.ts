@@ -44,7 +44,23 @@ export interface ComputeRunOptions {
  * ```
  */
 export interface ComputeRunner {
-  /** Runs task `name` on `input`; resolves with its result. */
+  /**
+   * Runs task `name` on `input`; resolves with its result.
+   *
+   * @example Usage
+   * ```ts
+   * import type { ComputeRunner } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const runner: ComputeRunner = { run: (_name, input) => Promise.resolve(input) };
+   * assertEquals(await runner.run("echo", 7), 7);
+   * ```
+   *
+   * @param name The task's name.
+   * @param input The task's input (structured-cloneable).
+   * @param options Priority, signal, timeout, transfer list.
+   * @returns The task's result.
+   */
   run(
     name: string,
     input: unknown,

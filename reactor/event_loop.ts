@@ -22,7 +22,8 @@ import type {
   RegisterOptions,
 } from "./event_loop_options.ts";
 import type { ComputeRunner, ComputeRunOptions } from "./compute_runner.ts";
-import { assertFunction, loopSettings } from "./_loop_options.ts";
+import { loopSettings } from "./_loop_options.ts";
+import { validateFunction } from "../_internal/validate.ts";
 import { type Entry, KIND_CONN } from "./_entry.ts";
 import { closeEntry, detach, entryOf, LoopCore } from "./_core.ts";
 import { disposeLoop, startLoop, stopLoop } from "./_lifecycle.ts";
@@ -53,8 +54,9 @@ export type {
  * drained below its low-water mark. Sources are TCP, Unix and TLS listeners
  * and connections, {@linkcode Timer}s and {@linkcode Waker}s. Events are
  * dispatched as soon as their I/O completes (in the same microtask
- * checkpoint); after `eventsCapacity` events the loop yields a macrotask
- * turn, so that one busy connection cannot starve timers or other I/O.
+ * checkpoint); after `eventsCapacity` events without a macrotask turn of the
+ * runtime the loop waits for one, so that one busy connection cannot starve
+ * timers or other I/O.
  *
  * The `Event` handed to a handler is reused: read its fields during the call.
  * A handler may be `async`: its rejection is handled like a throw, and the
@@ -471,7 +473,7 @@ export class EventLoop implements AsyncDisposable {
   ): TimerHandle {
     const action = "add timer";
     assertDelay(delayMs, action);
-    assertFunction("callback", callback, action);
+    validateFunction(action, "callback", callback);
     if (options.intervalMs !== undefined) {
       assertInterval(options.intervalMs, action);
     }

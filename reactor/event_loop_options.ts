@@ -22,48 +22,54 @@ import type { Token } from "./token.ts";
  */
 export interface EventLoopOptions {
   /**
-   * The most events dispatched before the loop yields to the runtime (a
-   * macrotask turn) so that timers and other I/O get their turn.
+   * The most events dispatched while the runtime gets no macrotask turn;
+   * past it the loop waits for one, so that timers and other I/O get their
+   * turn. (After half of it the loop asks for a turn without waiting; events
+   * that arrive through the runtime's own turns are never held back.) From 1 to 2 ** 20.
    *
    * @default {1024}
    */
   eventsCapacity?: number;
   /**
    * The receive buffer of a quiet connection, in bytes; what an idle
-   * connection pins while its read is pending.
+   * connection pins while its read is pending: 1 B to 1 GiB.
    *
    * @default {64}
    */
   minReadBufferSize?: number;
   /**
    * The largest receive buffer, in bytes; full reads double the buffer up to
-   * it, small reads halve it again.
+   * it, small reads halve it again: from `minReadBufferSize` to 1 GiB.
    *
    * @default {65536}
    */
   maxReadBufferSize?: number;
   /**
-   * `write()` returns `false` once this many bytes are queued on a source.
+   * `write()` returns `false` once this many bytes are queued on a source:
+   * 2 B to 1 GiB.
    *
    * @default {65536}
    */
   writeHighWaterMark?: number;
   /**
    * A source with WRITABLE interest gets a writable event when its queue
-   * drains below this many bytes.
+   * drains below this many bytes: at least 1 and less than
+   * `writeHighWaterMark`.
    *
-   * @default {16384}
+   * @default {a quarter of `writeHighWaterMark`, at most 16384}
    */
   writeLowWaterMark?: number;
   /**
-   * Queued chunks are copied into one write of at most this many bytes.
+   * Queued chunks are copied into one write of at most this many bytes:
+   * 1 B to 1 GiB.
    *
    * @default {65536}
    */
   maxCoalesceSize?: number;
   /**
    * After an accept error that is not transient (EMFILE, ENFILE, ...), the
-   * listener waits this long before accepting again.
+   * listener waits this long before accepting again: whole ms from 0 to
+   * 2 ** 31 - 1.
    *
    * @default {100}
    */
@@ -102,13 +108,14 @@ export interface EventLoopOptions {
  */
 export interface RegisterOptions {
   /**
-   * The smallest receive buffer of this connection, in bytes.
+   * The smallest receive buffer of this connection, in bytes: 1 B to 1 GiB.
    *
    * @default {EventLoopOptions.minReadBufferSize}
    */
   minReadBufferSize?: number;
   /**
-   * The largest receive buffer of this connection, in bytes.
+   * The largest receive buffer of this connection, in bytes: 1 B to 1 GiB
+   * (raised to `minReadBufferSize` if below it).
    *
    * @default {EventLoopOptions.maxReadBufferSize}
    */

@@ -133,12 +133,12 @@ Deno.test("EventLoop rejects bad options", () => {
   assertThrows(
     () => new EventLoop({ eventsCapacity: 0 }),
     RangeError,
-    "Cannot create event loop as 'eventsCapacity' must be a positive integer: received 0",
+    "Cannot create event loop as 'eventsCapacity' must be an integer from 1 to 2 ** 20: received 0",
   );
   assertThrows(
     () => new EventLoop({ writeHighWaterMark: 100, writeLowWaterMark: 200 }),
     RangeError,
-    "'writeLowWaterMark' must be at most 'writeHighWaterMark'",
+    "'writeLowWaterMark' must be less than 'writeHighWaterMark'",
   );
   assertThrows(
     () => new EventLoop({ minReadBufferSize: 4096, maxReadBufferSize: 1024 }),
@@ -421,4 +421,28 @@ Deno.test("write() from a handler after closing its own source is a TypeError", 
   assert(error instanceof TypeError, String(error));
   loop.stop();
   await running;
+});
+
+Deno.test("EventLoop options follow the shared rules: sizes up to 1 GiB, whole milliseconds, a TypeError for a wrong type", () => {
+  assertThrows(
+    () => new EventLoop({ maxReadBufferSize: 2 ** 40 }),
+    RangeError,
+    "Cannot create event loop as 'maxReadBufferSize' must be an integer from 1 to 2 ** 30: received 1099511627776",
+  );
+  assertThrows(
+    () => new EventLoop({ acceptErrorDelayMs: 1.5 }),
+    RangeError,
+    "'acceptErrorDelayMs' must be an integer from 0 to",
+  );
+  assertThrows(
+    // deno-lint-ignore no-explicit-any
+    () => new EventLoop({ eventsCapacity: "8" as any }),
+    TypeError,
+    "'eventsCapacity' must be an integer from 1 to 2 ** 20: received '8'",
+  );
+  assertThrows(
+    () => new EventLoop({ minReadBufferSize: 4096, maxReadBufferSize: 1024 }),
+    RangeError,
+    "'maxReadBufferSize' must be at least 'minReadBufferSize' (4096): received 1024",
+  );
 });

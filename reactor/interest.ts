@@ -41,9 +41,6 @@ export const Interest: {
   } as const,
 );
 
-// Re-exported for event_loop.ts until its split imports _internal/format.ts.
-export { formatValue };
-
 /** Throws a `TypeError` unless `interest` is one of the four interest values. */
 export function assertInterest(interest: unknown, action: string): void {
   if (

@@ -1,4 +1,4 @@
-import { formatValue } from "../_internal/format.ts";
+import { validateDelay, validateMilliseconds } from "../_internal/validate.ts";
 
 /**
  * Options for {@linkcode Timer} and `EventLoop.addTimer()`.
@@ -21,7 +21,7 @@ import { formatValue } from "../_internal/format.ts";
 export interface TimerOptions {
   /**
    * Fire again every `intervalMs` milliseconds after the first expiry
-   * (a positive number). Without it the timer fires once.
+   * (whole ms from 1 to 2 ** 31 - 1). Without it the timer fires once.
    *
    * @default {undefined}
    */
@@ -55,7 +55,24 @@ export class Timer {
   /** Milliseconds between later expiries, or `undefined` for one shot. */
   readonly intervalMs: number | undefined;
 
-  /** Constructs a timer that fires `delayMs` milliseconds after it is registered. */
+  /**
+   * Constructs a timer that fires `delayMs` milliseconds after it is
+   * registered.
+   *
+   * @example Usage
+   * ```ts
+   * import { Timer } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const timer = new Timer(50, { intervalMs: 1_000 });
+   * assertEquals([timer.delayMs, timer.intervalMs], [50, 1_000]);
+   * ```
+   *
+   * @param delayMs Milliseconds from 0 to 2 ** 31 - 1 (fractions allowed).
+   * @param options The repeat interval.
+   * @throws {TypeError} If `delayMs` or `intervalMs` is not a number.
+   * @throws {RangeError} If one is out of range (or `intervalMs` fractional).
+   */
   constructor(delayMs: number, options: TimerOptions = {}) {
     assertDelay(delayMs, "create timer");
     const { intervalMs } = options;
@@ -82,33 +99,30 @@ export class Timer {
 export interface TimerHandle extends Disposable {
   /** Whether the timer will still fire. */
   readonly active: boolean;
-  /** Cancels the timer; idempotent. */
+  /**
+   * Cancels the timer; idempotent.
+   *
+   * @example Usage
+   * ```ts
+   * import { EventLoop } from "@millrace/io/reactor";
+   * import { assertFalse } from "@std/assert";
+   *
+   * await using loop = new EventLoop();
+   * const handle = loop.addTimer(1_000, () => {});
+   * handle.cancel();
+   * handle.cancel(); // no-op
+   * assertFalse(handle.active);
+   * ```
+   */
   cancel(): void;
 }
 
-/** Throws unless `delayMs` is a finite non-negative number. */
+/** Throws unless `delayMs` is milliseconds from 0 to 2 ** 31 - 1. */
 export function assertDelay(delayMs: unknown, action: string): void {
-  if (
-    typeof delayMs !== "number" || !Number.isFinite(delayMs) || delayMs < 0
-  ) {
-    throw new RangeError(
-      `Cannot ${action} as 'delayMs' must be a non-negative finite number: received ${
-        formatValue(delayMs)
-      }`,
-    );
-  }
+  validateDelay(action, "delayMs", delayMs);
 }
 
-/** Throws unless `intervalMs` is a finite positive number. */
+/** Throws unless `intervalMs` is whole milliseconds from 1 to 2 ** 31 - 1. */
 export function assertInterval(intervalMs: unknown, action: string): void {
-  if (
-    typeof intervalMs !== "number" || !Number.isFinite(intervalMs) ||
-    intervalMs <= 0
-  ) {
-    throw new RangeError(
-      `Cannot ${action} as 'intervalMs' must be a positive finite number: received ${
-        formatValue(intervalMs)
-      }`,
-    );
-  }
+  validateMilliseconds(action, "intervalMs", intervalMs, { min: 1 });
 }

@@ -122,7 +122,7 @@ Deno.test("Timer and addTimer reject bad delays", async () => {
   assertThrows(
     () => new Timer(1, { intervalMs: 0 }),
     RangeError,
-    "'intervalMs' must be a positive finite number: received 0",
+    "'intervalMs' must be an integer from 1 to 2147483647: received 0",
   );
   assertThrows(() => loop.addTimer(Number.NaN, () => {}), RangeError);
   assertThrows(

@@ -18,7 +18,8 @@ let stateOf: (waker: Waker) => Int32Array;
 export interface WakerOptions {
   /**
    * The shared memory of an existing waker (its `buffer`), to wake it from
-   * another Worker. Without it a new 8-byte `SharedArrayBuffer` is made.
+   * another Worker: a `SharedArrayBuffer` of at least 4 bytes. Without it a
+   * new 8-byte `SharedArrayBuffer` is made.
    *
    * @default {undefined}
    */
@@ -54,7 +55,23 @@ export class Waker {
   readonly buffer: SharedArrayBuffer;
   #state: Int32Array;
 
-  /** Constructs a waker, on new shared memory or on `options.buffer`. */
+  /**
+   * Constructs a waker, on new shared memory or on `options.buffer`.
+   *
+   * @example Usage
+   * ```ts
+   * import { Waker } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const waker = new Waker();
+   * const same = new Waker({ buffer: waker.buffer }); // as a Worker would
+   * assertEquals(same.buffer, waker.buffer);
+   * ```
+   *
+   * @param options The shared memory of an existing waker.
+   * @throws {TypeError} If `buffer` is not a `SharedArrayBuffer` of at least 4
+   * bytes.
+   */
   constructor(options: WakerOptions = {}) {
     const { buffer } = options;
     if (buffer !== undefined) {
@@ -72,7 +89,26 @@ export class Waker {
     this.#state = new Int32Array(this.buffer, 0, 1);
   }
 
-  /** Wakes the loop the waker is registered with; safe from any thread. */
+  /**
+   * Wakes the loop the waker is registered with; safe from any thread.
+   *
+   * @example Usage
+   * ```ts
+   * import { EventLoop, Interest, Waker } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * await using loop = new EventLoop();
+   * const waker = new Waker();
+   * let woken = 0;
+   * loop.register(waker, 1, Interest.READABLE, () => {
+   *   woken++;
+   *   loop.stop();
+   * });
+   * waker.wake();
+   * await loop.run();
+   * assertEquals(woken, 1);
+   * ```
+   */
   wake(): void {
     const state = this.#state;
     if (Atomics.compareExchange(state, 0, 0, 1) === 0) {

@@ -88,7 +88,7 @@ Deno.test("hostile peers: a connect flood beyond maxConnections never exceeds th
     onData(ctx, id, data) {
       ctx.sendTo(id, data);
     },
-  }, { maxConnections: MAX, backlog: 128 });
+  }, { maxConnections: MAX, tcpBacklog: 128 });
   const first: Deno.Conn[] = [];
   for (let i = 0; i < MAX; i++) first.push(await connect(h.port));
   await waitFor(() => h.server.connectionCount === MAX, 5000, "first accepted");

@@ -1,5 +1,6 @@
 // Task module used by the compute tests, doc examples and benchmarks.
-import type { TaskContext } from "../compute_pool.ts";
+import type { TaskContext } from "../types.ts";
+import { workerData } from "../worker_data.ts";
 
 /** Adds two numbers. */
 export function add([a, b]: [number, number]): number {
@@ -139,4 +140,38 @@ export function maybeCrash(crash: boolean): string | Promise<never> {
 /** Adds one to slot 0 of a shared counter: shows the main thread a task ran. */
 export function countRun(counter: Int32Array): number {
   return Atomics.add(counter, 0, 1) + 1;
+}
+
+/** Reports progress 1..n with `ctx.progress`, then returns `n`. */
+export function countTo(n: number, ctx: TaskContext): number {
+  for (let i = 1; i <= n; i++) ctx.progress(i);
+  return n;
+}
+
+/**
+ * Counts itself in `state[0]` (tasks in flight; the most seen goes to
+ * `state[1]`), then waits (asynchronously, at most `state[3]` ms, or 5 s)
+ * until `state[2]` tasks are in flight at once; returns how many were.
+ */
+export async function concurrencyProbe(state: Int32Array): Promise<number> {
+  const inFlight = Atomics.add(state, 0, 1) + 1;
+  let max = Atomics.load(state, 1);
+  while (inFlight > max) {
+    const seen = Atomics.compareExchange(state, 1, max, inFlight);
+    if (seen === max) break;
+    max = seen;
+  }
+  const end = performance.now() + (Atomics.load(state, 3) || 5000);
+  while (
+    Atomics.load(state, 1) < Atomics.load(state, 2) && performance.now() < end
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  Atomics.sub(state, 0, 1);
+  return Atomics.load(state, 1);
+}
+
+/** Returns the pool's `workerData` as the task context and the getter see it. */
+export function readWorkerData(_: unknown, ctx: TaskContext): unknown[] {
+  return [ctx.workerData, workerData()];
 }

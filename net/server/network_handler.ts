@@ -74,20 +74,38 @@ export interface NetworkHandler<T = unknown> {
    * Bytes arrived on connection `id`. `data` is a view of a pooled buffer and
    * is valid only during this call: copy it (or pass it to `sendTo`, which
    * copies) to keep it.
+   *
+   * @param ctx The server context (all connections of the server or client).
+   * @param id The connection.
+   * @param data The bytes, valid during this call only.
    */
   onData(
     ctx: ServerContext<T>,
     id: number,
     data: Uint8Array,
   ): void | Promise<void>;
-  /** Connection `id` opened (accepted by a server, or connected by a client). */
+  /**
+   * Connection `id` opened (accepted by a server, or connected by a client).
+   *
+   * @param ctx The server context (all connections of the server or client).
+   * @param id The new connection.
+   */
   onConnect?(ctx: ServerContext<T>, id: number): void | Promise<void>;
-  /** The write queue of `id` drained below the low-water mark after `sendTo` returned `false`. */
+  /**
+   * The write queue of `id` drained below the low-water mark after `sendTo` returned `false`.
+   *
+   * @param ctx The server context (all connections of the server or client).
+   * @param id The connection whose queue drained.
+   */
   onWritable?(ctx: ServerContext<T>, id: number): void | Promise<void>;
   /**
    * Connection `id` closed; it is no longer in `connectionIds()` (so a
    * broadcast from here skips it), but `getData(id)` still returns its user
    * data during this call.
+   *
+   * @param ctx The server context (all connections of the server or client).
+   * @param id The connection that closed.
+   * @param reason Why it closed.
    */
   onDisconnect?(
     ctx: ServerContext<T>,
@@ -98,18 +116,29 @@ export interface NetworkHandler<T = unknown> {
    * Something failed: an I/O error, an accept error (`id` undefined; the
    * server backs off and keeps going), a per-connection broadcast failure, or
    * a callback that threw.
+   *
+   * @param ctx The server context (all connections of the server or client).
+   * @param error What failed.
+   * @param id The connection concerned, or `undefined` (accept errors).
    */
   onError?(
     ctx: ServerContext<T>,
     error: Error,
     id: number | undefined,
   ): void | Promise<void>;
-  /** The server is bound and accepting at `addr`. */
+  /**
+   * The server is bound and accepting at `addr`.
+   *
+   * @param ctx The server context (all connections of the server or client).
+   * @param addr The bound address.
+   */
   onListening?(ctx: ServerContext<T>, addr: Deno.Addr): void | Promise<void>;
   /**
    * A graceful shutdown started: the server no longer accepts; open
    * connections get their queued bytes flushed, then end of stream, and have
    * until the shutdown's `timeoutMs` to close. Send goodbyes here.
+   *
+   * @param ctx The server context (all connections of the server or client).
    */
   onShutdown?(ctx: ServerContext<T>): void | Promise<void>;
 }

@@ -74,6 +74,32 @@ export interface ServerContext<T = unknown> {
    * reading from that peer, so one that sends faster than it reads is paced
    * by TCP flow control rather than cut off.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const opened = Promise.withResolvers<number>();
+   * const server = new TcpServer({ port: 0 }, {
+   *   onConnect: (_ctx, id) => opened.resolve(id),
+   *   onData() {},
+   * });
+   * const serving = server.run();
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: (server.addr as Deno.NetAddr).port });
+   * const id = await opened.promise;
+   * const ctx = server.context;
+   * assertEquals(ctx.sendTo(id, "hello"), true);
+   * const buf = new Uint8Array(5);
+   * await conn.read(buf);
+   * assertEquals(new TextDecoder().decode(buf), "hello");
+   * conn.close();
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @param id The connection.
+   * @param bytes What to send.
+   * @returns `false` once the queue is above the high-water mark.
    * @throws {ConnectionNotFoundError} If no open connection has this id.
    * @throws {NetError} With kind `"closed"` if the connection's write side is
    * already shut (during a graceful shutdown).
@@ -84,6 +110,29 @@ export interface ServerContext<T = unknown> {
    * are copied once and that one buffer is shared by all the writes.
    * Per-connection failures go to `onError`, never to the caller.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const opened = Promise.withResolvers<number>();
+   * const server = new TcpServer({ port: 0 }, {
+   *   onConnect: (_ctx, id) => opened.resolve(id),
+   *   onData() {},
+   * });
+   * const serving = server.run();
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: (server.addr as Deno.NetAddr).port });
+   * const id = await opened.promise;
+   * const ctx = server.context;
+   * assertEquals(ctx.broadcast("news\n"), 1);
+   * assertEquals(ctx.broadcast("news\n", { except: id }), 0);
+   * conn.close();
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @param bytes What to send.
+   * @param options Connections to skip.
    * @returns The number of connections the bytes were queued for.
    */
   broadcast(bytes: Uint8Array | string, options?: BroadcastOptions): number;
@@ -92,26 +141,169 @@ export interface ServerContext<T = unknown> {
    * `flush` is `false`. The flush is bounded (5 s, or a shutdown's deadline):
    * a peer that stops reading cannot keep the connection open.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const opened = Promise.withResolvers<number>();
+   * const server = new TcpServer({ port: 0 }, {
+   *   onConnect: (_ctx, id) => opened.resolve(id),
+   *   onData() {},
+   * });
+   * const serving = server.run();
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: (server.addr as Deno.NetAddr).port });
+   * const id = await opened.promise;
+   * const ctx = server.context;
+   * assertEquals(ctx.closeConnection(id), true);
+   * assertEquals(await conn.read(new Uint8Array(1)), null); // the peer sees end of stream
+   * conn.close();
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @param id The connection.
+   * @param options Whether to flush first.
    * @returns `false` if no open connection has this id.
    */
   closeConnection(id: number, options?: CloseConnectionOptions): boolean;
   /**
    * The peer address of connection `id`.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const opened = Promise.withResolvers<number>();
+   * const server = new TcpServer({ port: 0 }, {
+   *   onConnect: (_ctx, id) => opened.resolve(id),
+   *   onData() {},
+   * });
+   * const serving = server.run();
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: (server.addr as Deno.NetAddr).port });
+   * const id = await opened.promise;
+   * const ctx = server.context;
+   * assertEquals((ctx.remoteAddr(id) as Deno.NetAddr).port, (conn.localAddr as Deno.NetAddr).port);
+   * conn.close();
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @param id The connection.
+   * @returns The peer's address.
    * @throws {ConnectionNotFoundError} If no open connection has this id.
    */
   remoteAddr(id: number): Deno.Addr;
-  /** The ids of the open connections, oldest first. */
+  /**
+   * The ids of the open connections, oldest first.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const opened = Promise.withResolvers<number>();
+   * const server = new TcpServer({ port: 0 }, {
+   *   onConnect: (_ctx, id) => opened.resolve(id),
+   *   onData() {},
+   * });
+   * const serving = server.run();
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: (server.addr as Deno.NetAddr).port });
+   * const id = await opened.promise;
+   * const ctx = server.context;
+   * assertEquals(ctx.connectionIds(), [id]);
+   * conn.close();
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @returns The ids, oldest first.
+   */
   connectionIds(): number[];
-  /** Whether connection `id` is open. */
+  /**
+   * Whether connection `id` is open.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const opened = Promise.withResolvers<number>();
+   * const server = new TcpServer({ port: 0 }, {
+   *   onConnect: (_ctx, id) => opened.resolve(id),
+   *   onData() {},
+   * });
+   * const serving = server.run();
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: (server.addr as Deno.NetAddr).port });
+   * const id = await opened.promise;
+   * const ctx = server.context;
+   * assertEquals([ctx.has(id), ctx.has(id + 1)], [true, false]);
+   * conn.close();
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @param id The connection.
+   * @returns Whether it is open.
+   */
   has(id: number): boolean;
   /** The number of open connections. */
   readonly connectionCount: number;
-  /** The user data stored for connection `id` (`undefined` when none or closed). */
+  /**
+   * The user data stored for connection `id` (`undefined` when none or closed).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const opened = Promise.withResolvers<number>();
+   * const server = new TcpServer({ port: 0 }, {
+   *   onConnect: (_ctx, id) => opened.resolve(id),
+   *   onData() {},
+   * });
+   * const serving = server.run();
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: (server.addr as Deno.NetAddr).port });
+   * const id = await opened.promise;
+   * const ctx = server.context;
+   * ctx.setData(id, { nick: "ada" });
+   * assertEquals(ctx.getData(id), { nick: "ada" });
+   * conn.close();
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @param id The connection.
+   * @returns The data, or `undefined`.
+   */
   getData(id: number): T | undefined;
   /**
    * Stores user data for connection `id`; it is dropped when the connection closes.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const opened = Promise.withResolvers<number>();
+   * const server = new TcpServer({ port: 0 }, {
+   *   onConnect: (_ctx, id) => opened.resolve(id),
+   *   onData() {},
+   * });
+   * const serving = server.run();
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: (server.addr as Deno.NetAddr).port });
+   * const id = await opened.promise;
+   * const ctx = server.context;
+   * ctx.setData(id, "ada");
+   * assertEquals(ctx.getData(id), "ada");
+   * conn.close();
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @param id The connection.
+   * @param value The data to keep with it.
    * @throws {ConnectionNotFoundError} If no open connection has this id.
    */
   setData(id: number, value: T): void;

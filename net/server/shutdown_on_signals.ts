@@ -4,6 +4,7 @@
 // action (terminate): the escape hatch when even a forced shutdown hangs.
 
 import { formatValue } from "../../_internal/format.ts";
+import { validateDelay } from "../../_internal/validate.ts";
 
 /**
  * Something that can be shut down, such as `TcpServer`.
@@ -21,7 +22,25 @@ import { formatValue } from "../../_internal/format.ts";
  * ```
  */
 export interface ShutdownTarget {
-  /** Starts a shutdown; graceful unless `force` is set. */
+  /**
+   * Starts a shutdown; graceful unless `force` is set.
+   *
+   * @example Usage
+   * ```ts
+   * import type { ShutdownTarget } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * let forced = false;
+   * const target: ShutdownTarget = {
+   *   shutdown: (options) => Promise.resolve(forced = options.force ?? false),
+   * };
+   * await target.shutdown({ force: true });
+   * assertEquals(forced, true);
+   * ```
+   *
+   * @param options `force`, and `timeoutMs` for the graceful phase.
+   * @returns A promise settled when the shutdown is done.
+   */
   shutdown(options: { force?: boolean; timeoutMs?: number }): Promise<unknown>;
 }
 
@@ -52,8 +71,8 @@ export interface ShutdownOnSignalsOptions {
   signals?: readonly Deno.Signal[];
   /**
    * How long the graceful phase may last, passed to
-   * `target.shutdown({ force: false, timeoutMs })`. When absent, the target's
-   * own default applies.
+   * `target.shutdown({ force: false, timeoutMs })`: from 0 to 2 ** 31 - 1
+   * ms. When absent, the target's own default applies.
    *
    * @default {undefined}
    */
@@ -61,13 +80,16 @@ export interface ShutdownOnSignalsOptions {
   /** Aborting it removes every signal listener, like disposing the result. */
   signal?: AbortSignal;
   /**
-   * Called when a signal arrives, before the target is told; `forced` is
-   * `false` for the first signal and `true` for the next.
+   * Called when a signal arrives, before the target is told.
+   *
+   * @param signal The signal received.
+   * @param forced `false` for the first signal, `true` for the next.
    */
   onSignal?(signal: Deno.Signal, forced: boolean): void;
   /**
    * Called when `target.shutdown()` rejects or `onSignal` throws.
    *
+   * @param error What it rejected or threw with.
    * @default {reportError} (an uncaught error: the process exits with it)
    */
   onError?(error: unknown): void;
@@ -105,6 +127,9 @@ const DEFAULT_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
  * @param target The server (or anything with `shutdown(options)`).
  * @param options Signals, graceful timeout, cancellation and callbacks.
  * @returns A `Disposable` that removes every signal listener.
+ * @throws {TypeError} If `target` has no `shutdown()` method or `signals` is
+ * not a non-empty array, or Deno's error for a signal this platform lacks.
+ * @throws {RangeError} If `timeoutMs` is out of range.
  */
 export function shutdownOnSignals(
   target: ShutdownTarget,
@@ -135,16 +160,8 @@ export function shutdownOnSignals(
       }`,
     );
   }
-  if (
-    timeoutMs !== undefined &&
-    (typeof timeoutMs !== "number" || !(timeoutMs >= 0) ||
-      timeoutMs === Infinity)
-  ) {
-    throw new RangeError(
-      `Cannot listen for signals as 'timeoutMs' must be a non-negative finite number: received ${
-        formatValue(timeoutMs)
-      }`,
-    );
+  if (timeoutMs !== undefined) {
+    validateDelay("listen for signals", "timeoutMs", timeoutMs);
   }
 
   let received = 0;

@@ -113,7 +113,7 @@ Deno.test("shutdownOnSignals() rejects bad input", () => {
   assertThrows(
     () => shutdownOnSignals(target, { timeoutMs: -1 }),
     RangeError,
-    "Cannot listen for signals as 'timeoutMs' must be a non-negative finite number: received -1",
+    "Cannot listen for signals as 'timeoutMs' must be a number from 0 to 2147483647: received -1",
   );
   assertThrows(
     () => shutdownOnSignals(target, { timeoutMs: NaN }),

@@ -4,10 +4,25 @@
 
 import { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../_internal/to_error.ts";
-import { formatValue } from "../../_internal/format.ts";
+import {
+  invalidOption,
+  validateAtLeast,
+  validateDelay,
+  validateInteger,
+  validateMilliseconds,
+  validateObject,
+  validateSignal,
+} from "../../_internal/validate.ts";
+import {
+  type ConnectionOptionValues,
+  resolveConnectionOptions,
+} from "./_connection_options.ts";
+import type { ConnectionOptions } from "./connection_options.ts";
+import { parseAddress, toDenoAddress } from "../_address.ts";
+import { connectWithDeadline } from "../_connect.ts";
 import { backoffDelay } from "./_backoff.ts";
 import { ConnectionTable, validateHandler } from "./_connection_table.ts";
-import { CancelledError, NetError, TimedOutError } from "../errors.ts";
+import { NetError } from "../errors.ts";
 import type { NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 
@@ -46,17 +61,22 @@ export type TcpClientAddress =
  * ```
  */
 export interface TcpClientReconnectOptions {
-  /** Delay before the first reconnect attempt. @default {100} */
+  /** Delay before the first reconnect attempt: whole ms from 0 to 2 ** 31 - 1. @default {100} */
   initialDelayMs?: number;
-  /** Cap of the delay, which doubles after each failed attempt. @default {5000} */
+  /**
+   * Cap of the delay, which doubles after each failed attempt: whole ms from
+   * `initialDelayMs` to 2 ** 31 - 1.
+   * @default {5000}
+   */
   maxDelayMs?: number;
-  /** Give up after this many failed attempts in a row. @default {Infinity} */
+  /** Give up after this many failed attempts in a row: 1 or more, or `Infinity`. @default {Infinity} */
   maxAttempts?: number;
   /**
    * A connection must stay up this long before the backoff starts again from
    * `initialDelayMs`; one that ends sooner counts as a failed attempt, so a
    * server that accepts and drops at once is not hammered every
-   * `initialDelayMs` forever. @default {maxDelayMs}
+   * `initialDelayMs` forever. Whole ms from 0 to 2 ** 31 - 1.
+   * @default {maxDelayMs}
    */
   stableAfterMs?: number;
 }
@@ -74,19 +94,9 @@ export interface TcpClientReconnectOptions {
  * assertEquals(client.id, undefined); // nothing happens until connect()
  * ```
  */
-export interface TcpClientOptions {
+export interface TcpClientOptions extends ConnectionOptions {
   /** The loop to run on; without one the client creates and runs its own. */
   loop?: EventLoop;
-  /** `TCP_NODELAY`. @default {true} */
-  noDelay?: boolean;
-  /** `SO_KEEPALIVE` (no interval: Deno exposes none). @default {false} */
-  keepAlive?: boolean;
-  /** Close the connection after this many ms without traffic; `0` disables. @default {0} */
-  idleTimeoutMs?: number;
-  /** `send` returns `false` above this many queued bytes. @default {65536} */
-  writeHighWaterMark?: number;
-  /** Disconnect (reason `"slow consumer"`) above this many queued bytes. @default {1048576} */
-  maxWriteBuffer?: number;
   /**
    * Reconnect after a connection ends other than by `close()`: `true` for
    * the default policy, or the policy. @default {false}
@@ -112,36 +122,14 @@ export interface TcpClientOptions {
  * ```
  */
 export interface TcpClientConnectOptions {
-  /** Deadline for the connection (each reconnect attempt too). @default {10000} */
+  /**
+   * Deadline for the connection (each reconnect attempt too): from 0 to
+   * 2 ** 31 - 1 ms, or `Infinity`.
+   * @default {10000}
+   */
   timeoutMs?: number;
   /** Aborting it cancels the connect and stops reconnecting. */
   signal?: AbortSignal;
-}
-
-function parseAddress(
-  address: TcpClientAddress,
-): Deno.ConnectOptions | Deno.UnixConnectOptions {
-  if (typeof address === "string") {
-    const match = /^(?:\[([^\]]+)\]|([^:\[\]]*)):(\d+)$/.exec(address);
-    if (!match) {
-      throw new TypeError(
-        `Cannot connect as 'address' must be "host:port": received ${
-          formatValue(address)
-        }`,
-      );
-    }
-    return {
-      hostname: match[1] ?? (match[2] || "127.0.0.1"),
-      port: +match[3]!,
-    };
-  }
-  if ("path" in address) return { transport: "unix", path: address.path };
-  if (address.port === undefined) {
-    throw new TypeError(
-      "Cannot connect as 'address' must have a 'port' or a 'path'",
-    );
-  }
-  return { hostname: address.hostname ?? "127.0.0.1", port: address.port };
 }
 
 /**
@@ -178,6 +166,7 @@ function parseAddress(
 export class TcpClient<T = unknown> implements AsyncDisposable {
   readonly #handler: NetworkHandler<T>;
   readonly #options: TcpClientOptions;
+  readonly #connection: ConnectionOptionValues;
   readonly #reconnect: Required<TcpClientReconnectOptions> | undefined;
   #loop: EventLoop | undefined;
   #running: Promise<void> | undefined;
@@ -195,29 +184,74 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
   /**
    * Creates a client; nothing happens until {@linkcode TcpClient.connect}.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpClient } from "@millrace/io/net";
+   * import { assertThrows } from "@std/assert";
+   *
+   * await using client = new TcpClient({ onData() {} }, { idleTimeoutMs: 30_000, reconnect: { maxAttempts: 5 } });
+   * assertThrows(() => new TcpClient({ onData() {} }, { idleTimeoutMs: 1.5 }), RangeError);
+   * ```
+   *
    * @param handler The callbacks (`onData` required).
    * @param options Loop, socket options and reconnect policy.
+   * @throws {TypeError} If `handler` lacks `onData` or an option has the wrong type.
+   * @throws {RangeError} If an option is out of its documented range.
    */
   constructor(handler: NetworkHandler<T>, options: TcpClientOptions = {}) {
-    validateHandler("create client", handler);
+    const action = "create client";
+    validateHandler(action, handler);
+    validateObject(action, "options", options);
+    if (options.loop !== undefined && !(options.loop instanceof EventLoop)) {
+      throw invalidOption(
+        TypeError,
+        action,
+        "loop",
+        "an EventLoop",
+        options.loop,
+      );
+    }
     this.#handler = handler;
     this.#options = options;
+    this.#connection = resolveConnectionOptions(action, options);
     const reconnect = options.reconnect;
-    if (reconnect) {
-      const policy = reconnect === true ? {} : reconnect;
+    if (reconnect !== undefined && reconnect !== false) {
+      const policy = reconnect === true ? {} : validateObject(
+        action,
+        "reconnect",
+        reconnect,
+      ) as TcpClientReconnectOptions;
+      const initialDelayMs = validateMilliseconds(
+        action,
+        "reconnect.initialDelayMs",
+        policy.initialDelayMs ?? 100,
+      );
+      const maxDelayMs = validateAtLeast(
+        action,
+        "reconnect.maxDelayMs",
+        validateMilliseconds(
+          action,
+          "reconnect.maxDelayMs",
+          policy.maxDelayMs ?? Math.max(5000, initialDelayMs),
+        ),
+        "reconnect.initialDelayMs",
+        initialDelayMs,
+      );
       this.#reconnect = {
-        initialDelayMs: policy.initialDelayMs ?? 100,
-        maxDelayMs: policy.maxDelayMs ?? 5000,
-        maxAttempts: policy.maxAttempts ?? Infinity,
-        stableAfterMs: policy.stableAfterMs ?? policy.maxDelayMs ?? 5000,
+        initialDelayMs,
+        maxDelayMs,
+        maxAttempts: validateInteger(
+          action,
+          "reconnect.maxAttempts",
+          policy.maxAttempts ?? Infinity,
+          { min: 1, allowInfinity: true },
+        ),
+        stableAfterMs: validateMilliseconds(
+          action,
+          "reconnect.stableAfterMs",
+          policy.stableAfterMs ?? maxDelayMs,
+        ),
       };
-      for (const [field, value] of Object.entries(this.#reconnect)) {
-        if (typeof value !== "number" || Number.isNaN(value) || value < 0) {
-          throw new RangeError(
-            `Cannot create client as 'reconnect.${field}' must be a non-negative number: received ${value}`,
-          );
-        }
-      }
     }
   }
 
@@ -249,9 +283,26 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
    * (e.g. `ConnectionRefused`). With reconnect on, later disconnects are
    * followed by new attempts until `close()` or `signal` aborts.
    *
-   * @param address Where to connect.
+   * @example Connect with a deadline
+   * ```ts
+   * import { TcpClient } from "@millrace/io/net";
+   * import { assert } from "@std/assert";
+   *
+   * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * await using client = new TcpClient({ onData() {} });
+   * const id = await client.connect(`127.0.0.1:${listener.addr.port}`, { timeoutMs: 1_000 });
+   * assert(id > 0 && client.connected);
+   * ```
+   *
+   * @param address Where to connect: `"host:port"`, `{ hostname, port }` or a
+   * Unix socket.
    * @param options Deadline and abort signal.
    * @returns The id of the new connection.
+   * @throws {TimedOutError} If `timeoutMs` passes first.
+   * @throws {CancelledError} If `signal` aborts or the client is closed meanwhile.
+   * @throws {NetError} Of kind `"closed"` if the client is closed.
+   * @throws {Deno.errors.AlreadyExists} If a connection is already open.
+   * @throws {TypeError | RangeError} For a bad address or options.
    */
   async connect(
     address: TcpClientAddress,
@@ -265,7 +316,17 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
         "Cannot connect as the client is already connected",
       );
     }
-    this.#address = parseAddress(address);
+    validateObject("connect", "options", options);
+    if (options.timeoutMs !== undefined) {
+      validateDelay("connect", "timeoutMs", options.timeoutMs, {
+        allowInfinity: true,
+      });
+    }
+    validateSignal("connect", "signal", options.signal);
+    this.#address = toDenoAddress(
+      parseAddress("connect", address, false),
+      "127.0.0.1",
+    );
     this.#connectOptions = options;
     options.signal?.addEventListener("abort", this.#onAbort, { once: true });
     return await this.#connectOnce();
@@ -276,17 +337,18 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
     let loop = this.#options.loop;
     if (loop === undefined) {
       loop = new EventLoop({
-        writeHighWaterMark: this.#options.writeHighWaterMark ?? 65536,
+        writeHighWaterMark: this.#connection.writeHighWaterMark,
+        writeLowWaterMark: this.#connection.writeLowWaterMark,
       });
       this.#running = loop.run();
     }
     this.#loop = loop;
     const table = new ConnectionTable<T>(loop, this.#handler, {
-      noDelay: this.#options.noDelay ?? true,
-      keepAlive: this.#options.keepAlive ?? false,
-      idleTimeoutMs: this.#options.idleTimeoutMs ?? 0,
-      writeHighWaterMark: this.#options.writeHighWaterMark ?? 65536,
-      maxWriteBuffer: this.#options.maxWriteBuffer ?? 1_048_576,
+      noDelay: this.#connection.noDelay,
+      keepAlive: this.#connection.keepAlive,
+      idleTimeoutMs: this.#connection.idleTimeoutMs,
+      writeHighWaterMark: this.#connection.writeHighWaterMark,
+      maxWriteBuffer: this.#connection.maxWriteBuffer,
     });
     table.onRemoved = () => this.#disconnected();
     this.#table = table;
@@ -295,64 +357,18 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
 
   async #connectOnce(): Promise<number> {
     const { timeoutMs = 10_000, signal } = this.#connectOptions;
-    if (signal?.aborted) {
-      throw new CancelledError(
-        "Cannot connect as the operation was cancelled",
-        {
-          cause: signal.reason,
-        },
-      );
-    }
-    const controller = new AbortController();
-    this.#connecting = controller;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    const onAbort = () => controller.abort();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    // close() aborts this one: a pending attempt ends as cancelled.
+    const closing = new AbortController();
+    this.#connecting = closing;
     let conn: Deno.Conn;
     try {
-      const address = this.#address!;
-      const tls = this.#options.tls;
-      if (tls !== undefined && address.transport !== "unix") {
-        const tcp = address as Deno.ConnectOptions;
-        const connectPromise = Deno.connectTls({
-          hostname: tls.hostname ?? tcp.hostname ?? "127.0.0.1",
-          port: tcp.port,
-          ...(tls.caCerts ? { caCerts: tls.caCerts } : {}),
-          ...(tls.alpnProtocols ? { alpnProtocols: tls.alpnProtocols } : {}),
-        });
-        conn = await raceAbort(connectPromise, controller.signal);
-      } else if (address.transport === "unix") {
-        conn = await raceAbort(
-          Deno.connect(address as Deno.UnixConnectOptions),
-          controller.signal,
-        );
-      } else {
-        conn = await Deno.connect({
-          ...(address as Deno.ConnectOptions),
-          signal: controller.signal,
-        });
-      }
-    } catch (error) {
-      if (timedOut) {
-        throw new TimedOutError(
-          `Cannot connect as the deadline passed: 'timeoutMs' was ${timeoutMs}`,
-          { cause: error },
-        );
-      }
-      if (controller.signal.aborted) {
-        throw new CancelledError(
-          "Cannot connect as the operation was cancelled",
-          { cause: signal?.reason ?? error },
-        );
-      }
-      throw error;
+      conn = await connectWithDeadline(
+        this.#address!,
+        timeoutMs,
+        [signal, closing.signal],
+        this.#options.tls,
+      );
     } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
       this.#connecting = undefined;
     }
     if (this.#closed) {
@@ -427,6 +443,17 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
   /**
    * Queues bytes (copied; a string is UTF-8 encoded) on the open connection.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpClient } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * await using client = new TcpClient({ onData() {} });
+   * await client.connect(listener.addr);
+   * assertEquals(client.send("ping\n"), true); // below the high-water mark
+   * ```
+   *
    * @param bytes What to send.
    * @returns `false` when the queue is above the high-water mark.
    * @throws {NetError} With kind `"closed"` when not connected.
@@ -445,6 +472,18 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
   /**
    * Closes the connection (after writing its queue unless `flush` is
    * `false`), stops reconnecting, and stops the client's own loop.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpClient } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const client = new TcpClient({ onData() {} });
+   * await client.connect(listener.addr);
+   * await client.close({ flush: true });
+   * assertEquals(client.connected, false);
+   * ```
    *
    * @param options Whether to flush first.
    */
@@ -469,36 +508,19 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
     }
   }
 
-  /** Closes without flushing, for `await using`. */
+  /**
+   * Closes without flushing, for `await using`.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpClient } from "@millrace/io/net";
+   *
+   * {
+   *   await using _client = new TcpClient({ onData() {} });
+   * } // closed here
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close({ flush: false });
   }
-}
-
-function raceAbort<C extends Deno.Conn>(
-  promise: Promise<C>,
-  signal: AbortSignal,
-): Promise<C> {
-  if (signal.aborted) {
-    promise.then((conn) => conn.close(), () => {});
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<C>((resolve, reject) => {
-    const onAbort = () => {
-      // Deno cannot cancel this connect: close the conn if it lands later.
-      promise.then((conn) => conn.close(), () => {});
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (conn) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(conn);
-      },
-      (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -9,7 +9,7 @@ import {
 import { EventLoop } from "../../reactor/event_loop.ts";
 import { CancelledError, NetError, TimedOutError } from "../errors.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
-import { TcpClient } from "./tcp_client.ts";
+import { TcpClient, type TcpClientOptions } from "./tcp_client.ts";
 import { TcpServer } from "./tcp_server.ts";
 import { TcpServerConfig } from "./tcp_server_config.ts";
 import {
@@ -227,12 +227,80 @@ Deno.test("TcpClient validates its reconnect policy and handler", () => {
   assertThrows(
     () => new TcpClient(echo, { reconnect: { maxDelayMs: -1 } }),
     RangeError,
-    "'reconnect.maxDelayMs' must be a non-negative number: received -1",
+    "'reconnect.maxDelayMs' must be an integer from 0 to 2147483647: received -1",
+  );
+  assertThrows(
+    () => new TcpClient(echo, { reconnect: { initialDelayMs: 1.5 } }),
+    RangeError,
+    "Cannot create client as 'reconnect.initialDelayMs' must be an integer from 0 to 2147483647: received 1.5",
+  );
+  assertThrows(
+    () =>
+      new TcpClient(echo, {
+        reconnect: { initialDelayMs: 1000, maxDelayMs: 10 },
+      }),
+    RangeError,
+    "Cannot create client as 'reconnect.maxDelayMs' must be at least 'reconnect.initialDelayMs' (1000): received 10",
+  );
+  assertThrows(
+    () => new TcpClient(echo, { reconnect: { maxAttempts: 0 } }),
+    RangeError,
+    "Cannot create client as 'reconnect.maxAttempts' must be a positive integer or Infinity: received 0",
   );
   assertThrows(
     () => new TcpClient({} as NetworkHandler),
     TypeError,
     "'handler.onData' must be a function",
+  );
+});
+
+Deno.test("TcpClient validates its connection options like TcpServerConfig (issue 9)", async () => {
+  const A = "Cannot create client as ";
+  const cases: [TcpClientOptions, ErrorConstructor, string][] = [
+    [
+      { idleTimeoutMs: 1.5 },
+      RangeError,
+      `${A}'idleTimeoutMs' must be an integer from 0 to 2147483647: received 1.5`,
+    ],
+    [
+      { maxWriteBuffer: 2 ** 40 },
+      RangeError,
+      `${A}'maxWriteBuffer' must be an integer from 1 to 2 ** 30 or Infinity: received 1099511627776`,
+    ],
+    [
+      { writeHighWaterMark: 65536, maxWriteBuffer: 1000 },
+      RangeError,
+      `${A}'maxWriteBuffer' must be at least 'writeHighWaterMark' (65536): received 1000`,
+    ],
+    [
+      { writeHighWaterMark: 100, writeLowWaterMark: 100 },
+      RangeError,
+      `${A}'writeLowWaterMark' must be less than 'writeHighWaterMark' (100): received 100`,
+    ],
+    [
+      { noDelay: "yes" as unknown as boolean },
+      TypeError,
+      `${A}'noDelay' must be a boolean: received 'yes'`,
+    ],
+    [
+      { loop: {} as EventLoop },
+      TypeError,
+      `${A}'loop' must be an EventLoop: received an object`,
+    ],
+  ];
+  for (const [options, Class, message] of cases) {
+    assertThrows(() => new TcpClient(echo, options), Class, message);
+  }
+  await using client = new TcpClient(echo);
+  await assertRejects(
+    () => client.connect("127.0.0.1:1", { timeoutMs: -0.5 }),
+    RangeError,
+    "Cannot connect as 'timeoutMs' must be a number from 0 to 2147483647 or Infinity: received -0.5",
+  );
+  await assertRejects(
+    () => client.connect("127.0.0.1:1", { signal: {} as AbortSignal }),
+    TypeError,
+    "Cannot connect as 'signal' must be an AbortSignal: received an object",
   );
 });
 

@@ -2,6 +2,8 @@
 // (stranded reads, failing sends, accept-then-drop at the limit, hot accept
 // loops, ignored options).
 
+import { validateDelay } from "../../_internal/validate.ts";
+import { listen } from "../_listen.ts";
 import { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../_internal/to_error.ts";
 import type { Event } from "../../reactor/event.ts";
@@ -15,7 +17,10 @@ import {
 } from "./_connection_table.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
-import type { TcpServerConfig } from "./tcp_server_config.ts";
+import {
+  TcpServerConfig,
+  type TcpServerConfigOptions,
+} from "./tcp_server_config.ts";
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
 import { WorkerServer } from "./_worker_server.ts";
 import { type WorkerHooks, workerHooks } from "./_worker_hooks.ts";
@@ -40,6 +45,7 @@ export interface TcpServerShutdownOptions {
   /**
    * How long connections may take to close after the server stopped
    * accepting; the rest are then force-closed with reason `"shutdown"`.
+   * From 0 to 2 ** 31 - 1 ms.
    * @default {5000}
    */
   timeoutMs?: number;
@@ -228,28 +234,50 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * Creates a server; it binds on {@linkcode TcpServer.start} or
    * {@linkcode TcpServer.run}.
    *
-   * @param config The validated configuration.
-   * @param handler The callbacks, or {@linkcode TcpServerWorkersOptions}
-   * to serve from Workers with a handler module.
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * // A plain options object works as well as a TcpServerConfig.
+   * const server = new TcpServer({ port: 0, idleTimeoutMs: 30_000 }, {
+   *   onData: (ctx, id, data) => void ctx.sendTo(id, data),
+   * });
+   * assertEquals(server.config.idleTimeoutMs, 30_000);
+   * ```
+   *
+   * @param config A configuration, or the options to build one from.
+   * @param handler The callbacks (`onData` required), or
+   * {@linkcode TcpServerWorkersOptions} to serve from Workers with a
+   * handler module.
+   * @throws {TypeError} If `handler` lacks `onData` or an option has the wrong type.
+   * @throws {RangeError} If an option is out of its documented range.
    * @throws {Deno.errors.NotSupported} If `workers` is above 1 and the
    * platform is not Linux or Deno runs without `--unstable-net`.
    */
   constructor(
-    config: TcpServerConfig,
+    config: TcpServerConfig | TcpServerConfigOptions,
     handler: NetworkHandler<T> | TcpServerWorkersOptions,
   ) {
-    this.#config = config;
+    this.#config = config instanceof TcpServerConfig
+      ? config
+      : new TcpServerConfig(config);
     if (
       handler !== null && typeof handler === "object" &&
       "handlerModule" in handler
     ) {
-      this.#workers = new WorkerServer<T>(config, handler);
+      this.#workers = new WorkerServer<T>(this.#config, handler);
       this.#handler = { onData() {} };
       return;
     }
     validateHandler("create server", handler);
     this.#handler = handler;
     this.#listening.promise.catch(() => {});
+  }
+
+  /** The configuration the server was created with. */
+  get config(): TcpServerConfig {
+    return this.#config;
   }
 
   /** The bound address (known once started). */
@@ -298,7 +326,26 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * serves. Throws what `Deno.listen`/`Deno.listenTls` throws (e.g.
    * `AddrInUse`).
    *
+   * @example Serve on a loop of your own
+   * ```ts
+   * import { EventLoop } from "@millrace/io/reactor";
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const loop = new EventLoop();
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * server.start(loop);
+   * const running = loop.run();
+   * assertEquals(server.stats().state, "listening");
+   * await server.shutdown();
+   * loop.stop();
+   * await running;
+   * await loop[Symbol.asyncDispose]();
+   * ```
+   *
    * @param loop The event loop to serve on.
+   * @throws {Deno.errors.AlreadyExists} If the server was started before.
+   * @throws {Deno.errors.AddrInUse} And Deno's other listen errors.
    */
   start(loop: EventLoop): void {
     if (this.#workers !== undefined) {
@@ -312,30 +359,20 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       );
     }
     const config = this.#config;
-    let listener: Deno.Listener;
-    if (config.transport === "unix") {
-      listener = Deno.listen({ transport: "unix", path: config.path! });
-    } else if (config.transport === "tls") {
-      listener = Deno.listenTls({
-        hostname: config.hostname,
-        port: config.port,
-        cert: config.tls!.cert,
-        key: config.tls!.key,
-        alpnProtocols: [...config.tls!.alpnProtocols],
-        tcpBacklog: config.backlog,
-      });
-    } else {
-      this.#hooks = workerHooks.get(this);
-      listener = Deno.listen({
-        hostname: config.hostname,
-        port: config.port,
-        tcpBacklog: config.backlog,
-        // Only in a multi-worker server's Workers (needs --unstable-net).
+    // Set only in a multi-worker server's Workers (see _server_worker.ts).
+    this.#hooks = workerHooks.get(this);
+    const listener = listen(
+      config.transport === "unix"
+        ? { transport: "unix", path: config.path! }
+        : { transport: "tcp", hostname: config.hostname, port: config.port },
+      {
+        tcpBacklog: config.tcpBacklog,
+        ...(config.tls ? { tls: config.tls } : {}),
         ...(this.#hooks?.reusePort ? { reusePort: true } : {}),
-      });
-      if (this.#hooks !== undefined) {
-        this.#hooks.resume = () => this.#connectionRemoved();
-      }
+      },
+    );
+    if (this.#hooks !== undefined) {
+      this.#hooks.resume = () => this.#connectionRemoved();
     }
     this.#loop = loop;
     this.#listener = listener;
@@ -347,7 +384,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       writeHighWaterMark: config.writeHighWaterMark,
       maxWriteBuffer: config.maxWriteBuffer,
       // run() sizes its own loop; a caller's loop needs it per connection.
-      maxReadBufferSize: this.#ownLoop ? undefined : config.bufferSize,
+      maxReadBufferSize: this.#ownLoop ? undefined : config.maxReadBufferSize,
       allocateId: this.#hooks?.allocateId,
     });
     this.#table.onRemoved = () => {
@@ -381,8 +418,21 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * synchronous); the promise resolves once the server has shut down and the
    * loop is disposed.
    *
+   * @example Run until shut down
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * // ... serve; here the example stops by itself.
+   * await server.shutdown({ timeoutMs: 1_000 });
+   * await serving;
+   * ```
+   *
    * @param options Optional abort signal (graceful shutdown).
    * @returns A promise that resolves after shutdown.
+   * @throws {Deno.errors.AlreadyExists} (as a rejection) If the server was
+   * started before; Deno's listen errors (e.g. `AddrInUse`) likewise.
    */
   run(options: TcpServerRunOptions = {}): Promise<void> {
     if (this.#workers !== undefined) return this.#workers.run(options);
@@ -395,13 +445,14 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     }
     const config = this.#config;
     const loop = new EventLoop({
-      maxReadBufferSize: config.bufferSize,
+      maxReadBufferSize: config.maxReadBufferSize,
       // A cap below the loop's default starting buffer lowers that too.
-      ...(config.bufferSize < 64
-        ? { minReadBufferSize: config.bufferSize }
+      ...(config.maxReadBufferSize < 64
+        ? { minReadBufferSize: config.maxReadBufferSize }
         : {}),
       writeHighWaterMark: config.writeHighWaterMark,
       writeLowWaterMark: config.writeLowWaterMark,
+      acceptErrorDelayMs: config.acceptErrorDelayMs,
     });
     this.#ownLoop = true;
     try {
@@ -484,7 +535,23 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     }
   }
 
-  /** The stats of the server; cheap enough to call often. */
+  /**
+   * The stats of the server; cheap enough to call often.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * assertEquals(server.stats().connections, 0);
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @returns A snapshot of state, counters and queued bytes.
+   */
   stats(): TcpServerStats {
     if (this.#workers !== undefined) return this.#workers.stats();
     const table = this.#table;
@@ -525,6 +592,19 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    *
    * @param options `force` and `timeoutMs`.
    * @returns Counts of connections closed gracefully and forced.
+   * @example Graceful shutdown with a deadline
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * const result = await server.shutdown({ timeoutMs: 1_000 });
+   * assertEquals(result.forced, 0);
+   * await serving;
+   * ```
+   *
+   * @throws {RangeError} If `timeoutMs` is not from 0 to 2 ** 31 - 1.
    */
   shutdown(
     options: TcpServerShutdownOptions = {},
@@ -536,13 +616,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       return this.#shutdown;
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
-    if (
-      typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0
-    ) {
-      throw new RangeError(
-        `Cannot shut down server as 'timeoutMs' must be a non-negative number: received ${timeoutMs}`,
-      );
-    }
+    validateDelay("shut down server", "timeoutMs", timeoutMs);
     this.#shutdown = this.#runShutdown(options.force ?? false, timeoutMs);
     return this.#shutdown;
   }
@@ -611,13 +685,37 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   /**
    * Forced shutdown: closes the listener and every connection now.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData: (ctx, id, data) => void ctx.sendTo(id, data) });
+   * const serving = server.run();
+   * await server.close();
+   * await serving;
+   * ```
+   *
    * @returns Counts as for {@linkcode TcpServer.shutdown}.
    */
   close(): Promise<TcpServerShutdownResult> {
     return this.shutdown({ force: true });
   }
 
-  /** Forced shutdown, for `await using`. */
+  /**
+   * Forced shutdown, for `await using`.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData() {} });
+   * const serving = server.run();
+   * {
+   *   await using _scoped = server; // forced shutdown at the end of the block
+   * }
+   * await serving;
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

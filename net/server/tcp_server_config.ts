@@ -1,6 +1,21 @@
 // Configuration of `TcpServer`: a validated, immutable record plus a builder in
 // the manner of mill-net's `ServerConfig::builder()`.
-import { formatValue } from "../../_internal/format.ts";
+import {
+  invalidOption,
+  MAX_BACKLOG,
+  MAX_CONNECTIONS,
+  validateByteSize,
+  validateEnum,
+  validateHostname,
+  validateInteger,
+  validateMilliseconds,
+  validateObject,
+  validatePort,
+  validateString,
+} from "../../_internal/validate.ts";
+import { parseAddress } from "../_address.ts";
+import { resolveConnectionOptions } from "./_connection_options.ts";
+import type { ConnectionOptions } from "./connection_options.ts";
 
 /**
  * The transports a {@linkcode TcpServer} can listen on.
@@ -75,117 +90,90 @@ export interface TcpServerTlsOptions {
  * assertEquals(config.noDelay, true); // the default
  * ```
  */
-export interface TcpServerConfigOptions {
-  /** The transport. @default {"tcp"} */
+export interface TcpServerConfigOptions extends ConnectionOptions {
+  /** The transport: `"tcp"`, `"unix"` or `"tls"`. @default {"tcp"} */
   transport?: TcpServerTransport;
-  /** Hostname to bind (TCP and TLS). @default {"127.0.0.1"} */
+  /**
+   * Hostname or IP address to bind (TCP and TLS): a non-empty string without
+   * spaces or slashes.
+   * @default {"127.0.0.1"}
+   */
   hostname?: string;
-  /** Port to bind (TCP and TLS); `0` picks an ephemeral port. @default {0} */
+  /** Port to bind (TCP and TLS): 0 to 65535; `0` picks an ephemeral port. @default {0} */
   port?: number;
-  /** Socket path (transport `"unix"`). */
+  /** Socket path (transport `"unix"`): a non-empty string. */
   path?: string;
   /** Certificate, key and ALPN protocols (transport `"tls"`). */
   tls?: TcpServerTlsOptions;
-  /** Maximum size in bytes of one receive buffer (reads grow up to it). @default {65536} */
-  bufferSize?: number;
   /**
-   * Maximum number of open connections. At the limit the server stops
-   * accepting (the kernel backlog holds new peers) and resumes below it.
+   * Maximum size in bytes of one receive buffer (reads grow up to it):
+   * 1 B to 1 GiB.
+   * @default {65536}
+   */
+  maxReadBufferSize?: number;
+  /**
+   * Maximum number of open connections: 1 to 2 ** 24, or `Infinity`. At the
+   * limit the server stops accepting (the kernel backlog holds new peers)
+   * and resumes below it.
    * @default {Infinity}
    */
   maxConnections?: number;
-  /** `TCP_NODELAY` on every accepted TCP connection. @default {true} */
-  noDelay?: boolean;
+  /** Kernel accept queue length (TCP and TLS): 1 to 65535. @default {511} */
+  tcpBacklog?: number;
   /**
-   * `SO_KEEPALIVE` on every accepted TCP connection. Deno exposes no
-   * keep-alive interval: the operating system's default applies.
-   * @default {false}
+   * After an accept error that is not a peer's reset/abort (EMFILE, ENFILE,
+   * ...), wait this long before accepting again: whole ms from 0 to
+   * 2 ** 31 - 1 (as `TcpListenerOptions.acceptErrorDelayMs`). Applies to the
+   * loop `TcpServer.run()` creates; a loop passed to `start()` keeps its own.
+   * @default {100}
    */
-  keepAlive?: boolean;
-  /** Close a connection with no traffic for this many ms; `0` disables. @default {0} */
-  idleTimeoutMs?: number;
-  /**
-   * `sendTo` returns `false` once this many bytes are queued. Both water
-   * marks configure the loop `TcpServer.run()` creates; on a loop passed to
-   * `TcpServer.start()`, that loop's own water marks apply.
-   * @default {65536}
-   */
-  writeHighWaterMark?: number;
-  /**
-   * `onWritable` fires once the queue drains below this many bytes (see
-   * `writeHighWaterMark` for which loop applies it).
-   * @default {16384}
-   */
-  writeLowWaterMark?: number;
-  /**
-   * Per-connection cap on queued outbound bytes. A peer that lets more pile
-   * up is disconnected with reason `"slow consumer"`.
-   * @default {1048576}
-   */
-  maxWriteBuffer?: number;
-  /** Kernel accept queue length (TCP and TLS). @default {511} */
-  backlog?: number;
+  acceptErrorDelayMs?: number;
 }
 
-function fail(
-  field: string,
-  expected: string,
-  value: unknown,
-  ErrorClass: ErrorConstructor = typeof value === "number"
-    ? RangeError
-    : TypeError,
-): never {
-  throw new ErrorClass(
-    `Cannot create server config as '${field}' must be ${expected}: received ${
-      formatValue(value)
-    }`,
-  );
+const ACTION = "create server config";
+const TRANSPORTS = ["tcp", "unix", "tls"] as const;
+
+function fail(field: string, rule: string, value: unknown): never {
+  throw invalidOption(TypeError, ACTION, field, rule, value);
 }
 
-function positiveInteger(
-  field: string,
-  value: unknown,
-  allowInfinity = false,
-): number {
-  if (typeof value !== "number") fail(field, "a positive integer", value);
-  if (allowInfinity && value === Infinity) return value;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    fail(
-      field,
-      allowInfinity ? "a positive integer or Infinity" : "a positive integer",
-      value,
+function validateTls(
+  tls: TcpServerTlsOptions | undefined,
+): Readonly<Required<TcpServerTlsOptions>> {
+  if (tls === null || typeof tls !== "object") {
+    fail("tls", "an object with 'cert' and 'key' for transport 'tls'", tls);
+  }
+  if (typeof tls.cert !== "string") fail("tls.cert", "a PEM string", tls.cert);
+  if (!tls.cert.includes("-----BEGIN")) {
+    throw invalidOption(
+      RangeError,
+      ACTION,
+      "tls.cert",
+      "a PEM string",
+      tls.cert,
     );
   }
-  return value;
-}
-
-function boolean(field: string, value: unknown): boolean {
-  if (typeof value !== "boolean") {
-    fail(field, "a boolean", value, TypeError);
+  if (typeof tls.key !== "string" || !tls.key.includes("-----BEGIN")) {
+    if (typeof tls.key === "string") {
+      // Never echo key material into an error message or a log.
+      throw new RangeError(
+        `Cannot ${ACTION} as 'tls.key' must be a PEM string: received a string that is not PEM`,
+      );
+    }
+    fail("tls.key", "a PEM string", tls.key);
   }
-  return value;
-}
-
-/**
- * Parses `"host:port"`, `"[::1]:port"` or `":port"`.
- */
-function parseAddressString(address: string): {
-  hostname: string;
-  port: number;
-} {
-  const match = /^(?:\[([^\]]+)\]|([^:\[\]]*)):(\d+)$/.exec(address);
-  if (!match) {
-    throw new TypeError(
-      `Cannot create server config as 'address' must be "host:port": received ${
-        formatValue(address)
-      }`,
-    );
+  const alpn = tls.alpnProtocols ?? [];
+  if (
+    !Array.isArray(alpn) ||
+    !alpn.every((p) => typeof p === "string" && p !== "")
+  ) {
+    fail("tls.alpnProtocols", "an array of non-empty strings", alpn);
   }
-  const hostname = match[1] ?? match[2] ?? "";
-  return {
-    hostname: hostname === "" ? "127.0.0.1" : hostname,
-    port: +match[3]!,
-  };
+  return Object.freeze({
+    cert: tls.cert,
+    key: tls.key,
+    alpnProtocols: Object.freeze([...alpn]) as string[],
+  });
 }
 
 /**
@@ -196,8 +184,10 @@ function parseAddressString(address: string): {
  *
  * Every option is applied: `noDelay`/`keepAlive` through
  * `conn.setNoDelay()`/`conn.setKeepAlive()` on each accepted TCP connection
- * (Deno's TLS and Unix connections expose neither), `backlog` as the
- * listener's `tcpBacklog`, the rest by the server itself.
+ * (Deno's TLS and Unix connections expose neither), `tcpBacklog` as the
+ * listener's, the rest by the server itself. Option names follow Deno's
+ * where Deno has one (`hostname`, `port`, `transport`, `path`,
+ * `tcpBacklog`, `noDelay`, `keepAlive`, `alpnProtocols`).
  *
  * @example Using the builder
  * ```ts
@@ -206,9 +196,9 @@ function parseAddressString(address: string): {
  *
  * const config = TcpServerConfig.builder()
  *   .address("127.0.0.1:0")
- *   .bufferSize(16384)
+ *   .maxReadBufferSize(16384)
  *   .maxConnections(100)
- *   .idleTimeout(30_000)
+ *   .idleTimeoutMs(30_000)
  *   .build();
  * assertEquals(config.maxConnections, 100);
  * assertEquals(config.port, 0);
@@ -222,7 +212,7 @@ function parseAddressString(address: string): {
  * assertThrows(
  *   () => TcpServerConfig.builder().maxConnections(0).build(),
  *   RangeError,
- *   "'maxConnections' must be a positive integer or Infinity: received 0",
+ *   "'maxConnections' must be an integer from 1 to 2 ** 24 or Infinity: received 0",
  * );
  * ```
  */
@@ -238,7 +228,7 @@ export class TcpServerConfig {
   /** TLS certificate, key and ALPN protocols (TLS). */
   readonly tls: Readonly<Required<TcpServerTlsOptions>> | undefined;
   /** Maximum size of one receive buffer. */
-  readonly bufferSize: number;
+  readonly maxReadBufferSize: number;
   /** Maximum number of open connections. */
   readonly maxConnections: number;
   /** `TCP_NODELAY` on accepted connections. */
@@ -254,123 +244,83 @@ export class TcpServerConfig {
   /** Queue size above which a peer is disconnected as a slow consumer. */
   readonly maxWriteBuffer: number;
   /** Kernel accept queue length. */
-  readonly backlog: number;
+  readonly tcpBacklog: number;
+  /** Pause after an accept error, in ms. */
+  readonly acceptErrorDelayMs: number;
 
   /**
    * Validates and freezes a configuration.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const config = new TcpServerConfig({ port: 0, tcpBacklog: 128 });
+   * assertEquals(config.tcpBacklog, 128);
+   * ```
+   *
    * @param options The fields to set; the rest take their defaults.
+   * @throws {TypeError} If an option has the wrong type (`hostname: 5`).
+   * @throws {RangeError} If an option is out of its documented range.
    */
   constructor(options: TcpServerConfigOptions = {}) {
-    const transport = options.transport ??
-      (options.path !== undefined
-        ? "unix"
-        : options.tls !== undefined
-        ? "tls"
-        : "tcp");
-    if (transport !== "tcp" && transport !== "unix" && transport !== "tls") {
-      fail("transport", `"tcp", "unix" or "tls"`, transport);
-    }
+    validateObject(ACTION, "options", options);
+    const transport = validateEnum(
+      ACTION,
+      "transport",
+      options.transport ??
+        (options.path !== undefined
+          ? "unix"
+          : options.tls !== undefined
+          ? "tls"
+          : "tcp"),
+      TRANSPORTS,
+    );
     this.transport = transport;
-    const hostname = options.hostname ?? "127.0.0.1";
-    if (typeof hostname !== "string" || hostname === "") {
-      fail("hostname", "a non-empty string", hostname);
-    }
-    this.hostname = hostname;
-    const port = options.port ?? 0;
-    if (
-      typeof port !== "number" || !Number.isInteger(port) || port < 0 ||
-      port > 65535
-    ) {
-      fail("port", "an integer from 0 to 65535", port);
-    }
-    this.port = port;
+    this.hostname = validateHostname(
+      ACTION,
+      "hostname",
+      options.hostname ?? "127.0.0.1",
+    );
+    this.port = validatePort(ACTION, "port", options.port ?? 0);
     if (transport === "unix") {
-      if (typeof options.path !== "string" || options.path === "") {
-        fail("path", 'a non-empty string for transport "unix"', options.path);
-      }
+      validateString(ACTION, "path", options.path);
     }
     this.path = options.path;
-    if (transport === "tls") {
-      const tls = options.tls;
-      if (tls === undefined || typeof tls !== "object") {
-        fail(
-          "tls",
-          "an object with 'cert' and 'key' for transport \"tls\"",
-          tls,
-        );
-      }
-      if (typeof tls.cert !== "string" || !tls.cert.includes("-----BEGIN")) {
-        fail(
-          "tls.cert",
-          "a PEM string",
-          typeof tls.cert === "string" ? "(not PEM)" : tls.cert,
-        );
-      }
-      if (typeof tls.key !== "string" || !tls.key.includes("-----BEGIN")) {
-        fail(
-          "tls.key",
-          "a PEM string",
-          typeof tls.key === "string" ? "(not PEM)" : tls.key,
-        );
-      }
-      const alpn = tls.alpnProtocols ?? [];
-      if (
-        !Array.isArray(alpn) ||
-        !alpn.every((p) => typeof p === "string" && p !== "")
-      ) {
-        fail("tls.alpnProtocols", "an array of non-empty strings", alpn);
-      }
-      this.tls = Object.freeze({
-        cert: tls.cert,
-        key: tls.key,
-        alpnProtocols: Object.freeze([...alpn]) as string[],
-      });
-    } else {
-      this.tls = undefined;
-    }
-    this.bufferSize = positiveInteger(
-      "bufferSize",
-      options.bufferSize ?? 65536,
+    this.tls = transport === "tls" ? validateTls(options.tls) : undefined;
+    this.maxReadBufferSize = validateByteSize(
+      ACTION,
+      "maxReadBufferSize",
+      options.maxReadBufferSize ?? 65536,
     );
-    this.maxConnections = positiveInteger(
+    this.maxConnections = validateInteger(
+      ACTION,
       "maxConnections",
       options.maxConnections ?? Infinity,
-      true,
+      { min: 1, max: MAX_CONNECTIONS, allowInfinity: true },
     );
-    this.noDelay = boolean("noDelay", options.noDelay ?? true);
-    this.keepAlive = boolean("keepAlive", options.keepAlive ?? false);
-    const idle = options.idleTimeoutMs ?? 0;
-    if (
-      typeof idle !== "number" || !Number.isFinite(idle) || idle < 0 ||
-      idle > 2_147_483_647
-    ) {
-      fail("idleTimeoutMs", "a finite number of ms from 0 to 2147483647", idle);
-    }
-    this.idleTimeoutMs = idle;
-    this.writeHighWaterMark = positiveInteger(
-      "writeHighWaterMark",
-      options.writeHighWaterMark ?? 65536,
+    const connection = resolveConnectionOptions(ACTION, options);
+    this.noDelay = connection.noDelay;
+    this.keepAlive = connection.keepAlive;
+    this.idleTimeoutMs = connection.idleTimeoutMs;
+    this.writeHighWaterMark = connection.writeHighWaterMark;
+    this.writeLowWaterMark = connection.writeLowWaterMark;
+    this.maxWriteBuffer = connection.maxWriteBuffer;
+    this.tcpBacklog = validateInteger(
+      ACTION,
+      "tcpBacklog",
+      options.tcpBacklog ?? 511,
+      {
+        min: 1,
+        max: MAX_BACKLOG,
+      },
     );
-    const low = options.writeLowWaterMark ??
-      Math.min(16384, this.writeHighWaterMark);
-    if (typeof low !== "number" || !Number.isSafeInteger(low) || low < 0) {
-      fail("writeLowWaterMark", "a non-negative integer", low);
-    }
-    if (low > this.writeHighWaterMark) {
-      fail(
-        "writeLowWaterMark",
-        `at most 'writeHighWaterMark' (${this.writeHighWaterMark})`,
-        low,
-      );
-    }
-    this.writeLowWaterMark = low;
-    this.maxWriteBuffer = positiveInteger(
-      "maxWriteBuffer",
-      options.maxWriteBuffer ?? 1_048_576,
-      true,
+    this.acceptErrorDelayMs = validateMilliseconds(
+      ACTION,
+      "acceptErrorDelayMs",
+      options.acceptErrorDelayMs ?? 100,
     );
-    this.backlog = positiveInteger("backlog", options.backlog ?? 511);
     Object.freeze(this);
   }
 
@@ -393,7 +343,9 @@ export class TcpServerConfig {
 }
 
 /**
- * Fluent builder of {@linkcode TcpServerConfig}; `build()` validates.
+ * Fluent builder of {@linkcode TcpServerConfig} (mill-net's style): a thin
+ * layer over {@linkcode TcpServerConfigOptions}, one method per option, same
+ * names; `build()` validates.
  *
  * @example Usage
  * ```ts
@@ -407,183 +359,321 @@ export class TcpServerConfig {
 export class TcpServerConfigBuilder {
   #options: TcpServerConfigOptions = {};
 
+  #set<K extends keyof TcpServerConfigOptions>(
+    key: K,
+    value: TcpServerConfigOptions[K],
+  ): this {
+    this.#options[key] = value;
+    return this;
+  }
+
   /**
-   * Sets where to listen: `"host:port"`, `{ hostname, port }` or
-   * `{ transport: "unix", path }`.
+   * Sets where to listen: `"host:port"`, `"[::1]:port"`, `":port"`,
+   * `{ hostname, port }` or `{ transport: "unix", path }`.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const config = TcpServerConfig.builder().address("[::1]:8080").build();
+   * assertEquals([config.hostname, config.port], ["::1", 8080]);
+   * ```
    *
    * @param address The address.
    * @returns This builder.
+   * @throws {TypeError} If `address` is neither a string nor an object.
+   * @throws {RangeError} If the string is not `host:port` or the port is out of range.
    */
   address(address: TcpServerAddress): this {
-    if (typeof address === "string") {
-      const { hostname, port } = parseAddressString(address);
-      this.#options.hostname = hostname;
-      this.#options.port = port;
-    } else if (address !== null && typeof address === "object") {
-      if ("path" in address) {
-        this.#options.transport = "unix";
-        this.#options.path = address.path;
-      } else {
-        if (address.hostname !== undefined) {
-          this.#options.hostname = address.hostname;
-        }
-        this.#options.port = address.port;
-      }
+    const parsed = parseAddress(ACTION, address, true);
+    if (parsed.transport === "unix") {
+      this.#options.transport = "unix";
+      this.#options.path = parsed.path;
     } else {
-      fail("address", "a string or an object", address);
+      if (parsed.hostname !== undefined) {
+        this.#options.hostname = parsed.hostname;
+      }
+      this.#options.port = parsed.port;
     }
     return this;
   }
 
   /**
-   * Sets the hostname to bind.
+   * Sets {@linkcode TcpServerConfigOptions.hostname}.
    *
-   * @param hostname The hostname.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().hostname("::1").build().hostname, "::1");
+   * ```
+   *
+   * @param hostname The hostname or IP address to bind.
    * @returns This builder.
    */
   hostname(hostname: string): this {
-    this.#options.hostname = hostname;
-    return this;
+    return this.#set("hostname", hostname);
   }
 
   /**
-   * Sets the port to bind (`0` for an ephemeral port).
+   * Sets {@linkcode TcpServerConfigOptions.port} (`0` for an ephemeral port).
    *
-   * @param port The port.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().port(8080).build().port, 8080);
+   * ```
+   *
+   * @param port The port, 0 to 65535.
    * @returns This builder.
    */
   port(port: number): this {
-    this.#options.port = port;
-    return this;
+    return this.#set("port", port);
   }
 
   /**
-   * Listens on a Unix socket at `path`.
+   * Listens on a Unix socket at `path` (transport `"unix"`).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const config = TcpServerConfig.builder().unix("/tmp/app.sock").build();
+   * assertEquals([config.transport, config.path], ["unix", "/tmp/app.sock"]);
+   * ```
    *
    * @param path The socket path.
    * @returns This builder.
    */
   unix(path: string): this {
     this.#options.transport = "unix";
-    this.#options.path = path;
-    return this;
+    return this.#set("path", path);
   }
 
   /**
-   * Listens with TLS.
+   * Listens with TLS (transport `"tls"`).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const config = TcpServerConfig.builder().tls({
+   *   cert: "-----BEGIN CERTIFICATE-----\n...", // e.g. Deno.readTextFileSync("cert.pem")
+   *   key: "-----BEGIN PRIVATE KEY-----\n...",
+   * }).build();
+   * assertEquals(config.transport, "tls");
+   * ```
    *
    * @param tls Certificate, key and ALPN protocols.
    * @returns This builder.
    */
   tls(tls: TcpServerTlsOptions): this {
     this.#options.transport = "tls";
-    this.#options.tls = tls;
-    return this;
+    return this.#set("tls", tls);
   }
 
   /**
-   * Sets the maximum receive buffer size in bytes.
+   * Sets {@linkcode TcpServerConfigOptions.maxReadBufferSize}.
    *
-   * @param bytes The size.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().maxReadBufferSize(16384).build().maxReadBufferSize, 16384);
+   * ```
+   *
+   * @param bytes The size, 1 B to 1 GiB.
    * @returns This builder.
    */
-  bufferSize(bytes: number): this {
-    this.#options.bufferSize = bytes;
-    return this;
+  maxReadBufferSize(bytes: number): this {
+    return this.#set("maxReadBufferSize", bytes);
   }
 
   /**
-   * Sets the maximum number of open connections.
+   * Sets {@linkcode TcpServerConfigOptions.maxConnections}.
    *
-   * @param count The limit (a positive integer or `Infinity`).
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().maxConnections(100).build().maxConnections, 100);
+   * ```
+   *
+   * @param count The limit: 1 to 2 ** 24, or `Infinity`.
    * @returns This builder.
    */
   maxConnections(count: number): this {
-    this.#options.maxConnections = count;
-    return this;
+    return this.#set("maxConnections", count);
   }
 
   /**
-   * Sets `TCP_NODELAY` on accepted connections.
+   * Sets {@linkcode TcpServerConfigOptions.noDelay}.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().noDelay(false).build().noDelay, false);
+   * ```
    *
    * @param enabled Whether to disable Nagle's algorithm.
    * @returns This builder.
    */
   noDelay(enabled: boolean): this {
-    this.#options.noDelay = enabled;
-    return this;
+    return this.#set("noDelay", enabled);
   }
 
   /**
-   * Sets `SO_KEEPALIVE` on accepted connections (no interval: Deno exposes none).
+   * Sets {@linkcode TcpServerConfigOptions.keepAlive} (no interval: Deno
+   * exposes none).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().keepAlive(true).build().keepAlive, true);
+   * ```
    *
    * @param enabled Whether to enable keep-alive probes.
    * @returns This builder.
    */
   keepAlive(enabled: boolean): this {
-    this.#options.keepAlive = enabled;
-    return this;
+    return this.#set("keepAlive", enabled);
   }
 
   /**
-   * Closes connections idle for `ms` milliseconds (`0` disables).
+   * Sets {@linkcode TcpServerConfigOptions.idleTimeoutMs}.
    *
-   * @param ms The idle timeout.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().idleTimeoutMs(30_000).build().idleTimeoutMs, 30_000);
+   * ```
+   *
+   * @param ms Whole milliseconds from 0 (off) to 2 ** 31 - 1.
    * @returns This builder.
    */
-  idleTimeout(ms: number): this {
-    this.#options.idleTimeoutMs = ms;
-    return this;
+  idleTimeoutMs(ms: number): this {
+    return this.#set("idleTimeoutMs", ms);
   }
 
   /**
-   * Sets the queue size above which `sendTo` returns `false`.
+   * Sets {@linkcode TcpServerConfigOptions.writeHighWaterMark}.
    *
-   * @param bytes The high-water mark.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const config = TcpServerConfig.builder().writeHighWaterMark(4096).build();
+   * assertEquals([config.writeHighWaterMark, config.writeLowWaterMark], [4096, 1024]);
+   * ```
+   *
+   * @param bytes The high-water mark, 2 B to 1 GiB.
    * @returns This builder.
    */
   writeHighWaterMark(bytes: number): this {
-    this.#options.writeHighWaterMark = bytes;
-    return this;
+    return this.#set("writeHighWaterMark", bytes);
   }
 
   /**
-   * Sets the queue size below which `onWritable` fires.
+   * Sets {@linkcode TcpServerConfigOptions.writeLowWaterMark}.
    *
-   * @param bytes The low-water mark.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().writeLowWaterMark(8192).build().writeLowWaterMark, 8192);
+   * ```
+   *
+   * @param bytes The low-water mark, at least 1 and below the high-water mark.
    * @returns This builder.
    */
   writeLowWaterMark(bytes: number): this {
-    this.#options.writeLowWaterMark = bytes;
-    return this;
+    return this.#set("writeLowWaterMark", bytes);
   }
 
   /**
-   * Sets the per-connection cap on queued outbound bytes.
+   * Sets {@linkcode TcpServerConfigOptions.maxWriteBuffer}.
    *
-   * @param bytes The cap (a positive integer or `Infinity`).
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().maxWriteBuffer(4 << 20).build().maxWriteBuffer, 4 << 20);
+   * ```
+   *
+   * @param bytes The cap: from the high-water mark to 1 GiB, or `Infinity`.
    * @returns This builder.
    */
   maxWriteBuffer(bytes: number): this {
-    this.#options.maxWriteBuffer = bytes;
-    return this;
+    return this.#set("maxWriteBuffer", bytes);
   }
 
   /**
-   * Sets the kernel accept queue length.
+   * Sets {@linkcode TcpServerConfigOptions.tcpBacklog}.
    *
-   * @param count The backlog.
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().tcpBacklog(1024).build().tcpBacklog, 1024);
+   * ```
+   *
+   * @param count The accept queue length, 1 to 65535.
    * @returns This builder.
    */
-  backlog(count: number): this {
-    this.#options.backlog = count;
-    return this;
+  tcpBacklog(count: number): this {
+    return this.#set("tcpBacklog", count);
   }
 
   /**
-   * Validates the fields and returns the configuration.
+   * Sets {@linkcode TcpServerConfigOptions.acceptErrorDelayMs}.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().acceptErrorDelayMs(250).build().acceptErrorDelayMs, 250);
+   * ```
+   *
+   * @param ms Whole milliseconds from 0 to 2 ** 31 - 1.
+   * @returns This builder.
+   */
+  acceptErrorDelayMs(ms: number): this {
+    return this.#set("acceptErrorDelayMs", ms);
+  }
+
+  /**
+   * Validates the options set so far and returns the configuration.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertThrows } from "@std/assert";
+   *
+   * assertThrows(() => TcpServerConfig.builder().idleTimeoutMs(1.5).build(), RangeError);
+   * ```
    *
    * @returns The configuration.
+   * @throws {TypeError} If an option has the wrong type.
+   * @throws {RangeError} If an option is out of its documented range.
    */
   build(): TcpServerConfig {
     return new TcpServerConfig({ ...this.#options });

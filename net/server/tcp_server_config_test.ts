@@ -1,12 +1,15 @@
 import { assertEquals, assertThrows } from "@std/assert";
-import { TcpServerConfig } from "./tcp_server_config.ts";
+import {
+  TcpServerConfig,
+  type TcpServerConfigOptions,
+} from "./tcp_server_config.ts";
 
 Deno.test("TcpServerConfig has documented defaults", () => {
   const c = TcpServerConfig.builder().build();
   assertEquals(c.transport, "tcp");
   assertEquals(c.hostname, "127.0.0.1");
   assertEquals(c.port, 0);
-  assertEquals(c.bufferSize, 65536);
+  assertEquals(c.maxReadBufferSize, 65536);
   assertEquals(c.maxConnections, Infinity);
   assertEquals(c.noDelay, true);
   assertEquals(c.keepAlive, false);
@@ -14,28 +17,29 @@ Deno.test("TcpServerConfig has documented defaults", () => {
   assertEquals(c.writeHighWaterMark, 65536);
   assertEquals(c.writeLowWaterMark, 16384);
   assertEquals(c.maxWriteBuffer, 1_048_576);
-  assertEquals(c.backlog, 511);
+  assertEquals(c.tcpBacklog, 511);
+  assertEquals(c.acceptErrorDelayMs, 100);
   assertEquals(Object.isFrozen(c), true);
 });
 
 Deno.test("TcpServerConfig builder sets every field", () => {
   const c = TcpServerConfig.builder()
     .address("[::1]:8080")
-    .bufferSize(1024)
+    .maxReadBufferSize(1024)
     .maxConnections(10)
     .noDelay(false)
     .keepAlive(true)
-    .idleTimeout(500)
+    .idleTimeoutMs(500)
     .writeHighWaterMark(4096)
     .writeLowWaterMark(1024)
     .maxWriteBuffer(8192)
-    .backlog(16)
+    .tcpBacklog(16)
     .build();
   assertEquals(
     [
       c.hostname,
       c.port,
-      c.bufferSize,
+      c.maxReadBufferSize,
       c.maxConnections,
       c.noDelay,
       c.keepAlive,
@@ -43,7 +47,7 @@ Deno.test("TcpServerConfig builder sets every field", () => {
       c.writeHighWaterMark,
       c.writeLowWaterMark,
       c.maxWriteBuffer,
-      c.backlog,
+      c.tcpBacklog,
     ],
     ["::1", 8080, 1024, 10, false, true, 500, 4096, 1024, 8192, 16],
   );
@@ -68,10 +72,10 @@ Deno.test("TcpServerConfig builder sets every field", () => {
     alpnProtocols: ["h2"],
   }).build();
   assertEquals([t.transport, t.tls?.alpnProtocols], ["tls", ["h2"]]);
-  // The low-water mark follows a small high-water mark by default.
+  // The low-water mark follows a small high-water mark by default, below it.
   assertEquals(
     TcpServerConfig.builder().writeHighWaterMark(100).build().writeLowWaterMark,
-    100,
+    25,
   );
 });
 
@@ -81,33 +85,37 @@ Deno.test("TcpServerConfig rejects bad values naming field and value", () => {
     [
       () => b().maxConnections(0).build(),
       RangeError,
-      "'maxConnections' must be a positive integer or Infinity: received 0",
+      "'maxConnections' must be an integer from 1 to 2 ** 24 or Infinity: received 0",
     ],
     [() => b().maxConnections(1.5).build(), RangeError, "received 1.5"],
     [
-      () => b().bufferSize(-1).build(),
+      () => b().maxReadBufferSize(-1).build(),
       RangeError,
-      "'bufferSize' must be a positive integer: received -1",
+      "'maxReadBufferSize' must be an integer from 1 to 2 ** 30: received -1",
     ],
-    [() => b().bufferSize(NaN).build(), RangeError, "received NaN"],
+    [() => b().maxReadBufferSize(NaN).build(), RangeError, "received NaN"],
     [
       () => b().port(70000).build(),
       RangeError,
       "'port' must be an integer from 0 to 65535: received 70000",
     ],
     [
-      () => b().idleTimeout(-5).build(),
+      () => b().idleTimeoutMs(-5).build(),
       RangeError,
-      "'idleTimeoutMs' must be a finite number",
+      "'idleTimeoutMs' must be an integer from 0 to 2147483647: received -5",
     ],
-    [() => b().idleTimeout(Infinity).build(), RangeError, "received Infinity"],
+    [
+      () => b().idleTimeoutMs(Infinity).build(),
+      RangeError,
+      "received Infinity",
+    ],
     [
       () => b().writeHighWaterMark(10).writeLowWaterMark(20).build(),
       RangeError,
-      "'writeLowWaterMark' must be at most 'writeHighWaterMark' (10): received 20",
+      "'writeLowWaterMark' must be less than 'writeHighWaterMark' (10): received 20",
     ],
     [() => b().maxWriteBuffer(0).build(), RangeError, "'maxWriteBuffer'"],
-    [() => b().backlog(0).build(), RangeError, "'backlog'"],
+    [() => b().tcpBacklog(0).build(), RangeError, "'tcpBacklog'"],
     [
       () => b().noDelay("yes" as unknown as boolean).build(),
       TypeError,
@@ -120,28 +128,28 @@ Deno.test("TcpServerConfig rejects bad values naming field and value", () => {
     ],
     [
       () => b().hostname("").build(),
-      TypeError,
-      `'hostname' must be a non-empty string: received ''`,
+      RangeError,
+      `'hostname' must be a non-empty hostname or IP address: received ''`,
     ],
     [
       () => b().address("nope"),
-      TypeError,
-      `'address' must be "host:port": received 'nope'`,
+      RangeError,
+      `'address' must be 'host:port', '[host]:port' or ':port': received 'nope'`,
     ],
     [
       () => b().unix("").build(),
-      TypeError,
+      RangeError,
       "'path' must be a non-empty string",
     ],
     [
       () => b().tls({ cert: "x", key: "y" }).build(),
-      TypeError,
+      RangeError,
       "'tls.cert' must be a PEM string",
     ],
     [
       () => new TcpServerConfig({ transport: "udp" as "tcp" }),
-      TypeError,
-      `'transport' must be "tcp", "unix" or "tls": received 'udp'`,
+      RangeError,
+      `'transport' must be 'tcp', 'unix' or 'tls': received 'udp'`,
     ],
   ];
   for (const [fn, Class, message] of cases) {
@@ -155,7 +163,146 @@ Deno.test("TcpServerConfig accepts Infinity where documented", () => {
   ).build();
   assertEquals([c.maxConnections, c.maxWriteBuffer], [Infinity, Infinity]);
   assertThrows(
-    () => TcpServerConfig.builder().bufferSize(Infinity).build(),
+    () => TcpServerConfig.builder().maxReadBufferSize(Infinity).build(),
     RangeError,
+  );
+});
+
+Deno.test("TcpServerConfig bounds every size, count and delay (issue 9)", () => {
+  const b = () => TcpServerConfig.builder();
+  const A = "Cannot create server config as ";
+  const cases: [() => unknown, ErrorConstructor, string][] = [
+    [
+      () => b().maxConnections(2 ** 40).build(),
+      RangeError,
+      `${A}'maxConnections' must be an integer from 1 to 2 ** 24 or Infinity: received 1099511627776`,
+    ],
+    [
+      () => b().maxWriteBuffer(2 ** 40).build(),
+      RangeError,
+      `${A}'maxWriteBuffer' must be an integer from 1 to 2 ** 30 or Infinity: received 1099511627776`,
+    ],
+    [
+      () => b().writeHighWaterMark(2 ** 40).build(),
+      RangeError,
+      `${A}'writeHighWaterMark' must be an integer from 2 to 2 ** 30: received 1099511627776`,
+    ],
+    [
+      () => b().tcpBacklog(2 ** 40).build(),
+      RangeError,
+      `${A}'tcpBacklog' must be an integer from 1 to 65535: received 1099511627776`,
+    ],
+    [
+      () => b().tcpBacklog(65536).build(),
+      RangeError,
+      `${A}'tcpBacklog' must be an integer from 1 to 65535: received 65536`,
+    ],
+    [
+      () => b().maxReadBufferSize(2 ** 30 + 1).build(),
+      RangeError,
+      `${A}'maxReadBufferSize' must be an integer from 1 to 2 ** 30: received 1073741825`,
+    ],
+    [
+      () => b().idleTimeoutMs(1.5).build(),
+      RangeError,
+      `${A}'idleTimeoutMs' must be an integer from 0 to 2147483647: received 1.5`,
+    ],
+    [
+      () => b().idleTimeoutMs(2 ** 31).build(),
+      RangeError,
+      `${A}'idleTimeoutMs' must be an integer from 0 to 2147483647: received 2147483648`,
+    ],
+    [
+      () => b().maxWriteBuffer(1000).writeHighWaterMark(65536).build(),
+      RangeError,
+      `${A}'maxWriteBuffer' must be at least 'writeHighWaterMark' (65536): received 1000`,
+    ],
+    [
+      () => b().writeHighWaterMark(100).writeLowWaterMark(100).build(),
+      RangeError,
+      `${A}'writeLowWaterMark' must be less than 'writeHighWaterMark' (100): received 100`,
+    ],
+    [
+      () => b().writeLowWaterMark(0).build(),
+      RangeError,
+      `${A}'writeLowWaterMark' must be an integer from 1 to 2 ** 30: received 0`,
+    ],
+    [
+      () => b().acceptErrorDelayMs(0.5).build(),
+      RangeError,
+      `${A}'acceptErrorDelayMs' must be an integer from 0 to 2147483647: received 0.5`,
+    ],
+    [
+      () => new TcpServerConfig({ hostname: 5 as unknown as string }),
+      TypeError,
+      `${A}'hostname' must be a non-empty hostname or IP address: received 5`,
+    ],
+    [
+      () => new TcpServerConfig({ hostname: "a b" }),
+      RangeError,
+      `${A}'hostname' must be a non-empty hostname or IP address: received 'a b'`,
+    ],
+    [
+      () => new TcpServerConfig({ port: "80" as unknown as number }),
+      TypeError,
+      `${A}'port' must be an integer from 0 to 65535: received '80'`,
+    ],
+    [
+      () => new TcpServerConfig(null as unknown as TcpServerConfigOptions),
+      TypeError,
+      `${A}'options' must be an object: received null`,
+    ],
+  ];
+  for (const [fn, Class, message] of cases) {
+    assertThrows(fn, Class, message);
+  }
+});
+
+Deno.test("TcpServerConfig accepts the ends of every range", () => {
+  const c = new TcpServerConfig({
+    port: 65535,
+    maxReadBufferSize: 2 ** 30,
+    maxConnections: 2 ** 24,
+    idleTimeoutMs: 2 ** 31 - 1,
+    writeHighWaterMark: 2,
+    writeLowWaterMark: 1,
+    maxWriteBuffer: 2,
+    tcpBacklog: 65535,
+  });
+  assertEquals(
+    [
+      c.port,
+      c.maxReadBufferSize,
+      c.maxConnections,
+      c.idleTimeoutMs,
+      c.tcpBacklog,
+    ],
+    [65535, 2 ** 30, 2 ** 24, 2 ** 31 - 1, 65535],
+  );
+  assertEquals(
+    [c.writeHighWaterMark, c.writeLowWaterMark, c.maxWriteBuffer],
+    [2, 1, 2],
+  );
+});
+
+Deno.test("TcpServerConfig derives the write limits from the high-water mark", () => {
+  const small = new TcpServerConfig({ writeHighWaterMark: 1000 });
+  assertEquals([small.writeLowWaterMark, small.maxWriteBuffer], [
+    250,
+    1_048_576,
+  ]);
+  const big = new TcpServerConfig({ writeHighWaterMark: 1_048_576 });
+  assertEquals([big.writeLowWaterMark, big.maxWriteBuffer], [
+    16384,
+    16_777_216,
+  ]);
+  const defaults = new TcpServerConfig();
+  assertEquals(
+    [
+      defaults.writeHighWaterMark,
+      defaults.writeLowWaterMark,
+      defaults.maxWriteBuffer,
+    ],
+    [65536, 16384, 1_048_576],
   );
 });

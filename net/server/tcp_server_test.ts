@@ -390,12 +390,15 @@ Deno.test("TcpServer never hands onData more than bufferSize bytes", async () =>
   let largest = 0;
   let total = 0;
   const loop = new EventLoop(); // the loop's own maximum is 64 KiB
-  const server = new TcpServer(new TcpServerConfig({ bufferSize: 1024 }), {
-    onData(_ctx, _id, data) {
-      largest = Math.max(largest, data.length);
-      total += data.length;
+  const server = new TcpServer(
+    new TcpServerConfig({ maxReadBufferSize: 1024 }),
+    {
+      onData(_ctx, _id, data) {
+        largest = Math.max(largest, data.length);
+        total += data.length;
+      },
     },
-  });
+  );
   server.start(loop);
   const running = loop.run();
   const conn = await connectTo(server.addr);
@@ -417,7 +420,7 @@ Deno.test("TcpServer.run() honours a tiny bufferSize too", async () => {
       largest = Math.max(largest, data.length);
       total += data.length;
     },
-  }, { bufferSize: 64 });
+  }, { maxReadBufferSize: 64 });
   const conn = await connectTo(server.addr);
   await conn.write(new Uint8Array(10_000));
   await waitFor(() => total === 10_000, 5000, "all bytes");
@@ -726,7 +729,7 @@ Deno.test("TcpServer calls onListening and passes backlog to the listener; broad
         if (text === "many") ctx.broadcast("y", { except: [1, 2] });
       },
       onListening: (_ctx, addr) => void listened.push(addr),
-    }, { backlog: 7 }));
+    }, { tcpBacklog: 7 }));
   } finally {
     // deno-lint-ignore no-explicit-any
     (Deno as any).listen = listen;
@@ -878,4 +881,23 @@ Deno.test("TcpServer: closing with flush gives up on a peer that never reads aft
   loop.stop();
   await running;
   await loop[Symbol.asyncDispose]();
+});
+
+Deno.test("TcpServer.shutdown() bounds timeoutMs (Infinity would fire at once)", async () => {
+  const server = new TcpServer(new TcpServerConfig({ port: 0 }), {
+    onData() {},
+  });
+  const running = server.run();
+  assertThrows(
+    () => server.shutdown({ timeoutMs: Infinity }),
+    RangeError,
+    "Cannot shut down server as 'timeoutMs' must be a number from 0 to 2147483647: received Infinity",
+  );
+  assertThrows(
+    () => server.shutdown({ timeoutMs: -1 }),
+    RangeError,
+    "received -1",
+  );
+  await server.shutdown({ timeoutMs: 100 });
+  await running;
 });

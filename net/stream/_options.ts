@@ -1,18 +1,15 @@
 // Checks of the options objects that TcpStream and TcpListener share, so both
 // reject bad input with the same messages.
-import { formatValue } from "../../_internal/format.ts";
-import { validateSignal, validateTimeout } from "./_deadline.ts";
-import type { TcpStreamCallOptions, TcpStreamOptions } from "./tcp_stream.ts";
+import { validateObject } from "../../_internal/validate.ts";
+import { validateSignal, validateTimeout } from "../_deadline.ts";
+import type {
+  TcpStreamCallOptions,
+  TcpStreamOptions,
+} from "./tcp_stream_options.ts";
 
 /** Checks that `options` is an object (not `null`). */
 export function validateOptionsObject(action: string, options: unknown): void {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(
-      `Cannot ${action} as 'options' must be an object: received ${
-        formatValue(options)
-      }`,
-    );
-  }
+  validateObject(action, "options", options);
 }
 
 /** Checks the options of one call: an object with `timeoutMs` and `signal`. */

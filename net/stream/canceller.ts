@@ -18,7 +18,11 @@ import { CancelledError } from "../errors.ts";
  * ```
  */
 export interface CancellerFromSignalsOptions {
-  /** Called when a signal cancels the canceller. */
+  /**
+   * Called when a signal cancels the canceller.
+   *
+   * @param signal The signal received.
+   */
   onSignal?(signal: Deno.Signal): void;
 }
 
@@ -63,6 +67,17 @@ export class Canceller implements Disposable {
   /**
    * Cancels every pending operation of the scope; idempotent.
    *
+   * @example Usage
+   * ```ts
+   * import { Canceller } from "@millrace/io/net";
+   * import { assert } from "@std/assert";
+   *
+   * const canceller = new Canceller();
+   * canceller.cancel("shutting down");
+   * assert(canceller.cancelled);
+   * assert(canceller.signal.reason === "shutting down");
+   * ```
+   *
    * @param reason Becomes the `cause` of the `CancelledError`s; a
    * `CancelledError` when absent.
    */
@@ -90,6 +105,9 @@ export class Canceller implements Disposable {
    * @param signals The OS signals that cancel.
    * @param options Callback when a signal arrives.
    * @returns A new canceller listening to `signals`.
+   * @throws {TypeError} If `signals` is not a non-empty array, or Deno's
+   * error if a signal is not supported on this platform (nothing stays
+   * registered then).
    */
   static fromSignals(
     signals: readonly Deno.Signal[],
@@ -123,7 +141,24 @@ export class Canceller implements Disposable {
     return canceller;
   }
 
-  /** Throws the `CancelledError` if cancelled. */
+  /**
+   * Throws the `CancelledError` if cancelled; a check for long loops of
+   * your own between I/O calls.
+   *
+   * @example Usage
+   * ```ts
+   * import { Canceller, CancelledError } from "@millrace/io/net";
+   * import { assertThrows } from "@std/assert";
+   *
+   * const canceller = new Canceller();
+   * canceller.throwIfCancelled(); // not yet: returns
+   * canceller.cancel();
+   * assertThrows(() => canceller.throwIfCancelled(), CancelledError);
+   * ```
+   *
+   * @throws {CancelledError} If `cancel()` was called; its `cause` is the
+   * reason.
+   */
   throwIfCancelled(): void {
     if (!this.cancelled) return;
     throw new CancelledError("Cannot continue as the canceller was cancelled", {
@@ -131,7 +166,21 @@ export class Canceller implements Disposable {
     });
   }
 
-  /** Cancels and removes the OS signal listeners. */
+  /**
+   * Cancels and removes the OS signal listeners.
+   *
+   * @example Usage
+   * ```ts
+   * import { Canceller } from "@millrace/io/net";
+   * import { assert } from "@std/assert";
+   *
+   * const canceller = new Canceller();
+   * {
+   *   using _scope = canceller;
+   * }
+   * assert(canceller.cancelled);
+   * ```
+   */
   [Symbol.dispose](): void {
     this.cancel(
       new CancelledError("Cannot continue as the canceller was disposed"),

@@ -5,11 +5,19 @@
 // flight and the next accept() adopts it, so no connection is lost; if the
 // listener is closed meanwhile, a connection it still produces is closed.
 import { classifyAcceptError } from "../../_internal/accept_policy.ts";
-import { formatValue } from "../../_internal/format.ts";
-import { Deadline, DeadlineTimer } from "./_deadline.ts";
+import { parseAddress } from "../_address.ts";
+import { listen } from "../_listen.ts";
+import {
+  MAX_BACKLOG,
+  validateFunction,
+  validateInteger,
+  validateMilliseconds,
+} from "../../_internal/validate.ts";
+import { Deadline, DeadlineTimer } from "../_deadline.ts";
 import { NetError } from "../errors.ts";
 import { validateCallOptions, validateStreamOptions } from "./_options.ts";
-import { TcpStream, type TcpStreamOptions } from "./tcp_stream.ts";
+import { TcpStream } from "./tcp_stream.ts";
+import type { TcpStreamOptions } from "./tcp_stream_options.ts";
 
 /**
  * The address of {@linkcode TcpListener.bind}, as for `Deno.listen`.
@@ -43,14 +51,16 @@ export type TcpListenerAddress =
  */
 export interface TcpListenerOptions extends TcpStreamOptions {
   /**
-   * Length of the kernel's queue of connections not yet accepted.
+   * Length of the kernel's queue of connections not yet accepted: 1 to
+   * 65535.
    *
    * @default {511}
    */
   tcpBacklog?: number;
   /**
    * How long to wait before accepting again after an accept error other than
-   * a peer's reset/abort/refusal (EMFILE, ENFILE, ENOMEM, ...).
+   * a peer's reset/abort/refusal (EMFILE, ENFILE, ENOMEM, ...): whole
+   * milliseconds from 0 to 2 ** 31 - 1.
    *
    * @default {100}
    */
@@ -61,6 +71,8 @@ export interface TcpListenerOptions extends TcpStreamOptions {
    * reported: they are retried at once.
    *
    * @default {logs with `console.error`, as `Deno.serve` does}
+   *
+   * @param error The accept error.
    */
   onError?(error: unknown): void;
 }
@@ -82,7 +94,8 @@ export interface TcpListenerOptions extends TcpStreamOptions {
  */
 export interface TcpListenerAcceptOptions {
   /**
-   * Total time for the call in milliseconds, retries and back-off included.
+   * Total time for the call in milliseconds, retries and back-off included:
+   * from 0 to 2 ** 31 - 1 ms, or `Infinity`.
    *
    * @default {Infinity}
    */
@@ -180,42 +193,14 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
     options: TcpListenerOptions = {},
   ): TcpListener {
     const action = "bind listener";
-    if (address === null || typeof address !== "object") {
-      throw new TypeError(
-        `Cannot ${action} as 'address' must be an object: received ${
-          formatValue(address)
-        }`,
-      );
-    }
+    const parsed = parseAddress(action, address, true);
     validateListenerOptions(action, options);
-    const backlog = options.tcpBacklog;
-    let listener: Deno.Listener;
-    if (address.transport === "unix") {
-      listener = Deno.listen({ transport: "unix", path: address.path });
-    } else {
-      if (address.transport !== undefined && address.transport !== "tcp") {
-        throw new TypeError(
-          `Cannot ${action} as 'transport' must be "tcp" or "unix": received ${
-            formatValue(address.transport)
-          }`,
-        );
-      }
-      const { port } = address;
-      if (!Number.isInteger(port) || port < 0 || port > 65535) {
-        throw new RangeError(
-          `Cannot ${action} as 'port' must be an integer from 0 to 65535: received ${
-            formatValue(port)
-          }`,
-        );
-      }
-      listener = Deno.listen({
-        port,
-        ...(address.hostname === undefined
-          ? {}
-          : { hostname: address.hostname }),
-        ...(backlog === undefined ? {} : { tcpBacklog: backlog }),
-      });
-    }
+    const listener = listen(
+      parsed,
+      options.tcpBacklog === undefined
+        ? {}
+        : { tcpBacklog: options.tcpBacklog },
+    );
     return new TcpListener(listener, options);
   }
 
@@ -246,6 +231,10 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
    *
    * @param options Deadline and signal.
    * @returns The accepted stream.
+   * @throws {TimedOutError} If `timeoutMs` passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the listener is or gets closed.
+   * @throws {TypeError | RangeError} For bad options.
    */
   async accept(options: TcpListenerAcceptOptions = {}): Promise<TcpStream> {
     const action = "accept";
@@ -305,7 +294,28 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
     }
   }
 
-  /** Accepts until the listener is closed. */
+  /**
+   * Accepts until the listener is closed.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using _client = await TcpStream.connect(listener.addr);
+   * let accepted = 0;
+   * for await (using _stream of listener) {
+   *   accepted++;
+   *   listener.close(); // ends the loop
+   * }
+   * assertEquals(accepted, 1);
+   * ```
+   *
+   * @returns An iterator of accepted streams.
+   * @throws {TimedOutError} Never by itself (no deadline); accept errors other
+   * than the listener closing are thrown.
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<TcpStream> {
     while (!this.#closed) {
       try {
@@ -321,6 +331,20 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
    * Stops listening; idempotent. A pending `accept()` rejects with a
    * `NetError` of kind `"closed"`; connections accepted but not yet handed out
    * are closed.
+   *
+   * @example Usage
+   * ```ts
+   * import { NetError, TcpListener } from "@millrace/io/net";
+   * import { assertRejects } from "@std/assert";
+   *
+   * const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * const pending = listener.accept();
+   * listener.close();
+   * await assertRejects(() => pending, NetError, "closed");
+   * ```
+   *
+   * @throws {Error} Deno's error if closing the listener fails other than by
+   * it being closed already.
    */
   close(): void {
     if (this.#closed) return;
@@ -335,7 +359,21 @@ export class TcpListener implements Disposable, AsyncIterable<TcpStream> {
     }
   }
 
-  /** Closes the listener (see {@linkcode TcpListener.close}). */
+  /**
+   * Closes the listener (see {@linkcode TcpListener.close}).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpListener } from "@millrace/io/net";
+   * import { assert } from "@std/assert";
+   *
+   * const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * {
+   *   using _scoped = listener;
+   * }
+   * assert(listener.closed);
+   * ```
+   */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -395,34 +433,20 @@ function validateListenerOptions(
   options: TcpListenerOptions,
 ): void {
   validateStreamOptions(action, options);
-  const delay = options.acceptErrorDelayMs;
-  if (
-    delay !== undefined &&
-    (typeof delay !== "number" || !(delay >= 0) || delay === Infinity)
-  ) {
-    throw new RangeError(
-      `Cannot ${action} as 'acceptErrorDelayMs' must be a non-negative finite number: received ${
-        formatValue(delay)
-      }`,
+  if (options.acceptErrorDelayMs !== undefined) {
+    validateMilliseconds(
+      action,
+      "acceptErrorDelayMs",
+      options.acceptErrorDelayMs,
     );
   }
-  const backlog = options.tcpBacklog;
-  if (
-    backlog !== undefined && (!Number.isInteger(backlog) || backlog < 0)
-  ) {
-    throw new RangeError(
-      `Cannot ${action} as 'tcpBacklog' must be a non-negative integer: received ${
-        formatValue(backlog)
-      }`,
-    );
+  if (options.tcpBacklog !== undefined) {
+    validateInteger(action, "tcpBacklog", options.tcpBacklog, {
+      min: 1,
+      max: MAX_BACKLOG,
+    });
   }
-  if (
-    options.onError !== undefined && typeof options.onError !== "function"
-  ) {
-    throw new TypeError(
-      `Cannot ${action} as 'onError' must be a function: received ${
-        formatValue(options.onError)
-      }`,
-    );
+  if (options.onError !== undefined) {
+    validateFunction(action, "onError", options.onError);
   }
 }

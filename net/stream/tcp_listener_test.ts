@@ -254,13 +254,29 @@ Deno.test("TcpListener rejects bad input with std-style messages", async () => {
         acceptErrorDelayMs: -1,
       }),
     RangeError,
-    "Cannot bind listener as 'acceptErrorDelayMs' must be a non-negative finite number: received -1",
+    "Cannot bind listener as 'acceptErrorDelayMs' must be an integer from 0 to 2147483647: received -1",
   );
   assertThrows(
     () =>
       TcpListener.bind({ hostname: "127.0.0.1", port: 0 }, { tcpBacklog: 1.5 }),
     RangeError,
-    "Cannot bind listener as 'tcpBacklog' must be a non-negative integer: received 1.5",
+    "Cannot bind listener as 'tcpBacklog' must be an integer from 1 to 65535: received 1.5",
+  );
+  assertThrows(
+    () =>
+      TcpListener.bind({ hostname: "127.0.0.1", port: 0 }, {
+        tcpBacklog: 2 ** 40,
+      }),
+    RangeError,
+    "Cannot bind listener as 'tcpBacklog' must be an integer from 1 to 65535: received 1099511627776",
+  );
+  assertThrows(
+    () =>
+      TcpListener.bind({ hostname: "127.0.0.1", port: 0 }, {
+        acceptErrorDelayMs: 0.5,
+      }),
+    RangeError,
+    "Cannot bind listener as 'acceptErrorDelayMs' must be an integer from 0 to 2147483647: received 0.5",
   );
   assertThrows(
     () =>
@@ -268,7 +284,7 @@ Deno.test("TcpListener rejects bad input with std-style messages", async () => {
         readTimeoutMs: -3,
       }),
     RangeError,
-    "Cannot bind listener as 'readTimeoutMs' must be a non-negative number: received -3",
+    "Cannot bind listener as 'readTimeoutMs' must be a number from 0 to 2147483647 or Infinity: received -3",
   );
   assertThrows(
     () =>
@@ -282,7 +298,7 @@ Deno.test("TcpListener rejects bad input with std-style messages", async () => {
   await assertRejects(
     () => listener.accept({ timeoutMs: -1 }),
     RangeError,
-    "Cannot accept as 'timeoutMs' must be a non-negative number: received -1",
+    "Cannot accept as 'timeoutMs' must be a number from 0 to 2147483647 or Infinity: received -1",
   );
   await assertRejects(
     () => listener.accept(null as never),

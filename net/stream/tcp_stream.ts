@@ -12,193 +12,39 @@
 // its bytes are sent. One that had started is finished in the background, so
 // the peer never sees half a message; the next write queues behind it.
 import {
-  type InflightOutcome,
   stashInflightRead,
   stashPendingWrites,
   takeInflightRead,
   takePendingWrites,
 } from "../../_internal/inflight.ts";
-import type { Canceller } from "./canceller.ts";
+import type {
+  ReadAllOptions,
+  ReadUntilOptions,
+  TcpStreamAddress,
+  TcpStreamCallOptions,
+  TcpStreamConnectOptions,
+  TcpStreamOptions,
+} from "./tcp_stream_options.ts";
 import { formatValue } from "../../_internal/format.ts";
+import { parseAddress, toDenoAddress } from "../_address.ts";
+import { connectWithDeadline } from "../_connect.ts";
+import {
+  MAX_BUFFER_SIZE,
+  validateByteSize,
+  validateDelay,
+  validateInteger,
+} from "../../_internal/validate.ts";
 import { FifoLock } from "./_fifo_lock.ts";
+import { StreamReader } from "./_stream_reader.ts";
 import { validateCallOptions, validateStreamOptions } from "./_options.ts";
 import {
   Deadline,
   DeadlineTimer,
   validateSignal,
   validateTimeout,
-} from "./_deadline.ts";
-import {
-  CancelledError,
-  IncompleteError,
-  NetError,
-  TimedOutError,
-  TooBigError,
-} from "../errors.ts";
+} from "../_deadline.ts";
+import { CancelledError, NetError, TimedOutError } from "../errors.ts";
 
-/**
- * Options shared by every call of {@linkcode TcpStream}.
- *
- * @example Usage
- * ```ts
- * import { TcpListener, TcpStream, type TcpStreamCallOptions, TimedOutError } from "@millrace/io/net";
- * import { assertRejects } from "@std/assert";
- *
- * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
- * using client = await TcpStream.connect(listener.addr);
- * using _server = await listener.accept();
- * const options: TcpStreamCallOptions = { timeoutMs: 10 };
- * await assertRejects(() => client.read(new Uint8Array(16), options), TimedOutError);
- * ```
- */
-export interface TcpStreamCallOptions {
-  /**
-   * Total time for the call in milliseconds, however many reads or writes it
-   * takes. `Infinity` waits forever.
-   *
-   * @default {the stream's `readTimeoutMs` or `writeTimeoutMs`}
-   */
-  timeoutMs?: number;
-  /** Cancels the call; it rejects with `CancelledError`. */
-  signal?: AbortSignal;
-}
-
-/**
- * Options for {@linkcode TcpStream.readUntil}.
- *
- * @example Usage
- * ```ts
- * import { type ReadUntilOptions, TcpListener, TcpStream } from "@millrace/io/net";
- * import { assertEquals } from "@std/assert";
- *
- * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
- * using client = await TcpStream.connect(listener.addr);
- * using server = await listener.accept();
- * await client.writeAll(new TextEncoder().encode("PING\r\n"));
- * const options: ReadUntilOptions = { maxLength: 1024, includeDelimiter: false, timeoutMs: 1_000 };
- * const line = await server.readUntil(new TextEncoder().encode("\r\n"), options);
- * assertEquals(new TextDecoder().decode(line!), "PING");
- * ```
- */
-export interface ReadUntilOptions extends TcpStreamCallOptions {
-  /**
-   * Largest number of bytes before the delimiter; more is a `TooBigError`.
-   *
-   * @default {65536}
-   */
-  maxLength?: number;
-  /**
-   * Whether the returned bytes end with the delimiter.
-   *
-   * @default {false}
-   */
-  includeDelimiter?: boolean;
-}
-
-/**
- * Options for {@linkcode TcpStream.readAll}.
- *
- * @example Usage
- * ```ts
- * import { type ReadAllOptions, TcpListener, TcpStream } from "@millrace/io/net";
- * import { assertEquals } from "@std/assert";
- *
- * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
- * using client = await TcpStream.connect(listener.addr);
- * using server = await listener.accept();
- * await client.writeAll(new TextEncoder().encode("all of it"));
- * await client.closeWrite();
- * const options: ReadAllOptions = { maxLength: 1024, timeoutMs: 1_000 };
- * assertEquals(new TextDecoder().decode(await server.readAll(options)), "all of it");
- * ```
- */
-export interface ReadAllOptions extends TcpStreamCallOptions {
-  /**
-   * Largest number of bytes to read before end of stream; more is a
-   * `TooBigError`.
-   *
-   * @default {16777216} (16 MiB)
-   */
-  maxLength?: number;
-}
-
-/**
- * Options for {@linkcode TcpStream} (its constructor and `connect`).
- *
- * @example Usage
- * ```ts
- * import { TcpStream, type TcpStreamOptions } from "@millrace/io/net";
- * import { assertEquals } from "@std/assert";
- *
- * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * const options: TcpStreamOptions = { readTimeoutMs: 5_000, writeTimeoutMs: 1_000 };
- * using stream = new TcpStream(await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }), options);
- * assertEquals(stream.readTimeoutMs, 5_000);
- * ```
- */
-export interface TcpStreamOptions {
-  /**
-   * Default `timeoutMs` of read calls. `Infinity` waits forever.
-   *
-   * @default {Infinity}
-   */
-  readTimeoutMs?: number;
-  /**
-   * Default `timeoutMs` of write calls. `Infinity` waits forever.
-   *
-   * @default {Infinity}
-   */
-  writeTimeoutMs?: number;
-  /** Every call of the stream is cancelled by this canceller. */
-  canceller?: Canceller;
-}
-
-/**
- * Options for {@linkcode TcpStream.connect}.
- *
- * @example Usage
- * ```ts
- * import { TcpListener, TcpStream, type TcpStreamConnectOptions } from "@millrace/io/net";
- * import { assertEquals } from "@std/assert";
- *
- * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
- * const options: TcpStreamConnectOptions = { timeoutMs: 1_000, signal: AbortSignal.timeout(2_000), readTimeoutMs: 5_000 };
- * using client = await TcpStream.connect(listener.addr, options);
- * assertEquals(client.readTimeoutMs, 5_000);
- * ```
- */
-export interface TcpStreamConnectOptions extends TcpStreamOptions {
-  /**
-   * Time to establish the connection in milliseconds.
-   *
-   * @default {Infinity}
-   */
-  timeoutMs?: number;
-  /** Cancels the connection attempt. */
-  signal?: AbortSignal;
-}
-
-/**
- * The address of {@linkcode TcpStream.connect}, as for `Deno.connect`.
- *
- * @example Usage
- * ```ts
- * import { TcpListener, TcpStream, type TcpStreamAddress } from "@millrace/io/net";
- * import { assertEquals } from "@std/assert";
- *
- * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
- * const { port } = listener.addr as Deno.NetAddr;
- * const address: TcpStreamAddress = { hostname: "127.0.0.1", port };
- * using client = await TcpStream.connect(address);
- * assertEquals((client.remoteAddr as Deno.NetAddr).port, port);
- * ```
- */
-export type TcpStreamAddress =
-  | { hostname?: string; port: number; transport?: "tcp" }
-  | { transport: "unix"; path: string };
-
-const MIN_CHUNK = 4096;
-const MAX_CHUNK = 65536;
 const DEFAULT_MAX_LINE = 65536;
 const DEFAULT_MAX_ALL = 16 * 1024 * 1024;
 const noop = (): void => {};
@@ -233,22 +79,13 @@ const noop = (): void => {};
  */
 export class TcpStream implements Disposable {
   readonly #conn: Deno.Conn;
-  readonly #canceller: Canceller | undefined;
+  readonly #canceller: TcpStreamOptions["canceller"];
   readonly #timer: DeadlineTimer;
   #readTimeoutMs: number;
   #writeTimeoutMs: number;
 
-  // Unread bytes are #buffer[#start, #end).
-  #buffer: Uint8Array = new Uint8Array(0);
-  #start = 0;
-  #end = 0;
-  // The read in flight (at most one), into #chunk; it appends to #buffer when
-  // it lands and never rejects (errors go to #readError).
-  #inflight: Promise<void> | undefined;
-  #chunk: Uint8Array | undefined;
-  #chunkSize = MIN_CHUNK;
-  #eof = false;
-  #readError: unknown;
+  // The buffer and the one read in flight.
+  readonly #in: StreamReader;
   // Read calls run one at a time, in call order.
   readonly #readLock = new FifoLock();
 
@@ -264,8 +101,20 @@ export class TcpStream implements Disposable {
    * Wraps an open connection. The stream owns it from now on: read and write
    * through the stream only, or bytes may be lost.
    *
+   * @example Wrap a Deno connection
+   * ```ts
+   * import { TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+   * using stream = new TcpStream(conn, { readTimeoutMs: 1_000 });
+   * assertEquals(stream.readTimeoutMs, 1_000);
+   * ```
+   *
    * @param conn The connection, for example from `Deno.connect`.
    * @param options Default timeouts and canceller.
+   * @throws {TypeError | RangeError} For bad options.
    */
   constructor(conn: Deno.Conn, options: TcpStreamOptions = {}) {
     validateStreamOptions("create stream", options);
@@ -276,15 +125,9 @@ export class TcpStream implements Disposable {
     this.#writeTimeoutMs = options.writeTimeoutMs ?? Infinity;
     // A connection taken from the reactor may have a read in flight and
     // writes still queued there: adopt both, so no byte is lost or reordered.
+    this.#in = new StreamReader(conn);
     const inherited = takeInflightRead(conn);
-    if (inherited) {
-      this.#inflight = inherited.then((outcome) => {
-        this.#inflight = undefined;
-        if (outcome.data !== undefined) this.#append(outcome.data);
-        else if (outcome.eof) this.#eof = true;
-        else this.#readError = outcome.error ?? new Error("Read failed");
-      });
-    }
+    if (inherited) this.#in.adopt(inherited);
     const writes = takePendingWrites(conn);
     if (writes) {
       this.#writeLock.tryAcquire();
@@ -306,6 +149,10 @@ export class TcpStream implements Disposable {
    * @param address Hostname and port, or a Unix socket path.
    * @param options Connect deadline, signal, canceller and stream defaults.
    * @returns The connected stream.
+   * @throws {TimedOutError} If `timeoutMs` passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {TypeError | RangeError} For a bad address or options.
+   * @throws {Deno.errors.ConnectionRefused} And Deno's other connect errors.
    */
   static async connect(
     address: TcpStreamAddress | Deno.Addr,
@@ -315,31 +162,12 @@ export class TcpStream implements Disposable {
     validateStreamOptions(action, options);
     validateTimeout(action, "timeoutMs", options.timeoutMs);
     validateSignal(action, options.signal);
-    const connectOptions = toConnectOptions(address);
-    using deadline = new Deadline(action, options.timeoutMs, [
-      options.signal,
-      options.canceller?.signal,
-    ]);
-    deadline.throwIfAborted();
-    // Deno.connect takes one signal and rejects with its reason: abort it with
-    // our own error, so that the caller gets TimedOutError/CancelledError.
-    const controller = new AbortController();
-    const attempt = Deno.connect({
-      ...connectOptions,
-      signal: controller.signal,
-    } as Deno.ConnectOptions);
-    try {
-      const conn = await deadline.race(attempt);
-      return new TcpStream(conn, options);
-    } catch (error) {
-      if (error instanceof TimedOutError || error instanceof CancelledError) {
-        controller.abort(error);
-        // The attempt rejects with our error (or a conn that won the race and
-        // must be closed).
-        attempt.then((conn) => conn.close(), noop);
-      }
-      throw error;
-    }
+    const conn = await connectWithDeadline(
+      toDenoAddress(parseAddress(action, address, false)),
+      options.timeoutMs,
+      [options.signal, options.canceller?.signal],
+    );
+    return new TcpStream(conn, options);
   }
 
   /** The local address. */
@@ -356,33 +184,38 @@ export class TcpStream implements Disposable {
   get readTimeoutMs(): number {
     return this.#readTimeoutMs;
   }
+  /**
+   * Sets the default `timeoutMs` of read calls: from 0 to 2 ** 31 - 1 ms,
+   * or `Infinity`.
+   */
   set readTimeoutMs(value: number) {
-    validateTimeout("set timeout", "readTimeoutMs", value);
-    if (value === undefined) {
-      throw new TypeError(
-        "Cannot set timeout as 'readTimeoutMs' must be a number: received undefined",
-      );
-    }
-    this.#readTimeoutMs = value;
+    this.#readTimeoutMs = validateDelay("set timeout", "readTimeoutMs", value, {
+      allowInfinity: true,
+    });
   }
 
   /** Default `timeoutMs` of write calls (`Infinity`: none). */
   get writeTimeoutMs(): number {
     return this.#writeTimeoutMs;
   }
+  /**
+   * Sets the default `timeoutMs` of write calls: from 0 to 2 ** 31 - 1 ms,
+   * or `Infinity`.
+   */
   set writeTimeoutMs(value: number) {
-    validateTimeout("set timeout", "writeTimeoutMs", value);
-    if (value === undefined) {
-      throw new TypeError(
-        "Cannot set timeout as 'writeTimeoutMs' must be a number: received undefined",
-      );
-    }
-    this.#writeTimeoutMs = value;
+    this.#writeTimeoutMs = validateDelay(
+      "set timeout",
+      "writeTimeoutMs",
+      value,
+      {
+        allowInfinity: true,
+      },
+    );
   }
 
   /** Number of bytes received and not yet read. */
   get bufferedBytes(): number {
-    return this.#end - this.#start;
+    return this.#in.buffered;
   }
 
   /** Whether `close()` was called. */
@@ -390,13 +223,39 @@ export class TcpStream implements Disposable {
     return this.#closed;
   }
 
-  /** Disables Nagle's algorithm (TCP only; a no-op on Unix sockets). */
+  /**
+   * Disables Nagle's algorithm (TCP only; a no-op on Unix sockets).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using stream = await TcpStream.connect(listener.addr);
+   * stream.setNoDelay(true);
+   * ```
+   *
+   * @param noDelay `true` to send small writes at once.
+   */
   setNoDelay(noDelay = true): void {
     const conn = this.#conn as Partial<Deno.TcpConn>;
     conn.setNoDelay?.(noDelay);
   }
 
-  /** Enables TCP keep-alive (TCP only; a no-op on Unix sockets). */
+  /**
+   * Enables TCP keep-alive (TCP only; a no-op on Unix sockets).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using stream = await TcpStream.connect(listener.addr);
+   * stream.setKeepAlive(true);
+   * ```
+   *
+   * @param keepAlive `true` to send keep-alive probes (the OS's interval).
+   */
   setKeepAlive(keepAlive = true): void {
     const conn = this.#conn as Partial<Deno.TcpConn>;
     conn.setKeepAlive?.(keepAlive);
@@ -420,6 +279,10 @@ export class TcpStream implements Disposable {
    * @param buffer Where to put the bytes.
    * @param options Deadline and signal.
    * @returns The number of bytes read, or `null` at end of stream.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   read(
     buffer: Uint8Array,
@@ -434,29 +297,11 @@ export class TcpStream implements Disposable {
         ),
       );
     }
-    return this.#readCall("read", options, async (deadline) => {
-      if (buffer.length === 0) return 0;
-      while (true) {
-        const available = this.#end - this.#start;
-        if (available > 0) {
-          const n = Math.min(available, buffer.length);
-          buffer.set(this.#buffer.subarray(this.#start, this.#start + n));
-          this.#consume(n);
-          return n;
-        }
-        this.#throwIfReadFailed();
-        if (this.#eof) return null;
-        if (
-          deadline === undefined && this.#inflight === undefined &&
-          buffer.length >= MIN_CHUNK
-        ) {
-          // Nothing can interrupt this call: read straight into the caller's
-          // buffer, saving a copy.
-          return await this.#directRead(buffer);
-        }
-        await this.#fill(deadline);
-      }
-    });
+    return this.#readCall(
+      "read",
+      options,
+      (deadline) => this.#in.read(buffer, deadline),
+    );
   }
 
   /**
@@ -478,37 +323,28 @@ export class TcpStream implements Disposable {
    * assertEquals(await server.readExact(length!, { timeoutMs: 1_000 }), new Uint8Array([7, 8, 9]));
    * ```
    *
-   * @param length Number of bytes, a non-negative integer.
+   * @param length Number of bytes: an integer from 0 to 1 GiB.
    * @param options One deadline for the whole call, and a signal.
    * @returns A new array of `length` bytes.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   readExact(
     length: number,
     options: TcpStreamCallOptions = {},
   ): Promise<Uint8Array> {
-    if (!Number.isSafeInteger(length) || length < 0) {
-      return Promise.reject(
-        new RangeError(
-          `Cannot read exactly as 'length' must be a non-negative integer: received ${
-            formatValue(length)
-          }`,
-        ),
-      );
+    try {
+      validateByteSize("read exactly", "length", length, 0);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return this.#readCall("read exactly", options, async (deadline) => {
-      while (this.#end - this.#start < length) {
-        this.#throwIfReadFailed();
-        if (this.#eof) {
-          const partial = this.#take(this.#end - this.#start);
-          throw new IncompleteError(
-            `Cannot read ${length} bytes as the peer closed the stream: received ${partial.length}`,
-            partial,
-          );
-        }
-        await this.#fill(deadline, length - (this.#end - this.#start));
-      }
-      return this.#take(length);
-    });
+    return this.#readCall(
+      "read exactly",
+      options,
+      (deadline) => this.#in.readExact(length, deadline),
+    );
   }
 
   /**
@@ -541,6 +377,10 @@ export class TcpStream implements Disposable {
    * @param delimiter One or more bytes.
    * @param options `maxLength`, one deadline for the whole call, a signal.
    * @returns The bytes before the delimiter, or `null` at end of stream.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   readUntil(
     delimiter: Uint8Array,
@@ -569,39 +409,12 @@ export class TcpStream implements Disposable {
     // Copy: the caller may reuse its array while the call waits.
     const needle = delimiter.slice();
     const keep = options.includeDelimiter ?? false;
-    return this.#readCall(action, options, async (deadline) => {
-      let searched = 0; // bytes of the buffer already searched, from #start
-      while (true) {
-        const available = this.#end - this.#start;
-        const from = Math.max(0, searched - needle.length + 1);
-        const index = indexOf(
-          this.#buffer.subarray(this.#start, this.#end),
-          needle,
-          from,
-        );
-        if (index !== -1 && index <= maxLength) {
-          const line = this.#take(keep ? index + needle.length : index);
-          if (!keep) this.#consume(needle.length);
-          return line;
-        }
-        if (index > maxLength || available >= maxLength + needle.length) {
-          throw new TooBigError(
-            `Cannot ${action} as it exceeds 'maxLength': ${maxLength}`,
-          );
-        }
-        searched = available;
-        this.#throwIfReadFailed();
-        if (this.#eof) {
-          if (available === 0) return null;
-          const partial = this.#take(available);
-          throw new IncompleteError(
-            `Cannot ${action} as the peer closed the stream: received ${partial.length} bytes without it`,
-            partial,
-          );
-        }
-        await this.#fill(deadline);
-      }
-    });
+    return this.#readCall(
+      action,
+      options,
+      (deadline) =>
+        this.#in.readUntil(action, needle, keep, maxLength, deadline),
+    );
   }
 
   /**
@@ -624,25 +437,21 @@ export class TcpStream implements Disposable {
    *
    * @param options `maxLength`, one deadline for the whole call, a signal.
    * @returns Every byte up to end of stream.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   readAll(options: ReadAllOptions = {}): Promise<Uint8Array> {
     const action = "read all";
     const maxLength = options.maxLength ?? DEFAULT_MAX_ALL;
     const invalid = checkMaxLength(action, maxLength);
     if (invalid) return Promise.reject(invalid);
-    return this.#readCall(action, options, async (deadline) => {
-      while (true) {
-        const available = this.#end - this.#start;
-        if (available > maxLength) {
-          throw new TooBigError(
-            `Cannot ${action} as it exceeds 'maxLength': ${maxLength}`,
-          );
-        }
-        this.#throwIfReadFailed();
-        if (this.#eof) return this.#take(available);
-        await this.#fill(deadline, maxLength + 1 - available);
-      }
-    });
+    return this.#readCall(
+      action,
+      options,
+      (deadline) => this.#in.readAll(action, maxLength, deadline),
+    );
   }
 
   /**
@@ -666,6 +475,10 @@ export class TcpStream implements Disposable {
    * @param bytes What to write.
    * @param options Deadline and signal.
    * @returns The number of bytes written.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   write(
     bytes: Uint8Array,
@@ -695,6 +508,10 @@ export class TcpStream implements Disposable {
    * @param bytes What to write.
    * @param options One deadline for the whole call, and a signal.
    * @returns Resolves when every byte was handed to the kernel.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   async writeAll(
     bytes: Uint8Array,
@@ -721,6 +538,10 @@ export class TcpStream implements Disposable {
    *
    * @param options Deadline and signal for the wait.
    * @returns Resolves once half-closed.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For bad arguments or options.
    */
   async closeWrite(options: TcpStreamCallOptions = {}): Promise<void> {
     const action = "close for writing";
@@ -740,6 +561,20 @@ export class TcpStream implements Disposable {
   /**
    * Closes the connection at once: pending calls reject with a `NetError` of
    * kind `"closed"`, background writes are dropped. Idempotent.
+   *
+   * @example Usage
+   * ```ts
+   * import { NetError, TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertRejects } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * const stream = await TcpStream.connect(listener.addr);
+   * stream.close();
+   * await assertRejects(() => stream.read(new Uint8Array(1)), NetError, "closed");
+   * ```
+   *
+   * @throws {Error} Deno's error if closing fails other than by the
+   * connection being closed already.
    */
   close(): void {
     if (this.#closed) return;
@@ -775,6 +610,8 @@ export class TcpStream implements Disposable {
    * ```
    *
    * @returns The connection, still open.
+   * @throws {NetError} Of kind `"closed"` if the stream is closed or a read is
+   * pending.
    */
   detach(): Deno.Conn {
     const action = "detach";
@@ -789,24 +626,8 @@ export class TcpStream implements Disposable {
     this.#detached = true;
     this.#timer[Symbol.dispose]();
     const conn = this.#conn;
-    const inflight = this.#inflight;
-    if (inflight || this.#end > this.#start || this.#eof) {
-      const outcome = (inflight ?? Promise.resolve()).then(
-        (): InflightOutcome => {
-          if (this.#end > this.#start) {
-            return { data: this.#take(this.#end - this.#start), eof: false };
-          }
-          if (this.#eof) return { eof: true };
-          return { eof: false, error: this.#readError };
-        },
-      );
-      stashInflightRead(conn, outcome);
-    } else if (this.#readError !== undefined) {
-      stashInflightRead(
-        conn,
-        Promise.resolve({ eof: false, error: this.#readError }),
-      );
-    }
+    const outcome = this.#in.handOver();
+    if (outcome) stashInflightRead(conn, outcome);
     if (this.#writeLock.busy) {
       const lock = this.#writeLock;
       stashPendingWrites(conn, lock.acquire().then(() => lock.release()));
@@ -814,7 +635,22 @@ export class TcpStream implements Disposable {
     return conn;
   }
 
-  /** Closes the connection (see {@linkcode TcpStream.close}). */
+  /**
+   * Closes the connection (see {@linkcode TcpStream.close}).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assert } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * const stream = await TcpStream.connect(listener.addr);
+   * {
+   *   using _scoped = stream;
+   * }
+   * assert(stream.closed);
+   * ```
+   */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -878,92 +714,6 @@ export class TcpStream implements Disposable {
       lock.abandon(acquiring);
       throw error;
     }
-  }
-
-  /** Waits until the read in flight (started if none) lands, or the deadline. */
-  async #fill(deadline: Deadline | undefined, wanted = 0): Promise<void> {
-    if (!this.#inflight) this.#startRead(wanted);
-    await (deadline ? deadline.race(this.#inflight!) : this.#inflight);
-  }
-
-  #startRead(wanted: number): void {
-    const size = Math.min(MAX_CHUNK, Math.max(this.#chunkSize, wanted));
-    if (!this.#chunk || this.#chunk.length !== size) {
-      this.#chunk = new Uint8Array(size);
-    }
-    const chunk = this.#chunk;
-    this.#inflight = this.#conn.read(chunk).then(
-      (n) => {
-        this.#inflight = undefined;
-        if (n === null) {
-          this.#eof = true;
-          return;
-        }
-        this.#append(chunk.subarray(0, n));
-        // Adaptive chunk: grow while reads come back full, shrink when small,
-        // so that an idle stream pins little memory.
-        if (n === chunk.length) {
-          this.#chunkSize = Math.min(MAX_CHUNK, chunk.length * 2);
-        } else if (n < chunk.length / 8) {
-          this.#chunkSize = Math.max(MIN_CHUNK, chunk.length / 2);
-        }
-      },
-      (error) => {
-        this.#inflight = undefined;
-        this.#readError = error;
-      },
-    );
-  }
-
-  async #directRead(buffer: Uint8Array): Promise<number | null> {
-    let n: number | null;
-    try {
-      n = await this.#conn.read(buffer);
-    } catch (error) {
-      this.#readError = error;
-      throw error;
-    }
-    if (n === null) this.#eof = true;
-    return n;
-  }
-
-  #throwIfReadFailed(): void {
-    if (this.#readError !== undefined) throw this.#readError;
-  }
-
-  #append(bytes: Uint8Array): void {
-    const length = this.#end - this.#start;
-    if (this.#end + bytes.length > this.#buffer.length) {
-      if (length + bytes.length <= this.#buffer.length) {
-        this.#buffer.copyWithin(0, this.#start, this.#end);
-      } else {
-        const grown = new Uint8Array(
-          Math.max(length + bytes.length, this.#buffer.length * 2, MIN_CHUNK),
-        );
-        grown.set(this.#buffer.subarray(this.#start, this.#end));
-        this.#buffer = grown;
-      }
-      this.#start = 0;
-      this.#end = length;
-    }
-    this.#buffer.set(bytes, this.#end);
-    this.#end += bytes.length;
-  }
-
-  #consume(n: number): void {
-    this.#start += n;
-    if (this.#start === this.#end) {
-      this.#start = 0;
-      this.#end = 0;
-      // Do not keep a large buffer around for an idle stream.
-      if (this.#buffer.length > MAX_CHUNK * 2) this.#buffer = new Uint8Array(0);
-    }
-  }
-
-  #take(n: number): Uint8Array {
-    const bytes = this.#buffer.slice(this.#start, this.#start + n);
-    this.#consume(n);
-    return bytes;
   }
 
   // --- writing ------------------------------------------------------------
@@ -1063,67 +813,15 @@ function closedError(action: string, cause: unknown): NetError {
 function checkMaxLength(
   action: string,
   value: unknown,
-): RangeError | undefined {
-  if (
-    typeof value === "number" &&
-    (Number.isSafeInteger(value) && value >= 0 || value === Infinity)
-  ) return undefined;
-  return new RangeError(
-    `Cannot ${action} as 'maxLength' must be a non-negative integer: received ${
-      formatValue(value)
-    }`,
-  );
-}
-
-function toConnectOptions(
-  address: TcpStreamAddress | Deno.Addr,
-): Deno.ConnectOptions | Deno.UnixConnectOptions {
-  if (address === null || typeof address !== "object") {
-    throw new TypeError(
-      `Cannot connect as 'address' must be an object: received ${
-        formatValue(address)
-      }`,
-    );
+): Error | undefined {
+  try {
+    validateInteger(action, "maxLength", value, {
+      min: 0,
+      max: MAX_BUFFER_SIZE,
+      allowInfinity: true,
+    });
+    return undefined;
+  } catch (error) {
+    return error as Error;
   }
-  if (address.transport === "unix") {
-    return { transport: "unix", path: address.path };
-  }
-  if (address.transport !== undefined && address.transport !== "tcp") {
-    throw new TypeError(
-      `Cannot connect as 'transport' must be "tcp" or "unix": received ${
-        formatValue(address.transport)
-      }`,
-    );
-  }
-  const { port } = address;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new RangeError(
-      `Cannot connect as 'port' must be an integer from 1 to 65535: received ${
-        formatValue(port)
-      }`,
-    );
-  }
-  return address.hostname === undefined
-    ? { port }
-    : { hostname: address.hostname, port };
-}
-
-/** Index of `needle` in `haystack` at or after `from`, or -1. */
-function indexOf(
-  haystack: Uint8Array,
-  needle: Uint8Array,
-  from: number,
-): number {
-  const first = needle[0]!;
-  const last = haystack.length - needle.length;
-  for (
-    let i = haystack.indexOf(first, from);
-    i !== -1 && i <= last;
-    i = haystack.indexOf(first, i + 1)
-  ) {
-    let j = 1;
-    while (j < needle.length && haystack[i + j] === needle[j]) j++;
-    if (j === needle.length) return i;
-  }
-  return -1;
 }

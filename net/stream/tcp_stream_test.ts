@@ -459,7 +459,7 @@ Deno.test("TcpStream rejects bad input with std-style messages", async () => {
   await assertRejects(
     () => stream.read(new Uint8Array(1), { timeoutMs: -1 }),
     RangeError,
-    "Cannot read as 'timeoutMs' must be a non-negative number: received -1",
+    "Cannot read as 'timeoutMs' must be a number from 0 to 2147483647 or Infinity: received -1",
   );
   await assertRejects(
     () => stream.read(new Uint8Array(1), { timeoutMs: NaN }),
@@ -470,7 +470,7 @@ Deno.test("TcpStream rejects bad input with std-style messages", async () => {
     () =>
       stream.read(new Uint8Array(1), { timeoutMs: "5" as unknown as number }),
     TypeError,
-    "Cannot read as 'timeoutMs' must be a number: received '5'",
+    "Cannot read as 'timeoutMs' must be a number from 0 to 2147483647 or Infinity: received '5'",
   );
   await assertRejects(
     () => stream.read("abc" as unknown as Uint8Array),
@@ -490,32 +490,32 @@ Deno.test("TcpStream rejects bad input with std-style messages", async () => {
   await assertRejects(
     () => stream.readUntil(bytes("\n"), { maxLength: -1 }),
     RangeError,
-    "Cannot read until delimiter as 'maxLength' must be a non-negative integer: received -1",
+    "Cannot read until delimiter as 'maxLength' must be an integer from 0 to 2 ** 30 or Infinity: received -1",
   );
   await assertRejects(
     () => stream.readAll({ maxLength: 1.5 }),
     RangeError,
-    "Cannot read all as 'maxLength' must be a non-negative integer: received 1.5",
+    "Cannot read all as 'maxLength' must be an integer from 0 to 2 ** 30 or Infinity: received 1.5",
   );
   await assertRejects(
     () => stream.readExact(-1),
     RangeError,
-    "Cannot read exactly as 'length' must be a non-negative integer: received -1",
+    "Cannot read exactly as 'length' must be an integer from 0 to 2 ** 30: received -1",
   );
   await assertRejects(
     () => stream.writeAll([1, 2] as unknown as Uint8Array),
     TypeError,
-    "Cannot write all as 'bytes' must be a Uint8Array: received an array",
+    "Cannot write all as 'bytes' must be a Uint8Array: received an array of 2 items",
   );
   assertThrows(
     () => stream.readTimeoutMs = -5,
     RangeError,
-    "Cannot set timeout as 'readTimeoutMs' must be a non-negative number: received -5",
+    "Cannot set timeout as 'readTimeoutMs' must be a number from 0 to 2147483647 or Infinity: received -5",
   );
   assertThrows(
     () => new TcpStream(new ChunkConn([]).asConn(), { writeTimeoutMs: -1 }),
     RangeError,
-    "Cannot create stream as 'writeTimeoutMs' must be a non-negative number: received -1",
+    "Cannot create stream as 'writeTimeoutMs' must be a number from 0 to 2147483647 or Infinity: received -1",
   );
   await assertRejects(
     () => TcpStream.connect({ hostname: "127.0.0.1", port: 70_000 }),
@@ -526,7 +526,22 @@ Deno.test("TcpStream rejects bad input with std-style messages", async () => {
     () =>
       TcpStream.connect({ hostname: "127.0.0.1", port: 1 }, { timeoutMs: -1 }),
     RangeError,
-    "Cannot connect as 'timeoutMs' must be a non-negative number: received -1",
+    "Cannot connect as 'timeoutMs' must be a number from 0 to 2147483647 or Infinity: received -1",
+  );
+  await assertRejects(
+    () => stream.read(new Uint8Array(1), { timeoutMs: 2 ** 31 }),
+    RangeError,
+    "Cannot read as 'timeoutMs' must be a number from 0 to 2147483647 or Infinity: received 2147483648",
+  );
+  await assertRejects(
+    () => stream.readAll({ maxLength: 2 ** 40 }),
+    RangeError,
+    "Cannot read all as 'maxLength' must be an integer from 0 to 2 ** 30 or Infinity: received 1099511627776",
+  );
+  await assertRejects(
+    () => TcpStream.connect({ hostname: 5 as unknown as string, port: 1 }),
+    TypeError,
+    "Cannot connect as 'hostname' must be a non-empty hostname or IP address: received 5",
   );
   // Bad input consumed nothing.
   assertEquals(text(await stream.readExact(3)), "abc");

@@ -9,20 +9,28 @@ import {
 } from "@millrace/io/net";
 
 const encoder = new TextEncoder();
-const port = Number(Deno.args[Deno.args.indexOf("--port") + 1] ?? "0");
-const server = new TcpServer(new TcpServerConfig({ port }), {
-  onData(ctx, id, data) {
-    ctx.sendTo(id, data);
+function flag(name: string, fallback: string): string {
+  const at = Deno.args.indexOf(name);
+  return at === -1 ? fallback : Deno.args[at + 1] ?? fallback;
+}
+const port = Number(flag("--port", "0"));
+const acceptErrorDelayMs = Number(flag("--accept-error-delay-ms", "100"));
+const server = new TcpServer(
+  new TcpServerConfig({ port, acceptErrorDelayMs }),
+  {
+    onData(ctx, id, data) {
+      ctx.sendTo(id, data);
+    },
+    onError(_ctx, error, id) {
+      const code = (error as { code?: string }).code ?? error.name;
+      Deno.stderr.writeSync(
+        encoder.encode(
+          `${id === undefined ? "accept" : `conn ${id}`} error ${code}\n`,
+        ),
+      );
+    },
   },
-  onError(_ctx, error, id) {
-    const code = (error as { code?: string }).code ?? error.name;
-    Deno.stderr.writeSync(
-      encoder.encode(
-        `${id === undefined ? "accept" : `conn ${id}`} error ${code}\n`,
-      ),
-    );
-  },
-});
+);
 const serving = server.run();
 const { hostname, port: bound } = server.addr as Deno.NetAddr;
 Deno.stdout.writeSync(encoder.encode(`listening on ${hostname}:${bound}\n`));

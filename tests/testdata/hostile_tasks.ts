@@ -1,6 +1,6 @@
 // Task module of tests/hostile_compute_test.ts and
 // tests/hostile_compute_lifecycle_test.ts: tasks that misbehave.
-import type { TaskContext } from "../../compute/compute_pool.ts";
+import type { TaskContext } from "../../compute/types.ts";
 
 /** Throws `null`. */
 export function throwNull(): never {

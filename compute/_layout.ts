@@ -1,6 +1,9 @@
-// Layout of the shared memory between the pool (main thread) and its workers,
-// and the inline codec used for small inputs and results. Both sides import
-// this file, so the layout cannot drift between them.
+// Layout of the one SharedArrayBuffer between the pool (main thread) and its
+// workers: the control block, one task ring and one byte arena per priority,
+// the task-name table, and one area per worker (batch header with the cancel
+// flags, then a completion ring). Both sides import this file, so the layout
+// cannot drift between them; every address is computed by the helpers at the
+// end, never by hand.
 
 /** Number of priorities; ring `p` holds the tasks of priority `p`. */
 export const PRIORITIES = 4;
@@ -52,16 +55,27 @@ export const W_BATCH_N = 1; // tasks in the claimed batch
 export const W_BATCH_POS = 2; // index in the batch of the running task
 export const W_DONE_HEAD = 3; // completion ring: next entry main reads
 export const W_DONE_TAIL = 4; // completion ring: next entry the worker writes
-// 1 once the pool gave up on this worker (stuck in a task past its cancel):
-// should the task ever return, the worker exits instead of going on.
+// 1 once the pool retires this worker (idle, or stuck in a task past its
+// cancel): it exits at its next look instead of going on.
 export const W_RETIRED = 5;
+// Byte offset in the header of a Float64: when the worker last had work (ms).
+export const W_ACTIVE_BYTE = 24; // words 6 and 7
 export const W_BATCH_IDS = 8; // MAX_BATCH ids
 // MAX_BATCH cancel flags, one per batch slot: 0, or why the task in that slot
 // was cancelled (CANCEL_ABORT, CANCEL_TIMEOUT). A flag belongs to the one
 // task claimed into its slot: the claim clears it (under LOCK), and the pool
 // raises it only under LOCK after finding the task's id in the slot.
 export const W_CANCEL = W_BATCH_IDS + MAX_BATCH;
-export const WORKER_HEADER_BYTES = (W_CANCEL + MAX_BATCH) * 4;
+// Async tasks a worker awaits while it goes on with others
+// (`concurrentTasksPerWorker`) leave their batch slot for a flight slot: ids
+// and cancel flags, with the same rules as the batch's.
+export const MAX_FLIGHTS = 64;
+export const W_FLIGHTS = W_CANCEL + MAX_BATCH; // tasks in flight
+export const W_FLIGHT_IDS = W_FLIGHTS + 1; // MAX_FLIGHTS ids (0: free)
+export const W_FLIGHT_CANCEL = W_FLIGHT_IDS + MAX_FLIGHTS; // their flags
+// Rounded to 8 bytes: completion entries hold Float64s.
+export const WORKER_HEADER_BYTES =
+  Math.ceil((W_FLIGHT_CANCEL + MAX_FLIGHTS) / 2) * 8;
 export const DONE_SLOTS = 8192;
 export const DONE_BYTES = 128;
 // Completion entry fields
@@ -90,28 +104,6 @@ export const NAME_BYTES = 128;
 export const CANCEL_ABORT = 1;
 export const CANCEL_TIMEOUT = 2;
 
-// Inline value kinds
-export const K_UNDEFINED = 0;
-export const K_NULL = 1;
-export const K_TRUE = 2;
-export const K_FALSE = 3;
-export const K_NUMBER = 4;
-export const K_STRING = 5;
-export const K_BYTES = 6;
-export const K_BUFFER = 7;
-export const K_SIDE = 8; // value travels by postMessage
-export const K_ARENA_BYTES = 9;
-export const K_ARENA_BUFFER = 10;
-export const K_ARENA_STRING = 11;
-// Like K_SIDE, but the input's buffers move (a transfer list): once sent to a
-// worker the pool cannot send it again, so the worker never hands it back.
-export const K_SIDE_MOVED = 12;
-
-/** Whether a slot of this kind gets its input by postMessage. */
-export function isSide(kind: number): boolean {
-  return kind === K_SIDE || kind === K_SIDE_MOVED;
-}
-
 /** Byte offsets of each region inside the one SharedArrayBuffer. */
 export interface Layout {
   readonly control: number;
@@ -122,8 +114,8 @@ export interface Layout {
   readonly total: number;
 }
 
-/** Computes the layout for `workers` workers. */
-export function layout(workers: number): Layout {
+/** Computes the layout for `areas` worker areas. */
+export function layout(areas: number): Layout {
   const control = 0;
   const rings = CONTROL_BYTES;
   const names = rings + PRIORITIES * RING_SLOTS * SLOT_BYTES;
@@ -135,7 +127,7 @@ export function layout(workers: number): Layout {
     names,
     arena,
     workers: workersAt,
-    total: workersAt + workers * WORKER_AREA_BYTES,
+    total: workersAt + areas * WORKER_AREA_BYTES,
   };
 }
 
@@ -155,124 +147,62 @@ export function views(sab: SharedArrayBuffer): Views {
   };
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+/** The shared buffer with its views and layout. */
+export interface SharedMemory extends Views {
+  readonly sab: SharedArrayBuffer;
+  readonly lay: Layout;
+}
+
+/** Allocates the shared buffer for `areas` worker areas. */
+export function createSharedMemory(areas: number): SharedMemory {
+  const lay = layout(areas);
+  return openSharedMemory(new SharedArrayBuffer(lay.total), areas);
+}
+
+/** Views over a shared buffer made by {@linkcode createSharedMemory}. */
+export function openSharedMemory(
+  sab: SharedArrayBuffer,
+  areas: number,
+): SharedMemory {
+  return { sab, lay: layout(areas), ...views(sab) };
+}
+
+/** Byte offset of position `pos` (wrapping) of the task ring of priority `p`. */
+export function slotOffset(lay: Layout, p: number, pos: number): number {
+  return lay.rings + (p * RING_SLOTS + (pos & (RING_SLOTS - 1))) * SLOT_BYTES;
+}
+
+/** Int32 index of the header of worker area `area`. */
+export function areaBase(lay: Layout, area: number): number {
+  return (lay.workers + area * WORKER_AREA_BYTES) >> 2;
+}
+
+/** Byte offset of entry `index` (wrapping) of the completion ring of `area`. */
+export function doneOffset(lay: Layout, area: number, index: number): number {
+  return lay.workers + area * WORKER_AREA_BYTES + WORKER_HEADER_BYTES +
+    (index & (DONE_SLOTS - 1)) * DONE_BYTES;
+}
+
+/** Byte offset of entry `index` of the task-name table. */
+export function nameOffset(lay: Layout, index: number): number {
+  return lay.names + index * NAME_BYTES;
+}
 
 /**
- * Writes `value` inline at byte offset `at` (kind at Int32 `kindWord`, length
- * at `lenWord`, number at Float64 `numWord`, bytes at `bytesAt`). Returns
- * `false` when the value must travel by postMessage instead.
+ * Takes the claim lock (workers claiming, handing back; the pool dropping
+ * tombstones or looking for a task to cancel). Critical sections are a few
+ * microseconds, but a holder may lose its core: after a while a worker
+ * sleeps briefly instead of burning its own (the main thread cannot block).
  */
-export function encodeInline(
-  v: Views,
-  value: unknown,
-  kindWord: number,
-  lenWord: number,
-  numWord: number,
-  bytesAt: number,
-  capacity: number,
-): boolean {
-  switch (typeof value) {
-    case "number":
-      v.i32[kindWord] = K_NUMBER;
-      v.f64[numWord] = value;
-      return true;
-    case "undefined":
-      v.i32[kindWord] = K_UNDEFINED;
-      return true;
-    case "boolean":
-      v.i32[kindWord] = value ? K_TRUE : K_FALSE;
-      return true;
-    case "string": {
-      if (value.length > capacity) return false;
-      const { read, written } = encoder.encodeInto(
-        value,
-        v.u8.subarray(bytesAt, bytesAt + capacity),
-      );
-      if (read !== value.length) return false;
-      v.i32[kindWord] = K_STRING;
-      v.i32[lenWord] = written;
-      return true;
-    }
-    case "object": {
-      if (value === null) {
-        v.i32[kindWord] = K_NULL;
-        return true;
-      }
-      if (value instanceof Uint8Array) {
-        if (
-          value.constructor !== Uint8Array || value.byteLength > capacity
-        ) return false;
-        v.u8.set(value, bytesAt);
-        v.i32[kindWord] = K_BYTES;
-        v.i32[lenWord] = value.byteLength;
-        return true;
-      }
-      if (value instanceof ArrayBuffer) {
-        if (value.byteLength > capacity || value.resizable) return false;
-        v.u8.set(new Uint8Array(value), bytesAt);
-        v.i32[kindWord] = K_BUFFER;
-        v.i32[lenWord] = value.byteLength;
-        return true;
-      }
-      return false;
-    }
-    default:
-      return false;
+export function lock(i32: Int32Array, mayBlock: boolean): void {
+  for (let tries = 1; Atomics.compareExchange(i32, LOCK, 0, 1) !== 0; tries++) {
+    if (mayBlock && (tries & 1023) === 0) Atomics.wait(i32, LOCK, 1, 0.05);
   }
 }
 
-/** Reads a value written by {@linkcode encodeInline}. */
-export function decodeInline(
-  v: Views,
-  kindWord: number,
-  lenWord: number,
-  numWord: number,
-  bytesAt: number,
-): unknown {
-  switch (v.i32[kindWord]) {
-    case K_NUMBER:
-      return v.f64[numWord];
-    case K_UNDEFINED:
-      return undefined;
-    case K_NULL:
-      return null;
-    case K_TRUE:
-      return true;
-    case K_FALSE:
-      return false;
-    case K_STRING: {
-      const len = v.i32[lenWord]!;
-      // TextDecoder does not accept views of shared memory everywhere: copy.
-      return decoder.decode(v.u8.slice(bytesAt, bytesAt + len));
-    }
-    case K_BYTES:
-      return v.u8.slice(bytesAt, bytesAt + v.i32[lenWord]!);
-    case K_BUFFER:
-      return v.u8.slice(bytesAt, bytesAt + v.i32[lenWord]!).buffer;
-    default:
-      throw new TypeError(
-        `Cannot decode task value: unknown kind ${v.i32[kindWord]}`,
-      );
-  }
-}
-
-/** Whether a slot of this kind holds bytes in its priority's arena. */
-export function usesArena(kind: number): boolean {
-  return kind >= K_ARENA_BYTES && kind <= K_ARENA_STRING;
-}
-
-/** Reads a value that {@linkcode ComputePool} wrote to the arena. */
-export function decodeArena(
-  v: Views,
-  kind: number,
-  at: number,
-  len: number,
-): unknown {
-  const bytes = v.u8.slice(at, at + len);
-  if (kind === K_ARENA_BYTES) return bytes;
-  if (kind === K_ARENA_BUFFER) return bytes.buffer;
-  return decoder.decode(bytes);
+/** Releases {@linkcode lock}. */
+export function unlock(i32: Int32Array): void {
+  Atomics.store(i32, LOCK, 0);
 }
 
 /** Absolute time in milliseconds, comparable across threads. */
@@ -280,15 +210,3 @@ export function now(): number {
   return ORIGIN + performance.now();
 }
 const ORIGIN = performance.timeOrigin;
-
-// Messages between the pool and its workers.
-/** Main → worker: start. */
-export interface InitMessage {
-  readonly t: "init";
-  readonly sab: SharedArrayBuffer;
-  /** Index of the worker area this worker owns. */
-  readonly area: number;
-  /** Number of worker areas in the layout. */
-  readonly areas: number;
-  readonly moduleUrl: string;
-}

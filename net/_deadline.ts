@@ -2,12 +2,16 @@
 // one call: `readExact` over many reads, `accept` over retries and back-off
 // sleeps. The timer is created lazily, so calls served from a buffer never
 // touch the timer queue.
-import { formatValue } from "../../_internal/format.ts";
-import { CancelledError, TimedOutError } from "../errors.ts";
+import {
+  validateDelay,
+  validateSignal as validateAbortSignal,
+} from "../_internal/validate.ts";
+import { CancelledError, TimedOutError } from "./errors.ts";
 
 /**
- * Checks a `timeoutMs` option: `undefined` (no deadline), `Infinity` (no
- * deadline) or a non-negative number.
+ * Checks a `timeoutMs` option: `undefined` or `Infinity` (no deadline) or
+ * milliseconds from 0 to 2 ** 31 - 1 (what remains of a deadline may be
+ * fractional).
  */
 export function validateTimeout(
   action: string,
@@ -15,29 +19,12 @@ export function validateTimeout(
   value: unknown,
 ): void {
   if (value === undefined) return;
-  if (typeof value !== "number") {
-    throw new TypeError(
-      `Cannot ${action} as '${name}' must be a number: received ${
-        formatValue(value)
-      }`,
-    );
-  }
-  if (!(value >= 0)) {
-    throw new RangeError(
-      `Cannot ${action} as '${name}' must be a non-negative number: received ${value}`,
-    );
-  }
+  validateDelay(action, name, value, { allowInfinity: true });
 }
 
 /** Checks that an `AbortSignal` option is one. */
 export function validateSignal(action: string, value: unknown): void {
-  if (value !== undefined && !(value instanceof AbortSignal)) {
-    throw new TypeError(
-      `Cannot ${action} as 'signal' must be an AbortSignal: received ${
-        formatValue(value)
-      }`,
-    );
-  }
+  validateAbortSignal(action, "signal", value);
 }
 
 const noop = (): void => {};

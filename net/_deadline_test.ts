@@ -7,7 +7,7 @@ import {
 } from "@std/assert";
 import { FakeTime } from "@std/testing/time";
 import { Deadline, DeadlineTimer, validateTimeout } from "./_deadline.ts";
-import { CancelledError, TimedOutError } from "../errors.ts";
+import { CancelledError, TimedOutError } from "./errors.ts";
 
 Deno.test("Deadline.race() rejects with TimedOutError at the deadline, not before", async () => {
   using time = new FakeTime();
@@ -70,13 +70,18 @@ Deno.test("Deadline without timeout or signal waits for the promise", async () =
 });
 
 Deno.test("validateTimeout() accepts undefined, zero, Infinity; rejects the rest", () => {
-  for (const value of [undefined, 0, 1.5, Infinity]) {
+  for (const value of [undefined, 0, 1.5, 2 ** 31 - 1, Infinity]) {
     validateTimeout("read", "timeoutMs", value);
   }
   assertThrows(
+    () => validateTimeout("read", "timeoutMs", 2 ** 31),
+    RangeError,
+    "Cannot read as 'timeoutMs' must be a number from 0 to 2147483647 or Infinity: received 2147483648",
+  );
+  assertThrows(
     () => validateTimeout("read", "timeoutMs", -1),
     RangeError,
-    "Cannot read as 'timeoutMs' must be a non-negative number: received -1",
+    "Cannot read as 'timeoutMs' must be a number from 0 to 2147483647 or Infinity: received -1",
   );
   assertThrows(
     () => validateTimeout("read", "timeoutMs", -Infinity),
@@ -85,7 +90,7 @@ Deno.test("validateTimeout() accepts undefined, zero, Infinity; rejects the rest
   assertThrows(
     () => validateTimeout("read", "timeoutMs", null),
     TypeError,
-    "Cannot read as 'timeoutMs' must be a number: received null",
+    "Cannot read as 'timeoutMs' must be a number from 0 to 2147483647 or Infinity: received null",
   );
 });
 

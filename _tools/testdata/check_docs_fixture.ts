@@ -1,0 +1,58 @@
+// Input of check_docs_test.ts: one documented symbol of each kind and one
+// undocumented piece of each rule.
+
+/**
+ * Doubles a number.
+ *
+ * @example Usage
+ * ```ts ignore
+ * documented(2);
+ * ```
+ *
+ * @param x The number.
+ * @returns Twice `x`.
+ * @throws {RangeError} If `x` is negative.
+ */
+export function documented(x: number): number {
+  if (x < 0) throw new RangeError("negative");
+  return 2 * x;
+}
+
+export function undocumented(x: number): void {
+  void x;
+}
+
+/** A class without an example. */
+export class Bare {
+  size = 0;
+
+  /** Halves a number. */
+  half(value: number): number {
+    if (value < 0) throw new RangeError("negative");
+    return value / 2;
+  }
+
+  /** Resets nothing (a void method needs no `@returns`, still an example). */
+  reset(): void {}
+}
+
+/** Options. */
+export interface Options {
+  timeoutMs?: number;
+  /**
+   * A callback needs `@param`s but no example.
+   *
+   * @param error What failed.
+   */
+  onError?(error: Error): void;
+}
+
+/** A service. */
+export interface Service {
+  /**
+   * Pings.
+   *
+   * @param host Where.
+   */
+  ping(host: string): Promise<number>;
+}

@@ -1,0 +1,148 @@
+// The inline codec: small inputs and results (numbers, booleans, null,
+// undefined, short strings and bytes) are written straight into a ring slot
+// or a completion entry; bytes and strings up to ARENA_MAX_ITEM go through
+// the priority's byte arena; anything else travels by postMessage.
+
+import type { Views } from "./_layout.ts";
+
+// Value kinds (the kind word of a slot or completion entry)
+export const K_UNDEFINED = 0;
+export const K_NULL = 1;
+export const K_TRUE = 2;
+export const K_FALSE = 3;
+export const K_NUMBER = 4;
+export const K_STRING = 5;
+export const K_BYTES = 6;
+export const K_BUFFER = 7;
+export const K_SIDE = 8; // value travels by postMessage
+export const K_ARENA_BYTES = 9;
+export const K_ARENA_BUFFER = 10;
+export const K_ARENA_STRING = 11;
+// Like K_SIDE, but the input's buffers move (a transfer list): once sent to a
+// worker the pool cannot send it again, so the worker never hands it back.
+export const K_SIDE_MOVED = 12;
+
+/** Whether a slot of this kind gets its input by postMessage. */
+export function isSide(kind: number): boolean {
+  return kind === K_SIDE || kind === K_SIDE_MOVED;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Writes `value` inline at byte offset `at` (kind at Int32 `kindWord`, length
+ * at `lenWord`, number at Float64 `numWord`, bytes at `bytesAt`). Returns
+ * `false` when the value must travel by postMessage instead.
+ */
+export function encodeInline(
+  v: Views,
+  value: unknown,
+  kindWord: number,
+  lenWord: number,
+  numWord: number,
+  bytesAt: number,
+  capacity: number,
+): boolean {
+  switch (typeof value) {
+    case "number":
+      v.i32[kindWord] = K_NUMBER;
+      v.f64[numWord] = value;
+      return true;
+    case "undefined":
+      v.i32[kindWord] = K_UNDEFINED;
+      return true;
+    case "boolean":
+      v.i32[kindWord] = value ? K_TRUE : K_FALSE;
+      return true;
+    case "string": {
+      if (value.length > capacity) return false;
+      const { read, written } = encoder.encodeInto(
+        value,
+        v.u8.subarray(bytesAt, bytesAt + capacity),
+      );
+      if (read !== value.length) return false;
+      v.i32[kindWord] = K_STRING;
+      v.i32[lenWord] = written;
+      return true;
+    }
+    case "object": {
+      if (value === null) {
+        v.i32[kindWord] = K_NULL;
+        return true;
+      }
+      if (value instanceof Uint8Array) {
+        if (
+          value.constructor !== Uint8Array || value.byteLength > capacity
+        ) return false;
+        v.u8.set(value, bytesAt);
+        v.i32[kindWord] = K_BYTES;
+        v.i32[lenWord] = value.byteLength;
+        return true;
+      }
+      if (value instanceof ArrayBuffer) {
+        if (value.byteLength > capacity || value.resizable) return false;
+        v.u8.set(new Uint8Array(value), bytesAt);
+        v.i32[kindWord] = K_BUFFER;
+        v.i32[lenWord] = value.byteLength;
+        return true;
+      }
+      return false;
+    }
+    default:
+      return false;
+  }
+}
+
+/** Reads a value written by {@linkcode encodeInline}. */
+export function decodeInline(
+  v: Views,
+  kindWord: number,
+  lenWord: number,
+  numWord: number,
+  bytesAt: number,
+): unknown {
+  switch (v.i32[kindWord]) {
+    case K_NUMBER:
+      return v.f64[numWord];
+    case K_UNDEFINED:
+      return undefined;
+    case K_NULL:
+      return null;
+    case K_TRUE:
+      return true;
+    case K_FALSE:
+      return false;
+    case K_STRING: {
+      const len = v.i32[lenWord]!;
+      // TextDecoder does not accept views of shared memory everywhere: copy.
+      return decoder.decode(v.u8.slice(bytesAt, bytesAt + len));
+    }
+    case K_BYTES:
+      return v.u8.slice(bytesAt, bytesAt + v.i32[lenWord]!);
+    case K_BUFFER:
+      return v.u8.slice(bytesAt, bytesAt + v.i32[lenWord]!).buffer;
+    default:
+      throw new TypeError(
+        `Cannot decode task value: unknown kind ${v.i32[kindWord]}`,
+      );
+  }
+}
+
+/** Whether a slot of this kind holds bytes in its priority's arena. */
+export function usesArena(kind: number): boolean {
+  return kind >= K_ARENA_BYTES && kind <= K_ARENA_STRING;
+}
+
+/** Reads a value that the pool wrote to the arena. */
+export function decodeArena(
+  v: Views,
+  kind: number,
+  at: number,
+  len: number,
+): unknown {
+  const bytes = v.u8.slice(at, at + len);
+  if (kind === K_ARENA_BYTES) return bytes;
+  if (kind === K_ARENA_BUFFER) return bytes.buffer;
+  return decoder.decode(bytes);
+}

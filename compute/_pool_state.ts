@@ -1,0 +1,136 @@
+// Bookkeeping the pool's parts share: the pending tasks, how each settles,
+// the counters and histograms behind `metrics()`, and the waiters of
+// `close()` and `whenCapacity()`.
+
+import { Histogram } from "./_histogram.ts";
+import type { Task } from "./_task.ts";
+import type { ComputePoolMetrics } from "./types.ts";
+import { TaskTable } from "./_task_table.ts";
+
+/** Shared state of one pool. */
+export class PoolState {
+  readonly tasks: TaskTable<Task> = new TaskTable<Task>();
+  readonly runTime: Histogram = new Histogram();
+  readonly waitTime: Histogram = new Histogram();
+  readonly startedAt: number = performance.now();
+  submitted = 0;
+  completed = 0;
+  failed = 0;
+  cancelled = 0;
+  replaced = 0;
+  stuck = 0;
+  spawned = 0;
+  retired = 0;
+  totalRunMs = 0;
+  /** Resolved when no task is pending. */
+  idleWaiters: (() => void)[] = [];
+  // One abort listener per signal, not per task: EventTarget listener lists
+  // are linear, so 10,000 tasks sharing a signal would cost O(n²).
+  #watched = new Map<AbortSignal, Set<Task>>();
+  #onAbort: (task: Task, reason: unknown) => void;
+
+  /** @param onAbort Cancels a task whose signal aborted. */
+  constructor(onAbort: (task: Task, reason: unknown) => void) {
+    this.#onAbort = onAbort;
+  }
+
+  /** Records the timings of a finished task. */
+  record(task: Task, start: number, run: number): void {
+    this.totalRunMs += run;
+    this.runTime.record(run);
+    // Clocks of two threads may disagree by a few microseconds.
+    this.waitTime.record(Math.max(0, start - task.enqueued));
+  }
+
+  /** Cancels `task` when `signal` aborts. */
+  watch(signal: AbortSignal, task: Task): void {
+    let tasks = this.#watched.get(signal);
+    if (!tasks) {
+      tasks = new Set();
+      this.#watched.set(signal, tasks);
+      signal.addEventListener("abort", this.#abortListener);
+    }
+    tasks.add(task);
+  }
+
+  #unwatch(signal: AbortSignal, task: Task): void {
+    const tasks = this.#watched.get(signal);
+    if (!tasks) return;
+    tasks.delete(task);
+    if (tasks.size === 0) {
+      this.#watched.delete(signal);
+      signal.removeEventListener("abort", this.#abortListener);
+    }
+  }
+
+  #abortListener = (event: Event): void => {
+    const signal = event.target as AbortSignal;
+    const tasks = this.#watched.get(signal);
+    if (!tasks) return;
+    for (const task of [...tasks]) this.#onAbort(task, signal.reason);
+  };
+
+  #cleanup(task: Task): void {
+    this.tasks.delete(task);
+    if (task.signal) this.#unwatch(task.signal, task);
+    if (task.timer !== undefined) clearTimeout(task.timer);
+    task.input = undefined;
+  }
+
+  /** Resolves a task's promise. */
+  settleOk(task: Task, value: unknown): void {
+    this.#cleanup(task);
+    this.completed++;
+    task.resolve(value);
+  }
+
+  /** Rejects a task's promise with the task's error (or its worker's). */
+  settleFailed(task: Task, error: unknown): void {
+    this.#cleanup(task);
+    this.failed++;
+    task.reject(error);
+  }
+
+  /** Rejects a task's promise as cancelled (abort, timeout, terminate). */
+  settleCancelled(task: Task, reason: unknown): void {
+    this.#cleanup(task);
+    this.cancelled++;
+    task.reject(reason);
+  }
+
+  /** Resolves the waiters of an idle pool. */
+  resolveIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** The numbers behind `metrics()`. */
+  metrics(depth: number[], live: number, busy: number): ComputePoolMetrics {
+    const elapsed = performance.now() - this.startedAt;
+    return {
+      tasksSubmitted: this.submitted,
+      tasksCompleted: this.completed,
+      tasksFailed: this.failed,
+      tasksCancelled: this.cancelled,
+      activeWorkers: live,
+      busyWorkers: busy,
+      workersReplaced: this.replaced,
+      workersStuck: this.stuck,
+      workersSpawned: this.spawned,
+      workersRetired: this.retired,
+      queueDepth: {
+        critical: depth[0]!,
+        high: depth[1]!,
+        normal: depth[2]!,
+        low: depth[3]!,
+      },
+      totalExecutionTimeMs: this.totalRunMs,
+      runTime: this.runTime.summary(),
+      waitTime: this.waitTime.summary(),
+      utilization: elapsed > 0
+        ? Math.min(1, this.totalRunMs / (elapsed * Math.max(1, live)))
+        : 0,
+    };
+  }
+}
