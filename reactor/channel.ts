@@ -190,6 +190,14 @@ export class Channel implements Disposable {
    * Creates a channel on new shared memory, or a handle on an existing
    * channel's `options.buffer`.
    *
+   * @example Usage
+   * ```ts
+   * import { Channel } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const channel = new Channel({ capacity: 1_000 });
+   * assertEquals(channel.capacity, 1024); // rounded up to a power of two
+   * ```
    * @param options Capacity, or the buffer of an existing channel.
    * @throws {RangeError} If `capacity` is not a number from 64 to 2^30.
    * @throws {TypeError} If `buffer` is not a channel's SharedArrayBuffer.
@@ -265,6 +273,16 @@ export class Channel implements Disposable {
   /**
    * Queues a message if there is room, and wakes the receiving loop.
    *
+   * @example Usage
+   * ```ts
+   * import { Channel } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const channel = new Channel({ capacity: 64 });
+   * assertEquals(channel.trySend(new Uint8Array(40)), true);
+   * assertEquals(channel.trySend(new Uint8Array(40)), false); // full
+   * ```
+   *
    * @param message Bytes (copied), a string, or any structured-cloneable
    * value (once structured clone support is loaded, see the class docs).
    * @returns `false` if the ring has no room for it now.
@@ -331,6 +349,19 @@ export class Channel implements Disposable {
    * Queues a message, waiting for room while the ring is full. Loads
    * structured clone support first if the message needs it.
    *
+   * @example Usage
+   * ```ts
+   * import { Channel } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const channel = new Channel({ capacity: 64 });
+   * channel.trySend(new Uint8Array(40));
+   * const sending = channel.send({ any: "cloneable value" }, { signal: AbortSignal.timeout(5_000) });
+   * channel.receive(); // frees room
+   * await sending;
+   * assertEquals(channel.receive(), [{ any: "cloneable value" }]);
+   * ```
+   *
    * @param message As for {@linkcode Channel.trySend}.
    * @param options An abort signal to stop waiting.
    * @returns A promise that resolves once the message is queued.
@@ -385,6 +416,18 @@ export class Channel implements Disposable {
    * Takes up to `max` queued messages, oldest first, without waiting. Only
    * the receiving thread may call it.
    *
+   * @example Usage
+   * ```ts
+   * import { Channel } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const channel = new Channel();
+   * channel.trySend("a");
+   * channel.trySend("b");
+   * assertEquals(channel.receive(1), ["a"]);
+   * assertEquals(channel.receive(), ["b"]);
+   * ```
+   *
    * @param max The most messages to take.
    * @returns The messages (possibly none).
    */
@@ -400,6 +443,18 @@ export class Channel implements Disposable {
    * loses no other message (the rest stay queued) and never sees one twice.
    * A structured-clone message met before clone support is loaded stays
    * queued; loading starts and the waker fires when it is done.
+   *
+   * @example Usage
+   * ```ts
+   * import { Channel } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const channel = new Channel();
+   * channel.trySend("a");
+   * const seen: unknown[] = [];
+   * assertEquals(channel.drain((message) => seen.push(message)), 1);
+   * assertEquals(seen, ["a"]);
+   * ```
    *
    * @param onMessage Called with each message.
    * @param max The most messages to take.
@@ -458,6 +513,21 @@ export class Channel implements Disposable {
    * remain (or a callback threw), the waker fires again so they follow on
    * the next turn. `loop.deregister(token)` undoes it.
    *
+   * @example Usage
+   * ```ts
+   * import { Channel, EventLoop } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * await using loop = new EventLoop();
+   * const channel = new Channel();
+   * channel.register(loop, 1, (message, loop) => {
+   *   assertEquals(message, "hello");
+   *   loop.stop();
+   * });
+   * new Channel({ buffer: channel.buffer }).trySend("hello"); // e.g. in a Worker
+   * await loop.run();
+   * ```
+   *
    * @param loop The receiving loop.
    * @param token The token for the channel's events.
    * @param onMessage Called with each message and the loop.
@@ -482,6 +552,18 @@ export class Channel implements Disposable {
   /**
    * Closes the channel for every handle: later sends throw, waiting sends
    * reject; messages already queued can still be received.
+   *
+   * @example Usage
+   * ```ts
+   * import { Channel } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const channel = new Channel();
+   * channel.trySend("kept");
+   * channel.close();
+   * assertEquals(channel.closed, true);
+   * assertEquals(channel.receive(), ["kept"]);
+   * ```
    */
   close(): void {
     Atomics.store(this.#words, CLOSED, 1);
@@ -489,7 +571,21 @@ export class Channel implements Disposable {
     Atomics.notify(this.#words, SPACE);
   }
 
-  /** Closes the channel. */
+  /**
+   * Closes the channel.
+   *
+   * @example Usage
+   * ```ts
+   * import { Channel } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const sender = (() => {
+   *   using channel = new Channel();
+   *   return new Channel({ buffer: channel.buffer });
+   * })();
+   * assertEquals(sender.closed, true);
+   * ```
+   */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -499,6 +595,17 @@ export class Channel implements Disposable {
    * which `trySend` accepts any cloneable value. `send` does it by itself.
    *
    * @returns A promise that resolves once it is loaded.
+   *
+   * @example Usage
+   * ```ts
+   * import { Channel } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * await Channel.loadStructuredClone();
+   * const channel = new Channel();
+   * channel.trySend(new Map([[1, "one"]]));
+   * assertEquals(channel.receive(), [new Map([[1, "one"]])]);
+   * ```
    */
   static async loadStructuredClone(): Promise<void> {
     await loadCloneCodec();

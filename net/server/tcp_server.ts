@@ -315,6 +315,19 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * Resolves with the bound address once the server listens: as soon as it
    * started on one loop, once every Worker listens with `workers`.
    *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData() {} });
+   * const serving = server.run();
+   * const addr = await server.listening();
+   * assertEquals(addr.transport, "tcp");
+   * await server.close();
+   * await serving;
+   * ```
+   *
    * @returns The bound address.
    */
   listening(): Promise<Deno.Addr> {
