@@ -11,14 +11,12 @@ import { zeroDisconnects } from "./_connection_table.ts";
 export const MAX_WORKERS = 256;
 
 // Int32 words of the shared state SAB.
-/** Next connection sequence number (ids are `seq * MAX_WORKERS + worker`). */
+/** Words 0-1: next connection sequence number, a BigInt64 (never wraps). */
 export const ID_SEQ = 0;
 /** Open connections over all workers. */
-export const OPEN = 1;
+export const OPEN = 2;
 /** Most connections open at once over all workers. */
-export const PEAK = 2;
-/** Set once the server shuts down: workers stop admitting. */
-export const STOPPING = 3;
+export const PEAK = 3;
 /** Per-worker open connection counts start here (one word per worker). */
 export const SLOT_OPEN = 16;
 export const STATE_WORDS = SLOT_OPEN + MAX_WORKERS;
@@ -57,8 +55,10 @@ export function ownerOf(id: number): number {
 
 /** A new connection id for a connection owned by `worker`: unique, never reused. */
 export function allocateId(words: Int32Array, worker: number): number {
-  const seq = (Atomics.add(words, ID_SEQ, 1) >>> 0) + 1;
-  return seq * MAX_WORKERS + worker;
+  const seq = new BigInt64Array(words.buffer, 0, 1);
+  // Past 2^45 sequence numbers the ids would leave the safe integers: that
+  // is 35 trillion connections, more than any process serves.
+  return (Number(Atomics.add(seq, ID_SEQ, 1n)) + 1) * MAX_WORKERS + worker;
 }
 
 // Channel messages: [u8 op][u8 flag][u16 count][u32 0][f64 id][f64 x count][payload]
