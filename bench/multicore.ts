@@ -230,6 +230,14 @@ if (await which("wrk")) {
   rows.push("| HTTP hello, wrk -t1 -c50 | req/s | server CPU µs/req | p99 |");
   rows.push("| --- | --- | --- | --- |");
   const peers: [string, string[], string | undefined][] = [
+    ["http_hello.ts (one loop, today)", [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "examples/http_hello.ts",
+      "--port",
+      "0",
+    ], undefined],
     ["http_hello.ts --workers 2", [
       Deno.execPath(),
       "run",
@@ -266,9 +274,12 @@ if (await which("wrk")) {
       const cpu = cpuMicros(server.pid) - before;
       const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)![1]);
       const p99 = /99%\s+(\S+)/.exec(r.stdout)?.[1] ?? "?";
-      if (first === 0) first = rps;
+      // Ratios are to the first multi-worker row (http_hello --workers 2).
+      if (first === 0 && label.includes("--workers")) first = rps;
       row(
-        `${label}${first !== rps ? ` (${(rps / first).toFixed(2)}x)` : ""}`,
+        `${label}${
+          first !== 0 && first !== rps ? ` (${(rps / first).toFixed(2)}x)` : ""
+        }`,
         Math.round(rps),
         (cpu / (rps * seconds)).toFixed(1),
         p99,
