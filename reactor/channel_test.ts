@@ -7,21 +7,19 @@ import {
 } from "@std/assert";
 import { Channel, EventLoop } from "./mod.ts";
 
-/** Threads named worker-N in this process (Deno names Worker threads so). */
-function workerThreads(): number {
-  let n = 0;
-  for (const entry of Deno.readDirSync("/proc/self/task")) {
-    const comm = Deno.readTextFileSync(`/proc/self/task/${entry.name}/comm`);
-    if (comm.startsWith("worker-")) n++;
+/** Waits until no heartbeat in `beat` moves: every Worker ended. */
+async function waitForStoppedHeartbeats(
+  beat: SharedArrayBuffer,
+): Promise<void> {
+  const words = new Int32Array(beat);
+  let last = [...words];
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const now = [...words];
+    if (now.every((v, j) => v === last[j])) return;
+    last = now;
   }
-  return n;
-}
-
-async function waitForNoWorkers(): Promise<void> {
-  for (let i = 0; i < 200 && workerThreads() > 0; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assertEquals(workerThreads(), 0, "a Worker thread outlived its test");
+  throw new Error("a Worker kept running after terminate()");
 }
 
 Deno.test("Channel carries bytes, strings and cloned values in order", async () => {
@@ -181,6 +179,7 @@ Deno.test("Channel on a loop: 4 Workers send concurrently; every message once, i
     if (++total === senders * count) loop.stop();
   }, 256);
   const workers: Worker[] = [];
+  const beat = new SharedArrayBuffer(4 * senders);
   const done: Promise<{ full: number }>[] = [];
   try {
     for (let s = 0; s < senders; s++) {
@@ -200,6 +199,7 @@ Deno.test("Channel on a loop: 4 Workers send concurrently; every message once, i
         count,
         maxFill: 200,
         seed: s + 1,
+        beat,
       });
     }
     const counting = loop.metrics();
@@ -214,5 +214,6 @@ Deno.test("Channel on a loop: 4 Workers send concurrently; every message once, i
   } finally {
     for (const worker of workers) worker.terminate();
   }
-  await waitForNoWorkers();
+  assert(new Int32Array(beat).every((v) => v > 0), "every Worker ran");
+  await waitForStoppedHeartbeats(beat);
 });

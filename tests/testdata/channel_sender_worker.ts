@@ -9,6 +9,8 @@ interface Job {
   count: number;
   maxFill: number;
   seed: number;
+  /** Bumped every millisecond while this Worker lives (to see it end). */
+  beat: SharedArrayBuffer;
 }
 
 const self = globalThis as unknown as {
@@ -17,7 +19,9 @@ const self = globalThis as unknown as {
 };
 
 self.onmessage = async (event: MessageEvent<Job>) => {
-  const { buffer, sender, count, maxFill, seed } = event.data;
+  const { buffer, sender, count, maxFill, seed, beat } = event.data;
+  const heartbeat = new Int32Array(beat);
+  setInterval(() => Atomics.add(heartbeat, sender, 1), 1);
   const channel = new Channel({ buffer });
   let state = seed >>> 0 || 1;
   const random = () => {

@@ -22,6 +22,13 @@ const decoder = new TextDecoder();
 
 export function init(info: WorkerInitInfo): void {
   index = info.index;
+  // In-process tests pass a heartbeat word to see the Worker run and end.
+  const beat = (info.workerData as { beat?: SharedArrayBuffer } | undefined)
+    ?.beat;
+  if (beat !== undefined) {
+    const word = new Int32Array(beat);
+    setInterval(() => Atomics.add(word, index, 1), 1);
+  }
 }
 
 function answer(ctx: ServerContext, id: number, line: string): void {
