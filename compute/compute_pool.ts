@@ -123,6 +123,7 @@ export class ComputePool<
   #broken: unknown; // every worker failed to start: the reason
   #capacityWaiters: (() => void)[] = [];
   #closed: Promise<void> | undefined;
+  #closeTimers: ReturnType<typeof setTimeout>[] = [];
   #mayDrain = false; // a task waited since the last `drain` event
 
   /**
@@ -197,10 +198,8 @@ export class ComputePool<
    * import { ComputePool } from "@millrace/io/compute";
    * import { assertEquals } from "@std/assert";
    *
-   * const pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 2 });
+   * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 2 });
    * assertEquals(pool.liveWorkers, 2);
-   * await pool.close();
-   * assertEquals(pool.liveWorkers, 0);
    * ```
    */
   get liveWorkers(): number {
@@ -217,14 +216,12 @@ export class ComputePool<
    * import { assertEquals } from "@std/assert";
    *
    * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 1, maxQueue: 4 });
-   * const results: Promise<number>[] = [];
+   * const sums = [];
    * for (let i = 0; i < 20; i++) {
-   *   if (pool.needsDrain) {
-   *     await new Promise((resolve) => pool.addEventListener("drain", resolve, { once: true }));
-   *   }
-   *   results.push(pool.run("add", [i, 0]) as Promise<number>);
+   *   if (pool.needsDrain) await new Promise((r) => pool.addEventListener("drain", r, { once: true }));
+   *   sums.push(pool.run("add", [i, 0]));
    * }
-   * assertEquals((await Promise.all(results)).length, 20);
+   * assertEquals((await Promise.all(sums)).length, 20);
    * ```
    */
   get needsDrain(): boolean {
@@ -328,15 +325,8 @@ export class ComputePool<
         ),
       );
     }
-    let fn = this.#names.get(name);
-    if (fn === undefined) {
-      if (!this.#names.known) fn = -1; // parked until the exports are known
-      else {
-        const error = this.#names.register(name);
-        if (error !== undefined) return Promise.reject(error);
-        fn = this.#names.get(name)!;
-      }
-    }
+    const fn = this.#names.indexOf(name); // -1: parked until exports known
+    if (typeof fn !== "number") return Promise.reject(fn);
     const id = this.#nextId;
     this.#nextId = this.#nextId >= this.#idWrap ? 1 : this.#nextId + 1;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
@@ -355,14 +345,9 @@ export class ComputePool<
     if (timeoutMs !== Infinity) {
       task.timer = setTimeout(() => {
         task.timer = undefined;
-        this.#cancel(
-          task,
-          new DOMException(
-            `Task '${name}' timed out after ${timeoutMs} ms`,
-            "TimeoutError",
-          ),
-          CANCEL_TIMEOUT,
-        );
+        const message = `Task '${name}' timed out after ${timeoutMs} ms`;
+        const reason = new DOMException(message, "TimeoutError");
+        this.#cancel(task, reason, CANCEL_TIMEOUT);
       }, timeoutMs);
     }
     this.#queue.kick();
@@ -470,29 +455,25 @@ export class ComputePool<
       { allowInfinity: true },
     );
     if (options.force) return this.terminate();
+    // A deadline also applies when an earlier close() is still draining.
+    if (timeoutMs !== Infinity && this.#phase <= CLOSING) {
+      this.#closeTimers.push(setTimeout(() => {
+        for (const task of this.#state.tasks.values()) {
+          const reason = new DOMException(
+            `Task '${task.name}' was cancelled as the pool closed after ${timeoutMs} ms`,
+            "TimeoutError",
+          );
+          this.#cancel(task, reason, CANCEL_TIMEOUT);
+        }
+      }, timeoutMs));
+    }
     if (this.#closed) return this.#closed;
     this.#phase = CLOSING;
     this.#closed = (async () => {
       if (this.#state.tasks.size > 0) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((resolve) => {
-          this.#state.idleWaiters.push(resolve);
-          if (timeoutMs === Infinity) return;
-          timer = setTimeout(() => {
-            for (const task of this.#state.tasks.values()) {
-              this.#cancel(
-                task,
-                new DOMException(
-                  `Task '${task.name}' was cancelled as the pool closed after ${timeoutMs} ms`,
-                  "TimeoutError",
-                ),
-                CANCEL_TIMEOUT,
-              );
-            }
-          }, timeoutMs);
-        });
-        clearTimeout(timer);
+        await new Promise<void>((done) => this.#state.idleWaiters.push(done));
       }
+      for (const timer of this.#closeTimers) clearTimeout(timer);
       if (this.#phase === TERMINATED) return;
       this.#phase = CLOSED;
       await this.#workers.stop(false);

@@ -19,7 +19,14 @@ import {
   TcpServerConfig,
   type WorkerInitInfo,
 } from "@millrace/io/net";
-import { flag, formatAddr, portFlag, print, printError } from "./_args.ts";
+import {
+  flag,
+  formatAddr,
+  loadBalancerFlags,
+  portFlag,
+  print,
+  printError,
+} from "./_args.ts";
 import {
   errorResponse,
   HelloResponses,
@@ -151,14 +158,16 @@ export function init(info: WorkerInitInfo): HelloHandler {
 }
 
 if (import.meta.main) {
-  const config = TcpServerConfig.builder()
-    .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
-    .port(portFlag(Deno.args, "0"))
-    .noDelay(true)
-    // Idle keep-alive connections (and stalled heads) are closed; a head
-    // trickled in under it meets --header-timeout-ms.
-    .idleTimeoutMs(Number(flag(Deno.args, "idle-timeout", "30000")))
-    .build();
+  const config = loadBalancerFlags(
+    TcpServerConfig.builder()
+      .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
+      .port(portFlag(Deno.args, "0"))
+      .noDelay(true)
+      // Idle keep-alive connections (and stalled heads) are closed; a head
+      // trickled in under it meets --header-timeout-ms.
+      .idleTimeoutMs(Number(flag(Deno.args, "idle-timeout", "30000"))),
+    Deno.args,
+  ).build();
   const headerTimeoutMs = Number(
     flag(Deno.args, "header-timeout-ms", "10000"),
   );

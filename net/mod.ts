@@ -18,3 +18,5 @@ export * from "./server/server_context.ts";
 export * from "./server/tcp_server.ts";
 export * from "./server/tcp_server_workers.ts";
 export * from "./server/tcp_client.ts";
+export * from "./codec/mod.ts";
+export * from "./proxy/mod.ts";

@@ -100,7 +100,7 @@ Deno.test("EventLoop rejects bad tokens, interests, handlers and sources", async
     // deno-lint-ignore no-explicit-any
     () => loop.register({} as any, 10, Interest.READABLE, noop),
     TypeError,
-    "'source' must be a listener, a connection, a Timer or a Waker",
+    "'source' must be a listener, a connection, a datagram socket, a Timer or a Waker",
   );
   assertFalse(loop.has(10));
   // Unknown tokens.

@@ -30,6 +30,11 @@ export {
   type ChannelSendOptions,
 } from "./channel.ts";
 export {
+  isDatagramAvailable,
+  listenDatagram,
+  type ListenDatagramOptions,
+} from "./datagram.ts";
+export {
   type BufferLease,
   BufferPool,
   type BufferPoolMetrics,

@@ -7,9 +7,18 @@
 // failing test, and with `--trace-leaks`-free output otherwise). To replay a
 // failure, run the same test with `PROPERTY_SEED=S` (and `PROPERTY_PATH=P`
 // from the failure message to jump straight to the shrunk case). To hunt
-// harder, raise the budget with `PROPERTY_RUNS=N`.
+// harder, raise the budget with `PROPERTY_RUNS=N` (and skip shrinking with
+// `PROPERTY_SHRINK=0`).
 
 import fc from "fast-check";
+
+// An arbitrary given a `maxLength` (or `max`) spreads over the whole range;
+// fast-check's default ("small" sizes whatever the bound) rarely gets near the
+// limits where parsers break.
+fc.configureGlobal({
+  ...fc.readConfigureGlobal(),
+  defaultSizeToMaxWhenMaxSpecified: true,
+});
 
 /** Options for {@linkcode assertProperty}. */
 export interface PropertyOptions {
@@ -69,6 +78,8 @@ export async function assertProperty<Ts>(
   const parameters: fc.Parameters<Ts> = {
     seed,
     numRuns,
+    // PROPERTY_SHRINK=0: report the first failing case as found (hunting).
+    ...(envInt("PROPERTY_SHRINK") === 0 ? { endOnFailure: true } : {}),
     ...(path === undefined ? {} : { path }),
     ...(options.timeoutMs === undefined ? {} : {
       interruptAfterTimeLimit: options.timeoutMs,

@@ -201,13 +201,12 @@ Deno.test({
 });
 
 Deno.test("chat handler: lines after /quit in the same chunk are dropped quietly", async () => {
-  const { createChatHandler } = await import("../examples/chat_server.ts");
-  const { TcpServer, TcpServerConfig } = await import("@millrace/io/net");
+  const { createChatServer } = await import("../examples/chat_server.ts");
+  const { TcpServerConfig } = await import("@millrace/io/net");
   const log: string[] = [];
-  const server = new TcpServer(
-    new TcpServerConfig(),
-    createChatHandler({ log: (line) => log.push(line) }),
-  );
+  const server = createChatServer(new TcpServerConfig(), {
+    log: (line) => log.push(line),
+  });
   const running = server.run();
   const { port } = server.addr as Deno.NetAddr;
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });

@@ -6,7 +6,9 @@
 import { Channel } from "../../reactor/channel.ts";
 import type { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../_internal/to_error.ts";
+import type { Codec } from "../codec/codec.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
+import { validateHandler } from "./_connection_table.ts";
 import type { ServerContext } from "./server_context.ts";
 import { TcpServer } from "./tcp_server.ts";
 import {
@@ -17,9 +19,9 @@ import type { WorkerInitInfo } from "./tcp_server_workers.ts";
 import { WorkerContext } from "./_worker_context.ts";
 import { workerHooks } from "./_worker_hooks.ts";
 import {
-  addrFromText,
-  addrToText,
   allocateId,
+  connectionFromText,
+  connectionToText,
   decodeMessage,
   encodeMessage,
   OP_BROADCAST,
@@ -68,7 +70,7 @@ const scope = globalThis as unknown as {
   close(): void;
 };
 
-let server: TcpServer | undefined;
+let server: TcpServer<unknown, unknown, unknown> | undefined;
 let serving: Promise<void> | undefined;
 let stopping: Promise<void> | undefined;
 const abort = new AbortController();
@@ -109,6 +111,13 @@ function stop(message: ShutdownMessage): void {
   })();
 }
 
+function withoutHealthPort(
+  options: TcpServerConfigOptions,
+): TcpServerConfigOptions {
+  const { healthPort: _, ...rest } = options;
+  return rest;
+}
+
 async function start(init: StartMessage): Promise<void> {
   const { index, workers, state } = init;
   const mod = await import(init.handlerModule);
@@ -117,7 +126,12 @@ async function start(init: StartMessage): Promise<void> {
   const outboxes = init.channels.map((buffer, i) =>
     i === index ? undefined : new Outbox(buffer)
   );
-  const ctx = new WorkerContext<unknown>(index, words, outboxes);
+  const ctx = new WorkerContext<unknown, unknown>(index, words, outboxes);
+  // A codec cannot cross Workers: the module exports one (or a factory).
+  const codec = (typeof mod.codec === "function" ? mod.codec() : mod.codec) as
+    | Codec<unknown, unknown>
+    | undefined;
+  ctx.codec = codec;
   const gossip = (message: Uint8Array) => {
     for (const outbox of outboxes) outbox?.send(message);
   };
@@ -134,23 +148,34 @@ async function start(init: StartMessage): Promise<void> {
     initResult = await mod.init(info);
   }
   const user = (initResult ?? mod.default) as
-    | NetworkHandler<unknown>
+    | NetworkHandler<unknown, unknown, unknown>
     | undefined;
-  if (user === null || typeof user?.onData !== "function") {
+  if (user === null || typeof user !== "object") {
     throw new TypeError(
       `Cannot start server Worker as the handler module must export a NetworkHandler as 'default' or return one from 'init()': received ${typeof user}`,
     );
   }
-  const config = new TcpServerConfig(init.config);
+  validateHandler("start server Worker", user, codec !== undefined);
+  // One health responder per server: Worker 0 answers it.
+  const config = new TcpServerConfig(
+    index === 0 ? init.config : withoutHealthPort(init.config),
+  );
   const max = config.maxConnections;
   // Set once the server runs (callbacks come only after that).
   // deno-lint-ignore prefer-const
-  let table: ServerContext<unknown>;
+  let table: ServerContext<unknown, unknown>;
 
-  const handler: NetworkHandler<unknown> = {
-    onData: (_t, id, data) => user.onData(ctx, id, data),
+  // Callbacks get the server-wide context instead of this Worker's table.
+  const handler: NetworkHandler<unknown, unknown, unknown> = {
+    onData: (_t, id, data) => user.onData!(ctx, id, data),
+    onFrame: (_t, id, frame) => user.onFrame!(ctx, id, frame),
     onConnect: (_t, id) => {
-      gossip(encodeMessage(OP_OPEN, id, addrToText(table.remoteAddr(id))));
+      const connection = {
+        remoteAddr: table.remoteAddr(id),
+        localAddr: table.localAddr(id),
+        proxyInfo: table.proxyInfo(id),
+      };
+      gossip(encodeMessage(OP_OPEN, id, connectionToText(connection)));
       return user.onConnect?.(ctx, id);
     },
     onDisconnect: (_t, id, reason: DisconnectReason) => {
@@ -162,10 +187,12 @@ async function start(init: StartMessage): Promise<void> {
     onListening: (_t, addr) => user.onListening?.(ctx, addr),
     onShutdown: (_t) => user.onShutdown?.(ctx),
   };
+  if (user.onData === undefined) delete handler.onData;
+  if (user.onFrame === undefined) delete handler.onFrame;
   if (user.onWritable === undefined) delete handler.onWritable;
   if (user.onShutdown === undefined) delete handler.onShutdown;
 
-  server = new TcpServer(config, handler);
+  server = new TcpServer(config, handler, codec ? { codec } : {});
   const channel = new Channel({ buffer: init.channels[index]! });
   const hooks = {
     reusePort: workers > 1,
@@ -215,7 +242,7 @@ async function start(init: StartMessage): Promise<void> {
           table.closeConnection(message.id, { flush: message.flag === 1 });
           break;
         case OP_OPEN:
-          ctx.remote.set(message.id, addrFromText(payloadText(message)));
+          ctx.remote.set(message.id, connectionFromText(payloadText(message)));
           break;
         case OP_GONE:
           ctx.remote.delete(message.id);

@@ -2,7 +2,9 @@
 // connection table for ids this Worker owns, messages over the owners'
 // channels for the rest, and the shared counters for what holds server-wide.
 
+import type { Codec } from "../codec/codec.ts";
 import { ConnectionNotFoundError } from "../errors.ts";
+import type { ProxyInfo } from "../proxy/proxy_info.ts";
 import type {
   BroadcastOptions,
   CloseConnectionOptions,
@@ -18,15 +20,24 @@ import {
   ownerOf,
 } from "./_worker_protocol.ts";
 
-export class WorkerContext<T> implements ServerContext<T> {
+/** What the gossip tells about a connection of another Worker. */
+export interface RemoteConnection {
+  remoteAddr: Deno.Addr;
+  localAddr: Deno.Addr;
+  proxyInfo: ProxyInfo | undefined;
+}
+
+export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
   /** This Worker's index; the main thread has none (-1). */
   readonly index: number;
   /** The local connections (undefined on the main thread). */
-  table: ServerContext<T> | undefined;
+  table: ServerContext<T, E> | undefined;
+  /** The server's codec in this thread (`sendFrame` encodes with it). */
+  codec: Codec<unknown, E> | undefined;
   /** Outboxes to every Worker by index (this one's slot unused). */
   readonly outboxes: (Outbox | undefined)[];
   /** Connections of other Workers, from their OP_OPEN/OP_GONE gossip. */
-  readonly remote = new Map<number, Deno.Addr>();
+  readonly remote = new Map<number, RemoteConnection>();
   readonly #words: Int32Array;
 
   constructor(
@@ -89,11 +100,42 @@ export class WorkerContext<T> implements ServerContext<T> {
     return true;
   }
 
+  sendFrame(id: number, frame: E): boolean {
+    if (this.#outboxOf(id) === undefined && this.table !== undefined) {
+      return this.table.sendFrame(id, frame);
+    }
+    return this.sendTo(id, this.#encode("send frame", frame));
+  }
+
+  broadcastFrame(frame: E, options?: BroadcastOptions): number {
+    return this.broadcast(this.#encode("broadcast frame", frame), options);
+  }
+
+  #encode(action: string, frame: E): Uint8Array {
+    if (this.codec === undefined) {
+      throw new TypeError(`Cannot ${action} as there is no 'codec'`);
+    }
+    return this.codec.encode(frame);
+  }
+
   remoteAddr(id: number): Deno.Addr {
-    const addr = this.remote.get(id);
-    if (addr !== undefined) return addr;
+    const remote = this.remote.get(id);
+    if (remote !== undefined) return remote.remoteAddr;
     if (this.table === undefined) throw new ConnectionNotFoundError(id);
     return this.table.remoteAddr(id);
+  }
+
+  localAddr(id: number): Deno.Addr {
+    const remote = this.remote.get(id);
+    if (remote !== undefined) return remote.localAddr;
+    if (this.table === undefined) throw new ConnectionNotFoundError(id);
+    return this.table.localAddr(id);
+  }
+
+  proxyInfo(id: number): ProxyInfo | undefined {
+    const remote = this.remote.get(id);
+    if (remote !== undefined) return remote.proxyInfo;
+    return this.table?.proxyInfo(id);
   }
 
   connectionIds(): number[] {

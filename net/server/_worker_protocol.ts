@@ -5,6 +5,7 @@
 
 import { Channel } from "../../reactor/channel.ts";
 import type { DisconnectReason } from "./network_handler.ts";
+import type { RemoteConnection } from "./_worker_context.ts";
 import { zeroDisconnects } from "./_connection_table.ts";
 
 /** Most Workers one server may run; ids carry the owner as `id % MAX_WORKERS`. */
@@ -126,14 +127,14 @@ export function payloadText(message: WorkerMessage): string {
   return decoder.decode(message.payload);
 }
 
-/** `Deno.Addr` as gossiped with OP_OPEN, and back. */
-export function addrToText(addr: Deno.Addr): string {
-  return JSON.stringify(addr);
+/** A connection as gossiped with OP_OPEN (JSON), and back. */
+export function connectionToText(connection: RemoteConnection): string {
+  return JSON.stringify(connection);
 }
 
-/** Parses an address gossiped with OP_OPEN. */
-export function addrFromText(text: string): Deno.Addr {
-  return JSON.parse(text) as Deno.Addr;
+/** Parses a connection gossiped with OP_OPEN. */
+export function connectionFromText(text: string): RemoteConnection {
+  return JSON.parse(text) as RemoteConnection;
 }
 
 /**

@@ -22,7 +22,7 @@ import type {
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
 import { WorkerContext } from "./_worker_context.ts";
 import {
-  addrFromText,
+  connectionFromText,
   decodeMessage,
   encodeMessage,
   MAX_WORKERS,
@@ -192,7 +192,7 @@ export class WorkerServer<T> {
       if (message.op === OP_OPEN) {
         this.#context.remote.set(
           message.id,
-          addrFromText(payloadText(message)),
+          connectionFromText(payloadText(message)),
         );
       } else if (message.op === OP_GONE) {
         this.#context.remote.delete(message.id);

@@ -48,6 +48,9 @@ export interface TcpServerWorkersOptions {
    * export `init(info: WorkerInitInfo)`, called once in each Worker before
    * it listens (awaited if it returns a promise). A handler that `init`
    * returns is used instead of `default` (one configured from `workerData`).
+   * A framed handler (`onFrame`) needs the module to export its `codec` (a
+   * `Codec`, or a function making one): codecs cannot cross Workers.
+   * Health checks (`healthPort`) are answered by Worker 0.
    */
   handlerModule: URL | string;
   /**
@@ -94,7 +97,7 @@ export interface WorkerInitInfo {
   /** The options' `workerData`, structured-cloned. */
   workerData: unknown;
   /** The server-wide context (also handed to every callback). */
-  context: ServerContext<unknown>;
+  context: ServerContext<unknown, unknown>;
   /** Aborted when this Worker starts shutting down. */
   signal: AbortSignal;
 }

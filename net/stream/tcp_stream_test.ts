@@ -750,3 +750,19 @@ Deno.test("TcpStream deadlines run on the timer clock (FakeTime)", async () => {
   await time.tickAsync(1);
   assertInstanceOf(settled, TimedOutError);
 });
+
+Deno.test("TcpStream.connect() and TcpListener.bind() take 'host:port' strings", async () => {
+  using listener = TcpListener.bind("127.0.0.1:0");
+  const { port } = listener.addr as Deno.NetAddr;
+  using client = await TcpStream.connect(`127.0.0.1:${port}`, {
+    timeoutMs: 1_000,
+  });
+  using server = await listener.accept({ timeoutMs: 1_000 });
+  await client.writeAll(new TextEncoder().encode("hi"));
+  assertEquals(text(await server.readExact(2)), "hi");
+  assertThrows(
+    () => TcpListener.bind({ hostname: 5 as unknown as string, port: 0 }),
+    TypeError,
+    "Cannot bind listener as 'hostname' must be a non-empty hostname or IP address: received 5",
+  );
+});

@@ -206,10 +206,13 @@ export function throwRich(kind: string): Promise<never> | never {
   }
 }
 
-const startLog: number[] = [];
+const startLog: [number, number][] = [];
 
-/** The ids of the `slowEcho` tasks this worker started, in order (cleared). */
-export function takeStartLog(): number[] {
+/**
+ * The `slowEcho` tasks this worker started, in order (cleared): their ids
+ * and start times (ms since the Unix epoch, comparable across threads).
+ */
+export function takeStartLog(): [number, number][] {
   return startLog.splice(0);
 }
 
@@ -219,7 +222,7 @@ export function takeStartLog(): number[] {
  * `ms` property.
  */
 export function slowEcho(input: unknown, ctx: TaskContext): unknown {
-  startLog.push(ctx.taskId);
+  startLog.push([ctx.taskId, performance.timeOrigin + performance.now()]);
   let ms = 0;
   if (typeof input === "number") ms = input;
   else if (input instanceof Uint8Array) ms = input[0] ?? 0;
