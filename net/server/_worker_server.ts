@@ -4,6 +4,7 @@
 // stats from shared memory and drains them all with one shutdown deadline.
 
 import { Channel } from "../../reactor/channel.ts";
+import { isDatagramAvailable } from "../../reactor/datagram.ts";
 import { EventLoop } from "../../reactor/event_loop.ts";
 import { formatValue } from "../../_internal/format.ts";
 import { toError } from "../../_internal/to_error.ts";
@@ -54,11 +55,7 @@ export function reusePortSupport(): string | undefined {
   }
   // Deno exits (code 70, uncatchable) on `reusePort` without --unstable-net;
   // the flag also exposes Deno.listenDatagram, which is safe to probe.
-  if (
-    typeof (Deno as { listenDatagram?: unknown }).listenDatagram !== "function"
-  ) {
-    return "linux without '--unstable-net'";
-  }
+  if (!isDatagramAvailable()) return "linux without '--unstable-net'";
   return undefined;
 }
 
