@@ -62,6 +62,8 @@ export interface ShutdownMessage {
   type: "shutdown";
   force: boolean;
   timeoutMs: number;
+  /** `Date.now()` when the main thread asked: one deadline for all Workers. */
+  sentAt: number;
 }
 
 const scope = globalThis as unknown as {
@@ -102,7 +104,8 @@ function stop(message: ShutdownMessage): void {
   }
   const result = server.shutdown({
     force: message.force,
-    timeoutMs: message.timeoutMs,
+    // Time spent in the message counts against the shared deadline.
+    timeoutMs: Math.max(0, message.timeoutMs - (Date.now() - message.sentAt)),
   });
   stopping ??= (async () => {
     const summed = await result;

@@ -355,7 +355,14 @@ export class WorkerServer<T> {
   ): Promise<TcpServerShutdownResult> {
     const force = options.force ?? false;
     if (this.#shutdown !== undefined) {
-      if (force) this.#post({ type: "shutdown", force: true, timeoutMs: 0 });
+      if (force) {
+        this.#post({
+          type: "shutdown",
+          force: true,
+          timeoutMs: 0,
+          sentAt: Date.now(),
+        });
+      }
       return this.#shutdown;
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
@@ -393,7 +400,7 @@ export class WorkerServer<T> {
       results.push(slot.stopped.promise);
     }
     // One deadline for all: every Worker gets the same timeout now.
-    this.#post({ type: "shutdown", force, timeoutMs });
+    this.#post({ type: "shutdown", force, timeoutMs, sentAt: Date.now() });
     const summed = { closedGracefully: 0, forced: 0 };
     for (const result of await Promise.all(results)) {
       summed.closedGracefully += result.closedGracefully;
