@@ -1,7 +1,7 @@
 // deno-lint-ignore-file no-console
 // Multi-worker TcpServer side by side with today's single-loop server, and
 // the cross-thread Channel's per-message cost. Every run is bounded.
-//   deno run -A bench/multicore.ts [--seconds 3]
+//   deno run -A bench/multicore.ts [--seconds 3] [--reps 1]
 // Rows (markdown on stdout):
 //   - ping-pong 64 B x 50 conns: server CPU µs per round trip, workers 0
 //     (today's loop) vs 1 vs 2 (C load generator, bench/peers/loadgen.c);
@@ -21,7 +21,18 @@ import {
 const seconds = Number(
   Deno.args[Deno.args.indexOf("--seconds") + 1] ?? "3",
 ) || 3;
+// Rows 1 and 2 run this many times, interleaved, and report medians: on a
+// shared machine one run of each is not enough.
+const reps = Number(Deno.args[Deno.args.indexOf("--reps") + 1] ?? "1") || 1;
 const BUILD = `${ROOT}/bench/.build`;
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? sorted[mid]!
+    : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 
 async function compile(name: string): Promise<string> {
   await Deno.mkdir(BUILD, { recursive: true });
@@ -180,48 +191,65 @@ const row = (...cells: (string | number)[]) =>
 await initClockTick();
 const loadgen = await compile("loadgen");
 
-// 1. Overhead: CPU per round trip.
-rows.push(
-  "| ping-pong 64 B, 50 conns | round trips/s | server CPU µs/round trip | ratio to single loop | p99 µs |",
-);
-rows.push("| --- | --- | --- | --- | --- |");
-let base = 0;
-for (const workers of [0, 1, 2]) {
-  const server = await start(echo(workers));
-  try {
-    const r = await pingpong(loadgen, server, 50);
-    const cpu = r.cpu_us! / r.ops!;
-    if (workers === 0) base = cpu;
-    row(
-      workers === 0 ? "TcpServer (one loop, today)" : `workers: ${workers}`,
-      Math.round(r.ops_per_s!),
-      cpu.toFixed(2),
-      (cpu / base).toFixed(3),
-      r.p99_us!,
-    );
-  } finally {
-    await server.stop();
+// 1. Overhead: CPU per round trip. 2. Scaling with a compute-bound handler.
+// Each configuration runs `reps` times, interleaved; medians are reported.
+const configs: { label: string; workers: number; burnUs: number }[] = [
+  { label: "TcpServer (one loop, today)", workers: 0, burnUs: 0 },
+  { label: "workers: 1", workers: 1, burnUs: 0 },
+  { label: "workers: 2", workers: 2, burnUs: 0 },
+  { label: "workers: 1", workers: 1, burnUs: 200 },
+  { label: "workers: 2", workers: 2, burnUs: 200 },
+];
+const samples = configs.map(() => ({
+  cpu: [] as number[],
+  rate: [] as number[],
+  p99: [] as number[],
+}));
+for (let rep = 0; rep < reps; rep++) {
+  for (const [i, config] of configs.entries()) {
+    const server = await start(echo(config.workers, config.burnUs));
+    try {
+      const r = await pingpong(loadgen, server, 50);
+      samples[i]!.cpu.push(r.cpu_us! / r.ops!);
+      samples[i]!.rate.push(r.ops_per_s!);
+      samples[i]!.p99.push(r.p99_us!);
+    } finally {
+      await server.stop();
+    }
   }
 }
-
-// 2. Scaling with a compute-bound handler.
+rows.push(
+  `| ping-pong 64 B, 50 conns (median of ${reps}) | round trips/s | server CPU µs/round trip (all runs) | ratio to single loop | p99 µs |`,
+);
+rows.push("| --- | --- | --- | --- | --- |");
+const base = median(samples[0]!.cpu);
+for (let i = 0; i < 3; i++) {
+  const s = samples[i]!;
+  row(
+    configs[i]!.label,
+    Math.round(median(s.rate)),
+    `${median(s.cpu).toFixed(2)} (${
+      [...s.cpu].sort((a, b) => a - b).map((x) => x.toFixed(1)).join(", ")
+    })`,
+    (median(s.cpu) / base).toFixed(3),
+    Math.round(median(s.p99)),
+  );
+}
 rows.push("");
-rows.push("| 200 µs CPU per request, 50 conns | req/s | ratio to workers 1 |");
+rows.push(
+  `| 200 µs CPU per request, 50 conns (median of ${reps}) | req/s (all runs) | ratio to workers 1 |`,
+);
 rows.push("| --- | --- | --- |");
-let one = 0;
-for (const workers of [1, 2]) {
-  const server = await start(echo(workers, 200));
-  try {
-    const r = await pingpong(loadgen, server, 50);
-    if (workers === 1) one = r.ops_per_s!;
-    row(
-      `workers: ${workers}`,
-      Math.round(r.ops_per_s!),
-      (r.ops_per_s! / one).toFixed(2),
-    );
-  } finally {
-    await server.stop();
-  }
+const one = median(samples[3]!.rate);
+for (let i = 3; i < 5; i++) {
+  const s = samples[i]!;
+  row(
+    configs[i]!.label,
+    `${Math.round(median(s.rate))} (${
+      [...s.rate].sort((a, b) => a - b).map((x) => Math.round(x)).join(", ")
+    })`,
+    (median(s.rate) / one).toFixed(2),
+  );
 }
 
 // 3. HTTP anchor under wrk.
