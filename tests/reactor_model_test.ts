@@ -161,7 +161,8 @@ const policyArb: fc.Arbitrary<Policy> = fc.record({
   seed: fc.integer(),
 }).map((p) => ({
   ...p,
-  lowWaterMark: Math.min(p.lowWaterMark, p.highWaterMark),
+  // The loop requires the low-water mark strictly below the high one.
+  lowWaterMark: Math.min(p.lowWaterMark, p.highWaterMark - 1),
 }));
 
 // The peer's bytes and the loop's own writes: position-dependent patterns, so
