@@ -27,7 +27,7 @@ import {
   waitForPort,
   which,
 } from "./_proc.ts";
-import { freePort, haproxyConfig } from "../tests/testdata/_haproxy.ts";
+import { freePort, haproxyConfig } from "../tests/_haproxy.ts";
 
 const SERVER_CPU = 0;
 const CLIENT_CPU = 1;

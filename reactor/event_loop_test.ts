@@ -14,12 +14,7 @@ import {
   Timer,
   type Token,
 } from "./mod.ts";
-import {
-  HOST,
-  listenOnLoop,
-  readExactly,
-  waitFor,
-} from "../tests/testdata/_net_helpers.ts";
+import { HOST, listenOnLoop, readExactly, waitFor } from "../tests/_helpers.ts";
 
 Deno.test("EventLoop echoes bytes over TCP", async () => {
   await using loop = new EventLoop();

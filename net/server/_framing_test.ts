@@ -23,7 +23,7 @@ import {
   readUntilText,
   waitFor,
   within,
-} from "../../tests/testdata/_net_helpers.ts";
+} from "../../tests/_helpers.ts";
 
 function serve<F, E>(
   handler: NetworkHandler<unknown, F, E>,

@@ -28,7 +28,7 @@ import {
   readUntilText,
   waitFor,
   within,
-} from "../../tests/testdata/_net_helpers.ts";
+} from "../../tests/_helpers.ts";
 import { peer } from "../../tests/_peers.ts";
 
 function serve<T>(

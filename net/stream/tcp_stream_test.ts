@@ -7,13 +7,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { FakeTime } from "@std/testing/time";
-import {
-  bytes,
-  ChunkConn,
-  pair,
-  sleep,
-  text,
-} from "../../tests/stream_fixtures/util.ts";
+import { bytes, ChunkConn, pair, sleep, text } from "../../tests/_helpers.ts";
 import { Canceller } from "./canceller.ts";
 import {
   CancelledError,
