@@ -146,7 +146,18 @@ function pattern(size: number, seed: number): Uint8Array {
   return out;
 }
 
+// Every connection open now, so that a run that outlives its deadline can
+// close them (a stalled read would otherwise keep it waiting for ever).
+const openConns = new Set<Deno.Conn>();
+
+async function connect(port: number): Promise<Deno.Conn> {
+  const conn = await Deno.connect({ hostname: HOST, port });
+  openConns.add(conn);
+  return conn;
+}
+
 function closeQuietly(conn: Deno.Conn): void {
+  openConns.delete(conn);
   try {
     conn.close();
   } catch { /* already closed */ }
@@ -160,7 +171,7 @@ async function echoConnection(
   size: number,
   seed: number,
 ): Promise<number> {
-  const conn = await Deno.connect({ hostname: HOST, port });
+  const conn = await connect(port);
   try {
     const message = pattern(size, seed);
     switch (behaviour) {
@@ -243,7 +254,7 @@ async function redisConnection(
   size: number,
   seed: number,
 ): Promise<number> {
-  const conn = await Deno.connect({ hostname: HOST, port });
+  const conn = await connect(port);
   try {
     const { request, reply } = redisScript(`chaos:${seed}`, size, seed);
     switch (behaviour) {
@@ -281,6 +292,34 @@ async function redisConnection(
   }
 }
 
+// One client alone on the server writes 5,000 GETs of a 1 KiB value at once:
+// small requests, large replies, so the server pauses reading on
+// backpressure and must resume from its writable event. Alone, because
+// traffic on any other connection used to release a lost wakeup.
+async function redisSoloPipeline(port: number, seed: number): Promise<number> {
+  const conn = await connect(port);
+  try {
+    const key = `chaos:${seed}:fan`;
+    const value = pattern(1024, seed);
+    const get = command("GET", key);
+    const request = concat([
+      command("SET", key, value),
+      ...Array.from({ length: 5000 }, () => get),
+    ]);
+    const bulkReply = bulk(value);
+    const reply = concat([
+      OK,
+      ...Array.from({ length: 5000 }, () => bulkReply),
+    ]);
+    const reading = readExactly(conn, reply.length);
+    await writeAll(conn, request);
+    expectBytes(await reading, reply, "redis solo pipeline");
+    return request.length + reply.length;
+  } finally {
+    closeQuietly(conn);
+  }
+}
+
 // ------------------------------------------------------------------ chat
 
 /** A chat connection read line by line. */
@@ -293,7 +332,7 @@ class ChatPeer {
     this.conn = conn;
   }
   static async connect(port: number): Promise<ChatPeer> {
-    const peer = new ChatPeer(await Deno.connect({ hostname: HOST, port }));
+    const peer = new ChatPeer(await connect(port));
     const welcome = await peer.line();
     if (!welcome?.startsWith("* welcome ")) {
       throw new ChaosError(`chat welcome: ${JSON.stringify(welcome)}`);
@@ -512,6 +551,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       while (next < plan.length) await one(next++);
     });
     await Promise.all(workers);
+    if (protocol === "redis") {
+      report.verifiedBytes += await redisSoloPipeline(port, seed);
+    }
     if (protocol === "chat") {
       // Each observer's marker reaches the other after every earlier line.
       const [a, b] = observers as [Observer, Observer];
@@ -548,6 +590,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   })();
   try {
     await within(work, deadlineMs, `${protocol} chaos run (seed ${seed})`);
+  } catch (error) {
+    for (const conn of [...openConns]) closeQuietly(conn);
+    throw error;
   } finally {
     for (const o of observers) closeQuietly(o.peer.conn);
     await Promise.allSettled(observers.map((o) => o.done));
@@ -563,7 +608,7 @@ async function checkAlive(
   port: number,
   protocol: ChaosProtocol,
 ): Promise<void> {
-  const conn = await Deno.connect({ hostname: HOST, port });
+  const conn = await connect(port);
   try {
     if (protocol === "echo") {
       await writeAll(conn, enc.encode("ping"));
