@@ -253,10 +253,20 @@ async function redisConnection(
   behaviour: Behaviour,
   size: number,
   seed: number,
+  slot: number,
 ): Promise<number> {
   const conn = await connect(port);
   try {
-    const { request, reply } = redisScript(`chaos:${seed}`, size, seed);
+    // Keys per concurrent slot (no two live connections share one), reused
+    // by later runs: the keyspace, and the server's memory, stay bounded.
+    // (Resets and vanishes get their own: the server may still run their
+    // commands while the slot's next connection checks its replies.)
+    const unchecked = behaviour === "reset" || behaviour === "vanish";
+    const { request, reply } = redisScript(
+      `chaos:${unchecked ? "lost" : "live"}:${slot}`,
+      size,
+      seed,
+    );
     switch (behaviour) {
       case "drip": {
         const reading = readExactly(conn, reply.length);
@@ -299,7 +309,7 @@ async function redisConnection(
 async function redisSoloPipeline(port: number, seed: number): Promise<number> {
   const conn = await connect(port);
   try {
-    const key = `chaos:${seed}:fan`;
+    const key = "chaos:fan";
     const value = pattern(1024, seed);
     const get = command("GET", key);
     const request = concat([
@@ -523,7 +533,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       new Observer(await ChatPeer.connect(port)),
     ];
   }
-  const one = async (i: number): Promise<void> => {
+  const one = async (i: number, slot: number): Promise<void> => {
     const behaviour = plan[i]!;
     behaviours[behaviour]++;
     const connSeed = (seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0;
@@ -536,7 +546,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const run = protocol === "echo"
       ? echoConnection(port, behaviour, size, connSeed)
       : protocol === "redis"
-      ? redisConnection(port, behaviour, size, connSeed)
+      ? redisConnection(port, behaviour, size, connSeed, slot)
       : chatConnection(port, behaviour, size, connSeed, sent, maybeSent);
     const verified = await run.catch((error) => {
       throw new ChaosError(`${what}: ${error?.message ?? error}`, {
@@ -547,8 +557,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   };
   const work = (async () => {
     let next = 0;
-    const workers = Array.from({ length: concurrency }, async () => {
-      while (next < plan.length) await one(next++);
+    const workers = Array.from({ length: concurrency }, async (_, slot) => {
+      while (next < plan.length) await one(next++, slot);
     });
     await Promise.all(workers);
     if (protocol === "redis") {
