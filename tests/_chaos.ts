@@ -240,7 +240,8 @@ function redisScript(
       Math.min(1 + ((seed + i * 7919) % 4000), 4000),
       seed + i,
     );
-    const key = `${prefix}:${i++}`;
+    // 64 keys, overwritten: each GET follows its SET on the same connection.
+    const key = `${prefix}:${i++ % 64}`;
     requests.push(command("SET", key, value), command("GET", key));
     replies.push(OK, bulk(value));
     total += value.length * 2 + 40;
