@@ -266,3 +266,27 @@ export async function waitForPort(port: number, ms: number): Promise<void> {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+const BUILD = `${ROOT}/bench/.build`;
+/** Compiles `bench/peers/<name>.c` into bench/.build (when stale); returns the binary. */
+export async function compile(name: string): Promise<string> {
+  const src = `${ROOT}/bench/peers/${name}.c`;
+  const bin = `${BUILD}/${name}`;
+  await Deno.mkdir(BUILD, { recursive: true });
+  let fresh = false;
+  try {
+    fresh = Deno.statSync(bin).mtime! >= Deno.statSync(src).mtime!;
+  } catch {
+    fresh = false;
+  }
+  if (!fresh) {
+    const out = await new Deno.Command("gcc", {
+      args: ["-O2", "-Wall", "-o", bin, src],
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(`gcc ${name}.c: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  }
+  return bin;
+}

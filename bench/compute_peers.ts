@@ -1,21 +1,24 @@
 // deno-lint-ignore-file no-console
 /**
- * Compute peer benchmark (issue #5): millrace's `ComputePool` against a plain
- * `postMessage` worker pool on Deno and piscina on Node, same machine, one
- * run, same scenarios:
+ * Compute peer benchmark (issues #5, #12): millrace's `ComputePool` against a
+ * plain `postMessage` worker pool on Deno, and piscina and tinypool on Node,
+ * same machine, one run, same scenarios:
  *
  * - tiny-task throughput (2 workers): N no-op tasks submitted in windows of
  *   10,000 (`Promise.all` per window), and all N at once,
  * - dispatch round trip p50/p99 (one task at a time),
  * - CPU-bound speed-up from 1 to 2 workers (5 ms busy tasks),
  * - latency of a critical task submitted behind 10,000 queued low tasks
- *   (0.5 ms each), in task run times.
+ *   (0.5 ms each), in task run times;
+ * - millrace only (the others have no priorities): a critical task behind
+ *   400 low 5 ms tasks, with a fresh cost estimate and after 10,000 `busy(0)`
+ *   trained it wrong (issue 12, defect 3), and RSS after 1 M tiny tasks.
  *
  *   deno run -A bench/compute_peers.ts           # full (1-3 min)
  *   deno run -A bench/compute_peers.ts --quick   # smaller counts
  *
- * piscina is installed from npm into `${TMPDIR:-/tmp}/millrace-peers` (never
- * into the repository). A readable table goes to stdout, then the results as
+ * piscina and tinypool are installed from npm into
+ * `${TMPDIR:-/tmp}/millrace-peers` (never into the repository). A readable table goes to stdout, then the results as
  * one JSON object on the last stdout line (bench/peers.ts reads it).
  *
  * @module
@@ -35,6 +38,10 @@ const config = {
   speedupTasks: quick ? 20 : 40,
   speedupTaskMs: 5,
   speedupRounds: quick ? 3 : 5,
+  backlogLows: 400,
+  backlogLowMs: 5,
+  trainingTasks: 10_000,
+  rssTasks: quick ? 200_000 : 1_000_000,
 };
 const TASKS = new URL("../compute/testdata/tasks.ts", import.meta.url);
 
@@ -55,6 +62,11 @@ interface Result {
   critical_behind_low_ms?: number;
   critical_in_task_runs?: number;
   speedup_1_to_2?: number;
+  critical_behind_400_fresh_ms?: number;
+  critical_behind_400_trained_ms?: number;
+  critical_behind_400_trained_in_task_runs?: number;
+  rss_mib_after_tasks?: number;
+  rss_mib_peak?: number;
   version?: string;
   error?: string;
 }
@@ -131,6 +143,67 @@ async function criticalBehindLow(pool: Runner): Promise<number> {
   return +pct(runs, 0.5).toFixed(2);
 }
 
+/**
+ * Critical task behind `backlogLows` low `busy(backlogLowMs)` tasks that the
+ * workers already claim, median of `criticalReps`.
+ */
+async function criticalBehindBacklog(pool: ComputePool): Promise<number> {
+  const runs: number[] = [];
+  for (let r = 0; r < config.criticalReps; r++) {
+    const ac = new AbortController();
+    const lows = Array.from(
+      { length: config.backlogLows },
+      () =>
+        pool.run("busy", config.backlogLowMs, {
+          priority: TaskPriority.Low,
+          signal: ac.signal,
+        }).catch(() => {}),
+    );
+    for (let i = 0; i < 1000 && pool.metrics().busyWorkers < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const t = performance.now();
+    await pool.run("busy", config.backlogLowMs, {
+      priority: TaskPriority.Critical,
+    });
+    runs.push(performance.now() - t);
+    ac.abort();
+    await Promise.all(lows);
+  }
+  return +pct(runs, 0.5).toFixed(2);
+}
+
+/** Issue 12, defect 3: the same latency before and after a wrong estimate. */
+async function wrongEstimate(out: Result): Promise<void> {
+  const pool = new ComputePool(TASKS, { workers: 2 });
+  await warm(pool);
+  out.critical_behind_400_fresh_ms = await criticalBehindBacklog(pool);
+  await Promise.all(
+    Array.from({ length: config.trainingTasks }, () => pool.run("busy", 0)),
+  );
+  out.critical_behind_400_trained_ms = await criticalBehindBacklog(pool);
+  out.critical_behind_400_trained_in_task_runs = +(
+    out.critical_behind_400_trained_ms / config.backlogLowMs
+  ).toFixed(2);
+  await pool.close();
+}
+
+/** RSS (MiB) after `rssTasks` tiny tasks in windows of 10,000, and its peak. */
+async function rssAfterTasks(out: Result): Promise<void> {
+  const pool = new ComputePool(TASKS, { workers: 2 });
+  await warm(pool);
+  let peak = 0;
+  for (let done = 0; done < config.rssTasks; done += 10_000) {
+    const ps = new Array<Promise<unknown>>(10_000);
+    for (let i = 0; i < 10_000; i++) ps[i] = pool.run("noop", i);
+    await Promise.all(ps);
+    peak = Math.max(peak, Deno.memoryUsage().rss);
+  }
+  out.rss_mib_after_tasks = +(Deno.memoryUsage().rss / 2 ** 20).toFixed(1);
+  out.rss_mib_peak = +(peak / 2 ** 20).toFixed(1);
+  await pool.close();
+}
+
 async function speedup(make: (workers: number) => Runner): Promise<number> {
   const times: number[] = [];
   for (const workers of [1, 2]) {
@@ -202,12 +275,13 @@ async function sh(cmd: string[], env?: Record<string, string>): Promise<{
   };
 }
 
-async function piscinaPeer(): Promise<Result> {
+async function nodePeer(lib: "piscina" | "tinypool"): Promise<Result> {
   const prefix = `${Deno.env.get("TMPDIR") ?? "/tmp"}/millrace-peers`;
+  const spec = lib === "piscina" ? "piscina@5" : "tinypool@2";
   try {
-    await Deno.stat(`${prefix}/node_modules/piscina/package.json`);
+    await Deno.stat(`${prefix}/node_modules/${lib}/package.json`);
   } catch {
-    console.error(`installing piscina@5 into ${prefix}`);
+    console.error(`installing ${spec} into ${prefix}`);
     await Deno.mkdir(prefix, { recursive: true });
     const r = await sh([
       "npm",
@@ -216,16 +290,17 @@ async function piscinaPeer(): Promise<Result> {
       prefix,
       "--no-audit",
       "--no-fund",
-      "piscina@5",
+      spec,
     ]).catch((e) => ({ code: 1, stdout: "", stderr: String(e) }));
     if (r.code !== 0) {
       return { error: `npm install failed: ${r.stderr.slice(-200)}` };
     }
   }
   const script = new URL("./peers/piscina_pool.mjs", import.meta.url).pathname;
-  const r = await sh(["node", script, prefix, JSON.stringify(config)]).catch((
-    e,
-  ) => ({ code: 1, stdout: "", stderr: String(e) }));
+  const r = await sh(["node", script, prefix, JSON.stringify(config), lib])
+    .catch((
+      e,
+    ) => ({ code: 1, stdout: "", stderr: String(e) }));
   const last = r.stdout.trim().split("\n").at(-1) ?? "";
   if (r.code !== 0) {
     return { error: `node exited ${r.code}: ${r.stderr.slice(-300)}` };
@@ -237,11 +312,15 @@ const started = performance.now();
 const command = `deno run -A bench/compute_peers.ts${quick ? " --quick" : ""}`;
 console.log(`# ${command} (${new Date().toISOString()})`);
 const millrace = await denoPeer(makeMillrace);
+await wrongEstimate(millrace);
+await rssAfterTasks(millrace);
 console.log("millrace", JSON.stringify(millrace));
 const postmessage = await denoPeer(makePostMessage);
 console.log("postmessage", JSON.stringify(postmessage));
-const piscina = await piscinaPeer();
+const piscina = await nodePeer("piscina");
 console.log("piscina", JSON.stringify(piscina));
+const tinypool = await nodePeer("tinypool");
+console.log("tinypool", JSON.stringify(tinypool));
 
 const ratio = (a?: number, b?: number) =>
   a !== undefined && b !== undefined && b > 0 ? +(a / b).toFixed(2) : null;
@@ -259,14 +338,27 @@ const rows: [string, keyof Result][] = [
   ["speed-up 1→2 workers (5 ms tasks)", "speedup_1_to_2"],
   [`critical behind ${config.lowTasks} low, ms`, "critical_behind_low_ms"],
   ["  … in task run times", "critical_in_task_runs"],
+  [
+    `critical behind ${config.backlogLows} low ${config.backlogLowMs} ms, fresh estimate, ms`,
+    "critical_behind_400_fresh_ms",
+  ],
+  [
+    `  … after ${config.trainingTasks} busy(0) trained it wrong, ms`,
+    "critical_behind_400_trained_ms",
+  ],
+  ["  … in task run times", "critical_behind_400_trained_in_task_runs"],
+  [`RSS MiB after ${config.rssTasks} tiny tasks`, "rss_mib_after_tasks"],
+  ["  … peak RSS MiB", "rss_mib_peak"],
 ];
-console.log("\n| scenario | millrace | postMessage pool | piscina |");
-console.log("| --- | ---: | ---: | ---: |");
+console.log(
+  "\n| scenario | millrace | postMessage pool | piscina | tinypool |",
+);
+console.log("| --- | ---: | ---: | ---: | ---: |");
 for (const [label, key] of rows) {
   console.log(
     `| ${label} | ${millrace[key] ?? "–"} | ${postmessage[key] ?? "–"} | ${
       piscina[key] ?? piscina.error ?? "–"
-    } |`,
+    } | ${tinypool[key] ?? tinypool.error ?? "–"} |`,
   );
 }
 const summary = {
@@ -277,12 +369,17 @@ const summary = {
   millrace,
   postmessage,
   piscina,
+  tinypool,
   ratios: {
     tasks_per_s_vs_postmessage: ratio(
       millrace.tasks_per_s,
       postmessage.tasks_per_s,
     ),
     tasks_per_s_vs_piscina: ratio(millrace.tasks_per_s, piscina.tasks_per_s),
+    tasks_per_s_vs_tinypool: ratio(
+      millrace.tasks_per_s,
+      tinypool.tasks_per_s,
+    ),
     round_trip_p50_vs_postmessage: ratio(
       millrace.round_trip_p50_us,
       postmessage.round_trip_p50_us,
@@ -290,6 +387,10 @@ const summary = {
     round_trip_p50_vs_piscina: ratio(
       millrace.round_trip_p50_us,
       piscina.round_trip_p50_us,
+    ),
+    round_trip_p50_vs_tinypool: ratio(
+      millrace.round_trip_p50_us,
+      tinypool.round_trip_p50_us,
     ),
   },
 };

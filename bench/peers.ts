@@ -16,6 +16,7 @@
  * @module
  */
 import {
+  compile,
   cpuMicros,
   freePort,
   initClockTick,
@@ -127,29 +128,6 @@ async function ensureTools(): Promise<void> {
   } catch (e) {
     console.error(`apt-get failed: ${e}`);
   }
-}
-
-const BUILD = `${ROOT}/bench/.build`;
-async function compile(name: string): Promise<string> {
-  const src = `${ROOT}/bench/peers/${name}.c`;
-  const bin = `${BUILD}/${name}`;
-  await Deno.mkdir(BUILD, { recursive: true });
-  let fresh = false;
-  try {
-    fresh = Deno.statSync(bin).mtime! >= Deno.statSync(src).mtime!;
-  } catch {
-    fresh = false;
-  }
-  if (!fresh) {
-    const out = await new Deno.Command("gcc", {
-      args: ["-O2", "-Wall", "-o", bin, src],
-      stderr: "piped",
-    }).output();
-    if (!out.success) {
-      throw new Error(`gcc ${name}.c: ${new TextDecoder().decode(out.stderr)}`);
-    }
-  }
-  return bin;
 }
 
 // ---------------------------------------------------------------- peers

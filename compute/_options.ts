@@ -115,13 +115,14 @@ export function runOptionsError(
   timeoutMs: unknown,
   onProgress: unknown,
 ): Error | undefined {
-  const action = `run task ${formatValue(name)}`;
   if (
     typeof priority !== "number" || !Number.isInteger(priority) ||
     priority < 0 || priority >= PRIORITIES
   ) {
     return new (typeof priority === "number" ? RangeError : TypeError)(
-      `Cannot ${action} as 'priority' must be a TaskPriority (0 to 3): received ${
+      `Cannot run task ${
+        formatValue(name)
+      } as 'priority' must be a TaskPriority (0 to 3): received ${
         formatValue(priority)
       }`,
     );
@@ -130,14 +131,18 @@ export function runOptionsError(
     typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0
   ) {
     return new (typeof timeoutMs === "number" ? RangeError : TypeError)(
-      `Cannot ${action} as 'timeoutMs' must be a non-negative number: received ${
+      `Cannot run task ${
+        formatValue(name)
+      } as 'timeoutMs' must be a non-negative number: received ${
         formatValue(timeoutMs)
       }`,
     );
   }
   if (onProgress !== undefined && typeof onProgress !== "function") {
     return new TypeError(
-      `Cannot ${action} as 'onProgress' must be a function: received ${
+      `Cannot run task ${
+        formatValue(name)
+      } as 'onProgress' must be a function: received ${
         formatValue(onProgress)
       }`,
     );

@@ -28,14 +28,16 @@ export class TaskNames {
     this.#mem = mem;
   }
 
-  /** The index of a registered name; undefined otherwise. */
-  get(name: string): number | undefined {
-    return this.#indices.get(name);
-  }
-
-  /** Whether the export list is known. */
-  get known(): boolean {
-    return this.#exports !== undefined;
+  /**
+   * The index of `name`, registered if need be; -1 while the export list is
+   * unknown (the task waits, parked); the error to refuse the task with when
+   * the task module has no such function.
+   */
+  indexOf(name: string): number | Error {
+    const index = this.#indices.get(name);
+    if (index !== undefined) return index;
+    if (this.#exports === undefined) return -1;
+    return this.register(name) ?? this.#indices.get(name)!;
   }
 
   /** Sets the export list (or the import error) once; returns the parked. */

@@ -7,6 +7,7 @@ import {
 } from "./_layout.ts";
 import { validateMilliseconds } from "../_internal/validate.ts";
 import { resolvePoolOptions, runOptionsError } from "./_options.ts";
+import { Capacity } from "./_capacity.ts";
 import { CompletionWaiter } from "./_completions.ts";
 import { PoolState } from "./_pool_state.ts";
 import { newTask, type Task } from "./_task.ts";
@@ -33,13 +34,10 @@ const TERMINATED = 3;
 /**
  * A pool of Web Workers running the functions exported by a task module.
  *
- * Tasks wait in `SharedArrayBuffer` ring queues, one per
- * {@linkcode TaskPriority}; idle workers sleep in `Atomics.wait` and claim
- * tasks themselves, in batches, with no main-thread round trip per task.
- * Results come back as promises. Numbers, booleans, and strings,
- * `Uint8Array`s and `ArrayBuffer`s up to 1 MiB travel through shared memory;
- * other structured-cloneable values (and inputs with a `transfer` list) by
- * `postMessage`, one message per claimed batch.
+ * Tasks wait in `SharedArrayBuffer` rings, one per {@linkcode TaskPriority};
+ * idle workers sleep in `Atomics.wait` and claim batches themselves. Small
+ * values, and bytes and strings up to 1 MiB, travel through shared memory;
+ * other structured-cloneable values (or a `transfer` list) by `postMessage`.
  *
  * Each task function is `(input, ctx: TaskContext) => result | Promise<result>`;
  * a worker runs one synchronous task at a time; an async task holds its
@@ -121,9 +119,9 @@ export class ComputePool<
   #phase = OPEN;
   #completions: CompletionWaiter;
   #broken: unknown; // every worker failed to start: the reason
-  #capacityWaiters: (() => void)[] = [];
   #closed: Promise<void> | undefined;
-  #mayDrain = false; // a task waited since the last `drain` event
+  #closeTimers: ReturnType<typeof setTimeout>[] = [];
+  #capacity: Capacity;
 
   /**
    * Spawns the first workers; each imports `taskModuleUrl`.
@@ -134,6 +132,17 @@ export class ComputePool<
    * @param options Pool options.
    * @throws {RangeError} If an option is out of range.
    * @throws {TypeError} If an option has the wrong type.
+   *
+   * @example An elastic pool
+   * ```ts
+   * import { ComputePool } from "@millrace/io/compute";
+   *
+   * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), {
+   *   minWorkers: 1,
+   *   maxWorkers: 2,
+   *   idleTimeoutMs: 5_000,
+   * });
+   * ```
    */
   constructor(taskModuleUrl: string | URL, options: ComputePoolOptions = {}) {
     super();
@@ -141,6 +150,7 @@ export class ComputePool<
     const { maxQueue, minWorkers, maxWorkers, agingMs } = resolved;
     this.#taskTimeoutMs = resolved.taskTimeoutMs;
     this.#maxQueue = maxQueue;
+    this.#capacity = new Capacity(maxQueue);
     this.#min = minWorkers;
     // Twice the most workers: a stuck worker keeps its area until it exits.
     const areas = maxWorkers * 2;
@@ -197,10 +207,8 @@ export class ComputePool<
    * import { ComputePool } from "@millrace/io/compute";
    * import { assertEquals } from "@std/assert";
    *
-   * const pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 2 });
+   * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 2 });
    * assertEquals(pool.liveWorkers, 2);
-   * await pool.close();
-   * assertEquals(pool.liveWorkers, 0);
    * ```
    */
   get liveWorkers(): number {
@@ -217,14 +225,12 @@ export class ComputePool<
    * import { assertEquals } from "@std/assert";
    *
    * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 1, maxQueue: 4 });
-   * const results: Promise<number>[] = [];
+   * const sums = [];
    * for (let i = 0; i < 20; i++) {
-   *   if (pool.needsDrain) {
-   *     await new Promise((resolve) => pool.addEventListener("drain", resolve, { once: true }));
-   *   }
-   *   results.push(pool.run("add", [i, 0]) as Promise<number>);
+   *   if (pool.needsDrain) await new Promise((r) => pool.addEventListener("drain", r, { once: true }));
+   *   sums.push(pool.run("add", [i, 0]));
    * }
-   * assertEquals((await Promise.all(results)).length, 20);
+   * assertEquals((await Promise.all(sums)).length, 20);
    * ```
    */
   get needsDrain(): boolean {
@@ -328,15 +334,8 @@ export class ComputePool<
         ),
       );
     }
-    let fn = this.#names.get(name);
-    if (fn === undefined) {
-      if (!this.#names.known) fn = -1; // parked until the exports are known
-      else {
-        const error = this.#names.register(name);
-        if (error !== undefined) return Promise.reject(error);
-        fn = this.#names.get(name)!;
-      }
-    }
+    const fn = this.#names.indexOf(name); // -1: parked until exports known
+    if (typeof fn !== "number") return Promise.reject(fn);
     const id = this.#nextId;
     this.#nextId = this.#nextId >= this.#idWrap ? 1 : this.#nextId + 1;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
@@ -348,21 +347,16 @@ export class ComputePool<
     if (transfer && transfer.length > 0) task.transfer = transfer;
     this.#state.tasks.add(task);
     this.#state.submitted++;
-    this.#mayDrain = true;
+    this.#capacity.queued();
     if (task.parked) this.#names.parked.push(task);
     else this.#queue.enqueue(task);
     if (signal) this.#state.watch(signal, task);
     if (timeoutMs !== Infinity) {
       task.timer = setTimeout(() => {
         task.timer = undefined;
-        this.#cancel(
-          task,
-          new DOMException(
-            `Task '${name}' timed out after ${timeoutMs} ms`,
-            "TimeoutError",
-          ),
-          CANCEL_TIMEOUT,
-        );
+        const message = `Task '${name}' timed out after ${timeoutMs} ms`;
+        const reason = new DOMException(message, "TimeoutError");
+        this.#cancel(task, reason, CANCEL_TIMEOUT);
       }, timeoutMs);
     }
     this.#queue.kick();
@@ -394,22 +388,7 @@ export class ComputePool<
    * ```
    */
   whenCapacity(options: WhenCapacityOptions = {}): Promise<void> {
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#waitingTasks() < this.#maxQueue) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        const i = this.#capacityWaiters.indexOf(done);
-        if (i >= 0) this.#capacityWaiters.splice(i, 1);
-        reject(signal?.reason);
-      };
-      const done = () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#capacityWaiters.push(done);
-    });
+    return this.#capacity.wait(this.#waitingTasks(), options.signal);
   }
 
   /**
@@ -449,6 +428,8 @@ export class ComputePool<
    *
    * @param options A deadline for the drain, or `force`.
    * @returns A promise that resolves once the workers are stopped.
+   * @throws {RangeError} If `timeoutMs` is not a whole number of
+   * milliseconds (or `Infinity`).
    *
    * @example Usage
    * ```ts
@@ -470,29 +451,25 @@ export class ComputePool<
       { allowInfinity: true },
     );
     if (options.force) return this.terminate();
+    // A deadline also applies when an earlier close() is still draining.
+    if (timeoutMs !== Infinity && this.#phase <= CLOSING) {
+      this.#closeTimers.push(setTimeout(() => {
+        for (const task of this.#state.tasks.values()) {
+          const reason = new DOMException(
+            `Task '${task.name}' was cancelled as the pool closed after ${timeoutMs} ms`,
+            "TimeoutError",
+          );
+          this.#cancel(task, reason, CANCEL_TIMEOUT);
+        }
+      }, timeoutMs));
+    }
     if (this.#closed) return this.#closed;
     this.#phase = CLOSING;
     this.#closed = (async () => {
       if (this.#state.tasks.size > 0) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((resolve) => {
-          this.#state.idleWaiters.push(resolve);
-          if (timeoutMs === Infinity) return;
-          timer = setTimeout(() => {
-            for (const task of this.#state.tasks.values()) {
-              this.#cancel(
-                task,
-                new DOMException(
-                  `Task '${task.name}' was cancelled as the pool closed after ${timeoutMs} ms`,
-                  "TimeoutError",
-                ),
-                CANCEL_TIMEOUT,
-              );
-            }
-          }, timeoutMs);
-        });
-        clearTimeout(timer);
+        await new Promise<void>((done) => this.#state.idleWaiters.push(done));
       }
+      for (const timer of this.#closeTimers) clearTimeout(timer);
       if (this.#phase === TERMINATED) return;
       this.#phase = CLOSED;
       await this.#workers.stop(false);
@@ -556,6 +533,32 @@ export class ComputePool<
     return this.close();
   }
 
+  /**
+   * Adds an event listener (`drain`: the queue emptied).
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options Listener options.
+   *
+   * @example Usage
+   * ```ts
+   * import { ComputePool } from "@millrace/io/compute";
+   *
+   * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 1 });
+   * const drained = new Promise((resolve) => pool.addEventListener("drain", resolve, { once: true }));
+   * await pool.run("add", [1, 1]);
+   * await drained;
+   * ```
+   */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    if (type === "drain") this.#capacity.heard = true;
+    super.addEventListener(type, listener, options);
+  }
+
   #waitingTasks(): number {
     return this.#queue.waiting() + this.#names.parked.length;
   }
@@ -604,17 +607,10 @@ export class ComputePool<
     this.#queue.refill();
     this.#workers.maybeGrow();
     if (this.#queue.unannounced) this.#queue.kick();
-    if (this.#capacityWaiters.length > 0 || this.#mayDrain) {
-      const waiting = this.#waitingTasks();
-      if (this.#capacityWaiters.length > 0 && waiting < this.#maxQueue) {
-        const waiters = this.#capacityWaiters;
-        this.#capacityWaiters = [];
-        for (const w of waiters) w();
-      }
-      if (this.#mayDrain && waiting === 0) {
-        this.#mayDrain = false;
-        this.dispatchEvent(new Event("drain"));
-      }
+    if (
+      this.#capacity.watching && this.#capacity.update(this.#waitingTasks())
+    ) {
+      this.dispatchEvent(new Event("drain"));
     }
     if (this.#state.tasks.size === 0) this.#state.resolveIdle();
   }

@@ -336,7 +336,7 @@ Deno.test("ComputePool times tasks out with a TimeoutError (running and queued)"
   // Times out first, while the worker is still busy: it never runs.
   const queued = pool.run("noop", 1, { timeoutMs: 50 });
   const longer = pool.run("noop", 2, { timeoutMs: Infinity });
-  for (const p of [running, queued]) {
+  for (const p of [queued, running]) {
     const reason = await assertRejects(() => p);
     assertInstanceOf(reason, DOMException);
     assertEquals(reason.name, "TimeoutError");

@@ -349,11 +349,11 @@ export interface WhenCapacityOptions {
  * import { assertEquals } from "@std/assert";
  *
  * const pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 1 });
- * const quick = pool.run("add", [1, 2]);
+ * assertEquals(await pool.run("add", [1, 2]), 3);
+ * // A task that only stops when cancelled: close() gives it 200 ms.
  * const slow = pool.run("spinUntilCancelled", 60_000).catch((e) => e.name);
  * const options: ComputePoolCloseOptions = { timeoutMs: 200 };
  * await pool.close(options);
- * assertEquals(await quick, 3);
  * assertEquals(await slow, "TimeoutError");
  * ```
  */

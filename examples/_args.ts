@@ -1,6 +1,8 @@
 // Tiny flag parsing and printing shared by the examples (the library has no
 // dependencies, so no @std/cli here).
 
+import type { TcpServerConfigBuilder } from "@millrace/io/net";
+
 /** The value of `--name value` or `--name=value`, else `fallback`. */
 export function flag(
   args: readonly string[],
@@ -48,4 +50,55 @@ export function formatAddr(addr: Deno.Addr): string {
       : `${addr.hostname}:${addr.port}`;
   }
   return "path" in addr ? addr.path : String(addr.transport);
+}
+
+const PROXY_MODES = ["v1", "v2", "any", "optional"] as const;
+
+/** `--proxy-protocol v1|v2|any|optional`, else undefined; a bad value exits 2. */
+export function proxyProtocolFlag(
+  args: readonly string[],
+): typeof PROXY_MODES[number] | undefined {
+  const mode = flag(args, "proxy-protocol", "");
+  if (mode === "") return undefined;
+  if (!(PROXY_MODES as readonly string[]).includes(mode)) {
+    printError(
+      `error: --proxy-protocol must be v1, v2, any or optional: received "${mode}"`,
+    );
+    Deno.exit(2);
+  }
+  return mode as typeof PROXY_MODES[number];
+}
+
+/**
+ * The load-balancer flags every example server takes, applied to its config:
+ * `--proxy-protocol v1|v2|any|optional` (expect a PROXY header, e.g. from
+ * HAProxy's `send-proxy-v2`), `--proxy-header-timeout-ms N`,
+ * `--trusted-proxies CIDR[,CIDR…]` and `--health-port N` (answers
+ * `up ready`/`maint`/`drain` for HAProxy's `agent-check`). Bad values exit 2.
+ */
+export function loadBalancerFlags(
+  builder: TcpServerConfigBuilder,
+  args: readonly string[],
+): TcpServerConfigBuilder {
+  const mode = proxyProtocolFlag(args);
+  if (mode !== undefined) {
+    const timeout = flag(args, "proxy-header-timeout-ms", "");
+    const trusted = flag(args, "trusted-proxies", "");
+    builder.proxyProtocol(mode, {
+      ...(timeout === "" ? {} : { headerTimeoutMs: Number(timeout) }),
+      ...(trusted === "" ? {} : { trustedProxies: trusted.split(",") }),
+    });
+  }
+  const health = flag(args, "health-port", "");
+  if (health !== "") {
+    const port = Number(health);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      printError(
+        `error: --health-port must be an integer from 0 to 65535: received "${health}"`,
+      );
+      Deno.exit(2);
+    }
+    builder.healthPort(port);
+  }
+  return builder;
 }

@@ -1,22 +1,36 @@
 // Line-based chat: every line goes to everyone else as `nick: text`; join and
-// leave notices; `/nick NAME`, `/quit`, `/who`. Lines longer than 4 KiB are
-// rejected with an error line and skipped (never buffered forever).
+// leave notices; `/nick NAME`, `/quit`, `/who`. Framing is the library's
+// LineCodec: lines longer than 4 KiB are rejected with an error line and
+// skipped up to their "\n" (never buffered forever).
 //
 //   deno run --allow-net examples/chat_server.ts --port 7000
 //   socat - TCP:127.0.0.1:7000
+//
+// `--workers N` (or `auto`) serves from N Workers, each with its own loop and
+// a reusePort listener; chat lines and notices are broadcast across them.
+// N > 1 needs Linux and `deno run --unstable-net --allow-read --allow-net`.
+// Nicks of users on other Workers are not checked for clashes.
 //
 // Prints `listening on HOST:PORT` first; SIGINT/SIGTERM shut it down
 // gracefully (a second signal forces) and it exits 0.
 
 import {
+  FrameTooLargeError,
+  LineCodec,
   type NetworkHandler,
   type ServerContext,
   shutdownOnSignals,
   TcpServer,
   TcpServerConfig,
 } from "@millrace/io/net";
-import { type LineSink, LineSplitter } from "./_line_splitter.ts";
-import { flag, formatAddr, portFlag, print, printError } from "./_args.ts";
+import {
+  flag,
+  formatAddr,
+  loadBalancerFlags,
+  portFlag,
+  print,
+  printError,
+} from "./_args.ts";
 
 /** The longest accepted line, in bytes. */
 export const MAX_LINE_BYTES = 4096;
@@ -24,20 +38,30 @@ export const MAX_LINE_BYTES = 4096;
 /** Per-connection state of the chat. */
 export interface ChatUser {
   nick: string;
-  splitter: LineSplitter;
-  sink: LineSink;
+}
+
+/** The chat's context: user data per connection, lines out. */
+type Ctx = ServerContext<ChatUser, string | Uint8Array>;
+
+/** The chat's framing: UTF-8 lines, over-long ones dropped with a notice. */
+export function chatCodec(): LineCodec<true> {
+  return new LineCodec({
+    decodeUtf8: true,
+    maxFrameSize: MAX_LINE_BYTES,
+    overlong: "discard",
+  });
 }
 
 const NICK = /^[A-Za-z0-9_\-]{1,32}$/;
 
-function nickTaken(ctx: ServerContext<ChatUser>, nick: string): boolean {
+function nickTaken(ctx: Ctx, nick: string): boolean {
   for (const id of ctx.connectionIds()) {
     if (ctx.getData(id)?.nick === nick) return true;
   }
   return false;
 }
 
-function onLine(ctx: ServerContext<ChatUser>, id: number, line: string): void {
+function onLine(ctx: Ctx, id: number, line: string): void {
   // Lines after "/quit" in the same chunk find the connection gone.
   if (!ctx.has(id)) return;
   const user = ctx.getData(id)!;
@@ -64,7 +88,8 @@ function onLine(ctx: ServerContext<ChatUser>, id: number, line: string): void {
         ctx.sendTo(
           id,
           `* online: ${
-            ctx.connectionIds().map((i) => ctx.getData(i)?.nick).join(", ")
+            ctx.connectionIds().map((i) => ctx.getData(i)?.nick ?? `guest${i}`)
+              .join(", ")
           }\n`,
         );
         return;
@@ -77,37 +102,22 @@ function onLine(ctx: ServerContext<ChatUser>, id: number, line: string): void {
   ctx.broadcast(`${user.nick}: ${line}\n`, { except: id });
 }
 
-/** Creates the chat protocol's handler (also used by the demo). */
+/** Creates the chat protocol's handler; use it with {@linkcode chatCodec}. */
 export function createChatHandler(
   options: { log?: (line: string) => void } = {},
-): NetworkHandler<ChatUser> {
+): NetworkHandler<ChatUser, string, string | Uint8Array> {
   const log = options.log ?? (() => {});
   return {
     onConnect(ctx, id) {
       let nick = `guest${id}`;
       while (nickTaken(ctx, nick)) nick += "_";
-      const user: ChatUser = {
-        nick,
-        splitter: new LineSplitter(MAX_LINE_BYTES),
-        sink: {
-          line: (text) => onLine(ctx, id, text),
-          tooLong: () => {
-            if (!ctx.has(id)) return;
-            ctx.sendTo(
-              id,
-              `error: line too long (max ${MAX_LINE_BYTES} bytes), dropped\n`,
-            );
-          },
-        },
-      };
-      ctx.setData(id, user);
+      ctx.setData(id, { nick });
       ctx.sendTo(id, `* welcome ${nick}; /nick NAME, /who, /quit\n`);
       ctx.broadcast(`* ${nick} joined\n`, { except: id });
       log(`${nick} joined`);
     },
-    onData(ctx, id, data) {
-      const user = ctx.getData(id)!;
-      user.splitter.push(data, user.sink);
+    onFrame(ctx, id, line) {
+      onLine(ctx, id, line);
     },
     onDisconnect(ctx, id, reason) {
       // The connection already left connectionIds(), so the broadcast does
@@ -119,20 +129,49 @@ export function createChatHandler(
     onShutdown(ctx) {
       ctx.broadcast("* server shutting down\n");
     },
-    onError(_ctx, error, id) {
+    onError(ctx, error, id) {
+      // With overlong: "discard", the codec reports a dropped line here and
+      // the connection stays open.
+      if (
+        error instanceof FrameTooLargeError && id !== undefined && ctx.has(id)
+      ) {
+        ctx.sendTo(
+          id,
+          `error: line too long (max ${MAX_LINE_BYTES} bytes), dropped\n`,
+        );
+        return;
+      }
       log(`connection ${id ?? "-"}: ${error.message}`);
     },
   };
 }
 
+/** The chat server on `config` (also used by the demo and the tests). */
+export function createChatServer(
+  config: TcpServerConfig,
+  options: { log?: (line: string) => void } = {},
+): TcpServer<ChatUser, string, string | Uint8Array> {
+  return new TcpServer(config, createChatHandler(options), {
+    codec: chatCodec(),
+  });
+}
+
 if (import.meta.main) {
-  const config = TcpServerConfig.builder()
-    .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
-    .port(portFlag(Deno.args, "0"))
-    .build();
-  const server = new TcpServer(config, createChatHandler({ log: printError }));
+  const config = loadBalancerFlags(
+    TcpServerConfig.builder()
+      .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
+      .port(portFlag(Deno.args, "0")),
+    Deno.args,
+  ).build();
+  const workers = flag(Deno.args, "workers", "1");
+  const server = workers === "1"
+    ? createChatServer(config, { log: printError })
+    : new TcpServer(config, {
+      handlerModule: import.meta.url,
+      workers: workers === "auto" ? "auto" : Number(workers),
+    });
   const serving = server.run();
-  print(`listening on ${formatAddr(server.addr)}`);
+  print(`listening on ${formatAddr(await server.listening())}`);
   // First signal: graceful (peers get end of stream and `--grace-ms` to
   // leave); second signal: forced.
   using _signals = shutdownOnSignals(server, {
@@ -140,3 +179,8 @@ if (import.meta.main) {
   });
   await serving;
 }
+
+/** The handler of each Worker with `--workers`... */
+export default createChatHandler({ log: printError });
+/** ...and its framing (a codec is made per Worker). */
+export { chatCodec as codec };

@@ -26,7 +26,14 @@ import {
 } from "@millrace/io/net";
 import { ComputePool, TaskPriority } from "@millrace/io/compute";
 import { type LineSink, LineSplitter } from "./_line_splitter.ts";
-import { flag, formatAddr, portFlag, print, printError } from "./_args.ts";
+import {
+  flag,
+  formatAddr,
+  loadBalancerFlags,
+  portFlag,
+  print,
+  printError,
+} from "./_args.ts";
 import type * as Tasks from "./_compute_tasks.ts";
 
 // A Map, not an object literal: a client's word must not find
@@ -232,10 +239,12 @@ if (import.meta.main) {
   );
   const loop = new EventLoop();
   loop.attachCompute(pool);
-  const config = TcpServerConfig.builder()
-    .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
-    .port(portFlag(Deno.args, "0"))
-    .build();
+  const config = loadBalancerFlags(
+    TcpServerConfig.builder()
+      .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
+      .port(portFlag(Deno.args, "0")),
+    Deno.args,
+  ).build();
   const server = new TcpServer(
     config,
     createComputeHandler(loop, pool, { iterations, log: printError }),

@@ -11,9 +11,9 @@
 //      queued, then one critical job overtakes them.
 
 import { type Event, EventLoop, Interest } from "@millrace/io/reactor";
-import { TcpServer, TcpServerConfig, TcpStream } from "@millrace/io/net";
+import { TcpServerConfig, TcpStream } from "@millrace/io/net";
 import { ComputePool, TaskPriority } from "@millrace/io/compute";
-import { createChatHandler } from "./chat_server.ts";
+import { createChatServer } from "./chat_server.ts";
 import type * as Tasks from "./_compute_tasks.ts";
 import { formatAddr, print } from "./_args.ts";
 
@@ -123,7 +123,7 @@ async function chat(): Promise<void> {
     .maxConnections(100)
     .idleTimeoutMs(10_000)
     .build();
-  const server = new TcpServer(config, createChatHandler());
+  const server = createChatServer(config);
   const serving = server.run();
   print(`listening on ${formatAddr(server.addr)}`);
 

@@ -2,6 +2,11 @@
 //
 //   deno run --allow-net examples/echo_server.ts --hostname 127.0.0.1 --port 7000
 //
+// Behind a load balancer (see examples/haproxy/):
+//
+//   deno run --allow-net examples/echo_server.ts --port 7001 \
+//     --proxy-protocol v2 --health-port 7101 --log-peers --drain
+//
 // Prints `listening on HOST:PORT` first; SIGINT/SIGTERM shut it down
 // gracefully (a second signal forces) and it exits 0.
 
@@ -11,7 +16,14 @@ import {
   TcpServer,
   TcpServerConfig,
 } from "@millrace/io/net";
-import { flag, formatAddr, portFlag, print, printError } from "./_args.ts";
+import {
+  flag,
+  formatAddr,
+  loadBalancerFlags,
+  portFlag,
+  print,
+  printError,
+} from "./_args.ts";
 
 /** The echo protocol: every byte goes straight back. */
 export const echoHandler: NetworkHandler = {
@@ -24,17 +36,45 @@ export const echoHandler: NetworkHandler = {
 };
 
 if (import.meta.main) {
-  const config = TcpServerConfig.builder()
-    .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
-    .port(portFlag(Deno.args, "0"))
-    .build();
-  const server = new TcpServer(config, echoHandler);
+  const config = loadBalancerFlags(
+    TcpServerConfig.builder()
+      .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
+      .port(portFlag(Deno.args, "0")),
+    Deno.args,
+  ).build();
+  // --log-peers: one `peer CLIENT -> SERVER` line per connection, with the
+  // addresses a PROXY header carried (what a test behind HAProxy checks).
+  const handler: NetworkHandler = Deno.args.includes("--log-peers")
+    ? {
+      ...echoHandler,
+      onConnect(ctx, id) {
+        print(
+          `peer ${formatAddr(ctx.remoteAddr(id))} -> ${
+            formatAddr(ctx.localAddr(id))
+          }`,
+        );
+      },
+    }
+    : echoHandler;
+  const server = new TcpServer(config, handler);
   const serving = server.run();
   print(`listening on ${formatAddr(server.addr)}`);
-  // First signal: graceful (peers get end of stream and `--grace-ms` to
-  // leave); second signal: forced.
-  using _signals = shutdownOnSignals(server, {
+  if (config.healthPort !== undefined) {
+    print(`health on ${formatAddr(server.healthAddr)}`);
+  }
+  // First signal: graceful; second signal: forced. Peers get end of stream
+  // and `--grace-ms` to leave, or with `--drain` keep being served (no end
+  // of stream) until they leave or `--grace-ms` passes, as a load balancer
+  // drains a server.
+  const drain = Deno.args.includes("--drain");
+  using _signals = shutdownOnSignals({
+    shutdown: (options) =>
+      server.shutdown({ ...options, ...(drain ? { closeWrites: false } : {}) }),
+  }, {
     timeoutMs: Number(flag(Deno.args, "grace-ms", "2000")),
+    onSignal(signal) {
+      printError(`${signal}: shutting down`);
+    },
   });
   await serving;
 }

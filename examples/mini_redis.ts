@@ -19,7 +19,14 @@ import {
   TcpServer,
   TcpServerConfig,
 } from "@millrace/io/net";
-import { flag, formatAddr, portFlag, print, printError } from "./_args.ts";
+import {
+  flag,
+  formatAddr,
+  loadBalancerFlags,
+  portFlag,
+  print,
+  printError,
+} from "./_args.ts";
 import { type RespLimits, RespParser, RespWriter } from "./_resp.ts";
 import { MiniRedisStore } from "./_redis_store.ts";
 
@@ -118,14 +125,16 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const store = new MiniRedisStore();
-  const config = TcpServerConfig.builder()
-    .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
-    .port(portFlag(Deno.args, "0"))
-    .noDelay(true)
-    // One reply may hold a whole --max-bulk value on top of a queue at the
-    // high-water mark (commands stop there): not a slow consumer.
-    .maxWriteBuffer(maxBulk * 2 + 1048576)
-    .build();
+  const config = loadBalancerFlags(
+    TcpServerConfig.builder()
+      .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
+      .port(portFlag(Deno.args, "0"))
+      .noDelay(true)
+      // One reply may hold a whole --max-bulk value on top of a queue at the
+      // high-water mark (commands stop there): not a slow consumer.
+      .maxWriteBuffer(maxBulk * 2 + 1048576),
+    Deno.args,
+  ).build();
   const server = new TcpServer(
     config,
     miniRedisHandler(store, {

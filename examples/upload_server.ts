@@ -14,15 +14,30 @@
  *
  * Usage:
  *   deno run --allow-net examples/upload_server.ts [--hostname 127.0.0.1] [--port 0]
- *     [--deadline-ms 10000] [--max-bytes 16777216]
+ *     [--deadline-ms 10000] [--max-bytes 16777216] [--proxy-protocol v1|v2|any|optional]
+ *
+ * Behind HAProxy (`send-proxy-v2`), `--proxy-protocol` strips the PROXY
+ * header with the incremental `ProxyHeaderParser` before the request line.
  *
  * Prints `listening on HOST:PORT` first; SIGINT/SIGTERM stop it with exit 0.
  *
  * @module
  */
 import { type Event, EventLoop, Interest } from "@millrace/io/reactor";
-import { TcpStream, TimedOutError } from "@millrace/io/net";
-import { flag, formatAddr, portFlag, print, printError } from "./_args.ts";
+import {
+  ProxyHeaderParser,
+  type ProxyProtocolMode,
+  TcpStream,
+  TimedOutError,
+} from "@millrace/io/net";
+import {
+  flag,
+  formatAddr,
+  portFlag,
+  print,
+  printError,
+  proxyProtocolFlag,
+} from "./_args.ts";
 
 const MAX_LINE = 1024;
 const encoder = new TextEncoder();
@@ -51,18 +66,32 @@ class Quota {
   }
 }
 
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
 /** What the loop knows of one connection until it hands it over. */
 interface Pending {
   head: Uint8Array;
   /** Body bytes delivered to us after the line (handed on to the stream). */
   early: Uint8Array[];
   checking: boolean;
+  /** The PROXY header parser, until the header is in. */
+  proxy: ProxyHeaderParser | undefined;
 }
 
 /** Serves uploads on `listener` until `signal` aborts. */
 export async function serveUploads(
   listener: Deno.Listener,
-  options: { deadlineMs: number; maxBytes: number; signal: AbortSignal },
+  options: {
+    deadlineMs: number;
+    maxBytes: number;
+    signal: AbortSignal;
+    proxyProtocol?: ProxyProtocolMode | undefined;
+  },
 ): Promise<void> {
   const quota = new Quota(options.maxBytes);
   const streams = new Set<Promise<void>>();
@@ -118,8 +147,23 @@ export async function serveUploads(
       if (!event.closed) void loop.close(token);
       return;
     }
-    const data = event.data;
+    let data = event.data;
     if (data === undefined) return;
+    if (state.proxy !== undefined) {
+      let result;
+      try {
+        result = state.proxy.push(data);
+      } catch {
+        reply(token, "ERR bad proxy header\n");
+        return;
+      }
+      if (result.status === "need-more") return;
+      state.proxy = undefined;
+      data = result.status === "done"
+        ? data.subarray(result.consumed)
+        : concat(result.held, data);
+      if (data.length === 0) return;
+    }
     if (state.checking) {
       // Events are not held back during our await below: keep the bytes.
       state.early.push(data.slice());
@@ -166,7 +210,14 @@ export async function serveUploads(
     const conn = event.conn;
     if (conn === undefined) return; // accept error: the loop backs off
     const token = next++;
-    pending.set(token, { head: new Uint8Array(0), early: [], checking: false });
+    pending.set(token, {
+      head: new Uint8Array(0),
+      early: [],
+      checking: false,
+      proxy: options.proxyProtocol === undefined
+        ? undefined
+        : new ProxyHeaderParser({ mode: options.proxyProtocol }),
+    });
     loop.register(conn, token, Interest.READABLE, onConnection);
   });
   await loop.run({ signal: options.signal });
@@ -177,6 +228,7 @@ export async function serveUploads(
 if (import.meta.main) {
   const deadlineMs = Number(flag(Deno.args, "deadline-ms", "10000"));
   const maxBytes = Number(flag(Deno.args, "max-bytes", String(16 << 20)));
+  const proxyProtocol = proxyProtocolFlag(Deno.args);
   if (!Number.isInteger(deadlineMs) || deadlineMs < 1) {
     printError(`error: --deadline-ms must be a positive integer`);
     Deno.exit(2);
@@ -198,6 +250,7 @@ if (import.meta.main) {
     deadlineMs,
     maxBytes,
     signal: shutdown.signal,
+    proxyProtocol,
   });
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);

@@ -20,6 +20,7 @@ export type NetErrorKind =
   | "cancelled"
   | "incomplete"
   | "too-big"
+  | "invalid-frame"
   | "connection-not-found"
   | "closed";
 

@@ -76,7 +76,8 @@ export function readFailed(core: LoopCore, e: Entry, error: unknown): void {
 /**
  * Moves a completed read of `e` into `ev` (the bytes, or end of stream);
  * the buffer becomes the core's dispatch buffer, which `write()` may take
- * over. Returns whether there was one.
+ * over, and the receive buffer is resized for the next read. Returns
+ * whether there was one.
  */
 export function collectRead(
   core: LoopCore,
@@ -90,13 +91,13 @@ export function collectRead(
     e.readN = -1;
     core.dispatchBuf = readBuf;
     core.dispatchBufTaken = false;
-    core.dispatchN = readN;
     core.dispatchPooled = e.readPooled;
     ev.readable = true;
     ev.data = readN === readBuf.length ? readBuf : readBuf.subarray(0, readN);
+    // The next read is issued after the handler: size it now.
+    resizeReadBuffer(e, readN);
     return true;
   }
-  core.dispatchN = -1;
   if (e.readEof) {
     e.readEof = false;
     e.eofSeen = true;
@@ -107,7 +108,7 @@ export function collectRead(
 }
 
 /** Adaptive receive buffer: grow on full reads, shrink on small ones. */
-export function resizeReadBuffer(e: Entry, readN: number): void {
+function resizeReadBuffer(e: Entry, readN: number): void {
   const size = e.readSize;
   if (readN >= size) {
     if (size < e.maxRead) e.readSize = Math.min(size * 2, e.maxRead);

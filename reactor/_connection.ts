@@ -11,7 +11,6 @@ import {
   collectRead,
   readDone,
   readFailed,
-  resizeReadBuffer,
   startRead,
 } from "./_conn_reader.ts";
 import {
@@ -67,7 +66,6 @@ export const connectionKind: SourceKind = {
     const interest = e.interest;
     let deliver = false;
     if (interest & READABLE) deliver = collectRead(core, e, ev);
-    else core.dispatchN = -1;
     if (e.writablePending && (interest & WRITABLE)) {
       e.writablePending = false;
       ev.writable = true;
@@ -77,7 +75,6 @@ export const connectionKind: SourceKind = {
   },
 
   rearm(core: LoopCore, e: Entry): void {
-    if (core.dispatchN >= 0) resizeReadBuffer(e, core.dispatchN);
     // Start the handler's writes before the next read: the reply goes out
     // first (lower latency).
     if (e.kickPending) {

@@ -86,10 +86,12 @@ export class LoopCore {
   // Writes requested outside a write in flight, started after the handler.
   readonly kicks: Entry[] = [];
   kickScheduled = false;
-  /** The receive buffer of the event being dispatched, its bytes and pool. */
+  /**
+   * The receive buffer of the event being dispatched; whether `write()` took
+   * it over; whether it came from the pool.
+   */
   dispatchBuf: Uint8Array | undefined = undefined;
   dispatchBufTaken = false;
-  dispatchN = -1;
   dispatchPooled = false;
   /** The entry whose handler runs now. */
   current: Entry | undefined = undefined;
@@ -332,6 +334,7 @@ export function dispatch(core: LoopCore, e: Entry): void {
   ev.closed = false;
   ev.data = undefined;
   ev.conn = undefined;
+  ev.remoteAddr = undefined;
 
   const readBuf = core.dispatchBuf;
   if (readBuf !== undefined) {

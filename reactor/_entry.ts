@@ -10,11 +10,13 @@ import type { InflightOutcome } from "../_internal/inflight.ts";
 import type { LoopCore, SourceKind } from "./_core.ts";
 
 // Source kinds (`Entry.kind`), one module each: _connection.ts,
-// _listener_source.ts, _timer_source.ts, _waker_source.ts.
+// _listener_source.ts, _timer_source.ts, _waker_source.ts,
+// _datagram_source.ts.
 export const KIND_CONN = 0;
 export const KIND_LISTENER = 1;
 export const KIND_TIMER = 2;
 export const KIND_WAKER = 3;
+export const KIND_DATAGRAM = 4;
 
 /** The reusable event object the loop hands to handlers. */
 export class MutableEvent implements Event {
@@ -26,6 +28,7 @@ export class MutableEvent implements Event {
   closed = false;
   data: Uint8Array | undefined = undefined;
   conn: Deno.Conn | undefined = undefined;
+  remoteAddr: Deno.Addr | undefined = undefined;
 }
 
 /** A `flush()` waiting for a write queue to drain. */
@@ -64,6 +67,8 @@ export class EntryExtra {
   accepted: Deno.Conn | undefined = undefined;
   backoffTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   timerNode: TimerNode | undefined = undefined;
+  /** A datagram socket's state (_datagram_source.ts). */
+  datagram: unknown = undefined;
 }
 
 /** Bookkeeping of one registered source; kept small (idle connections). */
@@ -294,6 +299,13 @@ export class Entry {
   set timerNode(value: TimerNode | undefined) {
     if (value === undefined && this.x === undefined) return;
     (this.x ??= new EntryExtra()).timerNode = value;
+  }
+  get datagram(): unknown {
+    return this.x?.datagram;
+  }
+  set datagram(value: unknown) {
+    if (value === undefined && this.x === undefined) return;
+    (this.x ??= new EntryExtra()).datagram = value;
   }
   get wqAt(): number {
     return this.x?.wqAt ?? 0;

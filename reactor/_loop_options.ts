@@ -3,9 +3,6 @@
 // and one message style for reactor/, net/ and compute/).
 
 import { BufferPool } from "./buffer_pool.ts";
-
-/** Most events dispatched before a yield: beyond it a yield is never taken. */
-const MAX_EVENTS_CAPACITY = 2 ** 20;
 import type { Token } from "./token.ts";
 import type {
   EventLoopOptions,
@@ -20,6 +17,9 @@ import {
   validateMilliseconds,
   validatePositiveInteger,
 } from "../_internal/validate.ts";
+
+/** Most events dispatched without a macrotask turn (`eventsCapacity`). */
+const MAX_EVENTS_CAPACITY = 2 ** 20;
 
 /** The validated settings of a loop. */
 export interface LoopSettings {

@@ -10,7 +10,7 @@ import { Waker } from "./waker.ts";
 import type { RegisterOptions } from "./event_loop_options.ts";
 import { readBufferBounds } from "./_loop_options.ts";
 import { validateFunction } from "../_internal/validate.ts";
-import { Entry, KIND_CONN } from "./_entry.ts";
+import { Entry, KIND_CONN, KIND_DATAGRAM } from "./_entry.ts";
 import {
   enqueueSoon,
   entryOf,
@@ -21,6 +21,7 @@ import { connectionKind } from "./_connection.ts";
 import { listenerKind } from "./_listener_source.ts";
 import { timerKind } from "./_timer_source.ts";
 import { wakerKind } from "./_waker_source.ts";
+import { datagramKind } from "./_datagram_source.ts";
 
 const WRITABLE = Interest.WRITABLE;
 
@@ -36,6 +37,10 @@ function kindOf(source: unknown): SourceKind | undefined {
     typeof (source as Deno.Conn).read === "function" &&
     typeof (source as Deno.Conn).write === "function"
   ) return connectionKind;
+  if (
+    typeof (source as Deno.DatagramConn).receive === "function" &&
+    typeof (source as Deno.DatagramConn).send === "function"
+  ) return datagramKind;
   return undefined;
 }
 
@@ -71,7 +76,7 @@ export function registerSource(
   const kind = kindOf(source);
   if (kind === undefined) {
     throw new TypeError(
-      `Cannot ${action} as 'source' must be a listener, a connection, a Timer or a Waker: received ${
+      `Cannot ${action} as 'source' must be a listener, a connection, a datagram socket, a Timer or a Waker: received ${
         formatValue(source)
       }`,
     );
@@ -119,7 +124,8 @@ export function reregisterSource(
   e.interest = interest;
   if (added & Interest.READABLE) e.ops.resume(core, e);
   if (
-    (added & WRITABLE) && e.kind === KIND_CONN && e.queuedBytes < core.lwm
+    (added & WRITABLE) && (e.kind === KIND_CONN || e.kind === KIND_DATAGRAM) &&
+    e.queuedBytes < core.lwm
   ) {
     e.writablePending = true;
     enqueueSoon(core, e);

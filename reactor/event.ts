@@ -42,6 +42,8 @@ export interface Event {
   readonly data: Uint8Array | undefined;
   /** A connection accepted by a listener source; the handler owns it. */
   readonly conn: Deno.Conn | undefined;
+  /** A datagram socket's event: the sender of the datagram in `data`. */
+  readonly remoteAddr: Deno.Addr | undefined;
 }
 
 /**
@@ -88,5 +90,6 @@ export type EventHandler =
 export type Source =
   | Deno.Listener<Deno.Conn, Deno.Addr>
   | Deno.Conn
+  | Deno.DatagramConn
   | Timer
   | Waker;

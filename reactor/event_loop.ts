@@ -32,6 +32,7 @@ import { registerSource, reregisterSource } from "./_registry.ts";
 import { flushEntry, shutdownWriteOf, writeTo } from "./_conn_writer.ts";
 import { addCallbackTimer } from "./_timer_source.ts";
 import { handOver } from "./_handover.ts";
+import { sendDatagram } from "./_datagram_source.ts";
 
 export type {
   CloseOptions,
@@ -316,6 +317,51 @@ export class EventLoop implements AsyncDisposable {
    */
   write(token: Token, bytes: Uint8Array): boolean {
     return writeTo(this.#core, token, bytes);
+  }
+
+  /**
+   * Queues one datagram for `addr` on datagram socket `token` (from
+   * {@linkcode listenDatagram}); like `write`, the bytes are not copied. One
+   * send is in flight per socket; at most 1,024 datagrams wait behind it.
+   * UDP may drop datagrams anyway, and so does a full queue: `sendTo`
+   * returns `false` then (and at or above the high-water mark, with the
+   * datagram queued); register with WRITABLE to learn when the queue
+   * drained. A send that fails (e.g. larger than the network allows) goes
+   * to `onError` and costs that datagram only.
+   *
+   * @param token A datagram socket's token.
+   * @param bytes The datagram's payload.
+   * @param addr The receiver, e.g. an event's `remoteAddr`.
+   * @returns `false` if the datagram was dropped or the queue is at or above
+   * the high-water mark; `true` otherwise.
+   * @throws {TypeError} If `token` is not a registered datagram socket,
+   * `bytes` is not a `Uint8Array` or `addr` has no hostname and port.
+   *
+   * @example A UDP echo
+   * ```ts
+   * // Needs `--unstable-net` (UDP is unstable in Deno).
+   * import { EventLoop, Interest, isDatagramAvailable, listenDatagram } from "@millrace/io/reactor";
+   * import { assertEquals } from "@std/assert";
+   *
+   * if (isDatagramAvailable()) {
+   *   await using loop = new EventLoop();
+   *   const socket = listenDatagram({ hostname: "127.0.0.1", port: 0 });
+   *   loop.register(socket, 1, Interest.READABLE, (event, loop) => {
+   *     if (event.data) loop.sendTo(event.token, event.data.slice(), event.remoteAddr!);
+   *   });
+   *   const running = loop.run();
+   *   const peer = listenDatagram({ hostname: "127.0.0.1", port: 0 });
+   *   await peer.send(new TextEncoder().encode("hi"), socket.addr);
+   *   const [reply] = await peer.receive();
+   *   assertEquals(new TextDecoder().decode(reply), "hi");
+   *   peer.close();
+   *   loop.stop();
+   *   await running;
+   * }
+   * ```
+   */
+  sendTo(token: Token, bytes: Uint8Array, addr: Deno.Addr): boolean {
+    return sendDatagram(this.#core, token, bytes, addr);
   }
 
   /**

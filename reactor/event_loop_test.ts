@@ -14,12 +14,7 @@ import {
   Timer,
   type Token,
 } from "./mod.ts";
-import {
-  HOST,
-  listenOnLoop,
-  readExactly,
-  waitFor,
-} from "../tests/testdata/_net_helpers.ts";
+import { HOST, listenOnLoop, readExactly, waitFor } from "../tests/_helpers.ts";
 
 Deno.test("EventLoop echoes bytes over TCP", async () => {
   await using loop = new EventLoop();
@@ -100,7 +95,7 @@ Deno.test("EventLoop rejects bad tokens, interests, handlers and sources", async
     // deno-lint-ignore no-explicit-any
     () => loop.register({} as any, 10, Interest.READABLE, noop),
     TypeError,
-    "'source' must be a listener, a connection, a Timer or a Waker",
+    "'source' must be a listener, a connection, a datagram socket, a Timer or a Waker",
   );
   assertFalse(loop.has(10));
   // Unknown tokens.

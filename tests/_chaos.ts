@@ -15,7 +15,16 @@
 // must see no line nobody sent.
 //
 // Bounded: `connections` in total, `concurrency` at a time, every wait under
-// `deadlineMs`. Used by tests/chaos_test.ts and tests/soak.ts.
+// `deadlineMs`. Used by tests/example_chaos_test.ts and tests/soak.ts.
+
+import {
+  concat,
+  firstDifference,
+  HOST,
+  mulberry32,
+  readN,
+  writeAll,
+} from "./_helpers.ts";
 
 /** Which example protocol the server speaks. */
 export type ChaosProtocol = "echo" | "chat" | "redis";
@@ -59,41 +68,10 @@ export interface ChaosReport {
   verifiedLines: number;
 }
 
-const HOST = "127.0.0.1";
 const enc = new TextEncoder();
-
-// mulberry32
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class ChaosError extends Error {
   override name = "ChaosError";
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
 }
 
 function expectBytes(got: Uint8Array, want: Uint8Array, what: string): void {
@@ -103,23 +81,6 @@ function expectBytes(got: Uint8Array, want: Uint8Array, what: string): void {
       `${what}: got ${got.length} bytes, want ${want.length}; first difference at ${at}`,
     );
   }
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-}
-
-/** Reads exactly `n` bytes; fewer means the server closed early. */
-async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let got = 0;
-  while (got < n) {
-    const r = await conn.read(out.subarray(got));
-    if (r === null) break;
-    got += r;
-  }
-  return out.subarray(0, got);
 }
 
 async function readToEnd(conn: Deno.Conn, limit: number): Promise<Uint8Array> {
@@ -176,7 +137,7 @@ async function echoConnection(
     const message = pattern(size, seed);
     switch (behaviour) {
       case "drip": {
-        const reading = readExactly(conn, message.length);
+        const reading = readN(conn, message.length);
         for (let i = 0; i < message.length; i++) {
           await conn.write(message.subarray(i, i + 1));
         }
@@ -270,7 +231,7 @@ async function redisConnection(
     );
     switch (behaviour) {
       case "drip": {
-        const reading = readExactly(conn, reply.length);
+        const reading = readN(conn, reply.length);
         for (let i = 0; i < request.length; i++) {
           await conn.write(request.subarray(i, i + 1));
         }
@@ -279,7 +240,7 @@ async function redisConnection(
       }
       case "halfClose":
       case "burst": {
-        const reading = readExactly(conn, reply.length);
+        const reading = readN(conn, reply.length);
         await writeAll(conn, request);
         expectBytes(await reading, reply, `redis ${behaviour}`);
         await conn.closeWrite();
@@ -322,7 +283,7 @@ async function redisSoloPipeline(port: number, seed: number): Promise<number> {
       OK,
       ...Array.from({ length: 5000 }, () => bulkReply),
     ]);
-    const reading = readExactly(conn, reply.length);
+    const reading = readN(conn, reply.length);
     await writeAll(conn, request);
     expectBytes(await reading, reply, "redis solo pipeline");
     return request.length + reply.length;
@@ -503,7 +464,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     bursts = 1,
     deadlineMs = 60_000,
   } = options;
-  const random = generator(seed);
+  const random = mulberry32(seed);
   const behaviours = Object.fromEntries(
     BEHAVIOURS.map((b) => [b, 0]),
   ) as Record<
@@ -623,11 +584,11 @@ async function checkAlive(
   try {
     if (protocol === "echo") {
       await writeAll(conn, enc.encode("ping"));
-      expectBytes(await readExactly(conn, 4), enc.encode("ping"), "echo alive");
+      expectBytes(await readN(conn, 4), enc.encode("ping"), "echo alive");
     } else if (protocol === "redis") {
       await writeAll(conn, enc.encode("PING\r\n"));
       expectBytes(
-        await readExactly(conn, 7),
+        await readN(conn, 7),
         enc.encode("+PONG\r\n"),
         "redis alive",
       );

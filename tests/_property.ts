@@ -130,15 +130,4 @@ export const cutPoints: fc.Arbitrary<number[]> = fc.array(
   { maxLength: 64 },
 );
 
-/** Concatenates chunks into one array. */
-export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const c of chunks) length += c.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
+export { concat } from "./_helpers.ts";

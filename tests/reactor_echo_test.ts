@@ -16,7 +16,7 @@ import {
   readExactly,
   serveOnLoop,
   writeAll,
-} from "./testdata/_net_helpers.ts";
+} from "./_helpers.ts";
 import { peer } from "./_peers.ts";
 
 const node = peer("node");

@@ -18,7 +18,7 @@ import {
   readExactly,
   waitFor,
   writeAll,
-} from "./testdata/_net_helpers.ts";
+} from "./_helpers.ts";
 import { takeInflightRead } from "../_internal/inflight.ts";
 import { peer } from "./_peers.ts";
 

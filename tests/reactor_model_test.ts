@@ -21,6 +21,7 @@ import { assert, assertEquals } from "@std/assert";
 import fc from "fast-check";
 import { type Event, EventLoop, Interest, type Token } from "../reactor/mod.ts";
 import { assertProperty } from "./_property.ts";
+import { firstDifference, mulberry32, within } from "./_helpers.ts";
 
 const HOST = "127.0.0.1";
 // How long the settled system may show no progress before it counts as
@@ -160,7 +161,7 @@ const policyArb: fc.Arbitrary<Policy> = fc.record({
   seed: fc.integer(),
 }).map((p) => ({
   ...p,
-  // The loop requires low < high.
+  // The loop requires the low-water mark strictly below the high one.
   lowWaterMark: Math.min(p.lowWaterMark, p.highWaterMark - 1),
 }));
 
@@ -183,17 +184,9 @@ function loopBytes(offset: number, size: number): Uint8Array {
   return out;
 }
 
-// mulberry32: the handler's coin flips, reproducible from the policy's seed.
-function coins(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// mulberry32 (tests/_helpers.ts): the handler's coin flips, reproducible from
+// the policy's seed.
+const coins = mulberry32;
 
 class Bytes {
   #parts: Uint8Array[] = [];
@@ -215,28 +208,8 @@ class Bytes {
 }
 
 // Waits for `promise`, failing (instead of hanging) after a while.
-async function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Stalled: ${what} did not finish`)),
-          5000,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-// Where the first difference is, for a readable failure.
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
+function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
+  return within(promise, 5000, what);
 }
 
 async function runModel(policy: Policy, ops: readonly Op[]): Promise<void> {

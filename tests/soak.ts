@@ -10,11 +10,7 @@
 // Linux only (/proc). Exits 0 when everything held, 1 otherwise.
 
 import { type ChaosProtocol, runChaos } from "./_chaos.ts";
-import {
-  type ExampleProcess,
-  spawnExample,
-  within,
-} from "./testdata/_net_helpers.ts";
+import { type Example, startExample, within } from "./_helpers.ts";
 
 // deno-lint-ignore no-console
 const log = (line: string): void => console.log(line);
@@ -60,7 +56,7 @@ interface Target {
   protocol: ChaosProtocol;
   file: string;
   burstBytes: number;
-  server?: ExampleProcess;
+  server?: Example;
   runs: number;
   verifiedBytes: number;
   failure?: string;
@@ -87,7 +83,9 @@ const targets: Target[] = [
 }));
 
 log(`soak: ${seconds} s, warm-up ${warmUpMs / 1000} s, seed ${seed}`);
-for (const t of targets) t.server = await spawnExample(t.file);
+for (const t of targets) {
+  t.server = await startExample(t.file, { readStdout: true });
+}
 const start = performance.now();
 const elapsed = (): number => performance.now() - start;
 

@@ -4,9 +4,9 @@
 // with EMFILE (the listener backs off instead of spinning), then free
 // descriptors and check that it accepts again.
 import { assert, assertEquals, assertLess } from "@std/assert";
-import { cpuTicks, Lines, listeningPort } from "./testdata/_net_helpers.ts";
+import { cpuTicks, Lines, listeningPort } from "./_helpers.ts";
 
-const FIXTURE = new URL("./stream_fixtures/emfile_server.ts", import.meta.url);
+const FIXTURE = new URL("./testdata/emfile_tcp_listener.ts", import.meta.url);
 const CONNECTIONS = 100;
 
 interface Stats {

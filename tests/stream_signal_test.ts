@@ -3,7 +3,7 @@
 import { assertEquals } from "@std/assert";
 
 const CHILD = new URL(
-  "./stream_fixtures/signal_cancel_child.ts",
+  "./testdata/signal_cancel_child.ts",
   import.meta.url,
 );
 

@@ -10,7 +10,8 @@
 //   stream    N conns each stream S-byte chunks (default 64 KiB) and read the
 //             echo back, with at most 4 chunks in flight per conn; MB/s.
 //   churn     N concurrent slots each connect, send S bytes (64), read the
-//             echo, close; connections/s and latency per connection.
+//             echo, close; connections/s and latency per connection. With
+//             --proxy-header v1|v2 a PROXY protocol header goes first.
 //   idle      open N conns (each checked with a 1-byte echo), print a
 //             `{"ready":N}` line, hold them until a line or EOF arrives on
 //             stdin (or SIGTERM / --timeout), close them, print the result.
@@ -305,6 +306,26 @@ static int run_stream(void) {
   return 0;
 }
 
+// churn --proxy-header v1|v2: each connection first sends a PROXY protocol
+// header (as a separate write, as HAProxy does), fixed addresses.
+static char proxy_hdr[64];
+static size_t proxy_len = 0;
+
+static void set_proxy_header(const char *version) {
+  if (strcmp(version, "v1") == 0) {
+    const char *line = "PROXY TCP4 192.0.2.7 198.51.100.1 51234 443\r\n";
+    proxy_len = strlen(line);
+    memcpy(proxy_hdr, line, proxy_len);
+  } else if (strcmp(version, "v2") == 0) {
+    static const unsigned char v2[28] = {
+        0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49,
+        0x54, 0x0a, 0x21, 0x11, 0x00, 0x0c, 192,  0,    2,    7,
+        198,  51,   100,  1,    0xc8, 0x22, 0x01, 0xbb};
+    proxy_len = sizeof v2;
+    memcpy(proxy_hdr, v2, proxy_len);
+  }
+}
+
 static int churn_start(int ep, slot_t *c, uint32_t idx) {
   c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (c->fd < 0) return -1;
@@ -357,7 +378,9 @@ static int run_churn(void) {
         int err = 0;
         socklen_t el = sizeof err;
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
-        if (err != 0 || write_all(c->fd, msg, (size_t)size) < 0) {
+        if (err != 0 ||
+            (proxy_len > 0 && write_all(c->fd, proxy_hdr, proxy_len) < 0) ||
+            write_all(c->fd, msg, (size_t)size) < 0) {
           fail = 1;
         } else {
           c->state = 1;
@@ -461,6 +484,7 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--warmup") == 0) warmup = atof(v);
     else if (strcmp(a, "--pid") == 0) server_pid = atoi(v);
     else if (strcmp(a, "--timeout") == 0) timeout_s = atoi(v);
+    else if (strcmp(a, "--proxy-header") == 0) set_proxy_header(v);
     else { fprintf(stderr, "unknown option %s\n", a); return 2; }
     i++;
   }

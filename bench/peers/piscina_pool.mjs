@@ -1,14 +1,15 @@
 // deno-lint-ignore-file no-console explicit-module-boundary-types
-// Peer for bench/compute_peers.ts: the same compute scenarios on piscina
-// (Node). Usage: node piscina_pool.mjs <piscina install prefix> '<json config>'
+// Peer for bench/compute_peers.ts: the same compute scenarios on piscina or
+// tinypool (Node; same API for what is measured here). Usage:
+//   node piscina_pool.mjs <install prefix> '<json config>' [piscina|tinypool]
 // Prints one JSON object on its last stdout line. This file is also the
-// piscina worker (its default export runs the tasks).
+// pool's worker (its default export runs the tasks).
 import { isMainThread } from "node:worker_threads";
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { setMaxListeners } from "node:events";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 function busy(ms) {
   const end = performance.now() + ms;
@@ -23,13 +24,15 @@ export default function task({ name, input }) {
 }
 
 if (isMainThread) {
-  const [prefix, configJson] = process.argv.slice(2);
+  const [prefix, configJson, lib = "piscina"] = process.argv.slice(2);
   const config = JSON.parse(configJson);
   const require = createRequire(path.join(prefix, "node_modules", "x.js"));
-  const { Piscina } = require("piscina");
+  const Pool = lib === "tinypool"
+    ? (await import(pathToFileURL(require.resolve("tinypool")).href)).Tinypool
+    : require("piscina").Piscina;
   const filename = fileURLToPath(import.meta.url);
   const make = (threads) =>
-    new Piscina({
+    new Pool({
       filename,
       minThreads: threads,
       maxThreads: threads,
@@ -81,7 +84,7 @@ if (isMainThread) {
     out.round_trip_p50_us = +median(lat).toFixed(1);
     out.round_trip_p99_us = +pct(lat, 0.99).toFixed(1);
 
-    // Critical task behind queued low ones: piscina has no priorities, so it
+    // Critical task behind queued low ones: no priorities here, so it
     // waits its turn (FIFO); the lows are cancelled once it is done.
     const runs = [];
     for (let r = 0; r < config.criticalReps; r++) {
@@ -129,7 +132,7 @@ if (isMainThread) {
   }
   out.version = JSON.parse(
     readFileSync(
-      path.join(prefix, "node_modules", "piscina", "package.json"),
+      path.join(prefix, "node_modules", lib, "package.json"),
       "utf8",
     ),
   ).version;

@@ -10,12 +10,22 @@ import type { Event } from "../../reactor/event.ts";
 import { Interest } from "../../reactor/interest.ts";
 import { toError } from "../../_internal/to_error.ts";
 import { ConnectionNotFoundError, NetError } from "../errors.ts";
+import type { Codec } from "../codec/codec.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
+import type { FramingTable } from "./_framing.ts";
 import type {
   BroadcastOptions,
   CloseConnectionOptions,
   ServerContext,
 } from "./server_context.ts";
+import {
+  DIRECT,
+  HandshakeDeadlines,
+  type HandshakeStep,
+  ProxyHandshake,
+  type ProxySettings,
+} from "../proxy/_server_proxy.ts";
+import type { ProxyInfo } from "../proxy/proxy_info.ts";
 
 type TimerHandle = ReturnType<EventLoop["addTimer"]>;
 
@@ -31,17 +41,28 @@ export interface ConnectionSettings {
    * created with it (no per-registration options on the hot path).
    */
   maxReadBufferSize?: number | undefined;
+  /** The `codec` option: `sendFrame` encodes with it. */
+  codec?: Codec<unknown, unknown> | undefined;
+  /** PROXY protocol handshake settings; undefined when off. */
+  proxy?: ProxySettings | undefined;
+  /** Makes connection ids (a multi-worker server's span its Workers). */
+  allocateId?: (() => number) | undefined;
 }
 
 const R_OPEN = 1;
 const R_WRITESHUT = 2;
 const R_WANTWRITABLE = 4;
+/** Waiting for its PROXY header: not yet shown to the handler. */
+const R_PROXY = 8;
 
 /** The rarely used parts of a record, allocated on first use. */
 class RecordExtra {
   remoteAddr: Deno.Addr | undefined = undefined;
   lastActive = 0;
   idleTimer: TimerHandle | undefined = undefined;
+  localAddr: Deno.Addr | undefined = undefined;
+  handshake: ProxyHandshake | undefined = undefined;
+  proxyInfo: ProxyInfo | undefined = undefined;
 }
 
 /**
@@ -57,10 +78,10 @@ export class ConnectionRecord<T> {
   flags: number = R_OPEN;
   x: RecordExtra | undefined = undefined;
   /** The table, for the record's event handler (bound to the record). */
-  readonly table: ConnectionTable<T>;
+  readonly table: ConnectionTable<T, unknown>;
 
   constructor(
-    table: ConnectionTable<T>,
+    table: ConnectionTable<T, unknown>,
     id: number,
     token: number,
     conn: Deno.Conn,
@@ -156,15 +177,22 @@ export function watchResult(
   }
 }
 
-/** Checks a handler's one required callback, `onData`, for `action`. */
-export function validateHandler<T>(
+/**
+ * Checks a handler's one required callback for `action`: `onData`, or
+ * `onFrame` with a codec.
+ */
+export function validateHandler<T, F, E>(
   action: string,
-  handler: NetworkHandler<T>,
+  handler: NetworkHandler<T, F, E>,
+  framed = false,
 ): void {
-  if (handler === null || typeof handler?.onData !== "function") {
+  const name = framed ? "onFrame" : "onData";
+  const callback = handler?.[name];
+  if (handler === null || typeof callback !== "function") {
     throw new TypeError(
-      `Cannot ${action} as 'handler.onData' must be a function: received ` +
-        (handler === null ? "null" : typeof handler?.onData),
+      `Cannot ${action} as 'handler.${name}' must be a function${
+        framed ? " with a 'codec'" : ""
+      }: received ` + (handler === null ? "null" : typeof callback),
     );
   }
 }
@@ -178,8 +206,11 @@ export function zeroDisconnects(): Record<DisconnectReason, number> {
     "slow consumer": 0,
     "shutdown": 0,
     "handler error": 0,
+    "frame too large": 0,
     "closed": 0,
     "error": 0,
+    "bad proxy header": 0,
+    "worker crashed": 0,
   };
 }
 
@@ -197,9 +228,10 @@ export function reasonOf(error: Error): DisconnectReason {
   return "error";
 }
 
-export class ConnectionTable<T> implements ServerContext<T> {
+export class ConnectionTable<T, E = Uint8Array>
+  implements ServerContext<T, E>, FramingTable {
   readonly #loop: EventLoop;
-  readonly #handler: NetworkHandler<T>;
+  readonly #handler: NetworkHandler<T, unknown, E>;
   readonly #settings: ConnectionSettings;
   readonly #byId = new Map<number, ConnectionRecord<T>>();
   readonly #closing = new Set<Promise<void>>();
@@ -211,6 +243,8 @@ export class ConnectionTable<T> implements ServerContext<T> {
   #current: Uint8Array | undefined;
   /** The record being reported to onDisconnect: its data stays readable. */
   #departing: ConnectionRecord<T> | undefined;
+  /** Header deadlines of PROXY handshakes (made on first use). */
+  #proxyDeadlines: HandshakeDeadlines<object> | undefined;
   /** Called after a connection left the table. */
   onRemoved: (() => void) | undefined;
   /** While set, every disconnect is reported with this reason instead of a peer close. */
@@ -228,7 +262,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
 
   constructor(
     loop: EventLoop,
-    handler: NetworkHandler<T>,
+    handler: NetworkHandler<T, unknown, E>,
     settings: ConnectionSettings,
   ) {
     this.#loop = loop;
@@ -261,7 +295,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
     const token = this.#loop.allocateToken();
     const record = new ConnectionRecord<T>(
       this,
-      this.#nextId++,
+      settings.allocateId?.() ?? this.#nextId++,
       token,
       conn,
     );
@@ -292,6 +326,15 @@ export class ConnectionTable<T> implements ServerContext<T> {
         () => this.#checkIdle(record),
       );
     }
+    if (settings.proxy !== undefined) {
+      this.#beginProxy(record, settings.proxy);
+      return record;
+    }
+    this.#connected(record);
+    return record;
+  }
+
+  #connected(record: ConnectionRecord<T>): void {
     if (this.#handler.onConnect !== undefined) {
       try {
         const result = this.#handler.onConnect(this, record.id);
@@ -300,7 +343,92 @@ export class ConnectionTable<T> implements ServerContext<T> {
         this.#handlerFailed(record, error);
       }
     }
-    return record;
+  }
+
+  // --- PROXY protocol hooks (the logic lives in proxy/_server_proxy.ts) ---
+
+  #beginProxy(record: ConnectionRecord<T>, settings: ProxySettings): void {
+    let remote: Deno.Addr;
+    try {
+      remote = record.conn.remoteAddr;
+    } catch {
+      remote = { transport: "unix", path: "" };
+    }
+    const handshake = ProxyHandshake.begin(settings, remote);
+    record.flags |= R_PROXY;
+    if (!(handshake instanceof ProxyHandshake)) {
+      this.#proxyStep(record, { kind: "fail", error: handshake }, undefined);
+      return;
+    }
+    (record.x ??= new RecordExtra()).handshake = handshake;
+    (this.#proxyDeadlines ??= new HandshakeDeadlines<object>(
+      settings.timeoutMs,
+      (ms, callback) => void this.#loop.addTimer(ms, callback),
+      (r) => {
+        const pending = r as ConnectionRecord<T>;
+        return pending.open && pending.x?.handshake !== undefined;
+      },
+      (r) => {
+        const late = r as ConnectionRecord<T>;
+        this.#proxyStep(late, late.x!.handshake!.timedOut(), undefined);
+      },
+    )).add(record);
+  }
+
+  #proxyEvent(record: ConnectionRecord<T>, event: Event): void {
+    const handshake = record.x!.handshake!;
+    let step: HandshakeStep = WAIT_STEP;
+    if (event.data !== undefined) {
+      step = handshake.data(event.data, record.conn);
+    }
+    if (
+      step.kind === "wait" &&
+      (event.error !== undefined || event.closed || event.readClosed)
+    ) {
+      step = handshake.ended();
+    }
+    this.#proxyStep(record, step, event);
+  }
+
+  #proxyStep(
+    record: ConnectionRecord<T>,
+    step: HandshakeStep,
+    event: Event | undefined,
+  ): void {
+    if (step.kind === "wait") return;
+    if (step.kind === "fail" || step.kind === "quiet") {
+      // Still flagged R_PROXY: #remove tells the handler nothing but onError.
+      if (step.kind === "fail") this.#reportError(step.error, record.id);
+      const reason: DisconnectReason = step.kind === "fail"
+        ? "bad proxy header"
+        : event?.error !== undefined
+        ? reasonOf(event.error)
+        : "peer closed";
+      if (event?.closed) this.#remove(record, reason);
+      else this.close(record, reason, false);
+      return;
+    }
+    const x = record.x!;
+    x.handshake = undefined;
+    this.#proxyDeadlines?.trim();
+    x.proxyInfo = step.info;
+    const header = step.info.header;
+    if (step.info.addressesFromHeader && header !== undefined) {
+      x.remoteAddr = header.source!;
+      x.localAddr = header.destination!;
+    }
+    record.flags &= ~R_PROXY;
+    this.#connected(record);
+    if (step.held !== undefined && record.open) {
+      this.#dispatch(record, dataEvent(record.token, step.held));
+    }
+    if (
+      event !== undefined && record.open &&
+      (step.rest !== undefined || event.error !== undefined || event.closed ||
+        event.readClosed || event.writable)
+    ) {
+      this.#dispatch(record, { ...event, data: step.rest });
+    }
   }
 
   static #onEvent = function (
@@ -312,6 +440,10 @@ export class ConnectionTable<T> implements ServerContext<T> {
 
   #dispatch(record: ConnectionRecord<T>, event: Event): void {
     if (!record.open) return;
+    if ((record.flags & R_PROXY) !== 0) {
+      this.#proxyEvent(record, event);
+      return;
+    }
     const data = event.data;
     if (data !== undefined) {
       if (record.idleTimer !== undefined) record.lastActive = performance.now();
@@ -319,7 +451,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
       this.counters.dataEvents++;
       this.#current = data;
       try {
-        const result = this.#handler.onData(this, record.id, data);
+        const result = this.#handler.onData!(this, record.id, data);
         if (result !== undefined) this.#watch(record, result);
       } catch (error) {
         this.#current = undefined;
@@ -401,6 +533,16 @@ export class ConnectionTable<T> implements ServerContext<T> {
     }
   }
 
+  failFrame(id: number, error: Error): void {
+    const record = this.#byId.get(id);
+    this.#reportError(error, id);
+    if (record !== undefined) this.close(record, "frame too large", false);
+  }
+
+  reportFrameError(error: Error, id: number): void {
+    this.#reportError(error, id);
+  }
+
   /** Reports an error that belongs to no connection (accept errors). */
   reportError(error: Error): void {
     this.#reportError(error, undefined);
@@ -414,7 +556,10 @@ export class ConnectionTable<T> implements ServerContext<T> {
     record.idleTimer = undefined;
     this.counters.closed++;
     this.counters.disconnects[reason]++;
-    if (this.#handler.onDisconnect !== undefined) {
+    if ((record.flags & R_PROXY) !== 0) {
+      // Never shown to the handler (no onConnect): no onDisconnect either.
+      this.#proxyDeadlines?.trim();
+    } else if (this.#handler.onDisconnect !== undefined) {
       const outer = this.#departing;
       this.#departing = record;
       try {
@@ -496,8 +641,13 @@ export class ConnectionTable<T> implements ServerContext<T> {
 
   /** Flushes and half-closes every connection (graceful shutdown). */
   shutdownWrites(): void {
-    for (const record of this.#byId.values()) {
+    for (const record of [...this.#byId.values()]) {
       if (record.writeShut) continue;
+      if ((record.flags & R_PROXY) !== 0) {
+        // No header yet, so nothing to flush: close it now.
+        this.close(record, "shutdown", false);
+        continue;
+      }
       record.writeShut = true;
       this.#loop.shutdownWrite(record.token).catch(() => {
         // The connection closed before its queue drained; its close event
@@ -530,14 +680,7 @@ export class ConnectionTable<T> implements ServerContext<T> {
   // ServerContext
 
   sendTo(id: number, bytes: Uint8Array | string): boolean {
-    const record = this.#byId.get(id);
-    if (record === undefined) throw new ConnectionNotFoundError(id);
-    if (record.writeShut) {
-      throw new NetError(
-        "closed",
-        `Cannot send to connection as its write side is shut: id '${id}'`,
-      );
-    }
+    const record = this.#sendable(id);
     // The loop takes over the buffer of the event being dispatched (echo
     // without a copy) and copies it itself if it is written twice; any other
     // caller buffer is copied here because the loop does not copy.
@@ -546,6 +689,31 @@ export class ConnectionTable<T> implements ServerContext<T> {
       ? bytes
       : toBytes(bytes);
     return this.#queue(record, owned);
+  }
+
+  sendFrame(id: number, frame: E): boolean {
+    const record = this.#sendable(id);
+    return this.#queue(record, this.#encode("send frame", frame));
+  }
+
+  #sendable(id: number): ConnectionRecord<T> {
+    const record = this.#byId.get(id);
+    if (record === undefined) throw new ConnectionNotFoundError(id);
+    if (record.writeShut) {
+      throw new NetError(
+        "closed",
+        `Cannot send to connection as its write side is shut: id '${id}'`,
+      );
+    }
+    return record;
+  }
+
+  #encode(action: string, frame: E): Uint8Array {
+    const codec = this.#settings.codec;
+    if (codec === undefined) {
+      throw new TypeError(`Cannot ${action} as there is no 'codec'`);
+    }
+    return codec.encode(frame);
   }
 
   #queue(record: ConnectionRecord<T>, bytes: Uint8Array): boolean {
@@ -574,13 +742,23 @@ export class ConnectionTable<T> implements ServerContext<T> {
   }
 
   broadcast(bytes: Uint8Array | string, options?: BroadcastOptions): number {
-    const shared = toBytes(bytes);
+    return this.#broadcastShared(toBytes(bytes), options);
+  }
+
+  broadcastFrame(frame: E, options?: BroadcastOptions): number {
+    return this.#broadcastShared(
+      this.#encode("broadcast frame", frame),
+      options,
+    );
+  }
+
+  #broadcastShared(shared: Uint8Array, options?: BroadcastOptions): number {
     const except = options?.except;
     let count = 0;
     // No snapshot: a Map iterator tolerates the deletions a slow-consumer
     // cut makes on the way.
     for (const record of this.#byId.values()) {
-      if (!record.open) continue;
+      if ((record.flags & (R_OPEN | R_PROXY)) !== R_OPEN) continue;
       if (
         except !== undefined &&
         (typeof except === "number"
@@ -613,6 +791,20 @@ export class ConnectionTable<T> implements ServerContext<T> {
     return record.remoteAddr ??= record.conn.remoteAddr;
   }
 
+  localAddr(id: number): Deno.Addr {
+    const record = this.#byId.get(id);
+    if (record === undefined) throw new ConnectionNotFoundError(id);
+    const x = record.x ??= new RecordExtra();
+    return x.localAddr ??= record.conn.localAddr;
+  }
+
+  proxyInfo(id: number): ProxyInfo | undefined {
+    const record = this.#byId.get(id);
+    if (record === undefined) throw new ConnectionNotFoundError(id);
+    if (this.#settings.proxy === undefined) return undefined;
+    return record.x?.proxyInfo ?? DIRECT;
+  }
+
   connectionIds(): number[] {
     return [...this.#byId.keys()];
   }
@@ -632,4 +824,21 @@ export class ConnectionTable<T> implements ServerContext<T> {
     if (record === undefined) throw new ConnectionNotFoundError(id);
     record.data = value;
   }
+}
+
+const WAIT_STEP: HandshakeStep = { kind: "wait" };
+
+/** An event carrying only bytes (bytes held back by a PROXY handshake). */
+function dataEvent(token: number, data: Uint8Array): Event {
+  return {
+    token,
+    readable: true,
+    writable: false,
+    readClosed: false,
+    error: undefined,
+    closed: false,
+    data,
+    conn: undefined,
+    remoteAddr: undefined,
+  };
 }

@@ -14,8 +14,17 @@ import type { ServerContext } from "./server_context.ts";
  *   does not read;
  * - `"shutdown"`: the server or client shut down;
  * - `"handler error"`: a callback of the handler threw for this connection;
+ * - `"frame too large"`: with a `codec`, the peer sent a frame over the
+ *   codec's `maxFrameSize` (or one the codec cannot decode); `onError` gets
+ *   the `FrameTooLargeError`;
  * - `"closed"`: closed locally through `closeConnection()` or `close()`;
  * - `"error"`: any other I/O error (passed to `onError` too).
+ * - `"bad proxy header"`: a server with `proxyProtocol` got a bad, late or
+ *   untrusted PROXY header (the detail goes to `onError`). Such a connection
+ *   was never passed to `onConnect`, so `onDisconnect` is not called for it
+ *   either: this reason shows up in `TcpServer.stats().disconnects`.
+ * - `"worker crashed"`: the Worker serving it (`TcpServer` with `workers`)
+ *   died; reported by its replacement before it serves.
  *
  * @example Usage
  * ```ts
@@ -36,13 +45,19 @@ export type DisconnectReason =
   | "slow consumer"
   | "shutdown"
   | "handler error"
+  | "frame too large"
   | "closed"
-  | "error";
+  | "error"
+  | "bad proxy header"
+  | "worker crashed";
 
 /**
  * What a {@linkcode TcpServer} (or {@linkcode TcpClient}) calls on events.
- * Only `onData` is required. Every callback gets the one shared
- * {@linkcode ServerContext}; `T` is the type of the per-connection user data.
+ * Only `onData` is required, or `onFrame` instead when the server or client
+ * has a `codec`. Every callback gets the one shared
+ * {@linkcode ServerContext}; `T` is the type of the per-connection user data,
+ * `F` the type of decoded frames and `E` what `ctx.sendFrame` encodes (both
+ * from the codec).
  *
  * A callback that throws costs only the connection it was called for: it is
  * closed with reason `"handler error"`, the error goes to `onError`, and
@@ -66,20 +81,34 @@ export type DisconnectReason =
  * };
  * ```
  */
-export interface NetworkHandler<T = unknown> {
+export interface NetworkHandler<T = unknown, F = Uint8Array, E = F> {
   /**
-   * Bytes arrived on connection `id`. `data` is a view of a pooled buffer and
-   * is valid only during this call: copy it (or pass it to `sendTo`, which
-   * copies) to keep it.
+   * Bytes arrived on connection `id` (required without a `codec`, unused
+   * with one). `data` is a view of a pooled buffer and is valid only during
+   * this call: copy it (or pass it to `sendTo`, which copies) to keep it.
    *
    * @param ctx The server context (all connections of the server or client).
    * @param id The connection.
    * @param data The bytes, valid during this call only.
    */
-  onData(
-    ctx: ServerContext<T>,
+  onData?(
+    ctx: ServerContext<T, E>,
     id: number,
     data: Uint8Array,
+  ): void | Promise<void>;
+  /**
+   * With a `codec`: one whole frame arrived on connection `id` (required
+   * then). A `Uint8Array` frame may be a view of the receive buffer, valid
+   * only during this call: copy it to keep it.
+   *
+   * @param ctx The server context (all connections of the server or client).
+   * @param id The connection.
+   * @param frame The decoded frame.
+   */
+  onFrame?(
+    ctx: ServerContext<T, E>,
+    id: number,
+    frame: F,
   ): void | Promise<void>;
   /**
    * Connection `id` opened (accepted by a server, or connected by a client).
@@ -87,14 +116,14 @@ export interface NetworkHandler<T = unknown> {
    * @param ctx The server context (all connections of the server or client).
    * @param id The new connection.
    */
-  onConnect?(ctx: ServerContext<T>, id: number): void | Promise<void>;
+  onConnect?(ctx: ServerContext<T, E>, id: number): void | Promise<void>;
   /**
    * The write queue of `id` drained below the low-water mark after `sendTo` returned `false`.
    *
    * @param ctx The server context (all connections of the server or client).
    * @param id The connection whose queue drained.
    */
-  onWritable?(ctx: ServerContext<T>, id: number): void | Promise<void>;
+  onWritable?(ctx: ServerContext<T, E>, id: number): void | Promise<void>;
   /**
    * Connection `id` closed; it is no longer in `connectionIds()` (so a
    * broadcast from here skips it), but `getData(id)` still returns its user
@@ -105,7 +134,7 @@ export interface NetworkHandler<T = unknown> {
    * @param reason Why it closed.
    */
   onDisconnect?(
-    ctx: ServerContext<T>,
+    ctx: ServerContext<T, E>,
     id: number,
     reason: DisconnectReason,
   ): void | Promise<void>;
@@ -119,7 +148,7 @@ export interface NetworkHandler<T = unknown> {
    * @param id The connection concerned, or `undefined` (accept errors).
    */
   onError?(
-    ctx: ServerContext<T>,
+    ctx: ServerContext<T, E>,
     error: Error,
     id: number | undefined,
   ): void | Promise<void>;
@@ -129,7 +158,7 @@ export interface NetworkHandler<T = unknown> {
    * @param ctx The server context (all connections of the server or client).
    * @param addr The bound address.
    */
-  onListening?(ctx: ServerContext<T>, addr: Deno.Addr): void | Promise<void>;
+  onListening?(ctx: ServerContext<T, E>, addr: Deno.Addr): void | Promise<void>;
   /**
    * A graceful shutdown started: the server no longer accepts; open
    * connections get their queued bytes flushed, then end of stream, and have
@@ -137,5 +166,5 @@ export interface NetworkHandler<T = unknown> {
    *
    * @param ctx The server context (all connections of the server or client).
    */
-  onShutdown?(ctx: ServerContext<T>): void | Promise<void>;
+  onShutdown?(ctx: ServerContext<T, E>): void | Promise<void>;
 }

@@ -1,6 +1,8 @@
 // The context handed to every `NetworkHandler` callback: the operations on the
 // server's connections, in the manner of mill-net's `ServerContext`.
 
+import type { ProxyInfo } from "../proxy/proxy_info.ts";
+
 /**
  * Options of {@linkcode ServerContext.broadcast}.
  *
@@ -62,8 +64,11 @@ export interface CloseConnectionOptions {
  *   },
  * };
  * ```
+ *
+ * @typeParam T The per-connection user data.
+ * @typeParam E What `sendFrame`/`broadcastFrame` encode (the codec's input).
  */
-export interface ServerContext<T = unknown> {
+export interface ServerContext<T = unknown, E = Uint8Array> {
   /**
    * Queues bytes (a string is UTF-8 encoded) for connection `id`. The bytes
    * are copied, written in order and never interleaved with another write to
@@ -137,6 +142,47 @@ export interface ServerContext<T = unknown> {
    */
   broadcast(bytes: Uint8Array | string, options?: BroadcastOptions): number;
   /**
+   * Encodes `frame` with the server's (or client's) `codec` and queues it for
+   * connection `id`, like `sendTo` (without another copy).
+   *
+   * @example Answer each line
+   * ```ts
+   * import { LineCodec, TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, {
+   *   onFrame: (ctx, id, line: string) => void ctx.sendFrame(id, `you said: ${line}`),
+   * }, { codec: new LineCodec({ decodeUtf8: true }) });
+   * ```
+   *
+   * @param id The connection.
+   * @param frame The frame to encode and send.
+   * @returns `false` above the high-water mark (wait for `onWritable`).
+   * @throws {TypeError} If there is no `codec`.
+   * @throws {ConnectionNotFoundError} If no open connection has this id.
+   * @throws {NetError} With kind `"closed"` if the write side is shut.
+   * @throws What the codec's `encode` throws for a frame it cannot encode.
+   */
+  sendFrame(id: number, frame: E): boolean;
+  /**
+   * Encodes `frame` once with the `codec` and queues it for every open
+   * connection (but `except`), like `broadcast`.
+   *
+   * @example Relay each line to everyone else
+   * ```ts
+   * import { LineCodec, TcpServer } from "@millrace/io/net";
+   *
+   * const server = new TcpServer({ port: 0 }, {
+   *   onFrame: (ctx, id, line: string) => void ctx.broadcastFrame(`${id}: ${line}`, { except: id }),
+   * }, { codec: new LineCodec({ decodeUtf8: true }) });
+   * ```
+   *
+   * @param frame The frame to encode and send.
+   * @param options Connections to leave out.
+   * @returns The number of connections the frame was queued for.
+   * @throws {TypeError} If there is no `codec`.
+   */
+  broadcastFrame(frame: E, options?: BroadcastOptions): number;
+  /**
    * Closes connection `id` (reason `"closed"`), after writing its queue unless
    * `flush` is `false`. The flush is bounded (5 s, or a shutdown's deadline):
    * a peer that stops reading cannot keep the connection open.
@@ -168,7 +214,8 @@ export interface ServerContext<T = unknown> {
    */
   closeConnection(id: number, options?: CloseConnectionOptions): boolean;
   /**
-   * The peer address of connection `id`.
+   * The peer address of connection `id`; behind a PROXY protocol header with
+   * addresses, the original client's (the header's source).
    *
    * @example Usage
    * ```ts
@@ -195,6 +242,73 @@ export interface ServerContext<T = unknown> {
    * @throws {ConnectionNotFoundError} If no open connection has this id.
    */
   remoteAddr(id: number): Deno.Addr;
+  /**
+   * The local address of connection `id`: the address the peer connected
+   * to. Behind a PROXY protocol header with addresses, the header's
+   * destination (see `proxyInfo`).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const opened = Promise.withResolvers<number>();
+   * const server = new TcpServer({ port: 0 }, {
+   *   onConnect: (_ctx, id) => opened.resolve(id),
+   *   onData() {},
+   * });
+   * const serving = server.run();
+   * const { port } = server.addr as Deno.NetAddr;
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+   * const id = await opened.promise;
+   * assertEquals((server.context.localAddr(id) as Deno.NetAddr).port, port);
+   * conn.close();
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @param id The connection.
+   * @returns The address the peer connected to.
+   * @throws {ConnectionNotFoundError} If no open connection has this id.
+   */
+  localAddr(id: number): Deno.Addr;
+  /**
+   * How connection `id` arrived through a proxy (server option
+   * `proxyProtocol`): the PROXY header and whether `remoteAddr`/`localAddr`
+   * come from it; `undefined` when the server does not use the PROXY
+   * protocol.
+   *
+   * @example Behind HAProxy's send-proxy-v2
+   * ```ts
+   * import { encodeProxyHeader, TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const opened = Promise.withResolvers<number>();
+   * const server = new TcpServer({ port: 0, proxyProtocol: "v2" }, {
+   *   onConnect: (_ctx, id) => opened.resolve(id),
+   *   onData() {},
+   * });
+   * const serving = server.run();
+   * const conn = await Deno.connect({ hostname: "127.0.0.1", port: (server.addr as Deno.NetAddr).port });
+   * const client = { transport: "tcp" as const, hostname: "192.0.2.7", port: 51234 };
+   * await conn.write(encodeProxyHeader({
+   *   version: 2,
+   *   source: client,
+   *   destination: { transport: "tcp", hostname: "198.51.100.1", port: 443 },
+   * }));
+   * const id = await opened.promise;
+   * assertEquals(server.context.proxyInfo(id)?.addressesFromHeader, true);
+   * assertEquals(server.context.remoteAddr(id), client);
+   * conn.close();
+   * await server.shutdown();
+   * await serving;
+   * ```
+   *
+   * @param id The connection.
+   * @returns The header and where the addresses come from, or `undefined`.
+   * @throws {ConnectionNotFoundError} If no open connection has this id.
+   */
+  proxyInfo(id: number): ProxyInfo | undefined;
   /**
    * The ids of the open connections, oldest first.
    *

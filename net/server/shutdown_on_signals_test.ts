@@ -1,6 +1,6 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { shutdownOnSignals } from "./shutdown_on_signals.ts";
-import { Lines, listeningPort } from "../../tests/testdata/_net_helpers.ts";
+import { Lines, listeningPort } from "../../tests/_helpers.ts";
 
 type Call = { force?: boolean; timeoutMs?: number };
 
@@ -24,7 +24,7 @@ async function raise(signal: Deno.Signal, calls: unknown[], expected: number) {
 }
 
 const CHILD = new URL(
-  "../../tests/stream_fixtures/signal_child.ts",
+  "../../tests/testdata/signal_child.ts",
   import.meta.url,
 );
 

@@ -25,6 +25,8 @@ import { ConnectionTable, validateHandler } from "./_connection_table.ts";
 import { NetError } from "../errors.ts";
 import type { NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
+import type { Codec } from "../codec/codec.ts";
+import { framingHandler } from "./_framing.ts";
 
 /**
  * Where a client connects: `"host:port"`, `{ hostname, port }` or a Unix socket.
@@ -94,9 +96,15 @@ export interface TcpClientReconnectOptions {
  * assertEquals(client.id, undefined); // nothing happens until connect()
  * ```
  */
-export interface TcpClientOptions extends ConnectionOptions {
+export interface TcpClientOptions<F = Uint8Array, E = F>
+  extends ConnectionOptions {
   /** The loop to run on; without one the client creates and runs its own. */
   loop?: EventLoop;
+  /**
+   * Frame the byte stream: the handler's `onFrame` gets whole frames and
+   * `sendFrame` encodes (see `TcpServerOptions.codec`).
+   */
+  codec?: Codec<F, E>;
   /**
    * Reconnect after a connection ends other than by `close()`: `true` for
    * the default policy, or the policy. @default {false}
@@ -163,14 +171,15 @@ export interface TcpClientConnectOptions {
  * await serving;
  * ```
  */
-export class TcpClient<T = unknown> implements AsyncDisposable {
-  readonly #handler: NetworkHandler<T>;
-  readonly #options: TcpClientOptions;
+export class TcpClient<T = unknown, F = Uint8Array, E = F>
+  implements AsyncDisposable {
+  readonly #handler: NetworkHandler<T, unknown, E>;
+  readonly #options: TcpClientOptions<F, E>;
   readonly #connection: ConnectionOptionValues;
   readonly #reconnect: Required<TcpClientReconnectOptions> | undefined;
   #loop: EventLoop | undefined;
   #running: Promise<void> | undefined;
-  #table: ConnectionTable<T> | undefined;
+  #table: ConnectionTable<T, E> | undefined;
   #id: number | undefined;
   #address: Deno.ConnectOptions | Deno.UnixConnectOptions | undefined;
   #connectOptions: TcpClientConnectOptions = {};
@@ -193,14 +202,20 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
    * assertThrows(() => new TcpClient({ onData() {} }, { idleTimeoutMs: 1.5 }), RangeError);
    * ```
    *
-   * @param handler The callbacks (`onData` required).
-   * @param options Loop, socket options and reconnect policy.
-   * @throws {TypeError} If `handler` lacks `onData` or an option has the wrong type.
+   * @param handler The callbacks (`onData` required, or `onFrame` with a
+   *   `codec`).
+   * @param options Loop, codec, socket options and reconnect policy.
+   * @throws {TypeError} If `handler` lacks `onData` (`onFrame` with a codec)
+   * or an option has the wrong type.
    * @throws {RangeError} If an option is out of its documented range.
    */
-  constructor(handler: NetworkHandler<T>, options: TcpClientOptions = {}) {
+  constructor(
+    handler: NetworkHandler<T, F, E>,
+    options: TcpClientOptions<F, E> = {},
+  ) {
     const action = "create client";
-    validateHandler(action, handler);
+    const codec = options?.codec;
+    validateHandler(action, handler, codec !== undefined);
     validateObject(action, "options", options);
     if (options.loop !== undefined && !(options.loop instanceof EventLoop)) {
       throw invalidOption(
@@ -211,7 +226,10 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
         options.loop,
       );
     }
-    this.#handler = handler;
+    this.#handler =
+      (codec === undefined
+        ? handler
+        : framingHandler(handler, codec)) as NetworkHandler<T, unknown, E>;
     this.#options = options;
     this.#connection = resolveConnectionOptions(action, options);
     const reconnect = options.reconnect;
@@ -268,7 +286,7 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
   }
 
   /** The context handed to callbacks (available after the first connect). */
-  get context(): ServerContext<T> {
+  get context(): ServerContext<T, E> {
     if (this.#table === undefined) {
       throw new Deno.errors.NotConnected(
         "Cannot get context as the client never connected",
@@ -332,7 +350,7 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
     return await this.#connectOnce();
   }
 
-  #ensureLoop(): ConnectionTable<T> {
+  #ensureLoop(): ConnectionTable<T, E> {
     if (this.#table !== undefined) return this.#table;
     let loop = this.#options.loop;
     if (loop === undefined) {
@@ -343,7 +361,8 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
       this.#running = loop.run();
     }
     this.#loop = loop;
-    const table = new ConnectionTable<T>(loop, this.#handler, {
+    const table = new ConnectionTable<T, E>(loop, this.#handler, {
+      codec: this.#options.codec as Codec<unknown, unknown> | undefined,
       noDelay: this.#connection.noDelay,
       keepAlive: this.#connection.keepAlive,
       idleTimeoutMs: this.#connection.idleTimeoutMs,
@@ -467,6 +486,36 @@ export class TcpClient<T = unknown> implements AsyncDisposable {
       );
     }
     return this.#table!.sendTo(id, bytes);
+  }
+
+  /**
+   * Encodes `frame` with the `codec` and queues it, like `send`.
+   *
+   * @example Send a length-prefixed frame
+   * ```ts
+   * import { LengthPrefixedCodec, TcpClient } from "@millrace/io/net";
+   *
+   * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+   * await using client = new TcpClient({ onFrame() {} }, { codec: new LengthPrefixedCodec() });
+   * await client.connect(listener.addr, { timeoutMs: 1_000 });
+   * client.sendFrame(new Uint8Array([1, 2, 3]));
+   * using conn = await listener.accept();
+   * ```
+   *
+   * @param frame The frame to encode.
+   * @returns `false` above the high-water mark (wait for `onWritable`).
+   * @throws {NetError} With kind `"closed"` when not connected.
+   * @throws {TypeError} Without a `codec`.
+   */
+  sendFrame(frame: E): boolean {
+    const id = this.id;
+    if (id === undefined) {
+      throw new NetError(
+        "closed",
+        "Cannot send frame as the client is not connected",
+      );
+    }
+    return this.#table!.sendFrame(id, frame);
   }
 
   /**

@@ -12,11 +12,7 @@ import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import { TcpClient, type TcpClientOptions } from "./tcp_client.ts";
 import { TcpServer } from "./tcp_server.ts";
 import { TcpServerConfig } from "./tcp_server_config.ts";
-import {
-  decoder,
-  echoHandler as echo,
-  waitFor,
-} from "../../tests/testdata/_net_helpers.ts";
+import { decoder, echoHandler as echo, waitFor } from "../../tests/_helpers.ts";
 
 function echoServer(): { server: TcpServer; running: Promise<void> } {
   const server = new TcpServer(new TcpServerConfig(), echo);

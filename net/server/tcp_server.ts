@@ -17,10 +17,20 @@ import {
 } from "./_connection_table.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
+import type { Codec } from "../codec/codec.ts";
+import { framingHandler } from "./_framing.ts";
 import {
   TcpServerConfig,
   type TcpServerConfigOptions,
 } from "./tcp_server_config.ts";
+import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
+import { WorkerServer } from "./_worker_server.ts";
+import { type WorkerHooks, workerHooks } from "./_worker_hooks.ts";
+import { proxySettings } from "../proxy/_server_proxy.ts";
+import {
+  HealthResponder,
+  type HealthState,
+} from "../proxy/_health_responder.ts";
 
 /**
  * Options of {@linkcode TcpServer.shutdown}.
@@ -46,6 +56,14 @@ export interface TcpServerShutdownOptions {
    * @default {5000}
    */
   timeoutMs?: number;
+  /**
+   * Half-close each connection once its queue is flushed, so peers read end
+   * of stream at once. `false` leaves connections fully open until they end
+   * by themselves or the deadline passes: a load balancer's drain, where
+   * sessions already routed to a server go on while new ones go elsewhere.
+   * @default {true}
+   */
+  closeWrites?: boolean;
 }
 
 /**
@@ -144,6 +162,29 @@ type State = TcpServerStats["state"];
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 
 /**
+ * Options of {@linkcode TcpServer} beyond its {@linkcode TcpServerConfig}.
+ *
+ * @example A line server
+ * ```ts
+ * import { LineCodec, TcpServer, TcpServerConfig, type TcpServerOptions } from "@millrace/io/net";
+ *
+ * const options: TcpServerOptions<string, string | Uint8Array> = { codec: new LineCodec({ decodeUtf8: true }) };
+ * const server = new TcpServer(new TcpServerConfig({ port: 0 }), {
+ *   onFrame: (ctx, id, line) => void ctx.sendFrame(id, line.toUpperCase()),
+ * }, options);
+ * ```
+ */
+export interface TcpServerOptions<F = Uint8Array, E = F> {
+  /**
+   * Frame the byte stream: the handler's `onFrame` gets one decoded frame
+   * per call (instead of `onData` with raw chunks) and `ctx.sendFrame` /
+   * `ctx.broadcastFrame` encode. A frame over the codec's limit closes the
+   * connection (reason `"frame too large"`, the error to `onError`).
+   */
+  codec?: Codec<F, E>;
+}
+
+/**
  * A TCP (or Unix socket, or TLS) server on an {@linkcode EventLoop}, in the
  * manner of mill-net: a {@linkcode NetworkHandler} gets callbacks with one
  * {@linkcode ServerContext} to send, broadcast and close.
@@ -160,6 +201,8 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
  * - Connection ids count up from 1 and are never reused.
  * - A callback that throws costs that one connection (reason
  *   `"handler error"`).
+ * - With a `codec` (third argument), `onFrame` gets whole frames; see
+ *   {@linkcode TcpServerOptions}.
  *
  * @example An echo server on its own loop
  * ```ts
@@ -203,13 +246,15 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
  * await loop[Symbol.asyncDispose]();
  * ```
  */
-export class TcpServer<T = unknown> implements AsyncDisposable {
+export class TcpServer<T = unknown, F = Uint8Array, E = F>
+  implements AsyncDisposable {
   readonly #config: TcpServerConfig;
-  readonly #handler: NetworkHandler<T>;
+  readonly #handler: NetworkHandler<T, unknown, E>;
+  readonly #codec: Codec<F, E> | undefined;
   #state: State = "idle";
   #loop: EventLoop | undefined;
   #ownLoop = false;
-  #table: ConnectionTable<T> | undefined;
+  #table: ConnectionTable<T, E> | undefined;
   #listener: Deno.Listener | undefined;
   #listenerToken = -1;
   #listenerClosed: Promise<void> | undefined;
@@ -221,6 +266,12 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   #shutdown: Promise<TcpServerShutdownResult> | undefined;
   #wakeShutdown: (() => void) | undefined;
   #forceNow: (() => void) | undefined;
+  #listening = Promise.withResolvers<Deno.Addr>();
+  // Set with `workers`: the Workers do the serving (see _worker_server.ts).
+  readonly #workers: WorkerServer<T> | undefined;
+  #hooks: WorkerHooks | undefined;
+  #parked: Deno.Conn | undefined;
+  #health: HealthResponder | undefined;
 
   /**
    * Creates a server; it binds on {@linkcode TcpServer.start} or
@@ -239,19 +290,48 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * ```
    *
    * @param config A configuration, or the options to build one from.
-   * @param handler The callbacks (`onData` required).
-   * @throws {TypeError} If `handler` lacks `onData` or an option has the wrong type.
+   * @param handler The callbacks (`onData` required, or `onFrame` with a
+   *   `codec`), or {@linkcode TcpServerWorkersOptions} to serve from Workers
+   *   with a handler module.
+   * @param options A `codec` to frame the byte stream with.
+   * @throws {TypeError} If `handler` lacks `onData` (`onFrame` with a codec)
+   * or an option has the wrong type.
    * @throws {RangeError} If an option is out of its documented range.
+   * @throws {Deno.errors.NotSupported} If `workers` is above 1 and the
+   * platform is not Linux or Deno runs without `--unstable-net`.
    */
   constructor(
     config: TcpServerConfig | TcpServerConfigOptions,
-    handler: NetworkHandler<T>,
+    handler: NetworkHandler<T, F, E> | TcpServerWorkersOptions,
+    options: TcpServerOptions<F, E> = {},
   ) {
-    validateHandler("create server", handler);
+    const codec = options?.codec;
+    if (
+      handler !== null && typeof handler === "object" &&
+      "handlerModule" in handler
+    ) {
+      if (codec !== undefined) {
+        throw new TypeError(
+          "Cannot create server as 'codec' cannot cross Workers: export it as 'codec' from the handler module",
+        );
+      }
+      this.#config = config instanceof TcpServerConfig
+        ? config
+        : new TcpServerConfig(config);
+      this.#workers = new WorkerServer<T>(this.#config, handler);
+      this.#handler = { onData() {} };
+      return;
+    }
+    validateHandler("create server", handler, codec !== undefined);
     this.#config = config instanceof TcpServerConfig
       ? config
       : new TcpServerConfig(config);
-    this.#handler = handler;
+    this.#codec = codec;
+    this.#handler =
+      (codec === undefined
+        ? handler
+        : framingHandler(handler, codec)) as NetworkHandler<T, unknown, E>;
+    this.#listening.promise.catch(() => {});
   }
 
   /** The configuration the server was created with. */
@@ -261,6 +341,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
 
   /** The bound address (known once started). */
   get addr(): Deno.Addr {
+    if (this.#workers !== undefined) return this.#workers.addr;
     if (this.#addr === undefined) {
       throw new Deno.errors.NotConnected(
         "Cannot get address as the server has not started",
@@ -269,8 +350,24 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     return this.#addr;
   }
 
+  /**
+   * The address of the health port (config `healthPort`), once started.
+   *
+   * @throws {Deno.errors.NotConnected} If the server has no health port or
+   * has not started.
+   */
+  get healthAddr(): Deno.NetAddr {
+    if (this.#health === undefined) {
+      throw new Deno.errors.NotConnected(
+        "Cannot get health address as the server has no health port running",
+      );
+    }
+    return this.#health.addr;
+  }
+
   /** The number of open connections. */
   get connectionCount(): number {
+    if (this.#workers !== undefined) return this.#workers.connectionCount;
     return this.#table?.connectionCount ?? 0;
   }
 
@@ -278,13 +375,39 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * The context handed to callbacks, for use outside them (e.g. a timer
    * broadcasting). Available once started.
    */
-  get context(): ServerContext<T> {
+  get context(): ServerContext<T, E> {
+    if (this.#workers !== undefined) {
+      return this.#workers.context as unknown as ServerContext<T, E>;
+    }
     if (this.#table === undefined) {
       throw new Deno.errors.NotConnected(
         "Cannot get context as the server has not started",
       );
     }
     return this.#table;
+  }
+
+  /**
+   * Resolves with the bound address once the server listens: as soon as it
+   * started on one loop, once every Worker listens with `workers`.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData() {} });
+   * const serving = server.run();
+   * const addr = await server.listening();
+   * assertEquals(addr.transport, "tcp");
+   * await server.close();
+   * await serving;
+   * ```
+   *
+   * @returns The bound address.
+   */
+  listening(): Promise<Deno.Addr> {
+    return this.#workers?.listening() ?? this.#listening.promise;
   }
 
   /**
@@ -314,12 +437,19 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * @throws {Deno.errors.AddrInUse} And Deno's other listen errors.
    */
   start(loop: EventLoop): void {
+    if (this.#workers !== undefined) {
+      throw new TypeError(
+        "Cannot start server on a loop as it serves from Workers: use 'run()'",
+      );
+    }
     if (this.#state !== "idle") {
       throw new Deno.errors.AlreadyExists(
         `Cannot start server as it is ${this.#state}`,
       );
     }
     const config = this.#config;
+    // Set only in a multi-worker server's Workers (see _server_worker.ts).
+    this.#hooks = workerHooks.get(this);
     const listener = listen(
       config.transport === "unix"
         ? { transport: "unix", path: config.path! }
@@ -327,12 +457,29 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       {
         tcpBacklog: config.tcpBacklog,
         ...(config.tls ? { tls: config.tls } : {}),
+        ...(this.#hooks?.reusePort ? { reusePort: true } : {}),
       },
     );
+    if (this.#hooks !== undefined) {
+      this.#hooks.resume = () => this.#connectionRemoved();
+    }
+    if (config.healthPort !== undefined) {
+      try {
+        this.#health = new HealthResponder(
+          config.hostname,
+          config.healthPort,
+          () => this.#healthState(),
+        );
+      } catch (error) {
+        listener.close();
+        throw error;
+      }
+    }
     this.#loop = loop;
     this.#listener = listener;
     this.#addr = listener.addr;
-    this.#table = new ConnectionTable<T>(loop, this.#handler, {
+    this.#table = new ConnectionTable<T, E>(loop, this.#handler, {
+      codec: this.#codec as Codec<unknown, unknown> | undefined,
       noDelay: config.noDelay,
       keepAlive: config.keepAlive,
       idleTimeoutMs: config.idleTimeoutMs,
@@ -340,8 +487,13 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
       maxWriteBuffer: config.maxWriteBuffer,
       // run() sizes its own loop; a caller's loop needs it per connection.
       maxReadBufferSize: this.#ownLoop ? undefined : config.maxReadBufferSize,
+      allocateId: this.#hooks?.allocateId,
+      proxy: proxySettings(config),
     });
-    this.#table.onRemoved = () => this.#connectionRemoved();
+    this.#table.onRemoved = () => {
+      this.#hooks?.released();
+      this.#connectionRemoved();
+    };
     this.#listenerToken = loop.allocateToken();
     loop.register(
       listener,
@@ -351,6 +503,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     );
     this.#state = "listening";
     this.#startedAt = performance.now();
+    this.#listening.resolve(listener.addr);
     if (this.#handler.onListening !== undefined) {
       const table = this.#table;
       const report = (error: unknown) => table.reportError(toError(error));
@@ -385,6 +538,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * started before; Deno's listen errors (e.g. `AddrInUse`) likewise.
    */
   run(options: TcpServerRunOptions = {}): Promise<void> {
+    if (this.#workers !== undefined) return this.#workers.run(options);
     if (this.#state !== "idle") {
       return Promise.reject(
         new Deno.errors.AlreadyExists(
@@ -405,6 +559,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     });
     this.#ownLoop = true;
     try {
+      workerHooks.get(this)?.onLoop(loop);
       this.start(loop);
     } catch (error) {
       this.#ownLoop = false;
@@ -424,14 +579,21 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   #onListenerEvent(event: Event): void {
     const table = this.#table!;
     const conn = event.conn;
+    const hooks = this.#hooks;
     if (conn !== undefined) {
       if (this.#state === "shutting down" || this.#state === "closed") {
         conn.close();
         return;
       }
-      table.add(conn);
+      // Another Worker took the last slot between our accept and now: hold
+      // the connection unread (as the backlog would) until a slot frees.
+      const admitted = hooks === undefined || hooks.admit();
+      if (admitted) table.add(conn);
+      else this.#parked = conn;
       if (
-        table.connectionCount >= this.#config.maxConnections &&
+        (!admitted ||
+          (hooks?.openCount() ?? table.connectionCount) >=
+            this.#config.maxConnections) &&
         this.#state === "listening"
       ) {
         // tk-listen: stop calling accept; the kernel backlog holds new peers.
@@ -454,11 +616,25 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     }
   }
 
+  #healthState(): HealthState {
+    if (this.#state === "paused") return "maint";
+    if (this.#state === "listening") return "up ready";
+    return "drain";
+  }
+
   #connectionRemoved(): void {
     const table = this.#table!;
+    const parked = this.#parked;
     if (
-      this.#state === "paused" &&
-      table.connectionCount < this.#config.maxConnections
+      parked !== undefined && this.#state === "paused" && this.#hooks!.admit()
+    ) {
+      this.#parked = undefined;
+      table.add(parked);
+    }
+    if (
+      this.#state === "paused" && this.#parked === undefined &&
+      (this.#hooks?.openCount() ?? table.connectionCount) <
+        this.#config.maxConnections
     ) {
       this.#state = "listening";
       this.#loop!.reregister(this.#listenerToken, Interest.READABLE);
@@ -486,6 +662,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
    * @returns A snapshot of state, counters and queued bytes.
    */
   stats(): TcpServerStats {
+    if (this.#workers !== undefined) return this.#workers.stats();
     const table = this.#table;
     const counters = table?.counters;
     let pending = 0;
@@ -515,14 +692,16 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   }
 
   /**
-   * Shuts the server down. Graceful (the default): stop accepting, call
-   * `onShutdown`, flush each connection's queue and half-close it so the
-   * peer reads end of stream, wait up to `timeoutMs` for connections to
-   * close, then force-close the rest (reason `"shutdown"`). With `force`,
-   * every connection is closed at once. Idempotent: later calls return the
-   * first call's promise. A server on its own loop (`run()`) stops the loop.
+   * Shuts the server down. Graceful (the default): close the listener
+   * first (a load balancer's connect check then fails, and a `healthPort`
+   * answers `drain`), call `onShutdown`, flush each connection's queue and
+   * half-close it so the peer reads end of stream (unless `closeWrites` is
+   * `false`), wait up to `timeoutMs` for connections to close, then
+   * force-close the rest (reason `"shutdown"`). With `force`, every
+   * connection is closed at once. Idempotent: later calls return the first
+   * call's promise. A server on its own loop (`run()`) stops the loop.
    *
-   * @param options `force` and `timeoutMs`.
+   * @param options `force`, `timeoutMs` and `closeWrites`.
    * @returns Counts of connections closed gracefully and forced.
    * @example Graceful shutdown with a deadline
    * ```ts
@@ -541,6 +720,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
   shutdown(
     options: TcpServerShutdownOptions = {},
   ): Promise<TcpServerShutdownResult> {
+    if (this.#workers !== undefined) return this.#workers.shutdown(options);
     if (this.#shutdown !== undefined) {
       // A second, forcing request cuts a graceful shutdown short.
       if (options.force) this.#forceNow?.();
@@ -548,13 +728,18 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     validateDelay("shut down server", "timeoutMs", timeoutMs);
-    this.#shutdown = this.#runShutdown(options.force ?? false, timeoutMs);
+    this.#shutdown = this.#runShutdown(
+      options.force ?? false,
+      timeoutMs,
+      options.closeWrites ?? true,
+    );
     return this.#shutdown;
   }
 
   async #runShutdown(
     force: boolean,
     timeoutMs: number,
+    closeWrites: boolean,
   ): Promise<TcpServerShutdownResult> {
     if (this.#state === "idle") {
       this.#state = "closed";
@@ -564,6 +749,8 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     const table = this.#table!;
     this.#state = "shutting down";
     table.shuttingDown = true;
+    this.#parked?.close();
+    this.#parked = undefined;
     if (loop.has(this.#listenerToken)) {
       this.#listenerClosed = loop.close(this.#listenerToken).catch(() => {});
     }
@@ -583,7 +770,7 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
           report(error);
         }
       }
-      table.shutdownWrites();
+      if (closeWrites) table.shutdownWrites();
       if (table.connectionCount > 0) {
         const drained = Promise.withResolvers<void>();
         this.#wakeShutdown = drained.resolve;
@@ -603,6 +790,10 @@ export class TcpServer<T = unknown> implements AsyncDisposable {
     table.abortLingering();
     await this.#listenerClosed;
     await table.settled();
+    // Reports "drain" until here, so a load balancer stops routing to us
+    // even before the closed listener fails its connect check.
+    await this.#health?.close();
+    this.#health = undefined;
     this.#state = "closed";
     if (this.#ownLoop) {
       loop.stop();

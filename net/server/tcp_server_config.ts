@@ -16,6 +16,8 @@ import {
 import { parseAddress } from "../_address.ts";
 import { resolveConnectionOptions } from "./_connection_options.ts";
 import type { ConnectionOptions } from "./connection_options.ts";
+import type { ProxyProtocolMode } from "../proxy/proxy_header.ts";
+import { validateProxyOptions } from "../proxy/_server_proxy.ts";
 
 /**
  * The transports a {@linkcode TcpServer} can listen on.
@@ -128,6 +130,49 @@ export interface TcpServerConfigOptions extends ConnectionOptions {
    * @default {100}
    */
   acceptErrorDelayMs?: number;
+  /**
+   * Expect a PROXY protocol header (from HAProxy, an AWS NLB, nginx, …) at
+   * the start of every connection: `"v1"`, `"v2"`, `"any"`, or `"optional"`
+   * (a connection without one is served as a direct client; note that a
+   * direct client that waits for the server to speak first is only served
+   * after `proxyHeaderTimeoutMs`). The header is read and removed before
+   * `onConnect`; `ctx.remoteAddr(id)`/`ctx.localAddr(id)` then report the
+   * addresses it carries and `ctx.proxyInfo(id)` the header itself. A bad,
+   * truncated or late header closes the connection with disconnect reason
+   * `"bad proxy header"` (counted in `stats().disconnects`; `onError` gets
+   * the {@linkcode ProxyHeaderError}; `onConnect`/`onDisconnect` are not
+   * called for it). A peer that connects and closes without sending a byte
+   * (a TCP health check) is closed quietly. Not with transport `"tls"`: the
+   * header comes before the TLS handshake, so terminate TLS at the proxy.
+   * Unset: no PROXY protocol.
+   */
+  proxyProtocol?: ProxyProtocolMode;
+  /**
+   * Time for the whole PROXY header to arrive, from accept.
+   * @default {3000}
+   */
+  proxyHeaderTimeoutMs?: number;
+  /**
+   * Peers allowed to send a PROXY header: IP addresses or CIDR ranges
+   * (`"10.0.0.0/8"`, `"::1"`; IPv4 also matches IPv4-mapped IPv6 peers).
+   * Unset: any peer is trusted, which is right only when direct clients
+   * cannot reach the port. An untrusted peer is refused (`"bad proxy
+   * header"`, code `"untrusted"`) in modes `"v1"`, `"v2"` and `"any"`; in mode
+   * `"optional"` it is served as a direct client, and refused if it sends a
+   * header anyway (it would be spoofing an address).
+   * @default {undefined}
+   */
+  trustedProxies?: readonly string[];
+  /**
+   * Also listen on this port (same hostname; `0` for an ephemeral one, see
+   * `TcpServer.healthAddr`) and answer every connection with one line for a
+   * load balancer, then close: `up ready` while serving, `maint` while
+   * paused at `maxConnections`, `drain` during a graceful shutdown (the
+   * health port stays open until the shutdown ends). This is HAProxy's
+   * `agent-check` protocol and suits `option tcp-check` with
+   * `tcp-check expect string up`. Unset: no health port.
+   */
+  healthPort?: number;
 }
 
 const ACTION = "create server config";
@@ -247,6 +292,14 @@ export class TcpServerConfig {
   readonly tcpBacklog: number;
   /** Pause after an accept error, in ms. */
   readonly acceptErrorDelayMs: number;
+  /** The PROXY protocol mode, or `undefined` when off. */
+  readonly proxyProtocol: ProxyProtocolMode | undefined;
+  /** Time for a PROXY header to arrive, in ms. */
+  readonly proxyHeaderTimeoutMs: number;
+  /** Peers trusted to send a PROXY header (`undefined`: any). */
+  readonly trustedProxies: readonly string[] | undefined;
+  /** The health port, or `undefined` when off. */
+  readonly healthPort: number | undefined;
 
   /**
    * Validates and freezes a configuration.
@@ -321,6 +374,11 @@ export class TcpServerConfig {
       "acceptErrorDelayMs",
       options.acceptErrorDelayMs ?? 100,
     );
+    const proxy = validateProxyOptions(options, transport);
+    this.proxyProtocol = proxy.proxyProtocol;
+    this.proxyHeaderTimeoutMs = proxy.proxyHeaderTimeoutMs;
+    this.trustedProxies = proxy.trustedProxies;
+    this.healthPort = proxy.healthPort;
     Object.freeze(this);
   }
 
@@ -640,6 +698,60 @@ export class TcpServerConfigBuilder {
    */
   tcpBacklog(count: number): this {
     return this.#set("tcpBacklog", count);
+  }
+
+  /**
+   * Expects a PROXY protocol header on every connection (see
+   * {@linkcode TcpServerConfigOptions.proxyProtocol}).
+   *
+   * @example Behind HAProxy
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const config = TcpServerConfig.builder()
+   *   .proxyProtocol("v2", { headerTimeoutMs: 1_000, trustedProxies: ["10.0.0.0/8"] })
+   *   .build();
+   * assertEquals(config.proxyProtocol, "v2");
+   * assertEquals(config.trustedProxies, ["10.0.0.0/8"]);
+   * ```
+   *
+   * @param mode `"v1"`, `"v2"`, `"any"` or `"optional"`.
+   * @param options The header timeout and the trusted proxies.
+   * @returns This builder.
+   */
+  proxyProtocol(
+    mode: ProxyProtocolMode,
+    options: { headerTimeoutMs?: number; trustedProxies?: readonly string[] } =
+      {},
+  ): this {
+    this.#set("proxyProtocol", mode);
+    if (options.headerTimeoutMs !== undefined) {
+      this.#set("proxyHeaderTimeoutMs", options.headerTimeoutMs);
+    }
+    if (options.trustedProxies !== undefined) {
+      this.#set("trustedProxies", options.trustedProxies);
+    }
+    return this;
+  }
+
+  /**
+   * Answers load-balancer health checks on this port (see
+   * {@linkcode TcpServerConfigOptions.healthPort}).
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * assertEquals(TcpServerConfig.builder().healthPort(7101).build().healthPort, 7101);
+   * ```
+   *
+   * @param port The port (`0`: ephemeral).
+   * @returns This builder.
+   */
+  healthPort(port: number): this {
+    return this.#set("healthPort", port);
   }
 
   /**

@@ -28,7 +28,7 @@ import {
   readUntilText,
   waitFor,
   within,
-} from "../../tests/testdata/_net_helpers.ts";
+} from "../../tests/_helpers.ts";
 import { peer } from "../../tests/_peers.ts";
 
 function serve<T>(
@@ -386,7 +386,7 @@ Deno.test("TcpServer stops accepting at maxConnections and resumes below it", as
   await stop(server, running);
 });
 
-Deno.test("TcpServer never hands onData more than bufferSize bytes", async () => {
+Deno.test("TcpServer never hands onData more than maxReadBufferSize bytes", async () => {
   let largest = 0;
   let total = 0;
   const loop = new EventLoop(); // the loop's own maximum is 64 KiB
@@ -412,7 +412,7 @@ Deno.test("TcpServer never hands onData more than bufferSize bytes", async () =>
   await loop[Symbol.asyncDispose]();
 });
 
-Deno.test("TcpServer.run() honours a tiny bufferSize too", async () => {
+Deno.test("TcpServer.run() honours a tiny maxReadBufferSize too", async () => {
   let largest = 0;
   let total = 0;
   const { server, running } = serve({

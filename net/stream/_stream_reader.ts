@@ -9,6 +9,7 @@
 import { nextReadSize } from "../../_internal/adaptive_read_size.ts";
 import type { InflightOutcome } from "../../_internal/inflight.ts";
 import type { Deadline } from "../_deadline.ts";
+import type { Decoder } from "../codec/codec.ts";
 import { IncompleteError, TooBigError } from "../errors.ts";
 
 /** The smallest read chunk (and buffer) of a stream. */
@@ -155,6 +156,49 @@ export class StreamReader {
         const partial = this.#take(available);
         throw new IncompleteError(
           `Cannot ${action} as the peer closed the stream: received ${partial.length} bytes without it`,
+          partial,
+        );
+      }
+      await this.#fill(deadline);
+    }
+  }
+
+  /**
+   * Reads one frame with a fresh `decoder`, fed the buffered bytes without
+   * consuming them until a frame completes: a call that ends without one
+   * leaves the buffer as it was. The frame is copied out.
+   */
+  async readFrame<F>(
+    action: string,
+    decoder: Decoder<F>,
+    deadline: Deadline | undefined,
+  ): Promise<F | null> {
+    let fed = 0;
+    let frame: F | undefined;
+    let found = false;
+    const onFrame = (value: F): boolean => {
+      frame = value instanceof Uint8Array ? value.slice() as F : value;
+      found = true;
+      return false;
+    };
+    while (true) {
+      if (this.#end - this.#start > fed) {
+        fed += decoder.decode(
+          this.#buffer.subarray(this.#start + fed, this.#end),
+          onFrame,
+        );
+        if (found) {
+          this.#consume(fed);
+          return frame as F;
+        }
+      }
+      this.#throwIfFailed();
+      if (this.#eof) {
+        const available = this.#end - this.#start;
+        if (available === 0) return null;
+        const partial = this.#take(available);
+        throw new IncompleteError(
+          `Cannot ${action} as the peer closed the stream: received ${available} bytes of a partial frame`,
           partial,
         );
       }

@@ -20,7 +20,9 @@ import { TcpStream } from "./tcp_stream.ts";
 import type { TcpStreamOptions } from "./tcp_stream_options.ts";
 
 /**
- * The address of {@linkcode TcpListener.bind}, as for `Deno.listen`.
+ * The address of {@linkcode TcpListener.bind}: as for `Deno.listen`, or a
+ * `"host:port"` string (`"[::1]:8080"`, `":0"`) as `TcpServerConfig` takes.
+ * Without a hostname Deno binds `0.0.0.0`.
  *
  * @example Usage
  * ```ts
@@ -33,6 +35,7 @@ import type { TcpStreamOptions } from "./tcp_stream_options.ts";
  * ```
  */
 export type TcpListenerAddress =
+  | string
   | { hostname?: string; port: number; transport?: "tcp" }
   | { transport: "unix"; path: string };
 

@@ -6,12 +6,7 @@ import {
   assertRejects,
   assertThrows,
 } from "@std/assert";
-import {
-  bytes,
-  ChunkConn,
-  sleep,
-  text,
-} from "../../tests/stream_fixtures/util.ts";
+import { bytes, ChunkConn, sleep, text } from "../../tests/_helpers.ts";
 import { CancelledError, NetError, TimedOutError } from "../errors.ts";
 import { TcpListener } from "./tcp_listener.ts";
 import { TcpStream } from "./tcp_stream.ts";

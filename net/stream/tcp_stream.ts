@@ -17,6 +17,7 @@ import {
   takeInflightRead,
   takePendingWrites,
 } from "../../_internal/inflight.ts";
+import type { Codec } from "../codec/codec.ts";
 import type {
   ReadAllOptions,
   ReadUntilOptions,
@@ -414,6 +415,57 @@ export class TcpStream implements Disposable {
       options,
       (deadline) =>
         this.#in.readUntil(action, needle, keep, maxLength, deadline),
+    );
+  }
+
+  /**
+   * Reads one frame with `codec` (e.g. a `LineCodec` or a
+   * `LengthPrefixedCodec`), with the same deadline and cancellation as the
+   * other reads. Bytes after the frame stay buffered for the next call, and
+   * on timeout, cancellation or a `FrameTooLargeError` nothing is consumed.
+   * The frame is the caller's (a copy, unlike a server's `onFrame` view).
+   *
+   * @example Read length-prefixed frames
+   * ```ts
+   * import { LengthPrefixedCodec, TcpListener, TcpStream } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+   * using client = await TcpStream.connect(listener.addr);
+   * using server = await listener.accept();
+   * const codec = new LengthPrefixedCodec({ lengthFieldLength: 2 });
+   * await client.writeAll(codec.encode(new Uint8Array([1, 2, 3])));
+   * assertEquals(await server.readFrame(codec, { timeoutMs: 1_000 }), new Uint8Array([1, 2, 3]));
+   * ```
+   *
+   * @param codec The framing format.
+   * @param options One deadline for the whole call, a signal.
+   * @returns The frame, or `null` at end of stream between frames.
+   * @throws {FrameTooLargeError} The frame passes the codec's limit.
+   * @throws {IncompleteError} The peer closed the stream inside a frame.
+   * @throws {TimedOutError} If the deadline passes first.
+   * @throws {CancelledError} If `signal` or the canceller aborts.
+   * @throws {NetError} Of kind `"closed"` if the stream is or gets closed.
+   * @throws {TypeError | RangeError} For a bad codec or options.
+   */
+  readFrame<F, E>(
+    codec: Codec<F, E>,
+    options: TcpStreamCallOptions = {},
+  ): Promise<F | null> {
+    const action = "read frame";
+    if (typeof codec?.createDecoder !== "function") {
+      return Promise.reject(
+        new TypeError(
+          `Cannot ${action} as 'codec' must be a Codec: received ${
+            formatValue(codec)
+          }`,
+        ),
+      );
+    }
+    return this.#readCall(
+      action,
+      options,
+      (deadline) => this.#in.readFrame(action, codec.createDecoder(), deadline),
     );
   }
 

@@ -150,7 +150,9 @@ export interface TcpStreamConnectOptions extends TcpStreamOptions {
 }
 
 /**
- * The address of {@linkcode TcpStream.connect}, as for `Deno.connect`.
+ * The address of {@linkcode TcpStream.connect}: as for `Deno.connect`, or a
+ * `"host:port"` string (`"127.0.0.1:8080"`, `"[::1]:8080"`) as `TcpClient`
+ * takes.
  *
  * @example Usage
  * ```ts
@@ -165,5 +167,6 @@ export interface TcpStreamConnectOptions extends TcpStreamOptions {
  * ```
  */
 export type TcpStreamAddress =
+  | string
   | { hostname?: string; port: number; transport?: "tcp" }
   | { transport: "unix"; path: string };

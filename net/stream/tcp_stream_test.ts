@@ -7,13 +7,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { FakeTime } from "@std/testing/time";
-import {
-  bytes,
-  ChunkConn,
-  pair,
-  sleep,
-  text,
-} from "../../tests/stream_fixtures/util.ts";
+import { bytes, ChunkConn, pair, sleep, text } from "../../tests/_helpers.ts";
 import { Canceller } from "./canceller.ts";
 import {
   CancelledError,
@@ -749,4 +743,20 @@ Deno.test("TcpStream deadlines run on the timer clock (FakeTime)", async () => {
   assertEquals(settled, undefined);
   await time.tickAsync(1);
   assertInstanceOf(settled, TimedOutError);
+});
+
+Deno.test("TcpStream.connect() and TcpListener.bind() take 'host:port' strings", async () => {
+  using listener = TcpListener.bind("127.0.0.1:0");
+  const { port } = listener.addr as Deno.NetAddr;
+  using client = await TcpStream.connect(`127.0.0.1:${port}`, {
+    timeoutMs: 1_000,
+  });
+  using server = await listener.accept({ timeoutMs: 1_000 });
+  await client.writeAll(new TextEncoder().encode("hi"));
+  assertEquals(text(await server.readExact(2)), "hi");
+  assertThrows(
+    () => TcpListener.bind({ hostname: 5 as unknown as string, port: 0 }),
+    TypeError,
+    "Cannot bind listener as 'hostname' must be a non-empty hostname or IP address: received 5",
+  );
 });

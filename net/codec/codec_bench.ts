@@ -1,0 +1,276 @@
+// Decode throughput of the codecs against a hand-written inline parser and
+// against the stream-based TextLineStream (npm `textlinestream` 1.1.1, a 2022
+// copy of Deno std's `TextLineStream`, as JSR is not reachable here), fed
+// through TextDecoderStream as a Deno program would. 64-byte frames, delivered as 64 KiB chunks and as 1-byte drips.
+// Every iteration decodes FRAMES (chunked) or DRIP_FRAMES (drip) frames and
+// checks the count, so frames/s = frames per iteration × iter/s.
+//
+//   deno bench -A net/codec/codec_bench.ts
+
+import TextLineStream from "textlinestream";
+import { LengthPrefixedCodec } from "./length_prefixed_codec.ts";
+import { LineCodec } from "./line_codec.ts";
+
+const FRAME = 64;
+const CHUNK = 64 * 1024;
+const FRAMES = 16_384; // 1 MiB of frames, 16 chunks
+const DRIP_FRAMES = 256; // 16 KiB, one byte per chunk
+
+function chunked(stream: Uint8Array, size: number): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < stream.length; i += size) {
+    chunks.push(stream.subarray(i, i + size));
+  }
+  return chunks;
+}
+
+function lineStream(frames: number): Uint8Array {
+  const line = new Uint8Array(FRAME).fill(0x61);
+  line[FRAME - 1] = 0x0a;
+  const out = new Uint8Array(frames * FRAME);
+  for (let i = 0; i < frames; i++) out.set(line, i * FRAME);
+  return out;
+}
+
+function lengthPrefixedStream(frames: number): Uint8Array {
+  const codec = new LengthPrefixedCodec();
+  const frame = codec.encode(new Uint8Array(FRAME - 4).fill(0x61));
+  const out = new Uint8Array(frames * FRAME);
+  for (let i = 0; i < frames; i++) out.set(frame, i * FRAME);
+  return out;
+}
+
+const LINES = chunked(lineStream(FRAMES), CHUNK);
+const LINE_DRIPS = chunked(lineStream(DRIP_FRAMES), 1);
+const PREFIXED = chunked(lengthPrefixedStream(FRAMES), CHUNK);
+const PREFIXED_DRIPS = chunked(lengthPrefixedStream(DRIP_FRAMES), 1);
+
+function expect(count: number, wanted: number): void {
+  if (count !== wanted) {
+    throw new Error(`Decoded ${count} frames: expected ${wanted}`);
+  }
+}
+
+// Sinks touch the frame so that no contender gets away with less work.
+let sink = 0;
+
+function codecLines(chunks: Uint8Array[], wanted: number, utf8: boolean): void {
+  let count = 0;
+  if (utf8) {
+    const decoder = new LineCodec({ decodeUtf8: true }).createDecoder();
+    const onLine = (line: string) => {
+      sink += line.length;
+      count++;
+    };
+    for (const chunk of chunks) decoder.decode(chunk, onLine);
+  } else {
+    const decoder = new LineCodec().createDecoder();
+    const onLine = (line: Uint8Array) => {
+      sink += line.length;
+      count++;
+    };
+    for (const chunk of chunks) decoder.decode(chunk, onLine);
+  }
+  expect(count, wanted);
+}
+
+/**
+ * A careful hand-written line splitter, inlined: indexOf per line, a carry
+ * buffer that doubles, same limit and "\r" stripping as LineCodec.
+ */
+function inlineLines(chunks: Uint8Array[], wanted: number): void {
+  const max = 64 * 1024;
+  let carry = new Uint8Array(64);
+  let held = 0;
+  let count = 0;
+  for (const chunk of chunks) {
+    let pos = 0;
+    while (pos < chunk.length) {
+      const nl = chunk.indexOf(0x0a, pos);
+      if (nl === -1) {
+        const need = held + chunk.length - pos;
+        if (need > max + 1) throw new RangeError("line too long");
+        if (need > carry.length) {
+          const grown = new Uint8Array(Math.max(need, carry.length * 2));
+          grown.set(carry.subarray(0, held));
+          carry = grown;
+        }
+        carry.set(chunk.subarray(pos), held);
+        held = need;
+        break;
+      }
+      let line: Uint8Array;
+      if (held === 0) {
+        line = chunk.subarray(pos, nl);
+      } else {
+        const need = held + nl - pos;
+        if (need > carry.length) {
+          const grown = new Uint8Array(Math.max(need, carry.length * 2));
+          grown.set(carry.subarray(0, held));
+          carry = grown;
+        }
+        carry.set(chunk.subarray(pos, nl), held);
+        line = carry.subarray(0, need);
+        held = 0;
+      }
+      if (line.length > 0 && line[line.length - 1] === 0x0d) {
+        line = line.subarray(0, line.length - 1);
+      }
+      if (line.length > max) throw new RangeError("line too long");
+      sink += line.length;
+      count++;
+      pos = nl + 1;
+    }
+  }
+  expect(count, wanted);
+}
+
+async function textLineStream(
+  chunks: Uint8Array[],
+  wanted: number,
+): Promise<void> {
+  let i = 0;
+  const lines = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (i < chunks.length) controller.enqueue(chunks[i++]!);
+      else controller.close();
+    },
+  }).pipeThrough(new TextDecoderStream()).pipeThrough(new TextLineStream());
+  let count = 0;
+  for await (const line of lines) {
+    sink += (line as string).length;
+    count++;
+  }
+  expect(count, wanted);
+}
+
+function codecPrefixed(chunks: Uint8Array[], wanted: number): void {
+  let count = 0;
+  const decoder = new LengthPrefixedCodec().createDecoder();
+  const onFrame = (frame: Uint8Array) => {
+    sink += frame.length;
+    count++;
+  };
+  for (const chunk of chunks) decoder.decode(chunk, onFrame);
+  expect(count, wanted);
+}
+
+/** A careful hand-written 4-byte big-endian length parser, inlined. */
+function inlinePrefixed(chunks: Uint8Array[], wanted: number): void {
+  const max = 8 * 1024 * 1024;
+  let carry = new Uint8Array(64);
+  let held = 0;
+  let count = 0;
+  for (const chunk of chunks) {
+    let pos = 0;
+    while (pos < chunk.length) {
+      if (held === 0 && chunk.length - pos >= 4) {
+        const length = ((chunk[pos]! << 24) >>> 0) + (chunk[pos + 1]! << 16) +
+          (chunk[pos + 2]! << 8) + chunk[pos + 3]!;
+        if (length > max) throw new RangeError("frame too large");
+        if (chunk.length - pos - 4 >= length) {
+          sink += chunk.subarray(pos + 4, pos + 4 + length).length;
+          count++;
+          pos += 4 + length;
+          continue;
+        }
+      }
+      // Slow path: append what there is, then see whether a frame is whole.
+      const take = chunk.length - pos;
+      if (held + take > carry.length) {
+        const grown = new Uint8Array(Math.max(held + take, carry.length * 2));
+        grown.set(carry.subarray(0, held));
+        carry = grown;
+      }
+      carry.set(chunk.subarray(pos), held);
+      held += take;
+      pos = chunk.length;
+      while (held >= 4) {
+        const length = ((carry[0]! << 24) >>> 0) + (carry[1]! << 16) +
+          (carry[2]! << 8) + carry[3]!;
+        if (length > max) throw new RangeError("frame too large");
+        if (held - 4 < length) break;
+        sink += carry.subarray(4, 4 + length).length;
+        count++;
+        carry.copyWithin(0, 4 + length, held);
+        held -= 4 + length;
+      }
+    }
+  }
+  expect(count, wanted);
+}
+
+Deno.bench({
+  name: `LineCodec, bytes (${FRAMES} frames/iter)`,
+  group: "lines, 64 B frames in 64 KiB chunks",
+  baseline: true,
+  fn: () => codecLines(LINES, FRAMES, false),
+});
+Deno.bench({
+  name: `LineCodec, UTF-8 strings (${FRAMES} frames/iter)`,
+  group: "lines, 64 B frames in 64 KiB chunks",
+  fn: () => codecLines(LINES, FRAMES, true),
+});
+Deno.bench({
+  name: `inline parser (${FRAMES} frames/iter)`,
+  group: "lines, 64 B frames in 64 KiB chunks",
+  fn: () => inlineLines(LINES, FRAMES),
+});
+Deno.bench({
+  name: `TextDecoderStream + TextLineStream (${FRAMES} frames/iter)`,
+  group: "lines, 64 B frames in 64 KiB chunks",
+  fn: async () => await textLineStream(LINES, FRAMES),
+});
+
+Deno.bench({
+  name: `LineCodec, bytes (${DRIP_FRAMES} frames/iter)`,
+  group: "lines, 64 B frames in 1-byte drips",
+  baseline: true,
+  fn: () => codecLines(LINE_DRIPS, DRIP_FRAMES, false),
+});
+Deno.bench({
+  name: `LineCodec, UTF-8 strings (${DRIP_FRAMES} frames/iter)`,
+  group: "lines, 64 B frames in 1-byte drips",
+  fn: () => codecLines(LINE_DRIPS, DRIP_FRAMES, true),
+});
+Deno.bench({
+  name: `inline parser (${DRIP_FRAMES} frames/iter)`,
+  group: "lines, 64 B frames in 1-byte drips",
+  fn: () => inlineLines(LINE_DRIPS, DRIP_FRAMES),
+});
+Deno.bench({
+  name: `TextDecoderStream + TextLineStream (${DRIP_FRAMES} frames/iter)`,
+  group: "lines, 64 B frames in 1-byte drips",
+  // A stream step per byte is slow: a fixed, small number of iterations.
+  n: 20,
+  warmup: 2,
+  fn: async () => await textLineStream(LINE_DRIPS, DRIP_FRAMES),
+});
+
+Deno.bench({
+  name: `LengthPrefixedCodec (${FRAMES} frames/iter)`,
+  group: "length-prefixed, 64 B frames in 64 KiB chunks",
+  baseline: true,
+  fn: () => codecPrefixed(PREFIXED, FRAMES),
+});
+Deno.bench({
+  name: `inline parser (${FRAMES} frames/iter)`,
+  group: "length-prefixed, 64 B frames in 64 KiB chunks",
+  fn: () => inlinePrefixed(PREFIXED, FRAMES),
+});
+
+Deno.bench({
+  name: `LengthPrefixedCodec (${DRIP_FRAMES} frames/iter)`,
+  group: "length-prefixed, 64 B frames in 1-byte drips",
+  baseline: true,
+  fn: () => codecPrefixed(PREFIXED_DRIPS, DRIP_FRAMES),
+});
+Deno.bench({
+  name: `inline parser (${DRIP_FRAMES} frames/iter)`,
+  group: "length-prefixed, 64 B frames in 1-byte drips",
+  fn: () => inlinePrefixed(PREFIXED_DRIPS, DRIP_FRAMES),
+});
+
+addEventListener("unload", () => {
+  if (sink === -1) throw new Error("unreachable");
+});

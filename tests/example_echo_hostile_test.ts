@@ -1,0 +1,90 @@
+// Hostile peers against the two echo examples run as subprocesses
+// (examples/echo_server.ts on TcpServer, examples/scratch_echo_server.ts on
+// the bare reactor): half-closing peers, peers that send without reading,
+// resets with data in flight, many peers at once. Every byte must come back
+// to the peers that stay; the server must stay alive with its RSS bounded.
+import { assert, assertEquals, assertLess } from "@std/assert";
+import {
+  closeQuietly,
+  connect,
+  echoOnce,
+  type Example,
+  firstDifference,
+  floodUntilStalled,
+  pattern,
+  readExactly,
+  readToEnd,
+  sleep,
+  startExample,
+  within,
+  writeAll,
+} from "./_helpers.ts";
+
+const SERVERS = ["echo_server.ts", "scratch_echo_server.ts"];
+
+async function echoes(ex: Example, text: string): Promise<void> {
+  const c = await connect(ex.port);
+  try {
+    await within(echoOnce(c, text), 10_000, "echo");
+  } finally {
+    c.close();
+  }
+}
+
+for (const file of SERVERS) {
+  Deno.test(`hostile echo (${file}): half-closing peers get every byte back, then end of stream`, async () => {
+    await using ex = await startExample(file, { permissions: ["-A"] });
+    const sizes = [0, 1, 1000, 65536, 65537, 3 * 1024 * 1024];
+    await Promise.all(sizes.map(async (size, i) => {
+      const c = await connect(ex.port);
+      try {
+        const data = pattern(size, i);
+        const reading = within(readToEnd(c), 30_000, `echo of ${size}`);
+        await writeAll(c, data);
+        await c.closeWrite();
+        const { bytes, reset } = await reading;
+        assertEquals(reset, false, `size ${size}`);
+        assertEquals(bytes.length, size);
+        assertEquals(firstDifference(bytes, data), -1);
+      } finally {
+        c.close();
+      }
+    }));
+    await echoes(ex, "after");
+    assert(ex.alive());
+  });
+
+  Deno.test(`hostile echo (${file}): a peer that sends and never reads is paced; RSS bounded; resets do not hurt`, async () => {
+    await using ex = await startExample(file, { permissions: ["-A"] });
+    await echoes(ex, "warm");
+    const rss0 = ex.rssKiB();
+    const flooder = await connect(ex.port);
+    let maxRss = rss0;
+    try {
+      const { sent, stalled, maxRssKiB } = await floodUntilStalled(
+        flooder,
+        pattern(256 * 1024, 1),
+        ex,
+        { maxBytes: 512 * 1024 * 1024, sampleEvery: 16, rssKiB: rss0 },
+      );
+      maxRss = maxRssKiB;
+      assert(stalled, `the server kept reading: ${sent} bytes sent`);
+      await echoes(ex, "while flooded");
+    } finally {
+      closeQuietly(flooder); // with data both ways in flight: RST
+    }
+    // Peers that vanish with echoes in flight.
+    for (let i = 0; i < 20; i++) {
+      const c = await connect(ex.port);
+      await writeAll(c, pattern(200_000, i));
+      await readExactly(c, 10);
+      c.close();
+    }
+    await sleep(50);
+    await echoes(ex, "after resets");
+    assert(ex.alive());
+    if (!Number.isNaN(rss0)) {
+      assertLess(maxRss - rss0, 150 * 1024, `RSS ${rss0} -> ${maxRss} KiB`);
+    }
+  });
+}
