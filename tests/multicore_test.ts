@@ -7,6 +7,7 @@ import {
   assertGreater,
   assertMatch,
   assertNotEquals,
+  assertRejects,
   assertThrows,
 } from "@std/assert";
 import { EventLoop } from "../reactor/mod.ts";
@@ -540,5 +541,52 @@ Deno.test("examples/http_hello.ts --workers 2 answers from two Worker threads", 
     }
   } finally {
     await stopExampleProcess(hello);
+  }
+});
+
+Deno.test("TcpServer workers: 2 with a health port: Worker 0 answers it, the others do not bind it", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const healthPort = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const server = await new ServerProcess([
+    "--workers",
+    "2",
+    "--health-port",
+    String(healthPort),
+  ]).started();
+  const clients = await spread(server.port, 1);
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: healthPort,
+    });
+    const lines = new Lines(conn);
+    assertEquals(await lines.next(), "up ready");
+    conn.close();
+  } finally {
+    for (const c of clients) c.close();
+    await server.command("shutdown 1000");
+    await server.json();
+    await server.close();
+  }
+});
+
+Deno.test("TcpServer workers: a Worker that cannot bind makes run() reject with the bind error", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const server = new TcpServer(
+      { port: (taken.addr as Deno.NetAddr).port },
+      {
+        handlerModule: new URL(
+          "./testdata/multicore_handler.ts",
+          import.meta.url,
+        ),
+      },
+    );
+    await assertRejects(() => server.run(), Deno.errors.AddrInUse);
+    await assertRejects(() => server.listening(), Deno.errors.AddrInUse);
+    assertEquals(server.stats().state, "closed");
+  } finally {
+    taken.close();
   }
 });

@@ -109,7 +109,7 @@ function stop(message: ShutdownMessage): void {
   });
   stopping ??= (async () => {
     const summed = await result;
-    await serving;
+    await serving?.catch(() => {}); // a failed start was reported already
     scope.postMessage({ type: "stopped", result: summed });
   })();
 }
@@ -291,7 +291,15 @@ async function start(init: StartMessage): Promise<void> {
     publish();
     for (const outbox of outboxes) void outbox?.close();
   });
+  // A bind error (AddrInUse...) rejects `serving`: report it as a failed
+  // start, not as a crash.
+  const addr = await Promise.race([
+    server.listening(),
+    serving.then(() => {
+      throw new Deno.errors.NotConnected("Cannot start server Worker");
+    }),
+  ]);
   table = server.context;
   ctx.table = table;
-  scope.postMessage({ type: "listening", addr: server.addr });
+  scope.postMessage({ type: "listening", addr });
 }
