@@ -262,10 +262,10 @@ function redisPeers(): Peer[] {
         "warning",
       ],
     },
-    ...optionalPeer("examples/mini_redis.ts", {
+    ...optionalPeer("examples/mini_redis/main.ts", {
       id: "mini_redis",
       label: "millrace mini_redis",
-      cmd: denoRun("examples/mini_redis.ts"),
+      cmd: denoRun("examples/mini_redis/main.ts"),
     }),
   ];
 }
