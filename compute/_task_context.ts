@@ -13,17 +13,34 @@ function cancelReason(kind: number): DOMException {
     : new DOMException("The task timed out", "TimeoutError");
 }
 
+// What every context of this worker shares (set once, at the worker's init):
+// fewer fields per context, one allocated per task run.
+let i32: Int32Array = new Int32Array(1);
+let sharedWorkerData: unknown;
+let report: (id: number, value: unknown) => void = () => {};
+
+/**
+ * Sets what every task context of this worker shares: the shared memory's
+ * Int32 view, the pool's `workerData`, and where progress reports go.
+ */
+export function initTaskContexts(
+  view: Int32Array,
+  workerData: unknown,
+  reportProgress: (id: number, value: unknown) => void,
+): void {
+  i32 = view;
+  sharedWorkerData = workerData;
+  report = reportProgress;
+}
+
 /** The {@linkcode TaskContext} of one task run. */
 export class TaskCtx implements TaskContext {
   readonly taskId: number;
-  readonly workerData: unknown;
-  #i32: Int32Array;
   /** Int32 index of the task's cancel flag, -1 once it gave its slot up. */
   #flagAt: number;
   /** The flag's value once raised (it stays, whatever the slot does). */
   #cancelled = 0;
   #controller: AbortController | undefined;
-  #report: (id: number, value: unknown) => void;
   /**
    * Buffers to move with the result. Set (maybe empty) when the result must
    * go by message: after progress reports, so that it arrives after them.
@@ -34,24 +51,19 @@ export class TaskCtx implements TaskContext {
   /** Set while the worker awaits this (async) task: stops the wait. */
   onCancel: (() => void) | undefined;
 
-  constructor(
-    taskId: number,
-    i32: Int32Array,
-    flagAt: number,
-    workerData: unknown,
-    report: (id: number, value: unknown) => void,
-  ) {
+  constructor(taskId: number, flagAt: number) {
     this.taskId = taskId;
-    this.#i32 = i32;
     this.#flagAt = flagAt;
-    this.workerData = workerData;
-    this.#report = report;
+  }
+
+  get workerData(): unknown {
+    return sharedWorkerData;
   }
 
   /** The cancel flag (0: none); latched once raised. */
   #flag(): number {
     if (this.#cancelled === 0 && this.#flagAt >= 0) {
-      this.#cancelled = Atomics.load(this.#i32, this.#flagAt);
+      this.#cancelled = Atomics.load(i32, this.#flagAt);
     }
     return this.#cancelled;
   }
@@ -92,7 +104,7 @@ export class TaskCtx implements TaskContext {
   progress(value: unknown): void {
     if (this.#flagAt < 0) return; // settled or abandoned: nobody listens
     this.reported = true;
-    this.#report(this.taskId, value);
+    report(this.taskId, value);
   }
 
   /** The pool cancelled this task (a `cancel` message): fire the signal. */

@@ -43,7 +43,7 @@ import {
 } from "./_claim.ts";
 import { serializeError } from "./_errors.ts";
 import type { FromWorker, InitMessage, ToWorker } from "./_protocol.ts";
-import { TaskCtx } from "./_task_context.ts";
+import { initTaskContexts, TaskCtx } from "./_task_context.ts";
 import { ResultWriter } from "./_worker_results.ts";
 import { WORKER_DATA } from "./worker_data.ts";
 
@@ -368,13 +368,7 @@ async function loop(): Promise<void> {
       if (input === GONE) continue;
       // A plain store: main reads it for metrics and stuck detection.
       i32[base + W_CUR] = id;
-      const ctx = new TaskCtx(
-        id,
-        i32,
-        base + W_CANCEL + i,
-        workerData,
-        reportProgress,
-      );
+      const ctx = new TaskCtx(id, base + W_CANCEL + i);
       current = ctx;
       const fn = batch.fns[i]!;
       currentFn = fn;
@@ -390,6 +384,7 @@ async function loop(): Promise<void> {
       }
       let ok = true;
       let sync = true;
+      let flown = false; // moved to a flight slot: it reports by itself
       let value: unknown;
       try {
         value = resolveFn(fn)(input, ctx);
@@ -400,6 +395,7 @@ async function loop(): Promise<void> {
           sync = false;
           const f = concurrency > 1 ? takeFlight(i, ctx) : -1;
           if (f >= 0) {
+            flown = true;
             fly(f, ctx, value as PromiseLike<unknown>);
             value = ABANDONED; // it reports by itself when it lands
             if (flights.size >= concurrency) {
@@ -419,12 +415,12 @@ async function loop(): Promise<void> {
         value = error;
       }
       current = undefined;
-      if (!flights.has(id)) ctx.release();
+      if (!flown) ctx.release();
       if (dead) break;
       if (value === ABANDONED) {
         // Cancelled or timed out while awaited, and main settled it, or in
         // flight: no result here, and its time says nothing of the function.
-        ctx.onCancel = flights.has(id) ? ctx.onCancel : undefined;
+        if (!flown) ctx.onCancel = undefined;
         i32[base + W_CUR] = 0;
         lastEnd = 0;
         grouped = 0;
@@ -493,6 +489,7 @@ async function init(msg: InitMessage): Promise<void> {
   results = new ResultWriter(mem, msg.area, post, () => retired());
   concurrency = msg.concurrency;
   workerData = msg.workerData;
+  initTaskContexts(i32, workerData, reportProgress);
   (globalThis as Record<symbol, unknown>)[WORKER_DATA] = workerData;
   mem.f64[activeAt] = now();
   try {

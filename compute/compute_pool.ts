@@ -7,6 +7,7 @@ import {
 } from "./_layout.ts";
 import { validateMilliseconds } from "../_internal/validate.ts";
 import { resolvePoolOptions, runOptionsError } from "./_options.ts";
+import { Capacity } from "./_capacity.ts";
 import { CompletionWaiter } from "./_completions.ts";
 import { PoolState } from "./_pool_state.ts";
 import { newTask, type Task } from "./_task.ts";
@@ -33,13 +34,10 @@ const TERMINATED = 3;
 /**
  * A pool of Web Workers running the functions exported by a task module.
  *
- * Tasks wait in `SharedArrayBuffer` ring queues, one per
- * {@linkcode TaskPriority}; idle workers sleep in `Atomics.wait` and claim
- * tasks themselves, in batches, with no main-thread round trip per task.
- * Results come back as promises. Numbers, booleans, and strings,
- * `Uint8Array`s and `ArrayBuffer`s up to 1 MiB travel through shared memory;
- * other structured-cloneable values (and inputs with a `transfer` list) by
- * `postMessage`, one message per claimed batch.
+ * Tasks wait in `SharedArrayBuffer` rings, one per {@linkcode TaskPriority};
+ * idle workers sleep in `Atomics.wait` and claim batches themselves. Small
+ * values, and bytes and strings up to 1 MiB, travel through shared memory;
+ * other structured-cloneable values (or a `transfer` list) by `postMessage`.
  *
  * Each task function is `(input, ctx: TaskContext) => result | Promise<result>`;
  * a worker runs one synchronous task at a time; an async task holds its
@@ -121,10 +119,9 @@ export class ComputePool<
   #phase = OPEN;
   #completions: CompletionWaiter;
   #broken: unknown; // every worker failed to start: the reason
-  #capacityWaiters: (() => void)[] = [];
   #closed: Promise<void> | undefined;
   #closeTimers: ReturnType<typeof setTimeout>[] = [];
-  #mayDrain = false; // a task waited since the last `drain` event
+  #capacity: Capacity;
 
   /**
    * Spawns the first workers; each imports `taskModuleUrl`.
@@ -135,6 +132,17 @@ export class ComputePool<
    * @param options Pool options.
    * @throws {RangeError} If an option is out of range.
    * @throws {TypeError} If an option has the wrong type.
+   *
+   * @example An elastic pool
+   * ```ts
+   * import { ComputePool } from "@millrace/io/compute";
+   *
+   * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), {
+   *   minWorkers: 1,
+   *   maxWorkers: 2,
+   *   idleTimeoutMs: 5_000,
+   * });
+   * ```
    */
   constructor(taskModuleUrl: string | URL, options: ComputePoolOptions = {}) {
     super();
@@ -142,6 +150,7 @@ export class ComputePool<
     const { maxQueue, minWorkers, maxWorkers, agingMs } = resolved;
     this.#taskTimeoutMs = resolved.taskTimeoutMs;
     this.#maxQueue = maxQueue;
+    this.#capacity = new Capacity(maxQueue);
     this.#min = minWorkers;
     // Twice the most workers: a stuck worker keeps its area until it exits.
     const areas = maxWorkers * 2;
@@ -338,7 +347,7 @@ export class ComputePool<
     if (transfer && transfer.length > 0) task.transfer = transfer;
     this.#state.tasks.add(task);
     this.#state.submitted++;
-    this.#mayDrain = true;
+    this.#capacity.queued();
     if (task.parked) this.#names.parked.push(task);
     else this.#queue.enqueue(task);
     if (signal) this.#state.watch(signal, task);
@@ -379,22 +388,7 @@ export class ComputePool<
    * ```
    */
   whenCapacity(options: WhenCapacityOptions = {}): Promise<void> {
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#waitingTasks() < this.#maxQueue) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        const i = this.#capacityWaiters.indexOf(done);
-        if (i >= 0) this.#capacityWaiters.splice(i, 1);
-        reject(signal?.reason);
-      };
-      const done = () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#capacityWaiters.push(done);
-    });
+    return this.#capacity.wait(this.#waitingTasks(), options.signal);
   }
 
   /**
@@ -434,6 +428,8 @@ export class ComputePool<
    *
    * @param options A deadline for the drain, or `force`.
    * @returns A promise that resolves once the workers are stopped.
+   * @throws {RangeError} If `timeoutMs` is not a whole number of
+   * milliseconds (or `Infinity`).
    *
    * @example Usage
    * ```ts
@@ -537,6 +533,32 @@ export class ComputePool<
     return this.close();
   }
 
+  /**
+   * Adds an event listener (`drain`: the queue emptied).
+   *
+   * @param type The event type.
+   * @param listener The listener.
+   * @param options Listener options.
+   *
+   * @example Usage
+   * ```ts
+   * import { ComputePool } from "@millrace/io/compute";
+   *
+   * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 1 });
+   * const drained = new Promise((resolve) => pool.addEventListener("drain", resolve, { once: true }));
+   * await pool.run("add", [1, 1]);
+   * await drained;
+   * ```
+   */
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    if (type === "drain") this.#capacity.heard = true;
+    super.addEventListener(type, listener, options);
+  }
+
   #waitingTasks(): number {
     return this.#queue.waiting() + this.#names.parked.length;
   }
@@ -585,17 +607,10 @@ export class ComputePool<
     this.#queue.refill();
     this.#workers.maybeGrow();
     if (this.#queue.unannounced) this.#queue.kick();
-    if (this.#capacityWaiters.length > 0 || this.#mayDrain) {
-      const waiting = this.#waitingTasks();
-      if (this.#capacityWaiters.length > 0 && waiting < this.#maxQueue) {
-        const waiters = this.#capacityWaiters;
-        this.#capacityWaiters = [];
-        for (const w of waiters) w();
-      }
-      if (this.#mayDrain && waiting === 0) {
-        this.#mayDrain = false;
-        this.dispatchEvent(new Event("drain"));
-      }
+    if (
+      this.#capacity.watching && this.#capacity.update(this.#waitingTasks())
+    ) {
+      this.dispatchEvent(new Event("drain"));
     }
     if (this.#state.tasks.size === 0) this.#state.resolveIdle();
   }

@@ -6,6 +6,11 @@
 //   deno run --allow-net examples/chat_server.ts --port 7000
 //   socat - TCP:127.0.0.1:7000
 //
+// `--workers N` (or `auto`) serves from N Workers, each with its own loop and
+// a reusePort listener; chat lines and notices are broadcast across them.
+// N > 1 needs Linux and `deno run --unstable-net --allow-read --allow-net`.
+// Nicks of users on other Workers are not checked for clashes.
+//
 // Prints `listening on HOST:PORT` first; SIGINT/SIGTERM shut it down
 // gracefully (a second signal forces) and it exits 0.
 
@@ -83,7 +88,8 @@ function onLine(ctx: Ctx, id: number, line: string): void {
         ctx.sendTo(
           id,
           `* online: ${
-            ctx.connectionIds().map((i) => ctx.getData(i)?.nick).join(", ")
+            ctx.connectionIds().map((i) => ctx.getData(i)?.nick ?? `guest${i}`)
+              .join(", ")
           }\n`,
         );
         return;
@@ -157,9 +163,15 @@ if (import.meta.main) {
       .port(portFlag(Deno.args, "0")),
     Deno.args,
   ).build();
-  const server = createChatServer(config, { log: printError });
+  const workers = flag(Deno.args, "workers", "1");
+  const server = workers === "1"
+    ? createChatServer(config, { log: printError })
+    : new TcpServer(config, {
+      handlerModule: import.meta.url,
+      workers: workers === "auto" ? "auto" : Number(workers),
+    });
   const serving = server.run();
-  print(`listening on ${formatAddr(server.addr)}`);
+  print(`listening on ${formatAddr(await server.listening())}`);
   // First signal: graceful (peers get end of stream and `--grace-ms` to
   // leave); second signal: forced.
   using _signals = shutdownOnSignals(server, {
@@ -167,3 +179,8 @@ if (import.meta.main) {
   });
   await serving;
 }
+
+/** The handler of each Worker with `--workers`... */
+export default createChatHandler({ log: printError });
+/** ...and its framing (a codec is made per Worker). */
+export { chatCodec as codec };

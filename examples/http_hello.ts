@@ -5,6 +5,8 @@
 //   deno run --allow-net examples/http_hello.ts --hostname 127.0.0.1 --port 8080
 //     [--idle-timeout 30000]   # ms without traffic before a connection is closed
 //     [--header-timeout-ms 10000]  # ms for a whole request head, else 408
+//     [--workers N|auto]       # serve from N Workers (reusePort); N > 1 needs
+//                              # Linux and --unstable-net --allow-read
 //
 // Prints `listening on HOST:PORT` first; SIGINT/SIGTERM shut it down
 // gracefully (a second signal forces) and it exits 0.
@@ -15,6 +17,7 @@ import {
   shutdownOnSignals,
   TcpServer,
   TcpServerConfig,
+  type WorkerInitInfo,
 } from "@millrace/io/net";
 import {
   flag,
@@ -133,6 +136,27 @@ export function helloHandler(
   };
 }
 
+function sweepEvery(
+  handler: HelloHandler,
+  ctx: ServerContext<HttpRequestParser>,
+  headerTimeoutMs: number,
+): ReturnType<typeof setInterval> {
+  return setInterval(
+    () => handler.sweepHeads(ctx),
+    Math.min(1000, Math.max(10, headerTimeoutMs / 4)),
+  );
+}
+
+/** With `--workers`: each Worker's handler, with its own head sweeper. */
+export function init(info: WorkerInitInfo): HelloHandler {
+  const { headerTimeoutMs } = info.workerData as { headerTimeoutMs: number };
+  const handler = helloHandler({}, { headerTimeoutMs });
+  const ctx = info.context as ServerContext<HttpRequestParser>;
+  const sweeper = sweepEvery(handler, ctx, headerTimeoutMs);
+  info.signal.addEventListener("abort", () => clearInterval(sweeper));
+  return handler;
+}
+
 if (import.meta.main) {
   const config = loadBalancerFlags(
     TcpServerConfig.builder()
@@ -153,16 +177,26 @@ if (import.meta.main) {
     );
     Deno.exit(2);
   }
+  const workers = flag(Deno.args, "workers", "1");
+  if (workers !== "1") {
+    const server = new TcpServer(config, {
+      handlerModule: import.meta.url,
+      workers: workers === "auto" ? "auto" : Number(workers),
+      workerData: { headerTimeoutMs },
+    });
+    const serving = server.run();
+    using _signals = shutdownOnSignals(server, { timeoutMs: 2000 });
+    print(`listening on ${formatAddr(await server.listening())}`);
+    await serving;
+    Deno.exit(0);
+  }
   const handler = helloHandler({}, { headerTimeoutMs });
   const server = new TcpServer(config, handler);
   const serving = server.run();
   // Signal handlers first: a SIGTERM right after the first line exits 0.
   using _signals = shutdownOnSignals(server, { timeoutMs: 2000 });
   print(`listening on ${formatAddr(server.addr)}`);
-  const sweeper = setInterval(
-    () => handler.sweepHeads(server.context),
-    Math.min(1000, Math.max(10, headerTimeoutMs / 4)),
-  );
+  const sweeper = sweepEvery(handler, server.context, headerTimeoutMs);
   Deno.unrefTimer(sweeper);
   await serving;
   clearInterval(sweeper);

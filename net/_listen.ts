@@ -19,6 +19,8 @@ export interface ListenOptions {
   tcpBacklog?: number;
   /** Listen with TLS (TCP addresses only). */
   tls?: ListenTlsOptions;
+  /** SO_REUSEPORT (plain TCP; Linux with `--unstable-net` only). */
+  reusePort?: boolean;
 }
 
 /**
@@ -36,11 +38,12 @@ export function listen(
   if (address.transport === "unix") {
     return Deno.listen({ transport: "unix", path: address.path });
   }
-  const { tcpBacklog, tls } = options;
+  const { tcpBacklog, tls, reusePort } = options;
   const tcp = {
     port: address.port,
     ...(address.hostname === undefined ? {} : { hostname: address.hostname }),
     ...(tcpBacklog === undefined ? {} : { tcpBacklog }),
+    ...(reusePort ? { reusePort: true } : {}),
   };
   if (tls === undefined) return Deno.listen(tcp);
   return Deno.listenTls({

@@ -16,6 +16,7 @@ export * from "./server/tcp_server_config.ts";
 export * from "./server/network_handler.ts";
 export * from "./server/server_context.ts";
 export * from "./server/tcp_server.ts";
+export * from "./server/tcp_server_workers.ts";
 export * from "./server/tcp_client.ts";
 export * from "./codec/mod.ts";
 export * from "./proxy/mod.ts";

@@ -25,6 +25,11 @@ export {
 export { Timer, type TimerHandle, type TimerOptions } from "./timer.ts";
 export { Waker, type WakerOptions } from "./waker.ts";
 export {
+  Channel,
+  type ChannelOptions,
+  type ChannelSendOptions,
+} from "./channel.ts";
+export {
   isDatagramAvailable,
   listenDatagram,
   type ListenDatagramOptions,

@@ -81,31 +81,51 @@ export interface Haproxy extends AsyncDisposable {
   stat(): Promise<Map<string, Record<string, string>>>;
 }
 
-/** Generates a config (see {@linkcode haproxyConfig}) and runs HAProxy on it. */
+/**
+ * Generates a config (see {@linkcode haproxyConfig}) on a free frontend port
+ * and runs HAProxy on it.
+ */
 export function startHaproxy(
-  options: Omit<HaproxyConfigOptions, "adminSocket">,
+  options: Omit<HaproxyConfigOptions, "adminSocket" | "frontendPort">,
 ): Promise<Haproxy> {
   return startHaproxyConfig(
-    (adminSocket) => haproxyConfig({ ...options, adminSocket }),
-    options.frontendPort,
+    (adminSocket, frontendPort) =>
+      haproxyConfig({ ...options, adminSocket, frontendPort }),
     options.servers.length,
   );
 }
 
 /**
- * Writes the config `render(adminSocket)` returns to a temporary directory,
- * runs `haproxy -f cfg -db` and waits (10 s at most) until its admin socket
- * answers and all `servers` servers are UP.
+ * Runs `haproxy -f cfg -db` on the config `render(adminSocket, port)`
+ * returns (written to a temporary directory), with a free loopback frontend
+ * port, and waits (10 s at most) until its admin socket answers and all
+ * `servers` servers are UP. A port taken between picking and binding (other
+ * processes share the machine) is retried with another, twice.
  */
 export async function startHaproxyConfig(
-  render: (adminSocket: string) => string,
+  render: (adminSocket: string, frontendPort: number) => string,
+  servers: number,
+): Promise<Haproxy> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await launch(render, freePort(), servers);
+    } catch (error) {
+      const lost = error instanceof Error &&
+        /cannot bind|Address already in use/i.test(error.message);
+      if (!lost || attempt === 3) throw error;
+    }
+  }
+}
+
+async function launch(
+  render: (adminSocket: string, frontendPort: number) => string,
   frontendPort: number,
   servers: number,
 ): Promise<Haproxy> {
   const dir = await Deno.makeTempDir({ prefix: "millrace-haproxy-" });
   const adminSocket = `${dir}/admin.sock`;
   const file = `${dir}/haproxy.cfg`;
-  await Deno.writeTextFile(file, render(adminSocket));
+  await Deno.writeTextFile(file, render(adminSocket, frontendPort));
   const child = new Deno.Command("haproxy", {
     args: ["-f", file, "-db"],
     stdin: "null",

@@ -143,6 +143,7 @@ Deno.test("ComputePool with one task per worker does not start a second async ta
 Deno.test("ComputePool.close({ timeoutMs }) cancels what is left after the deadline; close({ force }) at once", async () => {
   await noWorkerLeft(async () => {
     const pool = new ComputePool<typeof Tasks>(TASKS, { workers: 1 });
+    await pool.ready(); // a cold worker may take longer than the deadline
     const quick = pool.run("add", [1, 1]);
     const slow = pool.run("spinUntilCancelled", 60_000).catch((e) => e);
     const queued = pool.run("add", [2, 2], { priority: TaskPriority.Low })

@@ -6,7 +6,6 @@ import { assert, assertEquals } from "@std/assert";
 import { peer } from "./_peers.ts";
 import {
   type Backend,
-  freePort,
   type Haproxy,
   startEchoBackend,
   startHaproxy,
@@ -120,7 +119,6 @@ async function setUp(
       backends.push(await startEchoBackend(version, backendFlags));
     }
     const proxy = await startHaproxy({
-      frontendPort: freePort(),
       sendProxy: version,
       servers: backends.map((b, i) => ({
         name: `s${i}`,
@@ -352,24 +350,21 @@ Deno.test({
       }
       // The file's ports (7000, 700N, 710N) become free loopback ports;
       // everything else is the file as shipped.
-      const frontendPort = freePort();
-      const ports = new Map<string, number>([["7000", frontendPort]]);
+      const ports = new Map<string, number>();
       backends.forEach((b, i) => {
         ports.set(`700${i + 1}`, b.port);
         ports.set(`710${i + 1}`, b.healthPort);
       });
       const text = await Deno.readTextFile(file);
       proxy = await startHaproxyConfig(
-        (adminSocket) =>
+        (adminSocket, frontendPort) =>
           text.replace(
             /\b(7000|700[1-3]|710[1-3])\b/g,
-            (p) => String(ports.get(p)),
-          )
-            .replace(
-              "global\n",
-              `global\n  stats socket ${adminSocket} mode 600 level admin\n`,
-            ),
-        frontendPort,
+            (p) => String(p === "7000" ? frontendPort : ports.get(p)),
+          ).replace(
+            "global\n",
+            `global\n  stats socket ${adminSocket} mode 600 level admin\n`,
+          ),
         3,
       );
       for (let i = 0; i < 9; i++) {

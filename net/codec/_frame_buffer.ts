@@ -7,6 +7,7 @@
 const EMPTY = new Uint8Array(0);
 const MIN_CAPACITY = 64;
 const RETAIN_BYTES = 64 * 1024;
+const SMALL_COPY = 16;
 
 /** A growable byte buffer for one partial frame. */
 export class FrameBuffer {
@@ -25,7 +26,15 @@ export class FrameBuffer {
   append(src: Uint8Array, start: number, end: number): void {
     const need = this.length + end - start;
     if (need > this.bytes.length) this.#grow(need);
-    this.bytes.set(src.subarray(start, end), this.length);
+    const bytes = this.bytes;
+    if (end - start <= SMALL_COPY) {
+      // A drip: a loop beats making a subarray for `set`.
+      for (let i = start, at = this.length; i < end; i++, at++) {
+        bytes[at] = src[i]!;
+      }
+    } else {
+      bytes.set(src.subarray(start, end), this.length);
+    }
     this.length = need;
   }
 

@@ -195,7 +195,12 @@ export class LineCodec<Utf8 extends boolean = false>
       const out = new Uint8Array(line.length * 3 + ending.length);
       const { written } = ENCODER.encodeInto(line, out);
       out.set(ending, written);
-      return out.subarray(0, written + ending.length);
+      const used = written + ending.length;
+      // Room for 3 bytes per UTF-16 unit: do not keep a mostly empty buffer
+      // queued for a long ASCII line.
+      return out.length - used > 1024
+        ? out.slice(0, used)
+        : out.subarray(0, used);
     }
     if (!(line instanceof Uint8Array)) {
       throw new TypeError(

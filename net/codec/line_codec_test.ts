@@ -146,6 +146,13 @@ Deno.test("LineCodec.encode appends the line ending and rejects embedded \\n", (
   );
 });
 
+Deno.test("LineCodec.encode does not hand out a mostly empty buffer for a long line", () => {
+  const bytes = new LineCodec().encode("x".repeat(10_000));
+  assertEquals([bytes.length, bytes.buffer.byteLength], [10_001, 10_001]);
+  const short = new LineCodec().encode("ok");
+  assertEquals(dec(short), "ok\n");
+});
+
 Deno.test("LineCodec rejects invalid options", () => {
   assertThrows(
     () => new LineCodec({ maxFrameSize: 0 }),

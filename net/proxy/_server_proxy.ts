@@ -46,10 +46,20 @@ const MODES: readonly ProxyProtocolMode[] = ["v1", "v2", "any", "optional"];
 const ACTION = "create server config";
 
 /** Validates the PROXY options of a server config. */
-export function validateProxyOptions(input: ProxyOptionsInput): ProxyOptions {
+export function validateProxyOptions(
+  input: ProxyOptionsInput,
+  transport: string,
+): ProxyOptions {
   const mode = input.proxyProtocol === undefined
     ? undefined
     : validateEnum(ACTION, "proxyProtocol", input.proxyProtocol, MODES);
+  if (mode !== undefined && transport === "tls") {
+    // A proxy sends the header in clear before the TLS handshake, which
+    // Deno's TLS listener performs before any byte reaches us.
+    throw new TypeError(
+      `Cannot create server config as 'proxyProtocol' needs transport 'tcp' or 'unix': received 'tls' (the header comes before the TLS handshake: terminate TLS at the proxy)`,
+    );
+  }
   const timeout = validateMilliseconds(
     ACTION,
     "proxyHeaderTimeoutMs",

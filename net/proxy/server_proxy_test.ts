@@ -540,6 +540,15 @@ Deno.test("TcpServerConfig validates the PROXY and health options", () => {
       "'trustedProxies' must be",
     ],
     [{ healthPort: 70000 }, RangeError, "'healthPort' must be"],
+    [
+      {
+        proxyProtocol: "v2",
+        transport: "tls",
+        tls: { cert: "-----BEGIN x", key: "-----BEGIN y" },
+      },
+      TypeError,
+      "'proxyProtocol' needs transport 'tcp' or 'unix'",
+    ],
   ];
   for (const [options, ErrorClass, message] of bad) {
     assertThrows(() => new TcpServerConfig(options), ErrorClass, message);

@@ -45,6 +45,8 @@ export interface ConnectionSettings {
   codec?: Codec<unknown, unknown> | undefined;
   /** PROXY protocol handshake settings; undefined when off. */
   proxy?: ProxySettings | undefined;
+  /** Makes connection ids (a multi-worker server's span its Workers). */
+  allocateId?: (() => number) | undefined;
 }
 
 const R_OPEN = 1;
@@ -208,6 +210,7 @@ export function zeroDisconnects(): Record<DisconnectReason, number> {
     "closed": 0,
     "error": 0,
     "bad proxy header": 0,
+    "worker crashed": 0,
   };
 }
 
@@ -292,7 +295,7 @@ export class ConnectionTable<T, E = Uint8Array>
     const token = this.#loop.allocateToken();
     const record = new ConnectionRecord<T>(
       this,
-      this.#nextId++,
+      settings.allocateId?.() ?? this.#nextId++,
       token,
       conn,
     );

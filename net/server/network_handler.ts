@@ -23,6 +23,8 @@ import type { ServerContext } from "./server_context.ts";
  *   untrusted PROXY header (the detail goes to `onError`). Such a connection
  *   was never passed to `onConnect`, so `onDisconnect` is not called for it
  *   either: this reason shows up in `TcpServer.stats().disconnects`.
+ * - `"worker crashed"`: the Worker serving it (`TcpServer` with `workers`)
+ *   died; reported by its replacement before it serves.
  *
  * @example Usage
  * ```ts
@@ -46,7 +48,8 @@ export type DisconnectReason =
   | "frame too large"
   | "closed"
   | "error"
-  | "bad proxy header";
+  | "bad proxy header"
+  | "worker crashed";
 
 /**
  * What a {@linkcode TcpServer} (or {@linkcode TcpClient}) calls on events.

@@ -23,6 +23,9 @@ import {
   TcpServerConfig,
   type TcpServerConfigOptions,
 } from "./tcp_server_config.ts";
+import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
+import { WorkerServer } from "./_worker_server.ts";
+import { type WorkerHooks, workerHooks } from "./_worker_hooks.ts";
 import { proxySettings } from "../proxy/_server_proxy.ts";
 import {
   HealthResponder,
@@ -263,6 +266,11 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
   #shutdown: Promise<TcpServerShutdownResult> | undefined;
   #wakeShutdown: (() => void) | undefined;
   #forceNow: (() => void) | undefined;
+  #listening = Promise.withResolvers<Deno.Addr>();
+  // Set with `workers`: the Workers do the serving (see _worker_server.ts).
+  readonly #workers: WorkerServer<T> | undefined;
+  #hooks: WorkerHooks | undefined;
+  #parked: Deno.Conn | undefined;
   #health: HealthResponder | undefined;
 
   /**
@@ -283,18 +291,37 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
    *
    * @param config A configuration, or the options to build one from.
    * @param handler The callbacks (`onData` required, or `onFrame` with a
-   *   `codec`).
+   *   `codec`), or {@linkcode TcpServerWorkersOptions} to serve from Workers
+   *   with a handler module.
    * @param options A `codec` to frame the byte stream with.
    * @throws {TypeError} If `handler` lacks `onData` (`onFrame` with a codec)
    * or an option has the wrong type.
    * @throws {RangeError} If an option is out of its documented range.
+   * @throws {Deno.errors.NotSupported} If `workers` is above 1 and the
+   * platform is not Linux or Deno runs without `--unstable-net`.
    */
   constructor(
     config: TcpServerConfig | TcpServerConfigOptions,
-    handler: NetworkHandler<T, F, E>,
+    handler: NetworkHandler<T, F, E> | TcpServerWorkersOptions,
     options: TcpServerOptions<F, E> = {},
   ) {
     const codec = options?.codec;
+    if (
+      handler !== null && typeof handler === "object" &&
+      "handlerModule" in handler
+    ) {
+      if (codec !== undefined) {
+        throw new TypeError(
+          "Cannot create server as 'codec' cannot cross Workers: export it as 'codec' from the handler module",
+        );
+      }
+      this.#config = config instanceof TcpServerConfig
+        ? config
+        : new TcpServerConfig(config);
+      this.#workers = new WorkerServer<T>(this.#config, handler);
+      this.#handler = { onData() {} };
+      return;
+    }
     validateHandler("create server", handler, codec !== undefined);
     this.#config = config instanceof TcpServerConfig
       ? config
@@ -304,6 +331,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
       (codec === undefined
         ? handler
         : framingHandler(handler, codec)) as NetworkHandler<T, unknown, E>;
+    this.#listening.promise.catch(() => {});
   }
 
   /** The configuration the server was created with. */
@@ -313,6 +341,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
 
   /** The bound address (known once started). */
   get addr(): Deno.Addr {
+    if (this.#workers !== undefined) return this.#workers.addr;
     if (this.#addr === undefined) {
       throw new Deno.errors.NotConnected(
         "Cannot get address as the server has not started",
@@ -338,6 +367,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
 
   /** The number of open connections. */
   get connectionCount(): number {
+    if (this.#workers !== undefined) return this.#workers.connectionCount;
     return this.#table?.connectionCount ?? 0;
   }
 
@@ -346,12 +376,38 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
    * broadcasting). Available once started.
    */
   get context(): ServerContext<T, E> {
+    if (this.#workers !== undefined) {
+      return this.#workers.context as unknown as ServerContext<T, E>;
+    }
     if (this.#table === undefined) {
       throw new Deno.errors.NotConnected(
         "Cannot get context as the server has not started",
       );
     }
     return this.#table;
+  }
+
+  /**
+   * Resolves with the bound address once the server listens: as soon as it
+   * started on one loop, once every Worker listens with `workers`.
+   *
+   * @example Usage
+   * ```ts
+   * import { TcpServer } from "@millrace/io/net";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const server = new TcpServer({ port: 0 }, { onData() {} });
+   * const serving = server.run();
+   * const addr = await server.listening();
+   * assertEquals(addr.transport, "tcp");
+   * await server.close();
+   * await serving;
+   * ```
+   *
+   * @returns The bound address.
+   */
+  listening(): Promise<Deno.Addr> {
+    return this.#workers?.listening() ?? this.#listening.promise;
   }
 
   /**
@@ -381,12 +437,19 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
    * @throws {Deno.errors.AddrInUse} And Deno's other listen errors.
    */
   start(loop: EventLoop): void {
+    if (this.#workers !== undefined) {
+      throw new TypeError(
+        "Cannot start server on a loop as it serves from Workers: use 'run()'",
+      );
+    }
     if (this.#state !== "idle") {
       throw new Deno.errors.AlreadyExists(
         `Cannot start server as it is ${this.#state}`,
       );
     }
     const config = this.#config;
+    // Set only in a multi-worker server's Workers (see _server_worker.ts).
+    this.#hooks = workerHooks.get(this);
     const listener = listen(
       config.transport === "unix"
         ? { transport: "unix", path: config.path! }
@@ -394,8 +457,12 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
       {
         tcpBacklog: config.tcpBacklog,
         ...(config.tls ? { tls: config.tls } : {}),
+        ...(this.#hooks?.reusePort ? { reusePort: true } : {}),
       },
     );
+    if (this.#hooks !== undefined) {
+      this.#hooks.resume = () => this.#connectionRemoved();
+    }
     if (config.healthPort !== undefined) {
       try {
         this.#health = new HealthResponder(
@@ -420,9 +487,13 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
       maxWriteBuffer: config.maxWriteBuffer,
       // run() sizes its own loop; a caller's loop needs it per connection.
       maxReadBufferSize: this.#ownLoop ? undefined : config.maxReadBufferSize,
+      allocateId: this.#hooks?.allocateId,
       proxy: proxySettings(config),
     });
-    this.#table.onRemoved = () => this.#connectionRemoved();
+    this.#table.onRemoved = () => {
+      this.#hooks?.released();
+      this.#connectionRemoved();
+    };
     this.#listenerToken = loop.allocateToken();
     loop.register(
       listener,
@@ -432,6 +503,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     );
     this.#state = "listening";
     this.#startedAt = performance.now();
+    this.#listening.resolve(listener.addr);
     if (this.#handler.onListening !== undefined) {
       const table = this.#table;
       const report = (error: unknown) => table.reportError(toError(error));
@@ -466,6 +538,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
    * started before; Deno's listen errors (e.g. `AddrInUse`) likewise.
    */
   run(options: TcpServerRunOptions = {}): Promise<void> {
+    if (this.#workers !== undefined) return this.#workers.run(options);
     if (this.#state !== "idle") {
       return Promise.reject(
         new Deno.errors.AlreadyExists(
@@ -486,6 +559,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     });
     this.#ownLoop = true;
     try {
+      workerHooks.get(this)?.onLoop(loop);
       this.start(loop);
     } catch (error) {
       this.#ownLoop = false;
@@ -505,14 +579,21 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
   #onListenerEvent(event: Event): void {
     const table = this.#table!;
     const conn = event.conn;
+    const hooks = this.#hooks;
     if (conn !== undefined) {
       if (this.#state === "shutting down" || this.#state === "closed") {
         conn.close();
         return;
       }
-      table.add(conn);
+      // Another Worker took the last slot between our accept and now: hold
+      // the connection unread (as the backlog would) until a slot frees.
+      const admitted = hooks === undefined || hooks.admit();
+      if (admitted) table.add(conn);
+      else this.#parked = conn;
       if (
-        table.connectionCount >= this.#config.maxConnections &&
+        (!admitted ||
+          (hooks?.openCount() ?? table.connectionCount) >=
+            this.#config.maxConnections) &&
         this.#state === "listening"
       ) {
         // tk-listen: stop calling accept; the kernel backlog holds new peers.
@@ -543,9 +624,17 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
 
   #connectionRemoved(): void {
     const table = this.#table!;
+    const parked = this.#parked;
     if (
-      this.#state === "paused" &&
-      table.connectionCount < this.#config.maxConnections
+      parked !== undefined && this.#state === "paused" && this.#hooks!.admit()
+    ) {
+      this.#parked = undefined;
+      table.add(parked);
+    }
+    if (
+      this.#state === "paused" && this.#parked === undefined &&
+      (this.#hooks?.openCount() ?? table.connectionCount) <
+        this.#config.maxConnections
     ) {
       this.#state = "listening";
       this.#loop!.reregister(this.#listenerToken, Interest.READABLE);
@@ -573,6 +662,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
    * @returns A snapshot of state, counters and queued bytes.
    */
   stats(): TcpServerStats {
+    if (this.#workers !== undefined) return this.#workers.stats();
     const table = this.#table;
     const counters = table?.counters;
     let pending = 0;
@@ -630,6 +720,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
   shutdown(
     options: TcpServerShutdownOptions = {},
   ): Promise<TcpServerShutdownResult> {
+    if (this.#workers !== undefined) return this.#workers.shutdown(options);
     if (this.#shutdown !== undefined) {
       // A second, forcing request cuts a graceful shutdown short.
       if (options.force) this.#forceNow?.();
@@ -658,6 +749,8 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     const table = this.#table!;
     this.#state = "shutting down";
     table.shuttingDown = true;
+    this.#parked?.close();
+    this.#parked = undefined;
     if (loop.has(this.#listenerToken)) {
       this.#listenerClosed = loop.close(this.#listenerToken).catch(() => {});
     }

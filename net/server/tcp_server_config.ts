@@ -142,7 +142,9 @@ export interface TcpServerConfigOptions extends ConnectionOptions {
    * `"bad proxy header"` (counted in `stats().disconnects`; `onError` gets
    * the {@linkcode ProxyHeaderError}; `onConnect`/`onDisconnect` are not
    * called for it). A peer that connects and closes without sending a byte
-   * (a TCP health check) is closed quietly. Unset: no PROXY protocol.
+   * (a TCP health check) is closed quietly. Not with transport `"tls"`: the
+   * header comes before the TLS handshake, so terminate TLS at the proxy.
+   * Unset: no PROXY protocol.
    */
   proxyProtocol?: ProxyProtocolMode;
   /**
@@ -372,7 +374,7 @@ export class TcpServerConfig {
       "acceptErrorDelayMs",
       options.acceptErrorDelayMs ?? 100,
     );
-    const proxy = validateProxyOptions(options);
+    const proxy = validateProxyOptions(options, transport);
     this.proxyProtocol = proxy.proxyProtocol;
     this.proxyHeaderTimeoutMs = proxy.proxyHeaderTimeoutMs;
     this.trustedProxies = proxy.trustedProxies;

@@ -1,0 +1,389 @@
+// deno-lint-ignore-file no-console
+// Multi-worker TcpServer side by side with today's single-loop server, and
+// the cross-thread Channel's per-message cost. Every run is bounded.
+//   deno run -A bench/multicore.ts [--seconds 3] [--reps 1]
+// Rows (markdown on stdout):
+//   - ping-pong 64 B x 50 conns: server CPU µs per round trip, workers 0
+//     (today's loop) vs 1 vs 2 (C load generator, bench/peers/loadgen.c);
+//   - 200 µs-CPU handler: req/s, workers 1 vs 2;
+//   - HTTP hello under wrk: examples/http_hello.ts --workers 2 vs
+//     `deno serve --parallel` (DENO_JOBS=2);
+//   - Channel: messages/s and ns per message, one Worker sending 64 B.
+import {
+  cpuMicros,
+  initClockTick,
+  Proc,
+  ROOT,
+  runClient,
+  which,
+} from "./_proc.ts";
+
+const seconds = Number(
+  Deno.args[Deno.args.indexOf("--seconds") + 1] ?? "3",
+) || 3;
+// Rows 1 and 2 run this many times, interleaved, and report medians: on a
+// shared machine one run of each is not enough.
+const reps = Number(Deno.args[Deno.args.indexOf("--reps") + 1] ?? "1") || 1;
+const BUILD = `${ROOT}/bench/.build`;
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? sorted[mid]!
+    : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+async function compile(name: string): Promise<string> {
+  await Deno.mkdir(BUILD, { recursive: true });
+  const bin = `${BUILD}/${name}`;
+  const out = await new Deno.Command("gcc", {
+    args: ["-O2", "-Wall", "-o", bin, `${ROOT}/bench/peers/${name}.c`],
+  }).output();
+  if (!out.success) throw new Error(`gcc ${name}.c failed`);
+  return bin;
+}
+
+async function start(cmd: string[], env?: string): Promise<Proc> {
+  const proc = new Proc(env ? ["env", env, ...cmd] : cmd, undefined);
+  for (;;) {
+    const line = await proc.nextLine(30000, cmd.join(" "));
+    if (line === null) throw new Error(`${cmd.join(" ")}: ${proc.stderrTail}`);
+    if (/listening on/i.test(line)) {
+      return Object.assign(proc, {
+        port: Number(/:(\d+)/.exec(line.split("listening on")[1]!)![1]),
+      });
+    }
+  }
+}
+
+function portOf(proc: Proc): number {
+  return (proc as Proc & { port: number }).port;
+}
+
+async function pingpong(
+  loadgen: string,
+  server: Proc,
+  conns: number,
+): Promise<Record<string, number>> {
+  const r = await runClient(
+    [
+      loadgen,
+      "pingpong",
+      "--port",
+      String(portOf(server)),
+      "--conns",
+      String(conns),
+      "--size",
+      "64",
+      "--duration",
+      String(seconds),
+      "--warmup",
+      "0.5",
+      "--pid",
+      String(server.pid),
+      "--timeout",
+      String(seconds + 30),
+    ],
+    undefined,
+    (seconds + 40) * 1000,
+  );
+  return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+}
+
+const echo = (workers: number, burnUs = 0) => [
+  Deno.execPath(),
+  "run",
+  "-A",
+  "--unstable-net",
+  "bench/peers/multicore_echo.ts",
+  "--workers",
+  String(workers),
+  "--burn-us",
+  String(burnUs),
+];
+
+function percentile(xs: number[], p: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ??
+    NaN;
+}
+
+async function broadcastRun(
+  port: number,
+  receivers: number,
+  seconds: number,
+): Promise<{
+  deliveriesPerSecond: number;
+  completeP50: number;
+  completeP99: number;
+  deliveryP99: number;
+}> {
+  const conns: Deno.TcpConn[] = [];
+  for (let i = 0; i <= receivers; i++) {
+    conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+  await new Promise((r) => setTimeout(r, 300)); // every Worker knows everyone
+  const sender = conns[0]!;
+  const deliveries: number[] = [];
+  const complete: number[] = [];
+  let pending = 0;
+  let allIn: (() => void) | undefined;
+  let stopped = false;
+  const readers = conns.map(async (conn) => {
+    const buf = new Uint8Array(65536);
+    let carry = new Uint8Array(0);
+    while (!stopped) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) return;
+      const bytes = new Uint8Array(carry.length + n);
+      bytes.set(carry);
+      bytes.set(buf.subarray(0, n), carry.length);
+      const view = new DataView(bytes.buffer);
+      let at = 0;
+      for (; at + 16 <= bytes.length; at += 16) {
+        deliveries.push(performance.now() - view.getFloat64(at, true));
+        if (--pending === 0) allIn?.();
+      }
+      carry = bytes.slice(at);
+    }
+  });
+  const record = new Uint8Array(16);
+  const view = new DataView(record.buffer);
+  const end = performance.now() + seconds * 1000;
+  let sent = 0;
+  const t0 = performance.now();
+  while (performance.now() < end) {
+    const done = new Promise<void>((r) => allIn = r);
+    pending = conns.length;
+    const at = performance.now();
+    view.setFloat64(0, at, true);
+    view.setFloat64(8, sent++, true);
+    await sender.write(record);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      done,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`broadcast ${sent}: ${pending} missing`)),
+          10000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    complete.push(performance.now() - at);
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  stopped = true;
+  for (const conn of conns) conn.close();
+  await Promise.all(readers);
+  return {
+    deliveriesPerSecond: (sent * conns.length) / elapsed,
+    completeP50: percentile(complete, 0.5),
+    completeP99: percentile(complete, 0.99),
+    deliveryP99: percentile(deliveries, 0.99),
+  };
+}
+
+const rows: string[] = [];
+const row = (...cells: (string | number)[]) =>
+  rows.push(`| ${cells.join(" | ")} |`);
+
+await initClockTick();
+const loadgen = await compile("loadgen");
+
+// 1. Overhead: CPU per round trip. 2. Scaling with a compute-bound handler.
+// Each configuration runs `reps` times, interleaved; medians are reported.
+const configs: { label: string; workers: number; burnUs: number }[] = [
+  { label: "TcpServer (one loop, today)", workers: 0, burnUs: 0 },
+  { label: "workers: 1", workers: 1, burnUs: 0 },
+  { label: "workers: 2", workers: 2, burnUs: 0 },
+  { label: "workers: 1", workers: 1, burnUs: 200 },
+  { label: "workers: 2", workers: 2, burnUs: 200 },
+];
+const samples = configs.map(() => ({
+  cpu: [] as number[],
+  rate: [] as number[],
+  p99: [] as number[],
+}));
+for (let rep = 0; rep < reps; rep++) {
+  for (const [i, config] of configs.entries()) {
+    const server = await start(echo(config.workers, config.burnUs));
+    try {
+      const r = await pingpong(loadgen, server, 50);
+      samples[i]!.cpu.push(r.cpu_us! / r.ops!);
+      samples[i]!.rate.push(r.ops_per_s!);
+      samples[i]!.p99.push(r.p99_us!);
+    } finally {
+      await server.stop();
+    }
+  }
+}
+rows.push(
+  `| ping-pong 64 B, 50 conns (median of ${reps}) | round trips/s | server CPU µs/round trip (all runs) | ratio to single loop | p99 µs |`,
+);
+rows.push("| --- | --- | --- | --- | --- |");
+const base = median(samples[0]!.cpu);
+for (let i = 0; i < 3; i++) {
+  const s = samples[i]!;
+  row(
+    configs[i]!.label,
+    Math.round(median(s.rate)),
+    `${median(s.cpu).toFixed(2)} (${
+      [...s.cpu].sort((a, b) => a - b).map((x) => x.toFixed(1)).join(", ")
+    })`,
+    (median(s.cpu) / base).toFixed(3),
+    Math.round(median(s.p99)),
+  );
+}
+rows.push("");
+rows.push(
+  `| 200 µs CPU per request, 50 conns (median of ${reps}) | req/s (all runs) | ratio to workers 1 |`,
+);
+rows.push("| --- | --- | --- |");
+const one = median(samples[3]!.rate);
+for (let i = 3; i < 5; i++) {
+  const s = samples[i]!;
+  row(
+    configs[i]!.label,
+    `${Math.round(median(s.rate))} (${
+      [...s.rate].sort((a, b) => a - b).map((x) => Math.round(x)).join(", ")
+    })`,
+    (median(s.rate) / one).toFixed(2),
+  );
+}
+
+// 3. HTTP anchor under wrk.
+if (await which("wrk")) {
+  rows.push("");
+  rows.push("| HTTP hello, wrk -t1 -c50 | req/s | server CPU µs/req | p99 |");
+  rows.push("| --- | --- | --- | --- |");
+  const peers: [string, string[], string | undefined][] = [
+    ["http_hello.ts (one loop, today)", [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "examples/http_hello.ts",
+      "--port",
+      "0",
+    ], undefined],
+    ["http_hello.ts --workers 2", [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--unstable-net",
+      "examples/http_hello.ts",
+      "--port",
+      "0",
+      "--workers",
+      "2",
+    ], undefined],
+    ["deno serve --parallel (DENO_JOBS=2)", [
+      Deno.execPath(),
+      "serve",
+      "-A",
+      "--parallel",
+      "--port",
+      "0",
+      "bench/peers/deno_serve_multicore.ts",
+    ], "DENO_JOBS=2"],
+  ];
+  let first = 0;
+  for (const [label, cmd, env] of peers) {
+    const server = await start(cmd, env);
+    try {
+      const url = `http://127.0.0.1:${portOf(server)}/`;
+      await runClient(["wrk", "-t1", "-c50", "-d1s", url], undefined, 20000);
+      const before = cpuMicros(server.pid);
+      const r = await runClient(
+        ["wrk", "-t1", "-c50", `-d${seconds}s`, "--latency", url],
+        undefined,
+        (seconds + 20) * 1000,
+      );
+      const cpu = cpuMicros(server.pid) - before;
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)![1]);
+      const p99 = /99%\s+(\S+)/.exec(r.stdout)?.[1] ?? "?";
+      // Ratios are to the first multi-worker row (http_hello --workers 2).
+      if (first === 0 && label.includes("--workers")) first = rps;
+      row(
+        `${label}${
+          first !== 0 && first !== rps ? ` (${(rps / first).toFixed(2)}x)` : ""
+        }`,
+        Math.round(rps),
+        (cpu / (rps * seconds)).toFixed(1),
+        p99,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+} else {
+  rows.push(
+    "",
+    "HTTP rows skipped: wrk is not installed (apt-get install wrk)",
+  );
+}
+
+// 4. Broadcast to 1,000 connections: within one Worker vs across two. One
+// sender writes a 16-byte record (send time, sequence); the server
+// broadcasts it; the next goes once all 1,001 connections have it.
+{
+  rows.push("");
+  rows.push(
+    "| broadcast to 1,000 conns | deliveries/s | broadcast complete p50 ms | p99 ms | delivery p99 ms |",
+  );
+  rows.push("| --- | --- | --- | --- | --- |");
+  for (const workers of [1, 2]) {
+    const server = await start([...echo(workers), "--broadcast"]);
+    try {
+      const r = await broadcastRun(portOf(server), 1000, seconds);
+      row(
+        workers === 1
+          ? "workers: 1 (one Worker)"
+          : "workers: 2 (across Workers)",
+        Math.round(r.deliveriesPerSecond),
+        r.completeP50.toFixed(2),
+        r.completeP99.toFixed(2),
+        r.deliveryP99.toFixed(2),
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
+// 5. The channel: one Worker sends 1M 64 B messages to a loop.
+{
+  const r = await runClient(
+    [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "bench/peers/channel_rate.ts",
+      "--messages",
+      "1000000",
+    ],
+    undefined,
+    120000,
+  );
+  const result = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+  rows.push("");
+  rows.push(
+    "| Channel, 1 Worker -> loop, 1M x 64 B | messages/s (wall) | CPU ns/message (both threads) | messages per loop event |",
+  );
+  rows.push("| --- | --- | --- | --- |");
+  row(
+    "trySend + drain",
+    Math.round(result.perSecond),
+    Math.round(result.cpuNsPerMessage),
+    Math.round(result.messages / result.events),
+  );
+}
+
+console.log(
+  `multicore bench, ${
+    new Date().toISOString()
+  }, ${seconds} s per row, load average ${
+    Deno.loadavg().map((x) => x.toFixed(1)).join(" ")
+  } (shared machine: noisy)\n`,
+);
+console.log(rows.join("\n"));

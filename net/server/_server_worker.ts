@@ -1,0 +1,297 @@
+// The Worker of a multi-worker TcpServer: loads the handler module, runs a
+// TcpServer on its own loop with a reusePort listener, serves the messages
+// other Workers route to its connections, and gossips its connections'
+// arrivals and departures so every Worker sees the whole server.
+
+import { Channel } from "../../reactor/channel.ts";
+import type { EventLoop } from "../../reactor/event_loop.ts";
+import { toError } from "../../_internal/to_error.ts";
+import type { Codec } from "../codec/codec.ts";
+import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
+import { validateHandler } from "./_connection_table.ts";
+import type { ServerContext } from "./server_context.ts";
+import { TcpServer } from "./tcp_server.ts";
+import {
+  TcpServerConfig,
+  type TcpServerConfigOptions,
+} from "./tcp_server_config.ts";
+import type { WorkerInitInfo } from "./tcp_server_workers.ts";
+import { WorkerContext } from "./_worker_context.ts";
+import { workerHooks } from "./_worker_hooks.ts";
+import {
+  allocateId,
+  connectionFromText,
+  connectionToText,
+  decodeMessage,
+  encodeMessage,
+  OP_BROADCAST,
+  OP_CLOSE,
+  OP_GONE,
+  OP_OPEN,
+  OP_RESUME,
+  OP_SEND,
+  OPEN,
+  Outbox,
+  payloadText,
+  PEAK,
+  REASONS,
+  SLOT_OPEN,
+  STAT_FIELDS,
+  STAT_NAMES,
+  STATE_WORDS,
+  statsView,
+} from "./_worker_protocol.ts";
+
+/** The first message from the main thread. */
+export interface StartMessage {
+  type: "start";
+  index: number;
+  workers: number;
+  config: TcpServerConfigOptions;
+  handlerModule: string;
+  workerData: unknown;
+  state: SharedArrayBuffer;
+  /** Channel buffers of the Workers by index, then the main thread's. */
+  channels: SharedArrayBuffer[];
+  /** Ids of connections a crashed predecessor held. */
+  crashed: number[];
+}
+
+/** A shutdown request (a second one with `force` cuts the first short). */
+export interface ShutdownMessage {
+  type: "shutdown";
+  force: boolean;
+  timeoutMs: number;
+  /** `Date.now()` when the main thread asked: one deadline for all Workers. */
+  sentAt: number;
+}
+
+const scope = globalThis as unknown as {
+  onmessage: ((e: MessageEvent) => void) | null;
+  postMessage(message: unknown): void;
+  close(): void;
+};
+
+let server: TcpServer<unknown, unknown, unknown> | undefined;
+let serving: Promise<void> | undefined;
+let stopping: Promise<void> | undefined;
+const abort = new AbortController();
+
+scope.onmessage = (e: MessageEvent) => {
+  const message = e.data as StartMessage | ShutdownMessage;
+  if (message.type === "start") {
+    start(message).catch((error) => {
+      const err = toError(error);
+      scope.postMessage({
+        type: "failed",
+        name: err.name,
+        message: err.message,
+      });
+    });
+  } else if (message.type === "shutdown") {
+    stop(message);
+  }
+};
+
+function stop(message: ShutdownMessage): void {
+  abort.abort();
+  if (server === undefined) {
+    scope.postMessage({
+      type: "stopped",
+      result: { closedGracefully: 0, forced: 0 },
+    });
+    return;
+  }
+  const result = server.shutdown({
+    force: message.force,
+    // Time spent in the message counts against the shared deadline.
+    timeoutMs: Math.max(0, message.timeoutMs - (Date.now() - message.sentAt)),
+  });
+  stopping ??= (async () => {
+    const summed = await result;
+    await serving;
+    scope.postMessage({ type: "stopped", result: summed });
+  })();
+}
+
+function withoutHealthPort(
+  options: TcpServerConfigOptions,
+): TcpServerConfigOptions {
+  const { healthPort: _, ...rest } = options;
+  return rest;
+}
+
+async function start(init: StartMessage): Promise<void> {
+  const { index, workers, state } = init;
+  const mod = await import(init.handlerModule);
+  const words = new Int32Array(state, 0, STATE_WORDS);
+  const stats = statsView(state);
+  const outboxes = init.channels.map((buffer, i) =>
+    i === index ? undefined : new Outbox(buffer)
+  );
+  const ctx = new WorkerContext<unknown, unknown>(index, words, outboxes);
+  // A codec cannot cross Workers: the module exports one (or a factory).
+  const codec = (typeof mod.codec === "function" ? mod.codec() : mod.codec) as
+    | Codec<unknown, unknown>
+    | undefined;
+  ctx.codec = codec;
+  const gossip = (message: Uint8Array) => {
+    for (const outbox of outboxes) outbox?.send(message);
+  };
+  // init() may return the handler (e.g. one configured from workerData).
+  let initResult: unknown;
+  if (typeof mod.init === "function") {
+    const info: WorkerInitInfo = {
+      index,
+      workers,
+      workerData: init.workerData,
+      context: ctx,
+      signal: abort.signal,
+    };
+    initResult = await mod.init(info);
+  }
+  const user = (initResult ?? mod.default) as
+    | NetworkHandler<unknown, unknown, unknown>
+    | undefined;
+  if (user === null || typeof user !== "object") {
+    throw new TypeError(
+      `Cannot start server Worker as the handler module must export a NetworkHandler as 'default' or return one from 'init()': received ${typeof user}`,
+    );
+  }
+  validateHandler("start server Worker", user, codec !== undefined);
+  // One health responder per server: Worker 0 answers it.
+  const config = new TcpServerConfig(
+    index === 0 ? init.config : withoutHealthPort(init.config),
+  );
+  const max = config.maxConnections;
+  // Set once the server runs (callbacks come only after that).
+  // deno-lint-ignore prefer-const
+  let table: ServerContext<unknown, unknown>;
+
+  // Callbacks get the server-wide context instead of this Worker's table.
+  const handler: NetworkHandler<unknown, unknown, unknown> = {
+    onData: (_t, id, data) => user.onData!(ctx, id, data),
+    onFrame: (_t, id, frame) => user.onFrame!(ctx, id, frame),
+    onConnect: (_t, id) => {
+      const connection = {
+        remoteAddr: table.remoteAddr(id),
+        localAddr: table.localAddr(id),
+        proxyInfo: table.proxyInfo(id),
+      };
+      gossip(encodeMessage(OP_OPEN, id, connectionToText(connection)));
+      return user.onConnect?.(ctx, id);
+    },
+    onDisconnect: (_t, id, reason: DisconnectReason) => {
+      gossip(encodeMessage(OP_GONE, id));
+      return user.onDisconnect?.(ctx, id, reason);
+    },
+    onWritable: (_t, id) => user.onWritable?.(ctx, id),
+    onError: (_t, error, id) => user.onError?.(ctx, error, id),
+    onListening: (_t, addr) => user.onListening?.(ctx, addr),
+    onShutdown: (_t) => user.onShutdown?.(ctx),
+  };
+  if (user.onData === undefined) delete handler.onData;
+  if (user.onFrame === undefined) delete handler.onFrame;
+  if (user.onWritable === undefined) delete handler.onWritable;
+  if (user.onShutdown === undefined) delete handler.onShutdown;
+
+  server = new TcpServer(config, handler, codec ? { codec } : {});
+  const channel = new Channel({ buffer: init.channels[index]! });
+  const hooks = {
+    reusePort: workers > 1,
+    onLoop(loop: EventLoop) {
+      channel.register(loop, loop.allocateToken(), onChannelMessage);
+      // Stats other than the shared counters are published every 50 ms.
+      loop.addTimer(50, publish, { intervalMs: 50 });
+    },
+    allocateId: () => allocateId(words, index),
+    admit(): boolean {
+      const open = Atomics.add(words, OPEN, 1) + 1;
+      if (open > max) {
+        Atomics.sub(words, OPEN, 1);
+        return false;
+      }
+      Atomics.add(words, SLOT_OPEN + index, 1);
+      let peak = Atomics.load(words, PEAK);
+      while (open > peak) {
+        const seen = Atomics.compareExchange(words, PEAK, peak, open);
+        if (seen === peak) break;
+        peak = seen;
+      }
+      return true;
+    },
+    openCount: () => Atomics.load(words, OPEN),
+    released(): void {
+      Atomics.sub(words, SLOT_OPEN + index, 1);
+      const before = Atomics.sub(words, OPEN, 1);
+      // At the limit every Worker may have paused accepting: wake them all.
+      if (before >= max) gossip(encodeMessage(OP_RESUME, 0));
+    },
+    resume: undefined as (() => void) | undefined,
+  };
+  workerHooks.set(server, hooks);
+
+  const onChannelMessage = (raw: unknown): void => {
+    const message = decodeMessage(raw as Uint8Array);
+    try {
+      switch (message.op) {
+        case OP_SEND:
+          if (table.has(message.id)) table.sendTo(message.id, message.payload);
+          break;
+        case OP_BROADCAST:
+          table.broadcast(message.payload, { except: message.ids });
+          break;
+        case OP_CLOSE:
+          table.closeConnection(message.id, { flush: message.flag === 1 });
+          break;
+        case OP_OPEN:
+          ctx.remote.set(message.id, connectionFromText(payloadText(message)));
+          break;
+        case OP_GONE:
+          ctx.remote.delete(message.id);
+          break;
+        case OP_RESUME:
+          hooks.resume?.();
+          break;
+      }
+    } catch (error) {
+      // E.g. the connection's write side shut during a shutdown.
+      try {
+        user.onError?.(ctx, toError(error), message.id || undefined);
+      } catch {
+        // An error handler that throws has nobody left to tell.
+      }
+    }
+  };
+
+  const base = index * STAT_FIELDS;
+  const publish = () => {
+    const s = server!.stats();
+    for (let i = 0; i < STAT_NAMES.length; i++) {
+      stats[base + i] = s[STAT_NAMES[i]!];
+    }
+    for (let i = 0; i < REASONS.length; i++) {
+      stats[base + STAT_NAMES.length + i] = s.disconnects[REASONS[i]!];
+    }
+  };
+
+  // The replacement of a crashed Worker accounts for its connections.
+  for (const id of init.crashed) {
+    try {
+      await user.onDisconnect?.(ctx, id, "worker crashed");
+    } catch (error) {
+      try {
+        user.onError?.(ctx, toError(error), id);
+      } catch {
+        // Nobody left to tell.
+      }
+    }
+  }
+  serving = server.run().finally(() => {
+    publish();
+    for (const outbox of outboxes) void outbox?.close();
+  });
+  table = server.context;
+  ctx.table = table;
+  scope.postMessage({ type: "listening", addr: server.addr });
+}

@@ -1,0 +1,169 @@
+// The ServerContext handlers get in a multi-worker TcpServer: the local
+// connection table for ids this Worker owns, messages over the owners'
+// channels for the rest, and the shared counters for what holds server-wide.
+
+import type { Codec } from "../codec/codec.ts";
+import { ConnectionNotFoundError } from "../errors.ts";
+import type { ProxyInfo } from "../proxy/proxy_info.ts";
+import type {
+  BroadcastOptions,
+  CloseConnectionOptions,
+  ServerContext,
+} from "./server_context.ts";
+import {
+  encodeMessage,
+  OP_BROADCAST,
+  OP_CLOSE,
+  OP_SEND,
+  OPEN,
+  type Outbox,
+  ownerOf,
+} from "./_worker_protocol.ts";
+
+/** What the gossip tells about a connection of another Worker. */
+export interface RemoteConnection {
+  remoteAddr: Deno.Addr;
+  localAddr: Deno.Addr;
+  proxyInfo: ProxyInfo | undefined;
+}
+
+export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
+  /** This Worker's index; the main thread has none (-1). */
+  readonly index: number;
+  /** The local connections (undefined on the main thread). */
+  table: ServerContext<T, E> | undefined;
+  /** The server's codec in this thread (`sendFrame` encodes with it). */
+  codec: Codec<unknown, E> | undefined;
+  /** Outboxes to every Worker by index (this one's slot unused). */
+  readonly outboxes: (Outbox | undefined)[];
+  /** Connections of other Workers, from their OP_OPEN/OP_GONE gossip. */
+  readonly remote = new Map<number, RemoteConnection>();
+  readonly #words: Int32Array;
+
+  constructor(
+    index: number,
+    words: Int32Array,
+    outboxes: (Outbox | undefined)[],
+  ) {
+    this.index = index;
+    this.#words = words;
+    this.outboxes = outboxes;
+  }
+
+  #outboxOf(id: number): Outbox | undefined {
+    const owner = ownerOf(id);
+    return owner === this.index ? undefined : this.outboxes[owner];
+  }
+
+  sendTo(id: number, bytes: Uint8Array | string): boolean {
+    const outbox = this.#outboxOf(id);
+    if (outbox === undefined || !this.remote.has(id)) {
+      if (this.table === undefined || ownerOf(id) !== this.index) {
+        throw new ConnectionNotFoundError(id);
+      }
+      return this.table.sendTo(id, bytes);
+    }
+    return outbox.send(encodeMessage(OP_SEND, id, bytes));
+  }
+
+  broadcast(bytes: Uint8Array | string, options?: BroadcastOptions): number {
+    let count = this.table?.broadcast(bytes, options) ?? 0;
+    const except = options?.except;
+    const ids = except === undefined
+      ? []
+      : typeof except === "number"
+      ? [except]
+      : [...except];
+    // One copy per Worker, not per connection: the owner fans it out.
+    let message: Uint8Array | undefined;
+    for (let i = 0; i < this.outboxes.length; i++) {
+      const outbox = this.outboxes[i];
+      if (i === this.index || outbox === undefined) continue;
+      message ??= encodeMessage(OP_BROADCAST, 0, bytes, 0, ids);
+      outbox.send(message);
+    }
+    for (const id of this.remote.keys()) {
+      if (!ids.includes(id)) count++;
+    }
+    return count;
+  }
+
+  closeConnection(id: number, options?: CloseConnectionOptions): boolean {
+    const outbox = this.#outboxOf(id);
+    if (outbox === undefined) {
+      return this.table?.closeConnection(id, options) ?? false;
+    }
+    if (!this.remote.has(id)) return false;
+    outbox.send(
+      encodeMessage(OP_CLOSE, id, undefined, options?.flush === false ? 0 : 1),
+    );
+    return true;
+  }
+
+  sendFrame(id: number, frame: E): boolean {
+    if (this.#outboxOf(id) === undefined && this.table !== undefined) {
+      return this.table.sendFrame(id, frame);
+    }
+    return this.sendTo(id, this.#encode("send frame", frame));
+  }
+
+  broadcastFrame(frame: E, options?: BroadcastOptions): number {
+    return this.broadcast(this.#encode("broadcast frame", frame), options);
+  }
+
+  #encode(action: string, frame: E): Uint8Array {
+    if (this.codec === undefined) {
+      throw new TypeError(`Cannot ${action} as there is no 'codec'`);
+    }
+    return this.codec.encode(frame);
+  }
+
+  remoteAddr(id: number): Deno.Addr {
+    const remote = this.remote.get(id);
+    if (remote !== undefined) return remote.remoteAddr;
+    if (this.table === undefined) throw new ConnectionNotFoundError(id);
+    return this.table.remoteAddr(id);
+  }
+
+  localAddr(id: number): Deno.Addr {
+    const remote = this.remote.get(id);
+    if (remote !== undefined) return remote.localAddr;
+    if (this.table === undefined) throw new ConnectionNotFoundError(id);
+    return this.table.localAddr(id);
+  }
+
+  proxyInfo(id: number): ProxyInfo | undefined {
+    const remote = this.remote.get(id);
+    if (remote !== undefined) return remote.proxyInfo;
+    return this.table?.proxyInfo(id);
+  }
+
+  connectionIds(): number[] {
+    const ids = this.table?.connectionIds() ?? [];
+    for (const id of this.remote.keys()) ids.push(id);
+    // Ids grow with the shared sequence: numeric order is accept order.
+    return ids.sort((a, b) => a - b);
+  }
+
+  has(id: number): boolean {
+    return this.remote.has(id) || (this.table?.has(id) ?? false);
+  }
+
+  get connectionCount(): number {
+    return Atomics.load(this.#words, OPEN);
+  }
+
+  getData(id: number): T | undefined {
+    return this.table?.getData(id);
+  }
+
+  setData(id: number, value: T): void {
+    if (this.remote.has(id)) {
+      throw new TypeError(
+        `Cannot set data of connection as another Worker owns it: id '${id}'`,
+      );
+    }
+    if (this.table === undefined) throw new ConnectionNotFoundError(id);
+    this.table.setData(id, value);
+  }
+}

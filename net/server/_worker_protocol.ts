@@ -1,0 +1,197 @@
+// What the Workers of a multi-worker TcpServer share: the layout of the
+// shared counters, connection ids, the binary messages they exchange over
+// their Channels, and an outbox that never drops a message when a peer's
+// channel is full.
+
+import { Channel } from "../../reactor/channel.ts";
+import type { DisconnectReason } from "./network_handler.ts";
+import type { RemoteConnection } from "./_worker_context.ts";
+import { zeroDisconnects } from "./_connection_table.ts";
+
+/** Most Workers one server may run; ids carry the owner as `id % MAX_WORKERS`. */
+export const MAX_WORKERS = 256;
+
+// Int32 words of the shared state SAB.
+/** Words 0-1: next connection sequence number, a BigInt64 (never wraps). */
+export const ID_SEQ = 0;
+/** Open connections over all workers. */
+export const OPEN = 2;
+/** Most connections open at once over all workers. */
+export const PEAK = 3;
+/** Per-worker open connection counts start here (one word per worker). */
+export const SLOT_OPEN = 16;
+export const STATE_WORDS = SLOT_OPEN + MAX_WORKERS;
+
+/** Float64 stats published by each worker, `STAT_FIELDS` per worker. */
+export const STAT_NAMES = [
+  "accepted",
+  "closed",
+  "bytesReceived",
+  "bytesQueued",
+  "bytesPending",
+  "dataEvents",
+  "handlerErrors",
+  "acceptErrors",
+  "descriptorErrors",
+  "acceptPauses",
+] as const;
+/** Disconnect reasons, counted after the named stats. */
+export const REASONS = Object.keys(zeroDisconnects()) as DisconnectReason[];
+/** Float64 fields per worker. */
+export const STAT_FIELDS = STAT_NAMES.length + REASONS.length;
+
+/** Bytes of the shared state: the Int32 words, then the Float64 stats. */
+export const STATE_BYTES = STATE_WORDS * 4 +
+  MAX_WORKERS * STAT_FIELDS * 8;
+
+/** The Float64 stats of every worker, over the shared state. */
+export function statsView(state: SharedArrayBuffer): Float64Array {
+  return new Float64Array(state, STATE_WORDS * 4);
+}
+
+/** The Worker that owns connection `id`. */
+export function ownerOf(id: number): number {
+  return id % MAX_WORKERS;
+}
+
+/** A new connection id for a connection owned by `worker`: unique, never reused. */
+export function allocateId(words: Int32Array, worker: number): number {
+  const seq = new BigInt64Array(words.buffer, 0, 1);
+  // Past 2^45 sequence numbers the ids would leave the safe integers: that
+  // is 35 trillion connections, more than any process serves.
+  return (Number(Atomics.add(seq, ID_SEQ, 1n)) + 1) * MAX_WORKERS + worker;
+}
+
+// Channel messages: [u8 op][u8 flag][u16 count][u32 0][f64 id][f64 x count][payload]
+export const OP_SEND = 1;
+export const OP_BROADCAST = 2;
+export const OP_CLOSE = 3;
+export const OP_OPEN = 4;
+export const OP_GONE = 5;
+export const OP_RESUME = 6;
+
+const HEAD = 16;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A decoded channel message. */
+export interface WorkerMessage {
+  op: number;
+  flag: number;
+  id: number;
+  ids: number[];
+  payload: Uint8Array;
+}
+
+/** Encodes a message; a string payload is UTF-8 encoded. */
+export function encodeMessage(
+  op: number,
+  id: number,
+  payload?: Uint8Array | string,
+  flag = 0,
+  ids: readonly number[] = [],
+): Uint8Array {
+  const body = typeof payload === "string"
+    ? encoder.encode(payload)
+    : payload ?? new Uint8Array(0);
+  const out = new Uint8Array(HEAD + ids.length * 8 + body.length);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, op);
+  view.setUint8(1, flag);
+  view.setUint16(2, ids.length, true);
+  view.setFloat64(8, id, true);
+  for (let i = 0; i < ids.length; i++) {
+    view.setFloat64(HEAD + i * 8, ids[i]!, true);
+  }
+  out.set(body, HEAD + ids.length * 8);
+  return out;
+}
+
+/** Decodes a message made by {@linkcode encodeMessage}. */
+export function decodeMessage(bytes: Uint8Array): WorkerMessage {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = view.getUint16(2, true);
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) ids.push(view.getFloat64(HEAD + i * 8, true));
+  return {
+    op: view.getUint8(0),
+    flag: view.getUint8(1),
+    id: view.getFloat64(8, true),
+    ids,
+    payload: bytes.subarray(HEAD + count * 8),
+  };
+}
+
+/** The text of a payload (addresses of OP_OPEN). */
+export function payloadText(message: WorkerMessage): string {
+  return decoder.decode(message.payload);
+}
+
+/** A connection as gossiped with OP_OPEN (JSON), and back. */
+export function connectionToText(connection: RemoteConnection): string {
+  return JSON.stringify(connection);
+}
+
+/** Parses a connection gossiped with OP_OPEN. */
+export function connectionFromText(text: string): RemoteConnection {
+  return JSON.parse(text) as RemoteConnection;
+}
+
+/**
+ * Sends to one peer's channel in order, never dropping a message: what does
+ * not fit now waits here and is pushed by `Channel.send` as room frees up.
+ */
+export class Outbox {
+  readonly #channel: Channel;
+  #backlog: Uint8Array[] = [];
+  #pumping: Promise<void> | undefined;
+  #closed = false;
+  #abort = new AbortController();
+
+  constructor(buffer: SharedArrayBuffer) {
+    this.#channel = new Channel({ buffer });
+  }
+
+  /** Queues `message`; `false` if it had to wait in the backlog. */
+  send(message: Uint8Array): boolean {
+    if (this.#closed) return false;
+    if (this.#backlog.length === 0) {
+      try {
+        if (this.#channel.trySend(message)) return true;
+      } catch {
+        return false; // the peer's channel is closed: it is gone
+      }
+    }
+    this.#backlog.push(message);
+    this.#pumping ??= this.#pump();
+    return false;
+  }
+
+  /** Messages waiting for room. */
+  get backlog(): number {
+    return this.#backlog.length;
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      while (this.#backlog.length > 0 && !this.#closed) {
+        await this.#channel.send(this.#backlog[0]!, {
+          signal: this.#abort.signal,
+        });
+        this.#backlog.shift();
+      }
+    } catch {
+      this.#backlog = [];
+    } finally {
+      this.#pumping = undefined;
+    }
+  }
+
+  /** Stops sending; waits for a pump in progress to give up. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#backlog = [];
+    this.#abort.abort();
+    await this.#pumping;
+  }
+}

@@ -1,0 +1,64 @@
+import { assert, assertEquals } from "@std/assert";
+import { Channel } from "../../reactor/channel.ts";
+import {
+  allocateId,
+  decodeMessage,
+  encodeMessage,
+  MAX_WORKERS,
+  OP_BROADCAST,
+  OP_SEND,
+  Outbox,
+  ownerOf,
+  STATE_WORDS,
+} from "./_worker_protocol.ts";
+
+Deno.test("worker ids are unique, carry their owner and grow in accept order", () => {
+  const words = new Int32Array(new SharedArrayBuffer(STATE_WORDS * 4));
+  const seen = new Set<number>();
+  let last = 0;
+  for (let i = 0; i < 1000; i++) {
+    const worker = i % 7;
+    const id = allocateId(words, worker);
+    assertEquals(ownerOf(id), worker);
+    assert(id > last, "ids grow");
+    assert(!seen.has(id));
+    seen.add(id);
+    last = id;
+  }
+  assert(Number.isSafeInteger(2 ** 32 * MAX_WORKERS + MAX_WORKERS - 1));
+});
+
+Deno.test("worker messages round-trip op, flag, id, except ids and payload bytes", () => {
+  const payload = new Uint8Array(300).map((_, i) => (i * 13) & 255);
+  const message = decodeMessage(
+    encodeMessage(OP_BROADCAST, 0, payload, 0, [2 ** 40 + 1, 513]),
+  );
+  assertEquals(message.op, OP_BROADCAST);
+  assertEquals(message.ids, [2 ** 40 + 1, 513]);
+  assertEquals(message.payload, payload);
+  const send = decodeMessage(encodeMessage(OP_SEND, 1537, "héllo", 1));
+  assertEquals([send.op, send.flag, send.id], [OP_SEND, 1, 1537]);
+  assertEquals(new TextDecoder().decode(send.payload), "héllo");
+});
+
+Deno.test("Outbox keeps order and loses nothing while the peer's channel is full", async () => {
+  const channel = new Channel({ capacity: 256 });
+  const outbox = new Outbox(channel.buffer);
+  const sent: number[] = [];
+  let direct = 0;
+  for (let i = 0; i < 200; i++) {
+    if (outbox.send(encodeMessage(OP_SEND, i, "x".repeat(i % 50)))) direct++;
+    sent.push(i);
+  }
+  assert(direct < 200 && outbox.backlog > 0, "the ring filled up");
+  const received: number[] = [];
+  while (received.length < sent.length) {
+    for (const raw of channel.receive()) {
+      received.push(decodeMessage(raw as Uint8Array).id);
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assertEquals(received, sent);
+  assertEquals(outbox.backlog, 0);
+  await outbox.close();
+});

@@ -1,0 +1,422 @@
+// The main-thread side of a multi-worker TcpServer: starts N Workers (one
+// first, to learn the port when it is 0), supervises them (a crash is
+// reported, its connections accounted and the Worker restarted), sums their
+// stats from shared memory and drains them all with one shutdown deadline.
+
+import { Channel } from "../../reactor/channel.ts";
+import { isDatagramAvailable } from "../../reactor/datagram.ts";
+import { EventLoop } from "../../reactor/event_loop.ts";
+import { formatValue } from "../../_internal/format.ts";
+import { toError } from "../../_internal/to_error.ts";
+import { zeroDisconnects } from "./_connection_table.ts";
+import type { ServerContext } from "./server_context.ts";
+import type {
+  TcpServerRunOptions,
+  TcpServerShutdownOptions,
+  TcpServerShutdownResult,
+  TcpServerStats,
+} from "./tcp_server.ts";
+import type {
+  TcpServerConfig,
+  TcpServerConfigOptions,
+} from "./tcp_server_config.ts";
+import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
+import { WorkerContext } from "./_worker_context.ts";
+import {
+  connectionFromText,
+  decodeMessage,
+  encodeMessage,
+  MAX_WORKERS,
+  OP_GONE,
+  OP_OPEN,
+  OPEN,
+  Outbox,
+  ownerOf,
+  payloadText,
+  PEAK,
+  REASONS,
+  SLOT_OPEN,
+  STAT_FIELDS,
+  STAT_NAMES,
+  STATE_BYTES,
+  STATE_WORDS,
+  statsView,
+} from "./_worker_protocol.ts";
+import type { ShutdownMessage, StartMessage } from "./_server_worker.ts";
+
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
+// Room for routed messages per Worker: 1 MiB rings.
+const CHANNEL_CAPACITY = 1 << 20;
+
+/** Whether this Deno can give several listeners one port (SO_REUSEPORT). */
+export function reusePortSupport(): string | undefined {
+  if (Deno.build.os !== "linux") {
+    return `${Deno.build.os} has no reusePort in Deno`;
+  }
+  // Deno exits (code 70, uncatchable) on `reusePort` without --unstable-net;
+  // the flag also exposes Deno.listenDatagram, which is safe to probe.
+  if (!isDatagramAvailable()) return "linux without '--unstable-net'";
+  return undefined;
+}
+
+// Every field of the validated config, as options the Workers rebuild it
+// from (a spread keeps up with fields added to the config later).
+function configOptions(config: TcpServerConfig): TcpServerConfigOptions {
+  return structuredClone({ ...config }) as TcpServerConfigOptions;
+}
+
+interface Slot {
+  worker: Worker | undefined;
+  listening: PromiseWithResolvers<Deno.Addr>;
+  stopped: PromiseWithResolvers<TcpServerShutdownResult> | undefined;
+}
+
+export class WorkerServer<T> {
+  readonly #config: TcpServerConfigOptions;
+  readonly #options: TcpServerWorkersOptions;
+  readonly #module: string;
+  readonly #count: number;
+  readonly #state = new SharedArrayBuffer(STATE_BYTES);
+  readonly #words = new Int32Array(this.#state, 0, STATE_WORDS);
+  readonly #stats = statsView(this.#state);
+  // Stats of crashed Workers, kept when their slot restarts from zero.
+  readonly #retired = new Float64Array(STAT_FIELDS);
+  readonly #channels: Channel[] = [];
+  readonly #slots: Slot[] = [];
+  readonly #context: WorkerContext<T>;
+  #status: TcpServerStats["state"] = "idle";
+  #addr: Deno.Addr | undefined;
+  #listening = Promise.withResolvers<Deno.Addr>();
+  #loop: EventLoop | undefined;
+  #looping: Promise<void> | undefined;
+  #shutdown: Promise<TcpServerShutdownResult> | undefined;
+  #done = Promise.withResolvers<void>();
+  #startedAt = 0;
+  #failure: Error | undefined;
+
+  constructor(config: TcpServerConfig, options: TcpServerWorkersOptions) {
+    const raw = options.workers ?? 1;
+    const count = raw === "auto" ? navigator.hardwareConcurrency : raw;
+    if (
+      typeof count !== "number" || !Number.isInteger(count) || count < 1 ||
+      count > MAX_WORKERS
+    ) {
+      throw new RangeError(
+        `Cannot create server as 'workers' must be an integer from 1 to ${MAX_WORKERS} or "auto": received ${
+          formatValue(raw)
+        }`,
+      );
+    }
+    const module = options.handlerModule;
+    let href: string;
+    try {
+      href = new URL(module as string | URL).href;
+    } catch {
+      throw new TypeError(
+        `Cannot create server as 'handlerModule' must be an absolute URL (e.g. new URL("./handler.ts", import.meta.url)): received ${
+          formatValue(module)
+        }`,
+      );
+    }
+    if (count > 1) {
+      if (config.transport !== "tcp") {
+        throw new TypeError(
+          `Cannot create server as 'workers' above 1 needs transport "tcp": received "${config.transport}"`,
+        );
+      }
+      const missing = reusePortSupport();
+      if (missing !== undefined) {
+        throw new Deno.errors.NotSupported(
+          `Cannot create server as 'workers' above 1 needs reusePort, which Deno offers only on Linux with the '--unstable-net' flag: received workers ${count} on ${missing}`,
+        );
+      }
+    }
+    this.#config = configOptions(config);
+    this.#options = options;
+    this.#module = href;
+    this.#count = count;
+    const outboxes: Outbox[] = [];
+    for (let i = 0; i <= count; i++) {
+      const channel = new Channel({ capacity: CHANNEL_CAPACITY });
+      this.#channels.push(channel);
+      if (i < count) outboxes.push(new Outbox(channel.buffer));
+    }
+    this.#context = new WorkerContext<T>(-1, this.#words, outboxes);
+    // The main thread's channel receives the gossip only (its context's view).
+  }
+
+  get addr(): Deno.Addr {
+    if (this.#addr === undefined) {
+      throw new Deno.errors.NotConnected(
+        "Cannot get address as the server has not started",
+      );
+    }
+    return this.#addr;
+  }
+
+  listening(): Promise<Deno.Addr> {
+    return this.#listening.promise;
+  }
+
+  get connectionCount(): number {
+    return Atomics.load(this.#words, OPEN);
+  }
+
+  get context(): ServerContext<T> {
+    if (this.#status === "idle") {
+      throw new Deno.errors.NotConnected(
+        "Cannot get context as the server has not started",
+      );
+    }
+    return this.#context;
+  }
+
+  run(options: TcpServerRunOptions = {}): Promise<void> {
+    if (this.#status !== "idle") {
+      return Promise.reject(
+        new Deno.errors.AlreadyExists(
+          `Cannot run server as it is ${this.#status}`,
+        ),
+      );
+    }
+    this.#status = "listening";
+    this.#startedAt = performance.now();
+    this.#listening.promise.catch(() => {});
+    const loop = new EventLoop();
+    this.#loop = loop;
+    this.#channels[this.#count]!.register(loop, 1, (raw) => {
+      const message = decodeMessage(raw as Uint8Array);
+      if (message.op === OP_OPEN) {
+        this.#context.remote.set(
+          message.id,
+          connectionFromText(payloadText(message)),
+        );
+      } else if (message.op === OP_GONE) {
+        this.#context.remote.delete(message.id);
+      }
+    });
+    this.#looping = loop.run();
+    const signal = options.signal;
+    const onAbort = () => void this.shutdown();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.#startAll().then(
+      () => {
+        if (signal?.aborted) onAbort();
+      },
+      async (error) => {
+        this.#failure = toError(error);
+        this.#listening.reject(error);
+        await this.shutdown({ force: true });
+      },
+    );
+    return this.#done.promise.finally(() => {
+      signal?.removeEventListener("abort", onAbort);
+    });
+  }
+
+  async #startAll(): Promise<void> {
+    // Worker 0 binds first: with port 0 the others need the port it got.
+    const first = await this.#spawn(0, []);
+    this.#addr = first;
+    if (this.#config.port === 0) {
+      this.#config.port = (first as Deno.NetAddr).port;
+    }
+    const rest: Promise<Deno.Addr>[] = [];
+    for (let i = 1; i < this.#count; i++) rest.push(this.#spawn(i, []));
+    await Promise.all(rest);
+    this.#listening.resolve(first);
+  }
+
+  #spawn(index: number, crashed: number[]): Promise<Deno.Addr> {
+    const worker = new Worker(
+      new URL("./_server_worker.ts", import.meta.url),
+      { type: "module" },
+    );
+    const slot: Slot = {
+      worker,
+      listening: Promise.withResolvers<Deno.Addr>(),
+      stopped: undefined,
+    };
+    slot.listening.promise.catch(() => {});
+    this.#slots[index] = slot;
+    worker.onmessage = (e: MessageEvent) => {
+      const data = e.data;
+      if (data.type === "listening") slot.listening.resolve(data.addr);
+      else if (data.type === "stopped") slot.stopped?.resolve(data.result);
+      else if (data.type === "failed") {
+        const Class = (Deno.errors as unknown as Record<
+          string,
+          new (message: string) => Error
+        >)[
+          data.name
+        ] ?? Error;
+        slot.listening.reject(new Class(data.message));
+      }
+    };
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      this.#crashed(index, slot, toError(e.error ?? e.message));
+    };
+    const start: StartMessage = {
+      type: "start",
+      index,
+      workers: this.#count,
+      config: this.#config,
+      handlerModule: this.#module,
+      workerData: this.#options.workerData,
+      state: this.#state,
+      channels: this.#channels.map((c) => c.buffer),
+      crashed,
+    };
+    worker.postMessage(start);
+    return slot.listening.promise;
+  }
+
+  #crashed(index: number, slot: Slot, error: Error): void {
+    if (this.#slots[index] !== slot || slot.worker === undefined) return;
+    slot.worker.terminate();
+    slot.worker = undefined;
+    // Its connections died with its thread: take them out of every view and
+    // of the shared counts.
+    const ids = this.#context.connectionIds().filter((id) =>
+      ownerOf(id) === index
+    );
+    for (const id of ids) {
+      this.#context.remote.delete(id);
+      const gone = encodeMessage(OP_GONE, id);
+      for (let i = 0; i < this.#count; i++) {
+        if (i !== index) this.#context.outboxes[i]!.send(gone);
+      }
+    }
+    const open = Atomics.exchange(this.#words, SLOT_OPEN + index, 0);
+    Atomics.sub(this.#words, OPEN, open);
+    const base = index * STAT_FIELDS;
+    for (let i = 0; i < STAT_FIELDS; i++) {
+      this.#retired[i]! += this.#stats[base + i]!;
+      this.#stats[base + i] = 0;
+    }
+    // The shared count is exact; `ids` may miss connections whose arrival
+    // gossip had not reached this thread yet.
+    this.#retired[STAT_NAMES.indexOf("closed")]! += open;
+    this.#retired[STAT_NAMES.length + REASONS.indexOf("worker crashed")]! +=
+      open;
+    slot.listening.reject(error);
+    slot.stopped?.resolve({ closedGracefully: 0, forced: open });
+    try {
+      this.#options.onWorkerError?.(error, index);
+    } catch {
+      // The supervisor goes on.
+    }
+    if (this.#status === "listening" || this.#status === "paused") {
+      this.#spawn(index, ids).catch((error) => {
+        try {
+          this.#options.onWorkerError?.(toError(error), index);
+        } catch {
+          // The supervisor goes on.
+        }
+      });
+    }
+  }
+
+  stats(): TcpServerStats {
+    const sums = new Float64Array(this.#retired);
+    for (let w = 0; w < this.#count; w++) {
+      for (let i = 0; i < STAT_FIELDS; i++) {
+        sums[i]! += this.#stats[w * STAT_FIELDS + i]!;
+      }
+    }
+    const at = (name: typeof STAT_NAMES[number]) =>
+      sums[STAT_NAMES.indexOf(name)]!;
+    const disconnects = zeroDisconnects();
+    REASONS.forEach((reason, i) => {
+      disconnects[reason] = sums[STAT_NAMES.length + i]!;
+    });
+    return {
+      state: this.#status,
+      connections: Atomics.load(this.#words, OPEN),
+      peakConnections: Atomics.load(this.#words, PEAK),
+      accepted: at("accepted"),
+      closed: at("closed"),
+      disconnects,
+      bytesReceived: at("bytesReceived"),
+      bytesQueued: at("bytesQueued"),
+      bytesPending: at("bytesPending"),
+      dataEvents: at("dataEvents"),
+      handlerErrors: at("handlerErrors"),
+      acceptErrors: at("acceptErrors"),
+      descriptorErrors: at("descriptorErrors"),
+      acceptPauses: at("acceptPauses"),
+      uptimeMs: this.#startedAt === 0 ? 0 : performance.now() - this.#startedAt,
+    };
+  }
+
+  shutdown(
+    options: TcpServerShutdownOptions = {},
+  ): Promise<TcpServerShutdownResult> {
+    const force = options.force ?? false;
+    if (this.#shutdown !== undefined) {
+      if (force) {
+        this.#post({
+          type: "shutdown",
+          force: true,
+          timeoutMs: 0,
+          sentAt: Date.now(),
+        });
+      }
+      return this.#shutdown;
+    }
+    const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    if (
+      typeof timeoutMs !== "number" || Number.isNaN(timeoutMs) || timeoutMs < 0
+    ) {
+      throw new RangeError(
+        `Cannot shut down server as 'timeoutMs' must be a non-negative number: received ${timeoutMs}`,
+      );
+    }
+    this.#shutdown = this.#runShutdown(force, timeoutMs);
+    return this.#shutdown;
+  }
+
+  #post(message: ShutdownMessage): void {
+    for (const slot of this.#slots) slot?.worker?.postMessage(message);
+  }
+
+  async #runShutdown(
+    force: boolean,
+    timeoutMs: number,
+  ): Promise<TcpServerShutdownResult> {
+    if (this.#status === "idle") {
+      this.#status = "closed";
+      this.#done.resolve();
+      return { closedGracefully: 0, forced: 0 };
+    }
+    this.#status = "shutting down";
+    // Workers still starting finish starting first (or fail).
+    await Promise.allSettled(this.#slots.map((s) => s?.listening.promise));
+    const results: Promise<TcpServerShutdownResult>[] = [];
+    for (const slot of this.#slots) {
+      if (slot?.worker === undefined) continue;
+      slot.stopped = Promise.withResolvers<TcpServerShutdownResult>();
+      results.push(slot.stopped.promise);
+    }
+    // One deadline for all: every Worker gets the same timeout now.
+    this.#post({ type: "shutdown", force, timeoutMs, sentAt: Date.now() });
+    const summed = { closedGracefully: 0, forced: 0 };
+    for (const result of await Promise.all(results)) {
+      summed.closedGracefully += result.closedGracefully;
+      summed.forced += result.forced;
+    }
+    for (const slot of this.#slots) {
+      slot?.worker?.terminate();
+      if (slot !== undefined) slot.worker = undefined;
+    }
+    for (const outbox of this.#context.outboxes) await outbox?.close();
+    this.#loop!.stop();
+    await this.#looping;
+    await this.#loop![Symbol.asyncDispose]();
+    this.#status = "closed";
+    if (this.#failure !== undefined) this.#done.reject(this.#failure);
+    else this.#done.resolve();
+    return summed;
+  }
+}

@@ -1,0 +1,544 @@
+// TcpServer with `workers`: each test runs tests/testdata/multicore_server.ts
+// in a child process with --unstable-net (reusePort needs it; without it
+// Deno would exit the test runner itself) and drives it over loopback.
+import {
+  assert,
+  assertEquals,
+  assertGreater,
+  assertMatch,
+  assertNotEquals,
+  assertThrows,
+} from "@std/assert";
+import { EventLoop } from "../reactor/mod.ts";
+import { TcpServer, TcpServerConfig } from "../net/mod.ts";
+
+const SERVER = new URL("./testdata/multicore_server.ts", import.meta.url);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Reads lines with `conn.read` (not `conn.readable`, whose end of stream
+ * closes the connection: these clients must stay open until they close).
+ */
+class Lines {
+  #source: Deno.Conn | ReadableStream<Uint8Array>;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #buffered = "";
+  #decoder = new TextDecoder();
+  constructor(source: Deno.Conn | ReadableStream<Uint8Array>) {
+    this.#source = source;
+    if (source instanceof ReadableStream) this.#reader = source.getReader();
+  }
+  async #read(): Promise<Uint8Array | null> {
+    if (this.#reader !== undefined) {
+      const { value, done } = await this.#reader.read();
+      return done ? null : value;
+    }
+    const buf = new Uint8Array(65536);
+    const n = await (this.#source as Deno.Conn).read(buf);
+    return n === null ? null : buf.subarray(0, n);
+  }
+  async next(): Promise<string | null> {
+    while (!this.#buffered.includes("\n")) {
+      const chunk = await this.#read();
+      if (chunk === null) return null;
+      this.#buffered += this.#decoder.decode(chunk, { stream: true });
+    }
+    const at = this.#buffered.indexOf("\n");
+    const line = this.#buffered.slice(0, at);
+    this.#buffered = this.#buffered.slice(at + 1);
+    return line;
+  }
+  async cancel(): Promise<void> {
+    await this.#reader?.cancel().catch(() => {});
+  }
+}
+
+class ServerProcess {
+  readonly child: Deno.ChildProcess;
+  readonly out: Lines;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
+  port = 0;
+  constructor(args: string[], unstableNet = true) {
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        ...(unstableNet ? ["--unstable-net"] : []),
+        SERVER.href,
+        ...args,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.out = new Lines(this.child.stdout);
+    this.#stdin = this.child.stdin.getWriter();
+  }
+  async json(): Promise<Record<string, unknown>> {
+    const line = await this.out.next();
+    assert(line !== null, "server process ended early");
+    return JSON.parse(line);
+  }
+  async started(): Promise<this> {
+    this.port = (await this.json()).port as number;
+    return this;
+  }
+  async command(line: string): Promise<void> {
+    await this.#stdin.write(encoder.encode(line + "\n"));
+  }
+  async stats(): Promise<Record<string, unknown>> {
+    await this.command("stats");
+    return await this.json();
+  }
+  async close(): Promise<Deno.CommandStatus> {
+    await this.#stdin.close().catch(() => {});
+    const status = await this.child.status;
+    await this.out.cancel();
+    return status;
+  }
+}
+
+class Client {
+  readonly conn: Deno.TcpConn;
+  readonly lines: Lines;
+  id = 0;
+  worker = -1;
+  constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+    this.lines = new Lines(conn);
+  }
+  static async open(port: number): Promise<Client> {
+    const client = new Client(
+      await Deno.connect({ hostname: "127.0.0.1", port }),
+    );
+    await client.send("id");
+    const [, id, worker] = (await client.lines.next())!.split(" ");
+    client.id = Number(id);
+    client.worker = Number(worker);
+    return client;
+  }
+  async send(line: string): Promise<void> {
+    await this.conn.write(encoder.encode(line + "\n"));
+  }
+  async ask(line: string): Promise<string> {
+    await this.send(line);
+    return (await this.lines.next())!;
+  }
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // Closed by the server already.
+    }
+  }
+}
+
+/** Opens clients until both Workers hold at least `each` of them. */
+async function spread(port: number, each: number): Promise<Client[]> {
+  const clients: Client[] = [];
+  for (let i = 0; i < 64; i++) {
+    clients.push(await Client.open(port));
+    const on0 = clients.filter((c) => c.worker === 0).length;
+    const on1 = clients.filter((c) => c.worker === 1).length;
+    if (on0 >= each && on1 >= each) return clients;
+  }
+  throw new Error("64 connections did not reach both Workers");
+}
+
+async function eventually<T>(
+  probe: () => Promise<T>,
+  ok: (value: T) => boolean,
+): Promise<T> {
+  let value = await probe();
+  for (let i = 0; i < 200 && !ok(value); i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    value = await probe();
+  }
+  return value;
+}
+
+Deno.test("TcpServer workers: 2 without --unstable-net fails at construction naming the flag and platform", async () => {
+  const server = new ServerProcess(["--workers", "2"], false);
+  const line = await server.json();
+  const status = await server.close();
+  assertEquals(line.error, "NotSupported");
+  assertEquals(
+    line.message,
+    "Cannot create server as 'workers' above 1 needs reusePort, which Deno offers only on Linux with the '--unstable-net' flag: received workers 2 on linux without '--unstable-net'",
+  );
+  assertEquals(status.code, 3, "the error was catchable (not Deno's exit 70)");
+});
+
+Deno.test("TcpServer workers: 2 ids unique across Workers, connectionIds and count server-wide", async () => {
+  const server = await new ServerProcess(["--workers", "2"]).started();
+  const clients = await spread(server.port, 3);
+  try {
+    const ids = clients.map((c) => c.id);
+    assertEquals(new Set(ids).size, ids.length, "ids are unique");
+    for (const c of clients) assertEquals(c.id % 256, c.worker);
+    const sorted = [...ids].sort((a, b) => a - b);
+    for (const c of [clients[0]!, clients.at(-1)!]) {
+      const seen = await eventually(
+        () => c.ask("ids"),
+        (line) => line === `ids ${sorted.join(" ")}`,
+      );
+      assertEquals(seen, `ids ${sorted.join(" ")}`);
+      assertEquals(await c.ask("count"), `count ${clients.length}`);
+    }
+    // A closed connection's id is not reused by the next one.
+    clients.pop()!.close();
+    const next = await Client.open(server.port);
+    clients.push(next);
+    assert(!ids.includes(next.id));
+  } finally {
+    for (const c of clients) c.close();
+    await server.command("shutdown 1000");
+    await server.json();
+    await server.close();
+  }
+});
+
+Deno.test("TcpServer workers: 2 routed sendTo, broadcast and closeConnection across Workers are byte-exact", async () => {
+  const server = await new ServerProcess(["--workers", "2"]).started();
+  const clients = await spread(server.port, 2);
+  try {
+    const a = clients.find((c) => c.worker === 0)!;
+    const b = clients.find((c) => c.worker === 1)!;
+    // Every client must be in every Worker's view before routing to it.
+    await eventually(
+      () => a.ask("count"),
+      (line) => line === `count ${clients.length}`,
+    );
+    await eventually(
+      () => a.ask("ids"),
+      (line) => line.split(" ").length === clients.length + 1,
+    );
+    const payload = "héllo ünïcode " + "x".repeat(3000);
+    await a.send(`to ${b.id} ${payload}`);
+    assertEquals(await a.lines.next(), "ok true");
+    assertEquals(await b.lines.next(), payload);
+    await b.send(`to ${a.id} back`);
+    assertEquals(await b.lines.next(), "ok true");
+    assertEquals(await a.lines.next(), "back");
+    // Broadcast from worker 1 reaches every connection on both, once.
+    await b.send(`all ${payload}`);
+    assertEquals(await b.lines.next(), payload);
+    assertEquals(await b.lines.next(), `sent ${clients.length}`);
+    for (const c of clients) {
+      if (c !== b) assertEquals(await c.lines.next(), payload);
+    }
+    // closeConnection from worker 0 closes a connection of worker 1.
+    const victim = clients.filter((c) => c.worker === 1).at(-1)!;
+    await a.send(`close ${victim.id}`);
+    assertEquals(await a.lines.next(), "closed true");
+    assertEquals(await victim.lines.next(), null);
+  } finally {
+    for (const c of clients) c.close();
+    await server.command("shutdown 1000");
+    await server.json();
+    await server.close();
+  }
+});
+
+Deno.test("TcpServer workers: 2 maxConnections and stats hold server-wide", async () => {
+  const server = await new ServerProcess(["--workers", "2", "--max", "4"])
+    .started();
+  const clients: Client[] = [];
+  let extra: Deno.TcpConn | undefined;
+  try {
+    for (let i = 0; i < 4; i++) clients.push(await Client.open(server.port));
+    // The kernel takes a fifth connection into a backlog; no Worker accepts it.
+    extra = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await extra.write(encoder.encode("id\n"));
+    const reply = new Uint8Array(64);
+    const reading = extra.read(reply);
+    const early = await Promise.race([
+      reading,
+      new Promise((r) => setTimeout(() => r("none"), 300)),
+    ]);
+    assertEquals(early, "none", "a fifth connection was served at the limit");
+    const stats = await eventually(
+      () => server.stats(),
+      (s) => s.accepted === 4,
+    );
+    assertEquals(stats.connections, 4);
+    assertEquals(stats.peakConnections, 4);
+    assertEquals(stats.accepted, 4);
+    // One leaves (on whichever Worker): the fifth is served.
+    clients.shift()!.close();
+    const n = await reading;
+    assertMatch(decoder.decode(reply.subarray(0, n!)), /^id \d+ [01]\n/);
+    const after = await eventually(
+      () => server.stats(),
+      (s) => s.accepted === 5 && s.closed === 1,
+    );
+    assertEquals(after.connections, 4);
+    assertEquals(after.peakConnections, 4);
+    assertEquals(
+      (after.disconnects as Record<string, number>)["peer closed"],
+      1,
+    );
+  } finally {
+    extra?.close();
+    for (const c of clients) c.close();
+    await server.command("shutdown 1000");
+    await server.json();
+    await server.close();
+  }
+});
+
+Deno.test("TcpServer workers: 2 graceful shutdown drains every Worker with one deadline", async () => {
+  const server = await new ServerProcess(["--workers", "2"]).started();
+  const clients = await spread(server.port, 2);
+  // Clients close as soon as they read end of stream: all graceful.
+  await server.command("shutdown 5000");
+  for (const c of clients) {
+    assertEquals(await c.lines.next(), null);
+    c.close();
+  }
+  const { result } = await server.json();
+  assertEquals(result, { closedGracefully: clients.length, forced: 0 });
+  assertEquals((await server.json()).exited, true);
+  assertEquals((await server.close()).code, 0);
+});
+
+Deno.test("TcpServer workers: 2 shutdown deadline and forced shutdown close every Worker's connections", async () => {
+  for (const mode of ["deadline", "force"]) {
+    const server = await new ServerProcess(["--workers", "2"]).started();
+    const clients = await spread(server.port, 2);
+    // Clients never close: the deadline (or the forcing call) closes them.
+    await server.command(
+      mode === "deadline" ? "shutdown 200" : "shutdown 60000",
+    );
+    if (mode === "force") await server.command("force");
+    const { result } = await server.json();
+    assertEquals(result, { closedGracefully: 0, forced: clients.length });
+    for (const c of clients) {
+      let line: string | null = "";
+      while (line !== null) line = await c.lines.next().catch(() => null);
+      c.close();
+    }
+    assertEquals((await server.json()).exited, true);
+    assertEquals((await server.close()).code, 0);
+  }
+});
+
+Deno.test("TcpServer workers: 2 a crashed Worker is reported and restarted while the other serves", async () => {
+  const server = await new ServerProcess(["--workers", "2"]).started();
+  const clients = await spread(server.port, 2);
+  try {
+    const survivors = clients.filter((c) => c.worker === 0);
+    const doomed = clients.filter((c) => c.worker === 1);
+    await eventually(
+      () => survivors[0]!.ask("ids"),
+      (line) => line.split(" ").length === clients.length + 1,
+    );
+    await doomed[0]!.send("crash");
+    assertEquals(await server.json(), { workerError: 1 });
+    // Its connections died with it...
+    for (const c of doomed) {
+      assertEquals(await c.lines.next().catch(() => null), null);
+    }
+    // ...and the replacement reported each as "worker crashed", which the
+    // test handler broadcasts to the survivors.
+    for (const c of survivors) {
+      const gone = new Set<string>();
+      for (let i = 0; i < doomed.length; i++) gone.add((await c.lines.next())!);
+      assertEquals(
+        gone,
+        new Set(doomed.map((d) => `gone ${d.id} worker crashed`)),
+      );
+      assertMatch(await c.ask("id"), /^id \d+ 0$/);
+    }
+    // The restarted Worker 1 serves new connections.
+    const fresh: Client[] = [];
+    for (let i = 0; i < 64 && !fresh.some((c) => c.worker === 1); i++) {
+      fresh.push(await Client.open(server.port));
+    }
+    clients.push(...fresh);
+    assert(fresh.some((c) => c.worker === 1), "no connection reached Worker 1");
+    const stats = await eventually(
+      () => server.stats(),
+      (s) =>
+        (s.disconnects as Record<string, number>)["worker crashed"] ===
+          doomed.length,
+    );
+    assertEquals(
+      (stats.disconnects as Record<string, number>)["worker crashed"],
+      doomed.length,
+    );
+    assertEquals(stats.connections, survivors.length + fresh.length);
+    assertNotEquals(fresh.find((c) => c.worker === 1)!.id, doomed[0]!.id);
+    assertGreater(fresh.at(-1)!.id, Math.max(...doomed.map((c) => c.id)));
+  } finally {
+    for (const c of clients) c.close();
+    await server.command("shutdown 1000");
+    await server.json();
+    await server.close();
+  }
+});
+
+Deno.test("TcpServer workers: 1 serves from one Worker in-process without flags and leaves no Worker behind", async () => {
+  // Not /proc thread names: under --parallel other test files run Workers
+  // in this process too. The handler's Worker bumps this word while alive.
+  const beat = new SharedArrayBuffer(4);
+  const word = new Int32Array(beat);
+  const server = new TcpServer(new TcpServerConfig({ port: 0 }), {
+    handlerModule: new URL("./testdata/multicore_handler.ts", import.meta.url),
+    workerData: { beat },
+  });
+  const serving = server.run();
+  const { port } = await server.listening() as Deno.NetAddr;
+  const client = await Client.open(port);
+  assertEquals(client.worker, 0);
+  assertEquals(client.id % 256, 0);
+  assertEquals(await client.ask("count"), "count 1");
+  const result = server.shutdown({ timeoutMs: 1000 });
+  assertEquals(await client.lines.next(), null);
+  client.close();
+  assertEquals(await result, { closedGracefully: 1, forced: 0 });
+  await serving;
+  assertEquals(server.stats().state, "closed");
+  assert(Atomics.load(word, 0) > 0, "the Worker ran");
+  let last = Atomics.load(word, 0);
+  let still = 0;
+  for (let i = 0; i < 100 && still < 3; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const now = Atomics.load(word, 0);
+    still = now === last ? still + 1 : 0;
+    last = now;
+  }
+  assertEquals(still, 3, "the Worker kept running after shutdown");
+});
+
+Deno.test("TcpServer workers rejects bad options clearly", () => {
+  const config = new TcpServerConfig({ port: 0 });
+  const handlerModule = new URL(
+    "./testdata/multicore_handler.ts",
+    import.meta.url,
+  );
+  assertThrows(
+    () => new TcpServer(config, { handlerModule, workers: 0 }),
+    RangeError,
+    `Cannot create server as 'workers' must be an integer from 1 to 256 or "auto": received 0`,
+  );
+  assertThrows(
+    () => new TcpServer(config, { handlerModule: "./handler.ts" }),
+    TypeError,
+    "Cannot create server as 'handlerModule' must be an absolute URL",
+  );
+  assertThrows(
+    () =>
+      new TcpServer(new TcpServerConfig({ path: "/tmp/x.sock" }), {
+        handlerModule,
+        workers: 2,
+      }),
+    TypeError,
+    `Cannot create server as 'workers' above 1 needs transport "tcp": received "unix"`,
+  );
+  assertThrows(
+    () => new TcpServer(config, { handlerModule }).start(new EventLoop()),
+    TypeError,
+    "Cannot start server on a loop as it serves from Workers: use 'run()'",
+  );
+});
+
+/** Starts an example with --unstable-net; resolves with its port. */
+async function startExampleProcess(
+  name: string,
+  args: string[],
+): Promise<{ child: Deno.ChildProcess; port: number; lines: Lines }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--unstable-net",
+      "--allow-net",
+      "--allow-read",
+      new URL(`../examples/${name}`, import.meta.url).href,
+      "--port",
+      "0",
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = new Lines(child.stdout);
+  const first = await lines.next();
+  const port = Number(first!.split(":").at(-1));
+  return { child, port, lines };
+}
+
+async function stopExampleProcess(
+  example: { child: Deno.ChildProcess; lines: Lines },
+): Promise<void> {
+  example.child.kill("SIGTERM");
+  assertEquals((await example.child.status).code, 0);
+  await example.lines.cancel();
+}
+
+Deno.test("examples/chat_server.ts --workers 2 broadcasts chat lines across Workers", async () => {
+  const chat = await startExampleProcess("chat_server.ts", ["--workers", "2"]);
+  const clients: Client[] = [];
+  try {
+    // guest<id>: the id's low byte is the Worker; open until both serve.
+    const workersSeen = new Set<number>();
+    for (let i = 0; i < 64 && workersSeen.size < 2; i++) {
+      const client = new Client(
+        await Deno.connect({ hostname: "127.0.0.1", port: chat.port }),
+      );
+      const welcome = (await client.lines.next())!;
+      client.id = Number(/guest(\d+)/.exec(welcome)![1]);
+      client.worker = client.id % 256;
+      workersSeen.add(client.worker);
+      clients.push(client);
+    }
+    assertEquals(workersSeen.size, 2);
+    // Each client hears of every later one (notices routed between Workers
+    // may arrive in either order).
+    for (const [i, c] of clients.entries()) {
+      const heard = new Set<string>();
+      for (let j = i + 1; j < clients.length; j++) {
+        heard.add((await c.lines.next())!);
+      }
+      assertEquals(
+        heard,
+        new Set(clients.slice(i + 1).map((d) => `* guest${d.id} joined`)),
+      );
+    }
+    const speaker = clients.at(-1)!;
+    const text = "grüße an alle " + "z".repeat(2000);
+    await speaker.send(text);
+    for (const c of clients) {
+      if (c !== speaker) {
+        assertEquals(await c.lines.next(), `guest${speaker.id}: ${text}`);
+      }
+    }
+  } finally {
+    for (const c of clients) c.close();
+    await stopExampleProcess(chat);
+  }
+});
+
+Deno.test("examples/http_hello.ts --workers 2 answers from two Worker threads", async () => {
+  const hello = await startExampleProcess("http_hello.ts", ["--workers", "2"]);
+  try {
+    let threads = 0;
+    for (const entry of Deno.readDirSync(`/proc/${hello.child.pid}/task`)) {
+      const comm = Deno.readTextFileSync(
+        `/proc/${hello.child.pid}/task/${entry.name}/comm`,
+      );
+      if (comm.startsWith("worker-")) threads++;
+    }
+    assertEquals(threads, 2);
+    for (let i = 0; i < 20; i++) {
+      const response = await fetch(`http://127.0.0.1:${hello.port}/`, {
+        headers: { connection: "close" },
+      });
+      assertEquals(response.status, 200);
+      assert((await response.text()).length > 0);
+    }
+  } finally {
+    await stopExampleProcess(hello);
+  }
+});

@@ -1,0 +1,81 @@
+// Handler module for tests/multicore_test.ts: a line protocol to drive a
+// multi-worker TcpServer from a client.
+//   id            -> "id <this connection's id> <worker index>"
+//   to ID TEXT    -> sends "TEXT\n" to connection ID (any Worker), "ok true|false"
+//   all TEXT      -> broadcasts "TEXT\n" to every connection, "sent N"
+//   close ID      -> closes connection ID, "closed true|false"
+//   ids           -> "ids A B C" (server-wide)
+//   count         -> "count N"
+//   crash         -> kills this Worker with an uncaught error
+//   hold          -> never answers (stays open through a graceful shutdown)
+// A connection that was on a crashed Worker is announced to all as
+// "gone ID worker crashed".
+import type {
+  NetworkHandler,
+  ServerContext,
+  WorkerInitInfo,
+} from "../../net/mod.ts";
+
+let index = -1;
+const buffers = new Map<number, string>();
+const decoder = new TextDecoder();
+
+export function init(info: WorkerInitInfo): void {
+  index = info.index;
+  // In-process tests pass a heartbeat word to see the Worker run and end.
+  const beat = (info.workerData as { beat?: SharedArrayBuffer } | undefined)
+    ?.beat;
+  if (beat !== undefined) {
+    const word = new Int32Array(beat);
+    setInterval(() => Atomics.add(word, index, 1), 1);
+  }
+}
+
+function answer(ctx: ServerContext, id: number, line: string): void {
+  const [verb, arg, ...rest] = line.split(" ");
+  switch (verb) {
+    case "id":
+      ctx.sendTo(id, `id ${id} ${index}\n`);
+      break;
+    case "to":
+      ctx.sendTo(id, `ok ${ctx.sendTo(Number(arg), rest.join(" ") + "\n")}\n`);
+      break;
+    case "all":
+      ctx.sendTo(
+        id,
+        `sent ${ctx.broadcast([arg, ...rest].join(" ") + "\n")}\n`,
+      );
+      break;
+    case "close":
+      ctx.sendTo(id, `closed ${ctx.closeConnection(Number(arg))}\n`);
+      break;
+    case "ids":
+      ctx.sendTo(id, `ids ${ctx.connectionIds().join(" ")}\n`);
+      break;
+    case "count":
+      ctx.sendTo(id, `count ${ctx.connectionCount}\n`);
+      break;
+    case "crash":
+      setTimeout(() => {
+        throw new Error("crash requested");
+      }, 0);
+      break;
+  }
+}
+
+const handler: NetworkHandler = {
+  onData(ctx, id, data) {
+    let text = (buffers.get(id) ?? "") + decoder.decode(data);
+    let at: number;
+    while ((at = text.indexOf("\n")) >= 0) {
+      answer(ctx, id, text.slice(0, at));
+      text = text.slice(at + 1);
+    }
+    buffers.set(id, text);
+  },
+  onDisconnect(ctx, id, reason) {
+    buffers.delete(id);
+    if (reason === "worker crashed") ctx.broadcast(`gone ${id} ${reason}\n`);
+  },
+};
+export default handler;
