@@ -233,10 +233,10 @@ function httpPeers(bins: { http: string }): Peer[] {
     });
   }
   peers.push(
-    ...optionalPeer("examples/http_hello.ts", {
+    ...optionalPeer("examples/http_hello/main.ts", {
       id: "http_hello",
       label: "millrace http_hello",
-      cmd: denoRun("examples/http_hello.ts"),
+      cmd: denoRun("examples/http_hello/main.ts"),
     }),
   );
   return peers;

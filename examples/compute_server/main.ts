@@ -25,7 +25,7 @@ import {
   TcpServerConfig,
 } from "@millrace/io/net";
 import { ComputePool, TaskPriority } from "@millrace/io/compute";
-import { type LineSink, LineSplitter } from "../_line_splitter.ts";
+import { type LineSink, LineSplitter } from "./line_splitter.ts";
 import {
   flag,
   formatAddr,
