@@ -8,7 +8,7 @@ import type { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../_internal/to_error.ts";
 import type { Codec } from "../codec/codec.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
-import { validateHandler } from "./_connection_table.ts";
+import { validateHandler } from "./_handler_checks.ts";
 import type { ServerContext } from "./server_context.ts";
 import { TcpServer } from "./tcp_server.ts";
 import {

@@ -8,7 +8,7 @@ import { isDatagramAvailable } from "../../reactor/datagram.ts";
 import { EventLoop } from "../../reactor/event_loop.ts";
 import { formatValue } from "../../_internal/format.ts";
 import { toError } from "../../_internal/to_error.ts";
-import { zeroDisconnects } from "./_connection_table.ts";
+import { zeroDisconnects } from "./_connection_record.ts";
 import type { ServerContext } from "./server_context.ts";
 import type {
   TcpServerRunOptions,

@@ -9,12 +9,9 @@ import { toError } from "../../_internal/to_error.ts";
 import type { Event } from "../../reactor/event.ts";
 import { Interest } from "../../reactor/interest.ts";
 import { isDescriptorExhaustion } from "../../_internal/accept_policy.ts";
-import {
-  ConnectionTable,
-  validateHandler,
-  watchResult,
-  zeroDisconnects,
-} from "./_connection_table.ts";
+import { ConnectionTable } from "./_connection_table.ts";
+import { zeroDisconnects } from "./_connection_record.ts";
+import { validateHandler, watchResult } from "./_handler_checks.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { Codec } from "../codec/codec.ts";
