@@ -13,6 +13,8 @@ export * from "./stream/tcp_stream.ts";
 export * from "./stream/tcp_stream_options.ts";
 export * from "./server/connection_options.ts";
 export * from "./server/tcp_server_config.ts";
+export * from "./server/tcp_server_config_builder.ts";
+export * from "./server/tcp_server_config_options.ts";
 export * from "./server/network_handler.ts";
 export * from "./server/server_context.ts";
 export * from "./server/tcp_server.ts";

@@ -11,10 +11,8 @@ import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import { validateHandler } from "./_handler_checks.ts";
 import type { ServerContext } from "./server_context.ts";
 import { TcpServer } from "./tcp_server.ts";
-import {
-  TcpServerConfig,
-  type TcpServerConfigOptions,
-} from "./tcp_server_config.ts";
+import { TcpServerConfig } from "./tcp_server_config.ts";
+import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { WorkerInitInfo } from "./tcp_server_workers.ts";
 import { WorkerContext } from "./_worker_context.ts";
 import { workerHooks } from "./_worker_hooks.ts";

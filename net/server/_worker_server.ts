@@ -16,10 +16,8 @@ import type {
   TcpServerShutdownResult,
   TcpServerStats,
 } from "./tcp_server.ts";
-import type {
-  TcpServerConfig,
-  TcpServerConfigOptions,
-} from "./tcp_server_config.ts";
+import type { TcpServerConfig } from "./tcp_server_config.ts";
+import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
 import { WorkerContext } from "./_worker_context.ts";
 import {
