@@ -18,6 +18,7 @@ export * from "./server/tcp_server_config_options.ts";
 export * from "./server/network_handler.ts";
 export * from "./server/server_context.ts";
 export * from "./server/tcp_server.ts";
+export * from "./server/tcp_server_options.ts";
 export * from "./server/tcp_server_workers.ts";
 export * from "./server/tcp_client.ts";
 export * from "./codec/mod.ts";

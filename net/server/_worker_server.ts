@@ -15,7 +15,7 @@ import type {
   TcpServerShutdownOptions,
   TcpServerShutdownResult,
   TcpServerStats,
-} from "./tcp_server.ts";
+} from "./tcp_server_options.ts";
 import type { TcpServerConfig } from "./tcp_server_config.ts";
 import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";

@@ -14,7 +14,6 @@ import {
   validatePort,
   validateString,
 } from "../../_internal/validate.ts";
-import { parseAddress } from "../_address.ts";
 import { resolveConnectionOptions } from "./_connection_options.ts";
 import type {
   TcpServerConfigOptions,
