@@ -70,7 +70,7 @@ interface Target {
 const targets: Target[] = [
   { protocol: "echo", file: "echo_server.ts", burstBytes: 16 << 20 },
   { protocol: "chat", file: "chat_server.ts", burstBytes: 1 << 20 },
-  { protocol: "redis", file: "mini_redis.ts", burstBytes: 16 << 20 },
+  { protocol: "redis", file: "mini_redis/main.ts", burstBytes: 16 << 20 },
 ].map((t) => ({
   ...t,
   protocol: t.protocol as ChaosProtocol,
