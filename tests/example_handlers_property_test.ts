@@ -14,9 +14,9 @@ import {
   TcpServerConfig,
 } from "../net/mod.ts";
 import { chatCodec, createChatHandler } from "../examples/chat_server.ts";
-import { helloHandler } from "../examples/http_hello.ts";
-import { miniRedisHandler } from "../examples/mini_redis.ts";
-import { MiniRedisStore } from "../examples/_redis_store.ts";
+import { helloHandler } from "../examples/http_hello/main.ts";
+import { miniRedisHandler } from "../examples/mini_redis/main.ts";
+import { MiniRedisStore } from "../examples/mini_redis/store.ts";
 import { assertProperty, cutPoints, splitAt } from "./_property.ts";
 import { HOST, waitFor, within } from "./_helpers.ts";
 
