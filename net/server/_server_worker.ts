@@ -8,13 +8,11 @@ import type { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../_internal/to_error.ts";
 import type { Codec } from "../codec/codec.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
-import { validateHandler } from "./_connection_table.ts";
+import { validateHandler } from "./_handler_checks.ts";
 import type { ServerContext } from "./server_context.ts";
 import { TcpServer } from "./tcp_server.ts";
-import {
-  TcpServerConfig,
-  type TcpServerConfigOptions,
-} from "./tcp_server_config.ts";
+import { TcpServerConfig } from "./tcp_server_config.ts";
+import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { WorkerInitInfo } from "./tcp_server_workers.ts";
 import { WorkerContext } from "./_worker_context.ts";
 import { workerHooks } from "./_worker_hooks.ts";

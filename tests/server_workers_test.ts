@@ -12,6 +12,7 @@ import {
 } from "@std/assert";
 import { EventLoop } from "../reactor/mod.ts";
 import { TcpServer, TcpServerConfig } from "../net/mod.ts";
+import { type Example, startExample } from "./_helpers.ts";
 
 const SERVER = new URL("./testdata/multicore_server.ts", import.meta.url);
 const encoder = new TextEncoder();
@@ -470,40 +471,26 @@ Deno.test("TcpServer workers rejects bad options clearly", () => {
 });
 
 /** Starts an example with --unstable-net; resolves with its port. */
-async function startExampleProcess(
-  name: string,
-  args: string[],
-): Promise<{ child: Deno.ChildProcess; port: number; lines: Lines }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--unstable-net",
-      "--allow-net",
-      "--allow-read",
-      new URL(`../examples/${name}`, import.meta.url).href,
-      "--port",
-      "0",
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const lines = new Lines(child.stdout);
-  const first = await lines.next();
-  const port = Number(first!.split(":").at(-1));
-  return { child, port, lines };
+// An example with `--workers`: needs --unstable-net (reusePort) and
+// --allow-read (the Workers load the handler module).
+function startWorkersExample(name: string, args: string[]): Promise<Example> {
+  return startExample(name, {
+    args,
+    permissions: ["--unstable-net", "--allow-net", "--allow-read"],
+    readStdout: true,
+  });
 }
 
-async function stopExampleProcess(
-  example: { child: Deno.ChildProcess; lines: Lines },
-): Promise<void> {
+// SIGTERM must end it with exit code 0.
+async function stopWorkersExample(example: Example): Promise<void> {
   example.child.kill("SIGTERM");
   assertEquals((await example.child.status).code, 0);
-  await example.lines.cancel();
+  await example.stdout.cancel();
+  await example.stderr;
 }
 
 Deno.test("examples/chat_server.ts --workers 2 broadcasts chat lines across Workers", async () => {
-  const chat = await startExampleProcess("chat_server.ts", ["--workers", "2"]);
+  const chat = await startWorkersExample("chat_server.ts", ["--workers", "2"]);
   const clients: Client[] = [];
   try {
     // guest<id>: the id's low byte is the Worker; open until both serve.
@@ -541,12 +528,15 @@ Deno.test("examples/chat_server.ts --workers 2 broadcasts chat lines across Work
     }
   } finally {
     for (const c of clients) c.close();
-    await stopExampleProcess(chat);
+    await stopWorkersExample(chat);
   }
 });
 
-Deno.test("examples/http_hello.ts --workers 2 answers from two Worker threads", async () => {
-  const hello = await startExampleProcess("http_hello.ts", ["--workers", "2"]);
+Deno.test("examples/http_hello/main.ts --workers 2 answers from two Worker threads", async () => {
+  const hello = await startWorkersExample("http_hello/main.ts", [
+    "--workers",
+    "2",
+  ]);
   try {
     let threads = 0;
     for (const entry of Deno.readDirSync(`/proc/${hello.child.pid}/task`)) {
@@ -564,7 +554,7 @@ Deno.test("examples/http_hello.ts --workers 2 answers from two Worker threads", 
       assert((await response.text()).length > 0);
     }
   } finally {
-    await stopExampleProcess(hello);
+    await stopWorkersExample(hello);
   }
 });
 
