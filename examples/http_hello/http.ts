@@ -61,6 +61,53 @@ function latin1(bytes: Uint8Array, start: number, end: number): string {
   return s;
 }
 
+// Strings the hot path hands out without building them byte by byte.
+const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"];
+const NAMES = [
+  "host",
+  "connection",
+  "content-length",
+  "transfer-encoding",
+  "user-agent",
+  "accept",
+];
+
+/** `b[start..end]` as one of `known` (ASCII case-insensitively when `fold`), else undefined. */
+function interned(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  known: readonly string[],
+  fold: boolean,
+): string | undefined {
+  const len = end - start;
+  next: for (const s of known) {
+    if (s.length !== len) continue;
+    for (let i = 0; i < len; i++) {
+      const c = b[start + i]!;
+      if (c !== s.charCodeAt(i) && !(fold && (c | 32) === s.charCodeAt(i))) {
+        continue next;
+      }
+    }
+    return s;
+  }
+  return undefined;
+}
+
+/** Whether `b[start..end]` is `HTTP/1.` followed by digit `minor`. */
+function isHttp1(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  minor: number,
+): boolean {
+  if (end - start !== 8 || b[start + 7] !== 48 + minor || b[start + 6] !== 46) {
+    return false;
+  }
+  for (let k = 0; k < 5; k++) if (b[start + k] !== HTTP_SLASH[k]) return false;
+  return b[start + 5] === 49;
+}
+
 /** Index of CRLF CRLF at or after `from` in `b[..end]`, else -1. */
 function findHeadEnd(b: Uint8Array, from: number, end: number): number {
   for (let i = from; i + 3 < end; i++) {
@@ -361,19 +408,22 @@ export class HttpRequestParser {
     if (i === start || b[i] !== SP) {
       return { status: 400, message: "malformed method" };
     }
-    const method = latin1(b, start, i);
+    const method = interned(b, start, i, METHODS, false) ?? latin1(b, start, i);
     const t0 = ++i;
     while (i < lineEnd && b[i]! > SP && b[i]! < 127) i++;
     if (i === t0 || b[i] !== SP) {
       return { status: 400, message: "malformed request target" };
     }
-    const target = latin1(b, t0, i);
-    const v = latin1(b, i + 1, lineEnd);
+    const target = i === t0 + 1 && b[t0] === 47 ? "/" : latin1(b, t0, i);
     let version: HttpRequest["version"];
-    if (v === "HTTP/1.1") version = "HTTP/1.1";
-    else if (v === "HTTP/1.0") version = "HTTP/1.0";
-    else if (/^HTTP\/\d\.\d$/.test(v)) {
-      return { status: 505, message: `unsupported version ${v}` };
+    const v = i + 1;
+    if (isHttp1(b, v, lineEnd, 1)) version = "HTTP/1.1";
+    else if (isHttp1(b, v, lineEnd, 0)) version = "HTTP/1.0";
+    else if (/^HTTP\/\d\.\d$/.test(latin1(b, v, lineEnd))) {
+      return {
+        status: 505,
+        message: `unsupported version ${latin1(b, v, lineEnd)}`,
+      };
     } else return { status: 400, message: "malformed HTTP version" };
 
     const headers: [string, string][] = [];
@@ -394,7 +444,8 @@ export class HttpRequestParser {
       if (k === p || b[k] !== COLON) {
         return { status: 400, message: "malformed header field name" };
       }
-      const name = latin1(b, p, k).toLowerCase();
+      const name = interned(b, p, k, NAMES, true) ??
+        latin1(b, p, k).toLowerCase();
       let vs = k + 1, ve = lineEnd;
       while (vs < ve && (b[vs] === SP || b[vs] === HTAB)) vs++;
       while (ve > vs && (b[ve - 1] === SP || b[ve - 1] === HTAB)) ve--;
@@ -445,7 +496,7 @@ export class HttpRequestParser {
     if (contentLength > this.#maxBodyBytes) {
       return { status: 413, message: "request body too large" };
     }
-    const tokens = conn.split(",").map((s) => s.trim());
+    const tokens = conn === "" ? [] : conn.split(",").map((s) => s.trim());
     const keepAlive = version === "HTTP/1.1"
       ? !tokens.includes("close")
       : tokens.includes("keep-alive");
@@ -494,7 +545,10 @@ export class HelloResponses {
     this.#now = now;
   }
 
-  /** The response to `request` (HEAD gets the head only). */
+  /**
+   * The response to `request` (HEAD gets the head only). The array is
+   * cached and never modified: it may be queued without a copy.
+   */
   for(request: HttpRequest): Uint8Array {
     const second = Math.floor(this.#now() / 1000);
     if (second !== this.#second) {

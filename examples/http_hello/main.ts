@@ -13,6 +13,7 @@
 
 import {
   type NetworkHandler,
+  type SendOptions,
   type ServerContext,
   shutdownOnSignals,
   TcpServer,
@@ -50,6 +51,8 @@ export interface HelloHandler extends NetworkHandler<HttpRequestParser> {
   sweepHeads(ctx: ServerContext<HttpRequestParser>): void;
 }
 
+const NO_COPY: SendOptions = { copy: false };
+
 const HEADER_TIMEOUT = errorResponse({
   status: 408,
   message: "request header timeout",
@@ -73,12 +76,20 @@ export function helloHandler(
     ctx.closeConnection(id);
   };
   const responses = new HelloResponses();
-  // One scratch buffer for all connections: responses to a batch of
-  // pipelined requests are gathered and queued with one sendTo (which copies).
+  // The responses to one read's requests are queued with one sendTo. The
+  // usual batch is one request: its cached response (never modified) is
+  // queued as is, without a copy. Larger batches are gathered in one scratch
+  // buffer for all connections, which sendTo copies.
+  let first: Uint8Array | undefined;
   let out = new Uint8Array(16384);
   let outLen = 0;
   let close = false;
   const add = (bytes: Uint8Array): void => {
+    if (first !== undefined) {
+      const held = first;
+      first = undefined;
+      add(held);
+    }
     if (outLen + bytes.length > out.length) {
       const grown = new Uint8Array(
         Math.max(out.length * 2, outLen + bytes.length),
@@ -90,7 +101,9 @@ export function helloHandler(
     outLen += bytes.length;
   };
   const onRequest = (req: Parameters<typeof responses.for>[0]): void => {
-    add(responses.for(req));
+    const res = responses.for(req);
+    if (first === undefined && outLen === 0) first = res;
+    else add(res);
     if (!req.keepAlive) close = true;
   };
   return {
@@ -110,6 +123,7 @@ export function helloHandler(
           return;
         }
       }
+      first = undefined;
       outLen = 0;
       close = false;
       const error = parser.push(data, onRequest);
@@ -117,11 +131,14 @@ export function helloHandler(
         add(errorResponse(error));
         close = true;
       }
-      if (outLen > 0) ctx.sendTo(id, out.subarray(0, outLen));
+      const answered = first !== undefined || outLen > 0;
+      if (first !== undefined) ctx.sendTo(id, first, NO_COPY);
+      else if (outLen > 0) ctx.sendTo(id, out.subarray(0, outLen));
+      first = undefined;
       if (close) ctx.closeConnection(id);
       else if (parser.headPending) {
         // A new head (a request was answered, so any older one is done).
-        if (outLen > 0 || !heads.has(id)) heads.set(id, performance.now());
+        if (answered || !heads.has(id)) heads.set(id, performance.now());
       } else if (heads.size > 0) heads.delete(id);
     },
     onDisconnect(_ctx, id) {

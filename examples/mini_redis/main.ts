@@ -14,6 +14,7 @@
 
 import {
   type NetworkHandler,
+  type SendOptions,
   type ServerContext,
   shutdownOnSignals,
   TcpServer,
@@ -33,6 +34,7 @@ import { MiniRedisStore } from "./store.ts";
 // Replies gathered beyond this are queued before the next command runs.
 const FLUSH_AT = 65536;
 const NOTHING = new Uint8Array(0);
+const NO_COPY: SendOptions = { copy: false };
 
 /** The mini-redis handler over one shared keyspace. */
 export function miniRedisHandler(
@@ -51,10 +53,10 @@ export function miniRedisHandler(
   let full = false;
   // Set when a sendTo cut the peer as a slow consumer: nothing more to send.
   let gone = false;
-  const send = (bytes: Uint8Array): void => {
+  const send = (bytes: Uint8Array, options?: SendOptions): void => {
     // A reply goes out whole even over the high-water mark (a bulk's header
     // and bytes are separate sends): `full` only stops the next command.
-    if (bytes.length === 0 || gone || ctx.sendTo(id, bytes)) return;
+    if (bytes.length === 0 || gone || ctx.sendTo(id, bytes, options)) return;
     full = true;
     gone = !ctx.has(id);
   };
@@ -92,7 +94,11 @@ export function miniRedisHandler(
       out.error(`ERR ${error.message}`);
       close = true;
     }
-    send(out.view());
+    // A lone constant reply (+PONG, +OK, ...) is shared and never modified:
+    // queued without a copy (the usual case without pipelining).
+    const constant = out.constant;
+    if (constant !== undefined) send(constant, NO_COPY);
+    else send(out.view());
     if (close) c.closeConnection(i);
   };
   return {

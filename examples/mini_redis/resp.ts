@@ -458,6 +458,8 @@ export type RespSink = (bytes: Uint8Array) => void;
 export class RespWriter {
   #buf = new Uint8Array(16384);
   #len = 0;
+  // The shared constant that is all there is since the last reset(), if so.
+  #only: Uint8Array | undefined;
   readonly #sink: RespSink | undefined;
   readonly #largeBulk: number;
 
@@ -476,9 +478,21 @@ export class RespWriter {
     return this.#buf.subarray(0, this.#len);
   }
 
+  /**
+   * When the replies since the last `reset()` are one constant reply (such
+   * as `+PONG` or `+OK`): that reply, a shared array that is never modified
+   * (it may be sent without a copy). Else undefined.
+   */
+  get constant(): Uint8Array | undefined {
+    return this.#only !== undefined && this.#len === this.#only.length
+      ? this.#only
+      : undefined;
+  }
+
   /** Forgets the replies (keeps the buffer). */
   reset(): void {
     this.#len = 0;
+    this.#only = undefined;
   }
 
   /** Raw bytes. */
@@ -488,6 +502,12 @@ export class RespWriter {
     this.#len += bytes.length;
   }
 
+  // One of the constant replies below.
+  #constant(bytes: Uint8Array): void {
+    if (this.#len === 0) this.#only = bytes;
+    this.raw(bytes);
+  }
+
   #ascii(s: string): void {
     this.#ensure(s.length);
     for (let i = 0; i < s.length; i++) this.#buf[this.#len++] = s.charCodeAt(i);
@@ -495,11 +515,11 @@ export class RespWriter {
 
   /** `+OK`. */
   ok(): void {
-    this.raw(OK);
+    this.#constant(OK);
   }
   /** `+PONG`. */
   pong(): void {
-    this.raw(PONG);
+    this.#constant(PONG);
   }
   /** A simple string (no CR/LF inside). */
   simple(s: string): void {
@@ -511,8 +531,8 @@ export class RespWriter {
   }
   /** An integer reply (a non-integer is truncated, clamped to 64 bits). */
   integer(n: number | bigint): void {
-    if (n === 0) this.raw(ZERO);
-    else if (n === 1) this.raw(ONE);
+    if (n === 0) this.#constant(ZERO);
+    else if (n === 1) this.#constant(ONE);
     else if (typeof n === "number" && Number.isSafeInteger(n)) {
       // Digits written in place: no string per reply.
       this.#ensure(20);
@@ -550,7 +570,7 @@ export class RespWriter {
   /** A bulk string, or the null bulk for null. */
   bulk(bytes: Uint8Array | null): void {
     if (bytes === null) {
-      this.raw(NIL);
+      this.#constant(NIL);
       return;
     }
     this.#header(36, /* $ */ bytes.length);
@@ -558,6 +578,7 @@ export class RespWriter {
     if (bytes.length >= this.#largeBulk && sink !== undefined) {
       sink(this.view());
       this.#len = 0;
+      this.#only = undefined;
       sink(bytes);
     } else this.raw(bytes);
     this.raw(CRLF);

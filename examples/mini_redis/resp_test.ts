@@ -193,3 +193,26 @@ Deno.test("RespWriter hands a large bulk to its sink without copying it", () => 
   ]);
   assertEquals(dec.decode(w.view()), "\r\n$5\r\nsmall\r\n");
 });
+
+Deno.test("RespWriter reports a lone constant reply, and nothing else", () => {
+  const w = new RespWriter((b) => void b, 8);
+  w.pong();
+  assertEquals(dec.decode(w.constant!), "+PONG\r\n");
+  w.ok();
+  assertEquals(w.constant, undefined); // two replies
+  w.reset();
+  w.ok();
+  assertEquals(dec.decode(w.constant!), "+OK\r\n");
+  w.reset();
+  w.bulk(enc.encode("abc"));
+  assertEquals(w.constant, undefined); // built in the buffer
+  w.reset();
+  w.bulk(null);
+  assertEquals(dec.decode(w.constant!), "$-1\r\n");
+  // A large bulk empties the buffer through the sink: what follows is not
+  // the constant, even at its length.
+  w.bulk(enc.encode("0123456789"));
+  w.raw(enc.encode("abc"));
+  assertEquals(w.length, 5);
+  assertEquals(w.constant, undefined);
+});

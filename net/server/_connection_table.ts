@@ -16,6 +16,7 @@ import type { FramingTable } from "./_framing.ts";
 import type {
   BroadcastOptions,
   CloseConnectionOptions,
+  SendOptions,
   ServerContext,
 } from "./server_context.ts";
 import { DIRECT } from "../proxy/_server_proxy.ts";
@@ -58,6 +59,8 @@ export class ConnectionTable<T, E = Uint8Array>
   readonly #checkEveryWrite: boolean;
   /** The `data` of the event being dispatched (the loop may adopt it). */
   #current: Uint8Array | undefined;
+  /** Whose `onData` runs (its `lastActive` was just stamped). */
+  #currentRecord: ConnectionRecord<T> | undefined;
   /** The record being reported to onDisconnect: its data stays readable. */
   #departing: ConnectionRecord<T> | undefined;
   /** The PROXY handshakes (made on first use). */
@@ -192,15 +195,18 @@ export class ConnectionTable<T, E = Uint8Array>
       this.counters.bytesReceived += data.length;
       this.counters.dataEvents++;
       this.#current = data;
+      this.#currentRecord = record;
       try {
         const result = this.#handler.onData!(this, record.id, data);
         if (result !== undefined) this.#watch(record, result);
       } catch (error) {
         this.#current = undefined;
+        this.#currentRecord = undefined;
         this.#handlerFailed(record, error);
         return;
       }
       this.#current = undefined;
+      this.#currentRecord = undefined;
       if (!record.open) return;
     }
     if (event.writable && record.wantWritable) {
@@ -421,13 +427,18 @@ export class ConnectionTable<T, E = Uint8Array>
 
   // ServerContext
 
-  sendTo(id: number, bytes: Uint8Array | string): boolean {
+  sendTo(
+    id: number,
+    bytes: Uint8Array | string,
+    options?: SendOptions,
+  ): boolean {
     const record = this.#sendable(id);
     // The loop takes over the buffer of the event being dispatched (echo
     // without a copy) and copies it itself if it is written twice; any other
-    // caller buffer is copied here because the loop does not copy.
+    // caller buffer is copied here because the loop does not copy, unless
+    // the caller promises not to change it (`copy: false`).
     const owned = typeof bytes !== "string" &&
-        bytes.buffer === this.#current?.buffer
+        (options?.copy === false || bytes.buffer === this.#current?.buffer)
       ? bytes
       : toBytes(bytes);
     return this.#queue(record, owned);
@@ -464,7 +475,10 @@ export class ConnectionTable<T, E = Uint8Array>
     // loop the server created); only then is the queue size looked up.
     const below = loop.write(record.token, bytes);
     this.counters.bytesQueued += bytes.length;
-    if (record.idleTimer !== undefined) record.lastActive = performance.now();
+    // A reply from within the peer's own onData: stamped on arrival already.
+    if (record.idleTimer !== undefined && record !== this.#currentRecord) {
+      record.lastActive = performance.now();
+    }
     if (below && !this.#checkEveryWrite) return true;
     const pending = loop.pendingWriteBytes(record.token);
     if (pending > this.#settings.maxWriteBuffer) {

@@ -8,6 +8,7 @@ import type { ProxyInfo } from "../proxy/proxy_info.ts";
 import type {
   BroadcastOptions,
   CloseConnectionOptions,
+  SendOptions,
   ServerContext,
 } from "./server_context.ts";
 import {
@@ -55,13 +56,17 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
     return owner === this.index ? undefined : this.outboxes[owner];
   }
 
-  sendTo(id: number, bytes: Uint8Array | string): boolean {
+  sendTo(
+    id: number,
+    bytes: Uint8Array | string,
+    options?: SendOptions,
+  ): boolean {
     const outbox = this.#outboxOf(id);
     if (outbox === undefined || !this.remote.has(id)) {
       if (this.table === undefined || ownerOf(id) !== this.index) {
         throw new ConnectionNotFoundError(id);
       }
-      return this.table.sendTo(id, bytes);
+      return this.table.sendTo(id, bytes, options);
     }
     return outbox.send(encodeMessage(OP_SEND, id, bytes));
   }

@@ -24,6 +24,32 @@ export interface BroadcastOptions {
 }
 
 /**
+ * Options of {@linkcode ServerContext.sendTo}.
+ *
+ * @example Usage
+ * ```ts
+ * import type { NetworkHandler, SendOptions } from "@millrace/io/net";
+ *
+ * const PONG = new TextEncoder().encode("+PONG\r\n"); // never modified
+ * const noCopy: SendOptions = { copy: false };
+ * const pong: NetworkHandler = {
+ *   onData(ctx, id) {
+ *     ctx.sendTo(id, PONG, noCopy); // queued as is: no allocation, no copy
+ *   },
+ * };
+ * ```
+ */
+export interface SendOptions {
+  /**
+   * Whether the bytes are copied before they are queued. With `false` the
+   * array itself is queued (no allocation, no copy), so it must not change
+   * until it is written: for precomputed replies, or a buffer the handler
+   * hands over for good. A string is always encoded. @default {true}
+   */
+  copy?: boolean;
+}
+
+/**
  * Options of {@linkcode ServerContext.closeConnection}.
  *
  * @example Usage
@@ -71,7 +97,7 @@ export interface CloseConnectionOptions {
 export interface ServerContext<T = unknown, E = Uint8Array> {
   /**
    * Queues bytes (a string is UTF-8 encoded) for connection `id`. The bytes
-   * are copied, written in order and never interleaved with another write to
+   * are copied (unless `options.copy` is `false`), written in order and never interleaved with another write to
    * the same connection. Never fails for lack of buffer space: returns `false`
    * once the queue is above the high-water mark (wait for `onWritable`), and
    * disconnects the peer with reason `"slow consumer"` above `maxWriteBuffer`.
@@ -104,12 +130,17 @@ export interface ServerContext<T = unknown, E = Uint8Array> {
    *
    * @param id The connection.
    * @param bytes What to send.
+   * @param options Whether to copy the bytes (by default they are).
    * @returns `false` once the queue is above the high-water mark.
    * @throws {ConnectionNotFoundError} If no open connection has this id.
    * @throws {NetError} With kind `"closed"` if the connection's write side is
    * already shut (during a graceful shutdown).
    */
-  sendTo(id: number, bytes: Uint8Array | string): boolean;
+  sendTo(
+    id: number,
+    bytes: Uint8Array | string,
+    options?: SendOptions,
+  ): boolean;
   /**
    * Queues the same bytes for every open connection (but `except`). The bytes
    * are copied once and that one buffer is shared by all the writes.

@@ -899,3 +899,25 @@ Deno.test("TcpServer.shutdown() bounds timeoutMs (Infinity would fire at once)",
   await server.shutdown({ timeoutMs: 100 });
   await running;
 });
+
+Deno.test("TcpServer: sendTo copies the bytes unless told not to ({ copy: false })", async () => {
+  const { server, running } = serve({
+    onData(ctx, id) {
+      // Both writes go out after this callback: what the peer reads shows
+      // whether sendTo kept a copy or the caller's array.
+      const copied = encoder.encode("aa");
+      const shared = encoder.encode("bb");
+      ctx.sendTo(id, copied);
+      ctx.sendTo(id, shared, { copy: false });
+      copied.fill(120);
+      shared.fill(121);
+    },
+  });
+  try {
+    using conn = await connectTo(server.addr);
+    await conn.write(encoder.encode("go"));
+    assertEquals(decoder.decode(await readN(conn, 4)), "aayy");
+  } finally {
+    await stop(server, running);
+  }
+});
