@@ -180,6 +180,10 @@ export class HttpRequestParser {
   #remaining = 0; // body or chunk bytes still to skip
   #request: HttpRequest | undefined;
   #error: HttpParseError | undefined;
+  // The value strings of the previous head's first fields and their bytes:
+  // a keep-alive client repeats them (Host, User-Agent ...), so the next
+  // head compares bytes instead of building the same strings again.
+  readonly #seen: { bytes: Uint8Array; value: string }[] = [];
 
   constructor(limits: HttpLimits = {}) {
     this.#maxRequestLine = limits.maxRequestLine ?? 8192;
@@ -390,6 +394,24 @@ export class HttpRequestParser {
     this.#scanFrom = Math.max(0, scanAt - from);
   }
 
+  // b[start..end] as a string, reused from the previous head's field `i`
+  // when the bytes are the same.
+  #value(b: Uint8Array, start: number, end: number, i: number): string {
+    const len = end - start;
+    const seen = this.#seen[i];
+    if (seen !== undefined && seen.bytes.length === len) {
+      const bytes = seen.bytes;
+      let k = 0;
+      while (k < len && bytes[k] === b[start + k]) k++;
+      if (k === len) return seen.value;
+    }
+    const value = latin1(b, start, end);
+    if (i < 4 && len <= 256) {
+      this.#seen[i] = { bytes: b.slice(start, end), value };
+    }
+    return value;
+  }
+
   #parseHead(
     b: Uint8Array,
     start: number,
@@ -455,7 +477,7 @@ export class HttpRequestParser {
           return { status: 400, message: "invalid character in header value" };
         }
       }
-      const value = latin1(b, vs, ve);
+      const value = this.#value(b, vs, ve, headers.length);
       headers.push([name, value]);
       if (name === "host") host++;
       else if (name === "content-length") {
@@ -496,10 +518,13 @@ export class HttpRequestParser {
     if (contentLength > this.#maxBodyBytes) {
       return { status: 413, message: "request body too large" };
     }
-    const tokens = conn === "" ? [] : conn.split(",").map((s) => s.trim());
-    const keepAlive = version === "HTTP/1.1"
-      ? !tokens.includes("close")
-      : tokens.includes("keep-alive");
+    let keepAlive = version === "HTTP/1.1";
+    if (conn !== "") {
+      const tokens = conn.split(",").map((s) => s.trim());
+      keepAlive = keepAlive
+        ? !tokens.includes("close")
+        : tokens.includes("keep-alive");
+    }
     this.#request = {
       method,
       target,
