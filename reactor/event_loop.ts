@@ -701,6 +701,7 @@ export class EventLoop implements AsyncDisposable {
       bytesRead: core.bytesRead,
       bytesWritten: core.bytesWritten,
       registeredSources: core.entries.size,
+      closingSources: core.closers.size,
       pendingTimers: core.timers.size,
       pendingCompute: this.#compute.pending,
       handlerErrors: core.handlerErrors,

@@ -171,7 +171,8 @@ export interface FlushOptions {
  * const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
  * loop.register(conn, 1, Interest.READABLE, () => {});
  * loop.write(1, new TextEncoder().encode("bye"));
- * const options: CloseOptions = { flush: true };
+ * // Write "bye" out, then wait at most 100 ms for the peer's end of stream.
+ * const options: CloseOptions = { flush: true, lingerMs: 100 };
  * await loop.close(1, options);
  * assertEquals(loop.has(1), false);
  * ```
@@ -252,6 +253,11 @@ export interface EventLoopMetrics {
   bytesWritten: number;
   /** Sources registered now. */
   registeredSources: number;
+  /**
+   * Connections closing gracefully now (`close(token, { flush: true })`):
+   * deregistered, still writing their queue or lingering.
+   */
+  closingSources: number;
   /** Timers scheduled now (callback timers and Timer sources). */
   pendingTimers: number;
   /** Compute tasks spawned and not settled. */

@@ -62,12 +62,14 @@ Deno.test("close({ flush: true }) with unread input: a slow peer still gets ever
   const closed = loop.close(1, { flush: true });
   // Deregistered at once: no more events, the token is free.
   assertEquals(loop.has(1), false);
+  assertEquals(loop.metrics().closingSources, 1);
   const seen = events.length;
   // Input that arrives during the linger is discarded, not delivered.
   await peer.write(new Uint8Array(10).fill(8));
   const { got, error } = await reading;
   peer.close();
   await closed;
+  assertEquals(loop.metrics().closingSources, 0);
   assertEquals(error, undefined);
   assertEquals(got.length, payload.length);
   assertEquals(firstDifference(got, payload), -1);
@@ -178,4 +180,34 @@ Deno.test("TcpServer closeConnection() (flush) with input still arriving: the sl
     await server.shutdown();
     await serving;
   }
+});
+
+Deno.test("close({ flush: true }) on a TLS connection: the peer gets every byte, then end of stream", async () => {
+  const cert = await Deno.readTextFile(
+    new URL("./testdata/tls_cert.pem", import.meta.url),
+  );
+  const key = await Deno.readTextFile(
+    new URL("./testdata/tls_key.pem", import.meta.url),
+  );
+  await using loop = new EventLoop();
+  using listener = Deno.listenTls({ hostname: HOST, port: 0, cert, key });
+  const connecting = Deno.connectTls({
+    hostname: HOST,
+    port: listener.addr.port,
+    caCerts: [cert],
+  });
+  const conn = await listener.accept();
+  const peer = await connecting;
+  loop.register(conn, 1, Interest.WRITABLE, () => {});
+  await peer.write(new Uint8Array(100).fill(7)); // never read by the loop
+  const payload = pattern(MIB, 9);
+  loop.write(1, payload);
+  const reading = readSlowly(peer);
+  const closed = loop.close(1, { flush: true });
+  const { got, error } = await reading;
+  peer.close();
+  await closed;
+  assertEquals(error, undefined);
+  assertEquals(got.length, payload.length);
+  assertEquals(firstDifference(got, payload), -1);
 });
