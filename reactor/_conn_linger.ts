@@ -66,7 +66,13 @@ async function flushThenLinger(
         // The write failed or the wait was cut short: close now.
       }
     }
-    if (lingerMs > 0 && !signal.aborted && !e.writeFailed && !e.closing) {
+    // After the peer's end of stream nothing more can arrive, so nothing
+    // can be left unread: no linger needed (the common close after EOF).
+    const peerDone = e.eofSeen || e.readEof;
+    if (
+      lingerMs > 0 && !peerDone && !signal.aborted && !e.writeFailed &&
+      !e.closing
+    ) {
       await linger(e, lingerMs, signal);
     }
   } finally {
