@@ -6,7 +6,7 @@
 //   - ping-pong 64 B x 50 conns: server CPU µs per round trip, workers 0
 //     (today's loop) vs 1 vs 2 (C load generator, bench/peers/loadgen.c);
 //   - 200 µs-CPU handler: req/s, workers 1 vs 2;
-//   - HTTP hello under wrk: examples/http_hello.ts --workers 2 vs
+//   - HTTP hello under wrk: examples/http_hello/main.ts --workers 2 vs
 //     `deno serve --parallel` (DENO_JOBS=2);
 //   - Channel: messages/s and ns per message, one Worker sending 64 B.
 import {
@@ -258,20 +258,20 @@ if (await which("wrk")) {
   rows.push("| HTTP hello, wrk -t1 -c50 | req/s | server CPU µs/req | p99 |");
   rows.push("| --- | --- | --- | --- |");
   const peers: [string, string[], string | undefined][] = [
-    ["http_hello.ts (one loop, today)", [
+    ["http_hello/main.ts (one loop, today)", [
       Deno.execPath(),
       "run",
       "-A",
-      "examples/http_hello.ts",
+      "examples/http_hello/main.ts",
       "--port",
       "0",
     ], undefined],
-    ["http_hello.ts --workers 2", [
+    ["http_hello/main.ts --workers 2", [
       Deno.execPath(),
       "run",
       "-A",
       "--unstable-net",
-      "examples/http_hello.ts",
+      "examples/http_hello/main.ts",
       "--port",
       "0",
       "--workers",

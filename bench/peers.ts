@@ -233,10 +233,10 @@ function httpPeers(bins: { http: string }): Peer[] {
     });
   }
   peers.push(
-    ...optionalPeer("examples/http_hello.ts", {
+    ...optionalPeer("examples/http_hello/main.ts", {
       id: "http_hello",
       label: "millrace http_hello",
-      cmd: denoRun("examples/http_hello.ts"),
+      cmd: denoRun("examples/http_hello/main.ts"),
     }),
   );
   return peers;
@@ -262,10 +262,10 @@ function redisPeers(): Peer[] {
         "warning",
       ],
     },
-    ...optionalPeer("examples/mini_redis.ts", {
+    ...optionalPeer("examples/mini_redis/main.ts", {
       id: "mini_redis",
       label: "millrace mini_redis",
-      cmd: denoRun("examples/mini_redis.ts"),
+      cmd: denoRun("examples/mini_redis/main.ts"),
     }),
   ];
 }

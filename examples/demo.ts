@@ -14,7 +14,7 @@ import { type Event, EventLoop, Interest } from "@millrace/io/reactor";
 import { TcpServerConfig, TcpStream } from "@millrace/io/net";
 import { ComputePool, TaskPriority } from "@millrace/io/compute";
 import { createChatServer } from "./chat_server.ts";
-import type * as Tasks from "./_compute_tasks.ts";
+import type * as Tasks from "./compute_server/tasks.ts";
 import { formatAddr, print } from "./_args.ts";
 
 const encoder = new TextEncoder();
@@ -175,7 +175,7 @@ async function chat(): Promise<void> {
 async function compute(): Promise<void> {
   heading("compute: a critical job overtakes twelve low ones");
   await using pool = new ComputePool<typeof Tasks>(
-    new URL("./_compute_tasks.ts", import.meta.url),
+    new URL("./compute_server/tasks.ts", import.meta.url),
     { workers: 2 },
   );
   await pool.ready();

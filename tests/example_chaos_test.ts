@@ -18,7 +18,7 @@ function chaosSeed(): number {
 const servers = [
   { protocol: "echo", file: "echo_server.ts", burstBytes: 16 << 20 },
   { protocol: "chat", file: "chat_server.ts", burstBytes: 1 << 20 },
-  { protocol: "redis", file: "mini_redis.ts", burstBytes: 16 << 20 },
+  { protocol: "redis", file: "mini_redis/main.ts", burstBytes: 16 << 20 },
 ] as const;
 
 for (const { protocol, file, burstBytes } of servers) {
@@ -35,7 +35,7 @@ for (const { protocol, file, burstBytes } of servers) {
         connections: 30,
         concurrency: 6,
         burstBytes,
-        deadlineMs: 60_000,
+        deadlineMs: 30_000,
       });
       // deno-lint-ignore no-console
       console.log(JSON.stringify(report));

@@ -1,4 +1,4 @@
-// Hostile clients against examples/compute_server.ts run as a subprocess: a
+// Hostile clients against examples/compute_server/main.ts run as a subprocess: a
 // job flood beyond the per-client limit, a client that vanishes with jobs
 // queued, garbage and overlong lines. Each gets error lines or its own jobs
 // cancelled; the pool is not monopolised; other clients are served.
@@ -54,7 +54,7 @@ async function stats(ex: Example): Promise<PoolStats> {
 }
 
 Deno.test("hostile compute server: floods, vanishing clients and garbage cost only their sender", async () => {
-  await using ex = await startExample("compute_server.ts", {
+  await using ex = await startExample("compute_server/main.ts", {
     args: ["--workers", "2", "--iterations", "20000"],
     permissions: ["-A"],
   });

@@ -1,11 +1,11 @@
-// examples/compute_server.ts as a subprocess, driven over TCP: jobs by line,
+// examples/compute_server/main.ts as a subprocess, driven over TCP: jobs by line,
 // answers computed in the pool, a critical job overtaking queued low ones,
 // stats, cancellation on disconnect, exit 0 on SIGTERM.
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { hash } from "../examples/_compute_tasks.ts";
+import { hash } from "../examples/compute_server/tasks.ts";
 
-const EXAMPLE = new URL("../examples/compute_server.ts", import.meta.url);
+const EXAMPLE = new URL("../examples/compute_server/main.ts", import.meta.url);
 const encoder = new TextEncoder();
 const ITERATIONS = 300_000;
 
@@ -46,7 +46,7 @@ async function firstLine(stream: ReadableStream<Uint8Array>): Promise<{
   return { line: text.split("\n")[0]!, rest: reader };
 }
 
-Deno.test("examples/compute_server.ts answers jobs from the pool, by priority, and exits 0 on SIGTERM", async () => {
+Deno.test("examples/compute_server/main.ts answers jobs from the pool, by priority, and exits 0 on SIGTERM", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -149,7 +149,7 @@ Deno.test("examples/compute_server.ts answers jobs from the pool, by priority, a
 });
 
 Deno.test("computeDemo() (for deno task demo) shows a critical job overtaking low ones and stops everything", async () => {
-  const { computeDemo } = await import("../examples/compute_server.ts");
+  const { computeDemo } = await import("../examples/compute_server/main.ts");
   const lines = await computeDemo();
   const answers = lines.filter((l) => /^server> hash \d+ [0-9a-f]{8}$/.test(l));
   assertEquals(answers.length, 9);

@@ -1,4 +1,4 @@
-// Hostile peers against examples/http_hello.ts run as a subprocess: garbage,
+// Hostile peers against examples/http_hello/main.ts run as a subprocess: garbage,
 // oversized request lines and headers, huge declared bodies, broken chunked
 // bodies, pipelined floods from peers that do or do not read. The server must
 // answer with an error status or close that connection, keep serving a
@@ -207,7 +207,9 @@ const CASES: [string, () => Uint8Array, RegExp][] = [
 ];
 
 Deno.test("hostile http: malformed and oversized requests get an error status and a close; the server keeps serving", async () => {
-  await using ex = await startExample("http_hello.ts", { permissions: ["-A"] });
+  await using ex = await startExample("http_hello/main.ts", {
+    permissions: ["-A"],
+  });
   await wellBehaved(ex);
   for (const [what, wire, status] of CASES) {
     const { text } = await hostileExchange(ex, wire());
@@ -224,7 +226,9 @@ Deno.test("hostile http: malformed and oversized requests get an error status an
 });
 
 Deno.test("hostile http: a pipelined flood is answered in full and in order, RSS bounded", async () => {
-  await using ex = await startExample("http_hello.ts", { permissions: ["-A"] });
+  await using ex = await startExample("http_hello/main.ts", {
+    permissions: ["-A"],
+  });
   await wellBehaved(ex);
   const rss0 = ex.rssKiB();
   const N = 30_000;
@@ -259,7 +263,9 @@ Deno.test("hostile http: a pipelined flood is answered in full and in order, RSS
 });
 
 Deno.test("hostile http: a pipelining peer that never reads is paced by backpressure; memory stays bounded", async () => {
-  await using ex = await startExample("http_hello.ts", { permissions: ["-A"] });
+  await using ex = await startExample("http_hello/main.ts", {
+    permissions: ["-A"],
+  });
   await wellBehaved(ex);
   const rss0 = ex.rssKiB();
   const c = await connect(ex.port);
@@ -290,7 +296,9 @@ Deno.test("hostile http: a pipelining peer that never reads is paced by backpres
 });
 
 Deno.test("hostile http: many half-sent heads are held within their limits and released", async () => {
-  await using ex = await startExample("http_hello.ts", { permissions: ["-A"] });
+  await using ex = await startExample("http_hello/main.ts", {
+    permissions: ["-A"],
+  });
   await wellBehaved(ex);
   const rss0 = ex.rssKiB();
   const PEERS = 100;
@@ -323,7 +331,7 @@ Deno.test("hostile http: many half-sent heads are held within their limits and r
 });
 
 Deno.test("hostile http: a silent peer is closed by --idle-timeout; others unaffected", async () => {
-  await using ex = await startExample("http_hello.ts", {
+  await using ex = await startExample("http_hello/main.ts", {
     args: ["--idle-timeout", "300"],
     permissions: ["-A"],
   });
@@ -351,7 +359,7 @@ Deno.test("hostile http: a silent peer is closed by --idle-timeout; others unaff
 // allow; --header-timeout-ms bounds the whole head (Node's headersTimeout).
 Deno.test("hostile http: a slowloris head trickling under the idle timeout gets 408 and a close", async () => {
   const IDLE = 300;
-  await using ex = await startExample("http_hello.ts", {
+  await using ex = await startExample("http_hello/main.ts", {
     args: ["--idle-timeout", String(IDLE), "--header-timeout-ms", "1000"],
     permissions: ["-A"],
   });
@@ -387,7 +395,9 @@ Deno.test("hostile http: a slowloris head trickling under the idle timeout gets 
 
 Deno.test("hostile http: binary junk with no blank line gets 400 at once, not at the idle timeout", async () => {
   // The default idle timeout (30 s) is far beyond the 10 s allowed here.
-  await using ex = await startExample("http_hello.ts", { permissions: ["-A"] });
+  await using ex = await startExample("http_hello/main.ts", {
+    permissions: ["-A"],
+  });
   const junk = [
     // A TLS ClientHello's first bytes.
     new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1]),

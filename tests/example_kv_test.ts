@@ -1,11 +1,11 @@
-// examples/kv_server.ts and examples/kv_client.ts: the length-prefixed
+// examples/kv/server.ts and examples/kv/client.ts: the length-prefixed
 // key-value protocol in process, and the two programs as subprocesses.
 
 import { assertEquals, assertMatch, assertRejects } from "@std/assert";
 import { TcpServerConfig } from "@millrace/io/net";
-import { createKvServer } from "../examples/kv_server.ts";
-import { KvClient, KvError } from "../examples/kv_client.ts";
-import { OP_GET, request } from "../examples/_kv_protocol.ts";
+import { createKvServer } from "../examples/kv/server.ts";
+import { KvClient, KvError } from "../examples/kv/client.ts";
+import { OP_GET, request } from "../examples/kv/protocol.ts";
 import { connectTo, readAll, startExample, within } from "./_helpers.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -95,15 +95,15 @@ Deno.test("kv: a frame announcing more than 1 MiB closes that connection only", 
   });
 });
 
-Deno.test("kv: kv_client.ts against kv_server.ts as programs", async () => {
-  const server = await startExample("kv_server.ts", { readStdout: true });
+Deno.test("kv: kv/client.ts against kv/server.ts as programs", async () => {
+  const server = await startExample("kv/server.ts", { readStdout: true });
   try {
     const run = async (...args: string[]) => {
       const out = await new Deno.Command(Deno.execPath(), {
         args: [
           "run",
           "--allow-net",
-          "examples/kv_client.ts",
+          "examples/kv/client.ts",
           "--port",
           String(server.port),
           ...args,

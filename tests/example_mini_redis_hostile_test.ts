@@ -1,4 +1,4 @@
-// Hostile peers against examples/mini_redis.ts run as a subprocess: protocol
+// Hostile peers against examples/mini_redis/main.ts run as a subprocess: protocol
 // garbage, huge and negative lengths, unterminated frames, binary keys,
 // pipelined floods from peers that do or do not read. Protocol errors must
 // get `-ERR Protocol error: ...` and a close; command errors an `-ERR` and
@@ -125,7 +125,9 @@ const PROTOCOL_ERRORS: [string, string, string][] = [
 ];
 
 Deno.test("hostile redis: protocol garbage gets -ERR Protocol error and a close; the server keeps serving", async () => {
-  await using ex = await startExample("mini_redis.ts", { permissions: ["-A"] });
+  await using ex = await startExample("mini_redis/main.ts", {
+    permissions: ["-A"],
+  });
   await wellBehaved(ex);
   for (const [what, wire, message] of PROTOCOL_ERRORS) {
     const text = await untilClosed(ex, encoder.encode(wire));
@@ -137,7 +139,9 @@ Deno.test("hostile redis: protocol garbage gets -ERR Protocol error and a close;
 });
 
 Deno.test("hostile redis: bad commands get -ERR and the connection stays usable; binary keys round-trip byte-exact", async () => {
-  await using ex = await startExample("mini_redis.ts", { permissions: ["-A"] });
+  await using ex = await startExample("mini_redis/main.ts", {
+    permissions: ["-A"],
+  });
   const c = await connect(ex.port);
   try {
     const binKey = new Uint8Array([0xff, 0xfe, 0x00, 0x0d, 0x0a, 0xc3]);
@@ -189,7 +193,9 @@ Deno.test("hostile redis: bad commands get -ERR and the connection stays usable;
 });
 
 Deno.test("hostile redis: unterminated frames held by many peers are dropped when they leave", async () => {
-  await using ex = await startExample("mini_redis.ts", { permissions: ["-A"] });
+  await using ex = await startExample("mini_redis/main.ts", {
+    permissions: ["-A"],
+  });
   await wellBehaved(ex);
   const peers: Deno.Conn[] = [];
   try {
@@ -220,7 +226,9 @@ Deno.test("hostile redis: unterminated frames held by many peers are dropped whe
 });
 
 Deno.test("hostile redis: a pipelined flood is answered in full; a non-reading flooder is paced; RSS bounded", async () => {
-  await using ex = await startExample("mini_redis.ts", { permissions: ["-A"] });
+  await using ex = await startExample("mini_redis/main.ts", {
+    permissions: ["-A"],
+  });
   await wellBehaved(ex);
   const rss0 = ex.rssKiB();
   // 1. Pipelined and read: every command answered, in order.
@@ -274,7 +282,9 @@ Deno.test("hostile redis: a pipelined flood is answered in full; a non-reading f
 // forever: without a cap on the bytes of an unfinished command (redis's
 // client-query-buffer-limit; --max-query-buffer) the server held all of it.
 Deno.test("hostile redis: an unterminated multibulk frame cannot grow the server without bound", async () => {
-  await using ex = await startExample("mini_redis.ts", { permissions: ["-A"] });
+  await using ex = await startExample("mini_redis/main.ts", {
+    permissions: ["-A"],
+  });
   await sleep(100);
   const rss0 = ex.rssKiB();
   const c = await connect(ex.port);
@@ -312,7 +322,9 @@ Deno.test("hostile redis: an unterminated multibulk frame cannot grow the server
 // `SET k v EX 9223372036854775807` was accepted and PTTL answered
 // `:9.223372036854776e+21`, which redis-cli rejects ("Bad integer value").
 Deno.test("hostile redis: out-of-range expiry times never produce a non-RESP integer reply", async () => {
-  await using ex = await startExample("mini_redis.ts", { permissions: ["-A"] });
+  await using ex = await startExample("mini_redis/main.ts", {
+    permissions: ["-A"],
+  });
   const c = await connect(ex.port);
   try {
     const ask = async (cmd: string): Promise<string> => {
@@ -349,7 +361,9 @@ Deno.test("hostile redis: out-of-range expiry times never produce a non-RESP int
 // `param in known` walked the prototype chain (`constructor` answered
 // Object's source).
 Deno.test("hostile redis: CONFIG GET of an Object.prototype name is an unknown parameter", async () => {
-  await using ex = await startExample("mini_redis.ts", { permissions: ["-A"] });
+  await using ex = await startExample("mini_redis/main.ts", {
+    permissions: ["-A"],
+  });
   const c = await connect(ex.port);
   try {
     for (const name of ["constructor", "__proto__", "hasOwnProperty"]) {
@@ -385,7 +399,7 @@ async function setK(port: number, size: number): Promise<void> {
 
 for (const [size, gets] of [[1048576, 1], [1_000_000, 2]] as const) {
   Deno.test(`hostile redis: ${gets} GET of a ${size}-byte value is answered, not cut`, async () => {
-    await using ex = await startExample("mini_redis.ts", {
+    await using ex = await startExample("mini_redis/main.ts", {
       permissions: ["-A"],
     });
     await setK(ex.port, size);
@@ -402,7 +416,9 @@ for (const [size, gets] of [[1048576, 1], [1_000_000, 2]] as const) {
 }
 
 Deno.test("hostile redis: big and small replies interleaved in one pipeline arrive whole and in order", async () => {
-  await using ex = await startExample("mini_redis.ts", { permissions: ["-A"] });
+  await using ex = await startExample("mini_redis/main.ts", {
+    permissions: ["-A"],
+  });
   const c = await connect(ex.port);
   try {
     const big = "b".repeat(20_000), small = "s".repeat(1000);
@@ -430,7 +446,9 @@ Deno.test("hostile redis: big and small replies interleaved in one pipeline arri
 });
 
 Deno.test("hostile redis: a pipeline of GETs of a big value cannot balloon the server", async () => {
-  await using ex = await startExample("mini_redis.ts", { permissions: ["-A"] });
+  await using ex = await startExample("mini_redis/main.ts", {
+    permissions: ["-A"],
+  });
   const size = 1024 * 1024 - 64;
   await setK(ex.port, size);
   const rss0 = ex.rssKiB();
@@ -479,7 +497,9 @@ async function trickle(ex: Example, wire: Uint8Array): Promise<number> {
 }
 
 Deno.test("hostile redis: a trickled frame of many small arguments costs about what the same bytes in few arguments cost", async () => {
-  await using ex = await startExample("mini_redis.ts", { permissions: ["-A"] });
+  await using ex = await startExample("mini_redis/main.ts", {
+    permissions: ["-A"],
+  });
   const N = 65535;
   const many = encoder.encode(
     `*${N + 1}\r\n$3\r\nDEL\r\n` + "$1\r\na\r\n".repeat(N),

@@ -24,9 +24,9 @@ const header = encodeProxyHeader({
 const CASES: [string, string, string][] = [
   ["echo_server.ts", "ping\n", "ping\n"],
   ["chat_server.ts", "/who\n", "* online: guest1"],
-  ["http_hello.ts", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200"],
-  ["mini_redis.ts", "*1\r\n$4\r\nPING\r\n", "+PONG\r\n"],
-  ["compute_server.ts", "hash normal abc\n", "hash 1 "],
+  ["http_hello/main.ts", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200"],
+  ["mini_redis/main.ts", "*1\r\n$4\r\nPING\r\n", "+PONG\r\n"],
+  ["compute_server/main.ts", "hash normal abc\n", "hash 1 "],
   ["upload_server.ts", "PUT a 3\nxyz", "OK 3 "],
 ];
 

@@ -1,4 +1,4 @@
-// `Deno.serve` hello world: the HTTP peer for examples/http_hello.ts.
+// `Deno.serve` hello world: the HTTP peer for examples/http_hello/main.ts.
 // Usage: deno run --allow-net bench/peers/deno_serve_hello.ts
 //          [--hostname 127.0.0.1] [--port 0]
 

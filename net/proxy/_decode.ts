@@ -12,6 +12,28 @@ import {
 } from "./proxy_header.ts";
 import { ProxyHeaderError } from "./proxy_header_error.ts";
 
+/**
+ * A header that carries no addresses (v1 UNKNOWN, v2 LOCAL): the receiver
+ * uses the connection's own endpoints.
+ */
+function addressless(
+  version: 1 | 2,
+  command: ProxyHeader["command"],
+  length: number,
+): ProxyHeader {
+  return {
+    version,
+    command,
+    family: "unspec",
+    protocol: "unspec",
+    source: null,
+    destination: null,
+    tlvs: [],
+    checksummed: false,
+    length,
+  };
+}
+
 // --- v1 -----------------------------------------------------------------
 
 function badV1(detail: string): ProxyHeaderError {
@@ -65,17 +87,7 @@ export function parseV1(line: Uint8Array): ProxyHeader {
   const protocol = fields[1];
   if (protocol === "UNKNOWN") {
     // The rest of an UNKNOWN line is to be ignored (spec section 2.1).
-    return {
-      version: 1,
-      command: "proxy",
-      family: "unspec",
-      protocol: "unspec",
-      source: null,
-      destination: null,
-      tlvs: [],
-      checksummed: false,
-      length,
-    };
+    return addressless(1, "proxy", length);
   }
   if (protocol !== "TCP4" && protocol !== "TCP6") {
     throw new ProxyHeaderError(
@@ -141,17 +153,7 @@ export function parseV2(bytes: Uint8Array, copyValues: boolean): ProxyHeader {
   if (command === 0) {
     // LOCAL: the receiver must use the real endpoints and discard the
     // protocol block, family included (spec section 2.2).
-    return {
-      version: 2,
-      command: "local",
-      family: "unspec",
-      protocol: "unspec",
-      source: null,
-      destination: null,
-      tlvs: [],
-      checksummed: false,
-      length,
-    };
+    return addressless(2, "local", length);
   }
   const familyCode = bytes[13]! >> 4;
   const protocolCode = bytes[13]! & 0x0f;

@@ -8,10 +8,8 @@ import {
   assertThrows,
 } from "@std/assert";
 import { TcpServer } from "../server/tcp_server.ts";
-import {
-  TcpServerConfig,
-  type TcpServerConfigOptions,
-} from "../server/tcp_server_config.ts";
+import { TcpServerConfig } from "../server/tcp_server_config.ts";
+import type { TcpServerConfigOptions } from "../server/tcp_server_config_options.ts";
 import type { ServerContext } from "../server/server_context.ts";
 import {
   encodeProxyHeader,

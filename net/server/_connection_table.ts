@@ -3,14 +3,14 @@
 //
 // Hot path (onData): one Map lookup by token, one timestamp store when an
 // idle timeout is set, the user callback inside try/catch. No per-event
-// allocation: the context is this object.
+// allocation: the context is this object. The record of one connection is in
+// _connection_record.ts, the PROXY protocol gate in _connection_proxy.ts.
 
 import type { EventLoop } from "../../reactor/event_loop.ts";
 import type { Event } from "../../reactor/event.ts";
 import { Interest } from "../../reactor/interest.ts";
 import { toError } from "../../_internal/to_error.ts";
 import { ConnectionNotFoundError, NetError } from "../errors.ts";
-import type { Codec } from "../codec/codec.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { FramingTable } from "./_framing.ts";
 import type {
@@ -18,139 +18,21 @@ import type {
   CloseConnectionOptions,
   ServerContext,
 } from "./server_context.ts";
-import {
-  DIRECT,
-  HandshakeDeadlines,
-  type HandshakeStep,
-  ProxyHandshake,
-  type ProxySettings,
-} from "../proxy/_server_proxy.ts";
+import { DIRECT } from "../proxy/_server_proxy.ts";
 import type { ProxyInfo } from "../proxy/proxy_info.ts";
+import {
+  type ConnectionCounters,
+  ConnectionRecord,
+  type ConnectionSettings,
+  R_OPEN,
+  R_PROXY,
+  reasonOf,
+  RecordExtra,
+  zeroDisconnects,
+} from "./_connection_record.ts";
 
-type TimerHandle = ReturnType<EventLoop["addTimer"]>;
-
-/** Settings the table applies to every connection. */
-export interface ConnectionSettings {
-  noDelay: boolean;
-  keepAlive: boolean;
-  idleTimeoutMs: number;
-  writeHighWaterMark: number;
-  maxWriteBuffer: number;
-  /**
-   * Largest receive buffer of one connection; undefined when the loop was
-   * created with it (no per-registration options on the hot path).
-   */
-  maxReadBufferSize?: number | undefined;
-  /** The `codec` option: `sendFrame` encodes with it. */
-  codec?: Codec<unknown, unknown> | undefined;
-  /** PROXY protocol handshake settings; undefined when off. */
-  proxy?: ProxySettings | undefined;
-  /** Makes connection ids (a multi-worker server's span its Workers). */
-  allocateId?: (() => number) | undefined;
-}
-
-const R_OPEN = 1;
-const R_WRITESHUT = 2;
-const R_WANTWRITABLE = 4;
-/** Waiting for its PROXY header: not yet shown to the handler. */
-const R_PROXY = 8;
-
-/** The rarely used parts of a record, allocated on first use. */
-class RecordExtra {
-  remoteAddr: Deno.Addr | undefined = undefined;
-  lastActive = 0;
-  idleTimer: TimerHandle | undefined = undefined;
-  localAddr: Deno.Addr | undefined = undefined;
-  handshake: ProxyHandshake | undefined = undefined;
-  proxyInfo: ProxyInfo | undefined = undefined;
-}
-
-/**
- * One open connection; kept small, as idle connections are made of it: its
- * booleans share one integer, and the remote address and idle-timeout state
- * live in an object made only when needed.
- */
-export class ConnectionRecord<T> {
-  readonly id: number;
-  readonly token: number;
-  readonly conn: Deno.Conn;
-  data: T | undefined = undefined;
-  flags: number = R_OPEN;
-  x: RecordExtra | undefined = undefined;
-  /** The table, for the record's event handler (bound to the record). */
-  readonly table: ConnectionTable<T, unknown>;
-
-  constructor(
-    table: ConnectionTable<T, unknown>,
-    id: number,
-    token: number,
-    conn: Deno.Conn,
-  ) {
-    this.table = table;
-    this.id = id;
-    this.token = token;
-    this.conn = conn;
-  }
-
-  /** Read from the conn on first use (most servers never ask). */
-  get remoteAddr(): Deno.Addr | undefined {
-    return this.x?.remoteAddr;
-  }
-  set remoteAddr(value: Deno.Addr | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new RecordExtra()).remoteAddr = value;
-  }
-  /** Write side shut (graceful shutdown): `sendTo` refuses. */
-  get writeShut(): boolean {
-    return (this.flags & R_WRITESHUT) !== 0;
-  }
-  set writeShut(value: boolean) {
-    this.flags = value ? this.flags | R_WRITESHUT : this.flags & ~R_WRITESHUT;
-  }
-  /** `sendTo` returned false: tell the handler once it drains. */
-  get wantWritable(): boolean {
-    return (this.flags & R_WANTWRITABLE) !== 0;
-  }
-  set wantWritable(value: boolean) {
-    this.flags = value
-      ? this.flags | R_WANTWRITABLE
-      : this.flags & ~R_WANTWRITABLE;
-  }
-  /** In the table (false once removed). */
-  get open(): boolean {
-    return (this.flags & R_OPEN) !== 0;
-  }
-  set open(value: boolean) {
-    this.flags = value ? this.flags | R_OPEN : this.flags & ~R_OPEN;
-  }
-  get lastActive(): number {
-    return this.x?.lastActive ?? 0;
-  }
-  set lastActive(value: number) {
-    if (value === 0 && this.x === undefined) return;
-    (this.x ??= new RecordExtra()).lastActive = value;
-  }
-  /** Only with an idle timeout. */
-  get idleTimer(): TimerHandle | undefined {
-    return this.x?.idleTimer;
-  }
-  set idleTimer(value: TimerHandle | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new RecordExtra()).idleTimer = value;
-  }
-}
-
-/** Counters kept by the table, part of `TcpServer.stats()`. */
-export interface ConnectionCounters {
-  opened: number;
-  closed: number;
-  peak: number;
-  bytesReceived: number;
-  bytesQueued: number;
-  dataEvents: number;
-  handlerErrors: number;
-  disconnects: Record<DisconnectReason, number>;
-}
+import { watchResult } from "./_handler_checks.ts";
+import { ProxyGate } from "./_connection_proxy.ts";
 
 const encoder = new TextEncoder();
 
@@ -161,71 +43,6 @@ function noop(): void {}
 
 function toBytes(bytes: Uint8Array | string): Uint8Array {
   return typeof bytes === "string" ? encoder.encode(bytes) : bytes.slice();
-}
-
-/**
- * Calls `onRejected` if `result`, what a handler callback returned, is a
- * promise (any thenable) that rejects: an async callback's rejection is
- * handled like a throw. Cheap when the callback is synchronous.
- */
-export function watchResult(
-  result: void | PromiseLike<void>,
-  onRejected: (error: unknown) => void,
-): void {
-  if (result !== undefined && typeof result.then === "function") {
-    Promise.resolve(result).then(undefined, onRejected);
-  }
-}
-
-/**
- * Checks a handler's one required callback for `action`: `onData`, or
- * `onFrame` with a codec.
- */
-export function validateHandler<T, F, E>(
-  action: string,
-  handler: NetworkHandler<T, F, E>,
-  framed = false,
-): void {
-  const name = framed ? "onFrame" : "onData";
-  const callback = handler?.[name];
-  if (handler === null || typeof callback !== "function") {
-    throw new TypeError(
-      `Cannot ${action} as 'handler.${name}' must be a function${
-        framed ? " with a 'codec'" : ""
-      }: received ` + (handler === null ? "null" : typeof callback),
-    );
-  }
-}
-
-/** A count of zero for every disconnect reason, in the order stats list them. */
-export function zeroDisconnects(): Record<DisconnectReason, number> {
-  return {
-    "peer closed": 0,
-    "reset": 0,
-    "idle timeout": 0,
-    "slow consumer": 0,
-    "shutdown": 0,
-    "handler error": 0,
-    "frame too large": 0,
-    "closed": 0,
-    "error": 0,
-    "bad proxy header": 0,
-    "worker crashed": 0,
-  };
-}
-
-/** Maps a Deno I/O error to a disconnect reason. */
-export function reasonOf(error: Error): DisconnectReason {
-  if (
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    (error as { code?: unknown }).code === "ECONNRESET" ||
-    (error as { code?: unknown }).code === "EPIPE"
-  ) {
-    return "reset";
-  }
-  return "error";
 }
 
 export class ConnectionTable<T, E = Uint8Array>
@@ -243,8 +60,8 @@ export class ConnectionTable<T, E = Uint8Array>
   #current: Uint8Array | undefined;
   /** The record being reported to onDisconnect: its data stays readable. */
   #departing: ConnectionRecord<T> | undefined;
-  /** Header deadlines of PROXY handshakes (made on first use). */
-  #proxyDeadlines: HandshakeDeadlines<object> | undefined;
+  /** The PROXY handshakes (made on first use). */
+  #proxy: ProxyGate<T> | undefined;
   /** Called after a connection left the table. */
   onRemoved: (() => void) | undefined;
   /** While set, every disconnect is reported with this reason instead of a peer close. */
@@ -327,7 +144,7 @@ export class ConnectionTable<T, E = Uint8Array>
       );
     }
     if (settings.proxy !== undefined) {
-      this.#beginProxy(record, settings.proxy);
+      this.#proxyGate().begin(record, settings.proxy);
       return record;
     }
     this.#connected(record);
@@ -345,90 +162,15 @@ export class ConnectionTable<T, E = Uint8Array>
     }
   }
 
-  // --- PROXY protocol hooks (the logic lives in proxy/_server_proxy.ts) ---
-
-  #beginProxy(record: ConnectionRecord<T>, settings: ProxySettings): void {
-    let remote: Deno.Addr;
-    try {
-      remote = record.conn.remoteAddr;
-    } catch {
-      remote = { transport: "unix", path: "" };
-    }
-    const handshake = ProxyHandshake.begin(settings, remote);
-    record.flags |= R_PROXY;
-    if (!(handshake instanceof ProxyHandshake)) {
-      this.#proxyStep(record, { kind: "fail", error: handshake }, undefined);
-      return;
-    }
-    (record.x ??= new RecordExtra()).handshake = handshake;
-    (this.#proxyDeadlines ??= new HandshakeDeadlines<object>(
-      settings.timeoutMs,
-      (ms, callback) => void this.#loop.addTimer(ms, callback),
-      (r) => {
-        const pending = r as ConnectionRecord<T>;
-        return pending.open && pending.x?.handshake !== undefined;
-      },
-      (r) => {
-        const late = r as ConnectionRecord<T>;
-        this.#proxyStep(late, late.x!.handshake!.timedOut(), undefined);
-      },
-    )).add(record);
-  }
-
-  #proxyEvent(record: ConnectionRecord<T>, event: Event): void {
-    const handshake = record.x!.handshake!;
-    let step: HandshakeStep = WAIT_STEP;
-    if (event.data !== undefined) {
-      step = handshake.data(event.data, record.conn);
-    }
-    if (
-      step.kind === "wait" &&
-      (event.error !== undefined || event.closed || event.readClosed)
-    ) {
-      step = handshake.ended();
-    }
-    this.#proxyStep(record, step, event);
-  }
-
-  #proxyStep(
-    record: ConnectionRecord<T>,
-    step: HandshakeStep,
-    event: Event | undefined,
-  ): void {
-    if (step.kind === "wait") return;
-    if (step.kind === "fail" || step.kind === "quiet") {
-      // Still flagged R_PROXY: #remove tells the handler nothing but onError.
-      if (step.kind === "fail") this.#reportError(step.error, record.id);
-      const reason: DisconnectReason = step.kind === "fail"
-        ? "bad proxy header"
-        : event?.error !== undefined
-        ? reasonOf(event.error)
-        : "peer closed";
-      if (event?.closed) this.#remove(record, reason);
-      else this.close(record, reason, false);
-      return;
-    }
-    const x = record.x!;
-    x.handshake = undefined;
-    this.#proxyDeadlines?.trim();
-    x.proxyInfo = step.info;
-    const header = step.info.header;
-    if (step.info.addressesFromHeader && header !== undefined) {
-      x.remoteAddr = header.source!;
-      x.localAddr = header.destination!;
-    }
-    record.flags &= ~R_PROXY;
-    this.#connected(record);
-    if (step.held !== undefined && record.open) {
-      this.#dispatch(record, dataEvent(record.token, step.held));
-    }
-    if (
-      event !== undefined && record.open &&
-      (step.rest !== undefined || event.error !== undefined || event.closed ||
-        event.readClosed || event.writable)
-    ) {
-      this.#dispatch(record, { ...event, data: step.rest });
-    }
+  #proxyGate(): ProxyGate<T> {
+    return this.#proxy ??= new ProxyGate<T>({
+      loop: this.#loop,
+      connected: (record) => this.#connected(record),
+      dispatch: (record, event) => this.#dispatch(record, event),
+      remove: (record, reason) => this.#remove(record, reason),
+      close: (record, reason) => this.close(record, reason, false),
+      reportError: (error, id) => this.#reportError(error, id),
+    });
   }
 
   static #onEvent = function (
@@ -441,7 +183,7 @@ export class ConnectionTable<T, E = Uint8Array>
   #dispatch(record: ConnectionRecord<T>, event: Event): void {
     if (!record.open) return;
     if ((record.flags & R_PROXY) !== 0) {
-      this.#proxyEvent(record, event);
+      this.#proxy!.event(record, event);
       return;
     }
     const data = event.data;
@@ -558,7 +300,7 @@ export class ConnectionTable<T, E = Uint8Array>
     this.counters.disconnects[reason]++;
     if ((record.flags & R_PROXY) !== 0) {
       // Never shown to the handler (no onConnect): no onDisconnect either.
-      this.#proxyDeadlines?.trim();
+      this.#proxy?.trim();
     } else if (this.#handler.onDisconnect !== undefined) {
       const outer = this.#departing;
       this.#departing = record;
@@ -819,21 +561,4 @@ export class ConnectionTable<T, E = Uint8Array>
     if (record === undefined) throw new ConnectionNotFoundError(id);
     record.data = value;
   }
-}
-
-const WAIT_STEP: HandshakeStep = { kind: "wait" };
-
-/** An event carrying only bytes (bytes held back by a PROXY handshake). */
-function dataEvent(token: number, data: Uint8Array): Event {
-  return {
-    token,
-    readable: true,
-    writable: false,
-    readClosed: false,
-    error: undefined,
-    closed: false,
-    data,
-    conn: undefined,
-    remoteAddr: undefined,
-  };
 }

@@ -13,7 +13,8 @@ import { LengthPrefixedCodec } from "../codec/length_prefixed_codec.ts";
 import { LineCodec } from "../codec/line_codec.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import { TcpClient } from "./tcp_client.ts";
-import { TcpServer, type TcpServerOptions } from "./tcp_server.ts";
+import { TcpServer } from "./tcp_server.ts";
+import type { TcpServerOptions } from "./tcp_server_options.ts";
 import { TcpServerConfig } from "./tcp_server_config.ts";
 import {
   connectTo,

@@ -8,13 +8,11 @@ import type { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../_internal/to_error.ts";
 import type { Codec } from "../codec/codec.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
-import { validateHandler } from "./_connection_table.ts";
+import { validateHandler } from "./_handler_checks.ts";
 import type { ServerContext } from "./server_context.ts";
 import { TcpServer } from "./tcp_server.ts";
-import {
-  TcpServerConfig,
-  type TcpServerConfigOptions,
-} from "./tcp_server_config.ts";
+import { TcpServerConfig } from "./tcp_server_config.ts";
+import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { WorkerInitInfo } from "./tcp_server_workers.ts";
 import { WorkerContext } from "./_worker_context.ts";
 import { workerHooks } from "./_worker_hooks.ts";
@@ -109,7 +107,7 @@ function stop(message: ShutdownMessage): void {
   });
   stopping ??= (async () => {
     const summed = await result;
-    await serving;
+    await serving?.catch(() => {}); // a failed start was reported already
     scope.postMessage({ type: "stopped", result: summed });
   })();
 }
@@ -291,7 +289,15 @@ async function start(init: StartMessage): Promise<void> {
     publish();
     for (const outbox of outboxes) void outbox?.close();
   });
+  // A bind error (AddrInUse...) rejects `serving`: report it as a failed
+  // start, not as a crash.
+  const addr = await Promise.race([
+    server.listening(),
+    serving.then(() => {
+      throw new Deno.errors.NotConnected("Cannot start server Worker");
+    }),
+  ]);
   table = server.context;
   ctx.table = table;
-  scope.postMessage({ type: "listening", addr: server.addr });
+  scope.postMessage({ type: "listening", addr });
 }

@@ -6,7 +6,7 @@
 import { Channel } from "../../reactor/channel.ts";
 import type { DisconnectReason } from "./network_handler.ts";
 import type { RemoteConnection } from "./_worker_context.ts";
-import { zeroDisconnects } from "./_connection_table.ts";
+import { zeroDisconnects } from "./_connection_record.ts";
 
 /** Most Workers one server may run; ids carry the owner as `id % MAX_WORKERS`. */
 export const MAX_WORKERS = 256;

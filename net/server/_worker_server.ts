@@ -8,18 +8,16 @@ import { isDatagramAvailable } from "../../reactor/datagram.ts";
 import { EventLoop } from "../../reactor/event_loop.ts";
 import { formatValue } from "../../_internal/format.ts";
 import { toError } from "../../_internal/to_error.ts";
-import { zeroDisconnects } from "./_connection_table.ts";
+import { zeroDisconnects } from "./_connection_record.ts";
 import type { ServerContext } from "./server_context.ts";
 import type {
   TcpServerRunOptions,
   TcpServerShutdownOptions,
   TcpServerShutdownResult,
   TcpServerStats,
-} from "./tcp_server.ts";
-import type {
-  TcpServerConfig,
-  TcpServerConfigOptions,
-} from "./tcp_server_config.ts";
+} from "./tcp_server_options.ts";
+import type { TcpServerConfig } from "./tcp_server_config.ts";
+import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
 import { WorkerContext } from "./_worker_context.ts";
 import {

@@ -1,8 +1,6 @@
 import { assertEquals, assertThrows } from "@std/assert";
-import {
-  TcpServerConfig,
-  type TcpServerConfigOptions,
-} from "./tcp_server_config.ts";
+import { TcpServerConfig } from "./tcp_server_config.ts";
+import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 
 Deno.test("TcpServerConfig has documented defaults", () => {
   const c = TcpServerConfig.builder().build();

@@ -14,10 +14,8 @@ import { EventLoop } from "../../reactor/event_loop.ts";
 import { ConnectionNotFoundError, NetError } from "../errors.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import { TcpServer } from "./tcp_server.ts";
-import {
-  TcpServerConfig,
-  type TcpServerConfigOptions,
-} from "./tcp_server_config.ts";
+import { TcpServerConfig } from "./tcp_server_config.ts";
+import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import {
   connectTo,
   decoder,

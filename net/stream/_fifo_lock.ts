@@ -1,6 +1,8 @@
 // A first-in-first-out lock that allocates nothing when uncontended: calls on
 // one stream (reads; writes) run one at a time, in call order.
 
+import type { Deadline } from "../_deadline.ts";
+
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /** A FIFO mutex; `acquire()` resolves when the caller holds it. */
@@ -42,5 +44,23 @@ export class FifoLock {
     const next = this.#waiters.shift();
     if (next) next();
     else this.#busy = false;
+  }
+}
+
+/**
+ * Waits for `lock` within `deadline` (none: no limit); gives the turn up when
+ * the deadline passes or its signal aborts first.
+ */
+export async function acquireWithin(
+  lock: FifoLock,
+  deadline: Deadline | undefined,
+): Promise<void> {
+  const acquiring = lock.acquire();
+  if (!deadline) return await acquiring;
+  try {
+    await deadline.race(acquiring);
+  } catch (error) {
+    lock.abandon(acquiring);
+    throw error;
   }
 }

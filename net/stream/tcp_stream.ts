@@ -7,10 +7,7 @@
 // there (or waits for the same read). So a timed-out or cancelled read loses no
 // byte and leaves the stream usable.
 //
-// Writes cannot be cancelled either. A timed-out or cancelled write that had
-// not started yet (it was queued behind another write) is withdrawn: none of
-// its bytes are sent. One that had started is finished in the background, so
-// the peer never sees half a message; the next write queues behind it.
+// Writes cannot be cancelled either: see _stream_writer.ts.
 import {
   stashInflightRead,
   stashPendingWrites,
@@ -35,8 +32,9 @@ import {
   validateDelay,
   validateInteger,
 } from "../../_internal/validate.ts";
-import { FifoLock } from "./_fifo_lock.ts";
+import { acquireWithin, FifoLock } from "./_fifo_lock.ts";
 import { StreamReader } from "./_stream_reader.ts";
+import { closedError, StreamWriter } from "./_stream_writer.ts";
 import { validateCallOptions, validateStreamOptions } from "./_options.ts";
 import {
   Deadline,
@@ -44,11 +42,10 @@ import {
   validateSignal,
   validateTimeout,
 } from "../_deadline.ts";
-import { CancelledError, NetError, TimedOutError } from "../errors.ts";
+import { NetError } from "../errors.ts";
 
 const DEFAULT_MAX_LINE = 65536;
 const DEFAULT_MAX_ALL = 16 * 1024 * 1024;
-const noop = (): void => {};
 
 /**
  * A connection whose every call takes a total deadline and an `AbortSignal`:
@@ -90,11 +87,8 @@ export class TcpStream implements Disposable {
   // Read calls run one at a time, in call order.
   readonly #readLock = new FifoLock();
 
-  // Writes run one at a time, in call order; a write finishing in the
-  // background holds the lock until it is done.
-  readonly #writeLock = new FifoLock();
-  #writeError: unknown;
-  #writeClosed = false;
+  // The write lock, the first write error and the half-close.
+  readonly #out: StreamWriter;
   #closed = false;
   #detached = false;
 
@@ -127,13 +121,20 @@ export class TcpStream implements Disposable {
     // A connection taken from the reactor may have a read in flight and
     // writes still queued there: adopt both, so no byte is lost or reordered.
     this.#in = new StreamReader(conn);
+    // deno-lint-ignore no-this-alias
+    const stream = this;
     const inherited = takeInflightRead(conn);
     if (inherited) this.#in.adopt(inherited);
+    this.#out = new StreamWriter(conn, {
+      get closed() {
+        return stream.#closed;
+      },
+      throwIfClosed(action) {
+        stream.#throwIfClosed(action);
+      },
+    });
     const writes = takePendingWrites(conn);
-    if (writes) {
-      this.#writeLock.tryAcquire();
-      writes.then(noop, noop).then(() => this.#writeLock.release());
-    }
+    if (writes) this.#out.adopt(writes);
   }
 
   /**
@@ -599,15 +600,7 @@ export class TcpStream implements Disposable {
     const action = "close for writing";
     using deadline = this.#deadline(action, options, this.#writeTimeoutMs);
     this.#throwIfClosed(action);
-    if (this.#writeClosed) return;
-    this.#writeClosed = true;
-    await this.#lock(this.#writeLock, deadline);
-    try {
-      this.#throwIfClosed(action);
-      await this.#conn.closeWrite();
-    } finally {
-      this.#writeLock.release();
-    }
+    await this.#out.closeWrite(action, deadline);
   }
 
   /**
@@ -680,10 +673,8 @@ export class TcpStream implements Disposable {
     const conn = this.#conn;
     const outcome = this.#in.handOver();
     if (outcome) stashInflightRead(conn, outcome);
-    if (this.#writeLock.busy) {
-      const lock = this.#writeLock;
-      stashPendingWrites(conn, lock.acquire().then(() => lock.release()));
-    }
+    const writes = this.#out.handOver();
+    if (writes) stashPendingWrites(conn, writes);
     return conn;
   }
 
@@ -741,7 +732,7 @@ export class TcpStream implements Disposable {
     // One read call at a time, in call order; waiting counts against the
     // deadline.
     if (!this.#readLock.tryAcquire()) {
-      await this.#lock(this.#readLock, deadline);
+      await acquireWithin(this.#readLock, deadline);
     }
     try {
       this.#throwIfClosed(action);
@@ -753,18 +744,6 @@ export class TcpStream implements Disposable {
       throw error;
     } finally {
       this.#readLock.release();
-    }
-  }
-
-  /** Waits for `lock` within the deadline; gives the turn up on failure. */
-  async #lock(lock: FifoLock, deadline: Deadline | undefined): Promise<void> {
-    const acquiring = lock.acquire();
-    if (!deadline) return await acquiring;
-    try {
-      await deadline.race(acquiring);
-    } catch (error) {
-      lock.abandon(acquiring);
-      throw error;
     }
   }
 
@@ -785,63 +764,7 @@ export class TcpStream implements Disposable {
     }
     using deadline = this.#deadline(action, options, this.#writeTimeoutMs);
     this.#throwIfClosed(action);
-    if (this.#writeClosed) {
-      throw new NetError(
-        "closed",
-        `Cannot ${action} as the stream was closed for writing`,
-      );
-    }
-    if (this.#writeError !== undefined) throw this.#writeError;
-
-    // Queued behind other writes: if the deadline passes or the signal aborts
-    // while waiting, this write is withdrawn (nothing of it is sent).
-    if (!this.#writeLock.tryAcquire()) {
-      await this.#lock(this.#writeLock, deadline);
-    }
-    let abandoned = false;
-    let job: Promise<number>;
-    try {
-      this.#throwIfClosed(action);
-      if (this.#writeError !== undefined) throw this.#writeError;
-      if (bytes.length === 0) {
-        this.#writeLock.release();
-        return 0;
-      }
-      // Started: from here on the write completes even if the caller gives up.
-      job = this.#conn.write(bytes).then(async (n) => {
-        if (all || abandoned) await this.#writeFully(bytes.subarray(n));
-        return all ? bytes.length : n;
-      });
-    } catch (error) {
-      this.#writeLock.release();
-      throw error;
-    }
-    job.then(
-      () => this.#writeLock.release(),
-      (error) => {
-        this.#writeError ??= error;
-        this.#writeLock.release();
-      },
-    );
-    try {
-      return await (deadline ? deadline.race(job) : job);
-    } catch (error) {
-      if (error instanceof TimedOutError || error instanceof CancelledError) {
-        abandoned = true; // finish in the background
-        throw error;
-      }
-      if (this.#closed && !(error instanceof NetError)) {
-        throw closedError(action, error);
-      }
-      throw error;
-    }
-  }
-
-  async #writeFully(bytes: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < bytes.length) {
-      offset += await this.#conn.write(bytes.subarray(offset));
-    }
+    return await this.#out.write(action, bytes, deadline, all);
   }
 
   #throwIfClosed(action: string): void {
@@ -854,12 +777,6 @@ export class TcpStream implements Disposable {
       );
     }
   }
-}
-
-function closedError(action: string, cause: unknown): NetError {
-  return new NetError("closed", `Cannot ${action} as the stream was closed`, {
-    cause,
-  });
 }
 
 function checkMaxLength(

@@ -1,11 +1,16 @@
-// Properties of http_hello's request parser (examples/_http.ts), heads and
+// Properties of http_hello's request parser (http.ts), heads and
 // chunked bodies: requests do not depend on how the stream is cut into reads,
 // and no input throws or makes it hold more than its head limits allow.
 
 import { assert, assertEquals } from "@std/assert";
 import fc from "fast-check";
-import { type HttpLimits, HttpRequestParser } from "../examples/_http.ts";
-import { assertProperty, concat, cutPoints, splitAt } from "./_property.ts";
+import { type HttpLimits, HttpRequestParser } from "./http.ts";
+import {
+  assertProperty,
+  concat,
+  cutPoints,
+  splitAt,
+} from "../../tests/_property.ts";
 
 const enc = new TextEncoder();
 

@@ -1,12 +1,12 @@
 // A key-value server speaking a length-prefixed binary protocol (see
-// _kv_protocol.ts): GET, SET, DEL. Framing is the library's
+// protocol.ts): GET, SET, DEL. Framing is the library's
 // LengthPrefixedCodec: requests arrive whole in `onFrame`, replies go out with
 // `ctx.sendFrame`, and a frame announcing more than 1 MiB closes that
 // connection (reason "frame too large") before any of it is buffered. The
 // store is bounded (`--max-bytes`, default 64 MiB of keys and values).
 //
-//   deno run --allow-net examples/kv_server.ts --port 7100
-//   deno run --allow-net examples/kv_client.ts --port 7100 set greeting hello
+//   deno run --allow-net examples/kv/server.ts --port 7100
+//   deno run --allow-net examples/kv/client.ts --port 7100 set greeting hello
 //
 // Prints `listening on HOST:PORT` first; SIGINT/SIGTERM shut it down
 // gracefully and it exits 0.
@@ -26,8 +26,8 @@ import {
   STATUS_ERROR,
   STATUS_NOT_FOUND,
   STATUS_OK,
-} from "./_kv_protocol.ts";
-import { flag, formatAddr, portFlag, print, printError } from "./_args.ts";
+} from "./protocol.ts";
+import { flag, formatAddr, portFlag, print, printError } from "../_args.ts";
 
 const encoder = new TextEncoder();
 const OK = response(STATUS_OK);

@@ -1,5 +1,5 @@
 // A small incremental HTTP/1.1 request parser and the responses of
-// examples/http_hello.ts. Private to the example (the library has no HTTP
+// examples/http_hello/main.ts. Private to the example (the library has no HTTP
 // layer); strict where leniency invites request smuggling.
 //
 // Bytes are pushed as they arrive; every complete request (head and body) is

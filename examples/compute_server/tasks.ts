@@ -1,4 +1,4 @@
-// Task module of examples/compute_server.ts: runs in the pool's workers.
+// Task module of examples/compute_server/main.ts: runs in the pool's workers.
 import type { TaskContext } from "@millrace/io/compute";
 
 /** Input of {@linkcode hash}. */

@@ -1,4 +1,4 @@
-// RESP2 for examples/mini_redis.ts: an incremental request parser (multibulk
+// RESP2 for examples/mini_redis/main.ts: an incremental request parser (multibulk
 // frames and inline commands, pipelining) and a reply writer. Private to the
 // example. Error texts follow redis-server's, so real clients behave the same.
 

@@ -1,4 +1,4 @@
-// The wire format of kv_server.ts and kv_client.ts. Every message is one
+// The wire format of server.ts and client.ts. Every message is one
 // frame of LengthPrefixedCodec (4-byte big-endian length, then the payload):
 //
 //   request:  op (1 byte: 1 GET, 2 SET, 3 DEL) | key length (2 bytes BE) | key | value (SET only)

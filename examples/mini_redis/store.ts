@@ -1,9 +1,9 @@
-// The keyspace and command table of examples/mini_redis.ts: PING, ECHO, SET
+// The keyspace and command table of examples/mini_redis/main.ts: PING, ECHO, SET
 // (EX/PX/NX/XX/KEEPTTL), GET, DEL, EXISTS, INCR, EXPIRE, TTL, PTTL, plus
 // CONFIG GET / COMMAND stubs that redis-benchmark and redis-cli ask for.
 // Replies and error texts follow redis-server 7.
 
-import type { RespWriter } from "./_resp.ts";
+import type { RespWriter } from "./resp.ts";
 
 interface Entry {
   /** The bytes; undefined while the value is integer-encoded in `num`. */

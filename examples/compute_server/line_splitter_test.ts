@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { LineSplitter } from "./_line_splitter.ts";
+import { LineSplitter } from "./line_splitter.ts";
 
 const enc = new TextEncoder();
 

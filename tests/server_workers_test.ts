@@ -7,10 +7,12 @@ import {
   assertGreater,
   assertMatch,
   assertNotEquals,
+  assertRejects,
   assertThrows,
 } from "@std/assert";
 import { EventLoop } from "../reactor/mod.ts";
 import { TcpServer, TcpServerConfig } from "../net/mod.ts";
+import { type Example, startExample } from "./_helpers.ts";
 
 const SERVER = new URL("./testdata/multicore_server.ts", import.meta.url);
 const encoder = new TextEncoder();
@@ -144,6 +146,28 @@ async function spread(port: number, each: number): Promise<Client[]> {
     if (on0 >= each && on1 >= each) return clients;
   }
   throw new Error("64 connections did not reach both Workers");
+}
+
+/** `promise`, or a rejection naming `what` after `ms` (never a hung test). */
+async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no ${what} within ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function eventually<T>(
@@ -344,7 +368,9 @@ Deno.test("TcpServer workers: 2 a crashed Worker is reported and restarted while
     // test handler broadcasts to the survivors.
     for (const c of survivors) {
       const gone = new Set<string>();
-      for (let i = 0; i < doomed.length; i++) gone.add((await c.lines.next())!);
+      for (let i = 0; i < doomed.length; i++) {
+        gone.add((await within(c.lines.next(), 10_000, "'gone' notice"))!);
+      }
       assertEquals(
         gone,
         new Set(doomed.map((d) => `gone ${d.id} worker crashed`)),
@@ -445,40 +471,26 @@ Deno.test("TcpServer workers rejects bad options clearly", () => {
 });
 
 /** Starts an example with --unstable-net; resolves with its port. */
-async function startExampleProcess(
-  name: string,
-  args: string[],
-): Promise<{ child: Deno.ChildProcess; port: number; lines: Lines }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--unstable-net",
-      "--allow-net",
-      "--allow-read",
-      new URL(`../examples/${name}`, import.meta.url).href,
-      "--port",
-      "0",
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const lines = new Lines(child.stdout);
-  const first = await lines.next();
-  const port = Number(first!.split(":").at(-1));
-  return { child, port, lines };
+// An example with `--workers`: needs --unstable-net (reusePort) and
+// --allow-read (the Workers load the handler module).
+function startWorkersExample(name: string, args: string[]): Promise<Example> {
+  return startExample(name, {
+    args,
+    permissions: ["--unstable-net", "--allow-net", "--allow-read"],
+    readStdout: true,
+  });
 }
 
-async function stopExampleProcess(
-  example: { child: Deno.ChildProcess; lines: Lines },
-): Promise<void> {
+// SIGTERM must end it with exit code 0.
+async function stopWorkersExample(example: Example): Promise<void> {
   example.child.kill("SIGTERM");
   assertEquals((await example.child.status).code, 0);
-  await example.lines.cancel();
+  await example.stdout.cancel();
+  await example.stderr;
 }
 
 Deno.test("examples/chat_server.ts --workers 2 broadcasts chat lines across Workers", async () => {
-  const chat = await startExampleProcess("chat_server.ts", ["--workers", "2"]);
+  const chat = await startWorkersExample("chat_server.ts", ["--workers", "2"]);
   const clients: Client[] = [];
   try {
     // guest<id>: the id's low byte is the Worker; open until both serve.
@@ -516,12 +528,15 @@ Deno.test("examples/chat_server.ts --workers 2 broadcasts chat lines across Work
     }
   } finally {
     for (const c of clients) c.close();
-    await stopExampleProcess(chat);
+    await stopWorkersExample(chat);
   }
 });
 
-Deno.test("examples/http_hello.ts --workers 2 answers from two Worker threads", async () => {
-  const hello = await startExampleProcess("http_hello.ts", ["--workers", "2"]);
+Deno.test("examples/http_hello/main.ts --workers 2 answers from two Worker threads", async () => {
+  const hello = await startWorkersExample("http_hello/main.ts", [
+    "--workers",
+    "2",
+  ]);
   try {
     let threads = 0;
     for (const entry of Deno.readDirSync(`/proc/${hello.child.pid}/task`)) {
@@ -539,6 +554,53 @@ Deno.test("examples/http_hello.ts --workers 2 answers from two Worker threads", 
       assert((await response.text()).length > 0);
     }
   } finally {
-    await stopExampleProcess(hello);
+    await stopWorkersExample(hello);
+  }
+});
+
+Deno.test("TcpServer workers: 2 with a health port: Worker 0 answers it, the others do not bind it", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const healthPort = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const server = await new ServerProcess([
+    "--workers",
+    "2",
+    "--health-port",
+    String(healthPort),
+  ]).started();
+  const clients = await spread(server.port, 1);
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: healthPort,
+    });
+    const lines = new Lines(conn);
+    assertEquals(await lines.next(), "up ready");
+    conn.close();
+  } finally {
+    for (const c of clients) c.close();
+    await server.command("shutdown 1000");
+    await server.json();
+    await server.close();
+  }
+});
+
+Deno.test("TcpServer workers: a Worker that cannot bind makes run() reject with the bind error", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const server = new TcpServer(
+      { port: (taken.addr as Deno.NetAddr).port },
+      {
+        handlerModule: new URL(
+          "./testdata/multicore_handler.ts",
+          import.meta.url,
+        ),
+      },
+    );
+    await assertRejects(() => server.run(), Deno.errors.AddrInUse);
+    await assertRejects(() => server.listening(), Deno.errors.AddrInUse);
+    assertEquals(server.stats().state, "closed");
+  } finally {
+    taken.close();
   }
 });

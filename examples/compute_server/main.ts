@@ -8,7 +8,7 @@
 //   stats                    → one line of JSON: the pool's metrics
 //   quit                     → closes the connection
 //
-//   deno run --allow-net --allow-read examples/compute_server.ts --port 7001 \
+//   deno run --allow-net --allow-read examples/compute_server/main.ts --port 7001 \
 //     [--workers 2] [--iterations 200000]
 //   socat - TCP:127.0.0.1:7001
 //
@@ -25,7 +25,7 @@ import {
   TcpServerConfig,
 } from "@millrace/io/net";
 import { ComputePool, TaskPriority } from "@millrace/io/compute";
-import { type LineSink, LineSplitter } from "./_line_splitter.ts";
+import { type LineSink, LineSplitter } from "./line_splitter.ts";
 import {
   flag,
   formatAddr,
@@ -33,8 +33,8 @@ import {
   portFlag,
   print,
   printError,
-} from "./_args.ts";
-import type * as Tasks from "./_compute_tasks.ts";
+} from "../_args.ts";
+import type * as Tasks from "./tasks.ts";
 
 // A Map, not an object literal: a client's word must not find
 // Object.prototype members (`hash constructor x`).
@@ -160,7 +160,7 @@ export async function computeDemo(
     print(line);
   };
   const pool = new ComputePool<typeof Tasks>(
-    new URL("./_compute_tasks.ts", import.meta.url),
+    new URL("./tasks.ts", import.meta.url),
     { workers: 2 },
   );
   const loop = new EventLoop();
@@ -234,7 +234,7 @@ if (import.meta.main) {
   }
   // Bounded queue: beyond it jobs are refused with an error line.
   const pool = new ComputePool<typeof Tasks>(
-    new URL("./_compute_tasks.ts", import.meta.url),
+    new URL("./tasks.ts", import.meta.url),
     { workers, maxQueue: 10_000 },
   );
   const loop = new EventLoop();

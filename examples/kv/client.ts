@@ -1,9 +1,9 @@
-// A client of kv_server.ts on TcpStream: one request, one reply, each a frame
+// A client of server.ts on TcpStream: one request, one reply, each a frame
 // read with `readFrame` and a deadline.
 //
-//   deno run --allow-net examples/kv_client.ts --port 7100 set greeting hello
-//   deno run --allow-net examples/kv_client.ts --port 7100 get greeting
-//   deno run --allow-net examples/kv_client.ts --port 7100 del greeting
+//   deno run --allow-net examples/kv/client.ts --port 7100 set greeting hello
+//   deno run --allow-net examples/kv/client.ts --port 7100 get greeting
+//   deno run --allow-net examples/kv/client.ts --port 7100 del greeting
 //
 // Prints the value (get), `OK`, or `(nil)`; an error reply goes to stderr and
 // the exit code is 1.
@@ -17,8 +17,8 @@ import {
   request,
   STATUS_ERROR,
   STATUS_NOT_FOUND,
-} from "./_kv_protocol.ts";
-import { flag, portFlag, print, printError } from "./_args.ts";
+} from "./protocol.ts";
+import { flag, portFlag, print, printError } from "../_args.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -122,7 +122,7 @@ if (import.meta.main) {
       print((await client.delete(key)) ? "OK" : "(nil)");
     } else {
       printError(
-        "usage: kv_client.ts [--port P] get KEY | set KEY VALUE | del KEY",
+        "usage: kv/client.ts [--port P] get KEY | set KEY VALUE | del KEY",
       );
       Deno.exitCode = 2;
     }

@@ -1,11 +1,16 @@
-// Properties of mini_redis's RESP parser (examples/_resp.ts): commands do not
+// Properties of mini_redis's RESP parser (resp.ts): commands do not
 // depend on how the stream is cut into reads or where the server pauses, and
 // no input throws or makes it hold more than its query-buffer limit.
 
 import { assert, assertEquals } from "@std/assert";
 import fc from "fast-check";
-import { type RespLimits, RespParser } from "../examples/_resp.ts";
-import { assertProperty, concat, cutPoints, splitAt } from "./_property.ts";
+import { type RespLimits, RespParser } from "./resp.ts";
+import {
+  assertProperty,
+  concat,
+  cutPoints,
+  splitAt,
+} from "../../tests/_property.ts";
 
 const enc = new TextEncoder();
 const EMPTY = new Uint8Array(0);

@@ -2,7 +2,7 @@
 // (requests answered in order), 400 on malformed requests, 414/431 on an
 // oversized request line/header section, 413 on an oversized body.
 //
-//   deno run --allow-net examples/http_hello.ts --hostname 127.0.0.1 --port 8080
+//   deno run --allow-net examples/http_hello/main.ts --hostname 127.0.0.1 --port 8080
 //     [--idle-timeout 30000]   # ms without traffic before a connection is closed
 //     [--header-timeout-ms 10000]  # ms for a whole request head, else 408
 //     [--workers N|auto]       # serve from N Workers (reusePort); N > 1 needs
@@ -26,13 +26,13 @@ import {
   portFlag,
   print,
   printError,
-} from "./_args.ts";
+} from "../_args.ts";
 import {
   errorResponse,
   HelloResponses,
   type HttpLimits,
   HttpRequestParser,
-} from "./_http.ts";
+} from "./http.ts";
 
 /** Options of {@linkcode helloHandler}. */
 export interface HelloHandlerOptions {

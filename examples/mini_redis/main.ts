@@ -6,7 +6,7 @@
 // (`--max-bulk`, default 1 MiB), and so are the bytes held for one unfinished
 // command (`--max-query-buffer`, default max-bulk + 4 MiB).
 //
-//   deno run --allow-net examples/mini_redis.ts --hostname 127.0.0.1 --port 6380
+//   deno run --allow-net examples/mini_redis/main.ts --hostname 127.0.0.1 --port 6380
 //   redis-cli -p 6380 SET greeting hello EX 60
 //
 // Prints `listening on HOST:PORT` first; SIGINT/SIGTERM shut it down
@@ -26,9 +26,9 @@ import {
   portFlag,
   print,
   printError,
-} from "./_args.ts";
-import { type RespLimits, RespParser, RespWriter } from "./_resp.ts";
-import { MiniRedisStore } from "./_redis_store.ts";
+} from "../_args.ts";
+import { type RespLimits, RespParser, RespWriter } from "./resp.ts";
+import { MiniRedisStore } from "./store.ts";
 
 // Replies gathered beyond this are queued before the next command runs.
 const FLUSH_AT = 65536;

@@ -1,11 +1,11 @@
-// Properties of the chat example's line framing (examples/_line_splitter.ts):
+// Properties of compute_server's line framing (line_splitter.ts):
 // framing does not depend on how the stream is cut into reads, and no input
 // makes it hold more than one line's worth of bytes.
 
 import { assert, assertEquals } from "@std/assert";
 import fc from "fast-check";
-import { LineSplitter } from "../examples/_line_splitter.ts";
-import { assertProperty, cutPoints, splitAt } from "./_property.ts";
+import { LineSplitter } from "./line_splitter.ts";
+import { assertProperty, cutPoints, splitAt } from "../../tests/_property.ts";
 
 function frames(maxLength: number, chunks: readonly Uint8Array[]): string[] {
   const splitter = new LineSplitter(maxLength);
