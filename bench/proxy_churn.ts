@@ -45,10 +45,14 @@ const conns = option("--conns", 16);
 type Mode =
   | "direct"
   | "haproxy"
+  | "haproxy, backend optional"
   | "haproxy send-proxy-v2"
   | "haproxy send-proxy-v2, inspect-delay";
 const MODES: Mode[] = [
   "haproxy",
+  // Diagnostic: the handshake code runs (no header: "absent" on the first
+  // byte) but no extra read, isolating the parser from the extra read.
+  "haproxy, backend optional",
   "haproxy send-proxy-v2",
   "haproxy send-proxy-v2, inspect-delay",
   "direct",
@@ -70,6 +74,9 @@ async function runOnce(mode: Mode, loadgen: string): Promise<Sample> {
     "--port",
     "0",
     ...(v2 ? ["--proxy-protocol", "v2"] : []),
+    ...(mode === "haproxy, backend optional"
+      ? ["--proxy-protocol", "optional"]
+      : []),
   ], SERVER_CPU);
   let haproxy: Proc | undefined;
   let dir: string | undefined;

@@ -18,7 +18,6 @@
 // `deadlineMs`. Used by tests/example_chaos_test.ts and tests/soak.ts.
 
 import {
-  closeQuietly,
   concat,
   firstDifference,
   HOST,
@@ -108,6 +107,23 @@ function pattern(size: number, seed: number): Uint8Array {
   return out;
 }
 
+// Every connection open now, so that a run that outlives its deadline can
+// close them (a stalled read would otherwise keep it waiting for ever).
+const openConns = new Set<Deno.Conn>();
+
+async function connect(port: number): Promise<Deno.Conn> {
+  const conn = await Deno.connect({ hostname: HOST, port });
+  openConns.add(conn);
+  return conn;
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  openConns.delete(conn);
+  try {
+    conn.close();
+  } catch { /* already closed */ }
+}
+
 // ------------------------------------------------------------------ echo
 
 async function echoConnection(
@@ -116,7 +132,7 @@ async function echoConnection(
   size: number,
   seed: number,
 ): Promise<number> {
-  const conn = await Deno.connect({ hostname: HOST, port });
+  const conn = await connect(port);
   try {
     const message = pattern(size, seed);
     switch (behaviour) {
@@ -185,7 +201,8 @@ function redisScript(
       Math.min(1 + ((seed + i * 7919) % 4000), 4000),
       seed + i,
     );
-    const key = `${prefix}:${i++}`;
+    // 64 keys, overwritten: each GET follows its SET on the same connection.
+    const key = `${prefix}:${i++ % 64}`;
     requests.push(command("SET", key, value), command("GET", key));
     replies.push(OK, bulk(value));
     total += value.length * 2 + 40;
@@ -198,10 +215,20 @@ async function redisConnection(
   behaviour: Behaviour,
   size: number,
   seed: number,
+  slot: number,
 ): Promise<number> {
-  const conn = await Deno.connect({ hostname: HOST, port });
+  const conn = await connect(port);
   try {
-    const { request, reply } = redisScript(`chaos:${seed}`, size, seed);
+    // Keys per concurrent slot (no two live connections share one), reused
+    // by later runs: the keyspace, and the server's memory, stay bounded.
+    // (Resets and vanishes get their own: the server may still run their
+    // commands while the slot's next connection checks its replies.)
+    const unchecked = behaviour === "reset" || behaviour === "vanish";
+    const { request, reply } = redisScript(
+      `chaos:${unchecked ? "lost" : "live"}:${slot}`,
+      size,
+      seed,
+    );
     switch (behaviour) {
       case "drip": {
         const reading = readN(conn, reply.length);
@@ -237,6 +264,34 @@ async function redisConnection(
   }
 }
 
+// One client alone on the server writes 5,000 GETs of a 1 KiB value at once:
+// small requests, large replies, so the server pauses reading on
+// backpressure and must resume from its writable event. Alone, because
+// traffic on any other connection used to release a lost wakeup.
+async function redisSoloPipeline(port: number, seed: number): Promise<number> {
+  const conn = await connect(port);
+  try {
+    const key = "chaos:fan";
+    const value = pattern(1024, seed);
+    const get = command("GET", key);
+    const request = concat([
+      command("SET", key, value),
+      ...Array.from({ length: 5000 }, () => get),
+    ]);
+    const bulkReply = bulk(value);
+    const reply = concat([
+      OK,
+      ...Array.from({ length: 5000 }, () => bulkReply),
+    ]);
+    const reading = readN(conn, reply.length);
+    await writeAll(conn, request);
+    expectBytes(await reading, reply, "redis solo pipeline");
+    return request.length + reply.length;
+  } finally {
+    closeQuietly(conn);
+  }
+}
+
 // ------------------------------------------------------------------ chat
 
 /** A chat connection read line by line. */
@@ -249,7 +304,7 @@ class ChatPeer {
     this.conn = conn;
   }
   static async connect(port: number): Promise<ChatPeer> {
-    const peer = new ChatPeer(await Deno.connect({ hostname: HOST, port }));
+    const peer = new ChatPeer(await connect(port));
     const welcome = await peer.line();
     if (!welcome?.startsWith("* welcome ")) {
       throw new ChaosError(`chat welcome: ${JSON.stringify(welcome)}`);
@@ -440,7 +495,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       new Observer(await ChatPeer.connect(port)),
     ];
   }
-  const one = async (i: number): Promise<void> => {
+  const one = async (i: number, slot: number): Promise<void> => {
     const behaviour = plan[i]!;
     behaviours[behaviour]++;
     const connSeed = (seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0;
@@ -453,7 +508,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const run = protocol === "echo"
       ? echoConnection(port, behaviour, size, connSeed)
       : protocol === "redis"
-      ? redisConnection(port, behaviour, size, connSeed)
+      ? redisConnection(port, behaviour, size, connSeed, slot)
       : chatConnection(port, behaviour, size, connSeed, sent, maybeSent);
     const verified = await run.catch((error) => {
       throw new ChaosError(`${what}: ${error?.message ?? error}`, {
@@ -464,10 +519,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   };
   const work = (async () => {
     let next = 0;
-    const workers = Array.from({ length: concurrency }, async () => {
-      while (next < plan.length) await one(next++);
+    const workers = Array.from({ length: concurrency }, async (_, slot) => {
+      while (next < plan.length) await one(next++, slot);
     });
     await Promise.all(workers);
+    if (protocol === "redis") {
+      report.verifiedBytes += await redisSoloPipeline(port, seed);
+    }
     if (protocol === "chat") {
       // Each observer's marker reaches the other after every earlier line.
       const [a, b] = observers as [Observer, Observer];
@@ -504,6 +562,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   })();
   try {
     await within(work, deadlineMs, `${protocol} chaos run (seed ${seed})`);
+  } catch (error) {
+    for (const conn of [...openConns]) closeQuietly(conn);
+    throw error;
   } finally {
     for (const o of observers) closeQuietly(o.peer.conn);
     await Promise.allSettled(observers.map((o) => o.done));
@@ -519,7 +580,7 @@ async function checkAlive(
   port: number,
   protocol: ChaosProtocol,
 ): Promise<void> {
-  const conn = await Deno.connect({ hostname: HOST, port });
+  const conn = await connect(port);
   try {
     if (protocol === "echo") {
       await writeAll(conn, enc.encode("ping"));

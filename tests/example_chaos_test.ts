@@ -35,7 +35,7 @@ for (const { protocol, file, burstBytes } of servers) {
         connections: 30,
         concurrency: 6,
         burstBytes,
-        deadlineMs: 60_000,
+        deadlineMs: 30_000,
       });
       // deno-lint-ignore no-console
       console.log(JSON.stringify(report));

@@ -256,6 +256,7 @@ async function runModelWith(
   const peerGot = new Bytes(); // what the peer read
   let eofDelivered = false;
   let peerEof = false;
+  let peerReset = false;
   let closed = false;
   let flushedClose = false;
   let progress = 0;
@@ -287,7 +288,7 @@ async function runModelWith(
         // The first copy hands the loop the event's own buffer; not after a
         // hand-over, where that crashes the loop today (an adopted read's
         // buffer is released into the pool: reported to the lead with
-        // /tmp/props-repro/handover_echo.ts; flip OWN_BUFFER_AFTER_HAND_OVER
+        // tests/testdata/repro_handover.ts echo; flip OWN_BUFFER_AFTER_HAND_OVER
         // when it is fixed).
         const own = i === 0 && (handOvers === 0 || OWN_BUFFER_AFTER_HAND_OVER);
         ok = write(event.token, own ? data : data.slice(), own) && ok;
@@ -330,7 +331,10 @@ async function runModelWith(
       try {
         n = await peer.read(buf);
       } catch (error) {
-        if (!closed) errors.push(error);
+        // Closing a socket with unread input sends RST, which may also drop
+        // bytes the peer had not read yet: only a prefix is then owed.
+        if (closed) peerReset = true;
+        else errors.push(error);
         break;
       }
       progress++;
@@ -411,7 +415,7 @@ async function runModelWith(
         case "handOver": {
           // Not while writes are queued or in flight: the new owner then
           // never issues its next read today (reported to the lead with
-          // /tmp/props-repro/handover_deferred_read.ts; flip
+          // tests/testdata/repro_handover.ts deferred; flip
           // HAND_OVER_WITH_QUEUED_WRITES when it is fixed).
           if (
             !HAND_OVER_WITH_QUEUED_WRITES && loop.pendingWriteBytes(token) > 0
@@ -445,7 +449,7 @@ async function runModelWith(
     let quietSince = performance.now();
     while (true) {
       const done = closed
-        ? peerEof
+        ? peerEof || peerReset
         : eofDelivered && delivered.length === peerSent.length;
       if (done) break;
       // An application resumes reads it paused (a policy may pause again
@@ -468,7 +472,7 @@ async function runModelWith(
       `interest ${interest}, events ${events}, loop wrote ${loopWrote.length}, ` +
       `peer got ${peerGot.length}, hand-overs ${handOvers}${
         closed ? ", closed" : ""
-      }`;
+      }${peerReset ? ", peer reset" : ""}`;
     if (!closed && handOvers === 0) {
       // (Across a hand-over the new owner's adopted read is counted again
       // in bytesRead, so the count is compared only without one.)
@@ -507,7 +511,7 @@ async function runModelWith(
     const wrote = loopWrote.all();
     const received = peerGot.all();
     const diff = firstDifference(received, wrote);
-    if (flushedClose) {
+    if (flushedClose && !peerReset) {
       assertEquals(diff, -1, `peer got different bytes at ${diff}: ${state}`);
     } else {
       assert(

@@ -7,6 +7,7 @@ import {
   assertGreater,
   assertMatch,
   assertNotEquals,
+  assertRejects,
   assertThrows,
 } from "@std/assert";
 import { EventLoop } from "../reactor/mod.ts";
@@ -145,6 +146,28 @@ async function spread(port: number, each: number): Promise<Client[]> {
     if (on0 >= each && on1 >= each) return clients;
   }
   throw new Error("64 connections did not reach both Workers");
+}
+
+/** `promise`, or a rejection naming `what` after `ms` (never a hung test). */
+async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no ${what} within ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function eventually<T>(
@@ -345,7 +368,9 @@ Deno.test("TcpServer workers: 2 a crashed Worker is reported and restarted while
     // test handler broadcasts to the survivors.
     for (const c of survivors) {
       const gone = new Set<string>();
-      for (let i = 0; i < doomed.length; i++) gone.add((await c.lines.next())!);
+      for (let i = 0; i < doomed.length; i++) {
+        gone.add((await within(c.lines.next(), 10_000, "'gone' notice"))!);
+      }
       assertEquals(
         gone,
         new Set(doomed.map((d) => `gone ${d.id} worker crashed`)),
@@ -530,5 +555,52 @@ Deno.test("examples/http_hello/main.ts --workers 2 answers from two Worker threa
     }
   } finally {
     await stopWorkersExample(hello);
+  }
+});
+
+Deno.test("TcpServer workers: 2 with a health port: Worker 0 answers it, the others do not bind it", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const healthPort = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const server = await new ServerProcess([
+    "--workers",
+    "2",
+    "--health-port",
+    String(healthPort),
+  ]).started();
+  const clients = await spread(server.port, 1);
+  try {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: healthPort,
+    });
+    const lines = new Lines(conn);
+    assertEquals(await lines.next(), "up ready");
+    conn.close();
+  } finally {
+    for (const c of clients) c.close();
+    await server.command("shutdown 1000");
+    await server.json();
+    await server.close();
+  }
+});
+
+Deno.test("TcpServer workers: a Worker that cannot bind makes run() reject with the bind error", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const server = new TcpServer(
+      { port: (taken.addr as Deno.NetAddr).port },
+      {
+        handlerModule: new URL(
+          "./testdata/multicore_handler.ts",
+          import.meta.url,
+        ),
+      },
+    );
+    await assertRejects(() => server.run(), Deno.errors.AddrInUse);
+    await assertRejects(() => server.listening(), Deno.errors.AddrInUse);
+    assertEquals(server.stats().state, "closed");
+  } finally {
+    taken.close();
   }
 });

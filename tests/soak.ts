@@ -117,29 +117,37 @@ async function loop(t: Target): Promise<void> {
   }
 }
 
+// Memory is tracked every second (the warm-up's peak is the baseline, the
+// peak after it must stay near) and printed every 5 s with the fd counts.
 let samples = 0;
+const track = (): void => {
+  const inWarmUp = elapsed() < warmUpMs;
+  for (const t of targets) {
+    const rss = rssBytes(t.server!.child.pid);
+    if (inWarmUp) t.rssBaseline = Math.max(t.rssBaseline, rss);
+    else t.rssPeak = Math.max(t.rssPeak, rss);
+  }
+};
+const tracker = setInterval(track, 1000);
 const sampler = setInterval(() => {
   samples++;
-  const inWarmUp = elapsed() < warmUpMs;
   const parts = [`t=${(elapsed() / 1000).toFixed(0)}s`];
   for (const t of targets) {
     const pid = t.server!.child.pid;
-    const rss = rssBytes(pid);
-    if (inWarmUp) t.rssBaseline = Math.max(t.rssBaseline, rss);
-    else t.rssPeak = Math.max(t.rssPeak, rss);
     parts.push(
-      `${t.protocol}: rss ${mib(rss)} fds ${
+      `${t.protocol}: rss ${mib(rssBytes(pid))} fds ${
         fdCount(pid)
       } runs ${t.runs} verified ${mib(t.verifiedBytes)}`,
     );
   }
-  log(parts.join(" | ") + (inWarmUp ? " (warm-up)" : ""));
+  log(parts.join(" | ") + (elapsed() < warmUpMs ? " (warm-up)" : ""));
 }, SAMPLE_MS);
 
 let ok = true;
 try {
   await Promise.all(targets.map(loop));
 } finally {
+  clearInterval(tracker);
   clearInterval(sampler);
 }
 for (const t of targets) {

@@ -107,7 +107,7 @@ function stop(message: ShutdownMessage): void {
   });
   stopping ??= (async () => {
     const summed = await result;
-    await serving;
+    await serving?.catch(() => {}); // a failed start was reported already
     scope.postMessage({ type: "stopped", result: summed });
   })();
 }
@@ -289,7 +289,15 @@ async function start(init: StartMessage): Promise<void> {
     publish();
     for (const outbox of outboxes) void outbox?.close();
   });
+  // A bind error (AddrInUse...) rejects `serving`: report it as a failed
+  // start, not as a crash.
+  const addr = await Promise.race([
+    server.listening(),
+    serving.then(() => {
+      throw new Deno.errors.NotConnected("Cannot start server Worker");
+    }),
+  ]);
   table = server.context;
   ctx.table = table;
-  scope.postMessage({ type: "listening", addr: server.addr });
+  scope.postMessage({ type: "listening", addr });
 }

@@ -22,6 +22,9 @@ try {
     new TcpServerConfig({
       port: 0,
       maxConnections: Number(flag("max", "Infinity")),
+      ...(args.includes("--health-port")
+        ? { healthPort: Number(flag("health-port", "0")) }
+        : {}),
     }),
     {
       handlerModule: new URL("./multicore_handler.ts", import.meta.url),
