@@ -34,6 +34,11 @@ function findCrlf(b: Uint8Array, from: number, end: number): number {
   return -1;
 }
 
+// The separators of an inline command (isspace() in redis's sdssplitargs).
+function isSpace(c: number | undefined): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13 || c === 11 || c === 12;
+}
+
 function findLf(b: Uint8Array, from: number, end: number): number {
   for (let i = from; i < end; i++) if (b[i] === LF) return i;
   return -1;
@@ -95,8 +100,6 @@ export function splitInline(line: Uint8Array): Uint8Array[] | undefined {
   const args: Uint8Array[] = [];
   let i = 0;
   const n = line.length;
-  const isSpace = (c: number | undefined) =>
-    c === 32 || c === 9 || c === 10 || c === 13 || c === 11 || c === 12;
   if (!line.includes(34) && !line.includes(39)) {
     // No quotes (the common case): views, no copies.
     while (i < n) {
@@ -413,6 +416,20 @@ export class RespParser {
       return this.#fail("too big inline request");
     }
     const lineEnd = eol > pos && b[eol - 1] === CR ? eol - 1 : eol;
+    let i = pos;
+    while (i < lineEnd && b[i] !== 34 && b[i] !== 39) i++;
+    if (i === lineEnd) {
+      // No quotes (the common case): views straight into args, as
+      // splitInline would give, without its line view and array.
+      i = pos;
+      while (i < lineEnd) {
+        while (i < lineEnd && isSpace(b[i]!)) i++;
+        const start = i;
+        while (i < lineEnd && !isSpace(b[i]!)) i++;
+        if (i > start) args[this.#argc++] = b.subarray(start, i);
+      }
+      return eol + 1;
+    }
     const split = splitInline(b.subarray(pos, lineEnd));
     if (!split) return this.#fail("unbalanced quotes in request");
     for (const a of split) args[this.#argc++] = a;
