@@ -189,17 +189,94 @@ export interface TaskContext {
    * {@linkcode TaskContext.cancelled} instead of caching the signal.
    */
   readonly signal: AbortSignal;
-  /** Whether the task was cancelled or timed out (a read of shared memory). */
+  /**
+   * Whether the task was cancelled or timed out (a read of shared memory,
+   * cheap enough to call in a hot loop).
+   *
+   * @example A loop that stops when cancelled
+   * ```ts
+   * import { ComputePool } from "@millrace/io/compute";
+   * import { assertEquals } from "@std/assert";
+   *
+   * // tasks.ts: export function spinUntilCancelled(ms, ctx) {
+   * //   const end = performance.now() + ms;
+   * //   while (performance.now() < end) if (ctx.cancelled()) return true;
+   * //   return false;
+   * // }
+   * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 1 });
+   * const controller = new AbortController();
+   * const running = pool.run("spinUntilCancelled", 60_000, { signal: controller.signal });
+   * setTimeout(() => controller.abort(), 50);
+   * assertEquals(await running.catch((e) => e.name), "AbortError");
+   * ```
+   *
+   * @returns `true` once the task was cancelled or timed out.
+   */
   cancelled(): boolean;
-  /** Throws the cancellation reason when {@linkcode TaskContext.cancelled}. */
+  /**
+   * Throws the cancellation reason when {@linkcode TaskContext.cancelled}.
+   *
+   * @example A loop that throws when cancelled
+   * ```ts
+   * import { ComputePool } from "@millrace/io/compute";
+   * import { assertEquals } from "@std/assert";
+   *
+   * // tasks.ts: export function spinThrowing(ms, ctx) {
+   * //   const end = performance.now() + ms;
+   * //   while (performance.now() < end) ctx.throwIfCancelled();
+   * //   return "done";
+   * // }
+   * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 1 });
+   * const running = pool.run("spinThrowing", 60_000, { timeoutMs: 50 });
+   * assertEquals(await running.catch((e) => e.name), "TimeoutError");
+   * ```
+   *
+   * @throws {DOMException} `AbortError` or `TimeoutError` once cancelled.
+   */
   throwIfCancelled(): void;
-  /** Moves these buffers with the result instead of copying them. */
+  /**
+   * Moves these buffers with the result instead of copying them.
+   *
+   * @example Moving a large result
+   * ```ts
+   * import { ComputePool } from "@millrace/io/compute";
+   * import { assertEquals } from "@std/assert";
+   *
+   * // tasks.ts: export function bytes(n, ctx) {
+   * //   const out = new Uint8Array(n);
+   * //   if (n > 1024) ctx.transfer(out.buffer);
+   * //   return out;
+   * // }
+   * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 1 });
+   * const result = await pool.run("bytes", 1 << 20) as Uint8Array;
+   * assertEquals(result.length, 1 << 20);
+   * ```
+   *
+   * @param buffers The buffers (e.g. a result's `ArrayBuffer`) to move.
+   */
   transfer(...buffers: Transferable[]): void;
   /**
    * Reports progress: the value (structured-cloneable) goes to the
    * `onProgress` callback of {@linkcode ComputePool.prototype.run}, in
    * order, before the result. Best effort: a value that cannot be cloned is
    * dropped, and nothing is sent once the task settled or was cancelled.
+   *
+   * @example A progress bar
+   * ```ts
+   * import { ComputePool } from "@millrace/io/compute";
+   * import { assertEquals } from "@std/assert";
+   *
+   * // tasks.ts: export function countTo(n, ctx) {
+   * //   for (let i = 1; i <= n; i++) ctx.progress(i);
+   * //   return n;
+   * // }
+   * await using pool = new ComputePool(new URL("./testdata/tasks.ts", import.meta.url), { workers: 1 });
+   * const seen: unknown[] = [];
+   * assertEquals(await pool.run("countTo", 3, { onProgress: (v) => seen.push(v) }), 3);
+   * assertEquals(seen, [1, 2, 3]);
+   * ```
+   *
+   * @param value What to report (structured-cloneable).
    */
   progress(value: unknown): void;
   /** The pool's `workerData` (see {@linkcode ComputePoolOptions.workerData}). */

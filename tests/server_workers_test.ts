@@ -148,6 +148,28 @@ async function spread(port: number, each: number): Promise<Client[]> {
   throw new Error("64 connections did not reach both Workers");
 }
 
+/** `promise`, or a rejection naming `what` after `ms` (never a hung test). */
+async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no ${what} within ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function eventually<T>(
   probe: () => Promise<T>,
   ok: (value: T) => boolean,
@@ -346,7 +368,9 @@ Deno.test("TcpServer workers: 2 a crashed Worker is reported and restarted while
     // test handler broadcasts to the survivors.
     for (const c of survivors) {
       const gone = new Set<string>();
-      for (let i = 0; i < doomed.length; i++) gone.add((await c.lines.next())!);
+      for (let i = 0; i < doomed.length; i++) {
+        gone.add((await within(c.lines.next(), 10_000, "'gone' notice"))!);
+      }
       assertEquals(
         gone,
         new Set(doomed.map((d) => `gone ${d.id} worker crashed`)),

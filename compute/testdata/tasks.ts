@@ -44,6 +44,13 @@ export function spinUntilCancelled(ms: number, ctx: TaskContext): boolean {
   return false;
 }
 
+/** Loops until `ms` pass; throws the reason once cancelled. */
+export function spinThrowing(ms: number, ctx: TaskContext): string {
+  const end = performance.now() + ms;
+  while (performance.now() < end) ctx.throwIfCancelled();
+  return "done";
+}
+
 /** Waits `ms` asynchronously; rejects with the reason when ctx.signal aborts. */
 export function sleep(ms: number, ctx: TaskContext): Promise<string> {
   return new Promise((resolve, reject) => {
