@@ -321,7 +321,10 @@ export function dropWrites(
   }
 }
 
-/** Resolves when the queue of `e` is empty; `signal` stops the wait. */
+/**
+ * Resolves when the queue of `e` is empty and no write is in flight (nor a
+ * previous owner's, held ahead); `signal` stops the wait.
+ */
 export function flushEntry(
   e: Entry,
   signal: AbortSignal | undefined,
@@ -329,7 +332,9 @@ export function flushEntry(
   if (e.writeFailed && e.queuedBytes === 0 && e.pendingError !== undefined) {
     return Promise.reject(e.pendingError);
   }
-  if (e.queuedBytes === 0) return Promise.resolve();
+  // `writing` with nothing queued: a previous owner's writes are held
+  // ahead of ours (a hand-over); they are waited for too.
+  if (e.queuedBytes === 0 && !e.writing) return Promise.resolve();
   if (signal?.aborted) return Promise.reject(signal.reason);
   const { promise, resolve, reject } = Promise.withResolvers<void>();
   const waiter: Waiter = { resolve, reject };

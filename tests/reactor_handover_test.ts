@@ -156,6 +156,33 @@ Deno.test("a hand-over during a hand-over's held writes: every owner's writes go
   await running;
 });
 
+Deno.test("a flushed close or shutdownWrite() of a new owner waits for the previous owner's writes", async (t) => {
+  for (const how of ["close", "shutdownWrite"] as const) {
+    await t.step(how, async () => {
+      await using loop = new EventLoop();
+      using pair = await connected();
+      loop.register(pair.conn, 1, Interest.NONE, () => {});
+      const running = loop.run();
+      const big = pattern(8 << 20, 1);
+      loop.write(1, big);
+      const source = loop.deregister(1);
+      loop.register(source, 2, Interest.NONE, () => {});
+      // Nothing queued by the new owner: only the previous owner's write.
+      const done = how === "close"
+        ? loop.close(2, { flush: true })
+        : loop.shutdownWrite(2);
+      const got = await readBounded(pair.peer, big.length);
+      assert(got.every((b, i) => b === big[i]), "the bytes in order");
+      assertEquals(await pair.peer.read(new Uint8Array(1)), null);
+      await pair.peer.closeWrite();
+      await done;
+      if (how === "shutdownWrite") await loop.close(2);
+      loop.stop();
+      await running;
+    });
+  }
+});
+
 Deno.test("a new owner registered WRITABLE during held writes gets its writable event once they are out", async () => {
   await using loop = new EventLoop();
   using pair = await connected();
