@@ -62,6 +62,8 @@ export class LoopCore {
   readonly lwm: number;
   readonly maxCoalesce: number;
   readonly acceptDelay: number;
+  /** How long `close({ flush: true })` lingers (`EventLoopOptions.lingerMs`). */
+  readonly lingerMs: number;
   readonly pool: BufferPool;
   readonly onError: (error: unknown, token: Token | undefined) => void;
 
@@ -110,6 +112,8 @@ export class LoopCore {
 
   /** Closes whose operations have not settled yet (awaited on dispose). */
   readonly lingering: Set<Promise<void>> = new Set();
+  /** Cuts short the graceful closes in progress (flush, then linger): dispose. */
+  readonly closers: Set<() => void> = new Set();
 
   ticks = 0;
   eventsDispatched = 0;
@@ -147,6 +151,7 @@ export class LoopCore {
     this.lwm = settings.lwm;
     this.maxCoalesce = settings.maxCoalesce;
     this.acceptDelay = settings.acceptDelay;
+    this.lingerMs = settings.lingerMs;
     this.pool = settings.pool;
     this.onError = settings.onError;
   }

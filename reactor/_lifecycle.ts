@@ -36,6 +36,8 @@ export function stopLoop(core: LoopCore): void {
  */
 export async function disposeLoop(core: LoopCore): Promise<void> {
   core.disposed = true;
+  // Graceful closes (flush, then linger) end now: disposing closes at once.
+  for (const stop of [...core.closers]) stop();
   for (const e of [...core.entries.values()]) closeEntry(core, e);
   core.timers.clear();
   disarm(core);

@@ -3,6 +3,9 @@
 // and one message style for reactor/, net/ and compute/).
 
 import { BufferPool } from "./buffer_pool.ts";
+
+/** `EventLoopOptions.lingerMs` when not given. */
+export const DEFAULT_LINGER_MS = 2000;
 import type { Token } from "./token.ts";
 import type {
   EventLoopOptions,
@@ -30,6 +33,7 @@ export interface LoopSettings {
   lwm: number;
   maxCoalesce: number;
   acceptDelay: number;
+  lingerMs: number;
   pool: BufferPool;
   onError: (error: unknown, token: Token | undefined) => void;
 }
@@ -98,6 +102,11 @@ export function loopSettings(options: EventLoopOptions): LoopSettings {
     "acceptErrorDelayMs",
     options.acceptErrorDelayMs ?? 100,
   );
+  const lingerMs = validateMilliseconds(
+    action,
+    "lingerMs",
+    options.lingerMs ?? DEFAULT_LINGER_MS,
+  );
   const pool = options.bufferPool ?? new BufferPool();
   if (!(pool instanceof BufferPool)) {
     throw invalidOption(TypeError, action, "bufferPool", "a BufferPool", pool);
@@ -117,6 +126,7 @@ export function loopSettings(options: EventLoopOptions): LoopSettings {
     lwm,
     maxCoalesce,
     acceptDelay,
+    lingerMs,
     pool,
     onError,
   };

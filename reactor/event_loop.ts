@@ -23,13 +23,18 @@ import type {
 } from "./event_loop_options.ts";
 import type { ComputeRunner, ComputeRunOptions } from "./compute_runner.ts";
 import { loopSettings } from "./_loop_options.ts";
-import { validateFunction } from "../_internal/validate.ts";
+import {
+  validateFunction,
+  validateMilliseconds,
+  validateSignal,
+} from "../_internal/validate.ts";
 import { type Entry, KIND_CONN } from "./_entry.ts";
 import { closeEntry, detach, entryOf, LoopCore } from "./_core.ts";
 import { disposeLoop, startLoop, stopLoop } from "./_lifecycle.ts";
 import { ComputeSlot } from "./_compute.ts";
 import { registerSource, reregisterSource } from "./_registry.ts";
 import { flushEntry, shutdownWriteOf, writeTo } from "./_conn_writer.ts";
+import { closeGracefully } from "./_conn_linger.ts";
 import { addCallbackTimer } from "./_timer_source.ts";
 import { handOver } from "./_handover.ts";
 import { sendDatagram } from "./_datagram_source.ts";
@@ -446,14 +451,29 @@ export class EventLoop implements AsyncDisposable {
   }
 
   /**
-   * Deregisters and closes the source of `token` (after writing out its
-   * queue when `flush` is set).
+   * Deregisters and closes the source of `token`. The source gets no more
+   * events and its token is free as soon as this is called.
+   *
+   * Without `flush` a connection closes at once and its write queue is
+   * dropped. With `flush: true` a connection closes gracefully: its queue is
+   * written out, then it lingers (as nginx's `lingering_close`): the write
+   * side is half-closed, so the peer reads end of stream after the last
+   * byte, and whatever the peer still sends is read and discarded until its
+   * end of stream, a reset, or `lingerMs` (default the loop's
+   * `lingerMs`, 2 s), and only then is the socket closed. This matters:
+   * closing a socket that still has unread input makes the kernel send a
+   * reset, which can destroy bytes the peer has received but not read yet.
+   * A write error ends the flush, and `signal` (or disposing of the loop)
+   * cuts flush and linger short; the connection is then closed at once.
    *
    * @param token The source's token.
-   * @param options `flush: true` writes the queue out first.
-   * @returns A promise that resolves once the source's pending operations
-   * have settled.
-   * @throws {TypeError} If `token` is not registered.
+   * @param options `flush: true` writes the queue out and lingers first;
+   * `lingerMs` and `signal` bound that.
+   * @returns A promise that resolves once the source is closed and its
+   * pending operations have settled (after the flush and the linger).
+   * @throws {TypeError} If `token` is not registered, or `signal` is not an
+   * `AbortSignal`.
+   * @throws {RangeError} If `lingerMs` is out of range.
    *
    * @example Usage
    * ```ts
@@ -463,20 +483,28 @@ export class EventLoop implements AsyncDisposable {
    * await using loop = new EventLoop();
    * using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
    * loop.register(await Deno.connect({ port: listener.addr.port }), 1, Interest.READABLE, () => {});
+   * using peer = await listener.accept();
    * loop.write(1, new TextEncoder().encode("bye"));
-   * await loop.close(1, { flush: true });
+   * const closed = loop.close(1, { flush: true });
    * assertEquals(loop.has(1), false);
+   * // The peer reads everything, then end of stream, and closes: the linger ends.
+   * const buf = new Uint8Array(8);
+   * assertEquals(await peer.read(buf), 3);
+   * assertEquals(await peer.read(buf), null);
+   * peer.close();
+   * await closed;
    * ```
    */
   async close(token: Token, options: CloseOptions = {}): Promise<void> {
     const core = this.#core;
     const e = entryOf(this.#core, token, "close source");
-    if (options.flush && e.kind === KIND_CONN && e.queuedBytes > 0) {
-      try {
-        await flushEntry(e, undefined);
-      } catch {
-        // The error was or will be reported as an event; close anyway.
-      }
+    if (options.flush && e.kind === KIND_CONN) {
+      const lingerMs = options.lingerMs === undefined
+        ? core.lingerMs
+        : validateMilliseconds("close source", "lingerMs", options.lingerMs);
+      const signal = validateSignal("close source", "signal", options.signal);
+      await closeGracefully(core, e, lingerMs, signal);
+      return;
     }
     const settled = closeEntry(core, e);
     if (settled !== undefined) await settled;
@@ -673,6 +701,7 @@ export class EventLoop implements AsyncDisposable {
       bytesRead: core.bytesRead,
       bytesWritten: core.bytesWritten,
       registeredSources: core.entries.size,
+      closingSources: core.closers.size,
       pendingTimers: core.timers.size,
       pendingCompute: this.#compute.pending,
       handlerErrors: core.handlerErrors,

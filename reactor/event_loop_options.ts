@@ -77,6 +77,19 @@ export interface EventLoopOptions {
    */
   acceptErrorDelayMs?: number;
   /**
+   * How long `close(token, { flush: true })` lingers on a connection after
+   * writing its queue out: it half-closes the write side (FIN), then reads
+   * and discards what the peer still sends until end of stream, an error,
+   * or this many milliseconds, and only then closes. Closing a socket with
+   * unread input makes the kernel send a reset, which can destroy the bytes
+   * just flushed before the peer read them (nginx's `lingering_close`,
+   * Apache's lingering close). Whole ms from 0 to 2 ** 31 - 1; `0` closes
+   * at once after the flush.
+   *
+   * @default {2000}
+   */
+  lingerMs?: number;
+  /**
    * The pool receive and coalescing buffers come from.
    *
    * @default {new BufferPool()}
@@ -160,18 +173,35 @@ export interface FlushOptions {
  * const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
  * loop.register(conn, 1, Interest.READABLE, () => {});
  * loop.write(1, new TextEncoder().encode("bye"));
- * const options: CloseOptions = { flush: true };
+ * // Write "bye" out, then wait at most 100 ms for the peer's end of stream.
+ * const options: CloseOptions = { flush: true, lingerMs: 100 };
  * await loop.close(1, options);
  * assertEquals(loop.has(1), false);
  * ```
  */
 export interface CloseOptions {
   /**
-   * Write out the queued bytes before closing.
+   * Write out the queued bytes before closing, then linger (see
+   * `lingerMs`) so that the peer receives them. Without it the connection
+   * closes at once and its queue is dropped.
    *
    * @default {false}
    */
   flush?: boolean;
+  /**
+   * With `flush`: after the queue is written, how long to keep reading and
+   * discarding the peer's input, with the write side half-closed, before
+   * closing (ends early at the peer's end of stream): whole ms from 0 to
+   * 2 ** 31 - 1; `0` closes right after the flush.
+   *
+   * @default {EventLoopOptions.lingerMs}
+   */
+  lingerMs?: number;
+  /**
+   * With `flush`: cuts the flush and the linger short; the connection then
+   * closes at once (the promise still resolves).
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -225,6 +255,11 @@ export interface EventLoopMetrics {
   bytesWritten: number;
   /** Sources registered now. */
   registeredSources: number;
+  /**
+   * Connections closing gracefully now (`close(token, { flush: true })`):
+   * deregistered, still writing their queue or lingering.
+   */
+  closingSources: number;
   /** Timers scheduled now (callback timers and Timer sources). */
   pendingTimers: number;
   /** Compute tasks spawned and not settled. */

@@ -36,7 +36,7 @@ import { ProxyGate } from "./_connection_proxy.ts";
 
 const encoder = new TextEncoder();
 
-/** How long a closing connection may take to write its queue. */
+/** How long a closing connection may take to write its queue and linger. */
 export const LINGER_MS = 5000;
 
 function noop(): void {}
@@ -344,22 +344,18 @@ export class ConnectionTable<T, E = Uint8Array>
   };
 
   /**
-   * Closes a removed connection's source, after writing its queue when
-   * `flush`. The flush is bounded: a peer that stops reading (say, after
-   * half-closing) must not pin a descriptor and its queue forever, so after
-   * `LINGER_MS`, or at `abortLingering()` (forced shutdown), it is closed
-   * anyway. Reads stop at once: nobody would see them.
+   * Closes a removed connection's source; with `flush`, gracefully: the
+   * loop writes its queue out, half-closes and lingers until the peer's end
+   * of stream (`EventLoop.close` with `flush: true`), so that unread input
+   * does not turn the close into a reset that destroys the queued bytes.
+   * Bounded: a peer that stops reading must not pin a descriptor and its
+   * queue forever, so after `LINGER_MS` (flush and linger together), or at
+   * `abortLingering()` (forced shutdown), it is closed anyway. The loop
+   * deregisters it at once: no more events.
    */
   #closeToken(token: number, flush: boolean): void {
     const loop = this.#loop;
-    let pending = 0;
-    try {
-      pending = flush ? loop.pendingWriteBytes(token) : 0;
-      if (pending > 0) loop.reregister(token, Interest.NONE);
-    } catch {
-      pending = 0;
-    }
-    if (pending === 0) {
+    if (!flush) {
       this.#track(loop.close(token));
       return;
     }
@@ -367,13 +363,12 @@ export class ConnectionTable<T, E = Uint8Array>
     this.#lingering.add(controller);
     const timer = setTimeout(() => controller.abort(), LINGER_MS);
     this.#track(
-      loop.flush(token, { signal: controller.signal }).catch(() => {
-        // Timed out, aborted or the write failed: close all the same.
-      }).then(() => {
-        clearTimeout(timer);
-        this.#lingering.delete(controller);
-        return loop.close(token);
-      }),
+      loop.close(token, { flush: true, signal: controller.signal }).finally(
+        () => {
+          clearTimeout(timer);
+          this.#lingering.delete(controller);
+        },
+      ),
     );
   }
 

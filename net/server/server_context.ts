@@ -184,8 +184,13 @@ export interface ServerContext<T = unknown, E = Uint8Array> {
   broadcastFrame(frame: E, options?: BroadcastOptions): number;
   /**
    * Closes connection `id` (reason `"closed"`), after writing its queue unless
-   * `flush` is `false`. The flush is bounded (5 s, or a shutdown's deadline):
-   * a peer that stops reading cannot keep the connection open.
+   * `flush` is `false`. With flush the close lingers, as
+   * `EventLoop.close(token, { flush: true })`: after the queue the write
+   * side is half-closed and the peer's input discarded until its end of
+   * stream, so that unread input cannot turn the close into a reset that
+   * destroys the bytes just written. Flush and linger are bounded (5 s, or a
+   * forced shutdown): a peer that stops reading cannot keep it open. The
+   * handler sees no more events for `id` at once.
    *
    * @example Usage
    * ```ts
