@@ -234,8 +234,16 @@ export class ConnectionTable<T, E = Uint8Array>
     }
     if (event.readClosed) {
       this.#remove(record, this.shuttingDown ? "shutdown" : "peer closed");
-      // Echo-style peers half-close and still read: write what is queued first.
-      this.#closeToken(record.token, true);
+      // Echo-style peers half-close and still read: write what is queued
+      // first. With nothing queued there is nothing to flush, and after the
+      // peer's end of stream nothing to linger for: a plain close, without
+      // the linger's controller and timer (the churn path).
+      const token = record.token;
+      const loop = this.#loop;
+      this.#closeToken(
+        token,
+        loop.has(token) && loop.pendingWriteBytes(token) > 0,
+      );
     }
   }
 
