@@ -68,7 +68,7 @@ async function flushThenLinger(
   signal: AbortSignal,
 ): Promise<void> {
   try {
-    if (e.queuedBytes > 0 && !signal.aborted) {
+    if ((e.queuedBytes > 0 || e.writing) && !signal.aborted) {
       try {
         await flushEntry(e, signal);
       } catch {

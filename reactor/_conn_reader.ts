@@ -36,15 +36,31 @@ export function startRead(
   e.readPromise = e.conn.read(buf).then(e.onRead, e.onRead); // bound at start
 }
 
-/** A read completed with `n` bytes, or EOF (`null`). */
+/** A read of ours completed with `n` bytes, or EOF (`null`). */
 export function readDone(core: LoopCore, e: Entry, n: number | null): void {
+  // Counted here, by the loop that read, whoever gets the bytes: not again
+  // by an owner that adopts them (see adoptedReadDone).
+  core.reads++;
+  if (n !== null) core.bytesRead += n;
+  adoptedReadDone(core, e, n);
+}
+
+/**
+ * A read completed with `n` bytes (in `e.readBuf`), or EOF (`null`): a read
+ * of ours, or one adopted from a previous owner (_handover.ts), which
+ * counted it.
+ */
+export function adoptedReadDone(
+  core: LoopCore,
+  e: Entry,
+  n: number | null,
+): void {
   e.reading = false;
   e.readPromise = undefined;
   if (!e.registered) {
     handOverRead(core, e, n);
     return;
   }
-  core.reads++;
   if (n === null) {
     if (e.readPooled && e.readBuf !== undefined) {
       releaseOwnBuffer(core.pool, e.readBuf);
@@ -52,7 +68,6 @@ export function readDone(core: LoopCore, e: Entry, n: number | null): void {
     e.readBuf = undefined;
     e.readEof = true;
   } else {
-    core.bytesRead += n;
     e.readN = n;
   }
   if (e.interest & READABLE) enqueue(core, e);

@@ -79,12 +79,15 @@ export function queueWrite(
   let release: Uint8Array | undefined;
   const dbuf = core.dispatchBuf;
   if (
-    dbuf !== undefined && bytes.buffer === dbuf.buffer &&
-    bytes.byteOffset >= dbuf.byteOffset &&
+    dbuf !== undefined && core.dispatchPooled &&
+    bytes.buffer === dbuf.buffer && bytes.byteOffset >= dbuf.byteOffset &&
     bytes.byteOffset + len <= dbuf.byteOffset + dbuf.length
   ) {
-    // The event's own receive buffer: take it over instead of copying,
-    // once; a second write of it is copied.
+    // The event's own receive buffer, drawn from the pool: take it over
+    // instead of copying, once (it goes back to the pool when written);
+    // a second write of it is copied. A buffer the pool does not own (a
+    // read adopted from a previous owner) is never reused by the loop: it
+    // is queued as it is, like any caller's bytes.
     if (core.dispatchBufTaken) bytes = bytes.slice();
     else {
       core.dispatchBufTaken = true;
@@ -211,34 +214,64 @@ export function writeDone(core: LoopCore, e: Entry, n: number): void {
       e.wHeadOwned = undefined;
     }
   }
-  if (e.readDeferred) {
-    e.readDeferred = false;
-    if (e.registered && (e.interest & READABLE)) {
-      startRead(core, e, spare);
-    } else if (spare !== undefined) releaseOwnBuffer(core.pool, spare);
-    spare = undefined;
-  }
+  if (e.readDeferred) issueDeferredRead(core, e, spare);
+  else if (spare !== undefined) releaseOwnBuffer(core.pool, spare);
   if (e.closing) return;
-  if (e.wHead !== undefined) {
-    startWrite(core, e);
-  } else {
-    const waiters = e.flushWaiters;
-    if (waiters !== undefined) {
-      e.flushWaiters = undefined;
-      for (const w of waiters) w.resolve();
-    }
-    const detached = e.detachedFlush;
-    if (detached !== undefined) {
-      e.detachedFlush = undefined;
-      detached();
-    }
-  }
+  if (e.wHead !== undefined) startWrite(core, e);
+  else queueEmptied(e);
   if (
     e.registered && before >= core.lwm && e.queuedBytes < core.lwm &&
     (e.interest & WRITABLE)
   ) {
     e.writablePending = true;
     enqueue(core, e);
+  }
+}
+
+/**
+ * The writes of a previous owner that `e` waited for (a hand-over, see
+ * _handover.ts) are done: as after a write of its own, the read deferred
+ * behind them is issued, `e`'s queue goes out (or, empty, releases its
+ * next owner), and "writable", held back meanwhile, is given.
+ */
+export function heldWritesDone(core: LoopCore, e: Entry): void {
+  e.writing = false;
+  if (e.readDeferred) issueDeferredRead(core, e, undefined);
+  if (e.closing) return;
+  if (e.wHead !== undefined) startWrite(core, e);
+  else queueEmptied(e);
+  // The "writable" a registration gives at once (_connection.ts start).
+  if (e.registered && (e.interest & WRITABLE) && e.queuedBytes < core.lwm) {
+    e.writablePending = true;
+    enqueue(core, e);
+  }
+}
+
+/**
+ * Issues the read of `e` that `rearm` deferred behind the write in flight
+ * (into `spare`, the receive buffer that write just gave back, if any).
+ */
+function issueDeferredRead(
+  core: LoopCore,
+  e: Entry,
+  spare: Uint8Array | undefined,
+): void {
+  e.readDeferred = false;
+  if (e.registered && (e.interest & READABLE)) startRead(core, e, spare);
+  else if (spare !== undefined) releaseOwnBuffer(core.pool, spare);
+}
+
+/** The queue of `e` is empty: resolve who waits for that. */
+function queueEmptied(e: Entry): void {
+  const waiters = e.flushWaiters;
+  if (waiters !== undefined) {
+    e.flushWaiters = undefined;
+    for (const w of waiters) w.resolve();
+  }
+  const detached = e.detachedFlush;
+  if (detached !== undefined) {
+    e.detachedFlush = undefined;
+    detached();
   }
 }
 
@@ -288,7 +321,10 @@ export function dropWrites(
   }
 }
 
-/** Resolves when the queue of `e` is empty; `signal` stops the wait. */
+/**
+ * Resolves when the queue of `e` is empty and no write is in flight (nor a
+ * previous owner's, held ahead); `signal` stops the wait.
+ */
 export function flushEntry(
   e: Entry,
   signal: AbortSignal | undefined,
@@ -296,7 +332,9 @@ export function flushEntry(
   if (e.writeFailed && e.queuedBytes === 0 && e.pendingError !== undefined) {
     return Promise.reject(e.pendingError);
   }
-  if (e.queuedBytes === 0) return Promise.resolve();
+  // `writing` with nothing queued: a previous owner's writes are held
+  // ahead of ours (a hand-over); they are waited for too.
+  if (e.queuedBytes === 0 && !e.writing) return Promise.resolve();
   if (signal?.aborted) return Promise.reject(signal.reason);
   const { promise, resolve, reject } = Promise.withResolvers<void>();
   const waiter: Waiter = { resolve, reject };

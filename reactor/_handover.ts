@@ -11,8 +11,8 @@
 import { releaseOwnBuffer } from "./buffer_pool.ts";
 import type { Entry } from "./_entry.ts";
 import type { LoopCore } from "./_core.ts";
-import { readDone, readFailed } from "./_conn_reader.ts";
-import { startWrite } from "./_conn_writer.ts";
+import { adoptedReadDone, readFailed } from "./_conn_reader.ts";
+import { heldWritesDone, startWrite } from "./_conn_writer.ts";
 import {
   type InflightOutcome,
   stashInflightRead,
@@ -33,11 +33,12 @@ export function adoptHandedOver(core: LoopCore, e: Entry): boolean {
     e.reading = true;
     e.readPooled = false;
     e.readPromise = inflight.then((outcome) => {
+      // Counted by whoever read it (this loop, another, or a TcpStream).
       if (outcome.data !== undefined) {
         e.readBuf = outcome.data;
-        readDone(core, e, outcome.data.length);
+        adoptedReadDone(core, e, outcome.data.length);
       } else if (outcome.eof) {
-        readDone(core, e, null);
+        adoptedReadDone(core, e, null);
       } else {
         readFailed(core, e, outcome.error);
       }
@@ -45,11 +46,9 @@ export function adoptHandedOver(core: LoopCore, e: Entry): boolean {
   }
   const writes = takePendingWrites(conn);
   if (writes === undefined) return false;
+  // Held as if a write of ours were in flight; its completion is theirs.
   e.writing = true;
-  writes.then(() => {
-    e.writing = false;
-    if (e.registered && e.wHead !== undefined) startWrite(core, e);
-  });
+  writes.then(() => heldWritesDone(core, e));
   return true;
 }
 

@@ -27,12 +27,6 @@ const HOST = "127.0.0.1";
 // How long the settled system may show no progress before it counts as
 // stalled. Generous: loopback delivers in microseconds, the CPU is shared.
 const STALL_MS = 1500;
-// Whether a handler may write an event's own buffer after a hand-over (see
-// the handler below).
-const OWN_BUFFER_AFTER_HAND_OVER = false;
-// Whether a connection may be handed over while writes are queued (see the
-// handOver operation below).
-const HAND_OVER_WITH_QUEUED_WRITES = false;
 
 type Op =
   | { kind: "peerWrite"; size: number }
@@ -286,12 +280,9 @@ async function runModelWith(
       delivered.push(data.slice());
       let ok = true;
       for (let i = 0; i < policy.amp; i++) {
-        // The first copy hands the loop the event's own buffer; not after a
-        // hand-over, where that crashes the loop today (an adopted read's
-        // buffer is released into the pool: reported to the lead with
-        // tests/testdata/repro_handover.ts echo; flip OWN_BUFFER_AFTER_HAND_OVER
-        // when it is fixed).
-        const own = i === 0 && (handOvers === 0 || OWN_BUFFER_AFTER_HAND_OVER);
+        // The first copy hands the loop the event's own buffer (after a
+        // hand-over too, where it may be an adopted read's, not the pool's).
+        const own = i === 0;
         ok = write(event.token, own ? data : data.slice(), own) && ok;
       }
       if (!ok && policy.pauseOnBackpressure) {
@@ -414,15 +405,8 @@ async function runModelWith(
           await new Promise((r) => setTimeout(r, op.ms));
           break;
         case "handOver": {
-          // Not while writes are queued or in flight: the new owner then
-          // never issues its next read today (reported to the lead with
-          // tests/testdata/repro_handover.ts deferred; flip
-          // HAND_OVER_WITH_QUEUED_WRITES when it is fixed).
-          if (
-            !HAND_OVER_WITH_QUEUED_WRITES && loop.pendingWriteBytes(token) > 0
-          ) {
-            break;
-          }
+          // Also while writes are queued or in flight: the new owner's
+          // writes and reads wait for them, then go on.
           const source = loop.deregister(token);
           // A new owner reads the connection afresh: after the end of
           // stream its first read returns it again, and it is told again.
@@ -477,9 +461,8 @@ async function runModelWith(
       `peer got ${peerGot.length}, hand-overs ${handOvers}${
         closed ? ", closed" : ""
       }${peerReset ? ", peer reset" : ""}`;
-    if (!closed && handOvers === 0) {
-      // (Across a hand-over the new owner's adopted read is counted again
-      // in bytesRead, so the count is compared only without one.)
+    if (!closed) {
+      // A read handed over is counted once, by the loop that read it.
       assertEquals(
         metrics.bytesRead,
         delivered.length,
