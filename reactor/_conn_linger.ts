@@ -29,7 +29,7 @@ export function closeGracefully(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   if (
-    e.queuedBytes === 0 && !e.kickPending &&
+    e.queuedBytes === 0 && !e.writing && !e.kickPending &&
     (lingerMs === 0 || e.eofSeen || e.readEof)
   ) {
     // Nothing to write and nothing to linger for (the common close after

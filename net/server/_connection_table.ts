@@ -235,15 +235,16 @@ export class ConnectionTable<T, E = Uint8Array>
     if (event.readClosed) {
       this.#remove(record, this.shuttingDown ? "shutdown" : "peer closed");
       // Echo-style peers half-close and still read: write what is queued
-      // first. With nothing queued there is nothing to flush, and after the
-      // peer's end of stream nothing to linger for: a plain close, without
-      // the linger's controller and timer (the churn path).
+      // first. With nothing queued and the peer's end of stream seen there
+      // is nothing to linger for and (but for a hand-over's writes still in
+      // flight, which the loop waits for) nothing to flush: the loop then
+      // closes at once, and the bound of the linger (a controller and a
+      // timer per connection) is not needed (the churn path).
       const token = record.token;
       const loop = this.#loop;
-      this.#closeToken(
-        token,
-        loop.has(token) && loop.pendingWriteBytes(token) > 0,
-      );
+      if (loop.has(token) && loop.pendingWriteBytes(token) === 0) {
+        this.#track(loop.close(token, { flush: true }));
+      } else this.#closeToken(token, true);
     }
   }
 
