@@ -28,6 +28,15 @@ export function closeGracefully(
   lingerMs: number,
   signal: AbortSignal | undefined,
 ): Promise<void> {
+  if (
+    e.queuedBytes === 0 && !e.writing && !e.kickPending &&
+    (lingerMs === 0 || e.eofSeen || e.readEof)
+  ) {
+    // Nothing to write and nothing to linger for (the common close after
+    // the peer's end of stream): close now, without the controller, the
+    // listeners and the async chain below (the churn path).
+    return closeEntry(core, e) ?? Promise.resolve();
+  }
   detach(core, e);
   // Writes queued by the handler now running start after it returns, but
   // only for a registered source: start them here.

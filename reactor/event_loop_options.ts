@@ -32,7 +32,9 @@ export interface EventLoopOptions {
   eventsCapacity?: number;
   /**
    * The receive buffer of a quiet connection, in bytes; what an idle
-   * connection pins while its read is pending: 1 B to 1 GiB.
+   * connection pins while its read is pending: 1 B to 1 GiB. A new
+   * connection's first read is twice this (at most `maxReadBufferSize`), so
+   * that a first message of this size does not fill it.
    *
    * @default {64}
    */

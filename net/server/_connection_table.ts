@@ -52,7 +52,10 @@ export class ConnectionTable<T, E = Uint8Array>
   readonly #handler: NetworkHandler<T, unknown, E>;
   readonly #settings: ConnectionSettings;
   readonly #byId = new Map<number, ConnectionRecord<T>>();
-  readonly #closing = new Set<Promise<void>>();
+  /** Closes started and not yet settled (see `#track`). */
+  #closing = 0;
+  /** `settled()` callers waiting for `#closing` to reach 0. */
+  #settledWaiters: (() => void)[] = [];
   readonly #lingering = new Set<AbortController>();
   #nextId = 1;
   /** maxWriteBuffer below the high-water mark: check the cap on every write. */
@@ -237,8 +240,17 @@ export class ConnectionTable<T, E = Uint8Array>
     }
     if (event.readClosed) {
       this.#remove(record, this.shuttingDown ? "shutdown" : "peer closed");
-      // Echo-style peers half-close and still read: write what is queued first.
-      this.#closeToken(record.token, true);
+      // Echo-style peers half-close and still read: write what is queued
+      // first. With nothing queued and the peer's end of stream seen there
+      // is nothing to linger for and (but for a hand-over's writes still in
+      // flight, which the loop waits for) nothing to flush: the loop then
+      // closes at once, and the bound of the linger (a controller and a
+      // timer per connection) is not needed (the churn path).
+      const token = record.token;
+      const loop = this.#loop;
+      if (loop.has(token) && loop.pendingWriteBytes(token) === 0) {
+        this.#track(loop.close(token, { flush: true }));
+      } else this.#closeToken(token, true);
     }
   }
 
@@ -330,12 +342,21 @@ export class ConnectionTable<T, E = Uint8Array>
     this.#reportError(toError(error), id);
   }
 
+  // A counter and one callback bound once, not a Set of promises with a
+  // catch and a finally each: one close per connection is on the churn path.
   #track(promise: Promise<void>): void {
-    const tracked = promise.catch(() => {
-      // Closing a conn whose peer is gone can fail; it is closed either way.
-    }).finally(() => this.#closing.delete(tracked));
-    this.#closing.add(tracked);
+    this.#closing++;
+    // Closing a conn whose peer is gone can fail; it is closed either way.
+    promise.then(this.#closeSettled, this.#closeSettled);
   }
+
+  readonly #closeSettled = (): void => {
+    if (--this.#closing > 0) return;
+    const waiters = this.#settledWaiters;
+    if (waiters.length === 0) return;
+    this.#settledWaiters = [];
+    for (const wake of waiters) wake();
+  };
 
   /**
    * Closes a removed connection's source; with `flush`, gracefully: the
@@ -411,8 +432,8 @@ export class ConnectionTable<T, E = Uint8Array>
 
   /** Resolves when every close started so far has finished. */
   async settled(): Promise<void> {
-    while (this.#closing.size > 0) {
-      await Promise.all(this.#closing);
+    while (this.#closing > 0) {
+      await new Promise<void>((resolve) => this.#settledWaiters.push(resolve));
     }
   }
 
