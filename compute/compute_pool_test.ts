@@ -8,6 +8,7 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
+import { runScript } from "../tests/_helpers.ts";
 import { delay } from "@std/async/delay";
 import { ComputePool } from "./compute_pool.ts";
 import type { ComputePoolOptions } from "./types.ts";
@@ -487,22 +488,9 @@ Deno.test("ComputePool lets the process exit after terminate() with a task runni
     await pool.terminate();
     console.log(await long, pool.liveWorkers);
   `;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(script));
-  await writer.close();
-  const { code, stdout } = await child.output();
+  const { code, stdout } = await runScript(script);
   assertEquals(code, 0, "the process exited by itself");
-  assertEquals(
-    new TextDecoder().decode(stdout).trim(),
-    "Cannot finish task as the pool was terminated 0",
-  );
+  assertEquals(stdout, "Cannot finish task as the pool was terminated 0");
 });
 
 Deno.test("ComputePool fails tasks (no respawn loop) when workers cannot start", async () => {

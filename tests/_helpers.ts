@@ -681,3 +681,49 @@ export class ChunkConn {
     return this as unknown as Deno.Conn;
   }
 }
+
+/** Threads of this process that run a Worker (Deno names them `worker-N`). */
+export function workerThreads(): number {
+  if (Deno.build.os !== "linux") return 0;
+  let n = 0;
+  for (const entry of Deno.readDirSync("/proc/self/task")) {
+    try {
+      const comm = Deno.readTextFileSync(`/proc/self/task/${entry.name}/comm`);
+      if (comm.startsWith("worker-")) n++;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return n;
+}
+
+/** What {@linkcode runScript} saw of its child. */
+export interface ScriptResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `script` in a child `deno run --allow-read -` (the script on stdin),
+ * killed after 30 s: for tests whose subject is the process exiting by
+ * itself.
+ */
+export async function runScript(script: string): Promise<ScriptResult> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(encoder.encode(script));
+  await writer.close();
+  const { code, stdout, stderr } = await child.output();
+  return {
+    code,
+    stdout: decoder.decode(stdout).trim(),
+    stderr: decoder.decode(stderr),
+  };
+}

@@ -13,24 +13,9 @@ import {
 } from "@std/assert";
 import { ComputePool, TaskPriority } from "../compute/mod.ts";
 import type * as Tasks from "../compute/testdata/tasks.ts";
-import { waitFor, within } from "./_helpers.ts";
+import { waitFor, within, workerThreads } from "./_helpers.ts";
 
 const TASKS = new URL("../compute/testdata/tasks.ts", import.meta.url);
-
-/** Threads of this process that run a Worker. */
-function workerThreads(): number {
-  if (Deno.build.os !== "linux") return 0;
-  let n = 0;
-  for (const entry of Deno.readDirSync("/proc/self/task")) {
-    try {
-      const comm = Deno.readTextFileSync(`/proc/self/task/${entry.name}/comm`);
-      if (comm.startsWith("worker-")) n++;
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return n;
-}
 
 /** Runs `fn` and checks that no worker thread outlives it. */
 async function noWorkerLeft(fn: () => Promise<void>): Promise<void> {

@@ -9,31 +9,10 @@
 import { assertEquals } from "@std/assert";
 import { ComputePool } from "../compute/mod.ts";
 import type * as Tasks from "./testdata/compute_hostile_tasks.ts";
-import { waitFor, within } from "./_helpers.ts";
+import { runScript, waitFor, within, workerThreads } from "./_helpers.ts";
 
 const MOD = new URL("../compute/mod.ts", import.meta.url).href;
 const TASKS = new URL("./testdata/compute_hostile_tasks.ts", import.meta.url);
-
-async function runChild(
-  script: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(script));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  return {
-    code,
-    stdout: new TextDecoder().decode(stdout).trim(),
-    stderr: new TextDecoder().decode(stderr),
-  };
-}
 
 for (const end of ["close", "terminate"] as const) {
   Deno.test(`hostile compute stuck: workers stuck in while (true) after a timeout are replaced, and ${end}() lets the process exit`, async () => {
@@ -55,24 +34,10 @@ for (const end of ["close", "terminate"] as const) {
       await pool.${end}();
       console.log("done", pool.liveWorkers);
     `;
-    const { code, stdout, stderr } = await runChild(script);
+    const { code, stdout, stderr } = await runScript(script);
     assertEquals(stdout, "TimeoutError,TimeoutError 10 2 2\ndone 0", stderr);
     assertEquals(code, 0, "the process exited by itself");
   });
-}
-
-/** Threads of this process that run a Worker (Deno names them worker-N). */
-function workerThreads(): number {
-  let n = 0;
-  for (const entry of Deno.readDirSync("/proc/self/task")) {
-    try {
-      const comm = Deno.readTextFileSync(`/proc/self/task/${entry.name}/comm`);
-      if (comm.startsWith("worker-")) n++;
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return n;
 }
 
 Deno.test({
