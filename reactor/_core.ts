@@ -9,6 +9,7 @@
 // and functions over them, as Node's stream_base_commons does): the public
 // facade is event_loop.ts.
 
+import { isThenable } from "../_internal/watch_result.ts";
 import type { EventLoop } from "./event_loop.ts";
 import { assertToken, type Token } from "./token.ts";
 import { type BufferPool, releaseOwnBuffer } from "./buffer_pool.ts";
@@ -356,7 +357,7 @@ export function dispatch(core: LoopCore, e: Entry): void {
   }
   // An async handler: its rejection is a throw that arrives later; its
   // next events are not held back meanwhile.
-  if (result !== undefined && typeof result.then === "function") {
+  if (isThenable(result)) {
     Promise.resolve(result).then(
       undefined,
       (error) => handlerFailed(core, e, error, accepted),

@@ -3,6 +3,7 @@
 // deadline. Expiries run when the native timer fires and at every yield; a
 // Timer source's expiry is an event (one-shot ones close after it).
 
+import { watchResult } from "../_internal/watch_result.ts";
 import { Interest } from "./interest.ts";
 import type { Timer, TimerHandle, TimerOptions } from "./timer.ts";
 import { type Entry, KIND_TIMER, type MutableEvent } from "./_entry.ts";
@@ -88,9 +89,7 @@ export function runTimers(core: LoopCore): void {
       try {
         const result = node.callback!();
         // An async callback's rejection is reported like a throw.
-        if (result !== undefined && typeof result.then === "function") {
-          Promise.resolve(result).then(undefined, core.timerFailed);
-        }
+        watchResult(result, core.timerFailed);
       } catch (error) {
         core.timerFailed(error);
       }

@@ -5,6 +5,7 @@
 // encodes. Frames inside one receive buffer reach `onFrame` as views of it.
 
 import { toError } from "../../_internal/to_error.ts";
+import { isThenable } from "../../_internal/watch_result.ts";
 import type { Codec, Decoder } from "../codec/codec.ts";
 import type { FrameTooLargeError } from "../codec/frame_too_large_error.ts";
 import type { NetworkHandler } from "./network_handler.ts";
@@ -43,7 +44,7 @@ class FramedConnection<T, F, E> {
     this.inCallback = true;
     const result = this.handler.onFrame!(this.ctx, this.id, frame);
     this.inCallback = false;
-    if (result !== undefined && typeof result.then === "function") {
+    if (isThenable(result)) {
       (this.pending ??= []).push(result);
     }
     // The handler may have closed the connection: decode no further.

@@ -4,19 +4,7 @@
 
 import type { NetworkHandler } from "./network_handler.ts";
 
-/**
- * Calls `onRejected` if `result`, what a handler callback returned, is a
- * promise (any thenable) that rejects: an async callback's rejection is
- * handled like a throw. Cheap when the callback is synchronous.
- */
-export function watchResult(
-  result: void | PromiseLike<void>,
-  onRejected: (error: unknown) => void,
-): void {
-  if (result !== undefined && typeof result.then === "function") {
-    Promise.resolve(result).then(undefined, onRejected);
-  }
-}
+export { watchResult } from "../../_internal/watch_result.ts";
 
 /**
  * Checks a handler's one required callback for `action`: `onData`, or
