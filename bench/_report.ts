@@ -381,7 +381,7 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
       string,
       Record<string, unknown> | undefined
     >;
-    const peers = ["millrace", "postmessage", "piscina"] as const;
+    const peers = ["millrace", "postmessage", "piscina", "tinypool"] as const;
     const val = (p: string, k: string): number => {
       const v = c[p]?.[k];
       return typeof v === "number" ? v : NaN;
@@ -394,15 +394,17 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
       }\` (one run, its own repetitions inside; see that script).\n`,
     );
     parts.push(
-      "| metric | millrace ComputePool | Deno postMessage pool | piscina (Node) | millrace ÷ postMessage | millrace ÷ piscina |\n| --- | ---: | ---: | ---: | ---: | ---: |",
+      "| metric | millrace ComputePool | Deno postMessage pool | piscina (Node) | tinypool (Node) | millrace ÷ postMessage | millrace ÷ piscina | millrace ÷ tinypool |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     );
     for (const k of keys) {
       parts.push(
         `| ${k} | ${num(val("millrace", k))} | ${
           num(val("postmessage", k))
-        } | ${num(val("piscina", k))} | ${
+        } | ${num(val("piscina", k))} | ${num(val("tinypool", k))} | ${
           ratio(val("millrace", k), val("postmessage", k))
-        } | ${ratio(val("millrace", k), val("piscina", k))} |`,
+        } | ${ratio(val("millrace", k), val("piscina", k))} | ${
+          ratio(val("millrace", k), val("tinypool", k))
+        } |`,
       );
     }
     for (const p of peers) {

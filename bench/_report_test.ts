@@ -66,6 +66,7 @@ const info: RunInfo = {
     millrace: { tasks_per_s: 1_200_000, round_trip_p50_us: 50 },
     postmessage: { tasks_per_s: 150_000, round_trip_p50_us: 16 },
     piscina: { tasks_per_s: 30_000, round_trip_p50_us: 65 },
+    tinypool: { tasks_per_s: 40_000, round_trip_p50_us: 70 },
   },
   taskset: true,
 };
@@ -153,7 +154,7 @@ Deno.test("renderMarkdown prints machine, command, ratios and verdicts", () => {
   assertMatch(md, /\| SET \| 100,000 [^\n]* \| 0\.75× \|/);
   assertMatch(
     md,
-    /\| tasks_per_s \| 1,200,000 \| 150,000 \| 30,000 \| 8\.00× \| 40\.00× \|/,
+    /\| tasks_per_s \| 1,200,000 \| 150,000 \| 30,000 \| 40,000 \| 8\.00× \| 40\.00× \| 30\.00× \|/,
   );
 });
 
