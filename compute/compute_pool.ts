@@ -159,7 +159,10 @@ export class ComputePool<
     this.#queue = new TaskQueue(
       this.#mem,
       () => this.#workers.live,
-      () => this.#workers.maybeGrow(),
+      () => {
+        this.#workers.maybeGrow();
+        this.#completions.spin();
+      },
     );
     this.#names = new TaskNames(this.#mem);
     this.#workers = new WorkerSet(
@@ -600,6 +603,7 @@ export class ComputePool<
     const task = this.#state.tasks.get(id);
     if (task === undefined) return;
     this.#state.record(task, start, run);
+    this.#completions.observe(start + run - task.enqueued);
     this.#state.settleOk(task, value);
   };
 
