@@ -10,7 +10,7 @@ import { resolvePoolOptions, runOptionsError } from "./_options.ts";
 import { Capacity } from "./_capacity.ts";
 import { CompletionWaiter } from "./_completions.ts";
 import { PoolState } from "./_pool_state.ts";
-import { newTask, type Task } from "./_task.ts";
+import { newTask, promiseOf, type Task } from "./_task.ts";
 import { TaskNames } from "./_task_names.ts";
 import { TaskQueue } from "./_task_queue.ts";
 import { testing } from "./_testing.ts";
@@ -25,6 +25,9 @@ import type {
   TaskRunOptions,
   WhenCapacityOptions,
 } from "./types.ts";
+
+// `run()` without options: no object allocated per call.
+const NO_OPTIONS: TaskRunOptions = Object.freeze({});
 
 const OPEN = 0;
 const CLOSING = 1;
@@ -312,7 +315,7 @@ export class ComputePool<
   #run(
     name: string,
     input: unknown,
-    options: TaskRunOptions = {},
+    options: TaskRunOptions = NO_OPTIONS,
   ): Promise<unknown> {
     if (this.#phase !== OPEN) {
       return Promise.reject(
@@ -341,10 +344,8 @@ export class ComputePool<
     if (typeof fn !== "number") return Promise.reject(fn);
     const id = this.#nextId;
     this.#nextId = this.#nextId >= this.#idWrap ? 1 : this.#nextId + 1;
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const task = newTask(id, fn, name, priority, this.#queue.now(), input);
-    task.resolve = resolve;
-    task.reject = reject;
+    const promise = promiseOf(task);
     task.signal = signal;
     task.onProgress = onProgress;
     if (transfer && transfer.length > 0) task.transfer = transfer;
