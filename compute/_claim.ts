@@ -21,6 +21,7 @@ import {
   lock,
   MAX_BATCH,
   PRIORITIES,
+  PUBLISH_EVERY,
   QUEUED,
   READY,
   RING_SLOTS,
@@ -299,10 +300,11 @@ export function handBack(
       for (let i = from; i < n; i++) {
         if (batch.rings[i] === p && canHandBack(i32, base, batch, i)) count++;
       }
-      // Room for them plus one slot the pool may be filling right now (it
+      // Room for them plus the slots the pool may have written but not
+      // published yet, and one it may be filling right now (it
       // read the head before we moved it).
       const used = (Atomics.load(i32, TAIL + p) - heads[p]!) | 0;
-      tails[p] = used + count + 1 < RING_SLOTS ? count : 0;
+      tails[p] = used + count + PUBLISH_EVERY + 1 < RING_SLOTS ? count : 0;
     }
     for (let i = from; i < n; i++) {
       const p = batch.rings[i]!;

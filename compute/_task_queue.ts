@@ -13,6 +13,7 @@ import {
   lock,
   now,
   PRIORITIES,
+  PUBLISH_EVERY,
   QUEUED,
   READY,
   RING_SLOTS,
@@ -66,6 +67,10 @@ export class TaskQueue {
   #overflow: Fifo<Task>[] = [];
   #overflowDropped = [0, 0, 0, 0];
   #tails = [0, 0, 0, 0];
+  /** Tails workers see (TAIL + p); tasks past them are not published yet. */
+  #published = [0, 0, 0, 0];
+  /** Live tasks written past the published tails, per priority. */
+  #unpublished = [0, 0, 0, 0];
   #arenaTails = [0, 0, 0, 0];
   #kickScheduled = false;
   #burstTime = -1;
@@ -89,8 +94,13 @@ export class TaskQueue {
 
   /** Tasks waiting (not claimed, not cancelled), per priority. */
   depth(p: number): number {
-    return Atomics.load(this.#mem.i32, QUEUED + p) +
-      this.#overflow[p]!.length - this.#overflowDropped[p]!;
+    return this.#live(p) + this.#overflow[p]!.length -
+      this.#overflowDropped[p]!;
+  }
+
+  /** Live tasks in ring `p`, published or not. */
+  #live(p: number): number {
+    return Atomics.load(this.#mem.i32, QUEUED + p) + this.#unpublished[p]!;
   }
 
   /** Tasks waiting (not claimed, not cancelled). */
@@ -134,7 +144,9 @@ export class TaskQueue {
       i32[s32 + S_ID] === task.id &&
       Atomics.compareExchange(i32, s32 + S_STATE, READY, CANCELLED) === READY
     ) {
-      Atomics.sub(i32, QUEUED + task.ring, 1);
+      const p = task.ring;
+      if (((task.pos - this.#published[p]!) | 0) >= 0) this.#unpublished[p]!--;
+      else Atomics.sub(i32, QUEUED + p, 1);
       return true;
     }
     return false;
@@ -144,6 +156,7 @@ export class TaskQueue {
   clear(): void {
     for (const q of this.#overflow) q.clear();
     this.#overflowDropped = [0, 0, 0, 0];
+    this.publish();
     for (let p = 0; p < PRIORITIES; p++) {
       Atomics.store(this.#mem.i32, QUEUED + p, 0);
     }
@@ -157,7 +170,7 @@ export class TaskQueue {
     if (((tail - Atomics.load(i32, HEAD + p)) | 0) >= RING_SLOTS) {
       // Full. If nothing in it is live, it is all tombstones no worker will
       // come to skip: drop them here.
-      if (Atomics.load(i32, QUEUED + p) !== 0) return false;
+      if (this.#live(p) !== 0) return false;
       this.#dropTombstones(p);
       if (((tail - Atomics.load(i32, HEAD + p)) | 0) >= RING_SLOTS) {
         return false;
@@ -183,7 +196,7 @@ export class TaskQueue {
       let arena = task.transfer === undefined
         ? this.#toArena(p, s32, task.input)
         : NOT_ARENA;
-      if (arena === ARENA_FULL && Atomics.load(i32, QUEUED + p) === 0) {
+      if (arena === ARENA_FULL && this.#live(p) === 0) {
         // Only tombstones hold the arena and no worker will come to skip
         // them: drop them here.
         this.#dropTombstones(p);
@@ -200,23 +213,38 @@ export class TaskQueue {
     Atomics.store(i32, s32 + S_STATE, READY);
     const next = (tail + 1) | 0;
     this.#tails[p] = next;
-    Atomics.store(i32, TAIL + p, next);
-    Atomics.add(i32, QUEUED + p, 1);
+    this.#unpublished[p]!++;
     task.ring = p;
     task.pos = tail;
     task.inOverflow = false;
-    // A long burst of submissions wakes the workers every 256 tasks so that
-    // they work while it goes on; the kick microtask announces the rest once
-    // the burst ends (one wake for a short burst or a single task).
-    if (++this.#kickCount >= 256) {
+    // Workers see tasks in chunks: a long burst of submissions publishes and
+    // wakes the workers every PUBLISH_EVERY tasks, so that they work while it
+    // goes on without chasing the tail task by task; the kick microtask
+    // publishes the rest once the burst ends (one wake for a short burst or
+    // a single task).
+    if (++this.#kickCount >= PUBLISH_EVERY) {
       this.#wake(this.#workers());
       this.#kickCount = 0;
     }
     return true;
   }
 
+  /** Makes the tasks written so far visible to the workers. */
+  publish(): void {
+    const i32 = this.#mem.i32;
+    for (let p = 0; p < PRIORITIES; p++) {
+      if (this.#published[p] === this.#tails[p]) continue;
+      // Slots first, then the tail: a worker that sees the tail sees them.
+      this.#published[p] = this.#tails[p]!;
+      Atomics.store(i32, TAIL + p, this.#tails[p]!);
+      Atomics.add(i32, QUEUED + p, this.#unpublished[p]!);
+      this.#unpublished[p] = 0;
+    }
+  }
+
   #wake(count: number): void {
     const i32 = this.#mem.i32;
+    this.publish();
     Atomics.add(i32, WORK_SEQ, 1);
     const sleepers = Atomics.load(i32, SLEEPERS);
     if (sleepers > 0) Atomics.notify(i32, WORK_SEQ, Math.min(sleepers, count));
@@ -276,6 +304,7 @@ export class TaskQueue {
   /** Frees ring slots held by tasks aborted while queued. */
   #dropTombstones(p: number): void {
     const i32 = this.#mem.i32;
+    this.publish(); // the head must not pass the tail workers see
     lock(i32, false);
     let h = Atomics.load(i32, HEAD + p);
     const tail = this.#tails[p]!;
@@ -339,6 +368,7 @@ export class TaskQueue {
     this.#kickScheduled = false;
     this.#burstTime = -1;
     if (this.#kickCount > 0) this.#wake(this.#kickCount);
+    else this.publish();
     this.#kickCount = 0;
     this.#onBurstEnd();
   };
