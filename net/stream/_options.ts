@@ -1,6 +1,13 @@
 // Checks of the options objects that TcpStream and TcpListener share, so both
-// reject bad input with the same messages.
-import { validateObject } from "../../_internal/validate.ts";
+// reject bad input with the same messages, and of TcpStream's read arguments.
+import type { Codec } from "../codec/codec.ts";
+import {
+  invalidOption,
+  MAX_BUFFER_SIZE,
+  validateInteger,
+  validateObject,
+  validateUint8Array,
+} from "../../_internal/validate.ts";
 import { validateSignal, validateTimeout } from "../_deadline.ts";
 import type {
   TcpStreamCallOptions,
@@ -30,4 +37,35 @@ export function validateStreamOptions(
   validateOptionsObject(action, options);
   validateTimeout(action, "readTimeoutMs", options.readTimeoutMs);
   validateTimeout(action, "writeTimeoutMs", options.writeTimeoutMs);
+}
+
+/** `maxLength` (or `defaultValue`) checked: 0 to 1 GiB, or `Infinity`. */
+export function validateMaxLength(
+  action: string,
+  value: unknown,
+  defaultValue: number,
+): number {
+  return validateInteger(action, "maxLength", value ?? defaultValue, {
+    min: 0,
+    max: MAX_BUFFER_SIZE,
+    allowInfinity: true,
+  });
+}
+
+/** A copy of `delimiter` (one or more bytes), which the caller may reuse. */
+export function copyDelimiter(action: string, delimiter: unknown): Uint8Array {
+  validateUint8Array(action, "delimiter", delimiter);
+  if ((delimiter as Uint8Array).length === 0) {
+    throw new RangeError(
+      `Cannot ${action} as 'delimiter' must not be empty: received 0 bytes`,
+    );
+  }
+  return (delimiter as Uint8Array).slice();
+}
+
+/** Checks that `codec` is a `Codec` (has `createDecoder()`). */
+export function validateCodec(action: string, codec: unknown): void {
+  if (typeof (codec as Codec<unknown, unknown>)?.createDecoder !== "function") {
+    throw invalidOption(TypeError, action, "codec", "a Codec", codec);
+  }
 }
