@@ -30,6 +30,7 @@ import { flushSource, shutdownWriteOf, writeTo } from "./_conn_writer.ts";
 import { closeSource } from "./_conn_linger.ts";
 import { addCallbackTimer } from "./_timer_source.ts";
 import { sendDatagram } from "./_datagram_source.ts";
+import { pendingBytes } from "./_handover.ts";
 
 /**
  * A readiness-emulating event loop over Deno sockets (mio's `Poll` plus
@@ -347,7 +348,8 @@ export class EventLoop implements AsyncDisposable {
   }
 
   /**
-   * Bytes queued on connection `token` and not yet written.
+   * Bytes queued on connection `token` and not yet written; after a
+   * hand-over, also those the previous owner still writes ahead of them.
    *
    * @param token A connection's token.
    * @returns The number of bytes queued (0 for other sources).
@@ -366,7 +368,7 @@ export class EventLoop implements AsyncDisposable {
    * ```
    */
   pendingWriteBytes(token: Token): number {
-    return entryOf(this.#core, token, "get pending write bytes").queuedBytes;
+    return pendingBytes(entryOf(this.#core, token, "get pending write bytes"));
   }
 
   /**

@@ -161,7 +161,7 @@ export class StreamCore {
     const outcome = this.reader.handOver();
     if (outcome) stashInflightRead(conn, outcome);
     const writes = this.#out.handOver();
-    if (writes) stashPendingWrites(conn, writes);
+    if (writes) stashPendingWrites(conn, writes.done, writes.bytes);
     return conn;
   }
 
