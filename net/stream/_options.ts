@@ -4,6 +4,7 @@ import type { Codec } from "../codec/codec.ts";
 import {
   invalidOption,
   MAX_BUFFER_SIZE,
+  validateByteSize,
   validateInteger,
   validateObject,
   validateUint8Array,
@@ -68,4 +69,42 @@ export function validateCodec(action: string, codec: unknown): void {
   if (typeof (codec as Codec<unknown, unknown>)?.createDecoder !== "function") {
     throw invalidOption(TypeError, action, "codec", "a Codec", codec);
   }
+}
+
+/** The error of a `name` that is not a `Uint8Array`, or `undefined`. */
+export function bytesError(
+  action: string,
+  name: string,
+  value: unknown,
+): TypeError | undefined {
+  return value instanceof Uint8Array ? undefined : invalidOption(
+    TypeError,
+    action,
+    name,
+    "a Uint8Array",
+    value,
+  ) as TypeError;
+}
+
+/** What `check` throws, or `undefined`: a bad argument, to reject with. */
+export function argumentError(check: () => unknown): Error | undefined {
+  try {
+    check();
+    return undefined;
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+/** The error of a bad read `length` (0 to 1 GiB), or `undefined`. */
+export function lengthError(
+  action: string,
+  length: unknown,
+): Error | undefined {
+  // The check inline: readExact is on a stream's per-message path.
+  if (
+    typeof length === "number" && Number.isInteger(length) && length >= 0 &&
+    length <= MAX_BUFFER_SIZE
+  ) return undefined;
+  return argumentError(() => validateByteSize(action, "length", length, 0));
 }

@@ -12,11 +12,7 @@ import type {
   TcpStreamCallOptions,
   TcpStreamOptions,
 } from "./tcp_stream_options.ts";
-import {
-  invalidOption,
-  validateDelay,
-  validateUint8Array,
-} from "../../_internal/validate.ts";
+import { validateDelay, validateUint8Array } from "../../_internal/validate.ts";
 import { acquireWithin, FifoLock } from "./_fifo_lock.ts";
 import { StreamReader } from "./_stream_reader.ts";
 import { closedError, StreamWriter } from "./_stream_writer.ts";
@@ -197,30 +193,5 @@ export class StreamCore {
       throw error;
     }
     return deadline;
-  }
-}
-
-/** The error of a `name` that is not a `Uint8Array`, or `undefined`. */
-export function bytesError(
-  action: string,
-  name: string,
-  value: unknown,
-): TypeError | undefined {
-  return value instanceof Uint8Array ? undefined : invalidOption(
-    TypeError,
-    action,
-    name,
-    "a Uint8Array",
-    value,
-  ) as TypeError;
-}
-
-/** What `check` throws, or `undefined`: a bad argument, to reject with. */
-export function argumentError(check: () => unknown): Error | undefined {
-  try {
-    check();
-    return undefined;
-  } catch (error) {
-    return error as Error;
   }
 }

@@ -19,10 +19,12 @@ import type {
 } from "./tcp_stream_options.ts";
 import { parseAddress, toDenoAddress } from "../_address.ts";
 import { connectWithDeadline } from "../_connect.ts";
-import { validateByteSize } from "../../_internal/validate.ts";
-import { argumentError, bytesError, StreamCore } from "./_stream_core.ts";
+import { StreamCore } from "./_stream_core.ts";
 import {
+  argumentError,
+  bytesError,
   copyDelimiter,
+  lengthError,
   validateCodec,
   validateMaxLength,
   validateStreamOptions,
@@ -273,7 +275,7 @@ export class TcpStream implements Disposable {
     return this.#core.read(
       action,
       options,
-      argumentError(() => validateByteSize(action, "length", length, 0)),
+      lengthError(action, length),
       (reader, deadline) => reader.readExact(length, deadline),
     );
   }
