@@ -5,13 +5,6 @@
 
 import {
   areaBase,
-  D_ID,
-  D_KIND,
-  D_LEN,
-  D_NUM,
-  D_RUN,
-  D_START,
-  DONE_INLINE_OFFSET,
   DONE_SEQ,
   doneOffset,
   MAIN_WAITING,
@@ -19,7 +12,7 @@ import {
   W_DONE_HEAD,
   W_DONE_TAIL,
 } from "./_layout.ts";
-import { decodeInline } from "./_codec.ts";
+import { readResult } from "./_codec.ts";
 import type { PoolState } from "./_pool_state.ts";
 import type { TaskQueue } from "./_task_queue.ts";
 import type { WorkerSlot } from "./_worker_slots.ts";
@@ -57,27 +50,13 @@ export function readCompletions(
   slot: WorkerSlot,
   onResult: OnResult,
 ): boolean {
-  const { i32, f64, lay } = mem;
+  const { i32, lay } = mem;
   const base = areaBase(lay, slot.area);
   const tail = Atomics.load(i32, base + W_DONE_TAIL);
   let head = slot.doneHead;
   if (head === tail) return false;
   while (head !== tail) {
-    const at = doneOffset(lay, slot.area, head);
-    const a32 = at >> 2;
-    const a64 = at >> 3;
-    onResult(
-      i32[a32 + D_ID]!,
-      decodeInline(
-        mem,
-        a32 + D_KIND,
-        a32 + D_LEN,
-        a64 + D_NUM,
-        at + DONE_INLINE_OFFSET,
-      ),
-      f64[a64 + D_START]!,
-      f64[a64 + D_RUN]!,
-    );
+    readResult(mem, doneOffset(lay, slot.area, head), onResult);
     head = (head + 1) | 0;
   }
   slot.doneHead = head;
@@ -97,8 +76,6 @@ export class CompletionWaiter {
   #source: CompletionSource;
   #afterDrain: () => void;
   #waiting = false;
-  /** Moving average of the time from submission to result (ms). */
-  #turnaround = SPIN_MAX_MS / 4;
   #spins = 0;
 
   constructor(
@@ -138,12 +115,12 @@ export class CompletionWaiter {
   spin(): void {
     if (
       this.#state.tasks.size > SPIN_TASKS || this.#spins >= SPIN_STREAK ||
-      this.#turnaround >= SPIN_MAX_MS
+      this.#state.turnaround >= SPIN_MAX_MS
     ) return;
     this.#spins++;
     const i32 = this.#mem.i32;
     Atomics.store(i32, MAIN_WAITING, 0);
-    const until = performance.now() + 2 * this.#turnaround;
+    const until = performance.now() + 2 * this.#state.turnaround;
     do {
       if (this.#drain()) break;
     } while (performance.now() < until);
@@ -153,11 +130,6 @@ export class CompletionWaiter {
       Atomics.store(i32, MAIN_WAITING, 1);
       this.#drain();
     }
-  }
-
-  /** A result came `ms` after its task was submitted. */
-  observe(ms: number): void {
-    this.#turnaround += (ms - this.#turnaround) * 0.25;
   }
 
   #onWake = (): void => {

@@ -18,30 +18,25 @@ import {
   READY,
   RING_SLOTS,
   S_AEND,
-  S_ENQUEUED,
-  S_FN,
   S_ID,
   S_KIND,
   S_LEN,
-  S_NUM,
   S_STATE,
   type SharedMemory,
   SLEEPERS,
-  SLOT_INLINE_BYTES,
-  SLOT_INLINE_OFFSET,
   slotOffset,
   TAIL,
   unlock,
   WORK_SEQ,
 } from "./_layout.ts";
 import {
-  encodeInline,
   K_ARENA_BUFFER,
   K_ARENA_BYTES,
   K_ARENA_STRING,
   K_SIDE,
   K_SIDE_MOVED,
   usesArena,
+  writeSlot,
 } from "./_codec.ts";
 import { Fifo, type Task } from "./_task.ts";
 
@@ -178,19 +173,15 @@ export class TaskQueue {
     }
     const slot = slotOffset(this.#mem.lay, p, tail);
     const s32 = slot >> 2;
-    i32[s32 + S_ID] = task.id;
-    i32[s32 + S_FN] = task.fn;
-    this.#mem.f64[(slot >> 3) + S_ENQUEUED] = task.enqueued;
     if (
-      task.transfer !== undefined ||
-      !encodeInline(
+      !writeSlot(
         this.#mem,
+        slot,
+        task.id,
+        task.fn,
+        task.enqueued,
         task.input,
-        s32 + S_KIND,
-        s32 + S_LEN,
-        (slot >> 3) + S_NUM,
-        slot + SLOT_INLINE_OFFSET,
-        SLOT_INLINE_BYTES,
+        task.transfer === undefined,
       )
     ) {
       let arena = task.transfer === undefined
