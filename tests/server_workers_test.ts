@@ -405,37 +405,57 @@ Deno.test("TcpServer workers: 2 a crashed Worker is reported and restarted while
   }
 });
 
-Deno.test("TcpServer workers: 1 serves from one Worker in-process without flags and leaves no Worker behind", async () => {
-  // Not /proc thread names: under --parallel other test files run Workers
-  // in this process too. The handler's Worker bumps this word while alive.
+Deno.test("TcpServer workers: 1 runs the handler module in-process on one loop, without a Worker or flags", async () => {
+  const handlerModule = new URL(
+    "./testdata/multicore_handler.ts",
+    import.meta.url,
+  );
+  // The same URL is the same module instance: init() ran here or not.
+  const handler = await import(handlerModule.href);
+  const before = handler.initCalls();
   const beat = new SharedArrayBuffer(4);
   const word = new Int32Array(beat);
   const server = new TcpServer(new TcpServerConfig({ port: 0 }), {
-    handlerModule: new URL("./testdata/multicore_handler.ts", import.meta.url),
+    handlerModule,
     workerData: { beat },
   });
+  assertThrows(() => server.context, Deno.errors.NotConnected);
   const serving = server.run();
   const { port } = await server.listening() as Deno.NetAddr;
+  assertEquals(handler.initCalls(), before + 1, "init() ran in this thread");
   const client = await Client.open(port);
   assertEquals(client.worker, 0);
-  assertEquals(client.id % 256, 0);
   assertEquals(await client.ask("count"), "count 1");
+  // The context is the one-loop server's own, usable from this thread.
+  assertEquals(server.context.connectionIds(), [client.id]);
+  assert(server.context.sendTo(client.id, "from main\n"));
+  assertEquals(await client.lines.next(), "from main");
+  assertEquals(server.stats().accepted, 1);
   const result = server.shutdown({ timeoutMs: 1000 });
   assertEquals(await client.lines.next(), null);
   client.close();
   assertEquals(await result, { closedGracefully: 1, forced: 0 });
   await serving;
   assertEquals(server.stats().state, "closed");
-  assert(Atomics.load(word, 0) > 0, "the Worker ran");
-  let last = Atomics.load(word, 0);
-  let still = 0;
-  for (let i = 0; i < 100 && still < 3; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    const now = Atomics.load(word, 0);
-    still = now === last ? still + 1 : 0;
-    last = now;
-  }
-  assertEquals(still, 3, "the Worker kept running after shutdown");
+  assert(Atomics.load(word, 0) > 0, "the handler's timer ran");
+});
+
+Deno.test("TcpServer workers: 1 reports a handler module that fails to load or has no handler", async () => {
+  const config = new TcpServerConfig({ port: 0 });
+  const missing = new TcpServer(config, {
+    handlerModule: new URL("./testdata/no_such_module.ts", import.meta.url),
+  });
+  await assertRejects(() => missing.run(), Error);
+  await assertRejects(() => missing.listening(), Error);
+  assertEquals(missing.stats().state, "closed");
+  const empty = new TcpServer(config, {
+    handlerModule: `data:text/javascript,${encodeURIComponent("export {}")}`,
+  });
+  await assertRejects(
+    () => empty.run(),
+    TypeError,
+    "Cannot start server as the handler module must export a NetworkHandler as 'default' or return one from 'init()': received undefined",
+  );
 });
 
 Deno.test("TcpServer workers rejects bad options clearly", () => {

@@ -6,7 +6,6 @@
 import { Channel } from "../../reactor/channel.ts";
 import { isDatagramAvailable } from "../../reactor/datagram.ts";
 import { EventLoop } from "../../reactor/event_loop.ts";
-import { formatValue } from "../../_internal/format.ts";
 import { toError } from "../../_internal/to_error.ts";
 import { zeroDisconnects } from "./_connection_record.ts";
 import type { ServerContext } from "./server_context.ts";
@@ -19,12 +18,12 @@ import type {
 import type { TcpServerConfig } from "./tcp_server_config.ts";
 import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
+import type { ModuleServer } from "./_module_server.ts";
 import { WorkerContext } from "./_worker_context.ts";
 import {
   connectionFromText,
   decodeMessage,
   encodeMessage,
-  MAX_WORKERS,
   OP_GONE,
   OP_OPEN,
   OPEN,
@@ -69,7 +68,7 @@ interface Slot {
   stopped: PromiseWithResolvers<TcpServerShutdownResult> | undefined;
 }
 
-export class WorkerServer<T> {
+export class WorkerServer<T> implements ModuleServer<T> {
   readonly #config: TcpServerConfigOptions;
   readonly #options: TcpServerWorkersOptions;
   readonly #module: string;
@@ -92,30 +91,12 @@ export class WorkerServer<T> {
   #startedAt = 0;
   #failure: Error | undefined;
 
-  constructor(config: TcpServerConfig, options: TcpServerWorkersOptions) {
-    const raw = options.workers ?? 1;
-    const count = raw === "auto" ? navigator.hardwareConcurrency : raw;
-    if (
-      typeof count !== "number" || !Number.isInteger(count) || count < 1 ||
-      count > MAX_WORKERS
-    ) {
-      throw new RangeError(
-        `Cannot create server as 'workers' must be an integer from 1 to ${MAX_WORKERS} or "auto": received ${
-          formatValue(raw)
-        }`,
-      );
-    }
-    const module = options.handlerModule;
-    let href: string;
-    try {
-      href = new URL(module as string | URL).href;
-    } catch {
-      throw new TypeError(
-        `Cannot create server as 'handlerModule' must be an absolute URL (e.g. new URL("./handler.ts", import.meta.url)): received ${
-          formatValue(module)
-        }`,
-      );
-    }
+  constructor(
+    config: TcpServerConfig,
+    options: TcpServerWorkersOptions,
+    count: number,
+    href: string,
+  ) {
     if (count > 1) {
       if (config.transport !== "tcp") {
         throw new TypeError(

@@ -55,8 +55,11 @@ export interface TcpServerWorkersOptions {
   handlerModule: URL | string;
   /**
    * How many Workers serve; `"auto"` is `navigator.hardwareConcurrency`.
-   * Each runs its own loop on its own thread; the main thread only
-   * supervises.
+   * Above 1, each runs its own loop on its own thread and the main thread
+   * only supervises. `1` is today's single-loop server: the module's
+   * handler runs in-process on one loop (no Worker, no flag needed), with
+   * `init()` called once on this thread; `onWorkerError` is then never
+   * called (an uncaught error is the process's, as without `workers`).
    *
    * @default {1}
    */

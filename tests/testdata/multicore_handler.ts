@@ -17,17 +17,26 @@ import type {
 } from "../../net/mod.ts";
 
 let index = -1;
+let inits = 0;
+
+/** How often `init()` ran in this thread (in-process `workers: 1` tests). */
+export function initCalls(): number {
+  return inits;
+}
 const buffers = new Map<number, string>();
 const decoder = new TextDecoder();
 
 export function init(info: WorkerInitInfo): void {
   index = info.index;
-  // In-process tests pass a heartbeat word to see the Worker run and end.
+  inits++;
+  // Tests may pass a heartbeat word to see the handler's thread run; the
+  // beat stops when the server shuts down.
   const beat = (info.workerData as { beat?: SharedArrayBuffer } | undefined)
     ?.beat;
   if (beat !== undefined) {
     const word = new Int32Array(beat);
-    setInterval(() => Atomics.add(word, index, 1), 1);
+    const timer = setInterval(() => Atomics.add(word, index, 1), 1);
+    info.signal.addEventListener("abort", () => clearInterval(timer));
   }
 }
 
