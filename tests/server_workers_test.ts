@@ -410,9 +410,6 @@ Deno.test("TcpServer workers: 1 runs the handler module in-process on one loop, 
     "./testdata/multicore_handler.ts",
     import.meta.url,
   );
-  // The same URL is the same module instance: init() ran here or not.
-  const handler = await import(handlerModule.href);
-  const before = handler.initCalls();
   const beat = new SharedArrayBuffer(4);
   const word = new Int32Array(beat);
   const server = new TcpServer(new TcpServerConfig({ port: 0 }), {
@@ -422,9 +419,9 @@ Deno.test("TcpServer workers: 1 runs the handler module in-process on one loop, 
   assertThrows(() => server.context, Deno.errors.NotConnected);
   const serving = server.run();
   const { port } = await server.listening() as Deno.NetAddr;
-  assertEquals(handler.initCalls(), before + 1, "init() ran in this thread");
   const client = await Client.open(port);
   assertEquals(client.worker, 0);
+  assertEquals(await client.ask("thread"), "thread main");
   assertEquals(await client.ask("count"), "count 1");
   // The context is the one-loop server's own, usable from this thread.
   assertEquals(server.context.connectionIds(), [client.id]);
@@ -508,6 +505,39 @@ async function stopWorkersExample(example: Example): Promise<void> {
   await example.stdout.cancel();
   await example.stderr;
 }
+
+Deno.test("TcpServer workers: 1 in a main module that is its own handler module does not wait for itself", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./testdata/self_handler_server.ts", import.meta.url).href,
+      "1",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const out = new Lines(child.stdout);
+  const stdin = child.stdin.getWriter();
+  try {
+    const line = await within(out.next(), 10_000, "listening line");
+    const { port } = JSON.parse(line!);
+    const client = new Client(
+      await Deno.connect({ hostname: "127.0.0.1", port }),
+    );
+    assertEquals(await client.ask("echo me"), "echo me");
+    client.close();
+  } finally {
+    await stdin.close().catch(() => {});
+    // A hung child (the old behaviour) would never end by itself.
+    const timer = setTimeout(() => child.kill(), 10_000);
+    const status = await child.status;
+    clearTimeout(timer);
+    await out.cancel();
+    assertEquals(status.code, 0);
+  }
+});
 
 Deno.test("examples/chat_server.ts --workers 2 broadcasts chat lines across Workers", async () => {
   const chat = await startWorkersExample("chat_server.ts", ["--workers", "2"]);

@@ -20,6 +20,19 @@ import type { ModuleServer } from "./_module_server.ts";
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 
 /**
+ * The module's URL with a fragment of its own: imported under it, the module
+ * is a fresh instance, as in a Worker (top-level code runs again with
+ * `import.meta.main` false; module state is not the importer's). Without
+ * it, the usual `handlerModule: import.meta.url` from a main module that
+ * awaits `listening()` at top level would wait for its own evaluation.
+ */
+function freshInstance(href: string): string {
+  const url = new URL(href);
+  url.hash = "millrace-in-process";
+  return url.href;
+}
+
+/**
  * The context `init()` gets: the server's own once it started (callbacks
  * get that one directly); before, every use throws `NotConnected`.
  */
@@ -107,7 +120,9 @@ export class InProcessServer<T> implements ModuleServer<T> {
 
   async #start(): Promise<TcpServer<T, unknown, unknown> | undefined> {
     try {
-      const loaded = await importHandlerModule(this.#href);
+      const loaded = await importHandlerModule(
+        freshInstance(this.#href),
+      );
       const handler = await moduleHandler(loaded, {
         index: 0,
         workers: 1,

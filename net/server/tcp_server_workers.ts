@@ -60,6 +60,9 @@ export interface TcpServerWorkersOptions {
    * handler runs in-process on one loop (no Worker, no flag needed), with
    * `init()` called once on this thread; `onWorkerError` is then never
    * called (an uncaught error is the process's, as without `workers`).
+   * As in a Worker, the module is a fresh instance of its own (its
+   * top-level code runs again with `import.meta.main` false), so a main
+   * module may name itself (`handlerModule: import.meta.url`).
    *
    * @default {1}
    */

@@ -6,6 +6,7 @@
 //   close ID      -> closes connection ID, "closed true|false"
 //   ids           -> "ids A B C" (server-wide)
 //   count         -> "count N"
+//   thread        -> "thread main" (in-process) or "thread worker"
 //   crash         -> kills this Worker with an uncaught error
 //   hold          -> never answers (stays open through a graceful shutdown)
 // A connection that was on a crashed Worker is announced to all as
@@ -17,18 +18,11 @@ import type {
 } from "../../net/mod.ts";
 
 let index = -1;
-let inits = 0;
-
-/** How often `init()` ran in this thread (in-process `workers: 1` tests). */
-export function initCalls(): number {
-  return inits;
-}
 const buffers = new Map<number, string>();
 const decoder = new TextDecoder();
 
 export function init(info: WorkerInitInfo): void {
   index = info.index;
-  inits++;
   // Tests may pass a heartbeat word to see the handler's thread run; the
   // beat stops when the server shuts down.
   const beat = (info.workerData as { beat?: SharedArrayBuffer } | undefined)
@@ -63,6 +57,10 @@ function answer(ctx: ServerContext, id: number, line: string): void {
       break;
     case "count":
       ctx.sendTo(id, `count ${ctx.connectionCount}\n`);
+      break;
+    case "thread":
+      // Deno's main thread has `Window`; a Worker's scope does not.
+      ctx.sendTo(id, `thread ${"Window" in globalThis ? "main" : "worker"}\n`);
       break;
     case "crash":
       setTimeout(() => {
