@@ -11,7 +11,12 @@ import {
   assertThrows,
 } from "@std/assert";
 import { EventLoop } from "../reactor/mod.ts";
-import { TcpServer, TcpServerConfig } from "../net/mod.ts";
+import {
+  encodeProxyHeader,
+  PROXY_TLV_TYPES,
+  TcpServer,
+  TcpServerConfig,
+} from "../net/mod.ts";
 import { type Example, startExample } from "./_helpers.ts";
 
 const SERVER = new URL("./testdata/multicore_server.ts", import.meta.url);
@@ -305,6 +310,62 @@ Deno.test("TcpServer workers: 2 maxConnections and stats hold server-wide", asyn
     );
   } finally {
     extra?.close();
+    for (const c of clients) c.close();
+    await server.command("shutdown 1000");
+    await server.json();
+    await server.close();
+  }
+});
+
+Deno.test("TcpServer workers: 2 with proxyProtocol v2: every Worker sees each connection's header address", async () => {
+  const server = await new ServerProcess(["--proxy", "v2"]).started();
+  const clients: Client[] = [];
+  try {
+    // Open until both Workers hold a connection; each sends its own header.
+    for (let i = 0; i < 64; i++) {
+      const conn = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+      });
+      const client = new Client(conn);
+      await conn.write(encodeProxyHeader({
+        version: 2,
+        source: { transport: "tcp", hostname: "127.3.2.1", port: 4000 + i },
+        destination: { transport: "tcp", hostname: "127.0.0.1", port: 443 },
+        tlvs: [
+          { type: PROXY_TLV_TYPES.AUTHORITY, value: encoder.encode("a.test") },
+          { type: PROXY_TLV_TYPES.UNIQUE_ID, value: encoder.encode(`u${i}`) },
+        ],
+      }));
+      const [, id, worker] = (await client.ask("id")).split(" ");
+      client.id = Number(id);
+      client.worker = Number(worker);
+      clients.push(client);
+      if (new Set(clients.map((c) => c.worker)).size === 2) break;
+    }
+    assertEquals(new Set(clients.map((c) => c.worker)).size, 2);
+    await new Promise((r) => setTimeout(r, 200)); // the gossip has arrived
+    // Every client asks about every connection: its own Worker's and the
+    // other's must tell the same header.
+    for (const asker of [clients[0]!, clients.at(-1)!]) {
+      for (const [i, about] of clients.entries()) {
+        const answer = await asker.ask(`addr ${about.id}`);
+        const port = 4000 + i;
+        assertEquals(
+          JSON.parse(answer.slice("addr ".length)),
+          {
+            remote: { transport: "tcp", hostname: "127.3.2.1", port },
+            fromHeader: true,
+            source: { transport: "tcp", hostname: "127.3.2.1", port },
+            authority: "a.test",
+            uniqueId: `u${i}`,
+            tlvBytes: true,
+          },
+          `worker ${asker.worker} asking about ${about.id} (worker ${about.worker})`,
+        );
+      }
+    }
+  } finally {
     for (const c of clients) c.close();
     await server.command("shutdown 1000");
     await server.json();

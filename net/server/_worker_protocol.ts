@@ -127,14 +127,28 @@ export function payloadText(message: WorkerMessage): string {
   return decoder.decode(message.payload);
 }
 
+// JSON has no bytes: a PROXY header's TLV values and unique id travel as
+// `{ [BYTES]: [...] }` and come back as Uint8Arrays.
+const BYTES = "\u0000bytes";
+
 /** A connection as gossiped with OP_OPEN (JSON), and back. */
 export function connectionToText(connection: RemoteConnection): string {
-  return JSON.stringify(connection);
+  return JSON.stringify(
+    connection,
+    (_key, value) =>
+      value instanceof Uint8Array ? { [BYTES]: Array.from(value) } : value,
+  );
 }
 
 /** Parses a connection gossiped with OP_OPEN. */
 export function connectionFromText(text: string): RemoteConnection {
-  return JSON.parse(text) as RemoteConnection;
+  return JSON.parse(
+    text,
+    (_key, value) =>
+      value !== null && typeof value === "object" && BYTES in value
+        ? new Uint8Array(value[BYTES])
+        : value,
+  ) as RemoteConnection;
 }
 
 /**

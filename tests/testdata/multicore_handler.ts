@@ -7,6 +7,8 @@
 //   ids           -> "ids A B C" (server-wide)
 //   count         -> "count N"
 //   thread        -> "thread main" (in-process) or "thread worker"
+//   addr ID       -> "addr JSON": connection ID's remoteAddr and what its
+//                    proxyInfo holds (any Worker's connection)
 //   crash         -> kills this Worker with an uncaught error
 //   hold          -> never answers (stays open through a graceful shutdown)
 // A connection that was on a crashed Worker is announced to all as
@@ -58,6 +60,27 @@ function answer(ctx: ServerContext, id: number, line: string): void {
     case "count":
       ctx.sendTo(id, `count ${ctx.connectionCount}\n`);
       break;
+    case "addr": {
+      const info = ctx.proxyInfo(Number(arg));
+      const header = info?.header;
+      const unique = header?.uniqueId;
+      ctx.sendTo(
+        id,
+        `addr ${
+          JSON.stringify({
+            remote: ctx.remoteAddr(Number(arg)),
+            fromHeader: info?.addressesFromHeader,
+            source: header?.source,
+            authority: header?.authority,
+            uniqueId: unique instanceof Uint8Array
+              ? decoder.decode(unique)
+              : `not bytes: ${JSON.stringify(unique)}`,
+            tlvBytes: header?.tlvs.every((t) => t.value instanceof Uint8Array),
+          })
+        }\n`,
+      );
+      break;
+    }
     case "thread":
       // Deno's main thread has `Window`; a Worker's scope does not.
       ctx.sendTo(id, `thread ${"Window" in globalThis ? "main" : "worker"}\n`);
