@@ -527,6 +527,22 @@ Deno.test("TcpServer workers rejects bad options clearly", () => {
     RangeError,
     `Cannot create server as 'workers' must be an integer from 1 to 256 or "auto": received 0`,
   );
+  for (const bad of [0, -1, 1.5, NaN]) {
+    assertThrows(
+      () => new TcpServer(config, { handlerModule, maxOutboxBytes: bad }),
+      RangeError,
+      `Cannot create server as 'maxOutboxBytes' must be`,
+    );
+  }
+  assertThrows(
+    () =>
+      new TcpServer(config, {
+        handlerModule,
+        maxOutboxBytes: "1" as unknown as number,
+      }),
+    TypeError,
+    `Cannot create server as 'maxOutboxBytes' must be`,
+  );
   assertThrows(
     () => new TcpServer(config, { handlerModule: "./handler.ts" }),
     TypeError,

@@ -3,6 +3,7 @@
 // single-loop server, no Worker), more run Workers (_worker_server.ts).
 
 import { formatValue } from "../../_internal/format.ts";
+import { validateInteger } from "../../_internal/validate.ts";
 import type { ServerContext } from "./server_context.ts";
 import type {
   TcpServerRunOptions,
@@ -29,10 +30,20 @@ export interface ModuleServer<T> {
   ): Promise<TcpServerShutdownResult>;
 }
 
-/** The validated `workers` count and the module's absolute URL. */
+/** The default of `maxOutboxBytes`: 16 MiB per target Worker. */
+export const DEFAULT_MAX_OUTBOX_BYTES = 16 * 1024 * 1024;
+
+/** The validated options of a TcpServer made with a handler module. */
+export interface ModuleServerOptions {
+  count: number;
+  href: string;
+  maxOutboxBytes: number;
+}
+
+/** Validates the `workers` count, the module's URL and `maxOutboxBytes`. */
 export function moduleServerOptions(
   options: TcpServerWorkersOptions,
-): { count: number; href: string } {
+): ModuleServerOptions {
   const raw = options.workers ?? 1;
   const count = raw === "auto" ? navigator.hardwareConcurrency : raw;
   if (
@@ -45,9 +56,19 @@ export function moduleServerOptions(
       }`,
     );
   }
+  const maxOutboxBytes = validateInteger(
+    "create server",
+    "maxOutboxBytes",
+    options.maxOutboxBytes ?? DEFAULT_MAX_OUTBOX_BYTES,
+    { min: 1, allowInfinity: true },
+  );
   const module = options.handlerModule;
   try {
-    return { count, href: new URL(module as string | URL).href };
+    return {
+      count,
+      href: new URL(module as string | URL).href,
+      maxOutboxBytes,
+    };
   } catch {
     throw new TypeError(
       `Cannot create server as 'handlerModule' must be an absolute URL (e.g. new URL("./handler.ts", import.meta.url)): received ${
@@ -62,8 +83,8 @@ export function moduleServer<T>(
   config: TcpServerConfig,
   options: TcpServerWorkersOptions,
 ): ModuleServer<T> {
-  const { count, href } = moduleServerOptions(options);
-  return count === 1
-    ? new InProcessServer<T>(config, options, href)
-    : new WorkerServer<T>(config, options, count, href);
+  const checked = moduleServerOptions(options);
+  return checked.count === 1
+    ? new InProcessServer<T>(config, options, checked.href)
+    : new WorkerServer<T>(config, options, checked);
 }

@@ -50,6 +50,8 @@ export interface StartMessage {
   state: SharedArrayBuffer;
   /** Channel buffers of the Workers by index, then the main thread's. */
   channels: SharedArrayBuffer[];
+  /** Bound of each outbox's user messages (`maxOutboxBytes`). */
+  maxOutboxBytes: number;
   /** Ids of connections a crashed predecessor held. */
   crashed: number[];
 }
@@ -124,7 +126,7 @@ async function start(init: StartMessage): Promise<void> {
   const words = new Int32Array(state, 0, STATE_WORDS);
   const stats = statsView(state);
   const outboxes = init.channels.map((buffer, i) =>
-    i === index ? undefined : new Outbox(buffer)
+    i === index ? undefined : new Outbox(buffer, init.maxOutboxBytes)
   );
   const ctx = new WorkerContext<unknown, unknown>(index, words, outboxes);
   const codec = loaded.codec;
@@ -141,6 +143,9 @@ async function start(init: StartMessage): Promise<void> {
     signal: abort.signal,
   };
   const user = await moduleHandler(loaded, info, "start server Worker");
+  if (user.onError !== undefined) {
+    ctx.onOverflow = (error, id) => user.onError!(ctx, error, id);
+  }
   // One health responder per server: Worker 0 answers it.
   const config = new TcpServerConfig(
     index === 0 ? init.config : withoutHealthPort(init.config),

@@ -151,34 +151,58 @@ export function connectionFromText(text: string): RemoteConnection {
   ) as RemoteConnection;
 }
 
+/** What {@linkcode Outbox.sendBounded} did with a message. */
+export type OutboxOutcome = "sent" | "queued" | "full";
+
 /**
  * Sends to one peer's channel in order, never dropping a message: what does
  * not fit now waits here and is pushed by `Channel.send` as room frees up.
+ * User messages (`sendBounded`) may wait up to `maxBytes` in all; control
+ * messages (gossip, `send`) always wait, as dropping one would corrupt the
+ * peers' view of the server.
  */
 export class Outbox {
   readonly #channel: Channel;
+  /** Most bytes of waiting messages `sendBounded` lets in. */
+  readonly maxBytes: number;
   #backlog: Uint8Array[] = [];
+  #backlogBytes = 0;
   #pumping: Promise<void> | undefined;
   #closed = false;
   #abort = new AbortController();
 
-  constructor(buffer: SharedArrayBuffer) {
+  constructor(buffer: SharedArrayBuffer, maxBytes = Infinity) {
     this.#channel = new Channel({ buffer });
+    this.maxBytes = maxBytes;
   }
 
   /** Queues `message`; `false` if it had to wait in the backlog. */
   send(message: Uint8Array): boolean {
-    if (this.#closed) return false;
+    return this.#send(message, Infinity) === "sent";
+  }
+
+  /**
+   * Queues a user message unless it would take the backlog past `maxBytes`:
+   * then nothing is queued and the caller reports the drop (`"full"`).
+   */
+  sendBounded(message: Uint8Array): OutboxOutcome {
+    return this.#send(message, this.maxBytes);
+  }
+
+  #send(message: Uint8Array, maxBytes: number): OutboxOutcome {
+    if (this.#closed) return "queued"; // shutting down: nobody will read it
     if (this.#backlog.length === 0) {
       try {
-        if (this.#channel.trySend(message)) return true;
+        if (this.#channel.trySend(message)) return "sent";
       } catch {
-        return false; // the peer's channel is closed: it is gone
+        return "queued"; // the peer's channel is closed: it is gone
       }
     }
+    if (this.#backlogBytes + message.byteLength > maxBytes) return "full";
     this.#backlog.push(message);
+    this.#backlogBytes += message.byteLength;
     this.#pumping ??= this.#pump();
-    return false;
+    return "queued";
   }
 
   /** Messages waiting for room. */
@@ -189,13 +213,14 @@ export class Outbox {
   async #pump(): Promise<void> {
     try {
       while (this.#backlog.length > 0 && !this.#closed) {
-        await this.#channel.send(this.#backlog[0]!, {
-          signal: this.#abort.signal,
-        });
+        const message = this.#backlog[0]!;
+        await this.#channel.send(message, { signal: this.#abort.signal });
         this.#backlog.shift();
+        this.#backlogBytes -= message.byteLength;
       }
     } catch {
       this.#backlog = [];
+      this.#backlogBytes = 0;
     } finally {
       this.#pumping = undefined;
     }
@@ -205,6 +230,7 @@ export class Outbox {
   async close(): Promise<void> {
     this.#closed = true;
     this.#backlog = [];
+    this.#backlogBytes = 0;
     this.#abort.abort();
     await this.#pumping;
   }

@@ -62,3 +62,37 @@ Deno.test("Outbox keeps order and loses nothing while the peer's channel is full
   assertEquals(outbox.backlog, 0);
   await outbox.close();
 });
+
+Deno.test("Outbox.sendBounded refuses a user message past maxBytes and keeps what it took in order", async () => {
+  const channel = new Channel({ capacity: 256 });
+  const outbox = new Outbox(channel.buffer, 200);
+  const outcomes: string[] = [];
+  const taken: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const outcome = outbox.sendBounded(
+      encodeMessage(OP_SEND, i, "x".repeat(40)),
+    );
+    outcomes.push(outcome);
+    if (outcome !== "full") taken.push(i);
+  }
+  assert(outcomes.includes("sent") && outcomes.includes("queued"));
+  assert(outcomes.includes("full"), "the backlog reached its bound");
+  // Once full, every later user message is refused (none jumps the queue).
+  assertEquals(
+    outcomes.slice(outcomes.indexOf("full")).every((o) => o === "full"),
+    true,
+  );
+  // Control messages still wait: dropping gossip would corrupt the views.
+  assertEquals(outbox.send(encodeMessage(OP_SEND, 99)), false);
+  const received: number[] = [];
+  while (received.length < taken.length + 1) {
+    for (const raw of channel.receive()) {
+      received.push(decodeMessage(raw as Uint8Array).id);
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assertEquals(received, [...taken, 99]);
+  // Room again once the backlog drained.
+  assertEquals(outbox.sendBounded(encodeMessage(OP_SEND, 100, "x")), "sent");
+  await outbox.close();
+});

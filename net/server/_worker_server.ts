@@ -18,7 +18,7 @@ import type {
 import type { TcpServerConfig } from "./tcp_server_config.ts";
 import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
-import type { ModuleServer } from "./_module_server.ts";
+import type { ModuleServer, ModuleServerOptions } from "./_module_server.ts";
 import { WorkerContext } from "./_worker_context.ts";
 import {
   connectionFromText,
@@ -73,6 +73,7 @@ export class WorkerServer<T> implements ModuleServer<T> {
   readonly #options: TcpServerWorkersOptions;
   readonly #module: string;
   readonly #count: number;
+  readonly #maxOutboxBytes: number;
   readonly #state = new SharedArrayBuffer(STATE_BYTES);
   readonly #words = new Int32Array(this.#state, 0, STATE_WORDS);
   readonly #stats = statsView(this.#state);
@@ -94,8 +95,7 @@ export class WorkerServer<T> implements ModuleServer<T> {
   constructor(
     config: TcpServerConfig,
     options: TcpServerWorkersOptions,
-    count: number,
-    href: string,
+    { count, href, maxOutboxBytes }: ModuleServerOptions,
   ) {
     if (count > 1) {
       if (config.transport !== "tcp") {
@@ -114,11 +114,12 @@ export class WorkerServer<T> implements ModuleServer<T> {
     this.#options = options;
     this.#module = href;
     this.#count = count;
+    this.#maxOutboxBytes = maxOutboxBytes;
     const outboxes: Outbox[] = [];
     for (let i = 0; i <= count; i++) {
       const channel = new Channel({ capacity: CHANNEL_CAPACITY });
       this.#channels.push(channel);
-      if (i < count) outboxes.push(new Outbox(channel.buffer));
+      if (i < count) outboxes.push(new Outbox(channel.buffer, maxOutboxBytes));
     }
     this.#context = new WorkerContext<T>(-1, this.#words, outboxes);
     // The main thread's channel receives the gossip only (its context's view).
@@ -245,6 +246,7 @@ export class WorkerServer<T> implements ModuleServer<T> {
       workerData: this.#options.workerData,
       state: this.#state,
       channels: this.#channels.map((c) => c.buffer),
+      maxOutboxBytes: this.#maxOutboxBytes,
       crashed,
     };
     worker.postMessage(start);

@@ -67,6 +67,19 @@ export interface TcpServerWorkersOptions {
    * @default {1}
    */
   workers?: number | "auto";
+  /**
+   * Most bytes of routed messages (`sendTo`, `broadcast` and `sendFrame`
+   * to another Worker's connections) that may wait, per target Worker, in
+   * each sender while that Worker's channel is full (a Worker that does not
+   * keep up). A message past it is not sent: `sendTo` returns `false` and
+   * the sender's `onError(ctx, error, id)` gets a `TooBigError` naming the
+   * Worker (`id` is the target connection, `undefined` for a broadcast),
+   * or, without `onError` or outside a Worker, the call throws it. Nothing
+   * is dropped silently. `Infinity` lets them wait without bound.
+   *
+   * @default {16777216}
+   */
+  maxOutboxBytes?: number;
   /** Structured-cloned to every Worker's `init()` as `info.workerData`. @default {undefined} */
   workerData?: unknown;
   /**
