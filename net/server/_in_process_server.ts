@@ -111,7 +111,12 @@ export class InProcessServer<T> implements ModuleServer<T> {
     return started.then(async (server) => {
       if (signal?.aborted) onAbort();
       // A shutdown during the start made no server: nothing to serve.
-      if (server !== undefined) await server.run();
+      if (server === undefined) return;
+      // A bind error rejects run(); listening() must not wait forever.
+      await server.run().catch((error) => {
+        this.#listening.reject(error);
+        throw error;
+      });
     }).finally(() => {
       signal?.removeEventListener("abort", onAbort);
       this.#status = "closed";
@@ -154,11 +159,13 @@ export class InProcessServer<T> implements ModuleServer<T> {
   }
 
   stats(): TcpServerStats {
-    if (this.#server !== undefined) return this.#server.stats();
     // Not serving (yet, or never): an unstarted server's zero stats.
-    const stats = new TcpServer(this.#config, { onData() {} }).stats();
+    const stats = this.#server?.stats() ??
+      new TcpServer(this.#config, { onData() {} }).stats();
+    // run() has ended (also when the bind failed and the server never ran).
     if (this.#status === "closed") stats.state = "closed";
-    else if (this.#status === "starting") stats.state = "listening";
+    if (this.#server !== undefined) return stats;
+    if (this.#status === "starting") stats.state = "listening";
     return stats;
   }
 
