@@ -19,8 +19,8 @@ import {
   allocateId,
   connectionFromText,
   connectionToText,
-  decodeMessage,
   encodeMessage,
+  Gossip,
   OP_BROADCAST,
   OP_CLOSE,
   OP_GONE,
@@ -37,6 +37,8 @@ import {
   STAT_NAMES,
   STATE_WORDS,
   statsView,
+  unpackMessages,
+  type WorkerMessage,
 } from "./_worker_protocol.ts";
 
 /** The first message from the main thread. */
@@ -131,9 +133,8 @@ async function start(init: StartMessage): Promise<void> {
   const ctx = new WorkerContext<unknown, unknown>(index, words, outboxes);
   const codec = loaded.codec;
   ctx.codec = codec;
-  const gossip = (message: Uint8Array) => {
-    for (const outbox of outboxes) outbox?.send(message);
-  };
+  const gossiper = new Gossip(outboxes);
+  const gossip = (message: Uint8Array) => gossiper.post(message);
   // init() may return the handler (e.g. one configured from workerData).
   const info: WorkerInitInfo = {
     index,
@@ -219,7 +220,11 @@ async function start(init: StartMessage): Promise<void> {
   workerHooks.set(server, hooks);
 
   const onChannelMessage = (raw: unknown): void => {
-    const message = decodeMessage(raw as Uint8Array);
+    for (const message of unpackMessages(raw as Uint8Array)) {
+      onMessage(message);
+    }
+  };
+  const onMessage = (message: WorkerMessage): void => {
     try {
       switch (message.op) {
         case OP_SEND:

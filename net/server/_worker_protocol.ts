@@ -69,6 +69,8 @@ export const OP_CLOSE = 3;
 export const OP_OPEN = 4;
 export const OP_GONE = 5;
 export const OP_RESUME = 6;
+/** Several messages in one (the gossip of one loop turn). */
+export const OP_BATCH = 7;
 
 const HEAD = 16;
 const encoder = new TextEncoder();
@@ -119,6 +121,71 @@ export function decodeMessage(bytes: Uint8Array): WorkerMessage {
     id: view.getFloat64(8, true),
     ids,
     payload: bytes.subarray(HEAD + count * 8),
+  };
+}
+
+/** Packs `messages` into one OP_BATCH message: `[u32 length][bytes]` each. */
+export function encodeBatch(messages: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const m of messages) size += 4 + m.byteLength;
+  const packed = new Uint8Array(size);
+  const view = new DataView(packed.buffer);
+  let at = 0;
+  for (const m of messages) {
+    view.setUint32(at, m.byteLength, true);
+    packed.set(m, at + 4);
+    at += 4 + m.byteLength;
+  }
+  return encodeMessage(OP_BATCH, 0, packed);
+}
+
+/** The messages in `raw`: itself, or each one of a batch, decoded. */
+export function unpackMessages(raw: Uint8Array): WorkerMessage[] {
+  const message = decodeMessage(raw);
+  if (message.op !== OP_BATCH) return [message];
+  const packed = message.payload;
+  const view = new DataView(
+    packed.buffer,
+    packed.byteOffset,
+    packed.byteLength,
+  );
+  const out: WorkerMessage[] = [];
+  for (let at = 0; at < packed.byteLength;) {
+    const length = view.getUint32(at, true);
+    out.push(decodeMessage(packed.subarray(at + 4, at + 4 + length)));
+    at += 4 + length;
+  }
+  return out;
+}
+
+/**
+ * Sends control messages (connection arrivals and departures, resumes) to
+ * every peer, one batch per peer per turn: a burst of k accepts costs one
+ * message per peer, not k.
+ */
+export class Gossip {
+  readonly #outboxes: readonly (Outbox | undefined)[];
+  #pending: Uint8Array[] = [];
+  #scheduled = false;
+
+  constructor(outboxes: readonly (Outbox | undefined)[]) {
+    this.#outboxes = outboxes;
+  }
+
+  /** Queues `message` for every peer; sent at the end of this turn. */
+  post(message: Uint8Array): void {
+    this.#pending.push(message);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    this.#scheduled = false;
+    const pending = this.#pending;
+    this.#pending = [];
+    const message = pending.length === 1 ? pending[0]! : encodeBatch(pending);
+    for (const outbox of this.#outboxes) outbox?.send(message);
   };
 }
 

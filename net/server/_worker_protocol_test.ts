@@ -4,12 +4,16 @@ import {
   allocateId,
   decodeMessage,
   encodeMessage,
+  Gossip,
   MAX_WORKERS,
   OP_BROADCAST,
+  OP_GONE,
+  OP_OPEN,
   OP_SEND,
   Outbox,
   ownerOf,
   STATE_WORDS,
+  unpackMessages,
 } from "./_worker_protocol.ts";
 
 Deno.test("worker ids are unique, carry their owner and grow in accept order", () => {
@@ -95,4 +99,32 @@ Deno.test("Outbox.sendBounded refuses a user message past maxBytes and keeps wha
   // Room again once the backlog drained.
   assertEquals(outbox.sendBounded(encodeMessage(OP_SEND, 100, "x")), "sent");
   await outbox.close();
+});
+
+Deno.test("Gossip sends a turn's arrivals and departures as one message per peer, in order", async () => {
+  const channels = [
+    new Channel({ capacity: 4096 }),
+    new Channel({ capacity: 4096 }),
+  ];
+  const outboxes = [undefined, ...channels.map((c) => new Outbox(c.buffer))];
+  const gossip = new Gossip(outboxes);
+  for (let i = 0; i < 50; i++) {
+    gossip.post(encodeMessage(OP_OPEN, i, `{"n":${i}}`));
+  }
+  gossip.post(encodeMessage(OP_GONE, 7));
+  await Promise.resolve(); // the turn ends
+  for (const channel of channels) {
+    const raws = [...channel.receive()];
+    assertEquals(raws.length, 1, "one message per peer for the whole turn");
+    const messages = unpackMessages(raws[0] as Uint8Array);
+    assertEquals(messages.map((m) => m.id), [...Array(50).keys(), 7]);
+    assertEquals(messages.at(-1)!.op, OP_GONE);
+    assertEquals(new TextDecoder().decode(messages[3]!.payload), '{"n":3}');
+  }
+  // A lone message goes as itself.
+  gossip.post(encodeMessage(OP_GONE, 9));
+  await Promise.resolve();
+  const lone = [...channels[0]!.receive()];
+  assertEquals(unpackMessages(lone[0] as Uint8Array).map((m) => m.id), [9]);
+  for (const outbox of outboxes) await outbox?.close();
 });

@@ -22,7 +22,6 @@ import type { ModuleServer, ModuleServerOptions } from "./_module_server.ts";
 import { WorkerContext } from "./_worker_context.ts";
 import {
   connectionFromText,
-  decodeMessage,
   encodeMessage,
   OP_GONE,
   OP_OPEN,
@@ -38,6 +37,7 @@ import {
   STATE_BYTES,
   STATE_WORDS,
   statsView,
+  unpackMessages,
 } from "./_worker_protocol.ts";
 import type { ShutdownMessage, StartMessage } from "./_server_worker.ts";
 
@@ -165,14 +165,15 @@ export class WorkerServer<T> implements ModuleServer<T> {
     const loop = new EventLoop();
     this.#loop = loop;
     this.#channels[this.#count]!.register(loop, 1, (raw) => {
-      const message = decodeMessage(raw as Uint8Array);
-      if (message.op === OP_OPEN) {
-        this.#context.remote.set(
-          message.id,
-          connectionFromText(payloadText(message)),
-        );
-      } else if (message.op === OP_GONE) {
-        this.#context.remote.delete(message.id);
+      for (const message of unpackMessages(raw as Uint8Array)) {
+        if (message.op === OP_OPEN) {
+          this.#context.remote.set(
+            message.id,
+            connectionFromText(payloadText(message)),
+          );
+        } else if (message.op === OP_GONE) {
+          this.#context.remote.delete(message.id);
+        }
       }
     });
     this.#looping = loop.run();
