@@ -498,6 +498,33 @@ Deno.test("TcpServer workers: 1 runs the handler module in-process on one loop, 
   assert(Atomics.load(word, 0) > 0, "the handler's timer ran");
 });
 
+Deno.test("TcpServer workers: 1 shut down while the module loads, or by the run signal, ends cleanly", async () => {
+  const handlerModule = new URL(
+    "./testdata/multicore_handler.ts",
+    import.meta.url,
+  );
+  const early = new TcpServer({ port: 0 }, { handlerModule });
+  const serving = early.run();
+  assertEquals(await early.shutdown({ timeoutMs: 100 }), {
+    closedGracefully: 0,
+    forced: 0,
+  });
+  await serving;
+  await assertRejects(() => early.listening(), Deno.errors.Interrupted);
+  assertEquals(early.stats().state, "closed");
+
+  const controller = new AbortController();
+  const server = new TcpServer({ port: 0 }, { handlerModule });
+  const running = server.run({ signal: controller.signal });
+  const { port } = await server.listening() as Deno.NetAddr;
+  const client = await Client.open(port);
+  controller.abort();
+  assertEquals(await client.lines.next(), null);
+  client.close();
+  await running;
+  assertEquals(server.stats().state, "closed");
+});
+
 Deno.test("TcpServer workers: 1 reports a handler module that fails to load or has no handler", async () => {
   const config = new TcpServerConfig({ port: 0 });
   const missing = new TcpServer(config, {
