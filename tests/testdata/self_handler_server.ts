@@ -18,7 +18,9 @@ if (import.meta.main) {
   });
   const serving = server.run();
   const { port } = await server.listening() as Deno.NetAddr;
-  console.log(JSON.stringify({ port }));
+  Deno.stdout.writeSync(
+    new TextEncoder().encode(JSON.stringify({ port }) + "\n"),
+  );
   for await (const _ of Deno.stdin.readable) {
     // Until stdin closes.
   }
