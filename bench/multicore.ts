@@ -2,7 +2,7 @@
 // Multi-worker TcpServer side by side with today's single-loop server, and
 // the cross-thread Channel's per-message cost. Every run is bounded.
 //   deno run -A bench/multicore.ts [--seconds 3] [--reps 1] [--rate 10000]
-//     [--only pingpong]
+//     [--only pingpong|paced]
 // Rows (markdown on stdout):
 //   - ping-pong 64 B x 50 conns: server CPU µs per round trip, workers 0
 //     (today's loop) vs 1 vs 2 (C load generator, bench/peers/loadgen.c),
@@ -31,7 +31,8 @@ const reps = Number(Deno.args[Deno.args.indexOf("--reps") + 1] ?? "1") || 1;
 // The paced ping-pong rows offer this many round trips/s.
 const rate = Number(Deno.args[Deno.args.indexOf("--rate") + 1] ?? "10000") ||
   10000;
-// `--only pingpong`: the ping-pong and 200 µs rows only.
+// `--only pingpong`: the ping-pong and 200 µs rows only; `--only paced`: the
+// paced ping-pong rows only.
 const only = Deno.args.includes("--only")
   ? Deno.args[Deno.args.indexOf("--only") + 1]
   : undefined;
@@ -228,6 +229,8 @@ const samples = configs.map(() => ({
 }));
 for (let rep = 0; rep < reps; rep++) {
   for (const [i, config] of configs.entries()) {
+    // `--only paced`: the paced ping-pong rows alone (more reps, less time).
+    if (only === "paced" && config.paced === 0) continue;
     const server = await start(echo(config.workers, config.burnUs));
     try {
       const r = await pingpong(loadgen, server, 50, config.paced);
@@ -262,28 +265,32 @@ function pingpongTable(first: number, title: string): void {
     );
   }
 }
-pingpongTable(0, "ping-pong 64 B, 50 conns, saturated");
-rows.push("");
+if (only !== "paced") {
+  pingpongTable(0, "ping-pong 64 B, 50 conns, saturated");
+  rows.push("");
+}
 pingpongTable(5, `ping-pong 64 B, 50 conns, paced at ${rate} round trips/s`);
-rows.push("");
-rows.push(
-  `| 200 µs CPU per request, 50 conns (median of ${reps}) | req/s (all runs) | ratio to workers 1 |`,
-);
-rows.push("| --- | --- | --- |");
-const one = median(samples[3]!.rate);
-for (let i = 3; i < 5; i++) {
-  const s = samples[i]!;
-  row(
-    configs[i]!.label,
-    `${Math.round(median(s.rate))} (${
-      [...s.rate].sort((a, b) => a - b).map((x) => Math.round(x)).join(", ")
-    })`,
-    (median(s.rate) / one).toFixed(2),
+if (only !== "paced") {
+  rows.push("");
+  rows.push(
+    `| 200 µs CPU per request, 50 conns (median of ${reps}) | req/s (all runs) | ratio to workers 1 |`,
   );
+  rows.push("| --- | --- | --- |");
+  const one = median(samples[3]!.rate);
+  for (let i = 3; i < 5; i++) {
+    const s = samples[i]!;
+    row(
+      configs[i]!.label,
+      `${Math.round(median(s.rate))} (${
+        [...s.rate].sort((a, b) => a - b).map((x) => Math.round(x)).join(", ")
+      })`,
+      (median(s.rate) / one).toFixed(2),
+    );
+  }
 }
 
 // 3. HTTP anchor under wrk.
-if (only === "pingpong") {
+if (only === "pingpong" || only === "paced") {
   // The rows above only.
 } else if (await which("wrk")) {
   rows.push("");
@@ -358,7 +365,7 @@ if (only === "pingpong") {
 // 4. Broadcast to 1,000 connections: within one Worker vs across two. One
 // sender writes a 16-byte record (send time, sequence); the server
 // broadcasts it; the next goes once all 1,001 connections have it.
-if (only !== "pingpong") {
+if (only !== "pingpong" && only !== "paced") {
   rows.push("");
   rows.push(
     "| broadcast to 1,000 conns | deliveries/s | broadcast complete p50 ms | p99 ms | delivery p99 ms |",
@@ -384,7 +391,7 @@ if (only !== "pingpong") {
 }
 
 // 5. The channel: one Worker sends 1M 64 B messages to a loop.
-if (only !== "pingpong") {
+if (only !== "pingpong" && only !== "paced") {
   const r = await runClient(
     [
       Deno.execPath(),
