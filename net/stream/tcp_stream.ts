@@ -8,6 +8,7 @@
 // byte and leaves the stream usable.
 //
 // Writes cannot be cancelled either: see _stream_writer.ts.
+import { streamHooks } from "./_unread.ts";
 import {
   stashInflightRead,
   stashPendingWrites,
@@ -86,6 +87,10 @@ export class TcpStream implements Disposable {
   readonly #in: StreamReader;
   // Read calls run one at a time, in call order.
   readonly #readLock = new FifoLock();
+
+  static {
+    streamHooks.unread = (stream, bytes) => stream.#in.unshift(bytes);
+  }
 
   // The write lock, the first write error and the half-close.
   readonly #out: StreamWriter;
