@@ -158,13 +158,26 @@ export class ConnectionTable<T, E = Uint8Array>
   }
 
   #connected(record: ConnectionRecord<T>): void {
-    if (this.#handler.onConnect !== undefined) {
-      try {
-        const result = this.#handler.onConnect(this, record.id);
-        if (result !== undefined) this.#watch(record, result);
-      } catch (error) {
-        this.#handlerFailed(record, error);
-      }
+    this.#notify(record, "onConnect");
+  }
+
+  /**
+   * Calls the handler's `onConnect` or `onWritable` (if it has one) for
+   * `record`, under the async-handler rule; `false` if it threw.
+   */
+  #notify(
+    record: ConnectionRecord<T>,
+    name: "onConnect" | "onWritable",
+  ): boolean {
+    const callback = this.#handler[name];
+    if (callback === undefined) return true;
+    try {
+      const result = callback.call(this.#handler, this, record.id);
+      if (result !== undefined) this.#watch(record, result);
+      return true;
+    } catch (error) {
+      this.#handlerFailed(record, error);
+      return false;
     }
   }
 
@@ -218,16 +231,7 @@ export class ConnectionTable<T, E = Uint8Array>
     if (event.writable && record.wantWritable) {
       record.wantWritable = false;
       this.#loop.reregister(record.token, Interest.READABLE);
-      if (this.#handler.onWritable !== undefined) {
-        try {
-          const result = this.#handler.onWritable(this, record.id);
-          if (result !== undefined) this.#watch(record, result);
-        } catch (error) {
-          this.#handlerFailed(record, error);
-          return;
-        }
-        if (!record.open) return;
-      }
+      if (!this.#notify(record, "onWritable") || !record.open) return;
     }
     const error = event.error;
     if (error !== undefined) {
