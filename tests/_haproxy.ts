@@ -30,6 +30,12 @@ export interface HaproxyConfigOptions {
   adminSocket?: string;
   /** Health checks (off for benchmarks: they add connections). @default {true} */
   checks?: boolean;
+  /**
+   * `option tcp-smart-connect` in the backend: the handshake's last ACK
+   * rides on the first data HAProxy sends (with send-proxy, the header).
+   * @default {false}
+   */
+  smartConnect?: boolean;
 }
 
 /**
@@ -68,6 +74,7 @@ export function haproxyConfig(options: HaproxyConfigOptions): string {
     "  default_backend be",
     "backend be",
     "  balance roundrobin",
+    ...(options.smartConnect ? ["  option tcp-smart-connect"] : []),
     ...servers,
     "",
   ].join("\n");

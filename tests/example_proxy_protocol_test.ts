@@ -5,6 +5,13 @@
 import { assert, assertStringIncludes } from "@std/assert";
 import { encodeProxyHeader } from "../net/mod.ts";
 import {
+  kvCodec,
+  OP_GET,
+  request as kvRequest,
+  response as kvResponse,
+  STATUS_NOT_FOUND,
+} from "../examples/kv/protocol.ts";
+import {
   decoder,
   encoder,
   HOST,
@@ -20,6 +27,9 @@ const header = encodeProxyHeader({
   destination: { transport: "tcp", hostname: "198.51.100.2", port: 7000 },
 });
 
+/** Bytes under 0x80 as a string (they round-trip through UTF-8 unchanged). */
+const ascii = (bytes: Uint8Array): string => String.fromCharCode(...bytes);
+
 /** Each example, a request and a text its reply must contain. */
 const CASES: [string, string, string][] = [
   ["echo_server.ts", "ping\n", "ping\n"],
@@ -28,6 +38,11 @@ const CASES: [string, string, string][] = [
   ["mini_redis/main.ts", "*1\r\n$4\r\nPING\r\n", "+PONG\r\n"],
   ["compute_server/main.ts", "hash normal abc\n", "hash 1 "],
   ["upload_server.ts", "PUT a 3\nxyz", "OK 3 "],
+  [
+    "kv/server.ts",
+    ascii(kvCodec().encode(kvRequest(OP_GET, encoder.encode("k")))),
+    ascii(kvCodec().encode(kvResponse(STATUS_NOT_FOUND))),
+  ],
 ];
 
 for (const [file, request, expected] of CASES) {

@@ -8,6 +8,9 @@
 //   deno run --allow-net examples/kv/server.ts --port 7100
 //   deno run --allow-net examples/kv/client.ts --port 7100 set greeting hello
 //
+// Behind HAProxy (send-proxy-v2) add `--proxy-protocol v2`, and
+// `--health-port N` for its agent-check (examples/haproxy/).
+//
 // Prints `listening on HOST:PORT` first; SIGINT/SIGTERM shut it down
 // gracefully and it exits 0.
 
@@ -27,7 +30,14 @@ import {
   STATUS_NOT_FOUND,
   STATUS_OK,
 } from "./protocol.ts";
-import { flag, formatAddr, portFlag, print, printError } from "../_args.ts";
+import {
+  flag,
+  formatAddr,
+  loadBalancerFlags,
+  portFlag,
+  print,
+  printError,
+} from "../_args.ts";
 
 const encoder = new TextEncoder();
 const OK = response(STATUS_OK);
@@ -124,10 +134,14 @@ export function createKvServer(
 }
 
 if (import.meta.main) {
-  const config = TcpServerConfig.builder()
-    .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
-    .port(portFlag(Deno.args, "0"))
-    .build();
+  // Behind a load balancer: --proxy-protocol v1|v2|any|optional,
+  // --trusted-proxies, --health-port (see examples/haproxy/).
+  const config = loadBalancerFlags(
+    TcpServerConfig.builder()
+      .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
+      .port(portFlag(Deno.args, "0")),
+    Deno.args,
+  ).build();
   const maxBytes = Number(
     flag(Deno.args, "max-bytes", String(64 * 1024 * 1024)),
   );

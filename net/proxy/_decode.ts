@@ -3,11 +3,18 @@
 
 import { crc32c } from "./_crc32c.ts";
 import { formatIPv4, formatIPv6, isIPv4, parseIPv6 } from "./_ip.ts";
-import { MAX_UNIQUE_ID, V2_FIXED } from "./_wire.ts";
+import {
+  MAX_UNIQUE_ID,
+  PROXY_V1_MAX_LENGTH,
+  V1_PREFIX,
+  V2_FIXED,
+  V2_SIGNATURE,
+} from "./_wire.ts";
 import {
   PROXY_TLV_TYPES,
   type ProxyAddress,
   type ProxyHeader,
+  type ProxyProtocolMode,
   type ProxyTlv,
 } from "./proxy_header.ts";
 import { ProxyHeaderError } from "./proxy_header_error.ts";
@@ -282,4 +289,68 @@ function unixPath(bytes: Uint8Array, offset: number): string {
   const field = bytes.subarray(offset, offset + 108);
   const nul = field.indexOf(0);
   return decoder.decode(nul < 0 ? field : field.subarray(0, nul));
+}
+
+// --- whole header in one chunk --------------------------------------------
+
+/**
+ * The header if `chunk` starts with all of it (what proxies send: the header
+ * in the connection's first segment), decoded in place without copying the
+ * chunk; undefined when the chunk holds only part of one or does not start
+ * with a signature the mode accepts (the caller then goes the incremental
+ * way). TLV values are copied: the chunk may be a reused read buffer.
+ */
+export function parseWholeHeader(
+  chunk: Uint8Array,
+  mode: ProxyProtocolMode,
+  maxHeaderBytes: number,
+): ProxyHeader | undefined {
+  const first = chunk[0];
+  if (first === V2_SIGNATURE[0] && mode !== "v1") {
+    if (chunk.length < V2_FIXED) return undefined;
+    for (let i = 1; i < V2_SIGNATURE.length; i++) {
+      if (chunk[i] !== V2_SIGNATURE[i]) return undefined;
+    }
+    const total = checkV2Fixed(chunk, maxHeaderBytes);
+    if (chunk.length < total) return undefined;
+    return parseV2(chunk.subarray(0, total), true);
+  }
+  if (first === V1_PREFIX[0] && mode !== "v2") {
+    if (chunk.length < V1_PREFIX.length) return undefined;
+    for (let i = 1; i < V1_PREFIX.length; i++) {
+      if (chunk[i] !== V1_PREFIX[i]) return undefined;
+    }
+    const lf = chunk.subarray(0, PROXY_V1_MAX_LENGTH).indexOf(0x0a);
+    if (lf < 0) return undefined;
+    return parseV1(chunk.subarray(0, lf + 1));
+  }
+  return undefined;
+}
+
+/** Whether a stream starting with `byte` may start a header of `mode`. */
+export function maySignature(byte: number, mode: ProxyProtocolMode): boolean {
+  return (byte === V2_SIGNATURE[0] && mode !== "v1") ||
+    (byte === V1_PREFIX[0] && mode !== "v2");
+}
+
+/** Checks the fixed v2 part; returns the header's total length. */
+export function checkV2Fixed(
+  bytes: Uint8Array,
+  maxHeaderBytes: number,
+): number {
+  const version = bytes[12]! >> 4;
+  if (version !== 2) {
+    throw new ProxyHeaderError(
+      "bad-version",
+      `Cannot parse PROXY v2 header as its version must be 2: received ${version}`,
+    );
+  }
+  const total = V2_FIXED + ((bytes[14]! << 8) | bytes[15]!);
+  if (total > maxHeaderBytes) {
+    throw new ProxyHeaderError(
+      "too-long",
+      `Cannot parse PROXY v2 header as it exceeds 'maxHeaderBytes' (${maxHeaderBytes}): received length ${total}`,
+    );
+  }
+  return total;
 }

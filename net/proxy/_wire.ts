@@ -34,3 +34,6 @@ export const V2_FIXED = 16;
 
 /** Longest unique id TLV value (spec section 2.2.5). */
 export const MAX_UNIQUE_ID = 128;
+
+/** Largest v2 header a parser accepts unless told otherwise. */
+export const DEFAULT_MAX_HEADER_BYTES = 4096;

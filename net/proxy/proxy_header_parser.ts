@@ -10,18 +10,17 @@ import {
   validateUint8Array,
 } from "../../_internal/validate.ts";
 import {
+  DEFAULT_MAX_HEADER_BYTES,
   PROXY_V1_MAX_LENGTH,
   V1_PREFIX,
   V2_FIXED,
   V2_SIGNATURE,
 } from "./_wire.ts";
-import { parseV1, parseV2 } from "./_decode.ts";
+import { checkV2Fixed, parseV1, parseV2, parseWholeHeader } from "./_decode.ts";
 import type { ProxyHeader, ProxyProtocolMode } from "./proxy_header.ts";
 import { ProxyHeaderError } from "./proxy_header_error.ts";
 
 const V2_MAX = V2_FIXED + 0xffff;
-
-const DEFAULT_MAX_HEADER_BYTES = 4096;
 
 const MODES: readonly ProxyProtocolMode[] = ["v1", "v2", "any", "optional"];
 
@@ -258,7 +257,7 @@ export class ProxyHeaderParser {
       // Fast path: the whole header in the first chunk (what proxies send),
       // parsed in place without copying.
       try {
-        const whole = this.#parseWhole(chunk);
+        const whole = parseWholeHeader(chunk, this.#mode, this.#maxHeaderBytes);
         if (whole !== undefined) return this.#done(whole, whole.length);
       } catch (error) {
         this.#kind = Kind.Finished;
@@ -353,50 +352,6 @@ export class ProxyHeaderParser {
     );
   }
 
-  /** The header if `chunk` holds all of it; undefined to go the slow way. */
-  #parseWhole(chunk: Uint8Array): ProxyHeader | undefined {
-    const first = chunk[0];
-    if (first === V2_SIGNATURE[0] && this.#mode !== "v1") {
-      if (chunk.length < V2_FIXED) return undefined;
-      for (let i = 1; i < V2_SIGNATURE.length; i++) {
-        if (chunk[i] !== V2_SIGNATURE[i]) return undefined;
-      }
-      const total = this.#checkV2Fixed(chunk);
-      if (chunk.length < total) return undefined;
-      // TLV values are copied: the chunk may be a reused read buffer.
-      return parseV2(chunk.subarray(0, total), true);
-    }
-    if (first === V1_PREFIX[0] && this.#mode !== "v2") {
-      if (chunk.length < V1_PREFIX.length) return undefined;
-      for (let i = 1; i < V1_PREFIX.length; i++) {
-        if (chunk[i] !== V1_PREFIX[i]) return undefined;
-      }
-      const lf = chunk.subarray(0, PROXY_V1_MAX_LENGTH).indexOf(0x0a);
-      if (lf < 0) return undefined;
-      return parseV1(chunk.subarray(0, lf + 1));
-    }
-    return undefined;
-  }
-
-  /** Checks the fixed v2 part; returns the header's total length. */
-  #checkV2Fixed(bytes: Uint8Array): number {
-    const version = bytes[12]! >> 4;
-    if (version !== 2) {
-      throw new ProxyHeaderError(
-        "bad-version",
-        `Cannot parse PROXY v2 header as its version must be 2: received ${version}`,
-      );
-    }
-    const total = V2_FIXED + ((bytes[14]! << 8) | bytes[15]!);
-    if (total > this.#maxHeaderBytes) {
-      throw new ProxyHeaderError(
-        "too-long",
-        `Cannot parse PROXY v2 header as it exceeds 'maxHeaderBytes' (${this.#maxHeaderBytes}): received length ${total}`,
-      );
-    }
-    return total;
-  }
-
   /** Takes one signature byte; false when the stream cannot be a header. */
   #detect(byte: number): boolean {
     const at = this.#length;
@@ -430,7 +385,7 @@ export class ProxyHeaderParser {
 
   /** The fixed v2 part is in: check the version early, size the buffer. */
   #startV2Body(): void {
-    const total = this.#checkV2Fixed(this.#buffer);
+    const total = checkV2Fixed(this.#buffer, this.#maxHeaderBytes);
     this.#v2Length = total;
     const grown = new Uint8Array(total);
     grown.set(this.#buffer.subarray(0, V2_FIXED));

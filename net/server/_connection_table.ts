@@ -19,7 +19,7 @@ import type {
   SendOptions,
   ServerContext,
 } from "./server_context.ts";
-import { DIRECT } from "../proxy/_server_proxy.ts";
+import { DIRECT, type ProxySettings } from "../proxy/_server_proxy.ts";
 import type { ProxyInfo } from "../proxy/proxy_info.ts";
 import {
   type ConnectionCounters,
@@ -150,7 +150,7 @@ export class ConnectionTable<T, E = Uint8Array>
       );
     }
     if (settings.proxy !== undefined) {
-      this.#proxyGate().begin(record, settings.proxy);
+      this.#proxyGate(settings.proxy).begin(record);
       return record;
     }
     this.#connected(record);
@@ -181,15 +181,16 @@ export class ConnectionTable<T, E = Uint8Array>
     }
   }
 
-  #proxyGate(): ProxyGate<T> {
+  #proxyGate(settings: ProxySettings): ProxyGate<T> {
     return this.#proxy ??= new ProxyGate<T>({
       loop: this.#loop,
+      record: (id) => this.#byId.get(id),
       connected: (record) => this.#connected(record),
       dispatch: (record, event) => this.#dispatch(record, event),
       remove: (record, reason) => this.#remove(record, reason),
       close: (record, reason) => this.close(record, reason, false),
       reportError: (error, id) => this.#reportError(error, id),
-    });
+    }, settings);
   }
 
   static #onEvent = function (
@@ -201,11 +202,13 @@ export class ConnectionTable<T, E = Uint8Array>
 
   #dispatch(record: ConnectionRecord<T>, event: Event): void {
     if (!record.open) return;
+    let data = event.data;
     if ((record.flags & R_PROXY) !== 0) {
-      this.#proxy!.event(record, event);
-      return;
+      // The header is parsed: go on with the bytes after it, if connected.
+      const rest = this.#proxy!.event(record, event);
+      if (rest === null) return;
+      data = rest;
     }
-    const data = event.data;
     if (data !== undefined) {
       if (record.idleTimer !== undefined) record.lastActive = performance.now();
       this.counters.bytesReceived += data.length;
@@ -320,10 +323,10 @@ export class ConnectionTable<T, E = Uint8Array>
     record.idleTimer = undefined;
     this.counters.closed++;
     this.counters.disconnects[reason]++;
-    if ((record.flags & R_PROXY) !== 0) {
-      // Never shown to the handler (no onConnect): no onDisconnect either.
-      this.#proxy?.trim();
-    } else if (this.#handler.onDisconnect !== undefined) {
+    // Never shown to the handler (R_PROXY: no onConnect): no onDisconnect.
+    if (
+      (record.flags & R_PROXY) === 0 && this.#handler.onDisconnect !== undefined
+    ) {
       const outer = this.#departing;
       this.#departing = record;
       try {

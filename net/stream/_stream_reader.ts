@@ -75,6 +75,22 @@ export class StreamReader {
     return undefined;
   }
 
+  /** Puts `bytes` back in front of the unread bytes (a look-ahead undone). */
+  unshift(bytes: Uint8Array): void {
+    const length = this.#end - this.#start;
+    if (bytes.length <= this.#start) {
+      this.#start -= bytes.length;
+      this.#buffer.set(bytes, this.#start);
+      return;
+    }
+    const grown = new Uint8Array(Math.max(length + bytes.length, MIN_CHUNK));
+    grown.set(bytes);
+    grown.set(this.#buffer.subarray(this.#start, this.#end), bytes.length);
+    this.#buffer = grown;
+    this.#start = 0;
+    this.#end = length + bytes.length;
+  }
+
   /** Reads up to `buffer.length` bytes; `null` at end of stream. */
   async read(
     buffer: Uint8Array,

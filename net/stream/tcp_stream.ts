@@ -20,6 +20,7 @@ import type {
 import { parseAddress, toDenoAddress } from "../_address.ts";
 import { connectWithDeadline } from "../_connect.ts";
 import { StreamCore } from "./_stream_core.ts";
+import { streamHooks } from "./_unread.ts";
 import {
   argumentError,
   bytesError,
@@ -64,6 +65,10 @@ const DEFAULT_MAX_ALL = 16 * 1024 * 1024;
  */
 export class TcpStream implements Disposable {
   readonly #core: StreamCore;
+
+  static {
+    streamHooks.unread = (stream, bytes) => stream.#core.reader.unshift(bytes);
+  }
 
   /**
    * Wraps an open connection. The stream owns it from now on: read and write
