@@ -10,7 +10,7 @@
 // at once: its handler sees no more events and its token is free.
 
 import type { Entry } from "./_entry.ts";
-import { closeEntry, detach, type LoopCore } from "./_core.ts";
+import { closeEntry, detach, type LoopCore, RESOLVED } from "./_core.ts";
 import { flushEntry, startWrite } from "./_conn_writer.ts";
 
 // Lingering reads only discard: every lingering connection reads into this
@@ -35,7 +35,7 @@ export function closeGracefully(
     // Nothing to write and nothing to linger for (the common close after
     // the peer's end of stream): close now, without the controller, the
     // listeners and the async chain below (the churn path).
-    return closeEntry(core, e) ?? Promise.resolve();
+    return closeEntry(core, e) ?? RESOLVED;
   }
   detach(core, e);
   // Writes queued by the handler now running start after it returns, but

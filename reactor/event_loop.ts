@@ -29,12 +29,17 @@ import {
   validateSignal,
 } from "../_internal/validate.ts";
 import { type Entry, KIND_CONN } from "./_entry.ts";
-import { closeEntry, detach, entryOf, LoopCore } from "./_core.ts";
+import { closeEntry, detach, entryOf, LoopCore, RESOLVED } from "./_core.ts";
 import { disposeLoop, startLoop, stopLoop } from "./_lifecycle.ts";
 import { ComputeSlot } from "./_compute.ts";
 import { registerSource, reregisterSource } from "./_registry.ts";
 import { flushEntry, shutdownWriteOf, writeTo } from "./_conn_writer.ts";
 import { closeGracefully } from "./_conn_linger.ts";
+
+/** `close()` without options (no object per call). */
+const NO_CLOSE_OPTIONS: CloseOptions = Object.freeze({});
+/** `register()` without options. */
+const NO_REGISTER_OPTIONS: RegisterOptions = Object.freeze({});
 import { addCallbackTimer } from "./_timer_source.ts";
 import { handOver } from "./_handover.ts";
 import { sendDatagram } from "./_datagram_source.ts";
@@ -192,7 +197,7 @@ export class EventLoop implements AsyncDisposable {
     token: Token,
     interest: Interest,
     handler: EventHandler,
-    options: RegisterOptions = {},
+    options: RegisterOptions = NO_REGISTER_OPTIONS,
   ): void {
     registerSource(this.#core, source, token, interest, handler, options);
   }
@@ -495,19 +500,25 @@ export class EventLoop implements AsyncDisposable {
    * await closed;
    * ```
    */
-  async close(token: Token, options: CloseOptions = {}): Promise<void> {
-    const core = this.#core;
-    const e = entryOf(this.#core, token, "close source");
-    if (options.flush && e.kind === KIND_CONN) {
-      const lingerMs = options.lingerMs === undefined
-        ? core.lingerMs
-        : validateMilliseconds("close source", "lingerMs", options.lingerMs);
-      const signal = validateSignal("close source", "signal", options.signal);
-      await closeGracefully(core, e, lingerMs, signal);
-      return;
+  close(token: Token, options: CloseOptions = NO_CLOSE_OPTIONS): Promise<void> {
+    // Not `async`: a close with nothing left to settle (the churn path)
+    // returns one shared resolved promise, without an async function's
+    // promise and the microtask turns of its awaits. Bad arguments still
+    // reject rather than throw.
+    try {
+      const core = this.#core;
+      const e = entryOf(core, token, "close source");
+      if (options.flush && e.kind === KIND_CONN) {
+        const lingerMs = options.lingerMs === undefined
+          ? core.lingerMs
+          : validateMilliseconds("close source", "lingerMs", options.lingerMs);
+        const signal = validateSignal("close source", "signal", options.signal);
+        return closeGracefully(core, e, lingerMs, signal);
+      }
+      return closeEntry(core, e) ?? RESOLVED;
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const settled = closeEntry(core, e);
-    if (settled !== undefined) await settled;
   }
 
   /**

@@ -7,6 +7,7 @@
 // _connection_record.ts, the PROXY protocol gate in _connection_proxy.ts.
 
 import type { EventLoop } from "../../reactor/event_loop.ts";
+import type { CloseOptions } from "../../reactor/event_loop_options.ts";
 import type { Event } from "../../reactor/event.ts";
 import { Interest } from "../../reactor/interest.ts";
 import { toError } from "../../_internal/to_error.ts";
@@ -39,6 +40,9 @@ const encoder = new TextEncoder();
 
 /** How long a closing connection may take to write its queue and linger. */
 export const LINGER_MS = 5000;
+
+/** A flushed close without a bound (one options object for all). */
+const FLUSH: CloseOptions = Object.freeze({ flush: true });
 
 function noop(): void {}
 
@@ -249,7 +253,7 @@ export class ConnectionTable<T, E = Uint8Array>
       const token = record.token;
       const loop = this.#loop;
       if (loop.has(token) && loop.pendingWriteBytes(token) === 0) {
-        this.#track(loop.close(token, { flush: true }));
+        this.#track(loop.close(token, FLUSH));
       } else this.#closeToken(token, true);
     }
   }
