@@ -20,7 +20,7 @@ import type { NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { Codec } from "../codec/codec.ts";
 import { framingHandler } from "./_framing.ts";
-import { TcpServerConfig } from "./tcp_server_config.ts";
+import type { TcpServerConfig } from "./tcp_server_config.ts";
 import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
 import { WorkerServer } from "./_worker_server.ts";
