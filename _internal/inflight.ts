@@ -25,7 +25,7 @@ export type InflightOutcome =
   | { readonly data?: undefined; readonly eof: false; readonly error: unknown };
 
 const reads = new WeakMap<object, Promise<InflightOutcome>>();
-const writes = new WeakMap<object, Promise<void>>();
+const writes = new WeakMap<object, PendingWrites>();
 
 /** Stores the outcome of a read in flight on `conn` for its next reader. */
 export function stashInflightRead(
@@ -52,17 +52,34 @@ export function hasInflightRead(conn: Deno.Conn): boolean {
   return reads.has(conn);
 }
 
-/** Stores a promise that resolves when the loop's queued writes on `conn` are done. */
-export function stashPendingWrites(conn: Deno.Conn, done: Promise<void>): void {
-  writes.set(conn, done);
+/**
+ * Writes a previous owner still has going out on a connection: `done`
+ * resolves (never rejects) once they are written or failed; `bytes()` is
+ * how many of their bytes are not written yet (what the next owner's
+ * `pendingWriteBytes` counts ahead of its own).
+ */
+export interface PendingWrites {
+  readonly done: Promise<void>;
+  bytes(): number;
 }
 
+const NO_BYTES = (): number => 0;
+
 /**
- * Takes the promise of the writes the loop still had queued on `conn`, if
- * any; it never rejects.
+ * Stores the writes still going out on `conn` for its next writer: `done`
+ * resolves when they are done; `bytes` counts what is left of them.
  */
-export function takePendingWrites(conn: Deno.Conn): Promise<void> | undefined {
-  const done = writes.get(conn);
-  if (done !== undefined) writes.delete(conn);
-  return done;
+export function stashPendingWrites(
+  conn: Deno.Conn,
+  done: Promise<void>,
+  bytes: () => number = NO_BYTES,
+): void {
+  writes.set(conn, { done, bytes });
+}
+
+/** Takes the writes a previous owner left going out on `conn`, if any. */
+export function takePendingWrites(conn: Deno.Conn): PendingWrites | undefined {
+  const pending = writes.get(conn);
+  if (pending !== undefined) writes.delete(conn);
+  return pending;
 }

@@ -123,16 +123,6 @@ export function validatePositiveInteger(
   return validateInteger(action, name, value, { min: 1, max });
 }
 
-/** Checks that `value` is an integer from 0 to `max`. */
-export function validateNonNegativeInteger(
-  action: string,
-  name: string,
-  value: unknown,
-  max: number = Number.MAX_SAFE_INTEGER,
-): number {
-  return validateInteger(action, name, value, { min: 0, max });
-}
-
 /** Checks that `value` is a buffer or queue size from `min` bytes to 1 GiB. */
 export function validateByteSize(
   action: string,
@@ -407,4 +397,42 @@ export function validateAtLeast(
     `at least '${otherName}' (${formatValue(other)})`,
     value,
   );
+}
+
+/** Default low-water mark for a high-water mark: a quarter, at most 16 KiB. */
+export function defaultLowWaterMark(high: number): number {
+  return Math.min(16384, Math.ceil(high / 4));
+}
+
+/**
+ * Checks a write queue's marks (`writeHighWaterMark`, `writeLowWaterMark`)
+ * and applies their defaults: the high mark 2 B to 1 GiB (64 KiB), the low
+ * mark from 1 B to strictly below it (a writable event means room to
+ * write; {@linkcode defaultLowWaterMark}).
+ *
+ * @throws {TypeError} If a mark is not a number.
+ * @throws {RangeError} If it is out of range.
+ */
+export function validateWaterMarks(
+  action: string,
+  high: unknown,
+  low: unknown,
+): [high: number, low: number] {
+  const hwm = validateByteSize(action, "writeHighWaterMark", high ?? 65536, 2);
+  const lwm = validateByteSize(
+    action,
+    "writeLowWaterMark",
+    low ?? defaultLowWaterMark(hwm),
+  );
+  return [
+    hwm,
+    validateAtMost(
+      action,
+      "writeLowWaterMark",
+      lwm,
+      "writeHighWaterMark",
+      hwm,
+      true,
+    ),
+  ];
 }

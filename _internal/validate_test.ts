@@ -13,7 +13,6 @@ import {
   validateHostname,
   validateInteger,
   validateMilliseconds,
-  validateNonNegativeInteger,
   validateObject,
   validatePort,
   validatePositiveInteger,
@@ -85,7 +84,7 @@ Deno.test("validateInteger() throws RangeError for fractions, NaN and out of ran
   );
 });
 
-Deno.test("validatePositiveInteger() and validateNonNegativeInteger() bound both ends", () => {
+Deno.test("validatePositiveInteger() and validateInteger({ min: 0 }) bound both ends", () => {
   assertEquals(validatePositiveInteger(A, "n", 1), 1);
   assertThrows(
     () => validatePositiveInteger(A, "n", 0),
@@ -97,9 +96,9 @@ Deno.test("validatePositiveInteger() and validateNonNegativeInteger() bound both
     RangeError,
     "'n' must be an integer from 1 to 2 ** 24: received 1099511627776",
   );
-  assertEquals(validateNonNegativeInteger(A, "n", 0), 0);
+  assertEquals(validateInteger(A, "n", 0, { min: 0 }), 0);
   assertThrows(
-    () => validateNonNegativeInteger(A, "n", -0.5),
+    () => validateInteger(A, "n", -0.5, { min: 0 }),
     RangeError,
     "'n' must be a non-negative integer: received -0.5",
   );

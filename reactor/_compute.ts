@@ -25,6 +25,13 @@ export class ComputeSlot {
     this.runner = runner;
   }
 
+  /** Aborts the tasks in flight: the loop is disposed. */
+  dispose(): void {
+    this.abort.abort(
+      new DOMException("The event loop was disposed", "AbortError"),
+    );
+  }
+
   /** Runs a task on the runner; `disposed` says whether the loop is. */
   async spawn(
     name: string,

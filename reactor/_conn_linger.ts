@@ -1,4 +1,5 @@
-// Graceful close of a connection, `close(token, { flush: true })`: write the
+// `close(token, options)`; at length, the graceful close of a connection,
+// `close(token, { flush: true })`: write the
 // queue out, then a lingering close (nginx's `lingering_close`, Apache's
 // lingering close). Closing a socket whose receive buffer still holds
 // unread bytes makes Linux send RST instead of FIN, and a RST makes the
@@ -9,8 +10,17 @@
 // or an abort; only then is the socket closed. The source is deregistered
 // at once: its handler sees no more events and its token is free.
 
-import type { Entry } from "./_entry.ts";
-import { closeEntry, detach, type LoopCore, RESOLVED } from "./_core.ts";
+import type { Token } from "./token.ts";
+import type { CloseOptions } from "./event_loop_options.ts";
+import { validateMilliseconds, validateSignal } from "../_internal/validate.ts";
+import { type Entry, KIND_CONN } from "./_entry.ts";
+import {
+  closeEntry,
+  detach,
+  entryOf,
+  type LoopCore,
+  RESOLVED,
+} from "./_core.ts";
 import { flushEntry, startWrite } from "./_conn_writer.ts";
 
 // Lingering reads only discard: every lingering connection reads into this
@@ -18,11 +28,39 @@ import { flushEntry, startWrite } from "./_conn_writer.ts";
 const DISCARD = new Uint8Array(16 * 1024);
 
 /**
+ * `close()`: closes the source of `token` at once, or for a connection with
+ * `flush: true` gracefully; resolves once it is closed.
+ *
+ * Not `async`: a close with nothing left to settle (the churn path) returns
+ * one shared resolved promise, without an async function's promise and the
+ * microtask turns of its awaits. Bad arguments still reject, never throw.
+ */
+export function closeSource(
+  core: LoopCore,
+  token: Token,
+  options: CloseOptions,
+): Promise<void> {
+  try {
+    const e = entryOf(core, token, "close source");
+    if (options.flush && e.kind === KIND_CONN) {
+      const lingerMs = options.lingerMs === undefined
+        ? core.lingerMs
+        : validateMilliseconds("close source", "lingerMs", options.lingerMs);
+      const signal = validateSignal("close source", "signal", options.signal);
+      return closeGracefully(core, e, lingerMs, signal);
+    }
+    return closeEntry(core, e) ?? RESOLVED;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
  * Deregisters connection `e` now, writes its queue out, lingers up to
  * `lingerMs` (none when 0), then closes it. `signal` (or disposing of the
  * loop) cuts the flush and the linger short. Never rejects.
  */
-export function closeGracefully(
+function closeGracefully(
   core: LoopCore,
   e: Entry,
   lingerMs: number,

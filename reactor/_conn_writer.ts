@@ -321,6 +321,21 @@ export function dropWrites(
   }
 }
 
+/** `flush()`: `flushEntry` for `token`; an unknown token rejects. */
+export function flushSource(
+  core: LoopCore,
+  token: Token,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  let e: Entry;
+  try {
+    e = entryOf(core, token, "flush");
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return flushEntry(e, signal);
+}
+
 /**
  * Resolves when the queue of `e` is empty and no write is in flight (nor a
  * previous owner's, held ahead); `signal` stops the wait.

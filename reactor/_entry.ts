@@ -61,6 +61,8 @@ export class EntryExtra {
   adopt: ((outcome: InflightOutcome) => void) | undefined = undefined;
   flushWaiters: Waiter[] | undefined = undefined;
   detachedFlush: (() => void) | undefined = undefined;
+  /** Bytes a previous owner still writes ahead of ours (a hand-over). */
+  heldBytes: (() => number) | undefined = undefined;
   wq: (Uint8Array | undefined)[] | undefined = undefined;
   wqOwned: (Uint8Array | undefined)[] | undefined = undefined;
   wqAt = 0;

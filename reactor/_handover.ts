@@ -9,7 +9,7 @@
 // reads a request line, then a TcpStream reads the body under a deadline.
 
 import { releaseOwnBuffer } from "./buffer_pool.ts";
-import type { Entry } from "./_entry.ts";
+import { type Entry, EntryExtra } from "./_entry.ts";
 import type { LoopCore } from "./_core.ts";
 import { adoptedReadDone, readFailed } from "./_conn_reader.ts";
 import { heldWritesDone, startWrite } from "./_conn_writer.ts";
@@ -48,8 +48,22 @@ export function adoptHandedOver(core: LoopCore, e: Entry): boolean {
   if (writes === undefined) return false;
   // Held as if a write of ours were in flight; its completion is theirs.
   e.writing = true;
-  writes.then(() => heldWritesDone(core, e));
+  const extra = e.x ??= new EntryExtra();
+  extra.heldBytes = writes.bytes;
+  writes.done.then(() => {
+    extra.heldBytes = undefined;
+    heldWritesDone(core, e);
+  });
   return true;
+}
+
+/**
+ * `pendingWriteBytes()`: the bytes queued on `e` and not written yet, with
+ * those a previous owner still writes ahead of them.
+ */
+export function pendingBytes(e: Entry): number {
+  const held = e.x?.heldBytes;
+  return held === undefined ? e.queuedBytes : e.queuedBytes + held();
 }
 
 /** After `deregister`: hands the conn's read and writes to its next owner. */
@@ -77,7 +91,7 @@ export function handOver(core: LoopCore, e: Entry): void {
   if (e.writing || e.wHead !== undefined) {
     const { promise, resolve } = Promise.withResolvers<void>();
     e.detachedFlush = resolve;
-    stashPendingWrites(conn, promise);
+    stashPendingWrites(conn, promise, () => pendingBytes(e));
     if (!e.writing) startWrite(core, e);
   }
 }

@@ -14,11 +14,11 @@ import type {
 import {
   invalidOption,
   validateAtLeast,
-  validateAtMost,
   validateByteSize,
   validateFunction,
   validateMilliseconds,
   validatePositiveInteger,
+  validateWaterMarks,
 } from "../_internal/validate.ts";
 
 /** Most events dispatched without a macrotask turn (`eventsCapacity`). */
@@ -73,24 +73,10 @@ export function loopSettings(options: EventLoopOptions): LoopSettings {
     "minReadBufferSize",
     minRead,
   );
-  const hwm = validateByteSize(
+  const [hwm, lwm] = validateWaterMarks(
     action,
-    "writeHighWaterMark",
-    options.writeHighWaterMark ?? 65536,
-    2,
-  );
-  // Strictly below the high mark: a writable event means room to write.
-  const lwm = validateAtMost(
-    action,
-    "writeLowWaterMark",
-    validateByteSize(
-      action,
-      "writeLowWaterMark",
-      options.writeLowWaterMark ?? Math.min(16384, Math.ceil(hwm / 4)),
-    ),
-    "writeHighWaterMark",
-    hwm,
-    true,
+    options.writeHighWaterMark,
+    options.writeLowWaterMark,
   );
   const maxCoalesce = validateByteSize(
     action,

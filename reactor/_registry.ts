@@ -12,6 +12,7 @@ import { readBufferBounds } from "./_loop_options.ts";
 import { validateFunction } from "../_internal/validate.ts";
 import { Entry, KIND_CONN, KIND_DATAGRAM } from "./_entry.ts";
 import {
+  detach,
   enqueueSoon,
   entryOf,
   type LoopCore,
@@ -22,6 +23,7 @@ import { listenerKind } from "./_listener_source.ts";
 import { timerKind } from "./_timer_source.ts";
 import { wakerKind } from "./_waker_source.ts";
 import { datagramKind } from "./_datagram_source.ts";
+import { handOver } from "./_handover.ts";
 
 const WRITABLE = Interest.WRITABLE;
 
@@ -133,4 +135,12 @@ export function reregisterSource(
     e.writablePending = true;
     enqueueSoon(core, e);
   }
+}
+
+/** Stops the events of `token` and hands its source back, left open. */
+export function deregisterSource(core: LoopCore, token: Token): Source {
+  const e = entryOf(core, token, "deregister source");
+  detach(core, e);
+  if (e.kind === KIND_CONN) handOver(core, e);
+  return e.source;
 }

@@ -5,7 +5,14 @@
 
 import { watchResult } from "../_internal/watch_result.ts";
 import { Interest } from "./interest.ts";
-import type { Timer, TimerHandle, TimerOptions } from "./timer.ts";
+import {
+  assertDelay,
+  assertInterval,
+  type Timer,
+  type TimerHandle,
+  type TimerOptions,
+} from "./timer.ts";
+import { validateFunction } from "../_internal/validate.ts";
 import { type Entry, KIND_TIMER, type MutableEvent } from "./_entry.ts";
 import {
   drain,
@@ -39,13 +46,22 @@ class TimerHandleImpl implements TimerHandle {
   }
 }
 
-/** Schedules a callback timer (arguments validated by the caller). */
+/** `addTimer()`: checks the arguments and schedules a callback timer. */
 export function addCallbackTimer(
   core: LoopCore,
   delayMs: number,
   callback: (() => void) | (() => Promise<void>),
   options: TimerOptions,
 ): TimerHandle {
+  const action = "add timer";
+  assertDelay(delayMs, action);
+  validateFunction(action, "callback", callback);
+  if (options.intervalMs !== undefined) {
+    assertInterval(options.intervalMs, action);
+  }
+  if (core.disposed) {
+    throw new TypeError(`Cannot ${action} as the event loop is disposed`);
+  }
   const node = new TimerNode(callback, -1);
   node.intervalMs = options.intervalMs ?? 0;
   core.timers.push(node, performance.now() + delayMs);

@@ -1,73 +1,21 @@
 // `Channel`: a bounded multi-producer, single-consumer message queue in a
 // SharedArrayBuffer, delivered as readable events on an `EventLoop` through a
-// `Waker` (mio 0.5's notify channel, for Workers).
-//
-// Layout of the shared memory (Int32 words, then the ring from byte 64):
-//   0-1 the Waker's state (a Waker on the same buffer uses word 0)
-//   2   producers' lock (0 free, 1 held, 2 held with sleepers)
-//   3   head: bytes consumed (u32, wraps), written by the receiver only
-//   4   tail: bytes produced (u32, wraps), written under the lock only
-//   5   space sequence, bumped by the receiver when it frees space
-//   6   senders waiting for space
-//   7   ring capacity in bytes (a power of two)
-//   8   closed flag
-// A record is an 8-byte header (u32 length, u32 kind) then the payload,
-// padded to 8 bytes. Headers never straddle the end of the ring (capacity
-// and records are multiples of 8); payloads may, and are copied in two parts.
+// `Waker` (mio 0.5's notify channel, for Workers). The ring and its layout
+// are in _channel_ring.ts, the message encoding in _channel_message.ts.
 
 import type { EventLoop } from "./event_loop.ts";
 import { Interest } from "./interest.ts";
 import type { Token } from "./token.ts";
 import { Waker } from "./waker.ts";
-
-const LOCK = 2;
-const HEAD = 3;
-const TAIL = 4;
-const SPACE = 5;
-const WAITERS = 6;
-const CAPACITY = 7;
-const CLOSED = 8;
-const RING_OFFSET = 64;
-const HEADER = 8;
-
-const KIND_BYTES = 0;
-const KIND_STRING = 1;
-const KIND_CLONE = 2;
-
-const DEFAULT_CAPACITY = 1 << 20;
-const MIN_CAPACITY = 64;
-const MAX_CAPACITY = 1 << 30;
-// Spins before a contended sender sleeps on the lock word.
-const SPINS = 64;
-// A sender waiting for space re-checks at least this often, so an abort or a
-// missed notification costs at most this long.
-const SPACE_POLL_MS = 50;
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-// node:v8's serializer is V8's ValueSerializer, the structured clone wire
-// format. Loaded on first use only: it costs ~10 ms and ~4 MB at start-up.
-interface CloneCodec {
-  serialize(value: unknown): Uint8Array;
-  deserialize(bytes: Uint8Array): unknown;
-}
-let cloneCodec: CloneCodec | undefined;
-let cloneLoading: Promise<CloneCodec> | undefined;
-
-function loadCloneCodec(): Promise<CloneCodec> {
-  // A computed specifier keeps Node's type declarations (which retype
-  // setTimeout and friends) out of every program that imports the reactor.
-  const specifier = ["node", "v8"].join(":");
-  cloneLoading ??= (import(specifier) as Promise<CloneCodec>).then((v8) => {
-    cloneCodec = {
-      serialize: (value) => v8.serialize(value),
-      deserialize: (bytes) => v8.deserialize(bytes),
-    };
-    return cloneCodec;
-  });
-  return cloneLoading;
-}
+import { channelBuffer, ChannelRing, HEADER } from "./_channel_ring.ts";
+import {
+  awaitsCloneCodec,
+  decodeMessage,
+  encodeMessage,
+  loadCloneCodec,
+  messageKind,
+  needsCloneCodec,
+} from "./_channel_message.ts";
 
 /**
  * Options of {@linkcode Channel}.
@@ -181,10 +129,7 @@ export class Channel implements Disposable {
   readonly buffer: SharedArrayBuffer;
   /** The waker the receiving loop waits on; `register()` registers it. */
   readonly waker: Waker;
-  #words: Int32Array;
-  #ring: Uint8Array;
-  #ringView: DataView;
-  #mask: number;
+  #ring: ChannelRing;
 
   /**
    * Creates a channel on new shared memory, or a handle on an existing
@@ -203,62 +148,24 @@ export class Channel implements Disposable {
    * @throws {TypeError} If `buffer` is not a channel's SharedArrayBuffer.
    */
   constructor(options: ChannelOptions = {}) {
-    const { buffer } = options;
-    if (buffer !== undefined) {
-      if (
-        !(buffer instanceof SharedArrayBuffer) ||
-        buffer.byteLength < RING_OFFSET + MIN_CAPACITY
-      ) {
-        throw new TypeError(
-          "Cannot create channel as 'buffer' must be the SharedArrayBuffer of a channel",
-        );
-      }
-      const capacity = new Int32Array(buffer, 0, 16)[CAPACITY]!;
-      if (
-        capacity < MIN_CAPACITY || (capacity & (capacity - 1)) !== 0 ||
-        RING_OFFSET + capacity !== buffer.byteLength
-      ) {
-        throw new TypeError(
-          "Cannot create channel as 'buffer' must be the SharedArrayBuffer of a channel",
-        );
-      }
-      this.buffer = buffer;
-    } else {
-      const requested = options.capacity ?? DEFAULT_CAPACITY;
-      if (
-        typeof requested !== "number" || Number.isNaN(requested) ||
-        requested < MIN_CAPACITY || requested > MAX_CAPACITY
-      ) {
-        throw new RangeError(
-          `Cannot create channel as 'capacity' must be a number from ${MIN_CAPACITY} to ${MAX_CAPACITY}: received ${requested}`,
-        );
-      }
-      const capacity = 2 ** Math.ceil(Math.log2(requested));
-      this.buffer = new SharedArrayBuffer(RING_OFFSET + capacity);
-      new Int32Array(this.buffer, 0, 16)[CAPACITY] = capacity;
-    }
-    this.#words = new Int32Array(this.buffer, 0, 16);
-    const capacity = this.#words[CAPACITY]!;
-    this.#ring = new Uint8Array(this.buffer, RING_OFFSET, capacity);
-    this.#ringView = new DataView(this.buffer, RING_OFFSET, capacity);
-    this.#mask = capacity - 1;
+    this.buffer = channelBuffer(options.buffer, options.capacity);
+    this.#ring = new ChannelRing(this.buffer);
     this.waker = new Waker({ buffer: this.buffer });
   }
 
   /** Bytes of ring space (a power of two). */
   get capacity(): number {
-    return this.#mask + 1;
+    return this.#ring.capacity;
   }
 
   /** Bytes taken by queued messages and their headers. */
   get queuedBytes(): number {
-    return (Atomics.load(this.#words, TAIL) -
-      Atomics.load(this.#words, HEAD)) >>> 0;
+    return this.#ring.queuedBytes;
   }
 
   /** Whether `close()` was called on any handle of this channel. */
   get closed(): boolean {
-    return Atomics.load(this.#words, CLOSED) !== 0;
+    return this.#ring.closed;
   }
 
   /**
@@ -291,56 +198,15 @@ export class Channel implements Disposable {
    * structured clone support is not loaded yet, or the channel is closed.
    */
   trySend(message: unknown): boolean {
-    let kind: number;
-    let payload: Uint8Array;
-    if (message instanceof Uint8Array) {
-      kind = KIND_BYTES;
-      payload = message;
-    } else if (typeof message === "string") {
-      kind = KIND_STRING;
-      payload = encoder.encode(message);
-    } else {
-      if (cloneCodec === undefined) {
-        throw new TypeError(
-          "Cannot send message as structured clone support is not loaded: use 'send()' once, or 'await Channel.loadStructuredClone()'",
-        );
-      }
-      kind = KIND_CLONE;
-      payload = cloneCodec.serialize(message);
-    }
+    const kind = messageKind(message);
+    const payload = encodeMessage(message, kind);
     const length = payload.length;
-    const need = HEADER + ((length + 7) & ~7);
-    if (need > this.capacity) {
+    if (HEADER + ((length + 7) & ~7) > this.capacity) {
       throw new RangeError(
         `Cannot send message as it does not fit the channel: received ${length} bytes, the most is ${this.maxMessageBytes}`,
       );
     }
-    const words = this.#words;
-    this.#lock();
-    let tail: number;
-    try {
-      if (Atomics.load(words, CLOSED) !== 0) {
-        throw new TypeError("Cannot send message as the channel is closed");
-      }
-      tail = Atomics.load(words, TAIL) >>> 0;
-      const used = (tail - (Atomics.load(words, HEAD) >>> 0)) >>> 0;
-      if (this.capacity - used < need) return false;
-      const at = tail & this.#mask;
-      this.#ringView.setUint32(at, length, true);
-      this.#ringView.setUint32(at + 4, kind, true);
-      const start = (at + HEADER) & this.#mask;
-      const first = Math.min(length, this.capacity - start);
-      const ring = this.#ring;
-      if (first === length) ring.set(payload, start);
-      else {
-        ring.set(payload.subarray(0, first), start);
-        ring.set(payload.subarray(first), 0);
-      }
-      // Publishes the record: the receiver reads the tail before the bytes.
-      Atomics.store(words, TAIL, (tail + need) | 0);
-    } finally {
-      this.#unlock();
-    }
+    if (!this.#ring.append(kind, payload)) return false;
     this.waker.wake();
     return true;
   }
@@ -375,40 +241,11 @@ export class Channel implements Disposable {
   ): Promise<void> {
     const { signal } = options;
     signal?.throwIfAborted();
-    if (
-      !(message instanceof Uint8Array) && typeof message !== "string" &&
-      cloneCodec === undefined
-    ) {
-      await loadCloneCodec();
-    }
-    const words = this.#words;
+    if (needsCloneCodec(message)) await loadCloneCodec();
+    const retry = () => this.trySend(message);
     while (!this.trySend(message)) {
       signal?.throwIfAborted();
-      Atomics.add(words, WAITERS, 1);
-      try {
-        const seq = Atomics.load(words, SPACE);
-        // Registered as a waiter before this re-check: a receiver that frees
-        // space after it sees the waiter and bumps the sequence.
-        if (this.trySend(message)) return;
-        const waited = Atomics.waitAsync(words, SPACE, seq);
-        if (waited.async) {
-          // Atomics.waitAsync neither keeps Deno's event loop alive nor gets
-          // its timeout serviced while the loop idles: a real timer does
-          // both, and bounds the wait should a notification be missed.
-          const woken = Promise.withResolvers<void>();
-          const timer = setTimeout(woken.resolve, SPACE_POLL_MS);
-          const onAbort = () => woken.resolve();
-          signal?.addEventListener("abort", onAbort, { once: true });
-          try {
-            await Promise.race([waited.value, woken.promise]);
-          } finally {
-            clearTimeout(timer);
-            signal?.removeEventListener("abort", onAbort);
-          }
-        }
-      } finally {
-        Atomics.sub(words, WAITERS, 1);
-      }
+      if (await this.#ring.waitForSpace(retry, signal)) return;
     }
   }
 
@@ -461,50 +298,11 @@ export class Channel implements Disposable {
    * @returns How many messages were handed over.
    */
   drain(onMessage: (message: unknown) => void, max: number = Infinity): number {
-    const words = this.#words;
-    const view = this.#ringView;
-    const mask = this.#mask;
-    let head = Atomics.load(words, HEAD) >>> 0;
-    let count = 0;
-    try {
-      while (count < max) {
-        const tail = Atomics.load(words, TAIL) >>> 0;
-        if (head === tail) break;
-        const at = head & mask;
-        const length = view.getUint32(at, true);
-        const kind = view.getUint32(at + 4, true);
-        if (kind === KIND_CLONE && cloneCodec === undefined) {
-          void loadCloneCodec().then(() => this.waker.wake());
-          break;
-        }
-        const start = (at + HEADER) & mask;
-        const first = Math.min(length, this.capacity - start);
-        let bytes: Uint8Array;
-        if (first === length) {
-          bytes = this.#ring.slice(start, start + length);
-        } else {
-          bytes = new Uint8Array(length);
-          bytes.set(this.#ring.subarray(start, start + first));
-          bytes.set(this.#ring.subarray(0, length - first), first);
-        }
-        head = (head + HEADER + ((length + 7) & ~7)) >>> 0;
-        Atomics.store(words, HEAD, head | 0);
-        count++;
-        onMessage(
-          kind === KIND_BYTES
-            ? bytes
-            : kind === KIND_STRING
-            ? decoder.decode(bytes)
-            : cloneCodec!.deserialize(bytes),
-        );
-      }
-    } finally {
-      if (count > 0 && Atomics.load(words, WAITERS) > 0) {
-        Atomics.add(words, SPACE, 1);
-        Atomics.notify(words, SPACE);
-      }
-    }
-    return count;
+    return this.#ring.take(
+      max,
+      (kind) => awaitsCloneCodec(kind, () => this.waker.wake()),
+      (kind, payload) => onMessage(decodeMessage(kind, payload)),
+    );
   }
 
   /**
@@ -544,7 +342,7 @@ export class Channel implements Disposable {
       try {
         handed = this.drain((message) => onMessage(message, loop), maxPerEvent);
       } finally {
-        if (handed >= maxPerEvent || this.#pending()) this.waker.wake();
+        if (handed >= maxPerEvent || this.#ring.pending) this.waker.wake();
       }
     });
   }
@@ -566,9 +364,7 @@ export class Channel implements Disposable {
    * ```
    */
   close(): void {
-    Atomics.store(this.#words, CLOSED, 1);
-    Atomics.add(this.#words, SPACE, 1);
-    Atomics.notify(this.#words, SPACE);
+    this.#ring.close();
   }
 
   /**
@@ -609,30 +405,5 @@ export class Channel implements Disposable {
    */
   static async loadStructuredClone(): Promise<void> {
     await loadCloneCodec();
-  }
-
-  #pending(): boolean {
-    return Atomics.load(this.#words, HEAD) !== Atomics.load(this.#words, TAIL);
-  }
-
-  #lock(): void {
-    const words = this.#words;
-    if (Atomics.compareExchange(words, LOCK, 0, 1) === 0) return;
-    for (let i = 0; i < SPINS; i++) {
-      if (
-        Atomics.load(words, LOCK) === 0 &&
-        Atomics.compareExchange(words, LOCK, 0, 1) === 0
-      ) return;
-    }
-    // Futex-style: mark contended (2) and sleep until the holder wakes us.
-    while (Atomics.exchange(words, LOCK, 2) !== 0) {
-      Atomics.wait(words, LOCK, 2);
-    }
-  }
-
-  #unlock(): void {
-    if (Atomics.exchange(this.#words, LOCK, 0) === 2) {
-      Atomics.notify(this.#words, LOCK, 1);
-    }
   }
 }

@@ -6,12 +6,7 @@
 import type { EventHandler, Source } from "./event.ts";
 import type { Interest } from "./interest.ts";
 import { RESERVED_TOKEN_BASE, type Token } from "./token.ts";
-import {
-  assertDelay,
-  assertInterval,
-  type TimerHandle,
-  type TimerOptions,
-} from "./timer.ts";
+import type { TimerHandle, TimerOptions } from "./timer.ts";
 import type { BufferPool } from "./buffer_pool.ts";
 import type {
   CloseOptions,
@@ -23,37 +18,22 @@ import type {
 } from "./event_loop_options.ts";
 import type { ComputeRunner, ComputeRunOptions } from "./compute_runner.ts";
 import { loopSettings } from "./_loop_options.ts";
-import {
-  validateFunction,
-  validateMilliseconds,
-  validateSignal,
-} from "../_internal/validate.ts";
-import { type Entry, KIND_CONN } from "./_entry.ts";
-import { closeEntry, detach, entryOf, LoopCore, RESOLVED } from "./_core.ts";
-import { disposeLoop, startLoop, stopLoop } from "./_lifecycle.ts";
+import { entryOf, LoopCore } from "./_core.ts";
+import { disposeLoop, LoopRunner, metricsOf } from "./_lifecycle.ts";
 import { ComputeSlot } from "./_compute.ts";
-import { registerSource, reregisterSource } from "./_registry.ts";
-import { flushEntry, shutdownWriteOf, writeTo } from "./_conn_writer.ts";
-import { closeGracefully } from "./_conn_linger.ts";
-
-/** `close()` without options (no object per call). */
-const NO_CLOSE_OPTIONS: CloseOptions = Object.freeze({});
-/** `register()` without options. */
-const NO_REGISTER_OPTIONS: RegisterOptions = Object.freeze({});
+import {
+  deregisterSource,
+  registerSource,
+  reregisterSource,
+} from "./_registry.ts";
+import { flushSource, shutdownWriteOf, writeTo } from "./_conn_writer.ts";
+import { closeSource } from "./_conn_linger.ts";
 import { addCallbackTimer } from "./_timer_source.ts";
-import { handOver } from "./_handover.ts";
 import { sendDatagram } from "./_datagram_source.ts";
+import { pendingBytes } from "./_handover.ts";
 
-export type {
-  CloseOptions,
-  ComputeRunner,
-  ComputeRunOptions,
-  EventLoopMetrics,
-  EventLoopOptions,
-  EventLoopRunOptions,
-  FlushOptions,
-  RegisterOptions,
-};
+/** `register()` and `close()` without options: no object per call. */
+const NO_OPTIONS: RegisterOptions & CloseOptions = Object.freeze({});
 
 /**
  * A readiness-emulating event loop over Deno sockets (mio's `Poll` plus
@@ -102,8 +82,7 @@ export type {
  */
 export class EventLoop implements AsyncDisposable {
   #core: LoopCore;
-  #runResolve: (() => void) | undefined = undefined;
-  #runSignal: AbortSignal | undefined = undefined;
+  #run: LoopRunner;
   #compute = new ComputeSlot();
 
   /**
@@ -127,6 +106,7 @@ export class EventLoop implements AsyncDisposable {
    */
   constructor(options: EventLoopOptions = {}) {
     this.#core = new LoopCore(this, loopSettings(options));
+    this.#run = new LoopRunner(this.#core);
   }
 
   /**
@@ -197,7 +177,7 @@ export class EventLoop implements AsyncDisposable {
     token: Token,
     interest: Interest,
     handler: EventHandler,
-    options: RegisterOptions = NO_REGISTER_OPTIONS,
+    options: RegisterOptions = NO_OPTIONS,
   ): void {
     registerSource(this.#core, source, token, interest, handler, options);
   }
@@ -272,11 +252,7 @@ export class EventLoop implements AsyncDisposable {
    * ```
    */
   deregister(token: Token): Source {
-    const core = this.#core;
-    const e = entryOf(this.#core, token, "deregister source");
-    detach(core, e);
-    if (e.kind === KIND_CONN) handOver(core, e);
-    return e.source;
+    return deregisterSource(this.#core, token);
   }
 
   /**
@@ -375,7 +351,8 @@ export class EventLoop implements AsyncDisposable {
   }
 
   /**
-   * Bytes queued on connection `token` and not yet written.
+   * Bytes queued on connection `token` and not yet written; after a
+   * hand-over, also those the previous owner still writes ahead of them.
    *
    * @param token A connection's token.
    * @returns The number of bytes queued (0 for other sources).
@@ -394,7 +371,7 @@ export class EventLoop implements AsyncDisposable {
    * ```
    */
   pendingWriteBytes(token: Token): number {
-    return entryOf(this.#core, token, "get pending write bytes").queuedBytes;
+    return pendingBytes(entryOf(this.#core, token, "get pending write bytes"));
   }
 
   /**
@@ -420,13 +397,7 @@ export class EventLoop implements AsyncDisposable {
    * ```
    */
   flush(token: Token, options: FlushOptions = {}): Promise<void> {
-    let e: Entry;
-    try {
-      e = entryOf(this.#core, token, "flush");
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return flushEntry(e, options.signal);
+    return flushSource(this.#core, token, options.signal);
   }
 
   /**
@@ -500,25 +471,8 @@ export class EventLoop implements AsyncDisposable {
    * await closed;
    * ```
    */
-  close(token: Token, options: CloseOptions = NO_CLOSE_OPTIONS): Promise<void> {
-    // Not `async`: a close with nothing left to settle (the churn path)
-    // returns one shared resolved promise, without an async function's
-    // promise and the microtask turns of its awaits. Bad arguments still
-    // reject rather than throw.
-    try {
-      const core = this.#core;
-      const e = entryOf(core, token, "close source");
-      if (options.flush && e.kind === KIND_CONN) {
-        const lingerMs = options.lingerMs === undefined
-          ? core.lingerMs
-          : validateMilliseconds("close source", "lingerMs", options.lingerMs);
-        const signal = validateSignal("close source", "signal", options.signal);
-        return closeGracefully(core, e, lingerMs, signal);
-      }
-      return closeEntry(core, e) ?? RESOLVED;
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  close(token: Token, options: CloseOptions = NO_OPTIONS): Promise<void> {
+    return closeSource(this.#core, token, options);
   }
 
   /**
@@ -556,15 +510,6 @@ export class EventLoop implements AsyncDisposable {
     callback: (() => void) | (() => Promise<void>),
     options: TimerOptions = {},
   ): TimerHandle {
-    const action = "add timer";
-    assertDelay(delayMs, action);
-    validateFunction(action, "callback", callback);
-    if (options.intervalMs !== undefined) {
-      assertInterval(options.intervalMs, action);
-    }
-    if (this.#core.disposed) {
-      throw new TypeError(`Cannot ${action} as the event loop is disposed`);
-    }
     return addCallbackTimer(this.#core, delayMs, callback, options);
   }
 
@@ -635,30 +580,8 @@ export class EventLoop implements AsyncDisposable {
    * ```
    */
   run(options: EventLoopRunOptions = {}): Promise<void> {
-    const core = this.#core;
-    if (core.running) {
-      return Promise.reject(
-        new TypeError("Cannot run event loop as it is already running"),
-      );
-    }
-    if (core.disposed) {
-      return Promise.reject(
-        new TypeError("Cannot run event loop as it is disposed"),
-      );
-    }
-    const { signal } = options;
-    if (signal?.aborted) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#runResolve = resolve;
-    if (signal !== undefined) {
-      this.#runSignal = signal;
-      signal.addEventListener("abort", this.#stopListener, { once: true });
-    }
-    startLoop(core);
-    return promise;
+    return this.#run.start(options);
   }
-
-  #stopListener = (): void => this.stop();
 
   /**
    * Stops dispatching and resolves `run()`; idempotent. Sources stay open.
@@ -678,14 +601,7 @@ export class EventLoop implements AsyncDisposable {
    * ```
    */
   stop(): void {
-    const core = this.#core;
-    if (!core.running) return;
-    stopLoop(core);
-    this.#runSignal?.removeEventListener("abort", this.#stopListener);
-    this.#runSignal = undefined;
-    const resolve = this.#runResolve;
-    this.#runResolve = undefined;
-    resolve?.();
+    this.#run.stop();
   }
 
   /**
@@ -703,21 +619,7 @@ export class EventLoop implements AsyncDisposable {
    * ```
    */
   metrics(): EventLoopMetrics {
-    const core = this.#core;
-    return {
-      ticks: core.ticks,
-      eventsDispatched: core.eventsDispatched,
-      reads: core.reads,
-      writes: core.writes,
-      bytesRead: core.bytesRead,
-      bytesWritten: core.bytesWritten,
-      registeredSources: core.entries.size,
-      closingSources: core.closers.size,
-      pendingTimers: core.timers.size,
-      pendingCompute: this.#compute.pending,
-      handlerErrors: core.handlerErrors,
-      acceptErrors: core.acceptErrors,
-    };
+    return metricsOf(this.#core, this.#compute.pending);
   }
 
   /**
@@ -740,9 +642,7 @@ export class EventLoop implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     this.stop();
     const settled = disposeLoop(this.#core); // closes everything at once
-    this.#compute.abort.abort(
-      new DOMException("The event loop was disposed", "AbortError"),
-    );
+    this.#compute.dispose();
     return settled;
   }
 }

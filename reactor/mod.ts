@@ -11,17 +11,9 @@
 export { Interest } from "./interest.ts";
 export { RESERVED_TOKEN_BASE, type Token } from "./token.ts";
 export type { Event, EventHandler, Source } from "./event.ts";
-export {
-  type CloseOptions,
-  type ComputeRunner,
-  type ComputeRunOptions,
-  EventLoop,
-  type EventLoopMetrics,
-  type EventLoopOptions,
-  type EventLoopRunOptions,
-  type FlushOptions,
-  type RegisterOptions,
-} from "./event_loop.ts";
+export { EventLoop } from "./event_loop.ts";
+export type * from "./event_loop_options.ts";
+export type { ComputeRunner, ComputeRunOptions } from "./compute_runner.ts";
 export { Timer, type TimerHandle, type TimerOptions } from "./timer.ts";
 export { Waker, type WakerOptions } from "./waker.ts";
 export {

@@ -415,6 +415,25 @@ export function startServer<T = unknown>(
   };
 }
 
+/** A TcpServer running `handler` as it is (no recording), and its `run()`. */
+export function serveTcp<T>(
+  handler: NetworkHandler<T>,
+  options: TcpServerConfigOptions = {},
+): { server: TcpServer<T>; running: Promise<void> } {
+  const server = new TcpServer<T>(new TcpServerConfig(options), handler);
+  const running = server.run();
+  return { server, running };
+}
+
+/** Closes a server from {@linkcode serveTcp} and waits for its `run()`. */
+export async function stopTcp(
+  server: TcpServer<unknown> | TcpServer<never>,
+  running: Promise<void>,
+): Promise<void> {
+  await (server as TcpServer<unknown>).close();
+  await running;
+}
+
 /** What {@linkcode floodUntilStalled} saw. */
 export interface Flood {
   /** Bytes whose writes completed. */

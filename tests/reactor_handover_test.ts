@@ -3,8 +3,9 @@
 // a read or writes are in flight: the new owner gets every byte once, in
 // order, keeps reading, writes after the previous owner's writes, and the
 // loop's buffers and counters stay right.
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { type Event, EventLoop, Interest, type Token } from "../reactor/mod.ts";
+import { TcpStream, TimedOutError } from "../net/mod.ts";
 import {
   concat,
   HOST,
@@ -241,5 +242,50 @@ Deno.test("metrics() counts a handed-over read once", async (t) => {
         await running;
       },
     );
+  }
+});
+
+Deno.test("pendingWriteBytes() of a new owner counts the previous owner's writes still going out", async (t) => {
+  const vias = ["loop", "TcpStream adopting", "TcpStream writing"] as const;
+  for (const via of vias) {
+    await t.step(`handed over by a ${via}`, async () => {
+      await using loop = new EventLoop();
+      using pair = await connected();
+      const running = loop.run();
+      // Larger than the socket buffers: pending until the peer reads.
+      const big = pattern(8 << 20, 1);
+      let source: Deno.Conn = pair.conn;
+      if (via === "TcpStream writing") {
+        // A write that timed out finishes in the background.
+        const stream = new TcpStream(source);
+        await assertRejects(
+          () => stream.writeAll(big, { timeoutMs: 20 }),
+          TimedOutError,
+        );
+        source = stream.detach();
+      } else {
+        loop.register(source, 1, Interest.NONE, () => {});
+        loop.write(1, big);
+        source = loop.deregister(1) as Deno.Conn;
+      }
+      if (via === "TcpStream adopting") {
+        // The stream adopts the loop's writes and hands them on again.
+        source = new TcpStream(source).detach();
+      }
+      loop.register(source, 2, Interest.NONE, () => {});
+      const before = loop.pendingWriteBytes(2);
+      assert(before > 0, `the previous owner's bytes count: ${before}`);
+      assert(before <= big.length, `at most what was written: ${before}`);
+      loop.write(2, pattern(10, 2));
+      assertEquals(loop.pendingWriteBytes(2), before + 10);
+      const expected = concat([big, pattern(10, 2)]);
+      const got = await readBounded(pair.peer, expected.length);
+      assert(got.every((b, i) => b === expected[i]), "the bytes in order");
+      await loop.flush(2, { signal: AbortSignal.timeout(10_000) });
+      assertEquals(loop.pendingWriteBytes(2), 0);
+      await loop.close(2);
+      loop.stop();
+      await running;
+    });
   }
 });

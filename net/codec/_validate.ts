@@ -32,6 +32,15 @@ export function integerOption(
   return validateInteger(action, name, value, { min, max });
 }
 
+/** Checks a `maxFrameSize` (a positive integer), or returns `fallback`. */
+export function maxFrameSizeOption(
+  action: string,
+  value: unknown,
+  fallback: number,
+): number {
+  return integerOption(action, "maxFrameSize", value, fallback, 1);
+}
+
 /** Checks one of `choices`, or returns `fallback` for `undefined`. */
 export function enumOption<T extends string | number>(
   action: string,

@@ -5,8 +5,8 @@ import type { Codec, Decoder } from "./codec.ts";
 import { DelimitedDecoder, indexOfDelimiter } from "./_delimited_decoder.ts";
 import {
   enumOption,
-  integerOption,
   invalidOption,
+  maxFrameSizeOption,
   validateOptions,
 } from "./_validate.ts";
 
@@ -111,12 +111,10 @@ export class DelimiterCodec implements Codec<Uint8Array> {
     }
     this.delimiter = bytes;
     const opts = validateOptions(action, options);
-    this.maxFrameSize = integerOption(
+    this.maxFrameSize = maxFrameSizeOption(
       action,
-      "maxFrameSize",
       opts.maxFrameSize,
       DEFAULT_MAX_DELIMITED_SIZE,
-      1,
     );
     this.overlong = enumOption(action, "overlong", opts.overlong, "error", [
       "error",

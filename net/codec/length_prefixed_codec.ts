@@ -8,7 +8,12 @@ import type { Codec, Decoder, FrameCallback } from "./codec.ts";
 import { FrameBuffer } from "./_frame_buffer.ts";
 import { FrameTooLargeError } from "./frame_too_large_error.ts";
 import { InvalidFrameError } from "./invalid_frame_error.ts";
-import { enumOption, integerOption, validateOptions } from "./_validate.ts";
+import {
+  enumOption,
+  integerOption,
+  maxFrameSizeOption,
+  validateOptions,
+} from "./_validate.ts";
 
 /** Default {@linkcode LengthPrefixedCodecOptions.maxFrameSize}: 8 MiB. */
 export const DEFAULT_MAX_LENGTH_PREFIXED_SIZE: number = 8 * 1024 * 1024;
@@ -173,12 +178,10 @@ export class LengthPrefixedCodec implements Codec<Uint8Array> {
       0,
       headerLength,
     );
-    this.maxFrameSize = integerOption(
+    this.maxFrameSize = maxFrameSizeOption(
       action,
-      "maxFrameSize",
       opts.maxFrameSize,
       DEFAULT_MAX_LENGTH_PREFIXED_SIZE,
-      1,
     );
   }
 

@@ -6,7 +6,7 @@ import { DelimitedDecoder } from "./_delimited_decoder.ts";
 import {
   booleanOption,
   enumOption,
-  integerOption,
+  maxFrameSizeOption,
   validateOptions,
 } from "./_validate.ts";
 
@@ -110,12 +110,10 @@ export class LineCodec<Utf8 extends boolean = false>
   constructor(options?: LineCodecOptions<Utf8>) {
     const action = "create line codec";
     const opts = validateOptions(action, options);
-    this.maxFrameSize = integerOption(
+    this.maxFrameSize = maxFrameSizeOption(
       action,
-      "maxFrameSize",
       opts.maxFrameSize,
       DEFAULT_MAX_LINE_SIZE,
-      1,
     );
     this.decodeUtf8 = booleanOption(
       action,

@@ -147,6 +147,23 @@ function encodeV1(
   return new TextEncoder().encode(line);
 }
 
+/** A v2 INET address block: both addresses, then both ports (big endian). */
+function inetAddresses(
+  source: Uint8Array,
+  destination: Uint8Array,
+  sourcePort: number,
+  destinationPort: number,
+): Uint8Array<ArrayBuffer> {
+  const n = source.length;
+  const block = new Uint8Array(2 * n + 4);
+  block.set(source, 0);
+  block.set(destination, n);
+  const view = new DataView(block.buffer);
+  view.setUint16(2 * n, sourcePort);
+  view.setUint16(2 * n + 2, destinationPort);
+  return block;
+}
+
 function encodeV2(
   local: boolean,
   source: ProxyAddress | null,
@@ -169,25 +186,23 @@ function encodeV2(
       const d4 = parseIPv4(dst.hostname);
       const s6 = parseIPv6(source.hostname);
       const d6 = parseIPv6(dst.hostname);
-      if (s4 && d4) {
-        familyByte = 0x10 | proto;
-        addresses = new Uint8Array(12);
-        addresses.set(s4, 0);
-        addresses.set(d4, 4);
-        new DataView(addresses.buffer).setUint16(8, checkPort(source.port));
-        new DataView(addresses.buffer).setUint16(10, checkPort(dst.port));
-      } else if (s6 && d6) {
-        familyByte = 0x20 | proto;
-        addresses = new Uint8Array(36);
-        addresses.set(s6, 0);
-        addresses.set(d6, 16);
-        new DataView(addresses.buffer).setUint16(32, checkPort(source.port));
-        new DataView(addresses.buffer).setUint16(34, checkPort(dst.port));
-      } else {
+      const ips: [Uint8Array, Uint8Array] | undefined = s4 && d4
+        ? [s4, d4]
+        : s6 && d6
+        ? [s6, d6]
+        : undefined;
+      if (ips === undefined) {
         throw fail(
           `the addresses must both be IPv4 or both IPv6 literals: received '${source.hostname}' and '${dst.hostname}'`,
         );
       }
+      familyByte = (ips[0].length === 4 ? 0x10 : 0x20) | proto;
+      addresses = inetAddresses(
+        ips[0],
+        ips[1],
+        checkPort(source.port),
+        checkPort(dst.port),
+      );
     } else if (
       source.transport === "unix" || source.transport === "unixpacket"
     ) {

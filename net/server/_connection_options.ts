@@ -3,11 +3,10 @@
 import {
   MAX_BUFFER_SIZE,
   validateAtLeast,
-  validateAtMost,
   validateBoolean,
-  validateByteSize,
   validateInteger,
   validateMilliseconds,
+  validateWaterMarks,
 } from "../../_internal/validate.ts";
 import type { ConnectionOptions } from "./connection_options.ts";
 
@@ -19,11 +18,6 @@ export interface ConnectionOptionValues {
   writeHighWaterMark: number;
   writeLowWaterMark: number;
   maxWriteBuffer: number;
-}
-
-/** Default low-water mark for a high-water mark: a quarter, at most 16 KiB. */
-export function defaultLowWaterMark(high: number): number {
-  return Math.min(16384, Math.ceil(high / 4));
 }
 
 /** Default write cap: 1 MiB, or 16 high-water marks when that is more. */
@@ -55,23 +49,10 @@ export function resolveConnectionOptions(
     "idleTimeoutMs",
     options.idleTimeoutMs ?? 0,
   );
-  const writeHighWaterMark = validateByteSize(
+  const [writeHighWaterMark, writeLowWaterMark] = validateWaterMarks(
     action,
-    "writeHighWaterMark",
-    options.writeHighWaterMark ?? 65536,
-    2,
-  );
-  const writeLowWaterMark = validateAtMost(
-    action,
-    "writeLowWaterMark",
-    validateByteSize(
-      action,
-      "writeLowWaterMark",
-      options.writeLowWaterMark ?? defaultLowWaterMark(writeHighWaterMark),
-    ),
-    "writeHighWaterMark",
-    writeHighWaterMark,
-    true,
+    options.writeHighWaterMark,
+    options.writeLowWaterMark,
   );
   const maxWriteBuffer = validateAtLeast(
     action,

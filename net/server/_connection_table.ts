@@ -7,7 +7,6 @@
 // _connection_record.ts, the PROXY protocol gate in _connection_proxy.ts.
 
 import type { EventLoop } from "../../reactor/event_loop.ts";
-import type { CloseOptions } from "../../reactor/event_loop_options.ts";
 import type { Event } from "../../reactor/event.ts";
 import { Interest } from "../../reactor/interest.ts";
 import { toError } from "../../_internal/to_error.ts";
@@ -40,9 +39,8 @@ const encoder = new TextEncoder();
 
 /** How long a closing connection may take to write its queue and linger. */
 export const LINGER_MS = 5000;
-
-/** A flushed close without a bound (one options object for all). */
-const FLUSH: CloseOptions = Object.freeze({ flush: true });
+/** A flushed close without a bound: one options object for every close. */
+const FLUSH = Object.freeze({ flush: true } as const);
 
 function noop(): void {}
 
@@ -162,13 +160,26 @@ export class ConnectionTable<T, E = Uint8Array>
   }
 
   #connected(record: ConnectionRecord<T>): void {
-    if (this.#handler.onConnect !== undefined) {
-      try {
-        const result = this.#handler.onConnect(this, record.id);
-        if (result !== undefined) this.#watch(record, result);
-      } catch (error) {
-        this.#handlerFailed(record, error);
-      }
+    this.#notify(record, "onConnect");
+  }
+
+  /**
+   * Calls the handler's `onConnect` or `onWritable` (if it has one) for
+   * `record`, under the async-handler rule; `false` if it threw.
+   */
+  #notify(
+    record: ConnectionRecord<T>,
+    name: "onConnect" | "onWritable",
+  ): boolean {
+    const callback = this.#handler[name];
+    if (callback === undefined) return true;
+    try {
+      const result = callback.call(this.#handler, this, record.id);
+      if (result !== undefined) this.#watch(record, result);
+      return true;
+    } catch (error) {
+      this.#handlerFailed(record, error);
+      return false;
     }
   }
 
@@ -219,16 +230,7 @@ export class ConnectionTable<T, E = Uint8Array>
     if (event.writable && record.wantWritable) {
       record.wantWritable = false;
       this.#loop.reregister(record.token, Interest.READABLE);
-      if (this.#handler.onWritable !== undefined) {
-        try {
-          const result = this.#handler.onWritable(this, record.id);
-          if (result !== undefined) this.#watch(record, result);
-        } catch (error) {
-          this.#handlerFailed(record, error);
-          return;
-        }
-        if (!record.open) return;
-      }
+      if (!this.#notify(record, "onWritable") || !record.open) return;
     }
     const error = event.error;
     if (error !== undefined) {

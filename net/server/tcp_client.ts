@@ -479,13 +479,7 @@ export class TcpClient<T = unknown, F = Uint8Array, E = F>
    * @throws {NetError} With kind `"closed"` when not connected.
    */
   send(bytes: Uint8Array | string): boolean {
-    const id = this.id;
-    if (id === undefined) {
-      throw new NetError(
-        "closed",
-        "Cannot send as the client is not connected",
-      );
-    }
+    const id = this.#connectedId("send");
     return this.#table!.sendTo(id, bytes);
   }
 
@@ -509,14 +503,20 @@ export class TcpClient<T = unknown, F = Uint8Array, E = F>
    * @throws {TypeError} Without a `codec`.
    */
   sendFrame(frame: E): boolean {
+    const id = this.#connectedId("send frame");
+    return this.#table!.sendFrame(id, frame);
+  }
+
+  /** The connection's id, or a closed `NetError` for `action`. */
+  #connectedId(action: string): number {
     const id = this.id;
     if (id === undefined) {
       throw new NetError(
         "closed",
-        "Cannot send frame as the client is not connected",
+        `Cannot ${action} as the client is not connected`,
       );
     }
-    return this.#table!.sendFrame(id, frame);
+    return id;
   }
 
   /**

@@ -7,6 +7,7 @@
 //
 // The methods take the call's deadline (already checked for cancellation by
 // TcpStream) and the stream's closed state, which close() changes at any time.
+import type { PendingWrites } from "../../_internal/inflight.ts";
 import type { Deadline } from "../_deadline.ts";
 import { CancelledError, NetError, TimedOutError } from "../errors.ts";
 import { acquireWithin, FifoLock } from "./_fifo_lock.ts";
@@ -33,6 +34,10 @@ export class StreamWriter {
   readonly #lock = new FifoLock();
   #error: unknown;
   #closed = false;
+  // Bytes of the write in progress still to go (counted for a hand-over),
+  // and the writes of a previous owner this writer waits for.
+  #unwritten = 0;
+  #adopted: PendingWrites | undefined = undefined;
 
   constructor(conn: Deno.Conn, state: StreamState) {
     this.#conn = conn;
@@ -43,19 +48,27 @@ export class StreamWriter {
    * Writes another owner left in progress (the reactor's, through
    * `_internal/inflight.ts`) finish before this writer's first.
    */
-  adopt(writes: Promise<unknown>): void {
+  adopt(writes: PendingWrites): void {
     this.#lock.tryAcquire();
-    writes.then(noop, noop).then(() => this.#lock.release());
+    this.#adopted = writes;
+    writes.done.then(noop, noop).then(() => {
+      this.#adopted = undefined;
+      this.#lock.release();
+    });
   }
 
   /**
    * What the next owner of the connection must wait for before it writes (the
-   * writes in progress), or `undefined` if none.
+   * writes in progress, and how many of their bytes are left), or
+   * `undefined` if none.
    */
-  handOver(): Promise<void> | undefined {
+  handOver(): PendingWrites | undefined {
     if (!this.#lock.busy) return undefined;
     const lock = this.#lock;
-    return lock.acquire().then(() => lock.release());
+    return {
+      done: lock.acquire().then(() => lock.release()),
+      bytes: () => this.#unwritten + (this.#adopted?.bytes() ?? 0),
+    };
   }
 
   /**
@@ -90,8 +103,13 @@ export class StreamWriter {
         return 0;
       }
       // Started: from here on the write completes even if the caller gives up.
+      this.#unwritten = bytes.length;
       job = this.#conn.write(bytes).then(async (n) => {
-        if (all || abandoned) await this.#writeFully(bytes.subarray(n));
+        if (all || abandoned) {
+          this.#unwritten = bytes.length - n;
+          await this.#writeFully(bytes.subarray(n));
+        }
+        this.#unwritten = 0;
         return all ? bytes.length : n;
       });
     } catch (error) {
@@ -102,6 +120,7 @@ export class StreamWriter {
       () => this.#lock.release(),
       (error) => {
         this.#error ??= error;
+        this.#unwritten = 0;
         this.#lock.release();
       },
     );
@@ -138,7 +157,9 @@ export class StreamWriter {
   async #writeFully(bytes: Uint8Array): Promise<void> {
     let offset = 0;
     while (offset < bytes.length) {
-      offset += await this.#conn.write(bytes.subarray(offset));
+      const n = await this.#conn.write(bytes.subarray(offset));
+      offset += n;
+      this.#unwritten -= n;
     }
   }
 }

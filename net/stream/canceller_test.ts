@@ -7,6 +7,7 @@ import {
   assertStrictEquals,
   assertThrows,
 } from "@std/assert";
+import { bytes } from "../../tests/_helpers.ts";
 import { Canceller } from "./canceller.ts";
 import { CancelledError } from "../errors.ts";
 import { TcpListener } from "./tcp_listener.ts";
@@ -76,4 +77,33 @@ Deno.test("Canceller.fromSignals() rejects bad input and leaves nothing register
   // Disposing without a signal removes the listeners too.
   const canceller = Canceller.fromSignals(["SIGUSR2"]);
   canceller[Symbol.dispose]();
+});
+
+Deno.test("Canceller cancels every pending operation of its scope at once", async () => {
+  using canceller = new Canceller();
+  using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 }, {
+    canceller,
+  });
+  using client = await TcpStream.connect(listener.addr, { canceller });
+  using server = await listener.accept();
+  using other = await TcpStream.connect(listener.addr, { canceller });
+  using _otherServer = await listener.accept();
+  const pending = [
+    client.read(new Uint8Array(8)),
+    other.readUntil(bytes("\n")),
+    server.readExact(4),
+    listener.accept(),
+  ];
+  setTimeout(() => canceller.cancel(new Error("shutting down")), 20);
+  for (const operation of pending) {
+    const error = await assertRejects(() => operation, CancelledError);
+    assertEquals((error.cause as Error).message, "shutting down");
+  }
+  // Started after cancel(): fail fast.
+  await assertRejects(() => client.writeAll(bytes("x")), CancelledError);
+  await assertRejects(() => listener.accept(), CancelledError);
+  await assertRejects(
+    () => TcpStream.connect(listener.addr, { canceller }),
+    CancelledError,
+  );
 });

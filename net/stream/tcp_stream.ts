@@ -8,12 +8,6 @@
 // byte and leaves the stream usable.
 //
 // Writes cannot be cancelled either: see _stream_writer.ts.
-import {
-  stashInflightRead,
-  stashPendingWrites,
-  takeInflightRead,
-  takePendingWrites,
-} from "../../_internal/inflight.ts";
 import type { Codec } from "../codec/codec.ts";
 import type {
   ReadAllOptions,
@@ -23,26 +17,19 @@ import type {
   TcpStreamConnectOptions,
   TcpStreamOptions,
 } from "./tcp_stream_options.ts";
-import { formatValue } from "../../_internal/format.ts";
 import { parseAddress, toDenoAddress } from "../_address.ts";
 import { connectWithDeadline } from "../_connect.ts";
+import { StreamCore } from "./_stream_core.ts";
 import {
-  MAX_BUFFER_SIZE,
-  validateByteSize,
-  validateDelay,
-  validateInteger,
-} from "../../_internal/validate.ts";
-import { acquireWithin, FifoLock } from "./_fifo_lock.ts";
-import { StreamReader } from "./_stream_reader.ts";
-import { closedError, StreamWriter } from "./_stream_writer.ts";
-import { validateCallOptions, validateStreamOptions } from "./_options.ts";
-import {
-  Deadline,
-  DeadlineTimer,
-  validateSignal,
-  validateTimeout,
-} from "../_deadline.ts";
-import { NetError } from "../errors.ts";
+  argumentError,
+  bytesError,
+  copyDelimiter,
+  lengthError,
+  validateCodec,
+  validateMaxLength,
+  validateStreamOptions,
+} from "./_options.ts";
+import { validateSignal, validateTimeout } from "../_deadline.ts";
 
 const DEFAULT_MAX_LINE = 65536;
 const DEFAULT_MAX_ALL = 16 * 1024 * 1024;
@@ -76,21 +63,7 @@ const DEFAULT_MAX_ALL = 16 * 1024 * 1024;
  * ```
  */
 export class TcpStream implements Disposable {
-  readonly #conn: Deno.Conn;
-  readonly #canceller: TcpStreamOptions["canceller"];
-  readonly #timer: DeadlineTimer;
-  #readTimeoutMs: number;
-  #writeTimeoutMs: number;
-
-  // The buffer and the one read in flight.
-  readonly #in: StreamReader;
-  // Read calls run one at a time, in call order.
-  readonly #readLock = new FifoLock();
-
-  // The write lock, the first write error and the half-close.
-  readonly #out: StreamWriter;
-  #closed = false;
-  #detached = false;
+  readonly #core: StreamCore;
 
   /**
    * Wraps an open connection. The stream owns it from now on: read and write
@@ -112,29 +85,7 @@ export class TcpStream implements Disposable {
    * @throws {TypeError | RangeError} For bad options.
    */
   constructor(conn: Deno.Conn, options: TcpStreamOptions = {}) {
-    validateStreamOptions("create stream", options);
-    this.#conn = conn;
-    this.#canceller = options.canceller;
-    this.#timer = new DeadlineTimer(options.canceller?.signal);
-    this.#readTimeoutMs = options.readTimeoutMs ?? Infinity;
-    this.#writeTimeoutMs = options.writeTimeoutMs ?? Infinity;
-    // A connection taken from the reactor may have a read in flight and
-    // writes still queued there: adopt both, so no byte is lost or reordered.
-    this.#in = new StreamReader(conn);
-    // deno-lint-ignore no-this-alias
-    const stream = this;
-    const inherited = takeInflightRead(conn);
-    if (inherited) this.#in.adopt(inherited);
-    this.#out = new StreamWriter(conn, {
-      get closed() {
-        return stream.#closed;
-      },
-      throwIfClosed(action) {
-        stream.#throwIfClosed(action);
-      },
-    });
-    const writes = takePendingWrites(conn);
-    if (writes) this.#out.adopt(writes);
+    this.#core = new StreamCore(conn, options);
   }
 
   /**
@@ -174,55 +125,46 @@ export class TcpStream implements Disposable {
 
   /** The local address. */
   get localAddr(): Deno.Addr {
-    return this.#conn.localAddr;
+    return this.#core.conn.localAddr;
   }
 
   /** The peer's address. */
   get remoteAddr(): Deno.Addr {
-    return this.#conn.remoteAddr;
+    return this.#core.conn.remoteAddr;
   }
 
   /** Default `timeoutMs` of read calls (`Infinity`: none). */
   get readTimeoutMs(): number {
-    return this.#readTimeoutMs;
+    return this.#core.readTimeoutMs;
   }
   /**
    * Sets the default `timeoutMs` of read calls: from 0 to 2 ** 31 - 1 ms,
    * or `Infinity`.
    */
   set readTimeoutMs(value: number) {
-    this.#readTimeoutMs = validateDelay("set timeout", "readTimeoutMs", value, {
-      allowInfinity: true,
-    });
+    this.#core.readTimeoutMs = value;
   }
 
   /** Default `timeoutMs` of write calls (`Infinity`: none). */
   get writeTimeoutMs(): number {
-    return this.#writeTimeoutMs;
+    return this.#core.writeTimeoutMs;
   }
   /**
    * Sets the default `timeoutMs` of write calls: from 0 to 2 ** 31 - 1 ms,
    * or `Infinity`.
    */
   set writeTimeoutMs(value: number) {
-    this.#writeTimeoutMs = validateDelay(
-      "set timeout",
-      "writeTimeoutMs",
-      value,
-      {
-        allowInfinity: true,
-      },
-    );
+    this.#core.writeTimeoutMs = value;
   }
 
   /** Number of bytes received and not yet read. */
   get bufferedBytes(): number {
-    return this.#in.buffered;
+    return this.#core.reader.buffered;
   }
 
   /** Whether `close()` was called. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#core.closed;
   }
 
   /**
@@ -240,7 +182,7 @@ export class TcpStream implements Disposable {
    * @param noDelay `true` to send small writes at once.
    */
   setNoDelay(noDelay = true): void {
-    const conn = this.#conn as Partial<Deno.TcpConn>;
+    const conn = this.#core.conn as Partial<Deno.TcpConn>;
     conn.setNoDelay?.(noDelay);
   }
 
@@ -259,7 +201,7 @@ export class TcpStream implements Disposable {
    * @param keepAlive `true` to send keep-alive probes (the OS's interval).
    */
   setKeepAlive(keepAlive = true): void {
-    const conn = this.#conn as Partial<Deno.TcpConn>;
+    const conn = this.#core.conn as Partial<Deno.TcpConn>;
     conn.setKeepAlive?.(keepAlive);
   }
 
@@ -290,19 +232,11 @@ export class TcpStream implements Disposable {
     buffer: Uint8Array,
     options: TcpStreamCallOptions = {},
   ): Promise<number | null> {
-    if (!(buffer instanceof Uint8Array)) {
-      return Promise.reject(
-        new TypeError(
-          `Cannot read as 'buffer' must be a Uint8Array: received ${
-            formatValue(buffer)
-          }`,
-        ),
-      );
-    }
-    return this.#readCall(
+    return this.#core.read(
       "read",
       options,
-      (deadline) => this.#in.read(buffer, deadline),
+      bytesError("read", "buffer", buffer),
+      (reader, deadline) => reader.read(buffer, deadline),
     );
   }
 
@@ -337,15 +271,12 @@ export class TcpStream implements Disposable {
     length: number,
     options: TcpStreamCallOptions = {},
   ): Promise<Uint8Array> {
-    try {
-      validateByteSize("read exactly", "length", length, 0);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#readCall(
-      "read exactly",
+    const action = "read exactly";
+    return this.#core.read(
+      action,
       options,
-      (deadline) => this.#in.readExact(length, deadline),
+      lengthError(action, length),
+      (reader, deadline) => reader.readExact(length, deadline),
     );
   }
 
@@ -389,33 +320,23 @@ export class TcpStream implements Disposable {
     options: ReadUntilOptions = {},
   ): Promise<Uint8Array | null> {
     const action = "read until delimiter";
-    if (!(delimiter instanceof Uint8Array)) {
-      return Promise.reject(
-        new TypeError(
-          `Cannot ${action} as 'delimiter' must be a Uint8Array: received ${
-            formatValue(delimiter)
-          }`,
-        ),
+    let needle = delimiter;
+    let maxLength = 0;
+    const invalid = argumentError(() => {
+      needle = copyDelimiter(action, delimiter);
+      maxLength = validateMaxLength(
+        action,
+        options.maxLength,
+        DEFAULT_MAX_LINE,
       );
-    }
-    if (delimiter.length === 0) {
-      return Promise.reject(
-        new RangeError(
-          `Cannot ${action} as 'delimiter' must not be empty: received 0 bytes`,
-        ),
-      );
-    }
-    const maxLength = options.maxLength ?? DEFAULT_MAX_LINE;
-    const invalid = checkMaxLength(action, maxLength);
-    if (invalid) return Promise.reject(invalid);
-    // Copy: the caller may reuse its array while the call waits.
-    const needle = delimiter.slice();
+    });
     const keep = options.includeDelimiter ?? false;
-    return this.#readCall(
+    return this.#core.read(
       action,
       options,
-      (deadline) =>
-        this.#in.readUntil(action, needle, keep, maxLength, deadline),
+      invalid,
+      (reader, deadline) =>
+        reader.readUntil(action, needle, keep, maxLength, deadline),
     );
   }
 
@@ -454,19 +375,12 @@ export class TcpStream implements Disposable {
     options: TcpStreamCallOptions = {},
   ): Promise<F | null> {
     const action = "read frame";
-    if (typeof codec?.createDecoder !== "function") {
-      return Promise.reject(
-        new TypeError(
-          `Cannot ${action} as 'codec' must be a Codec: received ${
-            formatValue(codec)
-          }`,
-        ),
-      );
-    }
-    return this.#readCall(
+    return this.#core.read(
       action,
       options,
-      (deadline) => this.#in.readFrame(action, codec.createDecoder(), deadline),
+      argumentError(() => validateCodec(action, codec)),
+      (reader, deadline) =>
+        reader.readFrame(action, codec.createDecoder(), deadline),
     );
   }
 
@@ -497,13 +411,15 @@ export class TcpStream implements Disposable {
    */
   readAll(options: ReadAllOptions = {}): Promise<Uint8Array> {
     const action = "read all";
-    const maxLength = options.maxLength ?? DEFAULT_MAX_ALL;
-    const invalid = checkMaxLength(action, maxLength);
-    if (invalid) return Promise.reject(invalid);
-    return this.#readCall(
+    let maxLength = 0;
+    const invalid = argumentError(() => {
+      maxLength = validateMaxLength(action, options.maxLength, DEFAULT_MAX_ALL);
+    });
+    return this.#core.read(
       action,
       options,
-      (deadline) => this.#in.readAll(action, maxLength, deadline),
+      invalid,
+      (reader, deadline) => reader.readAll(action, maxLength, deadline),
     );
   }
 
@@ -537,7 +453,7 @@ export class TcpStream implements Disposable {
     bytes: Uint8Array,
     options: TcpStreamCallOptions = {},
   ): Promise<number> {
-    return this.#writeCall("write", bytes, options, false);
+    return this.#core.write("write", bytes, options, false);
   }
 
   /**
@@ -570,7 +486,7 @@ export class TcpStream implements Disposable {
     bytes: Uint8Array,
     options: TcpStreamCallOptions = {},
   ): Promise<void> {
-    await this.#writeCall("write all", bytes, options, true);
+    await this.#core.write("write all", bytes, options, true);
   }
 
   /**
@@ -597,10 +513,7 @@ export class TcpStream implements Disposable {
    * @throws {TypeError | RangeError} For bad arguments or options.
    */
   async closeWrite(options: TcpStreamCallOptions = {}): Promise<void> {
-    const action = "close for writing";
-    using deadline = this.#deadline(action, options, this.#writeTimeoutMs);
-    this.#throwIfClosed(action);
-    await this.#out.closeWrite(action, deadline);
+    await this.#core.closeWrite(options);
   }
 
   /**
@@ -622,14 +535,7 @@ export class TcpStream implements Disposable {
    * connection being closed already.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#timer[Symbol.dispose]();
-    try {
-      this.#conn.close();
-    } catch (error) {
-      if (!(error instanceof Deno.errors.BadResource)) throw error;
-    }
+    this.#core.close();
   }
 
   /**
@@ -659,23 +565,7 @@ export class TcpStream implements Disposable {
    * pending.
    */
   detach(): Deno.Conn {
-    const action = "detach";
-    this.#throwIfClosed(action);
-    if (this.#readLock.busy) {
-      throw new NetError(
-        "closed",
-        `Cannot ${action} as a read is pending: wait for it or cancel it first`,
-      );
-    }
-    this.#closed = true;
-    this.#detached = true;
-    this.#timer[Symbol.dispose]();
-    const conn = this.#conn;
-    const outcome = this.#in.handOver();
-    if (outcome) stashInflightRead(conn, outcome);
-    const writes = this.#out.handOver();
-    if (writes) stashPendingWrites(conn, writes);
-    return conn;
+    return this.#core.detach();
   }
 
   /**
@@ -696,101 +586,5 @@ export class TcpStream implements Disposable {
    */
   [Symbol.dispose](): void {
     this.close();
-  }
-
-  // --- reading ------------------------------------------------------------
-
-  #deadline(
-    action: string,
-    options: TcpStreamCallOptions,
-    defaultTimeoutMs: number,
-  ): Deadline | undefined {
-    validateCallOptions(action, options);
-    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
-    // The canceller's signal is watched once per stream by #timer.
-    const signals = [options.signal];
-    if (timeoutMs === Infinity && !options.signal && !this.#canceller) {
-      return undefined;
-    }
-    const deadline = new Deadline(action, timeoutMs, signals, this.#timer);
-    try {
-      deadline.throwIfAborted();
-    } catch (error) {
-      deadline[Symbol.dispose]();
-      throw error;
-    }
-    return deadline;
-  }
-
-  async #readCall<T>(
-    action: string,
-    options: TcpStreamCallOptions,
-    body: (deadline: Deadline | undefined) => Promise<T>,
-  ): Promise<T> {
-    using deadline = this.#deadline(action, options, this.#readTimeoutMs);
-    this.#throwIfClosed(action);
-    // One read call at a time, in call order; waiting counts against the
-    // deadline.
-    if (!this.#readLock.tryAcquire()) {
-      await acquireWithin(this.#readLock, deadline);
-    }
-    try {
-      this.#throwIfClosed(action);
-      return await body(deadline);
-    } catch (error) {
-      if (this.#closed && !(error instanceof NetError)) {
-        throw closedError(action, error);
-      }
-      throw error;
-    } finally {
-      this.#readLock.release();
-    }
-  }
-
-  // --- writing ------------------------------------------------------------
-
-  async #writeCall(
-    action: string,
-    bytes: Uint8Array,
-    options: TcpStreamCallOptions,
-    all: boolean,
-  ): Promise<number> {
-    if (!(bytes instanceof Uint8Array)) {
-      throw new TypeError(
-        `Cannot ${action} as 'bytes' must be a Uint8Array: received ${
-          formatValue(bytes)
-        }`,
-      );
-    }
-    using deadline = this.#deadline(action, options, this.#writeTimeoutMs);
-    this.#throwIfClosed(action);
-    return await this.#out.write(action, bytes, deadline, all);
-  }
-
-  #throwIfClosed(action: string): void {
-    if (this.#closed) {
-      throw new NetError(
-        "closed",
-        `Cannot ${action} as the stream is ${
-          this.#detached ? "detached" : "closed"
-        }`,
-      );
-    }
-  }
-}
-
-function checkMaxLength(
-  action: string,
-  value: unknown,
-): Error | undefined {
-  try {
-    validateInteger(action, "maxLength", value, {
-      min: 0,
-      max: MAX_BUFFER_SIZE,
-      allowInfinity: true,
-    });
-    return undefined;
-  } catch (error) {
-    return error as Error;
   }
 }

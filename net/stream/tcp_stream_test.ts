@@ -1,3 +1,5 @@
+// TcpStream reads and writes: deadlines, cancellation, maxLength, call order,
+// close and half-close, bad input.
 import {
   assert,
   assertEquals,
@@ -8,7 +10,6 @@ import {
 } from "@std/assert";
 import { FakeTime } from "@std/testing/time";
 import { bytes, ChunkConn, pair, sleep, text } from "../../tests/_helpers.ts";
-import { Canceller } from "./canceller.ts";
 import {
   CancelledError,
   IncompleteError,
@@ -16,11 +17,6 @@ import {
   TimedOutError,
   TooBigError,
 } from "../errors.ts";
-import {
-  type InflightOutcome,
-  stashInflightRead,
-  stashPendingWrites,
-} from "../../_internal/inflight.ts";
 import { TcpListener } from "./tcp_listener.ts";
 import { TcpStream } from "./tcp_stream.ts";
 
@@ -278,84 +274,6 @@ Deno.test("TcpStream read cancelled from another task keeps the stream usable", 
   assertEquals(text(await p.client.readExact(2, { timeoutMs: 5_000 })), "ok");
 });
 
-Deno.test("Canceller cancels every pending operation of its scope at once", async () => {
-  using canceller = new Canceller();
-  using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 }, {
-    canceller,
-  });
-  using client = await TcpStream.connect(listener.addr, { canceller });
-  using server = await listener.accept();
-  using other = await TcpStream.connect(listener.addr, { canceller });
-  using _otherServer = await listener.accept();
-  const pending = [
-    client.read(new Uint8Array(8)),
-    other.readUntil(bytes("\n")),
-    server.readExact(4),
-    listener.accept(),
-  ];
-  setTimeout(() => canceller.cancel(new Error("shutting down")), 20);
-  for (const operation of pending) {
-    const error = await assertRejects(() => operation, CancelledError);
-    assertEquals((error.cause as Error).message, "shutting down");
-  }
-  // Started after cancel(): fail fast.
-  await assertRejects(() => client.writeAll(bytes("x")), CancelledError);
-  await assertRejects(() => listener.accept(), CancelledError);
-  await assertRejects(
-    () => TcpStream.connect(listener.addr, { canceller }),
-    CancelledError,
-  );
-});
-
-Deno.test("TcpStream.connect() times out against a full backlog", async () => {
-  // Linux drops a SYN while the accept queue of a listener that never accepts
-  // is full (backlog 0 holds one connection), so the next connect hangs.
-  const listener = Deno.listen({
-    hostname: "127.0.0.1",
-    port: 0,
-    tcpBacklog: 0,
-  });
-  const filler: TcpStream[] = [];
-  try {
-    // Fill the queue (connections that complete are queued, not accepted).
-    for (let i = 0; i < 8; i++) {
-      try {
-        filler.push(await TcpStream.connect(listener.addr, { timeoutMs: 200 }));
-      } catch (error) {
-        assertInstanceOf(error, TimedOutError);
-        break;
-      }
-    }
-    const error = await assertRejects(
-      () => TcpStream.connect(listener.addr, { timeoutMs: 100 }),
-      TimedOutError,
-      "Cannot connect as the deadline passed: 'timeoutMs' was 100",
-    );
-    assertEquals(error.kind, "timed-out");
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 20);
-    await assertRejects(
-      () => TcpStream.connect(listener.addr, { signal: controller.signal }),
-      CancelledError,
-      "Cannot connect as the operation was cancelled",
-    );
-  } finally {
-    for (const stream of filler) stream.close();
-    listener.close();
-  }
-});
-
-Deno.test("TcpStream.connect() passes Deno's errors through", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  await assertRejects(
-    () =>
-      TcpStream.connect({ hostname: "127.0.0.1", port }, { timeoutMs: 5_000 }),
-    Deno.errors.ConnectionRefused,
-  );
-});
-
 Deno.test("TcpStream default timeouts come from the stream and can be overridden", async () => {
   using p = await pair({ readTimeoutMs: 20 });
   assertEquals(p.client.readTimeoutMs, 20);
@@ -570,48 +488,6 @@ Deno.test("TcpStream with timeoutMs 0 polls: buffered bytes, ready bytes, else T
   assert(polls > 1);
 });
 
-Deno.test("TcpStream adopts a read left in flight and writes left queued by the reactor", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  const client = await Deno.connect({ hostname: "127.0.0.1", port });
-  const conn = await listener.accept();
-  listener.close();
-  // What EventLoop.deregister() leaves behind: a read in flight on `conn`
-  // (whose bytes must come first) and a write still completing.
-  const chunk = new Uint8Array(64);
-  stashInflightRead(
-    conn,
-    conn.read(chunk).then(
-      (n): InflightOutcome =>
-        n === null ? { eof: true } : { data: chunk.slice(0, n), eof: false },
-      (error): InflightOutcome => ({ eof: false, error }),
-    ),
-  );
-  let releaseWrites: () => void = () => {};
-  stashPendingWrites(
-    conn,
-    new Promise<void>((resolve) => releaseWrites = resolve).then(async () => {
-      await conn.write(bytes("queued-"));
-    }),
-  );
-  using stream = new TcpStream(conn);
-  await client.write(bytes("first"));
-  await sleep(10);
-  await client.write(bytes(" second"));
-  assertEquals(
-    text(await stream.readExact(12, { timeoutMs: 5_000 })),
-    "first second",
-  );
-  const written = stream.writeAll(bytes("mine"));
-  releaseWrites();
-  await written;
-  const received = new Uint8Array(11);
-  let offset = 0;
-  while (offset < 11) offset += (await client.read(received.subarray(offset)))!;
-  assertEquals(text(received), "queued-mine");
-  client.close();
-});
-
 Deno.test("TcpStream.readUntil() with random tiny deadlines receives every line once, in order", async () => {
   using p = await pair();
   p.server.setNoDelay();
@@ -675,51 +551,6 @@ Deno.test("TcpStream write queued behind a stuck write is withdrawn when its sig
   assertEquals(text(received.subarray(big.length)), "AFTER");
 });
 
-Deno.test("TcpStream.detach() hands buffered bytes, the read in flight and pending writes to the next owner", async () => {
-  using p = await pair();
-  p.server.setNoDelay();
-  await p.server.writeAll(bytes("line\nleft"));
-  assertEquals(
-    text(await p.client.readUntil(bytes("\n"), { timeoutMs: 5_000 })),
-    "line",
-  );
-  // "left" is buffered; wait for it, then leave a read in flight.
-  while (p.client.bufferedBytes < 4) await sleep(1);
-  await assertRejects(
-    () => p.client.readExact(10, { timeoutMs: 20 }),
-    TimedOutError,
-  );
-  // A write that cannot finish yet: the peer does not read.
-  const big = new Uint8Array(32 * 1024 * 1024).fill(3);
-  const stuck = p.client.writeAll(big, { timeoutMs: 100 });
-  await assertRejects(() => stuck, TimedOutError);
-  // A read call still pending blocks detaching.
-  const pending = p.client.readUntil(bytes("#"), {
-    signal: AbortSignal.timeout(30),
-  });
-  assertThrows(() => p.client.detach(), NetError, "a read is pending");
-  await assertRejects(() => pending, CancelledError);
-
-  const conn = p.client.detach();
-  await assertRejects(
-    () => p.client.read(new Uint8Array(1)),
-    NetError,
-    "Cannot read as the stream is detached",
-  );
-  p.client.close(); // a no-op: the connection belongs to the next owner
-  using next = new TcpStream(conn);
-  await p.server.writeAll(bytes("over"));
-  assertEquals(text(await next.readExact(8, { timeoutMs: 5_000 })), "leftover");
-  // The new owner's write goes after the whole stuck write.
-  const tail = next.writeAll(bytes("END"));
-  const received = await p.server.readExact(big.length + 3, {
-    timeoutMs: 30_000,
-  });
-  await tail;
-  assertEquals(received.subarray(0, big.length).every((b) => b === 3), true);
-  assertEquals(text(received.subarray(big.length)), "END");
-});
-
 Deno.test("TcpStream deadlines run on the timer clock (FakeTime)", async () => {
   const silent = {
     read: () => new Promise<never>(() => {}),
@@ -743,20 +574,4 @@ Deno.test("TcpStream deadlines run on the timer clock (FakeTime)", async () => {
   assertEquals(settled, undefined);
   await time.tickAsync(1);
   assertInstanceOf(settled, TimedOutError);
-});
-
-Deno.test("TcpStream.connect() and TcpListener.bind() take 'host:port' strings", async () => {
-  using listener = TcpListener.bind("127.0.0.1:0");
-  const { port } = listener.addr as Deno.NetAddr;
-  using client = await TcpStream.connect(`127.0.0.1:${port}`, {
-    timeoutMs: 1_000,
-  });
-  using server = await listener.accept({ timeoutMs: 1_000 });
-  await client.writeAll(new TextEncoder().encode("hi"));
-  assertEquals(text(await server.readExact(2)), "hi");
-  assertThrows(
-    () => TcpListener.bind({ hostname: 5 as unknown as string, port: 0 }),
-    TypeError,
-    "Cannot bind listener as 'hostname' must be a non-empty hostname or IP address: received 5",
-  );
 });
