@@ -1,10 +1,14 @@
 // deno-lint-ignore-file no-console
 // Multi-worker TcpServer side by side with today's single-loop server, and
 // the cross-thread Channel's per-message cost. Every run is bounded.
-//   deno run -A bench/multicore.ts [--seconds 3] [--reps 1]
+//   deno run -A bench/multicore.ts [--seconds 3] [--reps 1] [--rate 10000]
+//     [--only pingpong|paced]
 // Rows (markdown on stdout):
 //   - ping-pong 64 B x 50 conns: server CPU µs per round trip, workers 0
-//     (today's loop) vs 1 vs 2 (C load generator, bench/peers/loadgen.c);
+//     (today's loop) vs 1 vs 2 (C load generator, bench/peers/loadgen.c),
+//     saturated, and paced at --rate round trips/s (below saturation: on 2
+//     cores, saturated `workers: 2` runs 3 busy threads and pays for the
+//     scheduling, paced it does not);
 //   - 200 µs-CPU handler: req/s, workers 1 vs 2;
 //   - HTTP hello under wrk: examples/http_hello/main.ts --workers 2 vs
 //     `deno serve --parallel` (DENO_JOBS=2);
@@ -24,6 +28,14 @@ const seconds = Number(
 // Rows 1 and 2 run this many times, interleaved, and report medians: on a
 // shared machine one run of each is not enough.
 const reps = Number(Deno.args[Deno.args.indexOf("--reps") + 1] ?? "1") || 1;
+// The paced ping-pong rows offer this many round trips/s.
+const rate = Number(Deno.args[Deno.args.indexOf("--rate") + 1] ?? "10000") ||
+  10000;
+// `--only pingpong`: the ping-pong and 200 µs rows only; `--only paced`: the
+// paced ping-pong rows only.
+const only = Deno.args.includes("--only")
+  ? Deno.args[Deno.args.indexOf("--only") + 1]
+  : undefined;
 const BUILD = `${ROOT}/bench/.build`;
 
 function median(xs: number[]): number {
@@ -65,6 +77,7 @@ async function pingpong(
   loadgen: string,
   server: Proc,
   conns: number,
+  paced = 0,
 ): Promise<Record<string, number>> {
   const r = await runClient(
     [
@@ -84,6 +97,7 @@ async function pingpong(
       String(server.pid),
       "--timeout",
       String(seconds + 30),
+      ...(paced > 0 ? ["--rate", String(paced)] : []),
     ],
     undefined,
     (seconds + 40) * 1000,
@@ -193,12 +207,20 @@ const loadgen = await compile("loadgen");
 
 // 1. Overhead: CPU per round trip. 2. Scaling with a compute-bound handler.
 // Each configuration runs `reps` times, interleaved; medians are reported.
-const configs: { label: string; workers: number; burnUs: number }[] = [
-  { label: "TcpServer (one loop, today)", workers: 0, burnUs: 0 },
-  { label: "workers: 1", workers: 1, burnUs: 0 },
-  { label: "workers: 2", workers: 2, burnUs: 0 },
-  { label: "workers: 1", workers: 1, burnUs: 200 },
-  { label: "workers: 2", workers: 2, burnUs: 200 },
+const configs: {
+  label: string;
+  workers: number;
+  burnUs: number;
+  paced: number;
+}[] = [
+  { label: "TcpServer (one loop, today)", workers: 0, burnUs: 0, paced: 0 },
+  { label: "workers: 1", workers: 1, burnUs: 0, paced: 0 },
+  { label: "workers: 2", workers: 2, burnUs: 0, paced: 0 },
+  { label: "workers: 1", workers: 1, burnUs: 200, paced: 0 },
+  { label: "workers: 2", workers: 2, burnUs: 200, paced: 0 },
+  { label: "TcpServer (one loop, today)", workers: 0, burnUs: 0, paced: rate },
+  { label: "workers: 1", workers: 1, burnUs: 0, paced: rate },
+  { label: "workers: 2", workers: 2, burnUs: 0, paced: rate },
 ];
 const samples = configs.map(() => ({
   cpu: [] as number[],
@@ -207,9 +229,11 @@ const samples = configs.map(() => ({
 }));
 for (let rep = 0; rep < reps; rep++) {
   for (const [i, config] of configs.entries()) {
+    // `--only paced`: the paced ping-pong rows alone (more reps, less time).
+    if (only === "paced" && config.paced === 0) continue;
     const server = await start(echo(config.workers, config.burnUs));
     try {
-      const r = await pingpong(loadgen, server, 50);
+      const r = await pingpong(loadgen, server, 50, config.paced);
       samples[i]!.cpu.push(r.cpu_us! / r.ops!);
       samples[i]!.rate.push(r.ops_per_s!);
       samples[i]!.p99.push(r.p99_us!);
@@ -218,42 +242,57 @@ for (let rep = 0; rep < reps; rep++) {
     }
   }
 }
-rows.push(
-  `| ping-pong 64 B, 50 conns (median of ${reps}) | round trips/s | server CPU µs/round trip (all runs) | ratio to single loop | p99 µs |`,
-);
-rows.push("| --- | --- | --- | --- | --- |");
-const base = median(samples[0]!.cpu);
-for (let i = 0; i < 3; i++) {
-  const s = samples[i]!;
-  row(
-    configs[i]!.label,
-    Math.round(median(s.rate)),
-    `${median(s.cpu).toFixed(2)} (${
-      [...s.cpu].sort((a, b) => a - b).map((x) => x.toFixed(1)).join(", ")
-    })`,
-    (median(s.cpu) / base).toFixed(3),
-    Math.round(median(s.p99)),
+// Ratios to the single loop: median of the per-rep (paired) ratios.
+function pingpongTable(first: number, title: string): void {
+  rows.push(
+    `| ${title} (median of ${reps}) | round trips/s | server CPU µs/round trip (all runs) | paired ratio to single loop (all reps) | p99 µs |`,
   );
+  rows.push("| --- | --- | --- | --- | --- |");
+  const base = samples[first]!.cpu;
+  for (let i = first; i < first + 3; i++) {
+    const s = samples[i]!;
+    const ratios = s.cpu.map((x, rep) => x / base[rep]!);
+    row(
+      configs[i]!.label,
+      Math.round(median(s.rate)),
+      `${median(s.cpu).toFixed(2)} (${
+        [...s.cpu].sort((a, b) => a - b).map((x) => x.toFixed(1)).join(", ")
+      })`,
+      `${median(ratios).toFixed(3)} (${
+        [...ratios].sort((a, b) => a - b).map((x) => x.toFixed(2)).join(", ")
+      })`,
+      Math.round(median(s.p99)),
+    );
+  }
 }
-rows.push("");
-rows.push(
-  `| 200 µs CPU per request, 50 conns (median of ${reps}) | req/s (all runs) | ratio to workers 1 |`,
-);
-rows.push("| --- | --- | --- |");
-const one = median(samples[3]!.rate);
-for (let i = 3; i < 5; i++) {
-  const s = samples[i]!;
-  row(
-    configs[i]!.label,
-    `${Math.round(median(s.rate))} (${
-      [...s.rate].sort((a, b) => a - b).map((x) => Math.round(x)).join(", ")
-    })`,
-    (median(s.rate) / one).toFixed(2),
+if (only !== "paced") {
+  pingpongTable(0, "ping-pong 64 B, 50 conns, saturated");
+  rows.push("");
+}
+pingpongTable(5, `ping-pong 64 B, 50 conns, paced at ${rate} round trips/s`);
+if (only !== "paced") {
+  rows.push("");
+  rows.push(
+    `| 200 µs CPU per request, 50 conns (median of ${reps}) | req/s (all runs) | ratio to workers 1 |`,
   );
+  rows.push("| --- | --- | --- |");
+  const one = median(samples[3]!.rate);
+  for (let i = 3; i < 5; i++) {
+    const s = samples[i]!;
+    row(
+      configs[i]!.label,
+      `${Math.round(median(s.rate))} (${
+        [...s.rate].sort((a, b) => a - b).map((x) => Math.round(x)).join(", ")
+      })`,
+      (median(s.rate) / one).toFixed(2),
+    );
+  }
 }
 
 // 3. HTTP anchor under wrk.
-if (await which("wrk")) {
+if (only === "pingpong" || only === "paced") {
+  // The rows above only.
+} else if (await which("wrk")) {
   rows.push("");
   rows.push("| HTTP hello, wrk -t1 -c50 | req/s | server CPU µs/req | p99 |");
   rows.push("| --- | --- | --- | --- |");
@@ -326,7 +365,7 @@ if (await which("wrk")) {
 // 4. Broadcast to 1,000 connections: within one Worker vs across two. One
 // sender writes a 16-byte record (send time, sequence); the server
 // broadcasts it; the next goes once all 1,001 connections have it.
-{
+if (only !== "pingpong" && only !== "paced") {
   rows.push("");
   rows.push(
     "| broadcast to 1,000 conns | deliveries/s | broadcast complete p50 ms | p99 ms | delivery p99 ms |",
@@ -338,7 +377,7 @@ if (await which("wrk")) {
       const r = await broadcastRun(portOf(server), 1000, seconds);
       row(
         workers === 1
-          ? "workers: 1 (one Worker)"
+          ? "workers: 1 (one loop, in-process)"
           : "workers: 2 (across Workers)",
         Math.round(r.deliveriesPerSecond),
         r.completeP50.toFixed(2),
@@ -352,7 +391,7 @@ if (await which("wrk")) {
 }
 
 // 5. The channel: one Worker sends 1M 64 B messages to a loop.
-{
+if (only !== "pingpong" && only !== "paced") {
   const r = await runClient(
     [
       Deno.execPath(),

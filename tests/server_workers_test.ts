@@ -11,7 +11,12 @@ import {
   assertThrows,
 } from "@std/assert";
 import { EventLoop } from "../reactor/mod.ts";
-import { TcpServer, TcpServerConfig } from "../net/mod.ts";
+import {
+  encodeProxyHeader,
+  PROXY_TLV_TYPES,
+  TcpServer,
+  TcpServerConfig,
+} from "../net/mod.ts";
 import { type Example, startExample } from "./_helpers.ts";
 
 const SERVER = new URL("./testdata/multicore_server.ts", import.meta.url);
@@ -312,6 +317,62 @@ Deno.test("TcpServer workers: 2 maxConnections and stats hold server-wide", asyn
   }
 });
 
+Deno.test("TcpServer workers: 2 with proxyProtocol v2: every Worker sees each connection's header address", async () => {
+  const server = await new ServerProcess(["--proxy", "v2"]).started();
+  const clients: Client[] = [];
+  try {
+    // Open until both Workers hold a connection; each sends its own header.
+    for (let i = 0; i < 64; i++) {
+      const conn = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+      });
+      const client = new Client(conn);
+      await conn.write(encodeProxyHeader({
+        version: 2,
+        source: { transport: "tcp", hostname: "127.3.2.1", port: 4000 + i },
+        destination: { transport: "tcp", hostname: "127.0.0.1", port: 443 },
+        tlvs: [
+          { type: PROXY_TLV_TYPES.AUTHORITY, value: encoder.encode("a.test") },
+          { type: PROXY_TLV_TYPES.UNIQUE_ID, value: encoder.encode(`u${i}`) },
+        ],
+      }));
+      const [, id, worker] = (await client.ask("id")).split(" ");
+      client.id = Number(id);
+      client.worker = Number(worker);
+      clients.push(client);
+      if (new Set(clients.map((c) => c.worker)).size === 2) break;
+    }
+    assertEquals(new Set(clients.map((c) => c.worker)).size, 2);
+    await new Promise((r) => setTimeout(r, 200)); // the gossip has arrived
+    // Every client asks about every connection: its own Worker's and the
+    // other's must tell the same header.
+    for (const asker of [clients[0]!, clients.at(-1)!]) {
+      for (const [i, about] of clients.entries()) {
+        const answer = await asker.ask(`addr ${about.id}`);
+        const port = 4000 + i;
+        assertEquals(
+          JSON.parse(answer.slice("addr ".length)),
+          {
+            remote: { transport: "tcp", hostname: "127.3.2.1", port },
+            fromHeader: true,
+            source: { transport: "tcp", hostname: "127.3.2.1", port },
+            authority: "a.test",
+            uniqueId: `u${i}`,
+            tlvBytes: true,
+          },
+          `worker ${asker.worker} asking about ${about.id} (worker ${about.worker})`,
+        );
+      }
+    }
+  } finally {
+    for (const c of clients) c.close();
+    await server.command("shutdown 1000");
+    await server.json();
+    await server.close();
+  }
+});
+
 Deno.test("TcpServer workers: 2 graceful shutdown drains every Worker with one deadline", async () => {
   const server = await new ServerProcess(["--workers", "2"]).started();
   const clients = await spread(server.port, 2);
@@ -405,37 +466,81 @@ Deno.test("TcpServer workers: 2 a crashed Worker is reported and restarted while
   }
 });
 
-Deno.test("TcpServer workers: 1 serves from one Worker in-process without flags and leaves no Worker behind", async () => {
-  // Not /proc thread names: under --parallel other test files run Workers
-  // in this process too. The handler's Worker bumps this word while alive.
+Deno.test("TcpServer workers: 1 runs the handler module in-process on one loop, without a Worker or flags", async () => {
+  const handlerModule = new URL(
+    "./testdata/multicore_handler.ts",
+    import.meta.url,
+  );
   const beat = new SharedArrayBuffer(4);
   const word = new Int32Array(beat);
   const server = new TcpServer(new TcpServerConfig({ port: 0 }), {
-    handlerModule: new URL("./testdata/multicore_handler.ts", import.meta.url),
+    handlerModule,
     workerData: { beat },
   });
+  assertThrows(() => server.context, Deno.errors.NotConnected);
   const serving = server.run();
   const { port } = await server.listening() as Deno.NetAddr;
   const client = await Client.open(port);
   assertEquals(client.worker, 0);
-  assertEquals(client.id % 256, 0);
+  assertEquals(await client.ask("thread"), "thread main");
   assertEquals(await client.ask("count"), "count 1");
+  // The context is the one-loop server's own, usable from this thread.
+  assertEquals(server.context.connectionIds(), [client.id]);
+  assert(server.context.sendTo(client.id, "from main\n"));
+  assertEquals(await client.lines.next(), "from main");
+  assertEquals(server.stats().accepted, 1);
   const result = server.shutdown({ timeoutMs: 1000 });
   assertEquals(await client.lines.next(), null);
   client.close();
   assertEquals(await result, { closedGracefully: 1, forced: 0 });
   await serving;
   assertEquals(server.stats().state, "closed");
-  assert(Atomics.load(word, 0) > 0, "the Worker ran");
-  let last = Atomics.load(word, 0);
-  let still = 0;
-  for (let i = 0; i < 100 && still < 3; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    const now = Atomics.load(word, 0);
-    still = now === last ? still + 1 : 0;
-    last = now;
-  }
-  assertEquals(still, 3, "the Worker kept running after shutdown");
+  assert(Atomics.load(word, 0) > 0, "the handler's timer ran");
+});
+
+Deno.test("TcpServer workers: 1 shut down while the module loads, or by the run signal, ends cleanly", async () => {
+  const handlerModule = new URL(
+    "./testdata/multicore_handler.ts",
+    import.meta.url,
+  );
+  const early = new TcpServer({ port: 0 }, { handlerModule });
+  const serving = early.run();
+  assertEquals(await early.shutdown({ timeoutMs: 100 }), {
+    closedGracefully: 0,
+    forced: 0,
+  });
+  await serving;
+  await assertRejects(() => early.listening(), Deno.errors.Interrupted);
+  assertEquals(early.stats().state, "closed");
+
+  const controller = new AbortController();
+  const server = new TcpServer({ port: 0 }, { handlerModule });
+  const running = server.run({ signal: controller.signal });
+  const { port } = await server.listening() as Deno.NetAddr;
+  const client = await Client.open(port);
+  controller.abort();
+  assertEquals(await client.lines.next(), null);
+  client.close();
+  await running;
+  assertEquals(server.stats().state, "closed");
+});
+
+Deno.test("TcpServer workers: 1 reports a handler module that fails to load or has no handler", async () => {
+  const config = new TcpServerConfig({ port: 0 });
+  const missing = new TcpServer(config, {
+    handlerModule: new URL("./testdata/no_such_module.ts", import.meta.url),
+  });
+  await assertRejects(() => missing.run(), Error);
+  await assertRejects(() => missing.listening(), Error);
+  assertEquals(missing.stats().state, "closed");
+  const empty = new TcpServer(config, {
+    handlerModule: `data:text/javascript,${encodeURIComponent("export {}")}`,
+  });
+  await assertRejects(
+    () => empty.run(),
+    TypeError,
+    "Cannot start server as the handler module must export a NetworkHandler as 'default' or return one from 'init()': received undefined",
+  );
 });
 
 Deno.test("TcpServer workers rejects bad options clearly", () => {
@@ -448,6 +553,22 @@ Deno.test("TcpServer workers rejects bad options clearly", () => {
     () => new TcpServer(config, { handlerModule, workers: 0 }),
     RangeError,
     `Cannot create server as 'workers' must be an integer from 1 to 256 or "auto": received 0`,
+  );
+  for (const bad of [0, -1, 1.5, NaN]) {
+    assertThrows(
+      () => new TcpServer(config, { handlerModule, maxOutboxBytes: bad }),
+      RangeError,
+      `Cannot create server as 'maxOutboxBytes' must be`,
+    );
+  }
+  assertThrows(
+    () =>
+      new TcpServer(config, {
+        handlerModule,
+        maxOutboxBytes: "1" as unknown as number,
+      }),
+    TypeError,
+    `Cannot create server as 'maxOutboxBytes' must be`,
   );
   assertThrows(
     () => new TcpServer(config, { handlerModule: "./handler.ts" }),
@@ -488,6 +609,39 @@ async function stopWorkersExample(example: Example): Promise<void> {
   await example.stdout.cancel();
   await example.stderr;
 }
+
+Deno.test("TcpServer workers: 1 in a main module that is its own handler module does not wait for itself", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./testdata/self_handler_server.ts", import.meta.url).href,
+      "1",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const out = new Lines(child.stdout);
+  const stdin = child.stdin.getWriter();
+  try {
+    const line = await within(out.next(), 10_000, "listening line");
+    const { port } = JSON.parse(line!);
+    const client = new Client(
+      await Deno.connect({ hostname: "127.0.0.1", port }),
+    );
+    assertEquals(await client.ask("echo me"), "echo me");
+    client.close();
+  } finally {
+    await stdin.close().catch(() => {});
+    // A hung child (the old behaviour) would never end by itself.
+    const timer = setTimeout(() => child.kill(), 10_000);
+    const status = await child.status;
+    clearTimeout(timer);
+    await out.cancel();
+    assertEquals(status.code, 0);
+  }
+});
 
 Deno.test("examples/chat_server.ts --workers 2 broadcasts chat lines across Workers", async () => {
   const chat = await startWorkersExample("chat_server.ts", ["--workers", "2"]);

@@ -3,10 +3,13 @@
 //
 // Usage: loadgen MODE --port P [--host 127.0.0.1] [--conns N] [--size S]
 //                [--duration SEC] [--warmup SEC] [--pid SERVER_PID]
-//                [--timeout SEC]
+//                [--timeout SEC] [--rate R]
 // Modes:
 //   pingpong  N conns each send S bytes and wait for the echo, repeatedly;
-//             per-round-trip latency histogram (p50/p99).
+//             per-round-trip latency histogram (p50/p99). With --rate R the
+//             conns together offer R round trips/s (each waits for its next
+//             slot after an echo; none is sent early): CPU per round trip at
+//             a load below saturation.
 //   stream    N conns each stream S-byte chunks (default 64 KiB) and read the
 //             echo back, with at most 4 chunks in flight per conn; MB/s.
 //   churn     N concurrent slots each connect, send S bytes (64), read the
@@ -48,6 +51,7 @@ static double duration = 3.0;
 static double warmup = 0.5;
 static int server_pid = 0;
 static int timeout_s = 60;
+static double rate = 0; // pingpong: round trips/s offered over all conns; 0 = unpaced
 static volatile sig_atomic_t stop_flag = 0;
 static struct sockaddr_in addr;
 static long clk_tck = 100;
@@ -161,6 +165,7 @@ typedef struct {
   double t0;       // start of the current round trip / connection
   int state;       // churn: 0 connecting, 1 waiting echo
   int want_out;    // stream: EPOLLOUT currently registered
+  double due;      // pingpong --rate: when the next message may go (0: sent)
 } slot_t;
 
 static int run_pingpong(void) {
@@ -181,14 +186,35 @@ static int run_pingpong(void) {
   int measuring = 0;
   double cpu0 = -1, mreal0 = 0;
   uint64_t ops = 0, errors = 0;
+  // Paced: each conn sends every `interval` s at most, staggered.
+  double interval = rate > 0 ? (double)conns / rate : 0;
   for (int i = 0; i < conns; i++) {
     s[i].t0 = now_s();
+    if (interval > 0) {
+      s[i].due = start + interval * i / conns;
+      continue;
+    }
     if (write_all(s[i].fd, msg, (size_t)size) < 0) errors++;
   }
   struct epoll_event evs[256];
   int alive = conns;
   while (!stop_flag && alive > 0) {
-    int n = epoll_wait(ep, evs, 256, 100);
+    int wait_ms = 100;
+    if (interval > 0) {
+      double t = now_s();
+      for (int i = 0; i < conns; i++) {
+        if (s[i].fd < 0 || s[i].due == 0) continue;
+        if (s[i].due <= t) {
+          s[i].due = 0;
+          s[i].t0 = t;
+          if (write_all(s[i].fd, msg, (size_t)size) < 0) errors++;
+        } else {
+          int ms = (int)((s[i].due - t) * 1000) + 1;
+          if (ms < wait_ms) wait_ms = ms;
+        }
+      }
+    }
+    int n = epoll_wait(ep, evs, 256, wait_ms);
     double t = now_s();
     if (!measuring && t >= mstart) {
       measuring = 1;
@@ -214,6 +240,11 @@ static int run_pingpong(void) {
         if (measuring) {
           ops++;
           hist_add(t - c->t0);
+        }
+        if (interval > 0) {
+          // The next slot, never in the past (no catch-up bursts).
+          c->due = c->t0 + interval > t ? c->t0 + interval : t;
+          continue;
         }
         c->t0 = t;
         if (write_all(c->fd, msg, (size_t)size) < 0) errors++;
@@ -484,11 +515,13 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--warmup") == 0) warmup = atof(v);
     else if (strcmp(a, "--pid") == 0) server_pid = atoi(v);
     else if (strcmp(a, "--timeout") == 0) timeout_s = atoi(v);
+    else if (strcmp(a, "--rate") == 0) rate = atof(v);
     else if (strcmp(a, "--proxy-header") == 0) set_proxy_header(v);
     else { fprintf(stderr, "unknown option %s\n", a); return 2; }
     i++;
   }
-  if (port <= 0 || conns <= 0 || duration <= 0 || duration > 600 || timeout_s <= 0) {
+  if (port <= 0 || conns <= 0 || duration <= 0 || duration > 600 || timeout_s <= 0 ||
+      !(rate >= 0 && rate <= 1e7)) {
     fprintf(stderr, "bad options\n");
     return 2;
   }

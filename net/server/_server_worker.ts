@@ -6,9 +6,8 @@
 import { Channel } from "../../reactor/channel.ts";
 import type { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../_internal/to_error.ts";
-import type { Codec } from "../codec/codec.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
-import { validateHandler } from "./_handler_checks.ts";
+import { importHandlerModule, moduleHandler } from "./_handler_module.ts";
 import type { ServerContext } from "./server_context.ts";
 import { TcpServer } from "./tcp_server.ts";
 import { TcpServerConfig } from "./tcp_server_config.ts";
@@ -20,8 +19,8 @@ import {
   allocateId,
   connectionFromText,
   connectionToText,
-  decodeMessage,
   encodeMessage,
+  Gossip,
   OP_BROADCAST,
   OP_CLOSE,
   OP_GONE,
@@ -38,6 +37,8 @@ import {
   STAT_NAMES,
   STATE_WORDS,
   statsView,
+  unpackMessages,
+  type WorkerMessage,
 } from "./_worker_protocol.ts";
 
 /** The first message from the main thread. */
@@ -51,6 +52,8 @@ export interface StartMessage {
   state: SharedArrayBuffer;
   /** Channel buffers of the Workers by index, then the main thread's. */
   channels: SharedArrayBuffer[];
+  /** Bound of each outbox's user messages (`maxOutboxBytes`). */
+  maxOutboxBytes: number;
   /** Ids of connections a crashed predecessor held. */
   crashed: number[];
 }
@@ -121,42 +124,29 @@ function withoutHealthPort(
 
 async function start(init: StartMessage): Promise<void> {
   const { index, workers, state } = init;
-  const mod = await import(init.handlerModule);
+  const loaded = await importHandlerModule(init.handlerModule);
   const words = new Int32Array(state, 0, STATE_WORDS);
   const stats = statsView(state);
   const outboxes = init.channels.map((buffer, i) =>
-    i === index ? undefined : new Outbox(buffer)
+    i === index ? undefined : new Outbox(buffer, init.maxOutboxBytes)
   );
   const ctx = new WorkerContext<unknown, unknown>(index, words, outboxes);
-  // A codec cannot cross Workers: the module exports one (or a factory).
-  const codec = (typeof mod.codec === "function" ? mod.codec() : mod.codec) as
-    | Codec<unknown, unknown>
-    | undefined;
+  const codec = loaded.codec;
   ctx.codec = codec;
-  const gossip = (message: Uint8Array) => {
-    for (const outbox of outboxes) outbox?.send(message);
-  };
+  const gossiper = new Gossip(outboxes);
+  const gossip = (message: Uint8Array) => gossiper.post(message);
   // init() may return the handler (e.g. one configured from workerData).
-  let initResult: unknown;
-  if (typeof mod.init === "function") {
-    const info: WorkerInitInfo = {
-      index,
-      workers,
-      workerData: init.workerData,
-      context: ctx,
-      signal: abort.signal,
-    };
-    initResult = await mod.init(info);
+  const info: WorkerInitInfo = {
+    index,
+    workers,
+    workerData: init.workerData,
+    context: ctx,
+    signal: abort.signal,
+  };
+  const user = await moduleHandler(loaded, info, "start server Worker");
+  if (user.onError !== undefined) {
+    ctx.onOverflow = (error, id) => user.onError!(ctx, error, id);
   }
-  const user = (initResult ?? mod.default) as
-    | NetworkHandler<unknown, unknown, unknown>
-    | undefined;
-  if (user === null || typeof user !== "object") {
-    throw new TypeError(
-      `Cannot start server Worker as the handler module must export a NetworkHandler as 'default' or return one from 'init()': received ${typeof user}`,
-    );
-  }
-  validateHandler("start server Worker", user, codec !== undefined);
   // One health responder per server: Worker 0 answers it.
   const config = new TcpServerConfig(
     index === 0 ? init.config : withoutHealthPort(init.config),
@@ -230,7 +220,11 @@ async function start(init: StartMessage): Promise<void> {
   workerHooks.set(server, hooks);
 
   const onChannelMessage = (raw: unknown): void => {
-    const message = decodeMessage(raw as Uint8Array);
+    for (const message of unpackMessages(raw as Uint8Array)) {
+      onMessage(message);
+    }
+  };
+  const onMessage = (message: WorkerMessage): void => {
     try {
       switch (message.op) {
         case OP_SEND:

@@ -3,7 +3,7 @@
 // channels for the rest, and the shared counters for what holds server-wide.
 
 import type { Codec } from "../codec/codec.ts";
-import { ConnectionNotFoundError } from "../errors.ts";
+import { ConnectionNotFoundError, TooBigError } from "../errors.ts";
 import type { ProxyInfo } from "../proxy/proxy_info.ts";
 import type {
   BroadcastOptions,
@@ -37,6 +37,13 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
   codec: Codec<unknown, E> | undefined;
   /** Outboxes to every Worker by index (this one's slot unused). */
   readonly outboxes: (Outbox | undefined)[];
+  /**
+   * Told of a routed message dropped as its outbox is full (the handler's
+   * `onError`); without it, the call that sent it throws.
+   */
+  onOverflow:
+    | ((error: TooBigError, id: number | undefined) => void)
+    | undefined;
   /** Connections of other Workers, from their OP_OPEN/OP_GONE gossip. */
   readonly remote = new Map<number, RemoteConnection>();
   readonly #words: Int32Array;
@@ -68,7 +75,21 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
       }
       return this.table.sendTo(id, bytes, options);
     }
-    return outbox.send(encodeMessage(OP_SEND, id, bytes));
+    const outcome = outbox.sendBounded(encodeMessage(OP_SEND, id, bytes));
+    if (outcome === "full") this.#overflow("send to connection", id, id);
+    return outcome === "sent";
+  }
+
+  /** Reports (or throws) a routed message dropped at a full outbox. */
+  #overflow(action: string, owner: number, id: number | undefined): void {
+    const worker = ownerOf(owner);
+    const error = new TooBigError(
+      `Cannot ${action} as the outbox to Worker ${worker} is full (the Worker is not keeping up): 'maxOutboxBytes' is ${
+        this.outboxes[worker]!.maxBytes
+      }`,
+    );
+    if (this.onOverflow === undefined) throw error;
+    this.onOverflow(error, id);
   }
 
   broadcast(bytes: Uint8Array | string, options?: BroadcastOptions): number {
@@ -81,14 +102,20 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
       : [...except];
     // One copy per Worker, not per connection: the owner fans it out.
     let message: Uint8Array | undefined;
+    let dropped: Set<number> | undefined;
     for (let i = 0; i < this.outboxes.length; i++) {
       const outbox = this.outboxes[i];
       if (i === this.index || outbox === undefined) continue;
       message ??= encodeMessage(OP_BROADCAST, 0, bytes, 0, ids);
-      outbox.send(message);
+      if (outbox.sendBounded(message) === "full") {
+        (dropped ??= new Set()).add(i);
+      }
     }
     for (const id of this.remote.keys()) {
-      if (!ids.includes(id)) count++;
+      if (!ids.includes(id) && !dropped?.has(ownerOf(id))) count++;
+    }
+    for (const worker of dropped ?? []) {
+      this.#overflow("broadcast", worker, undefined);
     }
     return count;
   }

@@ -6,7 +6,6 @@
 import { Channel } from "../../reactor/channel.ts";
 import { isDatagramAvailable } from "../../reactor/datagram.ts";
 import { EventLoop } from "../../reactor/event_loop.ts";
-import { formatValue } from "../../_internal/format.ts";
 import { toError } from "../../_internal/to_error.ts";
 import { zeroDisconnects } from "./_connection_record.ts";
 import type { ServerContext } from "./server_context.ts";
@@ -19,12 +18,11 @@ import type {
 import type { TcpServerConfig } from "./tcp_server_config.ts";
 import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
+import type { ModuleServer, ModuleServerOptions } from "./_module_server.ts";
 import { WorkerContext } from "./_worker_context.ts";
 import {
   connectionFromText,
-  decodeMessage,
   encodeMessage,
-  MAX_WORKERS,
   OP_GONE,
   OP_OPEN,
   OPEN,
@@ -39,6 +37,7 @@ import {
   STATE_BYTES,
   STATE_WORDS,
   statsView,
+  unpackMessages,
 } from "./_worker_protocol.ts";
 import type { ShutdownMessage, StartMessage } from "./_server_worker.ts";
 
@@ -69,11 +68,12 @@ interface Slot {
   stopped: PromiseWithResolvers<TcpServerShutdownResult> | undefined;
 }
 
-export class WorkerServer<T> {
+export class WorkerServer<T> implements ModuleServer<T> {
   readonly #config: TcpServerConfigOptions;
   readonly #options: TcpServerWorkersOptions;
   readonly #module: string;
   readonly #count: number;
+  readonly #maxOutboxBytes: number;
   readonly #state = new SharedArrayBuffer(STATE_BYTES);
   readonly #words = new Int32Array(this.#state, 0, STATE_WORDS);
   readonly #stats = statsView(this.#state);
@@ -92,30 +92,11 @@ export class WorkerServer<T> {
   #startedAt = 0;
   #failure: Error | undefined;
 
-  constructor(config: TcpServerConfig, options: TcpServerWorkersOptions) {
-    const raw = options.workers ?? 1;
-    const count = raw === "auto" ? navigator.hardwareConcurrency : raw;
-    if (
-      typeof count !== "number" || !Number.isInteger(count) || count < 1 ||
-      count > MAX_WORKERS
-    ) {
-      throw new RangeError(
-        `Cannot create server as 'workers' must be an integer from 1 to ${MAX_WORKERS} or "auto": received ${
-          formatValue(raw)
-        }`,
-      );
-    }
-    const module = options.handlerModule;
-    let href: string;
-    try {
-      href = new URL(module as string | URL).href;
-    } catch {
-      throw new TypeError(
-        `Cannot create server as 'handlerModule' must be an absolute URL (e.g. new URL("./handler.ts", import.meta.url)): received ${
-          formatValue(module)
-        }`,
-      );
-    }
+  constructor(
+    config: TcpServerConfig,
+    options: TcpServerWorkersOptions,
+    { count, href, maxOutboxBytes }: ModuleServerOptions,
+  ) {
     if (count > 1) {
       if (config.transport !== "tcp") {
         throw new TypeError(
@@ -133,11 +114,12 @@ export class WorkerServer<T> {
     this.#options = options;
     this.#module = href;
     this.#count = count;
+    this.#maxOutboxBytes = maxOutboxBytes;
     const outboxes: Outbox[] = [];
     for (let i = 0; i <= count; i++) {
       const channel = new Channel({ capacity: CHANNEL_CAPACITY });
       this.#channels.push(channel);
-      if (i < count) outboxes.push(new Outbox(channel.buffer));
+      if (i < count) outboxes.push(new Outbox(channel.buffer, maxOutboxBytes));
     }
     this.#context = new WorkerContext<T>(-1, this.#words, outboxes);
     // The main thread's channel receives the gossip only (its context's view).
@@ -183,14 +165,15 @@ export class WorkerServer<T> {
     const loop = new EventLoop();
     this.#loop = loop;
     this.#channels[this.#count]!.register(loop, 1, (raw) => {
-      const message = decodeMessage(raw as Uint8Array);
-      if (message.op === OP_OPEN) {
-        this.#context.remote.set(
-          message.id,
-          connectionFromText(payloadText(message)),
-        );
-      } else if (message.op === OP_GONE) {
-        this.#context.remote.delete(message.id);
+      for (const message of unpackMessages(raw as Uint8Array)) {
+        if (message.op === OP_OPEN) {
+          this.#context.remote.set(
+            message.id,
+            connectionFromText(payloadText(message)),
+          );
+        } else if (message.op === OP_GONE) {
+          this.#context.remote.delete(message.id);
+        }
       }
     });
     this.#looping = loop.run();
@@ -264,6 +247,7 @@ export class WorkerServer<T> {
       workerData: this.#options.workerData,
       state: this.#state,
       channels: this.#channels.map((c) => c.buffer),
+      maxOutboxBytes: this.#maxOutboxBytes,
       crashed,
     };
     worker.postMessage(start);

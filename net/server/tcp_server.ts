@@ -23,7 +23,7 @@ import { framingHandler } from "./_framing.ts";
 import type { TcpServerConfig } from "./tcp_server_config.ts";
 import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
-import { WorkerServer } from "./_worker_server.ts";
+import { type ModuleServer, moduleServer } from "./_module_server.ts";
 import type {
   TcpServerOptions,
   TcpServerRunOptions,
@@ -123,7 +123,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
   #forceNow: (() => void) | undefined;
   #listening = Promise.withResolvers<Deno.Addr>();
   // Set with `workers`: the Workers do the serving (see _worker_server.ts).
-  readonly #workers: WorkerServer<T> | undefined;
+  readonly #workers: ModuleServer<T> | undefined;
   #hooks: WorkerHooks | undefined;
   #health: HealthResponder | undefined;
 
@@ -170,7 +170,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
         );
       }
       this.#config = configOf(config);
-      this.#workers = new WorkerServer<T>(this.#config, handler);
+      this.#workers = moduleServer<T>(this.#config, handler);
       this.#handler = { onData() {} };
       return;
     }

@@ -55,12 +55,31 @@ export interface TcpServerWorkersOptions {
   handlerModule: URL | string;
   /**
    * How many Workers serve; `"auto"` is `navigator.hardwareConcurrency`.
-   * Each runs its own loop on its own thread; the main thread only
-   * supervises.
+   * Above 1, each runs its own loop on its own thread and the main thread
+   * only supervises. `1` is today's single-loop server: the module's
+   * handler runs in-process on one loop (no Worker, no flag needed), with
+   * `init()` called once on this thread; `onWorkerError` is then never
+   * called (an uncaught error is the process's, as without `workers`).
+   * As in a Worker, the module is a fresh instance of its own (its
+   * top-level code runs again with `import.meta.main` false), so a main
+   * module may name itself (`handlerModule: import.meta.url`).
    *
    * @default {1}
    */
   workers?: number | "auto";
+  /**
+   * Most bytes of routed messages (`sendTo`, `broadcast` and `sendFrame`
+   * to another Worker's connections) that may wait, per target Worker, in
+   * each sender while that Worker's channel is full (a Worker that does not
+   * keep up). A message past it is not sent: `sendTo` returns `false` and
+   * the sender's `onError(ctx, error, id)` gets a `TooBigError` naming the
+   * Worker (`id` is the target connection, `undefined` for a broadcast),
+   * or, without `onError` or outside a Worker, the call throws it. Nothing
+   * is dropped silently. `Infinity` lets them wait without bound.
+   *
+   * @default {16777216}
+   */
+  maxOutboxBytes?: number;
   /** Structured-cloned to every Worker's `init()` as `info.workerData`. @default {undefined} */
   workerData?: unknown;
   /**

@@ -6,6 +6,9 @@
 //   close ID      -> closes connection ID, "closed true|false"
 //   ids           -> "ids A B C" (server-wide)
 //   count         -> "count N"
+//   thread        -> "thread main" (in-process) or "thread worker"
+//   addr ID       -> "addr JSON": connection ID's remoteAddr and what its
+//                    proxyInfo holds (any Worker's connection)
 //   crash         -> kills this Worker with an uncaught error
 //   hold          -> never answers (stays open through a graceful shutdown)
 // A connection that was on a crashed Worker is announced to all as
@@ -22,12 +25,14 @@ const decoder = new TextDecoder();
 
 export function init(info: WorkerInitInfo): void {
   index = info.index;
-  // In-process tests pass a heartbeat word to see the Worker run and end.
+  // Tests may pass a heartbeat word to see the handler's thread run; the
+  // beat stops when the server shuts down.
   const beat = (info.workerData as { beat?: SharedArrayBuffer } | undefined)
     ?.beat;
   if (beat !== undefined) {
     const word = new Int32Array(beat);
-    setInterval(() => Atomics.add(word, index, 1), 1);
+    const timer = setInterval(() => Atomics.add(word, index, 1), 1);
+    info.signal.addEventListener("abort", () => clearInterval(timer));
   }
 }
 
@@ -54,6 +59,31 @@ function answer(ctx: ServerContext, id: number, line: string): void {
       break;
     case "count":
       ctx.sendTo(id, `count ${ctx.connectionCount}\n`);
+      break;
+    case "addr": {
+      const info = ctx.proxyInfo(Number(arg));
+      const header = info?.header;
+      const unique = header?.uniqueId;
+      ctx.sendTo(
+        id,
+        `addr ${
+          JSON.stringify({
+            remote: ctx.remoteAddr(Number(arg)),
+            fromHeader: info?.addressesFromHeader,
+            source: header?.source,
+            authority: header?.authority,
+            uniqueId: unique instanceof Uint8Array
+              ? decoder.decode(unique)
+              : `not bytes: ${JSON.stringify(unique)}`,
+            tlvBytes: header?.tlvs.every((t) => t.value instanceof Uint8Array),
+          })
+        }\n`,
+      );
+      break;
+    }
+    case "thread":
+      // Deno's main thread has `Window`; a Worker's scope does not.
+      ctx.sendTo(id, `thread ${"Window" in globalThis ? "main" : "worker"}\n`);
       break;
     case "crash":
       setTimeout(() => {

@@ -22,6 +22,9 @@ try {
     new TcpServerConfig({
       port: 0,
       maxConnections: Number(flag("max", "Infinity")),
+      ...(args.includes("--proxy")
+        ? { proxyProtocol: flag("proxy", "v2") as "v2" }
+        : {}),
       ...(args.includes("--health-port")
         ? { healthPort: Number(flag("health-port", "0")) }
         : {}),
