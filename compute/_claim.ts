@@ -21,6 +21,7 @@ import {
   lock,
   MAX_BATCH,
   PRIORITIES,
+  PUBLISH_EVERY,
   QUEUED,
   READY,
   RING_SLOTS,
@@ -30,11 +31,8 @@ import {
   S_ID,
   S_KIND,
   S_LEN,
-  S_NUM,
   S_STATE,
   type SharedMemory,
-  SLOT_INLINE_BYTES,
-  SLOT_INLINE_OFFSET,
   slotOffset,
   TAIL,
   unlock,
@@ -45,12 +43,12 @@ import {
 } from "./_layout.ts";
 import {
   decodeArena,
-  decodeInline,
-  encodeInline,
   isSide,
   K_SIDE,
   K_SIDE_MOVED,
+  readSlotInput,
   usesArena,
+  writeSlot,
 } from "./_codec.ts";
 
 /** Estimated run time a batch is sized for, in milliseconds. */
@@ -217,13 +215,7 @@ export function claimBatch(
         );
       } else {
         batch.side[n] = 0;
-        batch.inputs[n] = decodeInline(
-          mem,
-          s32 + S_KIND,
-          s32 + S_LEN,
-          (bestSlot >> 3) + S_NUM,
-          bestSlot + SLOT_INLINE_OFFSET,
-        );
+        batch.inputs[n] = readSlotInput(mem, bestSlot);
       }
       n++;
       if (kind === K_SIDE_MOVED) break;
@@ -287,7 +279,7 @@ export function handBack(
   batch: Batch,
   from: number,
 ): number {
-  const { i32, f64, lay } = mem;
+  const { i32, lay } = mem;
   const n = batch.n;
   lock(i32, true);
   let kept = from;
@@ -299,10 +291,11 @@ export function handBack(
       for (let i = from; i < n; i++) {
         if (batch.rings[i] === p && canHandBack(i32, base, batch, i)) count++;
       }
-      // Room for them plus one slot the pool may be filling right now (it
+      // Room for them plus the slots the pool may have written but not
+      // published yet, and one it may be filling right now (it
       // read the head before we moved it).
       const used = (Atomics.load(i32, TAIL + p) - heads[p]!) | 0;
-      tails[p] = used + count + 1 < RING_SLOTS ? count : 0;
+      tails[p] = used + count + PUBLISH_EVERY + 1 < RING_SLOTS ? count : 0;
     }
     for (let i = from; i < n; i++) {
       const p = batch.rings[i]!;
@@ -314,21 +307,18 @@ export function handBack(
       const slot = slotOffset(lay, p, heads[p]! - tails[p]! + taken[p]!);
       taken[p]!++;
       const s32 = slot >> 2;
-      i32[s32 + S_ID] = batch.ids[i]!;
-      i32[s32 + S_FN] = batch.fns[i]!;
-      f64[(slot >> 3) + S_ENQUEUED] = batch.enqueued[i]!;
       const kind = batch.kinds[i]!;
       const input = batch.inputs[i];
       batch.inputs[i] = undefined;
       if (
-        isSide(kind) || usesArena(kind) || !encodeInline(
+        !writeSlot(
           mem,
+          slot,
+          batch.ids[i]!,
+          batch.fns[i]!,
+          batch.enqueued[i]!,
           input,
-          s32 + S_KIND,
-          s32 + S_LEN,
-          (slot >> 3) + S_NUM,
-          slot + SLOT_INLINE_OFFSET,
-          SLOT_INLINE_BYTES,
+          !isSide(kind) && !usesArena(kind),
         )
       ) {
         i32[s32 + S_KIND] = K_SIDE;

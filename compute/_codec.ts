@@ -3,7 +3,25 @@
 // or a completion entry; bytes and strings up to ARENA_MAX_ITEM go through
 // the priority's byte arena; anything else travels by postMessage.
 
-import type { Views } from "./_layout.ts";
+import {
+  D_ID,
+  D_KIND,
+  D_LEN,
+  D_NUM,
+  D_RUN,
+  D_START,
+  DONE_INLINE_BYTES,
+  DONE_INLINE_OFFSET,
+  S_ENQUEUED,
+  S_FN,
+  S_ID,
+  S_KIND,
+  S_LEN,
+  S_NUM,
+  SLOT_INLINE_BYTES,
+  SLOT_INLINE_OFFSET,
+  type Views,
+} from "./_layout.ts";
 
 // Value kinds (the kind word of a slot or completion entry)
 export const K_UNDEFINED = 0;
@@ -145,4 +163,101 @@ export function decodeArena(
   if (kind === K_ARENA_BYTES) return bytes;
   if (kind === K_ARENA_BUFFER) return bytes.buffer;
   return decoder.decode(bytes);
+}
+
+/**
+ * Writes a task into the ring slot at byte offset `slot` (not its state):
+ * id, function, submission time, and its input inline when `inline` and it
+ * fits. Returns whether the input went inline; if not, the caller sets the
+ * slot's kind.
+ */
+export function writeSlot(
+  v: Views,
+  slot: number,
+  id: number,
+  fn: number,
+  enqueued: number,
+  input: unknown,
+  inline: boolean,
+): boolean {
+  const s32 = slot >> 2;
+  v.i32[s32 + S_ID] = id;
+  v.i32[s32 + S_FN] = fn;
+  v.f64[(slot >> 3) + S_ENQUEUED] = enqueued;
+  return inline && encodeInline(
+    v,
+    input,
+    s32 + S_KIND,
+    s32 + S_LEN,
+    (slot >> 3) + S_NUM,
+    slot + SLOT_INLINE_OFFSET,
+    SLOT_INLINE_BYTES,
+  );
+}
+
+/** Reads the inline input of the ring slot at byte offset `slot`. */
+export function readSlotInput(v: Views, slot: number): unknown {
+  return decodeInline(
+    v,
+    (slot >> 2) + S_KIND,
+    (slot >> 2) + S_LEN,
+    (slot >> 3) + S_NUM,
+    slot + SLOT_INLINE_OFFSET,
+  );
+}
+
+/**
+ * Writes a result into the completion entry at byte offset `at`; returns
+ * `false` (nothing written) when the value must go by postMessage.
+ */
+export function writeResult(
+  v: Views,
+  at: number,
+  id: number,
+  value: unknown,
+  start: number,
+  run: number,
+): boolean {
+  const a32 = at >> 2;
+  const a64 = at >> 3;
+  if (
+    !encodeInline(
+      v,
+      value,
+      a32 + D_KIND,
+      a32 + D_LEN,
+      a64 + D_NUM,
+      at + DONE_INLINE_OFFSET,
+      DONE_INLINE_BYTES,
+    )
+  ) return false;
+  v.i32[a32 + D_ID] = id;
+  v.f64[a64 + D_START] = start;
+  v.f64[a64 + D_RUN] = run;
+  return true;
+}
+
+/**
+ * Reads the completion entry at byte offset `at` and hands its task id,
+ * value, start and run time to `onResult`.
+ */
+export function readResult(
+  v: Views,
+  at: number,
+  onResult: (id: number, value: unknown, start: number, run: number) => void,
+): void {
+  const a32 = at >> 2;
+  const a64 = at >> 3;
+  onResult(
+    v.i32[a32 + D_ID]!,
+    decodeInline(
+      v,
+      a32 + D_KIND,
+      a32 + D_LEN,
+      a64 + D_NUM,
+      at + DONE_INLINE_OFFSET,
+    ),
+    v.f64[a64 + D_START]!,
+    v.f64[a64 + D_RUN]!,
+  );
 }

@@ -42,6 +42,11 @@ export const S_ENQUEUED = 4; // byte 32
 export const SLOT_INLINE_OFFSET = 40;
 export const SLOT_INLINE_BYTES = SLOT_BYTES - SLOT_INLINE_OFFSET;
 
+// The pool publishes new tasks to the workers (TAIL, QUEUED) at least every
+// PUBLISH_EVERY tasks: at most that many slots past a ring's published tail
+// may be written but not yet visible.
+export const PUBLISH_EVERY = 256;
+
 // Slot states
 export const EMPTY = 0;
 export const READY = 1;

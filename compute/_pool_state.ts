@@ -1,7 +1,9 @@
-// Bookkeeping the pool's parts share: the pending tasks, how each settles,
-// the counters and histograms behind `metrics()`, and the waiters of
-// `close()` and `whenCapacity()`.
+// Bookkeeping the pool's parts share: the pending tasks, how each settles or
+// is cancelled from outside (its signal, its deadline, the pool's close
+// deadline), the counters and histograms behind `metrics()`, and the waiters
+// of `close()`.
 
+import { CANCEL_ABORT, CANCEL_TIMEOUT } from "./_layout.ts";
 import { Histogram } from "./_histogram.ts";
 import type { Task } from "./_task.ts";
 import type { ComputePoolMetrics } from "./types.ts";
@@ -22,16 +24,47 @@ export class PoolState {
   spawned = 0;
   retired = 0;
   totalRunMs = 0;
+  /** Moving average of the time from submission to result (ms). */
+  turnaround = 0.0125;
   /** Resolved when no task is pending. */
   idleWaiters: (() => void)[] = [];
   // One abort listener per signal, not per task: EventTarget listener lists
   // are linear, so 10,000 tasks sharing a signal would cost O(n²).
   #watched = new Map<AbortSignal, Set<Task>>();
-  #onAbort: (task: Task, reason: unknown) => void;
+  #cancel: (task: Task, reason: unknown, kind: number) => void;
 
-  /** @param onAbort Cancels a task whose signal aborted. */
-  constructor(onAbort: (task: Task, reason: unknown) => void) {
-    this.#onAbort = onAbort;
+  /**
+   * @param cancel Cancels a task (its signal aborted, or it timed out) with
+   * a reason and a cancel-flag kind (CANCEL_ABORT, CANCEL_TIMEOUT).
+   */
+  constructor(cancel: (task: Task, reason: unknown, kind: number) => void) {
+    this.#cancel = cancel;
+  }
+
+  /** Cancels `task` with a `TimeoutError` after `ms` (cleared when it settles). */
+  timeOut(task: Task, ms: number): void {
+    task.timer = setTimeout(() => {
+      task.timer = undefined;
+      const message = `Task '${task.name}' timed out after ${ms} ms`;
+      this.#cancel(
+        task,
+        new DOMException(message, "TimeoutError"),
+        CANCEL_TIMEOUT,
+      );
+    }, ms);
+  }
+
+  /** Cancels every pending task with a `TimeoutError` after `ms` (close). */
+  cancelAllAfter(ms: number): ReturnType<typeof setTimeout> {
+    return setTimeout(() => {
+      for (const task of this.tasks.values()) {
+        const reason = new DOMException(
+          `Task '${task.name}' was cancelled as the pool closed after ${ms} ms`,
+          "TimeoutError",
+        );
+        this.#cancel(task, reason, CANCEL_TIMEOUT);
+      }
+    }, ms);
   }
 
   /** Records the timings of a finished task. */
@@ -40,6 +73,7 @@ export class PoolState {
     this.runTime.record(run);
     // Clocks of two threads may disagree by a few microseconds.
     this.waitTime.record(Math.max(0, start - task.enqueued));
+    this.turnaround += (start + run - task.enqueued - this.turnaround) * 0.25;
   }
 
   /** Cancels `task` when `signal` aborts. */
@@ -67,7 +101,9 @@ export class PoolState {
     const signal = event.target as AbortSignal;
     const tasks = this.#watched.get(signal);
     if (!tasks) return;
-    for (const task of [...tasks]) this.#onAbort(task, signal.reason);
+    for (const task of [...tasks]) {
+      this.#cancel(task, signal.reason, CANCEL_ABORT);
+    }
   };
 
   #cleanup(task: Task): void {
@@ -76,6 +112,17 @@ export class PoolState {
     if (task.timer !== undefined) clearTimeout(task.timer);
     task.input = undefined;
   }
+
+  /**
+   * A worker's result for task `id` (if still pending): its timings are
+   * recorded and its promise resolved.
+   */
+  settleResult = (id: number, value: unknown, start: number, run: number) => {
+    const task = this.tasks.get(id);
+    if (task === undefined) return;
+    this.record(task, start, run);
+    this.settleOk(task, value);
+  };
 
   /** Resolves a task's promise. */
   settleOk(task: Task, value: unknown): void {

@@ -64,6 +64,25 @@ export function newTask(
   };
 }
 
+// The task whose promise is being created: one executor for every promise,
+// instead of a closure (or Promise.withResolvers' result object) per task.
+let forTask: Task | undefined;
+function capture(
+  resolve: (value: unknown) => void,
+  reject: (reason: unknown) => void,
+): void {
+  forTask!.resolve = resolve;
+  forTask!.reject = reject;
+}
+
+/** A promise settled by `task.resolve` / `task.reject`. */
+export function promiseOf(task: Task): Promise<unknown> {
+  forTask = task;
+  const promise = new Promise<unknown>(capture);
+  forTask = undefined;
+  return promise;
+}
+
 /** A FIFO with O(1) shift. */
 export class Fifo<T> {
   #items: (T | undefined)[] = [];

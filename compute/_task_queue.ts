@@ -13,34 +13,30 @@ import {
   lock,
   now,
   PRIORITIES,
+  PUBLISH_EVERY,
   QUEUED,
   READY,
   RING_SLOTS,
   S_AEND,
-  S_ENQUEUED,
-  S_FN,
   S_ID,
   S_KIND,
   S_LEN,
-  S_NUM,
   S_STATE,
   type SharedMemory,
   SLEEPERS,
-  SLOT_INLINE_BYTES,
-  SLOT_INLINE_OFFSET,
   slotOffset,
   TAIL,
   unlock,
   WORK_SEQ,
 } from "./_layout.ts";
 import {
-  encodeInline,
   K_ARENA_BUFFER,
   K_ARENA_BYTES,
   K_ARENA_STRING,
   K_SIDE,
   K_SIDE_MOVED,
   usesArena,
+  writeSlot,
 } from "./_codec.ts";
 import { Fifo, type Task } from "./_task.ts";
 
@@ -66,6 +62,10 @@ export class TaskQueue {
   #overflow: Fifo<Task>[] = [];
   #overflowDropped = [0, 0, 0, 0];
   #tails = [0, 0, 0, 0];
+  /** Tails workers see (TAIL + p); tasks past them are not published yet. */
+  #published = [0, 0, 0, 0];
+  /** Live tasks written past the published tails, per priority. */
+  #unpublished = [0, 0, 0, 0];
   #arenaTails = [0, 0, 0, 0];
   #kickScheduled = false;
   #burstTime = -1;
@@ -89,8 +89,13 @@ export class TaskQueue {
 
   /** Tasks waiting (not claimed, not cancelled), per priority. */
   depth(p: number): number {
-    return Atomics.load(this.#mem.i32, QUEUED + p) +
-      this.#overflow[p]!.length - this.#overflowDropped[p]!;
+    return this.#live(p) + this.#overflow[p]!.length -
+      this.#overflowDropped[p]!;
+  }
+
+  /** Live tasks in ring `p`, published or not. */
+  #live(p: number): number {
+    return Atomics.load(this.#mem.i32, QUEUED + p) + this.#unpublished[p]!;
   }
 
   /** Tasks waiting (not claimed, not cancelled). */
@@ -134,7 +139,9 @@ export class TaskQueue {
       i32[s32 + S_ID] === task.id &&
       Atomics.compareExchange(i32, s32 + S_STATE, READY, CANCELLED) === READY
     ) {
-      Atomics.sub(i32, QUEUED + task.ring, 1);
+      const p = task.ring;
+      if (((task.pos - this.#published[p]!) | 0) >= 0) this.#unpublished[p]!--;
+      else Atomics.sub(i32, QUEUED + p, 1);
       return true;
     }
     return false;
@@ -144,6 +151,7 @@ export class TaskQueue {
   clear(): void {
     for (const q of this.#overflow) q.clear();
     this.#overflowDropped = [0, 0, 0, 0];
+    this.publish();
     for (let p = 0; p < PRIORITIES; p++) {
       Atomics.store(this.#mem.i32, QUEUED + p, 0);
     }
@@ -157,7 +165,7 @@ export class TaskQueue {
     if (((tail - Atomics.load(i32, HEAD + p)) | 0) >= RING_SLOTS) {
       // Full. If nothing in it is live, it is all tombstones no worker will
       // come to skip: drop them here.
-      if (Atomics.load(i32, QUEUED + p) !== 0) return false;
+      if (this.#live(p) !== 0) return false;
       this.#dropTombstones(p);
       if (((tail - Atomics.load(i32, HEAD + p)) | 0) >= RING_SLOTS) {
         return false;
@@ -165,25 +173,21 @@ export class TaskQueue {
     }
     const slot = slotOffset(this.#mem.lay, p, tail);
     const s32 = slot >> 2;
-    i32[s32 + S_ID] = task.id;
-    i32[s32 + S_FN] = task.fn;
-    this.#mem.f64[(slot >> 3) + S_ENQUEUED] = task.enqueued;
     if (
-      task.transfer !== undefined ||
-      !encodeInline(
+      !writeSlot(
         this.#mem,
+        slot,
+        task.id,
+        task.fn,
+        task.enqueued,
         task.input,
-        s32 + S_KIND,
-        s32 + S_LEN,
-        (slot >> 3) + S_NUM,
-        slot + SLOT_INLINE_OFFSET,
-        SLOT_INLINE_BYTES,
+        task.transfer === undefined,
       )
     ) {
       let arena = task.transfer === undefined
         ? this.#toArena(p, s32, task.input)
         : NOT_ARENA;
-      if (arena === ARENA_FULL && Atomics.load(i32, QUEUED + p) === 0) {
+      if (arena === ARENA_FULL && this.#live(p) === 0) {
         // Only tombstones hold the arena and no worker will come to skip
         // them: drop them here.
         this.#dropTombstones(p);
@@ -200,23 +204,38 @@ export class TaskQueue {
     Atomics.store(i32, s32 + S_STATE, READY);
     const next = (tail + 1) | 0;
     this.#tails[p] = next;
-    Atomics.store(i32, TAIL + p, next);
-    Atomics.add(i32, QUEUED + p, 1);
+    this.#unpublished[p]!++;
     task.ring = p;
     task.pos = tail;
     task.inOverflow = false;
-    // A long burst of submissions wakes the workers every 256 tasks so that
-    // they work while it goes on; the kick microtask announces the rest once
-    // the burst ends (one wake for a short burst or a single task).
-    if (++this.#kickCount >= 256) {
+    // Workers see tasks in chunks: a long burst of submissions publishes and
+    // wakes the workers every PUBLISH_EVERY tasks, so that they work while it
+    // goes on without chasing the tail task by task; the kick microtask
+    // publishes the rest once the burst ends (one wake for a short burst or
+    // a single task).
+    if (++this.#kickCount >= PUBLISH_EVERY) {
       this.#wake(this.#workers());
       this.#kickCount = 0;
     }
     return true;
   }
 
+  /** Makes the tasks written so far visible to the workers. */
+  publish(): void {
+    const i32 = this.#mem.i32;
+    for (let p = 0; p < PRIORITIES; p++) {
+      if (this.#published[p] === this.#tails[p]) continue;
+      // Slots first, then the tail: a worker that sees the tail sees them.
+      this.#published[p] = this.#tails[p]!;
+      Atomics.store(i32, TAIL + p, this.#tails[p]!);
+      Atomics.add(i32, QUEUED + p, this.#unpublished[p]!);
+      this.#unpublished[p] = 0;
+    }
+  }
+
   #wake(count: number): void {
     const i32 = this.#mem.i32;
+    this.publish();
     Atomics.add(i32, WORK_SEQ, 1);
     const sleepers = Atomics.load(i32, SLEEPERS);
     if (sleepers > 0) Atomics.notify(i32, WORK_SEQ, Math.min(sleepers, count));
@@ -276,6 +295,7 @@ export class TaskQueue {
   /** Frees ring slots held by tasks aborted while queued. */
   #dropTombstones(p: number): void {
     const i32 = this.#mem.i32;
+    this.publish(); // the head must not pass the tail workers see
     lock(i32, false);
     let h = Atomics.load(i32, HEAD + p);
     const tail = this.#tails[p]!;
@@ -339,6 +359,7 @@ export class TaskQueue {
     this.#kickScheduled = false;
     this.#burstTime = -1;
     if (this.#kickCount > 0) this.#wake(this.#kickCount);
+    else this.publish();
     this.#kickCount = 0;
     this.#onBurstEnd();
   };

@@ -5,14 +5,6 @@
 
 import {
   areaBase,
-  D_ID,
-  D_KIND,
-  D_LEN,
-  D_NUM,
-  D_RUN,
-  D_START,
-  DONE_INLINE_BYTES,
-  DONE_INLINE_OFFSET,
   DONE_SEQ,
   DONE_SLOTS,
   doneOffset,
@@ -22,7 +14,7 @@ import {
   W_DONE_HEAD,
   W_DONE_TAIL,
 } from "./_layout.ts";
-import { encodeInline } from "./_codec.ts";
+import { writeResult } from "./_codec.ts";
 import { serializeError } from "./_errors.ts";
 import type { FromWorker, SideResult } from "./_protocol.ts";
 
@@ -85,22 +77,7 @@ export class ResultWriter {
         Atomics.wait(i32, head, Atomics.load(i32, head), 1);
       }
       const at = doneOffset(this.#mem.lay, this.#area, this.#tail);
-      const a32 = at >> 2;
-      const a64 = at >> 3;
-      if (
-        encodeInline(
-          this.#mem,
-          value,
-          a32 + D_KIND,
-          a32 + D_LEN,
-          a64 + D_NUM,
-          at + DONE_INLINE_OFFSET,
-          DONE_INLINE_BYTES,
-        )
-      ) {
-        i32[a32 + D_ID] = id;
-        this.#mem.f64[a64 + D_START] = start;
-        this.#mem.f64[a64 + D_RUN] = run;
+      if (writeResult(this.#mem, at, id, value, start, run)) {
         this.#tail = (this.#tail + 1) | 0;
         Atomics.store(i32, this.#base + W_DONE_TAIL, this.#tail);
         this.notifyMain();

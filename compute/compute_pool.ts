@@ -1,6 +1,5 @@
 import {
   CANCEL_ABORT,
-  CANCEL_TIMEOUT,
   createSharedMemory,
   F_AGING_MS,
   type SharedMemory,
@@ -10,7 +9,7 @@ import { resolvePoolOptions, runOptionsError } from "./_options.ts";
 import { Capacity } from "./_capacity.ts";
 import { CompletionWaiter } from "./_completions.ts";
 import { PoolState } from "./_pool_state.ts";
-import { newTask, type Task } from "./_task.ts";
+import { newTask, promiseOf, type Task } from "./_task.ts";
 import { TaskNames } from "./_task_names.ts";
 import { TaskQueue } from "./_task_queue.ts";
 import { testing } from "./_testing.ts";
@@ -25,6 +24,9 @@ import type {
   TaskRunOptions,
   WhenCapacityOptions,
 } from "./types.ts";
+
+// `run()` without options: no object allocated per call.
+const NO_OPTIONS: TaskRunOptions = Object.freeze({});
 
 const OPEN = 0;
 const CLOSING = 1;
@@ -105,8 +107,8 @@ export class ComputePool<
   T extends Record<string, unknown> = Record<string, unknown>,
 > extends EventTarget implements AsyncDisposable {
   #mem: SharedMemory;
-  #state = new PoolState((task, reason) =>
-    this.#cancel(task, reason, CANCEL_ABORT)
+  #state = new PoolState((task, reason, kind) =>
+    this.#cancel(task, reason, kind)
   );
   #queue: TaskQueue;
   #names: TaskNames;
@@ -159,7 +161,10 @@ export class ComputePool<
     this.#queue = new TaskQueue(
       this.#mem,
       () => this.#workers.live,
-      () => this.#workers.maybeGrow(),
+      () => {
+        this.#workers.maybeGrow();
+        this.#completions.spin();
+      },
     );
     this.#names = new TaskNames(this.#mem);
     this.#workers = new WorkerSet(
@@ -172,7 +177,7 @@ export class ComputePool<
         onBroken: (error) => this.#onBroken(error),
         running: () => this.#phase === OPEN || this.#phase === CLOSING,
       },
-      this.#onResult,
+      this.#state.settleResult,
     );
     this.#completions = new CompletionWaiter(
       this.#mem,
@@ -309,7 +314,7 @@ export class ComputePool<
   #run(
     name: string,
     input: unknown,
-    options: TaskRunOptions = {},
+    options: TaskRunOptions = NO_OPTIONS,
   ): Promise<unknown> {
     if (this.#phase !== OPEN) {
       return Promise.reject(
@@ -338,10 +343,8 @@ export class ComputePool<
     if (typeof fn !== "number") return Promise.reject(fn);
     const id = this.#nextId;
     this.#nextId = this.#nextId >= this.#idWrap ? 1 : this.#nextId + 1;
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const task = newTask(id, fn, name, priority, this.#queue.now(), input);
-    task.resolve = resolve;
-    task.reject = reject;
+    const promise = promiseOf(task);
     task.signal = signal;
     task.onProgress = onProgress;
     if (transfer && transfer.length > 0) task.transfer = transfer;
@@ -351,14 +354,7 @@ export class ComputePool<
     if (task.parked) this.#names.parked.push(task);
     else this.#queue.enqueue(task);
     if (signal) this.#state.watch(signal, task);
-    if (timeoutMs !== Infinity) {
-      task.timer = setTimeout(() => {
-        task.timer = undefined;
-        const message = `Task '${name}' timed out after ${timeoutMs} ms`;
-        const reason = new DOMException(message, "TimeoutError");
-        this.#cancel(task, reason, CANCEL_TIMEOUT);
-      }, timeoutMs);
-    }
+    if (timeoutMs !== Infinity) this.#state.timeOut(task, timeoutMs);
     this.#queue.kick();
     this.#completions.arm();
     return promise;
@@ -453,15 +449,7 @@ export class ComputePool<
     if (options.force) return this.terminate();
     // A deadline also applies when an earlier close() is still draining.
     if (timeoutMs !== Infinity && this.#phase <= CLOSING) {
-      this.#closeTimers.push(setTimeout(() => {
-        for (const task of this.#state.tasks.values()) {
-          const reason = new DOMException(
-            `Task '${task.name}' was cancelled as the pool closed after ${timeoutMs} ms`,
-            "TimeoutError",
-          );
-          this.#cancel(task, reason, CANCEL_TIMEOUT);
-        }
-      }, timeoutMs));
+      this.#closeTimers.push(this.#state.cancelAllAfter(timeoutMs));
     }
     if (this.#closed) return this.#closed;
     this.#phase = CLOSING;
@@ -504,11 +492,7 @@ export class ComputePool<
     // Cooperative tasks stop, which terminate() alone cannot make a busy
     // worker do.
     this.#workers.cancelAll(CANCEL_ABORT);
-    for (const task of this.#state.tasks.values()) {
-      this.#state.settleCancelled(task, error);
-    }
-    this.#queue.clear();
-    this.#names.parked = [];
+    this.#settleAll((task) => this.#state.settleCancelled(task, error));
     this.#workers.rejectReady(error);
     const stopped = this.#workers.stop(true);
     this.#state.resolveIdle();
@@ -578,9 +562,12 @@ export class ComputePool<
   /** Every worker died before loading anything: fail everything. */
   #onBroken(error: unknown): void {
     this.#broken = error;
-    for (const task of this.#state.tasks.values()) {
-      this.#state.settleFailed(task, error);
-    }
+    this.#settleAll((task) => this.#state.settleFailed(task, error));
+  }
+
+  /** Settles every pending task with `settle` and empties the queues. */
+  #settleAll(settle: (task: Task) => void): void {
+    for (const task of this.#state.tasks.values()) settle(task);
     this.#queue.clear();
     this.#names.parked = [];
   }
@@ -595,13 +582,6 @@ export class ComputePool<
     this.#state.settleCancelled(task, reason);
     this.#afterDrain();
   }
-
-  #onResult = (id: number, value: unknown, start: number, run: number) => {
-    const task = this.#state.tasks.get(id);
-    if (task === undefined) return;
-    this.#state.record(task, start, run);
-    this.#state.settleOk(task, value);
-  };
 
   #afterDrain(): void {
     this.#queue.refill();

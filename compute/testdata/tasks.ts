@@ -26,6 +26,16 @@ export function busy(ms: number): number {
   return ms;
 }
 
+/**
+ * Busy-waits `ms` milliseconds of CPU, then returns when it started (ms since
+ * the Unix epoch, comparable across threads).
+ */
+export function busyStartedAt(ms: number): number {
+  const startedAt = performance.timeOrigin + performance.now();
+  busy(ms);
+  return startedAt;
+}
+
 /** Iterated SHA-like mixing of bytes, for CPU-bound work of a known size. */
 export function spin(iterations: number): number {
   let h = 0x811c9dc5;
