@@ -14,7 +14,13 @@ import type { Token } from "./token.ts";
 import type { CloseOptions } from "./event_loop_options.ts";
 import { validateMilliseconds, validateSignal } from "../_internal/validate.ts";
 import { type Entry, KIND_CONN } from "./_entry.ts";
-import { closeEntry, detach, entryOf, type LoopCore } from "./_core.ts";
+import {
+  closeEntry,
+  detach,
+  entryOf,
+  type LoopCore,
+  RESOLVED,
+} from "./_core.ts";
 import { flushEntry, startWrite } from "./_conn_writer.ts";
 
 // Lingering reads only discard: every lingering connection reads into this
@@ -24,23 +30,29 @@ const DISCARD = new Uint8Array(16 * 1024);
 /**
  * `close()`: closes the source of `token` at once, or for a connection with
  * `flush: true` gracefully; resolves once it is closed.
+ *
+ * Not `async`: a close with nothing left to settle (the churn path) returns
+ * one shared resolved promise, without an async function's promise and the
+ * microtask turns of its awaits. Bad arguments still reject, never throw.
  */
-export async function closeSource(
+export function closeSource(
   core: LoopCore,
   token: Token,
   options: CloseOptions,
 ): Promise<void> {
-  const e = entryOf(core, token, "close source");
-  if (options.flush && e.kind === KIND_CONN) {
-    const lingerMs = options.lingerMs === undefined
-      ? core.lingerMs
-      : validateMilliseconds("close source", "lingerMs", options.lingerMs);
-    const signal = validateSignal("close source", "signal", options.signal);
-    await closeGracefully(core, e, lingerMs, signal);
-    return;
+  try {
+    const e = entryOf(core, token, "close source");
+    if (options.flush && e.kind === KIND_CONN) {
+      const lingerMs = options.lingerMs === undefined
+        ? core.lingerMs
+        : validateMilliseconds("close source", "lingerMs", options.lingerMs);
+      const signal = validateSignal("close source", "signal", options.signal);
+      return closeGracefully(core, e, lingerMs, signal);
+    }
+    return closeEntry(core, e) ?? RESOLVED;
+  } catch (error) {
+    return Promise.reject(error);
   }
-  const settled = closeEntry(core, e);
-  if (settled !== undefined) await settled;
 }
 
 /**
@@ -61,7 +73,7 @@ function closeGracefully(
     // Nothing to write and nothing to linger for (the common close after
     // the peer's end of stream): close now, without the controller, the
     // listeners and the async chain below (the churn path).
-    return closeEntry(core, e) ?? Promise.resolve();
+    return closeEntry(core, e) ?? RESOLVED;
   }
   detach(core, e);
   // Writes queued by the handler now running start after it returns, but

@@ -21,6 +21,12 @@ import { runKicks } from "./_conn_writer.ts";
 import { arm, onNativeTimer, runTimers } from "./_timer_source.ts";
 
 /**
+ * One resolved promise for every close with nothing left to settle (a
+ * promise per close would be an allocation on the churn path).
+ */
+export const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
  * The functions that drive one kind of source. The core calls them through
  * the entry (`e.ops`); a new kind (say, datagrams) is one more module that
  * exports one of these and a branch in `EventLoop.register`'s detection.
@@ -59,6 +65,8 @@ export class LoopCore {
   readonly cap: number;
   readonly minRead: number;
   readonly maxRead: number;
+  /** `minRead` rounded up to its pool size class (a registration's default). */
+  readonly minReadClass: number;
   readonly hwm: number;
   readonly lwm: number;
   readonly maxCoalesce: number;
@@ -148,6 +156,7 @@ export class LoopCore {
     this.probeAt = settings.cap >> 1;
     this.minRead = settings.minRead;
     this.maxRead = settings.maxRead;
+    this.minReadClass = settings.pool.classSize(settings.minRead);
     this.hwm = settings.hwm;
     this.lwm = settings.lwm;
     this.maxCoalesce = settings.maxCoalesce;

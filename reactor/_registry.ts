@@ -89,11 +89,14 @@ export function registerSource(
       `Cannot ${action} as the source is already registered under token '${existing.token}'`,
     );
   }
-  const [minRead, maxRead] = readBufferBounds(
-    core.settings,
-    options,
-    action,
-  );
+  // Without per-registration bounds (the common case) the loop's own,
+  // computed once: no array per registration.
+  let minRead = core.minReadClass;
+  let maxRead = core.maxRead;
+  if (
+    options.minReadBufferSize !== undefined ||
+    options.maxReadBufferSize !== undefined
+  ) [minRead, maxRead] = readBufferBounds(core.settings, options, action);
   const e = new Entry(
     token,
     source,

@@ -32,6 +32,9 @@ import { addCallbackTimer } from "./_timer_source.ts";
 import { sendDatagram } from "./_datagram_source.ts";
 import { pendingBytes } from "./_handover.ts";
 
+/** `register()` and `close()` without options: no object per call. */
+const NO_OPTIONS: RegisterOptions & CloseOptions = Object.freeze({});
+
 /**
  * A readiness-emulating event loop over Deno sockets (mio's `Poll` plus
  * mill-io's `EventLoop`).
@@ -174,7 +177,7 @@ export class EventLoop implements AsyncDisposable {
     token: Token,
     interest: Interest,
     handler: EventHandler,
-    options: RegisterOptions = {},
+    options: RegisterOptions = NO_OPTIONS,
   ): void {
     registerSource(this.#core, source, token, interest, handler, options);
   }
@@ -468,7 +471,7 @@ export class EventLoop implements AsyncDisposable {
    * await closed;
    * ```
    */
-  close(token: Token, options: CloseOptions = {}): Promise<void> {
+  close(token: Token, options: CloseOptions = NO_OPTIONS): Promise<void> {
     return closeSource(this.#core, token, options);
   }
 

@@ -135,6 +135,32 @@ Deno.test("close({ flush: true }) rejects a bad lingerMs or signal; EventLoop re
   peer.close();
 });
 
+Deno.test("close() reports bad arguments as a rejection, never a synchronous throw", async () => {
+  await using loop = new EventLoop();
+  const [conn, peer] = await loopbackPair();
+  loop.register(conn, 1, Interest.READABLE, () => {});
+  // close() is not an async function (the churn path): its argument errors
+  // must still arrive as rejections, as callers chain .catch() on them.
+  const calls: [() => Promise<void>, ErrorConstructor][] = [
+    [() => loop.close(99), TypeError],
+    [() => loop.close(1, { flush: true, lingerMs: -1 }), RangeError],
+    // deno-lint-ignore no-explicit-any
+    [() => loop.close(1, null as any), TypeError],
+  ];
+  for (const [call, ErrorClass] of calls) {
+    let promise: Promise<void> | undefined;
+    try {
+      promise = call();
+    } catch (error) {
+      throw new Error(`close() threw synchronously: ${error}`);
+    }
+    await assertRejects(() => promise!, ErrorClass);
+  }
+  assert(loop.has(1));
+  await loop.close(1);
+  peer.close();
+});
+
 function assertThrowsRange(fn: () => unknown): void {
   try {
     fn();

@@ -39,6 +39,8 @@ const encoder = new TextEncoder();
 
 /** How long a closing connection may take to write its queue and linger. */
 export const LINGER_MS = 5000;
+/** A flushed close without a bound: one options object for every close. */
+const FLUSH = Object.freeze({ flush: true } as const);
 
 function noop(): void {}
 
@@ -256,7 +258,7 @@ export class ConnectionTable<T, E = Uint8Array>
       const token = record.token;
       const loop = this.#loop;
       if (loop.has(token) && loop.pendingWriteBytes(token) === 0) {
-        this.#track(loop.close(token, { flush: true }));
+        this.#track(loop.close(token, FLUSH));
       } else this.#closeToken(token, true);
     }
   }

@@ -3,20 +3,24 @@
 // loops, ignored options).
 
 import { validateDelay } from "../../_internal/validate.ts";
-import { listen } from "../_listen.ts";
 import { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../_internal/to_error.ts";
-import type { Event } from "../../reactor/event.ts";
 import { Interest } from "../../reactor/interest.ts";
-import { isDescriptorExhaustion } from "../../_internal/accept_policy.ts";
+import { AcceptGate } from "./_accept_gate.ts";
 import { ConnectionTable } from "./_connection_table.ts";
-import { zeroDisconnects } from "./_connection_record.ts";
+import {
+  configOf,
+  connectionSettingsFor,
+  listenFor,
+  loopOptionsFor,
+} from "./_server_setup.ts";
+import { serverStats } from "./_server_stats.ts";
 import { validateHandler, watchResult } from "./_handler_checks.ts";
 import type { NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { Codec } from "../codec/codec.ts";
 import { framingHandler } from "./_framing.ts";
-import { TcpServerConfig } from "./tcp_server_config.ts";
+import type { TcpServerConfig } from "./tcp_server_config.ts";
 import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
 import { type ModuleServer, moduleServer } from "./_module_server.ts";
@@ -28,13 +32,13 @@ import type {
   TcpServerStats,
 } from "./tcp_server_options.ts";
 import { type WorkerHooks, workerHooks } from "./_worker_hooks.ts";
-import { proxySettings } from "../proxy/_server_proxy.ts";
 import {
   HealthResponder,
   type HealthState,
 } from "../proxy/_health_responder.ts";
 
-type State = TcpServerStats["state"];
+/** The server's own states; "paused" is the accept gate's (at the limit). */
+type State = Exclude<TcpServerStats["state"], "paused">;
 
 const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 
@@ -109,14 +113,11 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
   #loop: EventLoop | undefined;
   #ownLoop = false;
   #table: ConnectionTable<T, E> | undefined;
-  #listener: Deno.Listener | undefined;
+  #gate: AcceptGate<T, E> | undefined;
   #listenerToken = -1;
   #listenerClosed: Promise<void> | undefined;
   #addr: Deno.Addr | undefined;
   #startedAt = 0;
-  #acceptErrors = 0;
-  #acceptPauses = 0;
-  #descriptorErrors = 0;
   #shutdown: Promise<TcpServerShutdownResult> | undefined;
   #wakeShutdown: (() => void) | undefined;
   #forceNow: (() => void) | undefined;
@@ -124,7 +125,6 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
   // Set with `workers`: the Workers do the serving (see _worker_server.ts).
   readonly #workers: ModuleServer<T> | undefined;
   #hooks: WorkerHooks | undefined;
-  #parked: Deno.Conn | undefined;
   #health: HealthResponder | undefined;
 
   /**
@@ -169,17 +169,13 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
           "Cannot create server as 'codec' cannot cross Workers: export it as 'codec' from the handler module",
         );
       }
-      this.#config = config instanceof TcpServerConfig
-        ? config
-        : new TcpServerConfig(config);
+      this.#config = configOf(config);
       this.#workers = moduleServer<T>(this.#config, handler);
       this.#handler = { onData() {} };
       return;
     }
     validateHandler("create server", handler, codec !== undefined);
-    this.#config = config instanceof TcpServerConfig
-      ? config
-      : new TcpServerConfig(config);
+    this.#config = configOf(config);
     this.#codec = codec;
     this.#handler =
       (codec === undefined
@@ -304,16 +300,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     const config = this.#config;
     // Set only in a multi-worker server's Workers (see _server_worker.ts).
     this.#hooks = workerHooks.get(this);
-    const listener = listen(
-      config.transport === "unix"
-        ? { transport: "unix", path: config.path! }
-        : { transport: "tcp", hostname: config.hostname, port: config.port },
-      {
-        tcpBacklog: config.tcpBacklog,
-        ...(config.tls ? { tls: config.tls } : {}),
-        ...(this.#hooks?.reusePort ? { reusePort: true } : {}),
-      },
-    );
+    const listener = listenFor(config, this.#hooks?.reusePort ?? false);
     if (this.#hooks !== undefined) {
       this.#hooks.resume = () => this.#connectionRemoved();
     }
@@ -330,42 +317,42 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
       }
     }
     this.#loop = loop;
-    this.#listener = listener;
     this.#addr = listener.addr;
-    this.#table = new ConnectionTable<T, E>(loop, this.#handler, {
-      codec: this.#codec as Codec<unknown, unknown> | undefined,
-      noDelay: config.noDelay,
-      keepAlive: config.keepAlive,
-      idleTimeoutMs: config.idleTimeoutMs,
-      writeHighWaterMark: config.writeHighWaterMark,
-      maxWriteBuffer: config.maxWriteBuffer,
-      // run() sizes its own loop; a caller's loop needs it per connection.
-      maxReadBufferSize: this.#ownLoop ? undefined : config.maxReadBufferSize,
-      allocateId: this.#hooks?.allocateId,
-      proxy: proxySettings(config),
-    });
+    this.#table = new ConnectionTable<T, E>(
+      loop,
+      this.#handler,
+      connectionSettingsFor(
+        config,
+        this.#codec as Codec<unknown, unknown> | undefined,
+        this.#ownLoop,
+        this.#hooks?.allocateId,
+      ),
+    );
     this.#table.onRemoved = () => {
       this.#hooks?.released();
       this.#connectionRemoved();
     };
     this.#listenerToken = loop.allocateToken();
+    this.#gate = new AcceptGate(
+      loop,
+      this.#listenerToken,
+      this.#table,
+      this.#hooks,
+      config.maxConnections,
+    );
     loop.register(
       listener,
       this.#listenerToken,
       Interest.READABLE,
-      (event) => this.#onListenerEvent(event),
+      this.#gate.onEvent,
     );
     this.#state = "listening";
     this.#startedAt = performance.now();
     this.#listening.resolve(listener.addr);
-    if (this.#handler.onListening !== undefined) {
+    const handler = this.#handler;
+    if (handler.onListening !== undefined) {
       const table = this.#table;
-      const report = (error: unknown) => table.reportError(toError(error));
-      try {
-        watchResult(this.#handler.onListening(table, listener.addr), report);
-      } catch (error) {
-        report(error);
-      }
+      this.#callReported(() => handler.onListening!(table, listener.addr));
     }
   }
 
@@ -400,17 +387,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
         ),
       );
     }
-    const config = this.#config;
-    const loop = new EventLoop({
-      maxReadBufferSize: config.maxReadBufferSize,
-      // A cap below the loop's default starting buffer lowers that too.
-      ...(config.maxReadBufferSize < 64
-        ? { minReadBufferSize: config.maxReadBufferSize }
-        : {}),
-      writeHighWaterMark: config.writeHighWaterMark,
-      writeLowWaterMark: config.writeLowWaterMark,
-      acceptErrorDelayMs: config.acceptErrorDelayMs,
-    });
+    const loop = new EventLoop(loopOptionsFor(this.#config));
     this.#ownLoop = true;
     try {
       workerHooks.get(this)?.onLoop(loop);
@@ -430,70 +407,24 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     }).then(() => this.#shutdown?.then(() => {}));
   }
 
-  #onListenerEvent(event: Event): void {
-    const table = this.#table!;
-    const conn = event.conn;
-    const hooks = this.#hooks;
-    if (conn !== undefined) {
-      if (this.#state === "shutting down" || this.#state === "closed") {
-        conn.close();
-        return;
-      }
-      // Another Worker took the last slot between our accept and now: hold
-      // the connection unread (as the backlog would) until a slot frees.
-      const admitted = hooks === undefined || hooks.admit();
-      if (admitted) table.add(conn);
-      else this.#parked = conn;
-      if (
-        (!admitted ||
-          (hooks?.openCount() ?? table.connectionCount) >=
-            this.#config.maxConnections) &&
-        this.#state === "listening"
-      ) {
-        // tk-listen: stop calling accept; the kernel backlog holds new peers.
-        this.#state = "paused";
-        this.#acceptPauses++;
-        this.#loop!.reregister(this.#listenerToken, Interest.NONE);
-      }
-    }
-    if (event.error !== undefined && !event.closed) {
-      // The loop already backs off (acceptErrorDelayMs) before the next accept.
-      this.#acceptErrors++;
-      if (isDescriptorExhaustion(event.error)) this.#descriptorErrors++;
-      table.reportError(event.error);
-    } else if (event.closed) {
-      if (this.#state === "listening" || this.#state === "paused") {
-        // The listener died under us: report it; connections keep being served.
-        if (event.error !== undefined) table.reportError(event.error);
-        this.#listener = undefined;
-      }
+  /** A server-wide callback: a throw or rejection is only reported. */
+  #callReported(call: () => void | Promise<void>): void {
+    const report = (error: unknown) => this.#table!.reportError(toError(error));
+    try {
+      watchResult(call(), report);
+    } catch (error) {
+      report(error);
     }
   }
 
   #healthState(): HealthState {
-    if (this.#state === "paused") return "maint";
-    if (this.#state === "listening") return "up ready";
-    return "drain";
+    if (this.#state !== "listening") return "drain";
+    return this.#gate!.paused ? "maint" : "up ready";
   }
 
   #connectionRemoved(): void {
-    const table = this.#table!;
-    const parked = this.#parked;
-    if (
-      parked !== undefined && this.#state === "paused" && this.#hooks!.admit()
-    ) {
-      this.#parked = undefined;
-      table.add(parked);
-    }
-    if (
-      this.#state === "paused" && this.#parked === undefined &&
-      (this.#hooks?.openCount() ?? table.connectionCount) <
-        this.#config.maxConnections
-    ) {
-      this.#state = "listening";
-      this.#loop!.reregister(this.#listenerToken, Interest.READABLE);
-    }
-    if (this.#state === "shutting down" && table.connectionCount === 0) {
+    this.#gate!.connectionRemoved();
+    if (this.#state === "shutting down" && this.#table!.connectionCount === 0) {
       this.#wakeShutdown?.();
     }
   }
@@ -517,32 +448,13 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
    */
   stats(): TcpServerStats {
     if (this.#workers !== undefined) return this.#workers.stats();
-    const table = this.#table;
-    const counters = table?.counters;
-    let pending = 0;
-    if (table !== undefined) {
-      for (const id of table.connectionIds()) {
-        const record = table.record(id)!;
-        pending += this.#loop!.pendingWriteBytes(record.token);
-      }
-    }
-    return {
-      state: this.#state,
-      connections: table?.connectionCount ?? 0,
-      peakConnections: counters?.peak ?? 0,
-      accepted: counters?.opened ?? 0,
-      closed: counters?.closed ?? 0,
-      disconnects: { ...zeroDisconnects(), ...counters?.disconnects },
-      bytesReceived: counters?.bytesReceived ?? 0,
-      bytesQueued: counters?.bytesQueued ?? 0,
-      bytesPending: pending,
-      dataEvents: counters?.dataEvents ?? 0,
-      handlerErrors: counters?.handlerErrors ?? 0,
-      acceptErrors: this.#acceptErrors,
-      descriptorErrors: this.#descriptorErrors,
-      acceptPauses: this.#acceptPauses,
-      uptimeMs: this.#startedAt === 0 ? 0 : performance.now() - this.#startedAt,
-    };
+    return serverStats(
+      this.#state,
+      this.#loop,
+      this.#table,
+      this.#gate,
+      this.#startedAt,
+    );
   }
 
   /**
@@ -603,8 +515,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     const table = this.#table!;
     this.#state = "shutting down";
     table.shuttingDown = true;
-    this.#parked?.close();
-    this.#parked = undefined;
+    this.#gate!.close();
     if (loop.has(this.#listenerToken)) {
       this.#listenerClosed = loop.close(this.#listenerToken).catch(() => {});
     }
@@ -616,13 +527,9 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     const timer = force ? undefined : setTimeout(deadline.resolve, timeoutMs);
     if (!force && table.connectionCount > 0) {
       const before = table.connectionCount;
-      if (this.#handler.onShutdown !== undefined) {
-        const report = (error: unknown) => table.reportError(toError(error));
-        try {
-          watchResult(this.#handler.onShutdown(table), report);
-        } catch (error) {
-          report(error);
-        }
+      const handler = this.#handler;
+      if (handler.onShutdown !== undefined) {
+        this.#callReported(() => handler.onShutdown!(table));
       }
       if (closeWrites) table.shutdownWrites();
       if (table.connectionCount > 0) {
