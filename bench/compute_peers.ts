@@ -5,7 +5,9 @@
  * same machine, one run, same scenarios:
  *
  * - tiny-task throughput (2 workers): N no-op tasks submitted in windows of
- *   10,000 (`Promise.all` per window), and all N at once,
+ *   10,000 (`Promise.all` per window), and all N at once, after 1.5 s of
+ *   such windows for every pool (steady state: without it the median of
+ *   three rounds caught V8 still optimising, at 0.3-0.7x the later rate),
  * - dispatch round trip p50/p99 (one task at a time),
  * - CPU-bound speed-up from 1 to 2 workers (5 ms busy tasks),
  * - latency of a critical task submitted behind 10,000 queued low tasks
@@ -33,6 +35,10 @@ const config = {
   throughputTasks: quick ? 50_000 : 100_000,
   throughputRounds: quick ? 2 : 3,
   throughputWindow: 10_000,
+  // Windows of tiny tasks run this long before the throughput rounds, for
+  // every pool alike: the first 100,000-task rounds of a fresh process run
+  // at 0.2-0.5x the steady rate while V8 optimises both sides.
+  throughputWarmupMs: quick ? 750 : 1500,
   roundTrips: quick ? 3_000 : 10_000,
   lowTasks: 10_000,
   criticalReps: quick ? 1 : 3,
@@ -243,10 +249,21 @@ async function speedup(make: (workers: number) => Runner): Promise<number> {
   return +(times[0]! / times[1]!).toFixed(3);
 }
 
+/** Windows of tiny tasks for `throughputWarmupMs` (see `config`). */
+async function warmThroughput(pool: Runner): Promise<void> {
+  const end = performance.now() + config.throughputWarmupMs;
+  while (performance.now() < end) {
+    const ps = new Array<Promise<unknown>>(config.throughputWindow);
+    for (let i = 0; i < ps.length; i++) ps[i] = pool.run("noop", i);
+    await Promise.all(ps);
+  }
+}
+
 async function denoPeer(make: (workers: number) => Runner): Promise<Result> {
   const out: Result = {};
   const pool = make(2);
   await warm(pool);
+  await warmThroughput(pool);
   out.tasks_per_s = await throughput(pool, config.throughputWindow);
   out.tasks_per_s_one_burst = await throughput(
     pool,

@@ -52,10 +52,24 @@ if (isMainThread) {
     );
   };
 
+  // Windows of tiny tasks for `throughputWarmupMs` before the throughput
+  // rounds, as bench/compute_peers.ts does for the Deno pools.
+  const warmThroughput = async (pool) => {
+    const end = performance.now() + (config.throughputWarmupMs ?? 0);
+    while (performance.now() < end) {
+      const ps = new Array(config.throughputWindow);
+      for (let i = 0; i < ps.length; i++) {
+        ps[i] = pool.run({ name: "noop", input: i });
+      }
+      await Promise.all(ps);
+    }
+  };
+
   const out = {};
   {
     const pool = make(2);
     await warm(pool);
+    await warmThroughput(pool);
     const throughput = async (window, rounds = config.throughputRounds) => {
       const rates = [];
       for (let r = 0; r < rounds; r++) {
