@@ -58,6 +58,8 @@ interface Declaration {
   kind: string;
   def: {
     params?: Param[];
+    /** Set on a function declaration with a body (not an overload). */
+    hasBody?: boolean;
     returnType?: TsType | null;
     constructors?: {
       jsDoc?: JsDoc;
@@ -224,6 +226,14 @@ export function checkSymbols(symbols: DocSymbol[]): DocProblem[] {
       const add = (name: string, problem: string, at = location) =>
         problems.push({ where: where(at), symbol: name, problem });
       if (kind === "function") {
+        // With overloads the signature with a body is the implementation's,
+        // which is not part of the API: the overloads carry the docs.
+        if (
+          def.hasBody &&
+          symbol.declarations.some((d) =>
+            d.kind === "function" && !d.def.hasBody
+          )
+        ) continue;
         checkCallable(
           problems,
           symbol.name,

@@ -32,5 +32,8 @@ Deno.test("check_docs flags every missing piece and nothing documented", async (
     "undocumented: no @example",
     "undocumented: no @param x",
     "undocumented: no description",
+    "undocumentedOverload: no @example",
+    "undocumentedOverload: no @param x",
+    "undocumentedOverload: no description",
   ]);
 });

@@ -56,3 +56,37 @@ export interface Service {
    */
   ping(host: string): Promise<number>;
 }
+
+/**
+ * An overloaded function: each overload carries the docs; the
+ * implementation signature is not part of the API and needs none.
+ *
+ * @param x A number.
+ * @returns The same number.
+ *
+ * @example Usage
+ * ```ts
+ * overloaded(1);
+ * ```
+ */
+export function overloaded(x: number): number;
+/**
+ * The string form.
+ *
+ * @param x A string.
+ * @returns The same string.
+ *
+ * @example Usage
+ * ```ts
+ * overloaded("a");
+ * ```
+ */
+export function overloaded(x: string): string;
+export function overloaded(x: number | string): number | string {
+  return x;
+}
+
+export function undocumentedOverload(x: number): void;
+export function undocumentedOverload(x: number | string): void {
+  void x;
+}

@@ -177,31 +177,6 @@ export function readProxyHeader(
   stream: TcpStream,
   options?: ReadProxyHeaderOptions,
 ): Promise<ProxyHeader | undefined>;
-/**
- * Reads the PROXY protocol header that starts `stream`, with the mode known
- * only at run time: `undefined` is possible (mode `"optional"`).
- *
- * @example Mode from configuration
- * ```ts
- * import { readProxyHeader, type ReadProxyHeaderOptions, TcpListener, TcpStream } from "@millrace/io/net";
- * import { assertEquals } from "@std/assert";
- *
- * using listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
- * using client = await TcpStream.connect(listener.addr);
- * using server = await listener.accept();
- * await client.writeAll(new TextEncoder().encode("PROXY UNKNOWN\r\nhi"));
- * const options: ReadProxyHeaderOptions = { mode: "optional", timeoutMs: 1_000 };
- * const header = await readProxyHeader(server, options);
- * assertEquals(header?.source, null);
- * ```
- *
- * @param stream The stream, before anything was read from it.
- * @param options The accepted versions, size limit, deadline and signal.
- * @returns The header, or `undefined` (mode `"optional"` only) if there is
- * none.
- * @throws {ProxyHeaderError} If the header is invalid, truncated or late.
- * @throws {CancelledError} If `signal` aborts.
- */
 export async function readProxyHeader(
   stream: TcpStream,
   options: ReadProxyHeaderOptions = {},
