@@ -16,8 +16,7 @@ import type {
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
 import { importHandlerModule, moduleHandler } from "./_handler_module.ts";
 import type { ModuleServer } from "./_module_server.ts";
-
-const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from "./_server_setup.ts";
 
 /**
  * The module's URL with a fragment of its own: imported under it, the module

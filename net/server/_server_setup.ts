@@ -10,6 +10,9 @@ import type { ConnectionSettings } from "./_connection_record.ts";
 import { TcpServerConfig } from "./tcp_server_config.ts";
 import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 
+/** `shutdown()`'s deadline when none is given (every kind of server). */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
+
 /** The server's config: as given, or built (and validated) from options. */
 export function configOf(
   config: TcpServerConfig | TcpServerConfigOptions,

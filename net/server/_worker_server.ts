@@ -40,8 +40,8 @@ import {
   unpackMessages,
 } from "./_worker_protocol.ts";
 import type { ShutdownMessage, StartMessage } from "./_server_worker.ts";
+import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from "./_server_setup.ts";
 
-const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 // Room for routed messages per Worker: 1 MiB rings.
 const CHANNEL_CAPACITY = 1 << 20;
 

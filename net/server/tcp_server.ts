@@ -11,6 +11,7 @@ import { ConnectionTable } from "./_connection_table.ts";
 import {
   configOf,
   connectionSettingsFor,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
   listenFor,
   loopOptionsFor,
 } from "./_server_setup.ts";
@@ -39,8 +40,6 @@ import {
 
 /** The server's own states; "paused" is the accept gate's (at the limit). */
 type State = Exclude<TcpServerStats["state"], "paused">;
-
-const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
 
 /**
  * A TCP (or Unix socket, or TLS) server on an {@linkcode EventLoop}, in the
