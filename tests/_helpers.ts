@@ -701,19 +701,27 @@ export class ChunkConn {
   }
 }
 
-/** Threads of this process that run a Worker (Deno names them `worker-N`). */
-export function workerThreads(): number {
-  if (Deno.build.os !== "linux") return 0;
-  let n = 0;
+/**
+ * Thread ids of this process that run a Worker (Deno names them `worker-N`);
+ * empty off Linux.
+ */
+export function workerThreadIds(): Set<string> {
+  const ids = new Set<string>();
+  if (Deno.build.os !== "linux") return ids;
   for (const entry of Deno.readDirSync("/proc/self/task")) {
     try {
       const comm = Deno.readTextFileSync(`/proc/self/task/${entry.name}/comm`);
-      if (comm.startsWith("worker-")) n++;
+      if (comm.startsWith("worker-")) ids.add(entry.name);
     } catch {
       // the thread ended meanwhile
     }
   }
-  return n;
+  return ids;
+}
+
+/** Threads of this process that run a Worker (Deno names them `worker-N`). */
+export function workerThreads(): number {
+  return workerThreadIds().size;
 }
 
 /** What {@linkcode runScript} saw of its child. */

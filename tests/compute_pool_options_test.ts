@@ -13,15 +13,29 @@ import {
 } from "@std/assert";
 import { ComputePool, TaskPriority } from "../compute/mod.ts";
 import type * as Tasks from "../compute/testdata/tasks.ts";
-import { waitFor, within, workerThreads } from "./_helpers.ts";
+import { waitFor, within, workerThreadIds } from "./_helpers.ts";
 
 const TASKS = new URL("../compute/testdata/tasks.ts", import.meta.url);
 
-/** Runs `fn` and checks that no worker thread outlives it. */
+/**
+ * Runs `fn` and checks that no worker thread started meanwhile outlives it.
+ * Thread ids, not a count: under `deno test --parallel` other files' Workers
+ * run in this process too, so a count could hide a leak (one of theirs
+ * ended) or blame one (one of theirs started; the stuck-worker test keeps
+ * one busy for ~10 s, hence the generous wait).
+ */
 async function noWorkerLeft(fn: () => Promise<void>): Promise<void> {
-  const before = workerThreads();
+  const before = workerThreadIds();
   await fn();
-  await waitFor(() => workerThreads() <= before, 10_000, "workers to end");
+  const started = [...workerThreadIds()].filter((id) => !before.has(id));
+  await waitFor(
+    () => {
+      const now = workerThreadIds();
+      return started.every((id) => !now.has(id));
+    },
+    30_000,
+    "workers to end",
+  );
 }
 
 Deno.test("ComputePool grows to maxWorkers under load and retires idle workers down to minWorkers", async () => {
