@@ -26,6 +26,11 @@ export type InflightOutcome =
 
 const reads = new WeakMap<object, Promise<InflightOutcome>>();
 const writes = new WeakMap<object, PendingWrites>();
+// Upper bounds of what each map holds (stored and not yet taken; an entry
+// whose conn was collected keeps its count): at 0, a take is a counter
+// check, not a hash lookup (every new connection is asked).
+let readsStored = 0;
+let writesStored = 0;
 
 /** Stores the outcome of a read in flight on `conn` for its next reader. */
 export function stashInflightRead(
@@ -33,6 +38,7 @@ export function stashInflightRead(
   outcome: Promise<InflightOutcome>,
 ): void {
   reads.set(conn, outcome);
+  readsStored++;
 }
 
 /**
@@ -42,8 +48,12 @@ export function stashInflightRead(
 export function takeInflightRead(
   conn: Deno.Conn,
 ): Promise<InflightOutcome> | undefined {
+  if (readsStored === 0) return undefined;
   const outcome = reads.get(conn);
-  if (outcome !== undefined) reads.delete(conn);
+  if (outcome !== undefined) {
+    reads.delete(conn);
+    readsStored--;
+  }
   return outcome;
 }
 
@@ -75,11 +85,16 @@ export function stashPendingWrites(
   bytes: () => number = NO_BYTES,
 ): void {
   writes.set(conn, { done, bytes });
+  writesStored++;
 }
 
 /** Takes the writes a previous owner left going out on `conn`, if any. */
 export function takePendingWrites(conn: Deno.Conn): PendingWrites | undefined {
+  if (writesStored === 0) return undefined;
   const pending = writes.get(conn);
-  if (pending !== undefined) writes.delete(conn);
+  if (pending !== undefined) {
+    writes.delete(conn);
+    writesStored--;
+  }
   return pending;
 }

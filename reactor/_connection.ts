@@ -6,7 +6,12 @@
 import { releaseOwnBuffer } from "./buffer_pool.ts";
 import { Interest } from "./interest.ts";
 import { type Entry, KIND_CONN, type MutableEvent } from "./_entry.ts";
-import { enqueueSoon, type LoopCore, type SourceKind } from "./_core.ts";
+import {
+  bothSettled,
+  enqueueSoon,
+  type LoopCore,
+  type SourceKind,
+} from "./_core.ts";
 import {
   collectRead,
   readDone,
@@ -98,9 +103,11 @@ export const connectionKind: SourceKind = {
 
   detach(): void {},
 
-  close(core: LoopCore, e: Entry, pending: Promise<void>[]): void {
-    if (e.reading && e.readPromise) pending.push(e.readPromise);
-    if (e.writing && e.writePromise) pending.push(e.writePromise);
+  close(core: LoopCore, e: Entry): Promise<void> | undefined {
+    const pending = bothSettled(
+      e.reading ? e.readPromise : undefined,
+      e.writing ? e.writePromise : undefined,
+    );
     const held = e.readBuf;
     if (!e.reading && held !== undefined) {
       if (e.readPooled) releaseOwnBuffer(core.pool, held);
@@ -113,5 +120,6 @@ export const connectionKind: SourceKind = {
     // `undefined`: the error for flush() waiters is made only if needed (an
     // Error's stack trace costs microseconds per connection).
     dropWrites(core, e, undefined);
+    return pending;
   },
 };

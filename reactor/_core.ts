@@ -47,8 +47,11 @@ export interface SourceKind {
   rearm(core: LoopCore, e: Entry): void;
   /** Taken out of the registry (deregister or close): release kind state. */
   detach(core: LoopCore, e: Entry): void;
-  /** Closes the source; pushes operations still to settle onto `pending`. */
-  close(core: LoopCore, e: Entry, pending: Promise<void>[]): void;
+  /**
+   * Closes the source; returns a promise of its operations still in flight
+   * settling, or `undefined` if none is (`bothSettled` joins two).
+   */
+  close(core: LoopCore, e: Entry): Promise<void> | undefined;
 }
 
 /** The state of one loop, shared by the modules that make it up. */
@@ -436,14 +439,27 @@ export function closeEntry(
   if (e.closing) return undefined;
   detach(core, e);
   e.closing = true;
-  const pending: Promise<void>[] = [];
-  e.ops.close(core, e, pending);
-  if (pending.length === 0) return undefined;
-  const settled = Promise.all(pending).then(() => {
+  // No array per close: the common close (the churn path) has nothing in
+  // flight.
+  const pending = e.ops.close(core, e);
+  if (pending === undefined) return undefined;
+  const settled = pending.then(() => {
     core.lingering.delete(settled);
   });
   core.lingering.add(settled);
   return settled;
+}
+
+const NOOP = (): void => {};
+
+/** What a closing source still waits for: `a`, `b`, both, or nothing. */
+export function bothSettled(
+  a: Promise<void> | undefined,
+  b: Promise<void> | undefined,
+): Promise<void> | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Promise.all([a, b]).then(NOOP);
 }
 
 /** The entry of `token`; a TypeError/RangeError naming `action` if none. */

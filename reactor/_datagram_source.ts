@@ -10,6 +10,7 @@ import { Interest } from "./interest.ts";
 import type { Token } from "./token.ts";
 import { type Entry, KIND_DATAGRAM, type MutableEvent } from "./_entry.ts";
 import {
+  bothSettled,
   enqueue,
   enqueueSoon,
   entryOf,
@@ -202,15 +203,18 @@ export const datagramKind: SourceKind = {
 
   detach(): void {},
 
-  close(_core: LoopCore, e: Entry, pending: Promise<void>[]): void {
+  close(_core: LoopCore, e: Entry): Promise<void> | undefined {
     const st = stateOf(e);
-    if (e.reading && e.readPromise) pending.push(e.readPromise);
-    if (st.sending !== undefined) pending.push(st.sending);
+    const pending = bothSettled(
+      e.reading ? e.readPromise : undefined,
+      st.sending,
+    );
     st.queue.length = 0;
     st.head = 0;
     e.queuedBytes = 0;
     try {
       socketOf(e).close();
     } catch { /* already closed */ }
+    return pending;
   },
 };

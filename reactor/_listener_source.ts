@@ -120,11 +120,12 @@ export const listenerKind: SourceKind = {
     dropAccepted(e);
   },
 
-  close(_core: LoopCore, e: Entry, pending: Promise<void>[]): void {
-    if (e.reading && e.readPromise) pending.push(e.readPromise);
+  close(_core: LoopCore, e: Entry): Promise<void> | undefined {
+    const pending = e.reading ? e.readPromise : undefined;
     dropAccepted(e);
     try {
       e.listener.close();
     } catch { /* already closed */ }
+    return pending;
   },
 };

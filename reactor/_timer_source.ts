@@ -184,5 +184,5 @@ export const timerKind: SourceKind = {
     }
   },
 
-  close(): void {},
+  close(): undefined {},
 };

@@ -92,5 +92,5 @@ export const wakerKind: SourceKind = {
 
   // A waker's waitAsync is not an op (nothing for the sanitizers) and its
   // settling does not keep Deno's event loop alive: nothing to await.
-  close(): void {},
+  close(): undefined {},
 };
