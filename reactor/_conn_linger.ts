@@ -75,6 +75,19 @@ function closeGracefully(
     // listeners and the async chain below (the churn path).
     return closeEntry(core, e) ?? RESOLVED;
   }
+  return flushAndLinger(core, e, lingerMs, signal);
+}
+
+/**
+ * `closeGracefully` with something to write or to linger for. (Apart, so
+ * that the common close allocates no context for these closures.)
+ */
+function flushAndLinger(
+  core: LoopCore,
+  e: Entry,
+  lingerMs: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   detach(core, e);
   // Writes queued by the handler now running start after it returns, but
   // only for a registered source: start them here.

@@ -15,6 +15,7 @@ import { adoptedReadDone, readFailed } from "./_conn_reader.ts";
 import { heldWritesDone, startWrite } from "./_conn_writer.ts";
 import {
   type InflightOutcome,
+  type PendingWrites,
   stashInflightRead,
   stashPendingWrites,
   takeInflightRead,
@@ -27,25 +28,40 @@ import {
  * whether such writes are pending.
  */
 export function adoptHandedOver(core: LoopCore, e: Entry): boolean {
+  // Called for every new connection: the closures are in functions of their
+  // own, so that the common case (nothing handed over) allocates no context.
   const conn = e.conn;
   const inflight = takeInflightRead(conn);
-  if (inflight !== undefined) {
-    e.reading = true;
-    e.readPooled = false;
-    e.readPromise = inflight.then((outcome) => {
-      // Counted by whoever read it (this loop, another, or a TcpStream).
-      if (outcome.data !== undefined) {
-        e.readBuf = outcome.data;
-        adoptedReadDone(core, e, outcome.data.length);
-      } else if (outcome.eof) {
-        adoptedReadDone(core, e, null);
-      } else {
-        readFailed(core, e, outcome.error);
-      }
-    });
-  }
+  if (inflight !== undefined) adoptRead(core, e, inflight);
   const writes = takePendingWrites(conn);
   if (writes === undefined) return false;
+  holdWrites(core, e, writes);
+  return true;
+}
+
+/** Takes over the read a previous owner left in flight on `e`. */
+function adoptRead(
+  core: LoopCore,
+  e: Entry,
+  inflight: Promise<InflightOutcome>,
+): void {
+  e.reading = true;
+  e.readPooled = false;
+  e.readPromise = inflight.then((outcome) => {
+    // Counted by whoever read it (this loop, another, or a TcpStream).
+    if (outcome.data !== undefined) {
+      e.readBuf = outcome.data;
+      adoptedReadDone(core, e, outcome.data.length);
+    } else if (outcome.eof) {
+      adoptedReadDone(core, e, null);
+    } else {
+      readFailed(core, e, outcome.error);
+    }
+  });
+}
+
+/** Holds the writes of `e` back while a previous owner's go out. */
+function holdWrites(core: LoopCore, e: Entry, writes: PendingWrites): void {
   // Held as if a write of ours were in flight; its completion is theirs.
   e.writing = true;
   const extra = e.x ??= new EntryExtra();
@@ -54,7 +70,6 @@ export function adoptHandedOver(core: LoopCore, e: Entry): boolean {
     extra.heldBytes = undefined;
     heldWritesDone(core, e);
   });
-  return true;
 }
 
 /**

@@ -24,17 +24,22 @@ function startAccept(core: LoopCore, e: Entry): void {
     e.backoffTimer !== undefined || e.accepted !== undefined
   ) return;
   e.reading = true;
-  if (e.onRead === undefined) {
-    e.onRead = (value) => {
-      if (
-        value !== null && typeof value === "object" &&
-        !(value instanceof Error) &&
-        typeof (value as Deno.Conn).read === "function"
-      ) acceptDone(core, e, value as Deno.Conn);
-      else acceptFailed(core, e, value);
-    };
-  }
+  // Made once per listener, apart: a closure made here would cost a
+  // context on every accept.
+  if (e.onRead === undefined) e.onRead = acceptCallback(core, e);
   e.readPromise = e.listener.accept().then(e.onRead, e.onRead);
+}
+
+/** The completion callback of a listener's accepts. */
+function acceptCallback(core: LoopCore, e: Entry): (value: unknown) => void {
+  return (value) => {
+    if (
+      value !== null && typeof value === "object" &&
+      !(value instanceof Error) &&
+      typeof (value as Deno.Conn).read === "function"
+    ) acceptDone(core, e, value as Deno.Conn);
+    else acceptFailed(core, e, value);
+  };
 }
 
 function acceptDone(core: LoopCore, e: Entry, conn: Deno.Conn): void {
