@@ -146,10 +146,7 @@ export class ConnectionTable<T, E = Uint8Array>
     );
     if (settings.idleTimeoutMs > 0) {
       record.lastActive = performance.now();
-      record.idleTimer = this.#loop.addTimer(
-        settings.idleTimeoutMs,
-        () => this.#checkIdle(record),
-      );
+      this.#armIdle(record, settings.idleTimeoutMs);
     }
     if (settings.proxy !== undefined) {
       this.#proxyGate(settings.proxy).begin(record);
@@ -274,8 +271,16 @@ export class ConnectionTable<T, E = Uint8Array>
       this.close(record, "idle timeout", false);
       return;
     }
+    this.#armIdle(record, idle - elapsed);
+  }
+
+  // Closures over a record are made in small methods of their own: a
+  // method that makes one allocates a V8 context on every call, taken path
+  // or not, and `add` and `#remove` run once per connection.
+
+  #armIdle(record: ConnectionRecord<T>, delayMs: number): void {
     record.idleTimer = this.#loop.addTimer(
-      idle - elapsed,
+      delayMs,
       () => this.#checkIdle(record),
     );
   }
@@ -328,21 +333,26 @@ export class ConnectionTable<T, E = Uint8Array>
     // Never shown to the handler (R_PROXY: no onConnect): no onDisconnect.
     if (
       (record.flags & R_PROXY) === 0 && this.#handler.onDisconnect !== undefined
-    ) {
-      const outer = this.#departing;
-      this.#departing = record;
-      try {
-        watchResult(
-          this.#handler.onDisconnect(this, record.id, reason),
-          (error) => this.#disconnectFailed(record.id, error),
-        );
-      } catch (error) {
-        this.#disconnectFailed(record.id, error);
-      } finally {
-        this.#departing = outer;
-      }
-    }
+    ) this.#notifyDisconnect(record, reason);
     this.onRemoved?.();
+  }
+
+  #notifyDisconnect(
+    record: ConnectionRecord<T>,
+    reason: DisconnectReason,
+  ): void {
+    const outer = this.#departing;
+    this.#departing = record;
+    try {
+      watchResult(
+        this.#handler.onDisconnect!(this, record.id, reason),
+        (error) => this.#disconnectFailed(record.id, error),
+      );
+    } catch (error) {
+      this.#disconnectFailed(record.id, error);
+    } finally {
+      this.#departing = outer;
+    }
   }
 
   /** `onDisconnect` threw: the connection is gone already; just report. */
