@@ -4,7 +4,8 @@
 // Hot path (onData): one Map lookup by token, one timestamp store when an
 // idle timeout is set, the user callback inside try/catch. No per-event
 // allocation: the context is this object. The record of one connection is in
-// _connection_record.ts, the PROXY protocol gate in _connection_proxy.ts.
+// _connection_record.ts, the PROXY protocol gate in _connection_proxy.ts, the
+// closes in flight in _close_tracker.ts.
 
 import type { EventLoop } from "../../reactor/event_loop.ts";
 import type { Event } from "../../reactor/event.ts";
@@ -34,11 +35,10 @@ import {
 
 import { watchResult } from "./_handler_checks.ts";
 import { ProxyGate } from "./_connection_proxy.ts";
+import { CloseTracker } from "./_close_tracker.ts";
 
 const encoder = new TextEncoder();
 
-/** How long a closing connection may take to write its queue and linger. */
-export const LINGER_MS = 5000;
 /** A flushed close without a bound: one options object for every close. */
 const FLUSH = Object.freeze({ flush: true } as const);
 
@@ -54,11 +54,8 @@ export class ConnectionTable<T, E = Uint8Array>
   readonly #handler: NetworkHandler<T, unknown, E>;
   readonly #settings: ConnectionSettings;
   readonly #byId = new Map<number, ConnectionRecord<T>>();
-  /** Closes started and not yet settled (see `#track`). */
-  #closing = 0;
-  /** `settled()` callers waiting for `#closing` to reach 0. */
-  #settledWaiters: (() => void)[] = [];
-  readonly #lingering = new Set<AbortController>();
+  /** The closes started and not yet finished. */
+  readonly #closes: CloseTracker;
   #nextId = 1;
   /** maxWriteBuffer below the high-water mark: check the cap on every write. */
   readonly #checkEveryWrite: boolean;
@@ -93,6 +90,7 @@ export class ConnectionTable<T, E = Uint8Array>
     this.#loop = loop;
     this.#handler = handler;
     this.#settings = settings;
+    this.#closes = new CloseTracker(loop);
     this.#checkEveryWrite = settings.maxWriteBuffer <=
       settings.writeHighWaterMark;
   }
@@ -240,7 +238,7 @@ export class ConnectionTable<T, E = Uint8Array>
       const reason = reasonOf(error);
       if (reason === "error") this.#reportError(error, record.id);
       this.#remove(record, this.shuttingDown ? "shutdown" : reason);
-      if (!event.closed) this.#track(this.#loop.close(record.token));
+      if (!event.closed) this.#closes.track(this.#loop.close(record.token));
       return;
     }
     if (event.closed) {
@@ -258,8 +256,8 @@ export class ConnectionTable<T, E = Uint8Array>
       const token = record.token;
       const loop = this.#loop;
       if (loop.has(token) && loop.pendingWriteBytes(token) === 0) {
-        this.#track(loop.close(token, FLUSH));
-      } else this.#closeToken(token, true);
+        this.#closes.track(loop.close(token, FLUSH));
+      } else this.#closes.close(token, true);
     }
   }
 
@@ -351,54 +349,9 @@ export class ConnectionTable<T, E = Uint8Array>
     this.#reportError(toError(error), id);
   }
 
-  // A counter and one callback bound once, not a Set of promises with a
-  // catch and a finally each: one close per connection is on the churn path.
-  #track(promise: Promise<void>): void {
-    this.#closing++;
-    // Closing a conn whose peer is gone can fail; it is closed either way.
-    promise.then(this.#closeSettled, this.#closeSettled);
-  }
-
-  readonly #closeSettled = (): void => {
-    if (--this.#closing > 0) return;
-    const waiters = this.#settledWaiters;
-    if (waiters.length === 0) return;
-    this.#settledWaiters = [];
-    for (const wake of waiters) wake();
-  };
-
-  /**
-   * Closes a removed connection's source; with `flush`, gracefully: the
-   * loop writes its queue out, half-closes and lingers until the peer's end
-   * of stream (`EventLoop.close` with `flush: true`), so that unread input
-   * does not turn the close into a reset that destroys the queued bytes.
-   * Bounded: a peer that stops reading must not pin a descriptor and its
-   * queue forever, so after `LINGER_MS` (flush and linger together), or at
-   * `abortLingering()` (forced shutdown), it is closed anyway. The loop
-   * deregisters it at once: no more events.
-   */
-  #closeToken(token: number, flush: boolean): void {
-    const loop = this.#loop;
-    if (!flush) {
-      this.#track(loop.close(token));
-      return;
-    }
-    const controller = new AbortController();
-    this.#lingering.add(controller);
-    const timer = setTimeout(() => controller.abort(), LINGER_MS);
-    this.#track(
-      loop.close(token, { flush: true, signal: controller.signal }).finally(
-        () => {
-          clearTimeout(timer);
-          this.#lingering.delete(controller);
-        },
-      ),
-    );
-  }
-
   /** Cuts short every bounded flush of a closing connection. */
   abortLingering(): void {
-    for (const controller of this.#lingering) controller.abort();
+    this.#closes.abortLingering();
   }
 
   /** Closes a connection the table still holds. */
@@ -409,7 +362,7 @@ export class ConnectionTable<T, E = Uint8Array>
   ): void {
     if (!record.open) return;
     this.#remove(record, reason);
-    this.#closeToken(record.token, flush);
+    this.#closes.close(record.token, flush);
   }
 
   /** Flushes and half-closes every connection (graceful shutdown). */
@@ -440,10 +393,8 @@ export class ConnectionTable<T, E = Uint8Array>
   }
 
   /** Resolves when every close started so far has finished. */
-  async settled(): Promise<void> {
-    while (this.#closing > 0) {
-      await new Promise<void>((resolve) => this.#settledWaiters.push(resolve));
-    }
+  settled(): Promise<void> {
+    return this.#closes.settled();
   }
 
   record(id: number): ConnectionRecord<T> | undefined {
