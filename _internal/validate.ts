@@ -213,16 +213,30 @@ export function validatePort(
   });
 }
 
+/**
+ * Returns `value` when `ok`, else throws the `TypeError` of a value that is
+ * not `rule`: the body of every type check below. Each caller writes its
+ * test inline, so `write()`'s check stays a direct `instanceof`.
+ */
+function checkType<T>(
+  ok: boolean,
+  action: string,
+  name: string,
+  rule: string,
+  value: unknown,
+): T {
+  if (!ok) throw invalidOption(TypeError, action, name, rule, value);
+  return value as T;
+}
+
 /** Checks that `value` is a boolean. */
 export function validateBoolean(
   action: string,
   name: string,
   value: unknown,
 ): boolean {
-  if (typeof value !== "boolean") {
-    throw invalidOption(TypeError, action, name, "a boolean", value);
-  }
-  return value;
+  const ok = typeof value === "boolean";
+  return checkType<boolean>(ok, action, name, "a boolean", value);
 }
 
 /** Checks that `value` is a string, and not empty unless `allowEmpty`. */
@@ -233,13 +247,12 @@ export function validateString(
   allowEmpty = false,
 ): string {
   const rule = allowEmpty ? "a string" : "a non-empty string";
-  if (typeof value !== "string") {
-    throw invalidOption(TypeError, action, name, rule, value);
-  }
-  if (!allowEmpty && value === "") {
+  const ok = typeof value === "string";
+  const text = checkType<string>(ok, action, name, rule, value);
+  if (!allowEmpty && text === "") {
     throw invalidOption(RangeError, action, name, rule, value);
   }
-  return value;
+  return text;
 }
 
 /**
@@ -256,13 +269,12 @@ export function validateHostname(
   value: unknown,
 ): string {
   const rule = "a non-empty hostname or IP address";
-  if (typeof value !== "string") {
-    throw invalidOption(TypeError, action, name, rule, value);
-  }
-  if (value === "" || value.length > 255 || HOSTNAME_JUNK.test(value)) {
+  const ok = typeof value === "string";
+  const host = checkType<string>(ok, action, name, rule, value);
+  if (host === "" || host.length > 255 || HOSTNAME_JUNK.test(host)) {
     throw invalidOption(RangeError, action, name, rule, value);
   }
-  return value;
+  return host;
 }
 
 /** Spaces, control characters and slashes: never part of a hostname. */
@@ -307,10 +319,8 @@ export function validateFunction<T extends (...args: never[]) => unknown>(
   name: string,
   value: unknown,
 ): T {
-  if (typeof value !== "function") {
-    throw invalidOption(TypeError, action, name, "a function", value);
-  }
-  return value as T;
+  const ok = typeof value === "function";
+  return checkType<T>(ok, action, name, "a function", value);
 }
 
 /** Checks that `value` is an object (not `null`, not a function). */
@@ -319,10 +329,8 @@ export function validateObject(
   name: string,
   value: unknown,
 ): object {
-  if (value === null || typeof value !== "object") {
-    throw invalidOption(TypeError, action, name, "an object", value);
-  }
-  return value;
+  const ok = value !== null && typeof value === "object";
+  return checkType<object>(ok, action, name, "an object", value);
 }
 
 /** Checks that `value` is an `AbortSignal` or `undefined`. */
@@ -331,10 +339,14 @@ export function validateSignal(
   name: string,
   value: unknown,
 ): AbortSignal | undefined {
-  if (value !== undefined && !(value instanceof AbortSignal)) {
-    throw invalidOption(TypeError, action, name, "an AbortSignal", value);
-  }
-  return value;
+  const ok = value === undefined || value instanceof AbortSignal;
+  return checkType<AbortSignal | undefined>(
+    ok,
+    action,
+    name,
+    "an AbortSignal",
+    value,
+  );
 }
 
 /** Checks that `value` is a `Uint8Array`. */
@@ -343,10 +355,8 @@ export function validateUint8Array(
   name: string,
   value: unknown,
 ): Uint8Array {
-  if (!(value instanceof Uint8Array)) {
-    throw invalidOption(TypeError, action, name, "a Uint8Array", value);
-  }
-  return value;
+  const ok = value instanceof Uint8Array;
+  return checkType<Uint8Array>(ok, action, name, "a Uint8Array", value);
 }
 
 /**
@@ -404,6 +414,14 @@ export function defaultLowWaterMark(high: number): number {
   return Math.min(16384, Math.ceil(high / 4));
 }
 
+/** The two options of a write queue's marks, as every layer names them. */
+export interface WaterMarkOptions {
+  /** The queue size at which `write` reports backpressure. */
+  writeHighWaterMark?: unknown;
+  /** The queue size below which a writable event fires again. */
+  writeLowWaterMark?: unknown;
+}
+
 /**
  * Checks a write queue's marks (`writeHighWaterMark`, `writeLowWaterMark`)
  * and applies their defaults: the high mark 2 B to 1 GiB (64 KiB), the low
@@ -415,14 +433,18 @@ export function defaultLowWaterMark(high: number): number {
  */
 export function validateWaterMarks(
   action: string,
-  high: unknown,
-  low: unknown,
+  options: WaterMarkOptions,
 ): [high: number, low: number] {
-  const hwm = validateByteSize(action, "writeHighWaterMark", high ?? 65536, 2);
+  const hwm = validateByteSize(
+    action,
+    "writeHighWaterMark",
+    options.writeHighWaterMark ?? 65536,
+    2,
+  );
   const lwm = validateByteSize(
     action,
     "writeLowWaterMark",
-    low ?? defaultLowWaterMark(hwm),
+    options.writeLowWaterMark ?? defaultLowWaterMark(hwm),
   );
   return [
     hwm,

@@ -73,11 +73,7 @@ export function loopSettings(options: EventLoopOptions): LoopSettings {
     "minReadBufferSize",
     minRead,
   );
-  const [hwm, lwm] = validateWaterMarks(
-    action,
-    options.writeHighWaterMark,
-    options.writeLowWaterMark,
-  );
+  const [hwm, lwm] = validateWaterMarks(action, options);
   const maxCoalesce = validateByteSize(
     action,
     "maxCoalesceSize",

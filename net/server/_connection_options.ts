@@ -51,8 +51,7 @@ export function resolveConnectionOptions(
   );
   const [writeHighWaterMark, writeLowWaterMark] = validateWaterMarks(
     action,
-    options.writeHighWaterMark,
-    options.writeLowWaterMark,
+    options,
   );
   const maxWriteBuffer = validateAtLeast(
     action,
