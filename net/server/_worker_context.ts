@@ -16,10 +16,10 @@ import {
   OP_BROADCAST,
   OP_CLOSE,
   OP_SEND,
-  OPEN,
   type Outbox,
   ownerOf,
 } from "./_worker_protocol.ts";
+import type { SharedCounts } from "./_shared_counts.ts";
 
 /** What the gossip tells about a connection of another Worker. */
 export interface RemoteConnection {
@@ -46,15 +46,15 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
     | undefined;
   /** Connections of other Workers, from their OP_OPEN/OP_GONE gossip. */
   readonly remote = new Map<number, RemoteConnection>();
-  readonly #words: Int32Array;
+  readonly #counts: SharedCounts;
 
   constructor(
     index: number,
-    words: Int32Array,
+    counts: SharedCounts,
     outboxes: (Outbox | undefined)[],
   ) {
     this.index = index;
-    this.#words = words;
+    this.#counts = counts;
     this.outboxes = outboxes;
   }
 
@@ -182,7 +182,7 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
   }
 
   get connectionCount(): number {
-    return Atomics.load(this.#words, OPEN);
+    return this.#counts.open;
   }
 
   getData(id: number): T | undefined {

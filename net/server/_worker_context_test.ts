@@ -2,13 +2,16 @@ import { assert, assertEquals, assertThrows } from "@std/assert";
 import { Channel } from "../../reactor/channel.ts";
 import { TooBigError } from "../errors.ts";
 import { WorkerContext } from "./_worker_context.ts";
-import { MAX_WORKERS, Outbox, STATE_WORDS } from "./_worker_protocol.ts";
+import { MAX_WORKERS, Outbox } from "./_worker_protocol.ts";
+import { SharedCounts } from "./_shared_counts.ts";
 
 function contextOfWorker0(maxBytes: number) {
-  const words = new Int32Array(new SharedArrayBuffer(STATE_WORDS * 4));
   const channel = new Channel({ capacity: 256 });
   const outbox = new Outbox(channel.buffer, maxBytes);
-  const ctx = new WorkerContext<unknown>(0, words, [undefined, outbox]);
+  const ctx = new WorkerContext<unknown>(0, new SharedCounts(), [
+    undefined,
+    outbox,
+  ]);
   // Two connections owned by Worker 1 (ids carry the owner).
   const remote = {
     remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },

@@ -7,7 +7,6 @@ import { Channel } from "../../reactor/channel.ts";
 import { isDatagramAvailable } from "../../reactor/datagram.ts";
 import { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../_internal/to_error.ts";
-import { zeroDisconnects } from "./_connection_record.ts";
 import type { ServerContext } from "./server_context.ts";
 import type {
   TcpServerRunOptions,
@@ -25,20 +24,12 @@ import {
   encodeMessage,
   OP_GONE,
   OP_OPEN,
-  OPEN,
   Outbox,
   ownerOf,
   payloadText,
-  PEAK,
-  REASONS,
-  SLOT_OPEN,
-  STAT_FIELDS,
-  STAT_NAMES,
-  STATE_BYTES,
-  STATE_WORDS,
-  statsView,
   unpackMessages,
 } from "./_worker_protocol.ts";
+import { SharedCounts } from "./_shared_counts.ts";
 import type { ShutdownMessage, StartMessage } from "./_server_worker.ts";
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from "./_server_setup.ts";
 
@@ -74,11 +65,7 @@ export class WorkerServer<T> implements ModuleServer<T> {
   readonly #module: string;
   readonly #count: number;
   readonly #maxOutboxBytes: number;
-  readonly #state = new SharedArrayBuffer(STATE_BYTES);
-  readonly #words = new Int32Array(this.#state, 0, STATE_WORDS);
-  readonly #stats = statsView(this.#state);
-  // Stats of crashed Workers, kept when their slot restarts from zero.
-  readonly #retired = new Float64Array(STAT_FIELDS);
+  readonly #counts = new SharedCounts();
   readonly #channels: Channel[] = [];
   readonly #slots: Slot[] = [];
   readonly #context: WorkerContext<T>;
@@ -121,7 +108,7 @@ export class WorkerServer<T> implements ModuleServer<T> {
       this.#channels.push(channel);
       if (i < count) outboxes.push(new Outbox(channel.buffer, maxOutboxBytes));
     }
-    this.#context = new WorkerContext<T>(-1, this.#words, outboxes);
+    this.#context = new WorkerContext<T>(-1, this.#counts, outboxes);
     // The main thread's channel receives the gossip only (its context's view).
   }
 
@@ -139,7 +126,7 @@ export class WorkerServer<T> implements ModuleServer<T> {
   }
 
   get connectionCount(): number {
-    return Atomics.load(this.#words, OPEN);
+    return this.#counts.open;
   }
 
   get context(): ServerContext<T> {
@@ -245,7 +232,7 @@ export class WorkerServer<T> implements ModuleServer<T> {
       config: this.#config,
       handlerModule: this.#module,
       workerData: this.#options.workerData,
-      state: this.#state,
+      state: this.#counts.buffer,
       channels: this.#channels.map((c) => c.buffer),
       maxOutboxBytes: this.#maxOutboxBytes,
       crashed,
@@ -270,18 +257,9 @@ export class WorkerServer<T> implements ModuleServer<T> {
         if (i !== index) this.#context.outboxes[i]!.send(gone);
       }
     }
-    const open = Atomics.exchange(this.#words, SLOT_OPEN + index, 0);
-    Atomics.sub(this.#words, OPEN, open);
-    const base = index * STAT_FIELDS;
-    for (let i = 0; i < STAT_FIELDS; i++) {
-      this.#retired[i]! += this.#stats[base + i]!;
-      this.#stats[base + i] = 0;
-    }
     // The shared count is exact; `ids` may miss connections whose arrival
     // gossip had not reached this thread yet.
-    this.#retired[STAT_NAMES.indexOf("closed")]! += open;
-    this.#retired[STAT_NAMES.length + REASONS.indexOf("worker crashed")]! +=
-      open;
+    const open = this.#counts.retire(index);
     slot.listening.reject(error);
     slot.stopped?.resolve({ closedGracefully: 0, forced: open });
     try {
@@ -301,33 +279,9 @@ export class WorkerServer<T> implements ModuleServer<T> {
   }
 
   stats(): TcpServerStats {
-    const sums = new Float64Array(this.#retired);
-    for (let w = 0; w < this.#count; w++) {
-      for (let i = 0; i < STAT_FIELDS; i++) {
-        sums[i]! += this.#stats[w * STAT_FIELDS + i]!;
-      }
-    }
-    const at = (name: typeof STAT_NAMES[number]) =>
-      sums[STAT_NAMES.indexOf(name)]!;
-    const disconnects = zeroDisconnects();
-    REASONS.forEach((reason, i) => {
-      disconnects[reason] = sums[STAT_NAMES.length + i]!;
-    });
     return {
       state: this.#status,
-      connections: Atomics.load(this.#words, OPEN),
-      peakConnections: Atomics.load(this.#words, PEAK),
-      accepted: at("accepted"),
-      closed: at("closed"),
-      disconnects,
-      bytesReceived: at("bytesReceived"),
-      bytesQueued: at("bytesQueued"),
-      bytesPending: at("bytesPending"),
-      dataEvents: at("dataEvents"),
-      handlerErrors: at("handlerErrors"),
-      acceptErrors: at("acceptErrors"),
-      descriptorErrors: at("descriptorErrors"),
-      acceptPauses: at("acceptPauses"),
+      ...this.#counts.sum(this.#count),
       uptimeMs: this.#startedAt === 0 ? 0 : performance.now() - this.#startedAt,
     };
   }
