@@ -8,6 +8,7 @@ import type { ProxyHandshake, ProxySettings } from "../proxy/_server_proxy.ts";
 import type { ProxyInfo } from "../proxy/proxy_info.ts";
 import type { DisconnectReason } from "./network_handler.ts";
 import type { ConnectionTable } from "./_connection_table.ts";
+import { defineFlags } from "../../_internal/flags.ts";
 
 export type TimerHandle = ReturnType<EventLoop["addTimer"]>;
 
@@ -84,28 +85,11 @@ export class ConnectionRecord<T> {
     (this.x ??= new RecordExtra()).remoteAddr = value;
   }
   /** Write side shut (graceful shutdown): `sendTo` refuses. */
-  get writeShut(): boolean {
-    return (this.flags & R_WRITESHUT) !== 0;
-  }
-  set writeShut(value: boolean) {
-    this.flags = value ? this.flags | R_WRITESHUT : this.flags & ~R_WRITESHUT;
-  }
+  declare writeShut: boolean;
   /** `sendTo` returned false: tell the handler once it drains. */
-  get wantWritable(): boolean {
-    return (this.flags & R_WANTWRITABLE) !== 0;
-  }
-  set wantWritable(value: boolean) {
-    this.flags = value
-      ? this.flags | R_WANTWRITABLE
-      : this.flags & ~R_WANTWRITABLE;
-  }
+  declare wantWritable: boolean;
   /** In the table (false once removed). */
-  get open(): boolean {
-    return (this.flags & R_OPEN) !== 0;
-  }
-  set open(value: boolean) {
-    this.flags = value ? this.flags | R_OPEN : this.flags & ~R_OPEN;
-  }
+  declare open: boolean;
   get lastActive(): number {
     return this.x?.lastActive ?? 0;
   }
@@ -122,6 +106,12 @@ export class ConnectionRecord<T> {
     (this.x ??= new RecordExtra()).idleTimer = value;
   }
 }
+
+defineFlags(ConnectionRecord.prototype, {
+  writeShut: R_WRITESHUT,
+  wantWritable: R_WANTWRITABLE,
+  open: R_OPEN,
+});
 
 /** Counters kept by the table, part of `TcpServer.stats()`. */
 export interface ConnectionCounters {
