@@ -8,7 +8,7 @@ import type { Token } from "./token.ts";
 import type { TimerNode } from "../_internal/timer_heap.ts";
 import type { InflightOutcome } from "../_internal/inflight.ts";
 import type { LoopCore, SourceKind } from "./_core.ts";
-import { defineFlags } from "../_internal/flags.ts";
+import { defineExtras, defineFlags } from "../_internal/record_fields.ts";
 
 // Source kinds (`Entry.kind`), one module each: _connection.ts,
 // _listener_source.ts, _timer_source.ts, _waker_source.ts,
@@ -142,6 +142,7 @@ export class Entry {
   get listener(): Deno.Listener<Deno.Conn, Deno.Addr> {
     return this.source as Deno.Listener<Deno.Conn, Deno.Addr>;
   }
+  // Bits of `flags` (see ENTRY_FLAGS), defined below.
   /** Registered with the loop. */
   declare registered: boolean;
   /** Closed (or being closed) by the loop. */
@@ -172,76 +173,29 @@ export class Entry {
   declare writablePending: boolean;
   /** The next read waits for the write in flight to complete. */
   declare readDeferred: boolean;
-  get adopt(): ((outcome: InflightOutcome) => void) | undefined {
-    return this.x?.adopt;
-  }
-  set adopt(value: ((outcome: InflightOutcome) => void) | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).adopt = value;
-  }
-  get flushWaiters(): Waiter[] | undefined {
-    return this.x?.flushWaiters;
-  }
-  set flushWaiters(value: Waiter[] | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).flushWaiters = value;
-  }
-  get detachedFlush(): (() => void) | undefined {
-    return this.x?.detachedFlush;
-  }
-  set detachedFlush(value: (() => void) | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).detachedFlush = value;
-  }
-  get wq(): (Uint8Array | undefined)[] | undefined {
-    return this.x?.wq;
-  }
-  set wq(value: (Uint8Array | undefined)[] | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).wq = value;
-  }
-  get wqOwned(): (Uint8Array | undefined)[] | undefined {
-    return this.x?.wqOwned;
-  }
-  set wqOwned(value: (Uint8Array | undefined)[] | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).wqOwned = value;
-  }
-  get accepted(): Deno.Conn | undefined {
-    return this.x?.accepted;
-  }
-  set accepted(value: Deno.Conn | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).accepted = value;
-  }
-  get backoffTimer(): ReturnType<typeof setTimeout> | undefined {
-    return this.x?.backoffTimer;
-  }
-  set backoffTimer(value: ReturnType<typeof setTimeout> | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).backoffTimer = value;
-  }
-  get timerNode(): TimerNode | undefined {
-    return this.x?.timerNode;
-  }
-  set timerNode(value: TimerNode | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).timerNode = value;
-  }
-  get datagram(): unknown {
-    return this.x?.datagram;
-  }
-  set datagram(value: unknown) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).datagram = value;
-  }
-  get wqAt(): number {
-    return this.x?.wqAt ?? 0;
-  }
-  set wqAt(value: number) {
-    if (value === 0 && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).wqAt = value;
-  }
+  // Kept in `x` (see EntryExtra), defined below.
+  declare adopt: ((outcome: InflightOutcome) => void) | undefined;
+  declare flushWaiters: Waiter[] | undefined;
+  declare detachedFlush: (() => void) | undefined;
+  declare wq: (Uint8Array | undefined)[] | undefined;
+  declare wqOwned: (Uint8Array | undefined)[] | undefined;
+  declare accepted: Deno.Conn | undefined;
+  declare backoffTimer: ReturnType<typeof setTimeout> | undefined;
+  declare timerNode: TimerNode | undefined;
+  declare datagram: unknown;
+  declare wqAt: number;
 }
 
 defineFlags(Entry.prototype, ENTRY_FLAGS);
+defineExtras(Entry.prototype, EntryExtra, {
+  adopt: undefined,
+  flushWaiters: undefined,
+  detachedFlush: undefined,
+  wq: undefined,
+  wqOwned: undefined,
+  wqAt: 0,
+  accepted: undefined,
+  backoffTimer: undefined,
+  timerNode: undefined,
+  datagram: undefined,
+});
