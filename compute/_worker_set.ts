@@ -158,7 +158,7 @@ export class WorkerSet {
     for (const slot of this.#slots) {
       if (slot.alive && (!slot.started || !isBusy(mem, slot))) return;
     }
-    if (this.#spawn(false) !== undefined) this.#state.spawned++;
+    if (this.#spawn(false) !== undefined) this.#state.counts.workersSpawned++;
   }
 
   #retireIdle(): void {
@@ -177,7 +177,7 @@ export class WorkerSet {
       slot.retiring = true;
       retire(mem, slot);
       live--;
-      this.#state.retired++;
+      this.#state.counts.workersRetired++;
     }
     this.#publishLive();
     Atomics.add(mem.i32, WORK_SEQ, 1);
@@ -384,7 +384,7 @@ export class WorkerSet {
       this.#ready.reject(error);
       if (this.live === 0) this.#hooks.onBroken(error);
     } else if (running && !slot.retiring) {
-      this.#state.replaced++;
+      this.#state.counts.workersReplaced++;
       this.#spawn(false);
     }
     this.#publishLive();
@@ -404,8 +404,8 @@ export class WorkerSet {
     retire(mem, slot);
     slot.alive = false;
     slot.stuck = true;
-    this.#state.stuck++;
-    this.#state.replaced++;
+    this.#state.counts.workersStuck++;
+    this.#state.counts.workersReplaced++;
     unrefWorker(slot.worker);
     const at = this.#slots.indexOf(slot);
     if (at >= 0) this.#slots.splice(at, 1); // its area stays owned

@@ -349,7 +349,7 @@ export class ComputePool<
     task.onProgress = onProgress;
     if (transfer && transfer.length > 0) task.transfer = transfer;
     this.#state.tasks.add(task);
-    this.#state.submitted++;
+    this.#state.counts.tasksSubmitted++;
     this.#capacity.queued();
     if (task.parked) this.#names.parked.push(task);
     else this.#queue.enqueue(task);
