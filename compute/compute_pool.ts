@@ -177,7 +177,6 @@ export class ComputePool<
         onBroken: (error) => this.#onBroken(error),
         running: () => this.#phase === OPEN || this.#phase === CLOSING,
       },
-      this.#state.settleResult,
     );
     this.#completions = new CompletionWaiter(
       this.#mem,

@@ -334,7 +334,6 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     };
     this.#listenerToken = loop.allocateToken();
     this.#gate = new AcceptGate(
-      loop,
       this.#listenerToken,
       this.#table,
       this.#hooks,
