@@ -229,14 +229,31 @@ function checkType<T>(
   return value as T;
 }
 
-/** Checks that `value` is a boolean. */
-export function validateBoolean(
+/** The values {@linkcode validateTypeOf} checks for, by what `typeof` says. */
+export interface TypeOfNames {
+  boolean: boolean;
+  function: (...args: never[]) => unknown;
+  object: object;
+}
+
+const TYPE_RULES: Readonly<Record<keyof TypeOfNames, string>> = {
+  boolean: "a boolean",
+  function: "a function",
+  object: "an object",
+};
+
+/**
+ * Checks that `typeof value` is `type`: a boolean, a function, or an object
+ * (not `null`; a function is not one).
+ */
+export function validateTypeOf<K extends keyof TypeOfNames>(
   action: string,
   name: string,
   value: unknown,
-): boolean {
-  const ok = typeof value === "boolean";
-  return checkType<boolean>(ok, action, name, "a boolean", value);
+  type: K,
+): TypeOfNames[K] {
+  const ok = typeof value === type && value !== null;
+  return checkType<TypeOfNames[K]>(ok, action, name, TYPE_RULES[type], value);
 }
 
 /** Checks that `value` is a string, and not empty unless `allowEmpty`. */
@@ -311,26 +328,6 @@ export function validateEnum<T extends string | number>(
     formatChoices(choices),
     value,
   );
-}
-
-/** Checks that `value` is a function. */
-export function validateFunction<T extends (...args: never[]) => unknown>(
-  action: string,
-  name: string,
-  value: unknown,
-): T {
-  const ok = typeof value === "function";
-  return checkType<T>(ok, action, name, "a function", value);
-}
-
-/** Checks that `value` is an object (not `null`, not a function). */
-export function validateObject(
-  action: string,
-  name: string,
-  value: unknown,
-): object {
-  const ok = value !== null && typeof value === "object";
-  return checkType<object>(ok, action, name, "an object", value);
 }
 
 /** Checks that `value` is an `AbortSignal` or `undefined`. */

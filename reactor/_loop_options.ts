@@ -15,9 +15,9 @@ import {
   invalidOption,
   validateAtLeast,
   validateByteSize,
-  validateFunction,
   validateMilliseconds,
   validatePositiveInteger,
+  validateTypeOf,
   validateWaterMarks,
 } from "../_internal/validate.ts";
 
@@ -95,11 +95,12 @@ export function loopSettings(options: EventLoopOptions): LoopSettings {
   }
   const onError = options.onError === undefined
     ? defaultOnError
-    : validateFunction<LoopSettings["onError"]>(
+    : (validateTypeOf(
       action,
       "onError",
       options.onError,
-    );
+      "function",
+    ) as LoopSettings["onError"]);
   return {
     cap,
     minRead,

@@ -10,9 +10,9 @@ import {
   validateHostname,
   validateInteger,
   validateMilliseconds,
-  validateObject,
   validatePort,
   validateString,
+  validateTypeOf,
 } from "../../_internal/validate.ts";
 import { resolveConnectionOptions } from "./_connection_options.ts";
 import type {
@@ -167,7 +167,7 @@ export class TcpServerConfig {
    * @throws {RangeError} If an option is out of its documented range.
    */
   constructor(options: TcpServerConfigOptions = {}) {
-    validateObject(ACTION, "options", options);
+    validateTypeOf(ACTION, "options", options, "object");
     const transport = validateEnum(
       ACTION,
       "transport",
