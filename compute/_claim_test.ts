@@ -8,7 +8,7 @@ import {
   urgentWaiting,
   waitingTasks,
 } from "./_claim.ts";
-import { encodeInline, K_SIDE, K_SIDE_MOVED } from "./_codec.ts";
+import { K_SIDE, K_SIDE_MOVED, writeSlot } from "./_codec.ts";
 import * as L from "./_layout.ts";
 import type { SharedMemory } from "./_layout.ts";
 
@@ -22,26 +22,16 @@ function push(
   input: unknown = id,
   options: { enqueued?: number; fn?: number; kind?: number } = {},
 ): number {
-  const { i32, f64, lay } = mem;
+  const { i32, lay } = mem;
   const tail = Atomics.load(i32, L.TAIL + p);
   const slot = L.slotOffset(lay, p, tail);
   const s32 = slot >> 2;
-  i32[s32 + L.S_ID] = id;
-  i32[s32 + L.S_FN] = options.fn ?? 0;
-  f64[(slot >> 3) + L.S_ENQUEUED] = options.enqueued ?? NOW - 1;
-  if (options.kind !== undefined) {
-    i32[s32 + L.S_KIND] = options.kind;
+  const { fn = 0, enqueued = NOW - 1, kind } = options;
+  // The pool's own slot writer; a given kind stands for an input elsewhere.
+  writeSlot(mem, slot, id, fn, enqueued, input, kind === undefined);
+  if (kind !== undefined) {
+    i32[s32 + L.S_KIND] = kind;
     i32[s32 + L.S_LEN] = 0;
-  } else {
-    encodeInline(
-      mem,
-      input,
-      s32 + L.S_KIND,
-      s32 + L.S_LEN,
-      (slot >> 3) + L.S_NUM,
-      slot + L.SLOT_INLINE_OFFSET,
-      L.SLOT_INLINE_BYTES,
-    );
   }
   Atomics.store(i32, s32 + L.S_STATE, L.READY);
   Atomics.store(i32, L.TAIL + p, tail + 1);
