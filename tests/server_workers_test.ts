@@ -317,6 +317,110 @@ Deno.test("TcpServer workers: 2 maxConnections and stats hold server-wide", asyn
   }
 });
 
+Deno.test("TcpServer workers: 2 a routed sendTo or broadcast to a stalled Worker past maxOutboxBytes is refused and reported, nothing accepted is lost or doubled", async () => {
+  // Outboxes of 64 KiB: past the 1 MiB channel ring and 64 KiB waiting in
+  // the sender, a routed message to the stalled Worker is refused. Once it
+  // resumes, it writes over 1 MiB to one client at once: room for that.
+  const server = await new ServerProcess([
+    "--workers",
+    "2",
+    "--outbox",
+    "65536",
+    "--max-write-buffer",
+    "16777216",
+  ])
+    .started();
+  const clients = await spread(server.port, 1);
+  try {
+    const a = clients.find((c) => c.worker === 0)!;
+    const b = clients.find((c) => c.worker === 1)!;
+    await eventually(
+      () => a.ask("ids"),
+      (line) => line.split(" ").length === clients.length + 1,
+    );
+    // Worker 1 blocks its thread; Worker 0 floods it with 3,000 lines of
+    // ~1 KiB (3 MiB), then broadcasts, then lets it go.
+    await b.send("stall");
+    // b reads all along (a client that stops reading would be cut off as a
+    // slow consumer); what it gets before END is checked below.
+    const collected = (async () => {
+      const got: number[] = [];
+      let resumed = 0;
+      for (;;) {
+        const line = await within(b.lines.next(), 10_000, "flooded line");
+        if (line === "END") return { got, resumed };
+        if (line === "resumed") resumed++;
+        else {
+          assertMatch(line!, /^f\d+ x{1000}$/);
+          got.push(Number(line!.slice(1, line!.indexOf(" "))));
+        }
+      }
+    })();
+    collected.catch(() => {}); // awaited below; a failure before must not leak
+    // a is on Worker 0: the broadcast reaches it before the answer.
+    const during = `during stall ${"x".repeat(1000)}`;
+    assertEquals(await a.ask(`flood ${b.id} 3000 1000`), during);
+    const flood = JSON.parse(
+      (await a.lines.next())!.slice("flood ".length),
+    ) as { accepted: number[]; sent: number; errors: Record<string, number> };
+    const refused = 3000 - flood.accepted.length;
+    assertGreater(
+      refused,
+      0,
+      "every message was taken: the outbox is unbounded",
+    );
+    assertGreater(
+      flood.accepted.length,
+      1000,
+      "the ring and outbox took little",
+    );
+    // What was taken is a prefix: the outbox refuses only once it is full.
+    assertEquals(flood.accepted, [...Array(flood.accepted.length).keys()]);
+    const bound = `'maxOutboxBytes' is 65536`;
+    assertEquals(flood.errors, {
+      [`TooBigError ${b.id} Cannot send to connection as the outbox to Worker 1 is full (the Worker is not keeping up): ${bound}`]:
+        refused,
+      [`TooBigError undefined Cannot broadcast as the outbox to Worker 1 is full (the Worker is not keeping up): ${bound}`]:
+        1,
+    });
+    // The broadcast's count leaves Worker 1's connections out.
+    const on0 = clients.filter((c) => c.worker === 0);
+    assertEquals(flood.sent, on0.length);
+    for (const c of on0) {
+      if (c !== a) assertEquals(await c.lines.next(), during);
+    }
+    // Once Worker 1 drains, a marker routed after the flood is taken; before
+    // it, b gets every accepted line once, in order, and nothing else.
+    let marker = "";
+    for (let i = 0; i < 200 && marker !== "route taken"; i++) {
+      marker = await a.ask(`route ${b.id} END`);
+      if (marker !== "route taken") await new Promise((r) => setTimeout(r, 25));
+    }
+    assertEquals(marker, "route taken");
+    const { got, resumed } = await collected;
+    assertEquals(resumed, 1);
+    assertEquals(got, flood.accepted);
+    // The server keeps serving: a new connection, and a broadcast that now
+    // reaches every connection on both Workers.
+    clients.push(await Client.open(server.port));
+    await eventually(
+      () => b.ask("ids"),
+      (line) => line.split(" ").length === clients.length + 1,
+    );
+    await b.send("all after");
+    assertEquals(await b.lines.next(), "after");
+    assertEquals(await b.lines.next(), `sent ${clients.length}`);
+    for (const c of clients) {
+      if (c !== b) assertEquals(await c.lines.next(), "after");
+    }
+  } finally {
+    for (const c of clients) c.close();
+    await server.command("shutdown 1000");
+    await server.json();
+    await server.close();
+  }
+});
+
 Deno.test("TcpServer workers: 2 with proxyProtocol v2: every Worker sees each connection's header address", async () => {
   const server = await new ServerProcess(["--proxy", "v2"]).started();
   const clients: Client[] = [];

@@ -22,6 +22,9 @@ try {
     new TcpServerConfig({
       port: 0,
       maxConnections: Number(flag("max", "Infinity")),
+      ...(args.includes("--max-write-buffer")
+        ? { maxWriteBuffer: Number(flag("max-write-buffer", "0")) }
+        : {}),
       ...(args.includes("--proxy")
         ? { proxyProtocol: flag("proxy", "v2") as "v2" }
         : {}),
@@ -35,6 +38,10 @@ try {
         ? "auto"
         : Number(flag("workers", "2")),
       onWorkerError: (_error, worker) => print({ workerError: worker }),
+      ...(args.includes("--outbox")
+        ? { maxOutboxBytes: Number(flag("outbox", "Infinity")) }
+        : {}),
+      workerData: { gate: new SharedArrayBuffer(4) },
     },
   );
 } catch (error) {
