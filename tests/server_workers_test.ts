@@ -228,6 +228,70 @@ Deno.test("TcpServer workers: 2 ids unique across Workers, connectionIds and cou
   }
 });
 
+Deno.test("TcpServer workers: 2 connectionIds lists another Worker's arrivals and departures at once, with no message between the Workers", async () => {
+  const server = await new ServerProcess(["--workers", "2"]).started();
+  const clients = await spread(server.port, 2);
+  const late: Client[] = [];
+  try {
+    const a = clients.find((c) => c.worker === 0)!;
+    const [b, victim] = clients.filter((c) => c.worker === 1);
+    // Worker 0 blocks its thread: no channel message reaches its handler
+    // until it answers `ids`, computed as soon as it is released.
+    await a.send("stall ids");
+    await eventually(() => b!.ask("gate"), (line) => line === "gate 1");
+    // Meanwhile a connection arrives on Worker 1 (one of 16 new ones: those
+    // the kernel gives Worker 0 wait in its backlog and never answer now)...
+    for (let i = 0; i < 16; i++) {
+      const conn = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+      });
+      const client = new Client(conn);
+      late.push(client);
+      await client.send("id");
+    }
+    const replies = late.map(async (client) => {
+      const [, id, worker] = (await client.lines.next())!.split(" ");
+      client.id = Number(id);
+      client.worker = Number(worker);
+      return client;
+    });
+    for (const reply of replies) reply.catch(() => {});
+    const arrived = await within(Promise.any(replies), 10_000, "arrival");
+    assertEquals(arrived.worker, 1);
+    // ...and one of Worker 1 leaves (Worker 1 itself says it is gone).
+    await b!.send(`close ${victim!.id}`);
+    assertEquals(await b!.lines.next(), "closed true");
+    assertEquals(await victim!.lines.next(), null);
+    await eventually(
+      () => b!.ask(`has ${victim!.id}`),
+      (line) => line === "has false",
+    );
+    // Main thread's view, at once.
+    const expected = clients.filter((c) => c !== victim).map((c) => c.id);
+    await server.command("ids");
+    const main = (await server.json()).ids as number[];
+    for (const id of [...expected, arrived.id]) {
+      assert(main.includes(id), `main misses ${id}`);
+    }
+    assert(!main.includes(victim!.id), "main lists the departed");
+    assertEquals(await b!.ask("release"), "released");
+    const seen = (await a.lines.next())!.split(" ").slice(1).map(Number);
+    for (const id of expected) {
+      assert(seen.includes(id), `Worker 0 misses ${id}`);
+    }
+    assert(seen.includes(arrived.id), "Worker 0 misses the arrival");
+    assert(!seen.includes(victim!.id), "Worker 0 lists the departed");
+    assertEquals(seen, [...seen].sort((x, y) => x - y));
+    await Promise.allSettled(replies);
+  } finally {
+    for (const c of [...clients, ...late]) c.close();
+    await server.command("shutdown 1000");
+    await server.json();
+    await server.close();
+  }
+});
+
 Deno.test("TcpServer workers: 2 routed sendTo, broadcast and closeConnection across Workers are byte-exact", async () => {
   const server = await new ServerProcess(["--workers", "2"]).started();
   const clients = await spread(server.port, 2);
@@ -525,6 +589,11 @@ Deno.test("TcpServer workers: 2 a crashed Worker is reported and restarted while
     );
     await doomed[0]!.send("crash");
     assertEquals(await server.json(), { workerError: 1 });
+    // Once the crash is reported, no view lists its connections.
+    const sortedIds = (cs: Client[]) =>
+      cs.map((c) => c.id).sort((x, y) => x - y);
+    await server.command("ids");
+    assertEquals((await server.json()).ids, sortedIds(survivors));
     // Its connections died with it...
     for (const c of doomed) {
       assertEquals(await c.lines.next().catch(() => null), null);
@@ -549,6 +618,16 @@ Deno.test("TcpServer workers: 2 a crashed Worker is reported and restarted while
     }
     clients.push(...fresh);
     assert(fresh.some((c) => c.worker === 1), "no connection reached Worker 1");
+    // The restarted Worker's connections are listed as soon as they answer.
+    await server.command("ids");
+    assertEquals(
+      (await server.json()).ids,
+      sortedIds([...survivors, ...fresh]),
+    );
+    assertEquals(
+      await survivors[0]!.ask("ids"),
+      `ids ${sortedIds([...survivors, ...fresh]).join(" ")}`,
+    );
     const stats = await eventually(
       () => server.stats(),
       (s) =>

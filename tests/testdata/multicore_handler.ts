@@ -13,9 +13,13 @@
 //                    proxyInfo holds (any Worker's connection)
 //   crash         -> kills this Worker with an uncaught error
 //   hold          -> never answers (stays open through a graceful shutdown)
-//   stall         -> blocks this Worker's thread (a Worker that does not keep
-//                    up) until a `flood` on another Worker releases it (or
-//                    10 s), then "resumed"
+//   stall [ids]   -> blocks this Worker's thread (a Worker that does not keep
+//                    up) until a `flood` or `release` on another Worker
+//                    releases it (or 10 s), then "resumed" (or, with `ids`,
+//                    the `ids` answer computed before the loop runs again)
+//   release       -> releases a stalled Worker, "released"
+//   gate          -> "gate 1" while a Worker stalls, else "gate 0"
+//   has ID        -> "has true|false"
 //   flood ID N S  -> once a Worker stalls: N routed sendTo of "fI <S x's>" to
 //                    connection ID, then one broadcast "during stall <S x's>", then
 //                    releases the stall; answers "flood JSON" with the I
@@ -115,7 +119,21 @@ function answer(ctx: ServerContext, id: number, line: string): void {
       Atomics.store(gate!, 0, 1);
       Atomics.notify(gate!, 0);
       Atomics.wait(gate!, 0, 1, 10_000);
-      ctx.sendTo(id, "resumed\n");
+      ctx.sendTo(
+        id,
+        arg === "ids" ? `ids ${ctx.connectionIds().join(" ")}\n` : "resumed\n",
+      );
+      break;
+    case "release":
+      Atomics.store(gate!, 0, 0);
+      Atomics.notify(gate!, 0);
+      ctx.sendTo(id, "released\n");
+      break;
+    case "gate":
+      ctx.sendTo(id, `gate ${Atomics.load(gate!, 0)}\n`);
+      break;
+    case "has":
+      ctx.sendTo(id, `has ${ctx.has(Number(arg))}\n`);
       break;
     case "flood":
       ctx.sendTo(id, `flood ${JSON.stringify(flood(ctx, line))}\n`);

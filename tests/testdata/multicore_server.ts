@@ -2,6 +2,7 @@
 // process (with or without --unstable-net). Prints JSON lines on stdout:
 // {"port":N} once listening, then one line per stdin command:
 //   stats              -> the server's stats()
+//   ids                -> {"ids":[...]}: the main thread's connectionIds()
 //   shutdown MS        -> graceful shutdown with timeoutMs MS, its result
 //   force              -> a forced shutdown (also cuts a graceful one short)
 // Worker crashes are printed as {"workerError":I}.
@@ -64,7 +65,9 @@ const pending: Promise<unknown>[] = [];
       const [command, arg] = buffered.slice(0, at).split(" ");
       buffered = buffered.slice(at + 1);
       if (command === "stats") print(server.stats());
-      else if (command === "shutdown") {
+      else if (command === "ids") {
+        print({ ids: server.context.connectionIds() });
+      } else if (command === "shutdown") {
         pending.push(
           server.shutdown({ timeoutMs: Number(arg) }).then((result) =>
             print({ result })
