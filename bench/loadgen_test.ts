@@ -242,3 +242,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: gcc.name(
+    "loadgen sums the CPU of every --pid (a server of several processes)",
+  ),
+  ignore: gcc.ignore,
+  async fn() {
+    const bin = await buildLoadgen();
+    const server = countingEcho();
+    // An idle process: its CPU stays 0 while this process serves the echo.
+    const idle = new Deno.Command("sleep", { args: ["20"] }).spawn();
+    try {
+      const cpu = async (pids: number[]) =>
+        (await run(bin, [
+          "pingpong",
+          "--port",
+          String(server.port),
+          "--warmup",
+          "0",
+          "--timeout",
+          "20",
+          "--conns",
+          "10",
+          "--duration",
+          "0.5",
+          ...pids.flatMap((pid) => ["--pid", String(pid)]),
+        ])).cpu_us!;
+      assertEquals(await cpu([idle.pid]), 0);
+      // The serving process first, the idle one last: both are counted.
+      assert(
+        await cpu([Deno.pid, idle.pid]) > 0,
+        "only the last --pid counted",
+      );
+    } finally {
+      idle.kill("SIGKILL");
+      await idle.status;
+      await server.close();
+      await Deno.remove(bin.slice(0, bin.lastIndexOf("/")), {
+        recursive: true,
+      });
+    }
+  },
+});
