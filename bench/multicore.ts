@@ -2,7 +2,7 @@
 // Multi-worker TcpServer side by side with today's single-loop server, and
 // the cross-thread Channel's per-message cost. Every run is bounded.
 //   deno run -A bench/multicore.ts [--seconds 3] [--reps 1] [--rate 10000]
-//     [--only pingpong|paced]
+//     [--only pingpong|paced] [--pin]
 // Rows (markdown on stdout):
 //   - ping-pong 64 B x 50 conns: server CPU µs per round trip, workers 0
 //     (today's loop) vs 1 vs 2 vs two independent single-loop processes on
@@ -38,6 +38,10 @@ const rate = Number(Deno.args[Deno.args.indexOf("--rate") + 1] ?? "10000") ||
 const only = Deno.args.includes("--only")
   ? Deno.args[Deno.args.indexOf("--only") + 1]
   : undefined;
+// `--pin`: every server process on CPU 0 and the load generator on CPU 1, so
+// that no server loop shares a core with the load generator (on 2 cores,
+// unpinned, two server loops and the load generator are three threads).
+const pin = Deno.args.includes("--pin");
 const BUILD = `${ROOT}/bench/.build`;
 
 function median(xs: number[]): number {
@@ -59,7 +63,7 @@ async function compile(name: string): Promise<string> {
 }
 
 async function start(cmd: string[], env?: string): Promise<Proc> {
-  const proc = new Proc(env ? ["env", env, ...cmd] : cmd, undefined);
+  const proc = new Proc(env ? ["env", env, ...cmd] : cmd, pin ? 0 : undefined);
   for (;;) {
     const line = await proc.nextLine(30000, cmd.join(" "));
     if (line === null) throw new Error(`${cmd.join(" ")}: ${proc.stderrTail}`);
@@ -101,7 +105,7 @@ async function pingpong(
       String(seconds + 30),
       ...(paced > 0 ? ["--rate", String(paced)] : []),
     ],
-    undefined,
+    pin ? 1 : undefined,
     (seconds + 40) * 1000,
   );
   return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
@@ -480,9 +484,9 @@ if (only !== "pingpong" && only !== "paced") {
 }
 
 console.log(
-  `multicore bench, ${
-    new Date().toISOString()
-  }, ${seconds} s per row, load average ${
+  `multicore bench, ${new Date().toISOString()}, ${seconds} s per row${
+    pin ? ", servers pinned to CPU 0 and the load generator to CPU 1" : ""
+  }, load average ${
     Deno.loadavg().map((x) => x.toFixed(1)).join(" ")
   } (shared machine: noisy)\n`,
 );
