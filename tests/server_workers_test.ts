@@ -292,6 +292,64 @@ Deno.test("TcpServer workers: 2 connectionIds lists another Worker's arrivals an
   }
 });
 
+Deno.test("TcpServer workers: 2 connectionIds under churn: long-lived connections always listed, nothing unknown, exact once it settles", async () => {
+  const server = await new ServerProcess(["--workers", "2"]).started();
+  const stable = await spread(server.port, 2);
+  const stableIds = new Set(stable.map((c) => c.id));
+  const churned = new Set<number>();
+  const others = new Set<number>();
+  let churning = true;
+  // Four churners open a connection, learn its id, close it, 25 times each.
+  const churners = Array.from({ length: 4 }, async () => {
+    for (let i = 0; i < 25 && churning; i++) {
+      const client = await Client.open(server.port);
+      churned.add(client.id);
+      client.close();
+    }
+  });
+  try {
+    const probes = [
+      stable.find((c) => c.worker === 0)!,
+      stable.find((c) => c.worker === 1)!,
+    ];
+    for (let round = 0; round < 40; round++) {
+      const asker = probes[round % 2]!;
+      const ids = (await asker.ask("ids")).split(" ").slice(1).map(Number);
+      for (const id of stableIds) {
+        assert(ids.includes(id), `Worker ${asker.worker} misses ${id}`);
+      }
+      // A churner's id may be listed before the churner has read it:
+      // checked once they are done.
+      for (const id of ids) if (!stableIds.has(id)) others.add(id);
+      await server.command("ids");
+      const main = (await server.json()).ids as number[];
+      for (const id of stableIds) {
+        assert(main.includes(id), `main misses ${id}`);
+      }
+    }
+    await Promise.all(churners);
+    assertGreater(churned.size, 50);
+    for (const id of others) assert(churned.has(id), `unknown id ${id}`);
+    // Every churned connection is gone once the Workers read their ends.
+    const expected = [...stableIds].sort((a, b) => a - b);
+    const settled = await eventually(async () => {
+      await server.command("ids");
+      return (await server.json()).ids as number[];
+    }, (ids) => ids.length === expected.length);
+    assertEquals(settled, expected);
+    for (const asker of probes) {
+      assertEquals(await asker.ask("ids"), `ids ${expected.join(" ")}`);
+    }
+  } finally {
+    churning = false;
+    await Promise.allSettled(churners);
+    for (const c of stable) c.close();
+    await server.command("shutdown 1000");
+    await server.json();
+    await server.close();
+  }
+});
+
 Deno.test("TcpServer workers: 2 routed sendTo, broadcast and closeConnection across Workers are byte-exact", async () => {
   const server = await new ServerProcess(["--workers", "2"]).started();
   const clients = await spread(server.port, 2);
