@@ -61,10 +61,11 @@ Deno.test("SharedIdSet refuses an id past the room its buffer may grow to", () =
 
 Deno.test("SharedIdSet read from another thread while a Worker churns it: stable ids always listed, deleted ones never, no torn ids", async () => {
   const buffer = SharedIdSet.createBuffer(Infinity);
-  const control = new SharedArrayBuffer(12);
+  const control = new SharedArrayBuffer(16);
   const words = new Int32Array(control);
-  // 600 stable ids make it grow once; 200 transients live at a time make a
-  // rebuild every ~100 adds (tombstones): many rebuilds during the reads.
+  // 600 stable ids make it grow once before the reads; then the transients
+  // live at a time go from 200 to 3,000 (it grows twice more while read),
+  // and tombstones make a rebuild every few hundred adds.
   const stable = Array.from({ length: 600 }, (_, i) => idOf(i + 1));
   const stableSet = new Set(stable);
   const worker = new Worker(
@@ -83,13 +84,16 @@ Deno.test("SharedIdSet read from another thread while a Worker churns it: stable
       control,
       stable,
       window: 200,
+      maxLive: 3000,
       rounds: 2_000_000,
     });
     await next.promise;
     next = Promise.withResolvers<void>();
     const set = new SharedIdSet(buffer);
     let reads = 0;
-    for (; reads < 3000 && messages.length < 2; reads++) {
+    for (; reads < 1000 && messages.length < 2; reads++) {
+      Atomics.store(words, 3, reads + 1);
+      Atomics.notify(words, 3);
       const deleted = Atomics.load(words, 1);
       const added = Atomics.load(words, 2);
       const out: number[] = [];
@@ -113,6 +117,10 @@ Deno.test("SharedIdSet read from another thread while a Worker churns it: stable
       if (added > 0) assert(added >= deleted);
     }
     assert(reads > 100, `only ${reads} reads`);
+    assert(
+      set.buffer.byteLength >= 32 + 8192 * 8,
+      `the set did not grow to 8,192 slots: ${set.buffer.byteLength} bytes`,
+    );
     assert(
       Atomics.load(words, 2) > 2000,
       `only ${Atomics.load(words, 2)} transient ids: too few rebuilds`,
