@@ -2,7 +2,7 @@
 // Multi-worker TcpServer side by side with today's single-loop server, and
 // the cross-thread Channel's per-message cost. Every run is bounded.
 //   deno run -A bench/multicore.ts [--seconds 3] [--reps 1] [--rate 10000]
-//     [--only pingpong|paced] [--pin]
+//     [--only pingpong|paced|broadcast] [--pin]
 // Rows (markdown on stdout):
 //   - ping-pong 64 B x 50 conns: server CPU µs per round trip, workers 0
 //     (today's loop) vs 1 vs 2 vs two independent single-loop processes on
@@ -34,7 +34,7 @@ const reps = Number(Deno.args[Deno.args.indexOf("--reps") + 1] ?? "1") || 1;
 const rate = Number(Deno.args[Deno.args.indexOf("--rate") + 1] ?? "10000") ||
   10000;
 // `--only pingpong`: the ping-pong and 200 µs rows only; `--only paced`: the
-// paced ping-pong rows only.
+// paced ping-pong rows only; `--only broadcast`: the broadcast rows only.
 const only = Deno.args.includes("--only")
   ? Deno.args[Deno.args.indexOf("--only") + 1]
   : undefined;
@@ -280,6 +280,7 @@ for (let rep = 0; rep < reps; rep++) {
   for (const [i, config] of configs.entries()) {
     // `--only paced`: the paced ping-pong rows alone (more reps, less time).
     if (only === "paced" && config.paced === 0) continue;
+    if (only === "broadcast") break;
     const servers = await startServers(config);
     try {
       const r = await pingpong(loadgen, servers, 50, config.paced);
@@ -327,15 +328,17 @@ function pingpongTable(first: number, title: string): void {
     })`,
   );
 }
-if (only !== "paced") {
+if (only === undefined || only === "pingpong") {
   pingpongTable(SATURATED, "ping-pong 64 B, 50 conns, saturated");
   rows.push("");
 }
-pingpongTable(
-  PACED,
-  `ping-pong 64 B, 50 conns, paced at ${rate} round trips/s`,
-);
-if (only !== "paced") {
+if (only !== "broadcast") {
+  pingpongTable(
+    PACED,
+    `ping-pong 64 B, 50 conns, paced at ${rate} round trips/s`,
+  );
+}
+if (only === undefined || only === "pingpong") {
   rows.push("");
   rows.push(
     `| 200 µs CPU per request, 50 conns (median of ${reps}) | req/s (all runs) | ratio to workers 1 |`,
@@ -355,7 +358,7 @@ if (only !== "paced") {
 }
 
 // 3. HTTP anchor under wrk.
-if (only === "pingpong" || only === "paced") {
+if (only !== undefined) {
   // The rows above only.
 } else if (await which("wrk")) {
   rows.push("");
@@ -430,7 +433,7 @@ if (only === "pingpong" || only === "paced") {
 // 4. Broadcast to 1,000 connections: within one Worker vs across two. One
 // sender writes a 16-byte record (send time, sequence); the server
 // broadcasts it; the next goes once all 1,001 connections have it.
-if (only !== "pingpong" && only !== "paced") {
+if (only === undefined || only === "broadcast") {
   rows.push("");
   rows.push(
     "| broadcast to 1,000 conns | deliveries/s | broadcast complete p50 ms | p99 ms | delivery p99 ms |",
@@ -456,7 +459,7 @@ if (only !== "pingpong" && only !== "paced") {
 }
 
 // 5. The channel: one Worker sends 1M 64 B messages to a loop.
-if (only !== "pingpong" && only !== "paced") {
+if (only === undefined) {
   const r = await runClient(
     [
       Deno.execPath(),
