@@ -141,6 +141,17 @@ class Client {
   }
 }
 
+/** Closes `clients`, then shuts the server down and waits for its process. */
+async function stopServer(
+  server: ServerProcess,
+  clients: Iterable<Client>,
+): Promise<void> {
+  for (const c of clients) c.close();
+  await server.command("shutdown 1000");
+  await server.json();
+  await server.close();
+}
+
 /** Opens clients until both Workers hold at least `each` of them. */
 async function spread(port: number, each: number): Promise<Client[]> {
   const clients: Client[] = [];
@@ -221,10 +232,7 @@ Deno.test("TcpServer workers: 2 ids unique across Workers, connectionIds and cou
     clients.push(next);
     assert(!ids.includes(next.id));
   } finally {
-    for (const c of clients) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, clients);
   }
 });
 
@@ -285,10 +293,7 @@ Deno.test("TcpServer workers: 2 connectionIds lists another Worker's arrivals an
     assertEquals(seen, [...seen].sort((x, y) => x - y));
     await Promise.allSettled(replies);
   } finally {
-    for (const c of [...clients, ...late]) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, [...clients, ...late]);
   }
 });
 
@@ -343,10 +348,7 @@ Deno.test("TcpServer workers: 2 connectionIds under churn: long-lived connection
   } finally {
     churning = false;
     await Promise.allSettled(churners);
-    for (const c of stable) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, stable);
   }
 });
 
@@ -385,10 +387,7 @@ Deno.test("TcpServer workers: 2 routed sendTo, broadcast and closeConnection acr
     assertEquals(await a.lines.next(), "closed true");
     assertEquals(await victim.lines.next(), null);
   } finally {
-    for (const c of clients) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, clients);
   }
 });
 
@@ -432,10 +431,7 @@ Deno.test("TcpServer workers: 2 maxConnections and stats hold server-wide", asyn
     );
   } finally {
     extra?.close();
-    for (const c of clients) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, clients);
   }
 });
 
@@ -536,10 +532,7 @@ Deno.test("TcpServer workers: 2 a routed sendTo or broadcast to a stalled Worker
       if (c !== b) assertEquals(await c.lines.next(), "after");
     }
   } finally {
-    for (const c of clients) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, clients);
   }
 });
 
@@ -592,10 +585,7 @@ Deno.test("TcpServer workers: 2 with proxyProtocol v2: every Worker sees each co
       }
     }
   } finally {
-    for (const c of clients) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, clients);
   }
 });
 
@@ -700,10 +690,7 @@ Deno.test("TcpServer workers: 2 a crashed Worker is reported and restarted while
     assertNotEquals(fresh.find((c) => c.worker === 1)!.id, doomed[0]!.id);
     assertGreater(fresh.at(-1)!.id, Math.max(...doomed.map((c) => c.id)));
   } finally {
-    for (const c of clients) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, clients);
   }
 });
 
@@ -973,10 +960,7 @@ Deno.test("TcpServer workers: 2 with a health port: Worker 0 answers it, the oth
     assertEquals(await lines.next(), "up ready");
     conn.close();
   } finally {
-    for (const c of clients) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, clients);
   }
 });
 
