@@ -128,15 +128,14 @@ export class IntMap<V extends object> {
     }
   }
 
-  /** The keys, in ascending order. */
-  keys(): number[] {
-    const out: number[] = [];
+  /** The keys, in no particular order (as `values()`). */
+  *keys(): IterableIterator<number> {
     const values = this.#values;
+    const keys = this.#keys;
     for (let i = 0; i < values.length; i++) {
       const value = values[i];
-      if (value !== undefined && value !== null) out.push(this.#keys[i]!);
+      if (value !== undefined && value !== null) yield keys[i]!;
     }
-    return out.sort((a, b) => a - b);
   }
 
   /** Into new arrays, a third full at most, without the tombstones. */

@@ -589,7 +589,8 @@ export class ConnectionTable<T, E = Uint8Array>
   }
 
   connectionIds(): number[] {
-    return this.#byId.keys();
+    // Ascending: the order they were opened in, as a Map gave them.
+    return [...this.#byId.keys()].sort((a, b) => a - b);
   }
 
   has(id: number): boolean {

@@ -2,6 +2,7 @@
 // connection table for ids this Worker owns, messages over the owners'
 // channels for the rest, and the shared counters for what holds server-wide.
 
+import { IntMap } from "../../_internal/int_map.ts";
 import type { Codec } from "../codec/codec.ts";
 import { ConnectionNotFoundError, TooBigError } from "../errors.ts";
 import type { ProxyInfo } from "../proxy/proxy_info.ts";
@@ -45,7 +46,7 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
     | ((error: TooBigError, id: number | undefined) => void)
     | undefined;
   /** Connections of other Workers, from their OP_OPEN/OP_GONE gossip. */
-  readonly remote = new Map<number, RemoteConnection>();
+  readonly remote: IntMap<RemoteConnection> = new IntMap();
   readonly #words: Int32Array;
 
   constructor(
