@@ -50,14 +50,20 @@ export class IntMap<V extends object> {
 
   /** The value of `key`, if any. */
   get(key: number): V | undefined {
+    const at = this.#find(key);
+    return at < 0 ? undefined : this.#values[at]!;
+  }
+
+  /** The slot holding `key`, or -1. */
+  #find(key: number): number {
     const keys = this.#keys;
     const values = this.#values;
     const mask = this.#mask;
     // Keys are mostly consecutive: their low bits are already a good hash.
     for (let i = (key >>> 0) & mask;; i = (i + 1) & mask) {
       const value = values[i];
-      if (value === undefined) return undefined;
-      if (keys[i] === key && value !== null) return value;
+      if (value === undefined) return -1;
+      if (keys[i] === key && value !== null) return i;
     }
   }
 
@@ -102,18 +108,11 @@ export class IntMap<V extends object> {
 
   /** Removes `key`; returns whether it had a value. */
   delete(key: number): boolean {
-    const keys = this.#keys;
-    const values = this.#values;
-    const mask = this.#mask;
-    for (let i = (key >>> 0) & mask;; i = (i + 1) & mask) {
-      const value = values[i];
-      if (value === undefined) return false;
-      if (keys[i] === key && value !== null) {
-        values[i] = null;
-        this.#size--;
-        return true;
-      }
-    }
+    const at = this.#find(key);
+    if (at < 0) return false;
+    this.#values[at] = null;
+    this.#size--;
+    return true;
   }
 
   /**

@@ -179,30 +179,8 @@ Deno.test("readProxyHeader() in mode optional serves a quiet signature prefix as
     });
     assertEquals(header, undefined);
     await client.writeAll(encoder.encode("INT"));
-    assertEquals(decoder.decode(await server.readExact(5)), "PRINT");
-    // Cancelled while looking: the bytes looked at are put back too.
-    const [listener2, client2, server2] = await pair();
-    try {
-      await client2.writeAll(encoder.encode("\r\n"));
-      const controller = new AbortController();
-      setTimeout(() => controller.abort(), 30);
-      await assertRejects(
-        () =>
-          readProxyHeader(server2, {
-            mode: "optional",
-            signal: controller.signal,
-          }),
-        CancelledError,
-      );
-      await client2.writeAll(encoder.encode("x"));
-      // Bounded: a put-back that lost the bytes fails rather than waits.
-      const back = await server2.readExact(3, { timeoutMs: 2_000 });
-      assertEquals(decoder.decode(back), "\r\nx");
-    } finally {
-      client2.close();
-      server2.close();
-      listener2.close();
-    }
+    const back = await server.readExact(5, { timeoutMs: 2_000 });
+    assertEquals(decoder.decode(back), "PRINT");
   } finally {
     client.close();
     server.close();
