@@ -14,6 +14,7 @@ import { TcpServerConfig } from "./tcp_server_config.ts";
 import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { WorkerInitInfo } from "./tcp_server_workers.ts";
 import { WorkerContext } from "./_worker_context.ts";
+import { SharedIdSet } from "./_shared_id_set.ts";
 import { workerHooks } from "./_worker_hooks.ts";
 import {
   allocateId,
@@ -52,6 +53,8 @@ export interface StartMessage {
   state: SharedArrayBuffer;
   /** Channel buffers of the Workers by index, then the main thread's. */
   channels: SharedArrayBuffer[];
+  /** Each Worker's live connection ids (`SharedIdSet`), by index. */
+  idSets: SharedArrayBuffer[];
   /** Bound of each outbox's user messages (`maxOutboxBytes`). */
   maxOutboxBytes: number;
   /** Ids of connections a crashed predecessor held. */
@@ -130,7 +133,14 @@ async function start(init: StartMessage): Promise<void> {
   const outboxes = init.channels.map((buffer, i) =>
     i === index ? undefined : new Outbox(buffer, init.maxOutboxBytes)
   );
-  const ctx = new WorkerContext<unknown, unknown>(index, words, outboxes);
+  const sets = init.idSets.map((buffer) => new SharedIdSet(buffer));
+  const own = sets[index]!;
+  const ctx = new WorkerContext<unknown, unknown>(
+    index,
+    words,
+    outboxes,
+    sets,
+  );
   const codec = loaded.codec;
   ctx.codec = codec;
   const gossiper = new Gossip(outboxes);
@@ -161,6 +171,8 @@ async function start(init: StartMessage): Promise<void> {
     onData: (_t, id, data) => user.onData!(ctx, id, data),
     onFrame: (_t, id, frame) => user.onFrame!(ctx, id, frame),
     onConnect: (_t, id) => {
+      // Listed server-wide from now on, before any message could say so.
+      own.add(id);
       const connection = {
         remoteAddr: table.remoteAddr(id),
         localAddr: table.localAddr(id),
@@ -170,6 +182,7 @@ async function start(init: StartMessage): Promise<void> {
       return user.onConnect?.(ctx, id);
     },
     onDisconnect: (_t, id, reason: DisconnectReason) => {
+      own.delete(id);
       gossip(encodeMessage(OP_GONE, id));
       return user.onDisconnect?.(ctx, id, reason);
     },

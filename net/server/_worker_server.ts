@@ -20,6 +20,7 @@ import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
 import type { ModuleServer, ModuleServerOptions } from "./_module_server.ts";
 import { WorkerContext } from "./_worker_context.ts";
+import { SharedIdSet } from "./_shared_id_set.ts";
 import {
   connectionFromText,
   encodeMessage,
@@ -27,7 +28,6 @@ import {
   OP_OPEN,
   OPEN,
   Outbox,
-  ownerOf,
   payloadText,
   PEAK,
   REASONS,
@@ -80,6 +80,7 @@ export class WorkerServer<T> implements ModuleServer<T> {
   // Stats of crashed Workers, kept when their slot restarts from zero.
   readonly #retired = new Float64Array(STAT_FIELDS);
   readonly #channels: Channel[] = [];
+  readonly #sets: SharedIdSet[] = [];
   readonly #slots: Slot[] = [];
   readonly #context: WorkerContext<T>;
   #status: TcpServerStats["state"] = "idle";
@@ -121,7 +122,17 @@ export class WorkerServer<T> implements ModuleServer<T> {
       this.#channels.push(channel);
       if (i < count) outboxes.push(new Outbox(channel.buffer, maxOutboxBytes));
     }
-    this.#context = new WorkerContext<T>(-1, this.#words, outboxes);
+    for (let i = 0; i < count; i++) {
+      this.#sets.push(
+        new SharedIdSet(SharedIdSet.createBuffer(config.maxConnections)),
+      );
+    }
+    this.#context = new WorkerContext<T>(
+      -1,
+      this.#words,
+      outboxes,
+      this.#sets,
+    );
     // The main thread's channel receives the gossip only (its context's view).
   }
 
@@ -247,6 +258,7 @@ export class WorkerServer<T> implements ModuleServer<T> {
       workerData: this.#options.workerData,
       state: this.#state,
       channels: this.#channels.map((c) => c.buffer),
+      idSets: this.#sets.map((set) => set.buffer),
       maxOutboxBytes: this.#maxOutboxBytes,
       crashed,
     };
@@ -258,11 +270,12 @@ export class WorkerServer<T> implements ModuleServer<T> {
     if (this.#slots[index] !== slot || slot.worker === undefined) return;
     slot.worker.terminate();
     slot.worker = undefined;
-    // Its connections died with its thread: take them out of every view and
-    // of the shared counts.
-    const ids = this.#context.connectionIds().filter((id) =>
-      ownerOf(id) === index
-    );
+    // Its connections died with its thread: take them out of its id set (its
+    // JS stopped at the error, so it writes there no more), of the others'
+    // address maps and of the shared counts.
+    const ids: number[] = [];
+    this.#sets[index]!.appendTo(ids);
+    this.#sets[index]!.clear();
     for (const id of ids) {
       this.#context.remote.delete(id);
       const gone = encodeMessage(OP_GONE, id);
@@ -277,8 +290,8 @@ export class WorkerServer<T> implements ModuleServer<T> {
       this.#retired[i]! += this.#stats[base + i]!;
       this.#stats[base + i] = 0;
     }
-    // The shared count is exact; `ids` may miss connections whose arrival
-    // gossip had not reached this thread yet.
+    // `ids` are the connections its handler saw (onConnect); the shared
+    // count also has those still reading a PROXY header.
     this.#retired[STAT_NAMES.indexOf("closed")]! += open;
     this.#retired[STAT_NAMES.length + REASONS.indexOf("worker crashed")]! +=
       open;
