@@ -11,6 +11,7 @@ import type { EventLoop } from "../../reactor/event_loop.ts";
 import type { Event } from "../../reactor/event.ts";
 import { Interest } from "../../reactor/interest.ts";
 import { toError } from "../../_internal/to_error.ts";
+import { IntMap } from "../../_internal/int_map.ts";
 import { ConnectionNotFoundError, NetError } from "../errors.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { FramingTable } from "./_framing.ts";
@@ -53,7 +54,8 @@ export class ConnectionTable<T, E = Uint8Array>
   readonly #loop: EventLoop;
   readonly #handler: NetworkHandler<T, unknown, E>;
   readonly #settings: ConnectionSettings;
-  readonly #byId = new Map<number, ConnectionRecord<T>>();
+  /** By id; not a `Map`, whose churn retains dead records (int_map.ts). */
+  readonly #byId = new IntMap<ConnectionRecord<T>>();
   /** The closes started and not yet finished. */
   readonly #closes: CloseTracker;
   #nextId = 1;
@@ -487,8 +489,8 @@ export class ConnectionTable<T, E = Uint8Array>
   #broadcastShared(shared: Uint8Array, options?: BroadcastOptions): number {
     const except = options?.except;
     let count = 0;
-    // No snapshot: a Map iterator tolerates the deletions a slow-consumer
-    // cut makes on the way.
+    // No snapshot: the iterator tolerates the deletions a slow-consumer cut
+    // makes on the way.
     for (const record of this.#byId.values()) {
       if ((record.flags & (R_OPEN | R_PROXY)) !== R_OPEN) continue;
       if (
@@ -538,7 +540,8 @@ export class ConnectionTable<T, E = Uint8Array>
   }
 
   connectionIds(): number[] {
-    return [...this.#byId.keys()];
+    // Ascending: the order they were opened in, as a Map gave them.
+    return [...this.#byId.keys()].sort((a, b) => a - b);
   }
 
   has(id: number): boolean {

@@ -3,6 +3,7 @@
 // channels for the rest, the shared counters and each Worker's shared id set
 // for what holds server-wide.
 
+import { IntMap } from "../../_internal/int_map.ts";
 import type { Codec } from "../codec/codec.ts";
 import { ConnectionNotFoundError, TooBigError } from "../errors.ts";
 import type { ProxyInfo } from "../proxy/proxy_info.ts";
@@ -48,9 +49,10 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
     | undefined;
   /**
    * Addresses of other Workers' connections, from their OP_OPEN/OP_GONE
-   * gossip (which connections are open is in `sets`, not here).
+   * gossip (which connections are open is in `sets`, not here). Not a `Map`:
+   * see _internal/int_map.ts.
    */
-  readonly remote = new Map<number, RemoteConnection>();
+  readonly remote: IntMap<RemoteConnection> = new IntMap();
   /** Every Worker's live ids by index, written by the owner as it goes. */
   readonly sets: readonly SharedIdSet[];
   readonly #counts: SharedCounts;
