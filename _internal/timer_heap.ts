@@ -40,9 +40,8 @@ export class TimerHeap {
     node.deadline = deadline;
     node.seq = this.#seq++;
     const nodes = this.#nodes;
-    node.index = nodes.length;
     nodes.push(node);
-    this.#up(node.index);
+    this.#sift(node, nodes.length - 1);
   }
 
   pop(): TimerNode | undefined {
@@ -69,14 +68,9 @@ export class TimerHeap {
 
   #removeAt(i: number): void {
     const nodes = this.#nodes;
-    const removed = nodes[i]!;
-    removed.index = -1;
+    nodes[i]!.index = -1;
     const last = nodes.pop()!;
-    if (i === nodes.length) return;
-    nodes[i] = last;
-    last.index = i;
-    if (i > 0 && this.#less(last, nodes[(i - 1) >> 1]!)) this.#up(i);
-    else this.#down(i);
+    if (i < nodes.length) this.#sift(last, i);
   }
 
   #less(a: TimerNode, b: TimerNode): boolean {
@@ -84,38 +78,35 @@ export class TimerHeap {
       (a.deadline === b.deadline && a.seq < b.seq);
   }
 
-  #up(i: number): void {
+  /** Puts `node` at slot `i`, keeping its back-pointer in step. */
+  #place(node: TimerNode, i: number): void {
+    this.#nodes[i] = node;
+    node.index = i;
+  }
+
+  /**
+   * Puts `node` into the hole at slot `i`, moved to where the order wants
+   * it: up past later parents, else down past earlier children. (A node
+   * that moved up is earlier than its new children already: the second loop
+   * then stops at its first comparison.)
+   */
+  #sift(node: TimerNode, i: number): void {
     const nodes = this.#nodes;
-    const node = nodes[i]!;
     while (i > 0) {
       const p = (i - 1) >> 1;
       const parent = nodes[p]!;
       if (!this.#less(node, parent)) break;
-      nodes[i] = parent;
-      parent.index = i;
+      this.#place(parent, i);
       i = p;
     }
-    nodes[i] = node;
-    node.index = i;
-  }
-
-  #down(i: number): void {
-    const nodes = this.#nodes;
     const n = nodes.length;
-    const node = nodes[i]!;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      let c = l;
-      if (r < n && this.#less(nodes[r]!, nodes[l]!)) c = r;
+    for (let c = 2 * i + 1; c < n; c = 2 * i + 1) {
+      if (c + 1 < n && this.#less(nodes[c + 1]!, nodes[c]!)) c++;
       const child = nodes[c]!;
       if (!this.#less(child, node)) break;
-      nodes[i] = child;
-      child.index = i;
+      this.#place(child, i);
       i = c;
     }
-    nodes[i] = node;
-    node.index = i;
+    this.#place(node, i);
   }
 }

@@ -213,16 +213,47 @@ export function validatePort(
   });
 }
 
-/** Checks that `value` is a boolean. */
-export function validateBoolean(
+/**
+ * Returns `value` when `ok`, else throws the `TypeError` of a value that is
+ * not `rule`: the body of every type check below. Each caller writes its
+ * test inline, so `write()`'s check stays a direct `instanceof`.
+ */
+function checkType<T>(
+  ok: boolean,
+  action: string,
+  name: string,
+  rule: string,
+  value: unknown,
+): T {
+  if (!ok) throw invalidOption(TypeError, action, name, rule, value);
+  return value as T;
+}
+
+/** The values {@linkcode validateTypeOf} checks for, by what `typeof` says. */
+export interface TypeOfNames {
+  boolean: boolean;
+  function: (...args: never[]) => unknown;
+  object: object;
+}
+
+const TYPE_RULES: Readonly<Record<keyof TypeOfNames, string>> = {
+  boolean: "a boolean",
+  function: "a function",
+  object: "an object",
+};
+
+/**
+ * Checks that `typeof value` is `type`: a boolean, a function, or an object
+ * (not `null`; a function is not one).
+ */
+export function validateTypeOf<K extends keyof TypeOfNames>(
   action: string,
   name: string,
   value: unknown,
-): boolean {
-  if (typeof value !== "boolean") {
-    throw invalidOption(TypeError, action, name, "a boolean", value);
-  }
-  return value;
+  type: K,
+): TypeOfNames[K] {
+  const ok = typeof value === type && value !== null;
+  return checkType<TypeOfNames[K]>(ok, action, name, TYPE_RULES[type], value);
 }
 
 /** Checks that `value` is a string, and not empty unless `allowEmpty`. */
@@ -233,13 +264,12 @@ export function validateString(
   allowEmpty = false,
 ): string {
   const rule = allowEmpty ? "a string" : "a non-empty string";
-  if (typeof value !== "string") {
-    throw invalidOption(TypeError, action, name, rule, value);
-  }
-  if (!allowEmpty && value === "") {
+  const ok = typeof value === "string";
+  const text = checkType<string>(ok, action, name, rule, value);
+  if (!allowEmpty && text === "") {
     throw invalidOption(RangeError, action, name, rule, value);
   }
-  return value;
+  return text;
 }
 
 /**
@@ -256,13 +286,12 @@ export function validateHostname(
   value: unknown,
 ): string {
   const rule = "a non-empty hostname or IP address";
-  if (typeof value !== "string") {
-    throw invalidOption(TypeError, action, name, rule, value);
-  }
-  if (value === "" || value.length > 255 || HOSTNAME_JUNK.test(value)) {
+  const ok = typeof value === "string";
+  const host = checkType<string>(ok, action, name, rule, value);
+  if (host === "" || host.length > 255 || HOSTNAME_JUNK.test(host)) {
     throw invalidOption(RangeError, action, name, rule, value);
   }
-  return value;
+  return host;
 }
 
 /** Spaces, control characters and slashes: never part of a hostname. */
@@ -301,40 +330,20 @@ export function validateEnum<T extends string | number>(
   );
 }
 
-/** Checks that `value` is a function. */
-export function validateFunction<T extends (...args: never[]) => unknown>(
-  action: string,
-  name: string,
-  value: unknown,
-): T {
-  if (typeof value !== "function") {
-    throw invalidOption(TypeError, action, name, "a function", value);
-  }
-  return value as T;
-}
-
-/** Checks that `value` is an object (not `null`, not a function). */
-export function validateObject(
-  action: string,
-  name: string,
-  value: unknown,
-): object {
-  if (value === null || typeof value !== "object") {
-    throw invalidOption(TypeError, action, name, "an object", value);
-  }
-  return value;
-}
-
 /** Checks that `value` is an `AbortSignal` or `undefined`. */
 export function validateSignal(
   action: string,
   name: string,
   value: unknown,
 ): AbortSignal | undefined {
-  if (value !== undefined && !(value instanceof AbortSignal)) {
-    throw invalidOption(TypeError, action, name, "an AbortSignal", value);
-  }
-  return value;
+  const ok = value === undefined || value instanceof AbortSignal;
+  return checkType<AbortSignal | undefined>(
+    ok,
+    action,
+    name,
+    "an AbortSignal",
+    value,
+  );
 }
 
 /** Checks that `value` is a `Uint8Array`. */
@@ -343,10 +352,8 @@ export function validateUint8Array(
   name: string,
   value: unknown,
 ): Uint8Array {
-  if (!(value instanceof Uint8Array)) {
-    throw invalidOption(TypeError, action, name, "a Uint8Array", value);
-  }
-  return value;
+  const ok = value instanceof Uint8Array;
+  return checkType<Uint8Array>(ok, action, name, "a Uint8Array", value);
 }
 
 /**
@@ -404,6 +411,14 @@ export function defaultLowWaterMark(high: number): number {
   return Math.min(16384, Math.ceil(high / 4));
 }
 
+/** The two options of a write queue's marks, as every layer names them. */
+export interface WaterMarkOptions {
+  /** The queue size at which `write` reports backpressure. */
+  writeHighWaterMark?: unknown;
+  /** The queue size below which a writable event fires again. */
+  writeLowWaterMark?: unknown;
+}
+
 /**
  * Checks a write queue's marks (`writeHighWaterMark`, `writeLowWaterMark`)
  * and applies their defaults: the high mark 2 B to 1 GiB (64 KiB), the low
@@ -415,14 +430,18 @@ export function defaultLowWaterMark(high: number): number {
  */
 export function validateWaterMarks(
   action: string,
-  high: unknown,
-  low: unknown,
+  options: WaterMarkOptions,
 ): [high: number, low: number] {
-  const hwm = validateByteSize(action, "writeHighWaterMark", high ?? 65536, 2);
+  const hwm = validateByteSize(
+    action,
+    "writeHighWaterMark",
+    options.writeHighWaterMark ?? 65536,
+    2,
+  );
   const lwm = validateByteSize(
     action,
     "writeLowWaterMark",
-    low ?? defaultLowWaterMark(hwm),
+    options.writeLowWaterMark ?? defaultLowWaterMark(hwm),
   );
   return [
     hwm,

@@ -5,19 +5,17 @@ import {
   MAX_TIMEOUT_MS,
   validateAtLeast,
   validateAtMost,
-  validateBoolean,
   validateByteSize,
   validateDelay,
   validateEnum,
-  validateFunction,
   validateHostname,
   validateInteger,
   validateMilliseconds,
-  validateObject,
   validatePort,
   validatePositiveInteger,
   validateSignal,
   validateString,
+  validateTypeOf,
   validateUint8Array,
 } from "./validate.ts";
 
@@ -169,10 +167,10 @@ Deno.test("validatePort() accepts 0 only for a listener", () => {
   assertThrows(() => validatePort(A, "port", "80"), TypeError, "received '80'");
 });
 
-Deno.test("validateBoolean() accepts only booleans", () => {
-  assertEquals(validateBoolean(A, "b", false), false);
+Deno.test("validateTypeOf('boolean') accepts only booleans", () => {
+  assertEquals(validateTypeOf(A, "b", false, "boolean"), false);
   assertThrows(
-    () => validateBoolean(A, "b", 1),
+    () => validateTypeOf(A, "b", 1, "boolean"),
     TypeError,
     "Cannot create thing as 'b' must be a boolean: received 1",
   );
@@ -233,22 +231,26 @@ Deno.test("validateEnum() names every choice", () => {
   );
 });
 
-Deno.test("validateFunction(), validateObject(), validateUint8Array() check types", () => {
+Deno.test("validateTypeOf('function' | 'object') and validateUint8Array() check types", () => {
   const f = () => {};
-  assertEquals(validateFunction(A, "f", f), f);
+  assertEquals(validateTypeOf(A, "f", f, "function"), f);
   assertThrows(
-    () => validateFunction(A, "onError", 5),
+    () => validateTypeOf(A, "onError", 5, "function"),
     TypeError,
     "'onError' must be a function: received 5",
   );
   const o = {};
-  assertEquals(validateObject(A, "options", o), o);
+  assertEquals(validateTypeOf(A, "options", o, "object"), o);
   assertThrows(
-    () => validateObject(A, "options", null),
+    () => validateTypeOf(A, "options", null, "object"),
     TypeError,
     "'options' must be an object: received null",
   );
-  assertThrows(() => validateObject(A, "options", f), TypeError, "a function");
+  assertThrows(
+    () => validateTypeOf(A, "options", f, "object"),
+    TypeError,
+    "a function",
+  );
   const bytes = new Uint8Array(2);
   assertEquals(validateUint8Array(A, "bytes", bytes), bytes);
   assertThrows(

@@ -103,23 +103,33 @@ async function run(
   return JSON.parse(text.split("\n").at(-1)!);
 }
 
+/** The port, no warm-up and a 20 s limit: what every run here passes. */
+function baseArgs(port: number): string[] {
+  return ["--port", String(port), "--warmup", "0", "--timeout", "20"];
+}
+
+/** Runs `body` with a fresh loadgen build and a counting echo server; cleans up both. */
+async function withLoadgen(
+  body: (bin: string, server: ReturnType<typeof countingEcho>) => Promise<void>,
+): Promise<void> {
+  const bin = await buildLoadgen();
+  const server = countingEcho();
+  try {
+    await body(bin, server);
+  } finally {
+    await server.close();
+    await Deno.remove(bin.slice(0, bin.lastIndexOf("/")), { recursive: true });
+  }
+}
+
 Deno.test({
   name: gcc.name(
     "loadgen counts ping-pong round trips, stream bytes and churn connections exactly",
   ),
   ignore: gcc.ignore,
-  async fn() {
-    const bin = await buildLoadgen();
-    const server = countingEcho();
-    try {
-      const base = [
-        "--port",
-        String(server.port),
-        "--warmup",
-        "0",
-        "--timeout",
-        "20",
-      ];
+  fn: () =>
+    withLoadgen(async (bin, server) => {
+      const base = baseArgs(server.port);
       // ping-pong: every counted round trip reached the server; at most one
       // message per connection was still in flight when the run stopped.
       let before = server.counts.bytesIn;
@@ -175,13 +185,7 @@ Deno.test({
         accepted >= ch.ops! && accepted <= ch.ops! + 4 + ch.errors!,
         `${accepted} vs ${ch.ops}`,
       );
-    } finally {
-      await server.close();
-      await Deno.remove(bin.slice(0, bin.lastIndexOf("/")), {
-        recursive: true,
-      });
-    }
-  },
+    }),
 });
 
 Deno.test({
@@ -189,56 +193,84 @@ Deno.test({
     "loadgen idle holds N served connections until stdin says stop",
   ),
   ignore: gcc.ignore,
-  async fn() {
-    const bin = await buildLoadgen();
-    const server = countingEcho();
-    const child = new Deno.Command(bin, {
-      args: [
-        "idle",
-        "--port",
-        String(server.port),
-        "--conns",
-        "300",
-        "--timeout",
-        "20",
-      ],
-      stdin: "piped",
-      stdout: "piped",
-    }).spawn();
-    try {
-      const reader = child.stdout.pipeThrough(new TextDecoderStream())
-        .getReader();
-      let text = "";
-      while (!text.includes("\n")) {
-        const r = await reader.read();
-        if (r.done) break;
-        text += r.value;
-      }
-      const ready = JSON.parse(text.split("\n")[0]!);
-      assertEquals(ready.ready, 300);
-      assertEquals(ready.errors, 0);
-      assertEquals(server.counts.open, 300);
-      assertEquals(server.counts.bytesIn, 300); // one byte each, echoed
-      const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode("\n"));
-      await w.close();
-      while (!(await reader.read()).done);
-      assertEquals((await child.status).code, 0);
-      for (let i = 0; i < 50 && server.counts.open > 0; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      assertEquals(server.counts.open, 0);
-    } finally {
+  fn: () =>
+    withLoadgen(async (bin, server) => {
+      const child = new Deno.Command(bin, {
+        args: [
+          "idle",
+          "--port",
+          String(server.port),
+          "--conns",
+          "300",
+          "--timeout",
+          "20",
+        ],
+        stdin: "piped",
+        stdout: "piped",
+      }).spawn();
       try {
-        child.kill("SIGKILL");
-      } catch {
-        // exited
+        const reader = child.stdout.pipeThrough(new TextDecoderStream())
+          .getReader();
+        let text = "";
+        while (!text.includes("\n")) {
+          const r = await reader.read();
+          if (r.done) break;
+          text += r.value;
+        }
+        const ready = JSON.parse(text.split("\n")[0]!);
+        assertEquals(ready.ready, 300);
+        assertEquals(ready.errors, 0);
+        assertEquals(server.counts.open, 300);
+        assertEquals(server.counts.bytesIn, 300); // one byte each, echoed
+        const w = child.stdin.getWriter();
+        await w.write(new TextEncoder().encode("\n"));
+        await w.close();
+        while (!(await reader.read()).done);
+        assertEquals((await child.status).code, 0);
+        for (let i = 0; i < 50 && server.counts.open > 0; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assertEquals(server.counts.open, 0);
+      } finally {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // exited
+        }
+        await child.status;
       }
-      await child.status;
-      await server.close();
-      await Deno.remove(bin.slice(0, bin.lastIndexOf("/")), {
-        recursive: true,
-      });
-    }
-  },
+    }),
+});
+
+Deno.test({
+  name: gcc.name(
+    "loadgen sums the CPU of every --pid (a server of several processes)",
+  ),
+  ignore: gcc.ignore,
+  fn: () =>
+    withLoadgen(async (bin, server) => {
+      // An idle process: its CPU stays 0 while this process serves the echo.
+      const idle = new Deno.Command("sleep", { args: ["20"] }).spawn();
+      try {
+        const cpu = async (pids: number[]) =>
+          (await run(bin, [
+            "pingpong",
+            ...baseArgs(server.port),
+            "--conns",
+            "10",
+            "--duration",
+            "0.5",
+            ...pids.flatMap((pid) => ["--pid", String(pid)]),
+          ])).cpu_us!;
+        assertEquals(await cpu([idle.pid]), 0);
+        // The serving process first, the idle one last: both are counted.
+        assert(
+          await cpu([Deno.pid, idle.pid]) > 0,
+          "only the last --pid counted",
+        );
+      } finally {
+        idle.kill("SIGKILL");
+        await idle.status;
+      }
+    }),
 });

@@ -2,10 +2,12 @@
 // Multi-worker TcpServer side by side with today's single-loop server, and
 // the cross-thread Channel's per-message cost. Every run is bounded.
 //   deno run -A bench/multicore.ts [--seconds 3] [--reps 1] [--rate 10000]
-//     [--only pingpong|paced]
+//     [--only pingpong|paced|broadcast] [--pin]
 // Rows (markdown on stdout):
 //   - ping-pong 64 B x 50 conns: server CPU µs per round trip, workers 0
-//     (today's loop) vs 1 vs 2 (C load generator, bench/peers/loadgen.c),
+//     (today's loop) vs 1 vs 2 vs two independent single-loop processes on
+//     one port with reusePort (the floor of splitting the load over two
+//     loops, without our Workers) (C load generator, bench/peers/loadgen.c),
 //     saturated, and paced at --rate round trips/s (below saturation: on 2
 //     cores, saturated `workers: 2` runs 3 busy threads and pays for the
 //     scheduling, paced it does not);
@@ -32,10 +34,14 @@ const reps = Number(Deno.args[Deno.args.indexOf("--reps") + 1] ?? "1") || 1;
 const rate = Number(Deno.args[Deno.args.indexOf("--rate") + 1] ?? "10000") ||
   10000;
 // `--only pingpong`: the ping-pong and 200 µs rows only; `--only paced`: the
-// paced ping-pong rows only.
+// paced ping-pong rows only; `--only broadcast`: the broadcast rows only.
 const only = Deno.args.includes("--only")
   ? Deno.args[Deno.args.indexOf("--only") + 1]
   : undefined;
+// `--pin`: every server process on CPU 0 and the load generator on CPU 1, so
+// that no server loop shares a core with the load generator (on 2 cores,
+// unpinned, two server loops and the load generator are three threads).
+const pin = Deno.args.includes("--pin");
 const BUILD = `${ROOT}/bench/.build`;
 
 function median(xs: number[]): number {
@@ -57,7 +63,7 @@ async function compile(name: string): Promise<string> {
 }
 
 async function start(cmd: string[], env?: string): Promise<Proc> {
-  const proc = new Proc(env ? ["env", env, ...cmd] : cmd, undefined);
+  const proc = new Proc(env ? ["env", env, ...cmd] : cmd, pin ? 0 : undefined);
   for (;;) {
     const line = await proc.nextLine(30000, cmd.join(" "));
     if (line === null) throw new Error(`${cmd.join(" ")}: ${proc.stderrTail}`);
@@ -75,7 +81,7 @@ function portOf(proc: Proc): number {
 
 async function pingpong(
   loadgen: string,
-  server: Proc,
+  servers: Proc[],
   conns: number,
   paced = 0,
 ): Promise<Record<string, number>> {
@@ -84,7 +90,7 @@ async function pingpong(
       loadgen,
       "pingpong",
       "--port",
-      String(portOf(server)),
+      String(portOf(servers[0]!)),
       "--conns",
       String(conns),
       "--size",
@@ -93,19 +99,19 @@ async function pingpong(
       String(seconds),
       "--warmup",
       "0.5",
-      "--pid",
-      String(server.pid),
+      // Every process of the server: cpu_us is their sum.
+      ...servers.flatMap((server) => ["--pid", String(server.pid)]),
       "--timeout",
       String(seconds + 30),
       ...(paced > 0 ? ["--rate", String(paced)] : []),
     ],
-    undefined,
+    pin ? 1 : undefined,
     (seconds + 40) * 1000,
   );
   return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
 }
 
-const echo = (workers: number, burnUs = 0) => [
+const echo = (workers: number, burnUs = 0, extra: string[] = []) => [
   Deno.execPath(),
   "run",
   "-A",
@@ -115,6 +121,7 @@ const echo = (workers: number, burnUs = 0) => [
   String(workers),
   "--burn-us",
   String(burnUs),
+  ...extra,
 ];
 
 function percentile(xs: number[], p: number): number {
@@ -212,44 +219,88 @@ const configs: {
   workers: number;
   burnUs: number;
   paced: number;
+  /** Independent single-loop processes sharing the port (reusePort). */
+  processes?: number;
 }[] = [
   { label: "TcpServer (one loop, today)", workers: 0, burnUs: 0, paced: 0 },
   { label: "workers: 1", workers: 1, burnUs: 0, paced: 0 },
   { label: "workers: 2", workers: 2, burnUs: 0, paced: 0 },
+  {
+    label: "2 processes × one loop, reusePort (no Workers)",
+    workers: 0,
+    burnUs: 0,
+    paced: 0,
+    processes: 2,
+  },
   { label: "workers: 1", workers: 1, burnUs: 200, paced: 0 },
   { label: "workers: 2", workers: 2, burnUs: 200, paced: 0 },
   { label: "TcpServer (one loop, today)", workers: 0, burnUs: 0, paced: rate },
   { label: "workers: 1", workers: 1, burnUs: 0, paced: rate },
   { label: "workers: 2", workers: 2, burnUs: 0, paced: rate },
+  {
+    label: "2 processes × one loop, reusePort (no Workers)",
+    workers: 0,
+    burnUs: 0,
+    paced: rate,
+    processes: 2,
+  },
 ];
+const SATURATED = 0, BURN = 4, PACED = 6;
 const samples = configs.map(() => ({
   cpu: [] as number[],
   rate: [] as number[],
   p99: [] as number[],
 }));
+// One server process, or `processes` of them on one port.
+async function startServers(config: typeof configs[number]): Promise<Proc[]> {
+  if (config.processes === undefined) {
+    return [await start(echo(config.workers, config.burnUs))];
+  }
+  const first = await start(echo(0, config.burnUs, ["--reuse-port"]));
+  const procs = [first];
+  try {
+    for (let i = 1; i < config.processes; i++) {
+      procs.push(
+        await start(
+          echo(0, config.burnUs, [
+            "--reuse-port",
+            "--port",
+            String(portOf(first)),
+          ]),
+        ),
+      );
+    }
+  } catch (error) {
+    for (const proc of procs) await proc.stop();
+    throw error;
+  }
+  return procs;
+}
 for (let rep = 0; rep < reps; rep++) {
   for (const [i, config] of configs.entries()) {
     // `--only paced`: the paced ping-pong rows alone (more reps, less time).
     if (only === "paced" && config.paced === 0) continue;
-    const server = await start(echo(config.workers, config.burnUs));
+    if (only === "broadcast") break;
+    const servers = await startServers(config);
     try {
-      const r = await pingpong(loadgen, server, 50, config.paced);
+      const r = await pingpong(loadgen, servers, 50, config.paced);
       samples[i]!.cpu.push(r.cpu_us! / r.ops!);
       samples[i]!.rate.push(r.ops_per_s!);
       samples[i]!.p99.push(r.p99_us!);
     } finally {
-      await server.stop();
+      for (const server of servers) await server.stop();
     }
   }
 }
 // Ratios to the single loop: median of the per-rep (paired) ratios.
 function pingpongTable(first: number, title: string): void {
+  const count = 4;
   rows.push(
     `| ${title} (median of ${reps}) | round trips/s | server CPU µs/round trip (all runs) | paired ratio to single loop (all reps) | p99 µs |`,
   );
   rows.push("| --- | --- | --- | --- | --- |");
   const base = samples[first]!.cpu;
-  for (let i = first; i < first + 3; i++) {
+  for (let i = first; i < first + count; i++) {
     const s = samples[i]!;
     const ratios = s.cpu.map((x, rep) => x / base[rep]!);
     row(
@@ -264,20 +315,37 @@ function pingpongTable(first: number, title: string): void {
       Math.round(median(s.p99)),
     );
   }
+  // What our Workers add over the floor of splitting the load over two
+  // loops: `workers: 2` against two independent processes, paired per rep.
+  const procs = samples[first + 3]!.cpu;
+  const overFloor = samples[first + 2]!.cpu.map((x, rep) => x / procs[rep]!);
+  rows.push(
+    "",
+    `workers: 2 ÷ 2 processes (paired, median of ${reps}): ${
+      median(overFloor).toFixed(3)
+    } (${
+      [...overFloor].sort((a, b) => a - b).map((x) => x.toFixed(2)).join(", ")
+    })`,
+  );
 }
-if (only !== "paced") {
-  pingpongTable(0, "ping-pong 64 B, 50 conns, saturated");
+if (only === undefined || only === "pingpong") {
+  pingpongTable(SATURATED, "ping-pong 64 B, 50 conns, saturated");
   rows.push("");
 }
-pingpongTable(5, `ping-pong 64 B, 50 conns, paced at ${rate} round trips/s`);
-if (only !== "paced") {
+if (only !== "broadcast") {
+  pingpongTable(
+    PACED,
+    `ping-pong 64 B, 50 conns, paced at ${rate} round trips/s`,
+  );
+}
+if (only === undefined || only === "pingpong") {
   rows.push("");
   rows.push(
     `| 200 µs CPU per request, 50 conns (median of ${reps}) | req/s (all runs) | ratio to workers 1 |`,
   );
   rows.push("| --- | --- | --- |");
-  const one = median(samples[3]!.rate);
-  for (let i = 3; i < 5; i++) {
+  const one = median(samples[BURN]!.rate);
+  for (let i = BURN; i < BURN + 2; i++) {
     const s = samples[i]!;
     row(
       configs[i]!.label,
@@ -290,7 +358,7 @@ if (only !== "paced") {
 }
 
 // 3. HTTP anchor under wrk.
-if (only === "pingpong" || only === "paced") {
+if (only !== undefined) {
   // The rows above only.
 } else if (await which("wrk")) {
   rows.push("");
@@ -365,7 +433,7 @@ if (only === "pingpong" || only === "paced") {
 // 4. Broadcast to 1,000 connections: within one Worker vs across two. One
 // sender writes a 16-byte record (send time, sequence); the server
 // broadcasts it; the next goes once all 1,001 connections have it.
-if (only !== "pingpong" && only !== "paced") {
+if (only === undefined || only === "broadcast") {
   rows.push("");
   rows.push(
     "| broadcast to 1,000 conns | deliveries/s | broadcast complete p50 ms | p99 ms | delivery p99 ms |",
@@ -391,7 +459,7 @@ if (only !== "pingpong" && only !== "paced") {
 }
 
 // 5. The channel: one Worker sends 1M 64 B messages to a loop.
-if (only !== "pingpong" && only !== "paced") {
+if (only === undefined) {
   const r = await runClient(
     [
       Deno.execPath(),
@@ -419,9 +487,9 @@ if (only !== "pingpong" && only !== "paced") {
 }
 
 console.log(
-  `multicore bench, ${
-    new Date().toISOString()
-  }, ${seconds} s per row, load average ${
+  `multicore bench, ${new Date().toISOString()}, ${seconds} s per row${
+    pin ? ", servers pinned to CPU 0 and the load generator to CPU 1" : ""
+  }, load average ${
     Deno.loadavg().map((x) => x.toFixed(1)).join(" ")
   } (shared machine: noisy)\n`,
 );

@@ -10,6 +10,7 @@
  *
  *   deno run -A bench/proxy_churn.ts                 # 5 reps × 3 s per mode
  *   deno run -A bench/proxy_churn.ts --reps 3 --duration 2
+ *   deno run -A bench/proxy_churn.ts --reps 8 --duration 2 --modes v2,optional
  *
  * HAProxy runs with `option tcp-smart-connect` in both modes (as in
  * examples/haproxy/haproxy.cfg): with send-proxy it sends the header with
@@ -68,6 +69,30 @@ const MODES: Mode[] = [
   "haproxy send-proxy-v2, no tcp-smart-connect",
   "direct",
 ];
+
+// `--modes plain,v2,optional,v2-no-smart,direct` runs only those rows (the
+// plain row always: the ratios are paired with it).
+const SHORT: Record<string, Mode> = {
+  plain: "haproxy",
+  v2: "haproxy send-proxy-v2",
+  optional: "haproxy, backend optional",
+  "v2-no-smart": "haproxy send-proxy-v2, no tcp-smart-connect",
+  direct: "direct",
+};
+const modesAt = Deno.args.indexOf("--modes");
+if (modesAt >= 0) {
+  const wanted = new Set<Mode>(["haproxy"]);
+  for (const name of (Deno.args[modesAt + 1] ?? "").split(",")) {
+    const mode = SHORT[name];
+    if (mode === undefined) {
+      throw new RangeError(
+        `--modes takes ${Object.keys(SHORT).join(", ")}: received '${name}'`,
+      );
+    }
+    wanted.add(mode);
+  }
+  MODES.splice(0, MODES.length, ...MODES.filter((m) => wanted.has(m)));
+}
 
 interface Sample {
   connsPerS: number;

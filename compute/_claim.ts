@@ -9,38 +9,8 @@
 // - giving back: once a batch has run past its budget and a more urgent task
 //   waits, the unstarted rest goes back to the front of its rings.
 
-import {
-  ARENA_BYTES,
-  ARENA_HEAD,
-  CANCELLED,
-  CLAIMED,
-  EMPTY,
-  F_AGING_MS,
-  HEAD,
-  LIVE_WORKERS,
-  lock,
-  MAX_BATCH,
-  PRIORITIES,
-  PUBLISH_EVERY,
-  QUEUED,
-  READY,
-  RING_SLOTS,
-  S_AEND,
-  S_ENQUEUED,
-  S_FN,
-  S_ID,
-  S_KIND,
-  S_LEN,
-  S_STATE,
-  type SharedMemory,
-  slotOffset,
-  TAIL,
-  unlock,
-  W_BATCH_IDS,
-  W_BATCH_N,
-  W_BATCH_POS,
-  W_CANCEL,
-} from "./_layout.ts";
+import * as L from "./_layout.ts";
+import type { SharedMemory } from "./_layout.ts";
 import {
   decodeArena,
   isSide,
@@ -62,43 +32,43 @@ export class Batch {
   n = 0;
   /** When it was claimed (ms, absolute). */
   claimTime = 0;
-  readonly ids: Int32Array = new Int32Array(MAX_BATCH);
-  readonly fns: Int32Array = new Int32Array(MAX_BATCH);
+  readonly ids: Int32Array = new Int32Array(L.MAX_BATCH);
+  readonly fns: Int32Array = new Int32Array(L.MAX_BATCH);
   /** 1: the input comes by postMessage. */
-  readonly side: Uint8Array = new Uint8Array(MAX_BATCH);
+  readonly side: Uint8Array = new Uint8Array(L.MAX_BATCH);
   /** The kind of the slot the task came from. */
-  readonly kinds: Int32Array = new Int32Array(MAX_BATCH);
+  readonly kinds: Int32Array = new Int32Array(L.MAX_BATCH);
   /** The priority ring it came from. */
-  readonly rings: Int32Array = new Int32Array(MAX_BATCH);
+  readonly rings: Int32Array = new Int32Array(L.MAX_BATCH);
   /** Its effective (aged) priority at the claim. */
-  readonly effs: Int32Array = new Int32Array(MAX_BATCH);
+  readonly effs: Int32Array = new Int32Array(L.MAX_BATCH);
   /** Its submission time (ms, absolute). */
-  readonly enqueued: Float64Array = new Float64Array(MAX_BATCH);
-  readonly inputs: unknown[] = new Array(MAX_BATCH);
+  readonly enqueued: Float64Array = new Float64Array(L.MAX_BATCH);
+  readonly inputs: unknown[] = new Array(L.MAX_BATCH);
 }
 
 /** Tasks waiting in the rings (not cancelled). */
 export function waitingTasks(i32: Int32Array): number {
   let n = 0;
-  for (let p = 0; p < PRIORITIES; p++) n += Atomics.load(i32, QUEUED + p);
+  for (let p = 0; p < L.PRIORITIES; p++) n += Atomics.load(i32, L.QUEUED + p);
   return n;
 }
 
 /** Whether a task of a ring more urgent than priority `eff` waits. */
 export function urgentWaiting(i32: Int32Array, eff: number): boolean {
   for (let p = 0; p < eff; p++) {
-    if (Atomics.load(i32, QUEUED + p) > 0) return true;
+    if (Atomics.load(i32, L.QUEUED + p) > 0) return true;
   }
   return false;
 }
 
 // Scratch of one claim or hand-back (they run under the lock, one at a time
 // per worker).
-const heads = new Int32Array(PRIORITIES);
-const tails = new Int32Array(PRIORITIES);
-const taken = new Int32Array(PRIORITIES);
-const arenaEnd = new Int32Array(PRIORITIES);
-const arenaMoved = new Uint8Array(PRIORITIES);
+const heads = new Int32Array(L.PRIORITIES);
+const tails = new Int32Array(L.PRIORITIES);
+const taken = new Int32Array(L.PRIORITIES);
+const arenaEnd = new Int32Array(L.PRIORITIES);
+const arenaMoved = new Uint8Array(L.PRIORITIES);
 
 /**
  * Claims a batch for the worker whose area header is at Int32 index `base`,
@@ -118,47 +88,47 @@ export function claimBatch(
   const available = waitingTasks(i32);
   if (available === 0) return 0;
   // Leave work for the others: at most a fair share of what waits.
-  const workers = Math.max(1, Atomics.load(i32, LIVE_WORKERS));
-  const limit = Math.min(MAX_BATCH, Math.ceil(available / workers));
-  lock(i32, true);
+  const workers = Math.max(1, Atomics.load(i32, L.LIVE_WORKERS));
+  const limit = Math.min(L.MAX_BATCH, Math.ceil(available / workers));
+  L.lock(i32, true);
   let n = 0;
   // Heads and tails are read once and written back once: only lock holders
   // move heads, and tasks appended meanwhile wait for the next claim.
-  for (let p = 0; p < PRIORITIES; p++) {
-    heads[p] = Atomics.load(i32, HEAD + p);
-    tails[p] = Atomics.load(i32, TAIL + p);
+  for (let p = 0; p < L.PRIORITIES; p++) {
+    heads[p] = Atomics.load(i32, L.HEAD + p);
+    tails[p] = Atomics.load(i32, L.TAIL + p);
     taken[p] = 0;
     arenaMoved[p] = 0;
   }
   try {
     batch.claimTime = now;
-    const aging = f64[F_AGING_MS]!;
+    const aging = f64[L.F_AGING_MS]!;
     let budget = BATCH_BUDGET_MS;
     let sideBytes = 0;
     while (n < limit) {
       let best = -1;
-      let bestEff = PRIORITIES;
+      let bestEff = L.PRIORITIES;
       let bestEnq = Infinity;
       let bestSlot = 0;
-      for (let p = 0; p < PRIORITIES; p++) {
+      for (let p = 0; p < L.PRIORITIES; p++) {
         let h = heads[p]!;
         const tail = tails[p]!;
         let slot = 0;
         while (h !== tail) {
-          slot = slotOffset(lay, p, h);
+          slot = L.slotOffset(lay, p, h);
           const s32 = slot >> 2;
-          if (Atomics.load(i32, s32 + S_STATE) !== CANCELLED) break;
+          if (Atomics.load(i32, s32 + L.S_STATE) !== L.CANCELLED) break;
           // Tombstone of a task aborted while queued: drop it (and its bytes).
-          i32[s32 + S_STATE] = EMPTY;
-          if (usesArena(i32[s32 + S_KIND]!)) {
-            arenaEnd[p] = i32[s32 + S_AEND]!;
+          i32[s32 + L.S_STATE] = L.EMPTY;
+          if (usesArena(i32[s32 + L.S_KIND]!)) {
+            arenaEnd[p] = i32[s32 + L.S_AEND]!;
             arenaMoved[p] = 1;
           }
           h = (h + 1) | 0;
         }
         heads[p] = h;
         if (h === tail) continue;
-        const enq = f64[(slot >> 3) + S_ENQUEUED]!;
+        const enq = f64[(slot >> 3) + L.S_ENQUEUED]!;
         let eff = p;
         if (aging > 0) eff = Math.max(0, p - Math.floor((now - enq) / aging));
         if (eff < bestEff || (eff === bestEff && enq < bestEnq)) {
@@ -170,24 +140,25 @@ export function claimBatch(
       }
       if (best < 0) break;
       const s32 = bestSlot >> 2;
-      const kind = i32[s32 + S_KIND]!;
+      const kind = i32[s32 + L.S_KIND]!;
       // A task whose input buffers move cannot be handed back (the pool no
       // longer has them): it runs in a batch of its own.
       if (kind === K_SIDE_MOVED && n > 0) break;
       heads[best] = (heads[best]! + 1) | 0;
       const arena = usesArena(kind);
       if (arena) {
-        arenaEnd[best] = i32[s32 + S_AEND]!;
+        arenaEnd[best] = i32[s32 + L.S_AEND]!;
         arenaMoved[best] = 1;
       }
       if (
-        Atomics.compareExchange(i32, s32 + S_STATE, READY, CLAIMED) !== READY
+        Atomics.compareExchange(i32, s32 + L.S_STATE, L.READY, L.CLAIMED) !==
+          L.READY
       ) {
         continue; // cancelled by the pool between our look and the claim
       }
       taken[best]!++;
-      const id = i32[s32 + S_ID]!;
-      const fn = i32[s32 + S_FN]!;
+      const id = i32[s32 + L.S_ID]!;
+      const fn = i32[s32 + L.S_FN]!;
       batch.ids[n] = id;
       batch.fns[n] = fn;
       batch.kinds[n] = kind;
@@ -195,22 +166,22 @@ export function claimBatch(
       batch.effs[n] = bestEff;
       batch.enqueued[n] = bestEnq;
       // Under the lock: the pool raises a flag only after finding the id here.
-      i32[base + W_CANCEL + n] = 0;
-      i32[base + W_BATCH_IDS + n] = id;
+      i32[base + L.W_CANCEL + n] = 0;
+      i32[base + L.W_BATCH_IDS + n] = id;
       if (isSide(kind)) {
         batch.side[n] = 1;
         batch.inputs[n] = undefined;
         // Big inputs come in smaller batches: one huge message would leave
         // this worker idle until all of it is cloned.
-        sideBytes += i32[s32 + S_LEN]!;
+        sideBytes += i32[s32 + L.S_LEN]!;
       } else if (arena) {
         batch.side[n] = 0;
-        const len = i32[s32 + S_LEN]!;
-        const start = (arenaEnd[best]! - len) & (ARENA_BYTES - 1);
+        const len = i32[s32 + L.S_LEN]!;
+        const start = (arenaEnd[best]! - len) & (L.ARENA_BYTES - 1);
         batch.inputs[n] = decodeArena(
           mem,
           kind,
-          lay.arena + best * ARENA_BYTES + start,
+          lay.arena + best * L.ARENA_BYTES + start,
           len,
         );
       } else {
@@ -225,21 +196,23 @@ export function claimBatch(
     }
   } finally {
     batch.n = n;
-    Atomics.store(i32, base + W_BATCH_N, n);
-    Atomics.store(i32, base + W_BATCH_POS, -1);
-    for (let p = 0; p < PRIORITIES; p++) {
-      Atomics.store(i32, HEAD + p, heads[p]!);
-      if (arenaMoved[p] === 1) Atomics.store(i32, ARENA_HEAD + p, arenaEnd[p]!);
-      if (taken[p]! > 0) Atomics.sub(i32, QUEUED + p, taken[p]!);
+    Atomics.store(i32, base + L.W_BATCH_N, n);
+    Atomics.store(i32, base + L.W_BATCH_POS, -1);
+    for (let p = 0; p < L.PRIORITIES; p++) {
+      Atomics.store(i32, L.HEAD + p, heads[p]!);
+      if (arenaMoved[p] === 1) {
+        Atomics.store(i32, L.ARENA_HEAD + p, arenaEnd[p]!);
+      }
+      if (taken[p]! > 0) Atomics.sub(i32, L.QUEUED + p, taken[p]!);
     }
-    unlock(i32);
+    L.unlock(i32);
   }
   return n;
 }
 
 /** Moved input buffers cannot be sent again; a cancelled task is settled. */
 function canHandBack(i32: Int32Array, base: number, batch: Batch, i: number) {
-  return batch.kinds[i] !== K_SIDE_MOVED && i32[base + W_CANCEL + i] === 0;
+  return batch.kinds[i] !== K_SIDE_MOVED && i32[base + L.W_CANCEL + i] === 0;
 }
 
 /** Moves batch entry `from` to `to` (to < from), its cancel flag with it. */
@@ -259,8 +232,8 @@ function moveEntry(
   batch.enqueued[to] = batch.enqueued[from]!;
   batch.inputs[to] = batch.inputs[from];
   batch.inputs[from] = undefined;
-  i32[base + W_BATCH_IDS + to] = batch.ids[from]!;
-  i32[base + W_CANCEL + to] = i32[base + W_CANCEL + from]!;
+  i32[base + L.W_BATCH_IDS + to] = batch.ids[from]!;
+  i32[base + L.W_CANCEL + to] = i32[base + L.W_CANCEL + from]!;
 }
 
 /**
@@ -281,11 +254,11 @@ export function handBack(
 ): number {
   const { i32, lay } = mem;
   const n = batch.n;
-  lock(i32, true);
+  L.lock(i32, true);
   let kept = from;
   try {
-    for (let p = 0; p < PRIORITIES; p++) {
-      heads[p] = Atomics.load(i32, HEAD + p);
+    for (let p = 0; p < L.PRIORITIES; p++) {
+      heads[p] = Atomics.load(i32, L.HEAD + p);
       taken[p] = 0;
       let count = 0;
       for (let i = from; i < n; i++) {
@@ -294,8 +267,8 @@ export function handBack(
       // Room for them plus the slots the pool may have written but not
       // published yet, and one it may be filling right now (it
       // read the head before we moved it).
-      const used = (Atomics.load(i32, TAIL + p) - heads[p]!) | 0;
-      tails[p] = used + count + PUBLISH_EVERY + 1 < RING_SLOTS ? count : 0;
+      const used = (Atomics.load(i32, L.TAIL + p) - heads[p]!) | 0;
+      tails[p] = used + count + L.PUBLISH_EVERY + 1 < L.RING_SLOTS ? count : 0;
     }
     for (let i = from; i < n; i++) {
       const p = batch.rings[i]!;
@@ -304,7 +277,7 @@ export function handBack(
         kept++;
         continue;
       }
-      const slot = slotOffset(lay, p, heads[p]! - tails[p]! + taken[p]!);
+      const slot = L.slotOffset(lay, p, heads[p]! - tails[p]! + taken[p]!);
       taken[p]!++;
       const s32 = slot >> 2;
       const kind = batch.kinds[i]!;
@@ -321,20 +294,20 @@ export function handBack(
           !isSide(kind) && !usesArena(kind),
         )
       ) {
-        i32[s32 + S_KIND] = K_SIDE;
-        i32[s32 + S_LEN] = 0;
+        i32[s32 + L.S_KIND] = K_SIDE;
+        i32[s32 + L.S_LEN] = 0;
       }
-      Atomics.store(i32, s32 + S_STATE, READY);
+      Atomics.store(i32, s32 + L.S_STATE, L.READY);
     }
-    for (let p = 0; p < PRIORITIES; p++) {
+    for (let p = 0; p < L.PRIORITIES; p++) {
       if (taken[p] === 0) continue;
-      Atomics.store(i32, HEAD + p, (heads[p]! - taken[p]!) | 0);
-      Atomics.add(i32, QUEUED + p, taken[p]!);
+      Atomics.store(i32, L.HEAD + p, (heads[p]! - taken[p]!) | 0);
+      Atomics.add(i32, L.QUEUED + p, taken[p]!);
     }
     batch.n = kept;
-    Atomics.store(i32, base + W_BATCH_N, kept);
+    Atomics.store(i32, base + L.W_BATCH_N, kept);
   } finally {
-    unlock(i32);
+    L.unlock(i32);
   }
   return kept;
 }

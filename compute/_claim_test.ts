@@ -8,34 +8,9 @@ import {
   urgentWaiting,
   waitingTasks,
 } from "./_claim.ts";
-import { encodeInline, K_SIDE, K_SIDE_MOVED } from "./_codec.ts";
-import {
-  areaBase,
-  CANCEL_ABORT,
-  CANCELLED,
-  createSharedMemory,
-  F_AGING_MS,
-  HEAD,
-  LIVE_WORKERS,
-  MAX_NAMES,
-  QUEUED,
-  READY,
-  S_ENQUEUED,
-  S_FN,
-  S_ID,
-  S_KIND,
-  S_LEN,
-  S_NUM,
-  S_STATE,
-  type SharedMemory,
-  SLOT_INLINE_BYTES,
-  SLOT_INLINE_OFFSET,
-  slotOffset,
-  TAIL,
-  W_BATCH_IDS,
-  W_BATCH_N,
-  W_CANCEL,
-} from "./_layout.ts";
+import { K_SIDE, K_SIDE_MOVED, writeSlot } from "./_codec.ts";
+import * as L from "./_layout.ts";
+import type { SharedMemory } from "./_layout.ts";
 
 const NOW = 1_000_000;
 
@@ -47,39 +22,29 @@ function push(
   input: unknown = id,
   options: { enqueued?: number; fn?: number; kind?: number } = {},
 ): number {
-  const { i32, f64, lay } = mem;
-  const tail = Atomics.load(i32, TAIL + p);
-  const slot = slotOffset(lay, p, tail);
+  const { i32, lay } = mem;
+  const tail = Atomics.load(i32, L.TAIL + p);
+  const slot = L.slotOffset(lay, p, tail);
   const s32 = slot >> 2;
-  i32[s32 + S_ID] = id;
-  i32[s32 + S_FN] = options.fn ?? 0;
-  f64[(slot >> 3) + S_ENQUEUED] = options.enqueued ?? NOW - 1;
-  if (options.kind !== undefined) {
-    i32[s32 + S_KIND] = options.kind;
-    i32[s32 + S_LEN] = 0;
-  } else {
-    encodeInline(
-      mem,
-      input,
-      s32 + S_KIND,
-      s32 + S_LEN,
-      (slot >> 3) + S_NUM,
-      slot + SLOT_INLINE_OFFSET,
-      SLOT_INLINE_BYTES,
-    );
+  const { fn = 0, enqueued = NOW - 1, kind } = options;
+  // The pool's own slot writer; a given kind stands for an input elsewhere.
+  writeSlot(mem, slot, id, fn, enqueued, input, kind === undefined);
+  if (kind !== undefined) {
+    i32[s32 + L.S_KIND] = kind;
+    i32[s32 + L.S_LEN] = 0;
   }
-  Atomics.store(i32, s32 + S_STATE, READY);
-  Atomics.store(i32, TAIL + p, tail + 1);
-  Atomics.add(i32, QUEUED + p, 1);
+  Atomics.store(i32, s32 + L.S_STATE, L.READY);
+  Atomics.store(i32, L.TAIL + p, tail + 1);
+  Atomics.add(i32, L.QUEUED + p, 1);
   return s32;
 }
 
 function setup(workers = 1, agingMs = 0) {
-  const mem = createSharedMemory(2);
-  Atomics.store(mem.i32, LIVE_WORKERS, workers);
-  mem.f64[F_AGING_MS] = agingMs;
-  const costs = new Float64Array(MAX_NAMES).fill(0); // known to be free
-  return { mem, base: areaBase(mem.lay, 0), batch: new Batch(), costs };
+  const mem = L.createSharedMemory(2);
+  Atomics.store(mem.i32, L.LIVE_WORKERS, workers);
+  mem.f64[L.F_AGING_MS] = agingMs;
+  const costs = new Float64Array(L.MAX_NAMES).fill(0); // known to be free
+  return { mem, base: L.areaBase(mem.lay, 0), batch: new Batch(), costs };
 }
 
 function claimedIds(batch: Batch): number[] {
@@ -97,9 +62,11 @@ Deno.test("claimBatch() takes the most urgent task first, FIFO within a priority
   assertEquals(Array.from(batch.inputs.slice(0, 4)), [3, 2, 1, 4]);
   assertEquals(waitingTasks(mem.i32), 0);
   // Published for the pool's cancel search.
-  assertEquals(Atomics.load(mem.i32, base + W_BATCH_N), 4);
+  assertEquals(Atomics.load(mem.i32, base + L.W_BATCH_N), 4);
   assertEquals(
-    Array.from(mem.i32.subarray(base + W_BATCH_IDS, base + W_BATCH_IDS + 4)),
+    Array.from(
+      mem.i32.subarray(base + L.W_BATCH_IDS, base + L.W_BATCH_IDS + 4),
+    ),
     [3, 2, 1, 4],
   );
 });
@@ -128,13 +95,13 @@ Deno.test("claimBatch() skips tombstones and clears the cancel flags of its slot
   const { mem, base, batch, costs } = setup();
   const dead = push(mem, 2, 1);
   push(mem, 2, 2);
-  Atomics.store(mem.i32, dead + S_STATE, CANCELLED);
-  Atomics.sub(mem.i32, QUEUED + 2, 1);
-  Atomics.store(mem.i32, base + W_CANCEL, CANCEL_ABORT); // a previous task's
+  Atomics.store(mem.i32, dead + L.S_STATE, L.CANCELLED);
+  Atomics.sub(mem.i32, L.QUEUED + 2, 1);
+  Atomics.store(mem.i32, base + L.W_CANCEL, L.CANCEL_ABORT); // a previous task's
   assertEquals(claimBatch(mem, base, batch, costs, NOW), 1);
   assertEquals(claimedIds(batch), [2]);
-  assertEquals(Atomics.load(mem.i32, base + W_CANCEL), 0);
-  assertEquals(Atomics.load(mem.i32, HEAD + 2), 2);
+  assertEquals(Atomics.load(mem.i32, base + L.W_CANCEL), 0);
+  assertEquals(Atomics.load(mem.i32, L.HEAD + 2), 2);
 });
 
 Deno.test("claimBatch() runs a task whose input buffers move in a batch of its own", () => {
@@ -165,14 +132,14 @@ Deno.test("handBack() returns the unstarted rest to the front of its rings, in o
   assertEquals(claimedIds(batch), [3, 1, 2, 4]);
   // Task 2 was cancelled meanwhile: it stays (and is skipped when its turn
   // comes); 1 and 4 go back.
-  Atomics.store(mem.i32, base + W_CANCEL + 2, CANCEL_ABORT);
+  Atomics.store(mem.i32, base + L.W_CANCEL + 2, L.CANCEL_ABORT);
   assertEquals(urgentWaiting(mem.i32, 3), false);
   push(mem, 0, 9);
   assertEquals(urgentWaiting(mem.i32, 3), true);
   assertEquals(handBack(mem, base, batch, 1), 2);
   assertEquals(claimedIds(batch), [3, 2]);
-  assertEquals(Atomics.load(mem.i32, base + W_CANCEL + 1), CANCEL_ABORT);
-  assertEquals(Atomics.load(mem.i32, QUEUED + 3), 3);
+  assertEquals(Atomics.load(mem.i32, base + L.W_CANCEL + 1), L.CANCEL_ABORT);
+  assertEquals(Atomics.load(mem.i32, L.QUEUED + 3), 3);
   // The next claim: the urgent task, then the handed-back ones in order.
   claimBatch(mem, base, batch, costs, NOW);
   assertEquals(claimedIds(batch), [9, 1, 4]);
@@ -189,7 +156,7 @@ Deno.test("handBack() sends inputs that came from the arena or by message back b
   claimBatch(mem, base, batch, costs, NOW);
   batch.inputs[1] = { big: "object" }; // as if it came by postMessage
   handBack(mem, base, batch, 1);
-  const slot = slotOffset(mem.lay, 3, Atomics.load(mem.i32, HEAD + 3));
-  assertEquals(mem.i32[(slot >> 2) + S_ID], 2);
-  assertEquals(mem.i32[(slot >> 2) + S_KIND], K_SIDE);
+  const slot = L.slotOffset(mem.lay, 3, Atomics.load(mem.i32, L.HEAD + 3));
+  assertEquals(mem.i32[(slot >> 2) + L.S_ID], 2);
+  assertEquals(mem.i32[(slot >> 2) + L.S_KIND], K_SIDE);
 });

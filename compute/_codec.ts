@@ -3,25 +3,8 @@
 // or a completion entry; bytes and strings up to ARENA_MAX_ITEM go through
 // the priority's byte arena; anything else travels by postMessage.
 
-import {
-  D_ID,
-  D_KIND,
-  D_LEN,
-  D_NUM,
-  D_RUN,
-  D_START,
-  DONE_INLINE_BYTES,
-  DONE_INLINE_OFFSET,
-  S_ENQUEUED,
-  S_FN,
-  S_ID,
-  S_KIND,
-  S_LEN,
-  S_NUM,
-  SLOT_INLINE_BYTES,
-  SLOT_INLINE_OFFSET,
-  type Views,
-} from "./_layout.ts";
+import * as L from "./_layout.ts";
+import type { Views } from "./_layout.ts";
 
 // Value kinds (the kind word of a slot or completion entry)
 export const K_UNDEFINED = 0;
@@ -181,17 +164,17 @@ export function writeSlot(
   inline: boolean,
 ): boolean {
   const s32 = slot >> 2;
-  v.i32[s32 + S_ID] = id;
-  v.i32[s32 + S_FN] = fn;
-  v.f64[(slot >> 3) + S_ENQUEUED] = enqueued;
+  v.i32[s32 + L.S_ID] = id;
+  v.i32[s32 + L.S_FN] = fn;
+  v.f64[(slot >> 3) + L.S_ENQUEUED] = enqueued;
   return inline && encodeInline(
     v,
     input,
-    s32 + S_KIND,
-    s32 + S_LEN,
-    (slot >> 3) + S_NUM,
-    slot + SLOT_INLINE_OFFSET,
-    SLOT_INLINE_BYTES,
+    s32 + L.S_KIND,
+    s32 + L.S_LEN,
+    (slot >> 3) + L.S_NUM,
+    slot + L.SLOT_INLINE_OFFSET,
+    L.SLOT_INLINE_BYTES,
   );
 }
 
@@ -199,10 +182,10 @@ export function writeSlot(
 export function readSlotInput(v: Views, slot: number): unknown {
   return decodeInline(
     v,
-    (slot >> 2) + S_KIND,
-    (slot >> 2) + S_LEN,
-    (slot >> 3) + S_NUM,
-    slot + SLOT_INLINE_OFFSET,
+    (slot >> 2) + L.S_KIND,
+    (slot >> 2) + L.S_LEN,
+    (slot >> 3) + L.S_NUM,
+    slot + L.SLOT_INLINE_OFFSET,
   );
 }
 
@@ -224,16 +207,16 @@ export function writeResult(
     !encodeInline(
       v,
       value,
-      a32 + D_KIND,
-      a32 + D_LEN,
-      a64 + D_NUM,
-      at + DONE_INLINE_OFFSET,
-      DONE_INLINE_BYTES,
+      a32 + L.D_KIND,
+      a32 + L.D_LEN,
+      a64 + L.D_NUM,
+      at + L.DONE_INLINE_OFFSET,
+      L.DONE_INLINE_BYTES,
     )
   ) return false;
-  v.i32[a32 + D_ID] = id;
-  v.f64[a64 + D_START] = start;
-  v.f64[a64 + D_RUN] = run;
+  v.i32[a32 + L.D_ID] = id;
+  v.f64[a64 + L.D_START] = start;
+  v.f64[a64 + L.D_RUN] = run;
   return true;
 }
 
@@ -249,15 +232,15 @@ export function readResult(
   const a32 = at >> 2;
   const a64 = at >> 3;
   onResult(
-    v.i32[a32 + D_ID]!,
+    v.i32[a32 + L.D_ID]!,
     decodeInline(
       v,
-      a32 + D_KIND,
-      a32 + D_LEN,
-      a64 + D_NUM,
-      at + DONE_INLINE_OFFSET,
+      a32 + L.D_KIND,
+      a32 + L.D_LEN,
+      a64 + L.D_NUM,
+      at + L.DONE_INLINE_OFFSET,
     ),
-    v.f64[a64 + D_START]!,
-    v.f64[a64 + D_RUN]!,
+    v.f64[a64 + L.D_START]!,
+    v.f64[a64 + L.D_RUN]!,
   );
 }

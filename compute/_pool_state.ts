@@ -9,20 +9,38 @@ import type { Task } from "./_task.ts";
 import type { ComputePoolMetrics } from "./types.ts";
 import { TaskTable } from "./_task_table.ts";
 
+/** The counters of a pool's metrics (the rest are gauges and histograms). */
+export type PoolCounts = {
+  -readonly [
+    K in
+      | "tasksSubmitted"
+      | "tasksCompleted"
+      | "tasksFailed"
+      | "tasksCancelled"
+      | "workersSpawned"
+      | "workersRetired"
+      | "workersReplaced"
+      | "workersStuck"
+  ]: ComputePoolMetrics[K];
+};
+
 /** Shared state of one pool. */
 export class PoolState {
   readonly tasks: TaskTable<Task> = new TaskTable<Task>();
   readonly runTime: Histogram = new Histogram();
   readonly waitTime: Histogram = new Histogram();
   readonly startedAt: number = performance.now();
-  submitted = 0;
-  completed = 0;
-  failed = 0;
-  cancelled = 0;
-  replaced = 0;
-  stuck = 0;
-  spawned = 0;
-  retired = 0;
+  /** The counters of `metrics()`, under their names there. */
+  readonly counts: PoolCounts = {
+    tasksSubmitted: 0,
+    tasksCompleted: 0,
+    tasksFailed: 0,
+    tasksCancelled: 0,
+    workersSpawned: 0,
+    workersRetired: 0,
+    workersReplaced: 0,
+    workersStuck: 0,
+  };
   totalRunMs = 0;
   /** Moving average of the time from submission to result (ms). */
   turnaround = 0.0125;
@@ -127,21 +145,21 @@ export class PoolState {
   /** Resolves a task's promise. */
   settleOk(task: Task, value: unknown): void {
     this.#cleanup(task);
-    this.completed++;
+    this.counts.tasksCompleted++;
     task.resolve(value);
   }
 
   /** Rejects a task's promise with the task's error (or its worker's). */
   settleFailed(task: Task, error: unknown): void {
     this.#cleanup(task);
-    this.failed++;
+    this.counts.tasksFailed++;
     task.reject(error);
   }
 
   /** Rejects a task's promise as cancelled (abort, timeout, terminate). */
   settleCancelled(task: Task, reason: unknown): void {
     this.#cleanup(task);
-    this.cancelled++;
+    this.counts.tasksCancelled++;
     task.reject(reason);
   }
 
@@ -156,16 +174,9 @@ export class PoolState {
   metrics(depth: number[], live: number, busy: number): ComputePoolMetrics {
     const elapsed = performance.now() - this.startedAt;
     return {
-      tasksSubmitted: this.submitted,
-      tasksCompleted: this.completed,
-      tasksFailed: this.failed,
-      tasksCancelled: this.cancelled,
+      ...this.counts,
       activeWorkers: live,
       busyWorkers: busy,
-      workersReplaced: this.replaced,
-      workersStuck: this.stuck,
-      workersSpawned: this.spawned,
-      workersRetired: this.retired,
       queueDepth: {
         critical: depth[0]!,
         high: depth[1]!,

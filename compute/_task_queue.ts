@@ -3,32 +3,8 @@
 // arena, or marked to come by postMessage); when a ring or its arena is
 // full they wait in an overflow queue and move in as workers free room.
 
-import {
-  ARENA_BYTES,
-  ARENA_HEAD,
-  ARENA_MAX_ITEM,
-  CANCELLED,
-  EMPTY,
-  HEAD,
-  lock,
-  now,
-  PRIORITIES,
-  PUBLISH_EVERY,
-  QUEUED,
-  READY,
-  RING_SLOTS,
-  S_AEND,
-  S_ID,
-  S_KIND,
-  S_LEN,
-  S_STATE,
-  type SharedMemory,
-  SLEEPERS,
-  slotOffset,
-  TAIL,
-  unlock,
-  WORK_SEQ,
-} from "./_layout.ts";
+import * as L from "./_layout.ts";
+import type { SharedMemory } from "./_layout.ts";
 import {
   K_ARENA_BUFFER,
   K_ARENA_BYTES,
@@ -84,7 +60,7 @@ export class TaskQueue {
     this.#mem = mem;
     this.#workers = workers;
     this.#onBurstEnd = onBurstEnd;
-    for (let p = 0; p < PRIORITIES; p++) this.#overflow.push(new Fifo());
+    for (let p = 0; p < L.PRIORITIES; p++) this.#overflow.push(new Fifo());
   }
 
   /** Tasks waiting (not claimed, not cancelled), per priority. */
@@ -95,13 +71,13 @@ export class TaskQueue {
 
   /** Live tasks in ring `p`, published or not. */
   #live(p: number): number {
-    return Atomics.load(this.#mem.i32, QUEUED + p) + this.#unpublished[p]!;
+    return Atomics.load(this.#mem.i32, L.QUEUED + p) + this.#unpublished[p]!;
   }
 
   /** Tasks waiting (not claimed, not cancelled). */
   waiting(): number {
     let n = 0;
-    for (let p = 0; p < PRIORITIES; p++) n += this.depth(p);
+    for (let p = 0; p < L.PRIORITIES; p++) n += this.depth(p);
     return n;
   }
 
@@ -134,14 +110,15 @@ export class TaskQueue {
     }
     if (task.ring < 0) return false;
     const i32 = this.#mem.i32;
-    const s32 = slotOffset(this.#mem.lay, task.ring, task.pos) >> 2;
+    const s32 = L.slotOffset(this.#mem.lay, task.ring, task.pos) >> 2;
     if (
-      i32[s32 + S_ID] === task.id &&
-      Atomics.compareExchange(i32, s32 + S_STATE, READY, CANCELLED) === READY
+      i32[s32 + L.S_ID] === task.id &&
+      Atomics.compareExchange(i32, s32 + L.S_STATE, L.READY, L.CANCELLED) ===
+        L.READY
     ) {
       const p = task.ring;
       if (((task.pos - this.#published[p]!) | 0) >= 0) this.#unpublished[p]!--;
-      else Atomics.sub(i32, QUEUED + p, 1);
+      else Atomics.sub(i32, L.QUEUED + p, 1);
       return true;
     }
     return false;
@@ -152,8 +129,8 @@ export class TaskQueue {
     for (const q of this.#overflow) q.clear();
     this.#overflowDropped = [0, 0, 0, 0];
     this.publish();
-    for (let p = 0; p < PRIORITIES; p++) {
-      Atomics.store(this.#mem.i32, QUEUED + p, 0);
+    for (let p = 0; p < L.PRIORITIES; p++) {
+      Atomics.store(this.#mem.i32, L.QUEUED + p, 0);
     }
   }
 
@@ -162,16 +139,16 @@ export class TaskQueue {
     const p = task.priority;
     const i32 = this.#mem.i32;
     const tail = this.#tails[p]!;
-    if (((tail - Atomics.load(i32, HEAD + p)) | 0) >= RING_SLOTS) {
+    if (((tail - Atomics.load(i32, L.HEAD + p)) | 0) >= L.RING_SLOTS) {
       // Full. If nothing in it is live, it is all tombstones no worker will
       // come to skip: drop them here.
       if (this.#live(p) !== 0) return false;
       this.#dropTombstones(p);
-      if (((tail - Atomics.load(i32, HEAD + p)) | 0) >= RING_SLOTS) {
+      if (((tail - Atomics.load(i32, L.HEAD + p)) | 0) >= L.RING_SLOTS) {
         return false;
       }
     }
-    const slot = slotOffset(this.#mem.lay, p, tail);
+    const slot = L.slotOffset(this.#mem.lay, p, tail);
     const s32 = slot >> 2;
     if (
       !writeSlot(
@@ -197,11 +174,13 @@ export class TaskQueue {
       // sending its bytes the slow way: claims free the arena soon.
       if (arena === ARENA_FULL) return false;
       if (arena === NOT_ARENA) {
-        i32[s32 + S_KIND] = task.transfer === undefined ? K_SIDE : K_SIDE_MOVED;
-        i32[s32 + S_LEN] = sizeHint(task.input);
+        i32[s32 + L.S_KIND] = task.transfer === undefined
+          ? K_SIDE
+          : K_SIDE_MOVED;
+        i32[s32 + L.S_LEN] = sizeHint(task.input);
       }
     }
-    Atomics.store(i32, s32 + S_STATE, READY);
+    Atomics.store(i32, s32 + L.S_STATE, L.READY);
     const next = (tail + 1) | 0;
     this.#tails[p] = next;
     this.#unpublished[p]!++;
@@ -213,7 +192,7 @@ export class TaskQueue {
     // goes on without chasing the tail task by task; the kick microtask
     // publishes the rest once the burst ends (one wake for a short burst or
     // a single task).
-    if (++this.#kickCount >= PUBLISH_EVERY) {
+    if (++this.#kickCount >= L.PUBLISH_EVERY) {
       this.#wake(this.#workers());
       this.#kickCount = 0;
     }
@@ -223,12 +202,12 @@ export class TaskQueue {
   /** Makes the tasks written so far visible to the workers. */
   publish(): void {
     const i32 = this.#mem.i32;
-    for (let p = 0; p < PRIORITIES; p++) {
+    for (let p = 0; p < L.PRIORITIES; p++) {
       if (this.#published[p] === this.#tails[p]) continue;
       // Slots first, then the tail: a worker that sees the tail sees them.
       this.#published[p] = this.#tails[p]!;
-      Atomics.store(i32, TAIL + p, this.#tails[p]!);
-      Atomics.add(i32, QUEUED + p, this.#unpublished[p]!);
+      Atomics.store(i32, L.TAIL + p, this.#tails[p]!);
+      Atomics.add(i32, L.QUEUED + p, this.#unpublished[p]!);
       this.#unpublished[p] = 0;
     }
   }
@@ -236,9 +215,11 @@ export class TaskQueue {
   #wake(count: number): void {
     const i32 = this.#mem.i32;
     this.publish();
-    Atomics.add(i32, WORK_SEQ, 1);
-    const sleepers = Atomics.load(i32, SLEEPERS);
-    if (sleepers > 0) Atomics.notify(i32, WORK_SEQ, Math.min(sleepers, count));
+    Atomics.add(i32, L.WORK_SEQ, 1);
+    const sleepers = Atomics.load(i32, L.SLEEPERS);
+    if (sleepers > 0) {
+      Atomics.notify(i32, L.WORK_SEQ, Math.min(sleepers, count));
+    }
   }
 
   /**
@@ -262,17 +243,17 @@ export class TaskQueue {
       kind = K_ARENA_STRING;
       max = input.length * 3; // worst case of UTF-8
     } else return NOT_ARENA;
-    if (max > ARENA_MAX_ITEM) return NOT_ARENA;
+    if (max > L.ARENA_MAX_ITEM) return NOT_ARENA;
     let tail = this.#arenaTails[p]!;
-    let at = tail & (ARENA_BYTES - 1);
-    if (at + max > ARENA_BYTES) {
+    let at = tail & (L.ARENA_BYTES - 1);
+    if (at + max > L.ARENA_BYTES) {
       // Keep every item contiguous: skip the end of the arena.
-      tail = (tail + ARENA_BYTES - at) | 0;
+      tail = (tail + L.ARENA_BYTES - at) | 0;
       at = 0;
     }
-    const head = Atomics.load(this.#mem.i32, ARENA_HEAD + p);
-    if (((tail + max - head) | 0) > ARENA_BYTES) return ARENA_FULL;
-    const base = this.#mem.lay.arena + p * ARENA_BYTES + at;
+    const head = Atomics.load(this.#mem.i32, L.ARENA_HEAD + p);
+    if (((tail + max - head) | 0) > L.ARENA_BYTES) return ARENA_FULL;
+    const base = this.#mem.lay.arena + p * L.ARENA_BYTES + at;
     let len: number;
     if (bytes !== undefined) {
       this.#mem.u8.set(bytes, base);
@@ -286,9 +267,9 @@ export class TaskQueue {
     const end = (tail + len) | 0;
     this.#arenaTails[p] = end;
     const i32 = this.#mem.i32;
-    i32[s32 + S_KIND] = kind;
-    i32[s32 + S_LEN] = len;
-    i32[s32 + S_AEND] = end;
+    i32[s32 + L.S_KIND] = kind;
+    i32[s32 + L.S_LEN] = len;
+    i32[s32 + L.S_AEND] = end;
     return IN_ARENA;
   }
 
@@ -296,20 +277,20 @@ export class TaskQueue {
   #dropTombstones(p: number): void {
     const i32 = this.#mem.i32;
     this.publish(); // the head must not pass the tail workers see
-    lock(i32, false);
-    let h = Atomics.load(i32, HEAD + p);
+    L.lock(i32, false);
+    let h = Atomics.load(i32, L.HEAD + p);
     const tail = this.#tails[p]!;
     while (h !== tail) {
-      const s32 = slotOffset(this.#mem.lay, p, h) >> 2;
-      if (Atomics.load(i32, s32 + S_STATE) !== CANCELLED) break;
-      Atomics.store(i32, s32 + S_STATE, EMPTY);
-      if (usesArena(i32[s32 + S_KIND]!)) {
-        Atomics.store(i32, ARENA_HEAD + p, i32[s32 + S_AEND]!);
+      const s32 = L.slotOffset(this.#mem.lay, p, h) >> 2;
+      if (Atomics.load(i32, s32 + L.S_STATE) !== L.CANCELLED) break;
+      Atomics.store(i32, s32 + L.S_STATE, L.EMPTY);
+      if (usesArena(i32[s32 + L.S_KIND]!)) {
+        Atomics.store(i32, L.ARENA_HEAD + p, i32[s32 + L.S_AEND]!);
       }
       h = (h + 1) | 0;
     }
-    Atomics.store(i32, HEAD + p, h);
-    unlock(i32);
+    Atomics.store(i32, L.HEAD + p, h);
+    L.unlock(i32);
   }
 
   /** Whether tasks were queued that no worker was woken for yet. */
@@ -319,7 +300,7 @@ export class TaskQueue {
 
   /** Moves tasks from the overflow queues into rings with room. */
   refill(): void {
-    for (let p = 0; p < PRIORITIES; p++) {
+    for (let p = 0; p < L.PRIORITIES; p++) {
       const overflow = this.#overflow[p]!;
       while (overflow.length > 0) {
         const task = overflow.peek()!;
@@ -341,7 +322,7 @@ export class TaskQueue {
    */
   now(): number {
     if (this.#burstTime < 0) {
-      this.#burstTime = now();
+      this.#burstTime = L.now();
       this.kick();
     }
     return this.#burstTime;

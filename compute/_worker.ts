@@ -8,31 +8,8 @@
 // `concurrentTasksPerWorker` > 1, move to a flight slot while the worker goes
 // on with other tasks.
 
-import {
-  areaBase,
-  lock,
-  MAX_FLIGHTS,
-  MAX_NAMES,
-  nameOffset,
-  now,
-  openSharedMemory,
-  type SharedMemory,
-  SHUTDOWN,
-  SLEEPERS,
-  SPINNER,
-  unlock,
-  W_ACTIVE_BYTE,
-  W_BATCH_IDS,
-  W_BATCH_N,
-  W_BATCH_POS,
-  W_CANCEL,
-  W_CUR,
-  W_FLIGHT_CANCEL,
-  W_FLIGHT_IDS,
-  W_FLIGHTS,
-  W_RETIRED,
-  WORK_SEQ,
-} from "./_layout.ts";
+import * as L from "./_layout.ts";
+import type { SharedMemory } from "./_layout.ts";
 import {
   Batch,
   BATCH_BUDGET_MS,
@@ -69,7 +46,7 @@ let workerData: unknown;
 let taskModule: Record<string, unknown> | undefined;
 let importError: unknown;
 const fnCache: unknown[] = [];
-const fnCost = new Float64Array(MAX_NAMES).fill(NaN);
+const fnCost = new Float64Array(L.MAX_NAMES).fill(NaN);
 const batch = new Batch();
 
 const inputWaiters = new Map<number, (value: unknown) => void>();
@@ -133,7 +110,7 @@ function settledOrCancelled(
 }
 
 function fnName(index: number): string {
-  const at = nameOffset(mem.lay, index);
+  const at = L.nameOffset(mem.lay, index);
   const len = Atomics.load(i32, at >> 2);
   return new TextDecoder().decode(mem.u8.slice(at + 4, at + 4 + len));
 }
@@ -160,12 +137,12 @@ function resolveFn(index: number): (input: unknown, ctx: TaskCtx) => unknown {
 }
 
 function shuttingDown(): boolean {
-  return Atomics.load(i32, SHUTDOWN) === 1;
+  return Atomics.load(i32, L.SHUTDOWN) === 1;
 }
 
 /** Whether the pool retired this worker (idle, or stuck in a task). */
 function retired(): boolean {
-  return Atomics.load(i32, base + W_RETIRED) === 1;
+  return Atomics.load(i32, base + L.W_RETIRED) === 1;
 }
 
 /** Spins briefly for work; returns `true` when some arrived. */
@@ -174,7 +151,7 @@ function spinForWork(): boolean {
   // One idle worker spins for long at a time; the others only briefly, then
   // sleep: they would all burn a core waiting for the same next task (the
   // pool wakes sleepers when more than one task arrives).
-  if (Atomics.compareExchange(i32, SPINNER, 0, 1) !== 0) {
+  if (Atomics.compareExchange(i32, L.SPINNER, 0, 1) !== 0) {
     const until = performance.now() + SPIN_MIN_MS;
     while (performance.now() < until) if (waitingTasks(i32) > 0) return true;
     return false;
@@ -191,18 +168,18 @@ function spinForWork(): boolean {
     spinMs = Math.max(SPIN_MIN_MS, spinMs / 2);
     return false;
   } finally {
-    Atomics.store(i32, SPINNER, 0);
+    Atomics.store(i32, L.SPINNER, 0);
   }
 }
 
 function sleepUntilWork(): void {
-  const seq = Atomics.load(i32, WORK_SEQ);
-  Atomics.add(i32, SLEEPERS, 1);
+  const seq = Atomics.load(i32, L.WORK_SEQ);
+  Atomics.add(i32, L.SLEEPERS, 1);
   if (waitingTasks(i32) === 0 && !shuttingDown() && !retired()) {
     // The timeout is a safety net only: WORK_SEQ changes on every submission.
-    Atomics.wait(i32, WORK_SEQ, seq, 200);
+    Atomics.wait(i32, L.WORK_SEQ, seq, 200);
   }
-  Atomics.sub(i32, SLEEPERS, 1);
+  Atomics.sub(i32, L.SLEEPERS, 1);
 }
 
 /**
@@ -210,10 +187,10 @@ function sleepUntilWork(): void {
  * work (Atomics.waitAsync) or for a flight to land, whichever comes first.
  */
 async function awaitWorkOrFlight(): Promise<void> {
-  const seq = Atomics.load(i32, WORK_SEQ);
+  const seq = Atomics.load(i32, L.WORK_SEQ);
   if (waitingTasks(i32) > 0 || shuttingDown() || retired()) return;
   const landed = new Promise<void>((resolve) => (flightDone = resolve));
-  const wait = Atomics.waitAsync(i32, WORK_SEQ, seq, 50);
+  const wait = Atomics.waitAsync(i32, L.WORK_SEQ, seq, 50);
   await Promise.race([landed, wait.async ? wait.value : undefined]);
 }
 
@@ -254,28 +231,28 @@ function reportProgress(id: number, value: unknown): void {
  * returns the flight slot, or -1 when none is free.
  */
 function takeFlight(i: number, ctx: TaskCtx): number {
-  lock(i32, true);
+  L.lock(i32, true);
   try {
-    for (let f = 0; f < MAX_FLIGHTS; f++) {
-      if (i32[base + W_FLIGHT_IDS + f] !== 0) continue;
-      i32[base + W_FLIGHT_IDS + f] = ctx.taskId;
-      i32[base + W_FLIGHT_CANCEL + f] = i32[base + W_CANCEL + i]!;
-      i32[base + W_BATCH_IDS + i] = 0;
-      Atomics.add(i32, base + W_FLIGHTS, 1);
-      ctx.moveFlag(base + W_FLIGHT_CANCEL + f);
+    for (let f = 0; f < L.MAX_FLIGHTS; f++) {
+      if (i32[base + L.W_FLIGHT_IDS + f] !== 0) continue;
+      i32[base + L.W_FLIGHT_IDS + f] = ctx.taskId;
+      i32[base + L.W_FLIGHT_CANCEL + f] = i32[base + L.W_CANCEL + i]!;
+      i32[base + L.W_BATCH_IDS + i] = 0;
+      Atomics.add(i32, base + L.W_FLIGHTS, 1);
+      ctx.moveFlag(base + L.W_FLIGHT_CANCEL + f);
       return f;
     }
     return -1;
   } finally {
-    unlock(i32);
+    L.unlock(i32);
   }
 }
 
 function landFlight(f: number, ctx: TaskCtx): void {
-  lock(i32, true);
-  i32[base + W_FLIGHT_IDS + f] = 0;
-  Atomics.sub(i32, base + W_FLIGHTS, 1);
-  unlock(i32);
+  L.lock(i32, true);
+  i32[base + L.W_FLIGHT_IDS + f] = 0;
+  Atomics.sub(i32, base + L.W_FLIGHTS, 1);
+  L.unlock(i32);
   ctx.release();
   flights.delete(ctx.taskId);
   const done = flightDone;
@@ -286,7 +263,7 @@ function landFlight(f: number, ctx: TaskCtx): void {
 /** Runs an async task in a flight slot; the worker goes on meanwhile. */
 function fly(f: number, ctx: TaskCtx, value: PromiseLike<unknown>): void {
   flights.set(ctx.taskId, ctx);
-  const start = now();
+  const start = L.now();
   settledOrCancelled(value, ctx).then(
     (result) => [true, result] as const,
     (error) => [false, error] as const,
@@ -298,7 +275,7 @@ function fly(f: number, ctx: TaskCtx, value: PromiseLike<unknown>): void {
       ok,
       result,
       start,
-      now() - start,
+      L.now() - start,
       ctx.transferList ?? (ctx.reported ? [] : undefined),
     );
     results.flush();
@@ -308,7 +285,7 @@ function fly(f: number, ctx: TaskCtx, value: PromiseLike<unknown>): void {
 async function loop(): Promise<void> {
   let sinceYield = 0;
   while (!dead && !shuttingDown() && !retired()) {
-    const t = now();
+    const t = L.now();
     let n = claimBatch(mem, base, batch, fnCost, t);
     // The first task of a batch reads the clock: tasks may have been queued
     // after the previous batch ended.
@@ -331,7 +308,7 @@ async function loop(): Promise<void> {
     mem.f64[activeAt] = t;
     let side: number[] | undefined;
     for (let i = 0; i < n; i++) {
-      if (batch.side[i] === 1 && i32[base + W_CANCEL + i] === 0) {
+      if (batch.side[i] === 1 && i32[base + L.W_CANCEL + i] === 0) {
         (side ??= []).push(batch.ids[i]!);
       }
     }
@@ -350,7 +327,7 @@ async function loop(): Promise<void> {
       // urgent task for long: past the budget, the unstarted rest goes back.
       if (
         i > 0 && !handedBack && urgentWaiting(i32, batch.effs[i]!) &&
-        now() - batch.claimTime > BATCH_BUDGET_MS
+        L.now() - batch.claimTime > BATCH_BUDGET_MS
       ) {
         handedBack = true;
         n = handBack(mem, base, batch, i);
@@ -360,15 +337,15 @@ async function loop(): Promise<void> {
       // The position first, then the retired flag (the pool writes them in
       // the other order): either the pool sees this task started, or this
       // worker sees it was given up on and leaves the task to the pool.
-      Atomics.store(i32, base + W_BATCH_POS, i);
+      Atomics.store(i32, base + L.W_BATCH_POS, i);
       if (retired()) break;
-      if (i32[base + W_CANCEL + i] !== 0) continue; // settled by the pool
+      if (i32[base + L.W_CANCEL + i] !== 0) continue; // settled by the pool
       const input = batch.inputs[i];
       batch.inputs[i] = undefined;
       if (input === GONE) continue;
       // A plain store: main reads it for metrics and stuck detection.
-      i32[base + W_CUR] = id;
-      const ctx = new TaskCtx(id, base + W_CANCEL + i);
+      i32[base + L.W_CUR] = id;
+      const ctx = new TaskCtx(id, base + L.W_CANCEL + i);
       current = ctx;
       const fn = batch.fns[i]!;
       currentFn = fn;
@@ -379,7 +356,7 @@ async function loop(): Promise<void> {
       let start: number;
       if (lastEnd > 0 && (tiny || grouped === 0)) start = lastEnd;
       else {
-        start = mark = now();
+        start = mark = L.now();
         grouped = 0;
       }
       let ok = true;
@@ -421,7 +398,7 @@ async function loop(): Promise<void> {
         // Cancelled or timed out while awaited, and main settled it, or in
         // flight: no result here, and its time says nothing of the function.
         if (!flown) ctx.onCancel = undefined;
-        i32[base + W_CUR] = 0;
+        i32[base + L.W_CUR] = 0;
         lastEnd = 0;
         grouped = 0;
         sinceYield++;
@@ -435,7 +412,7 @@ async function loop(): Promise<void> {
         run = prev;
         lastEnd = start + prev;
       } else {
-        const end = now();
+        const end = L.now();
         if (grouped > 0) {
           run = (end - mark) / (grouped + 1);
           grouped = 0;
@@ -444,15 +421,15 @@ async function loop(): Promise<void> {
         lastEnd = end;
         fnCost[fn] = prev === prev ? prev * 0.75 + run * 0.25 : run;
       }
-      i32[base + W_CUR] = 0;
+      i32[base + L.W_CUR] = 0;
       // After progress reports (messages), the result follows by message too.
       const transfer = ctx.transferList ?? (ctx.reported ? [] : undefined);
       results.complete(id, ok, value, start, run, transfer);
       sinceYield++;
     }
     results.flush();
-    Atomics.store(i32, base + W_CUR, 0);
-    Atomics.store(i32, base + W_BATCH_N, 0);
+    Atomics.store(i32, base + L.W_CUR, 0);
+    Atomics.store(i32, base + L.W_BATCH_N, 0);
     // Async tasks in flight need the event loop now and then.
     if (flights.size > 0) await yieldToEventLoop();
   }
@@ -482,16 +459,16 @@ self.addEventListener("unhandledrejection", (event) => {
 });
 
 async function init(msg: InitMessage): Promise<void> {
-  mem = openSharedMemory(msg.sab, msg.areas);
+  mem = L.openSharedMemory(msg.sab, msg.areas);
   i32 = mem.i32;
-  base = areaBase(mem.lay, msg.area);
-  activeAt = (base * 4 + W_ACTIVE_BYTE) >> 3;
+  base = L.areaBase(mem.lay, msg.area);
+  activeAt = (base * 4 + L.W_ACTIVE_BYTE) >> 3;
   results = new ResultWriter(mem, msg.area, post, () => retired());
   concurrency = msg.concurrency;
   workerData = msg.workerData;
   initTaskContexts(i32, workerData, reportProgress);
   (globalThis as Record<symbol, unknown>)[WORKER_DATA] = workerData;
-  mem.f64[activeAt] = now();
+  mem.f64[activeAt] = L.now();
   try {
     taskModule = await import(msg.moduleUrl);
     if (dead) return; // the module ended this worker while loading

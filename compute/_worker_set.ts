@@ -19,7 +19,7 @@ import type { FromWorker, InputsMessage } from "./_protocol.ts";
 import type { PoolState } from "./_pool_state.ts";
 import type { Task } from "./_task.ts";
 import type { TaskQueue } from "./_task_queue.ts";
-import { type OnResult, readCompletions } from "./_completions.ts";
+import { readCompletions } from "./_completions.ts";
 import {
   isBusy,
   raiseAllCancelFlags,
@@ -68,20 +68,17 @@ export class WorkerSet {
   #readyCount = 0;
   #ready = Promise.withResolvers<void>();
   #readyError: unknown;
-  #onResult: OnResult;
 
   constructor(
     state: PoolState,
     queue: TaskQueue,
     options: WorkerSetOptions,
     hooks: WorkerSetHooks,
-    onResult: OnResult,
   ) {
     this.#state = state;
     this.#queue = queue;
     this.#options = options;
     this.#hooks = hooks;
-    this.#onResult = onResult;
     this.#areaOwner = new Array(options.areas).fill(undefined);
     // Nobody may await ready(): keep its rejection from being unhandled.
     this.#ready.promise.catch(() => {});
@@ -158,7 +155,7 @@ export class WorkerSet {
     for (const slot of this.#slots) {
       if (slot.alive && (!slot.started || !isBusy(mem, slot))) return;
     }
-    if (this.#spawn(false) !== undefined) this.#state.spawned++;
+    if (this.#spawn(false) !== undefined) this.#state.counts.workersSpawned++;
   }
 
   #retireIdle(): void {
@@ -177,7 +174,7 @@ export class WorkerSet {
       slot.retiring = true;
       retire(mem, slot);
       live--;
-      this.#state.retired++;
+      this.#state.counts.workersRetired++;
     }
     this.#publishLive();
     Atomics.add(mem.i32, WORK_SEQ, 1);
@@ -188,7 +185,9 @@ export class WorkerSet {
   drainAll(): boolean {
     let any = false;
     for (const slot of this.#slots) {
-      if (readCompletions(this.#options.mem, slot, this.#onResult)) any = true;
+      if (readCompletions(this.#options.mem, slot, this.#state.settleResult)) {
+        any = true;
+      }
     }
     return any;
   }
@@ -330,7 +329,7 @@ export class WorkerSet {
    * unstarted rest again (unless their input buffers moved to it).
    */
   #reclaim(slot: WorkerSlot, error: unknown, requeue: boolean): void {
-    readCompletions(this.#options.mem, slot, this.#onResult);
+    readCompletions(this.#options.mem, slot, this.#state.settleResult);
     const { started, unstarted } = takeClaimed(this.#options.mem, slot);
     for (const id of started) {
       const task = this.#state.tasks.get(id);
@@ -384,7 +383,7 @@ export class WorkerSet {
       this.#ready.reject(error);
       if (this.live === 0) this.#hooks.onBroken(error);
     } else if (running && !slot.retiring) {
-      this.#state.replaced++;
+      this.#state.counts.workersReplaced++;
       this.#spawn(false);
     }
     this.#publishLive();
@@ -404,8 +403,8 @@ export class WorkerSet {
     retire(mem, slot);
     slot.alive = false;
     slot.stuck = true;
-    this.#state.stuck++;
-    this.#state.replaced++;
+    this.#state.counts.workersStuck++;
+    this.#state.counts.workersReplaced++;
     unrefWorker(slot.worker);
     const at = this.#slots.indexOf(slot);
     if (at >= 0) this.#slots.splice(at, 1); // its area stays owned

@@ -3,33 +3,8 @@
 // (batch and flight slots), raising a claimed task's cancel flag, and
 // detaching a worker Deno cannot stop.
 
-import {
-  areaBase,
-  CANCELLED,
-  HEAD,
-  lock,
-  MAX_BATCH,
-  MAX_FLIGHTS,
-  QUEUED,
-  READY,
-  S_ID,
-  S_STATE,
-  type SharedMemory,
-  slotOffset,
-  TAIL,
-  unlock,
-  W_BATCH_IDS,
-  W_BATCH_N,
-  W_BATCH_POS,
-  W_CANCEL,
-  W_CUR,
-  W_DONE_HEAD,
-  W_DONE_TAIL,
-  W_FLIGHT_CANCEL,
-  W_FLIGHT_IDS,
-  W_FLIGHTS,
-  W_RETIRED,
-} from "./_layout.ts";
+import * as L from "./_layout.ts";
+import type { SharedMemory } from "./_layout.ts";
 import type { InitMessage } from "./_protocol.ts";
 
 /** One worker of the pool. */
@@ -99,15 +74,23 @@ export interface SpawnOptions {
 /** Starts a worker in `area` (its header reset). */
 export function spawnWorker(options: SpawnOptions, area: number): WorkerSlot {
   const { mem } = options;
-  const base = areaBase(mem.lay, area);
+  const base = L.areaBase(mem.lay, area);
   const i32 = mem.i32;
-  for (const word of [W_CUR, W_BATCH_N, W_DONE_HEAD, W_DONE_TAIL, W_FLIGHTS]) {
+  for (
+    const word of [
+      L.W_CUR,
+      L.W_BATCH_N,
+      L.W_DONE_HEAD,
+      L.W_DONE_TAIL,
+      L.W_FLIGHTS,
+    ]
+  ) {
     Atomics.store(i32, base + word, 0);
   }
-  Atomics.store(i32, base + W_RETIRED, 0);
-  Atomics.store(i32, base + W_BATCH_POS, -1);
-  for (let f = 0; f < MAX_FLIGHTS; f++) {
-    Atomics.store(i32, base + W_FLIGHT_IDS + f, 0);
+  Atomics.store(i32, base + L.W_RETIRED, 0);
+  Atomics.store(i32, base + L.W_BATCH_POS, -1);
+  for (let f = 0; f < L.MAX_FLIGHTS; f++) {
+    Atomics.store(i32, base + L.W_FLIGHT_IDS + f, 0);
   }
   const worker = new Worker(new URL("./_worker.ts", import.meta.url), {
     type: "module",
@@ -138,14 +121,14 @@ export function spawnWorker(options: SpawnOptions, area: number): WorkerSlot {
 
 /** Whether the worker runs a task (or has async tasks in flight). */
 export function isBusy(mem: SharedMemory, slot: WorkerSlot): boolean {
-  const base = areaBase(mem.lay, slot.area);
-  return Atomics.load(mem.i32, base + W_CUR) !== 0 ||
-    Atomics.load(mem.i32, base + W_FLIGHTS) !== 0;
+  const base = L.areaBase(mem.lay, slot.area);
+  return Atomics.load(mem.i32, base + L.W_CUR) !== 0 ||
+    Atomics.load(mem.i32, base + L.W_FLIGHTS) !== 0;
 }
 
 /** The task a worker runs synchronously right now (0: none). */
 export function runningTask(mem: SharedMemory, slot: WorkerSlot): number {
-  return Atomics.load(mem.i32, areaBase(mem.lay, slot.area) + W_CUR);
+  return Atomics.load(mem.i32, L.areaBase(mem.lay, slot.area) + L.W_CUR);
 }
 
 /**
@@ -158,25 +141,25 @@ export function takeClaimed(
   slot: WorkerSlot,
 ): { started: number[]; unstarted: number[] } {
   const i32 = mem.i32;
-  const base = areaBase(mem.lay, slot.area);
+  const base = L.areaBase(mem.lay, slot.area);
   const started: number[] = [];
   const unstarted: number[] = [];
-  lock(i32, false);
+  L.lock(i32, false);
   try {
-    const n = Atomics.load(i32, base + W_BATCH_N);
-    const pos = Atomics.load(i32, base + W_BATCH_POS);
+    const n = Atomics.load(i32, base + L.W_BATCH_N);
+    const pos = Atomics.load(i32, base + L.W_BATCH_POS);
     for (let i = 0; i < n; i++) {
-      const id = i32[base + W_BATCH_IDS + i]!;
+      const id = i32[base + L.W_BATCH_IDS + i]!;
       if (id === 0) continue; // moved to a flight slot
       (i <= pos ? started : unstarted).push(id);
     }
-    for (let f = 0; f < MAX_FLIGHTS; f++) {
-      const id = i32[base + W_FLIGHT_IDS + f]!;
+    for (let f = 0; f < L.MAX_FLIGHTS; f++) {
+      const id = i32[base + L.W_FLIGHT_IDS + f]!;
       if (id !== 0) started.push(id);
     }
-    Atomics.store(i32, base + W_BATCH_N, 0);
+    Atomics.store(i32, base + L.W_BATCH_N, 0);
   } finally {
-    unlock(i32);
+    L.unlock(i32);
   }
   return { started, unstarted };
 }
@@ -196,39 +179,39 @@ export function raiseCancelFlag(
   kind: number,
 ): WorkerSlot | undefined {
   const i32 = mem.i32;
-  lock(i32, false);
+  L.lock(i32, false);
   try {
     for (const slot of slots) {
       if (!slot.alive) continue;
-      const base = areaBase(mem.lay, slot.area);
-      const n = Atomics.load(i32, base + W_BATCH_N);
+      const base = L.areaBase(mem.lay, slot.area);
+      const n = Atomics.load(i32, base + L.W_BATCH_N);
       for (let i = 0; i < n; i++) {
-        if (i32[base + W_BATCH_IDS + i] === id) {
-          Atomics.store(i32, base + W_CANCEL + i, kind);
+        if (i32[base + L.W_BATCH_IDS + i] === id) {
+          Atomics.store(i32, base + L.W_CANCEL + i, kind);
           return slot;
         }
       }
-      if (Atomics.load(i32, base + W_FLIGHTS) === 0) continue;
-      for (let f = 0; f < MAX_FLIGHTS; f++) {
-        if (i32[base + W_FLIGHT_IDS + f] === id) {
-          Atomics.store(i32, base + W_FLIGHT_CANCEL + f, kind);
+      if (Atomics.load(i32, base + L.W_FLIGHTS) === 0) continue;
+      for (let f = 0; f < L.MAX_FLIGHTS; f++) {
+        if (i32[base + L.W_FLIGHT_IDS + f] === id) {
+          Atomics.store(i32, base + L.W_FLIGHT_CANCEL + f, kind);
           return slot;
         }
       }
     }
-    const tail = Atomics.load(i32, TAIL + priority);
-    for (let h = Atomics.load(i32, HEAD + priority); h !== tail;) {
-      const s32 = slotOffset(mem.lay, priority, h) >> 2;
-      if (i32[s32 + S_ID] === id && i32[s32 + S_STATE] === READY) {
-        Atomics.store(i32, s32 + S_STATE, CANCELLED);
-        Atomics.sub(i32, QUEUED + priority, 1);
+    const tail = Atomics.load(i32, L.TAIL + priority);
+    for (let h = Atomics.load(i32, L.HEAD + priority); h !== tail;) {
+      const s32 = L.slotOffset(mem.lay, priority, h) >> 2;
+      if (i32[s32 + L.S_ID] === id && i32[s32 + L.S_STATE] === L.READY) {
+        Atomics.store(i32, s32 + L.S_STATE, L.CANCELLED);
+        Atomics.sub(i32, L.QUEUED + priority, 1);
         break;
       }
       h = (h + 1) | 0;
     }
     return undefined;
   } finally {
-    unlock(i32);
+    L.unlock(i32);
   }
 }
 
@@ -238,16 +221,16 @@ export function raiseAllCancelFlags(
   slot: WorkerSlot,
   kind: number,
 ): void {
-  const base = areaBase(mem.lay, slot.area);
-  for (let i = 0; i < MAX_BATCH; i++) {
-    Atomics.store(mem.i32, base + W_CANCEL + i, kind);
+  const base = L.areaBase(mem.lay, slot.area);
+  for (let i = 0; i < L.MAX_BATCH; i++) {
+    Atomics.store(mem.i32, base + L.W_CANCEL + i, kind);
   }
-  for (let f = 0; f < MAX_FLIGHTS; f++) {
-    Atomics.store(mem.i32, base + W_FLIGHT_CANCEL + f, kind);
+  for (let f = 0; f < L.MAX_FLIGHTS; f++) {
+    Atomics.store(mem.i32, base + L.W_FLIGHT_CANCEL + f, kind);
   }
 }
 
 /** Tells a worker to exit at its next look (idle, or stuck). */
 export function retire(mem: SharedMemory, slot: WorkerSlot): void {
-  Atomics.store(mem.i32, areaBase(mem.lay, slot.area) + W_RETIRED, 1);
+  Atomics.store(mem.i32, L.areaBase(mem.lay, slot.area) + L.W_RETIRED, 1);
 }

@@ -177,7 +177,6 @@ export class ComputePool<
         onBroken: (error) => this.#onBroken(error),
         running: () => this.#phase === OPEN || this.#phase === CLOSING,
       },
-      this.#state.settleResult,
     );
     this.#completions = new CompletionWaiter(
       this.#mem,
@@ -349,7 +348,7 @@ export class ComputePool<
     task.onProgress = onProgress;
     if (transfer && transfer.length > 0) task.transfer = transfer;
     this.#state.tasks.add(task);
-    this.#state.submitted++;
+    this.#state.counts.tasksSubmitted++;
     this.#capacity.queued();
     if (task.parked) this.#names.parked.push(task);
     else this.#queue.enqueue(task);

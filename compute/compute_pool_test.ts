@@ -460,20 +460,10 @@ Deno.test("ComputePool lets the process exit after close()", async () => {
     await pool.close();
     console.log(JSON.stringify(r), pool.liveWorkers);
   `;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).spawn();
-  const writer = output.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(script));
-  await writer.close();
-  const { code, stdout, stderr } = await output.output();
-  assertEquals(new TextDecoder().decode(stderr).includes("error"), false);
+  const { code, stdout, stderr } = await runScript(script);
+  assertEquals(stderr.includes("error"), false);
   assertEquals(code, 0, "the process exited by itself");
-  assertEquals(new TextDecoder().decode(stdout).trim(), "[3,5] 0");
+  assertEquals(stdout, "[3,5] 0");
 });
 
 Deno.test("ComputePool lets the process exit after terminate() with a task running", async () => {

@@ -1,7 +1,11 @@
 // Tiny flag parsing and printing shared by the examples (the library has no
 // dependencies, so no @std/cli here).
 
-import type { TcpServerConfigBuilder } from "@millrace/io/net";
+import {
+  type TcpServerConfig,
+  TcpServerConfig as Config,
+  type TcpServerConfigBuilder,
+} from "@millrace/io/net";
 
 /** The value of `--name value` or `--name=value`, else `fallback`. */
 export function flag(
@@ -17,17 +21,34 @@ export function flag(
   return fallback;
 }
 
-/** A port flag: an integer from 0 to 65535, else a clean error exit. */
-export function portFlag(args: readonly string[], fallback: string): number {
-  const raw = flag(args, "port", fallback);
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+/**
+ * An integer flag from `min` to `max` (a safe integer), else a clean error
+ * exit (status 2).
+ */
+export function integerFlag(
+  args: readonly string[],
+  name: string,
+  fallback: string,
+  { min = 1, max = Number.MAX_SAFE_INTEGER }: { min?: number; max?: number } =
+    {},
+): number {
+  const raw = flag(args, name, fallback);
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const rule = max === Number.MAX_SAFE_INTEGER
+      ? `of at least ${min}`
+      : `from ${min} to ${max}`;
     printError(
-      `error: --port must be an integer from 0 to 65535: received "${raw}"`,
+      `error: --${name} must be an integer ${rule}: received "${raw}"`,
     );
     Deno.exit(2);
   }
-  return port;
+  return value;
+}
+
+/** A port flag: an integer from 0 to 65535, else a clean error exit. */
+export function portFlag(args: readonly string[], fallback: string): number {
+  return integerFlag(args, "port", fallback, { min: 0, max: 65535 });
 }
 
 const encoder = new TextEncoder();
@@ -89,16 +110,27 @@ export function loadBalancerFlags(
       ...(trusted === "" ? {} : { trustedProxies: trusted.split(",") }),
     });
   }
-  const health = flag(args, "health-port", "");
-  if (health !== "") {
-    const port = Number(health);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      printError(
-        `error: --health-port must be an integer from 0 to 65535: received "${health}"`,
-      );
-      Deno.exit(2);
-    }
-    builder.healthPort(port);
+  if (flag(args, "health-port", "") !== "") {
+    builder.healthPort(
+      integerFlag(args, "health-port", "", { min: 0, max: 65535 }),
+    );
   }
   return builder;
+}
+
+/**
+ * The config every example server starts from: `--hostname` (127.0.0.1),
+ * `--port` (0, any free port), what `settings` adds (the example's own
+ * options), then {@linkcode loadBalancerFlags}.
+ */
+export function serverConfig(
+  args: readonly string[],
+  settings: (builder: TcpServerConfigBuilder) => TcpServerConfigBuilder = (
+    builder,
+  ) => builder,
+): TcpServerConfig {
+  const builder = Config.builder()
+    .hostname(flag(args, "hostname", "127.0.0.1"))
+    .port(portFlag(args, "0"));
+  return loadBalancerFlags(settings(builder), args).build();
 }

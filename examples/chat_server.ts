@@ -21,16 +21,9 @@ import {
   type ServerContext,
   shutdownOnSignals,
   TcpServer,
-  TcpServerConfig,
+  type TcpServerConfig,
 } from "@millrace/io/net";
-import {
-  flag,
-  formatAddr,
-  loadBalancerFlags,
-  portFlag,
-  print,
-  printError,
-} from "./_args.ts";
+import { flag, formatAddr, print, printError, serverConfig } from "./_args.ts";
 
 /** The longest accepted line, in bytes. */
 export const MAX_LINE_BYTES = 4096;
@@ -157,12 +150,7 @@ export function createChatServer(
 }
 
 if (import.meta.main) {
-  const config = loadBalancerFlags(
-    TcpServerConfig.builder()
-      .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
-      .port(portFlag(Deno.args, "0")),
-    Deno.args,
-  ).build();
+  const config = serverConfig(Deno.args);
   const workers = flag(Deno.args, "workers", "1");
   const server = workers === "1"
     ? createChatServer(config, { log: printError })

@@ -14,16 +14,8 @@ import {
   type NetworkHandler,
   shutdownOnSignals,
   TcpServer,
-  TcpServerConfig,
 } from "@millrace/io/net";
-import {
-  flag,
-  formatAddr,
-  loadBalancerFlags,
-  portFlag,
-  print,
-  printError,
-} from "./_args.ts";
+import { flag, formatAddr, print, printError, serverConfig } from "./_args.ts";
 
 /** The echo protocol: every byte goes straight back. */
 export const echoHandler: NetworkHandler = {
@@ -36,12 +28,7 @@ export const echoHandler: NetworkHandler = {
 };
 
 if (import.meta.main) {
-  const config = loadBalancerFlags(
-    TcpServerConfig.builder()
-      .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
-      .port(portFlag(Deno.args, "0")),
-    Deno.args,
-  ).build();
+  const config = serverConfig(Deno.args);
   // --log-peers: one `peer CLIENT -> SERVER` line per connection, with the
   // addresses a PROXY header carried (what a test behind HAProxy checks).
   const handler: NetworkHandler = Deno.args.includes("--log-peers")

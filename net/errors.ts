@@ -59,7 +59,8 @@ export class NetError extends Error {
   constructor(kind: NetErrorKind, message: string, options?: ErrorOptions) {
     super(message, options);
     this.kind = kind;
-    this.name = "NetError";
+    // Each subclass is named after itself (`TimedOutError`, ...).
+    this.name = new.target.name;
   }
 }
 
@@ -91,7 +92,6 @@ export class TimedOutError extends NetError {
    */
   constructor(message: string, options?: ErrorOptions) {
     super("timed-out", message, options);
-    this.name = "TimedOutError";
   }
 }
 
@@ -124,7 +124,6 @@ export class CancelledError extends NetError {
    */
   constructor(message: string, options?: ErrorOptions) {
     super("cancelled", message, options);
-    this.name = "CancelledError";
   }
 }
 
@@ -162,7 +161,6 @@ export class IncompleteError extends NetError {
    */
   constructor(message: string, partial: Uint8Array, options?: ErrorOptions) {
     super("incomplete", message, options);
-    this.name = "IncompleteError";
     this.partial = partial;
   }
 }
@@ -195,7 +193,6 @@ export class TooBigError extends NetError {
    */
   constructor(message: string, options?: ErrorOptions) {
     super("too-big", message, options);
-    this.name = "TooBigError";
   }
 }
 
@@ -234,7 +231,6 @@ export class ConnectionNotFoundError extends NetError {
       `Cannot find connection: id '${connectionId}' is not open`,
       options,
     );
-    this.name = "ConnectionNotFoundError";
     this.connectionId = connectionId;
   }
 }

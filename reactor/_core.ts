@@ -14,6 +14,7 @@ import type { EventLoop } from "./event_loop.ts";
 import { assertToken, type Token } from "./token.ts";
 import { type BufferPool, releaseOwnBuffer } from "./buffer_pool.ts";
 import { TimerHeap } from "../_internal/timer_heap.ts";
+import { IntMap } from "../_internal/int_map.ts";
 import { toError } from "../_internal/to_error.ts";
 import { type Entry, MutableEvent } from "./_entry.ts";
 import type { LoopSettings } from "./_loop_options.ts";
@@ -58,7 +59,8 @@ export interface SourceKind {
 export class LoopCore {
   /** The facade handed to handlers. */
   readonly loop: EventLoop;
-  readonly entries: Map<Token, Entry> = new Map();
+  /** By token; not a `Map`, whose churn retains dead entries (int_map.ts). */
+  readonly entries: IntMap<Entry> = new IntMap();
   readonly bySource: WeakMap<object, Entry> = new WeakMap();
   nextReserved = 0;
   readonly event: MutableEvent = new MutableEvent();

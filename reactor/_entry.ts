@@ -8,6 +8,7 @@ import type { Token } from "./token.ts";
 import type { TimerNode } from "../_internal/timer_heap.ts";
 import type { InflightOutcome } from "../_internal/inflight.ts";
 import type { LoopCore, SourceKind } from "./_core.ts";
+import { defineExtras, defineFlags } from "../_internal/record_fields.ts";
 
 // Source kinds (`Entry.kind`), one module each: _connection.ts,
 // _listener_source.ts, _timer_source.ts, _waker_source.ts,
@@ -39,22 +40,25 @@ export interface Waiter {
 
 // Boolean state of an Entry, packed into one small integer: an idle
 // connection's bookkeeping is what its RSS is made of, next to Deno's own.
-const F_REGISTERED = 1;
-const F_CLOSING = 2;
-const F_QUEUED = 4;
-const F_CLOSEAFTER = 8;
-const F_READING = 16;
-const F_FIRED = 32;
-const F_READPOOLED = 64;
-const F_READEOF = 128;
-const F_EOFSEEN = 256;
-const F_WRITING = 512;
-const F_KICKPENDING = 1024;
-const F_WRITESHUT = 2048;
-const F_WRITEFAILED = 4096;
-const F_WRITABLEPENDING = 8192;
-const F_READDEFERRED = 16384;
-const F_INITIAL = F_REGISTERED | F_READPOOLED;
+// The accessors (`entry.writing`) are defined from this table below.
+const ENTRY_FLAGS = {
+  registered: 1,
+  closing: 2,
+  queued: 4,
+  closeAfter: 8,
+  reading: 16,
+  fired: 32,
+  readPooled: 64,
+  readEof: 128,
+  eofSeen: 256,
+  writing: 512,
+  kickPending: 1024,
+  writeShut: 2048,
+  writeFailed: 4096,
+  writablePending: 8192,
+  readDeferred: 16384,
+} as const;
+const F_INITIAL = ENTRY_FLAGS.registered | ENTRY_FLAGS.readPooled;
 
 /** The rarely used parts of an Entry, allocated on first use. */
 export class EntryExtra {
@@ -138,187 +142,60 @@ export class Entry {
   get listener(): Deno.Listener<Deno.Conn, Deno.Addr> {
     return this.source as Deno.Listener<Deno.Conn, Deno.Addr>;
   }
+  // Bits of `flags` (see ENTRY_FLAGS), defined below.
   /** Registered with the loop. */
-  get registered(): boolean {
-    return (this.flags & F_REGISTERED) !== 0;
-  }
-  set registered(value: boolean) {
-    this.flags = value ? this.flags | F_REGISTERED : this.flags & ~F_REGISTERED;
-  }
+  declare registered: boolean;
   /** Closed (or being closed) by the loop. */
-  get closing(): boolean {
-    return (this.flags & F_CLOSING) !== 0;
-  }
-  set closing(value: boolean) {
-    this.flags = value ? this.flags | F_CLOSING : this.flags & ~F_CLOSING;
-  }
+  declare closing: boolean;
   /** In the ready queue. */
-  get queued(): boolean {
-    return (this.flags & F_QUEUED) !== 0;
-  }
-  set queued(value: boolean) {
-    this.flags = value ? this.flags | F_QUEUED : this.flags & ~F_QUEUED;
-  }
+  declare queued: boolean;
   /** The pending error closes the source. */
-  get closeAfter(): boolean {
-    return (this.flags & F_CLOSEAFTER) !== 0;
-  }
-  set closeAfter(value: boolean) {
-    this.flags = value ? this.flags | F_CLOSEAFTER : this.flags & ~F_CLOSEAFTER;
-  }
+  declare closeAfter: boolean;
   /** A read, accept or waker wait is in flight. */
-  get reading(): boolean {
-    return (this.flags & F_READING) !== 0;
-  }
-  set reading(value: boolean) {
-    this.flags = value ? this.flags | F_READING : this.flags & ~F_READING;
-  }
+  declare reading: boolean;
   /** A Timer expired or a Waker was woken, not yet delivered. */
-  get fired(): boolean {
-    return (this.flags & F_FIRED) !== 0;
-  }
-  set fired(value: boolean) {
-    this.flags = value ? this.flags | F_FIRED : this.flags & ~F_FIRED;
-  }
+  declare fired: boolean;
   /** `readBuf` came from the pool. */
-  get readPooled(): boolean {
-    return (this.flags & F_READPOOLED) !== 0;
-  }
-  set readPooled(value: boolean) {
-    this.flags = value ? this.flags | F_READPOOLED : this.flags & ~F_READPOOLED;
-  }
+  declare readPooled: boolean;
   /** A completed read returned EOF, not yet delivered. */
-  get readEof(): boolean {
-    return (this.flags & F_READEOF) !== 0;
-  }
-  set readEof(value: boolean) {
-    this.flags = value ? this.flags | F_READEOF : this.flags & ~F_READEOF;
-  }
+  declare readEof: boolean;
   /** EOF was delivered: no more reads. */
-  get eofSeen(): boolean {
-    return (this.flags & F_EOFSEEN) !== 0;
-  }
-  set eofSeen(value: boolean) {
-    this.flags = value ? this.flags | F_EOFSEEN : this.flags & ~F_EOFSEEN;
-  }
+  declare eofSeen: boolean;
   /** A write is in flight. */
-  get writing(): boolean {
-    return (this.flags & F_WRITING) !== 0;
-  }
-  set writing(value: boolean) {
-    this.flags = value ? this.flags | F_WRITING : this.flags & ~F_WRITING;
-  }
+  declare writing: boolean;
   /** A write start is scheduled. */
-  get kickPending(): boolean {
-    return (this.flags & F_KICKPENDING) !== 0;
-  }
-  set kickPending(value: boolean) {
-    this.flags = value
-      ? this.flags | F_KICKPENDING
-      : this.flags & ~F_KICKPENDING;
-  }
+  declare kickPending: boolean;
   /** `shutdownWrite()` half-closed the connection. */
-  get writeShut(): boolean {
-    return (this.flags & F_WRITESHUT) !== 0;
-  }
-  set writeShut(value: boolean) {
-    this.flags = value ? this.flags | F_WRITESHUT : this.flags & ~F_WRITESHUT;
-  }
+  declare writeShut: boolean;
   /** A write failed; later writes are dropped. */
-  get writeFailed(): boolean {
-    return (this.flags & F_WRITEFAILED) !== 0;
-  }
-  set writeFailed(value: boolean) {
-    this.flags = value
-      ? this.flags | F_WRITEFAILED
-      : this.flags & ~F_WRITEFAILED;
-  }
+  declare writeFailed: boolean;
   /** A writable event waits for delivery. */
-  get writablePending(): boolean {
-    return (this.flags & F_WRITABLEPENDING) !== 0;
-  }
-  set writablePending(value: boolean) {
-    this.flags = value
-      ? this.flags | F_WRITABLEPENDING
-      : this.flags & ~F_WRITABLEPENDING;
-  }
+  declare writablePending: boolean;
   /** The next read waits for the write in flight to complete. */
-  get readDeferred(): boolean {
-    return (this.flags & F_READDEFERRED) !== 0;
-  }
-  set readDeferred(value: boolean) {
-    this.flags = value
-      ? this.flags | F_READDEFERRED
-      : this.flags & ~F_READDEFERRED;
-  }
-  get adopt(): ((outcome: InflightOutcome) => void) | undefined {
-    return this.x?.adopt;
-  }
-  set adopt(value: ((outcome: InflightOutcome) => void) | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).adopt = value;
-  }
-  get flushWaiters(): Waiter[] | undefined {
-    return this.x?.flushWaiters;
-  }
-  set flushWaiters(value: Waiter[] | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).flushWaiters = value;
-  }
-  get detachedFlush(): (() => void) | undefined {
-    return this.x?.detachedFlush;
-  }
-  set detachedFlush(value: (() => void) | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).detachedFlush = value;
-  }
-  get wq(): (Uint8Array | undefined)[] | undefined {
-    return this.x?.wq;
-  }
-  set wq(value: (Uint8Array | undefined)[] | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).wq = value;
-  }
-  get wqOwned(): (Uint8Array | undefined)[] | undefined {
-    return this.x?.wqOwned;
-  }
-  set wqOwned(value: (Uint8Array | undefined)[] | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).wqOwned = value;
-  }
-  get accepted(): Deno.Conn | undefined {
-    return this.x?.accepted;
-  }
-  set accepted(value: Deno.Conn | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).accepted = value;
-  }
-  get backoffTimer(): ReturnType<typeof setTimeout> | undefined {
-    return this.x?.backoffTimer;
-  }
-  set backoffTimer(value: ReturnType<typeof setTimeout> | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).backoffTimer = value;
-  }
-  get timerNode(): TimerNode | undefined {
-    return this.x?.timerNode;
-  }
-  set timerNode(value: TimerNode | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).timerNode = value;
-  }
-  get datagram(): unknown {
-    return this.x?.datagram;
-  }
-  set datagram(value: unknown) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).datagram = value;
-  }
-  get wqAt(): number {
-    return this.x?.wqAt ?? 0;
-  }
-  set wqAt(value: number) {
-    if (value === 0 && this.x === undefined) return;
-    (this.x ??= new EntryExtra()).wqAt = value;
-  }
+  declare readDeferred: boolean;
+  // Kept in `x` (see EntryExtra), defined below.
+  declare adopt: ((outcome: InflightOutcome) => void) | undefined;
+  declare flushWaiters: Waiter[] | undefined;
+  declare detachedFlush: (() => void) | undefined;
+  declare wq: (Uint8Array | undefined)[] | undefined;
+  declare wqOwned: (Uint8Array | undefined)[] | undefined;
+  declare accepted: Deno.Conn | undefined;
+  declare backoffTimer: ReturnType<typeof setTimeout> | undefined;
+  declare timerNode: TimerNode | undefined;
+  declare datagram: unknown;
+  declare wqAt: number;
 }
+
+defineFlags(Entry.prototype, ENTRY_FLAGS);
+defineExtras(Entry.prototype, EntryExtra, {
+  adopt: undefined,
+  flushWaiters: undefined,
+  detachedFlush: undefined,
+  wq: undefined,
+  wqOwned: undefined,
+  wqAt: 0,
+  accepted: undefined,
+  backoffTimer: undefined,
+  timerNode: undefined,
+  datagram: undefined,
+});

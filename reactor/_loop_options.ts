@@ -15,9 +15,9 @@ import {
   invalidOption,
   validateAtLeast,
   validateByteSize,
-  validateFunction,
   validateMilliseconds,
   validatePositiveInteger,
+  validateTypeOf,
   validateWaterMarks,
 } from "../_internal/validate.ts";
 
@@ -73,11 +73,7 @@ export function loopSettings(options: EventLoopOptions): LoopSettings {
     "minReadBufferSize",
     minRead,
   );
-  const [hwm, lwm] = validateWaterMarks(
-    action,
-    options.writeHighWaterMark,
-    options.writeLowWaterMark,
-  );
+  const [hwm, lwm] = validateWaterMarks(action, options);
   const maxCoalesce = validateByteSize(
     action,
     "maxCoalesceSize",
@@ -99,11 +95,12 @@ export function loopSettings(options: EventLoopOptions): LoopSettings {
   }
   const onError = options.onError === undefined
     ? defaultOnError
-    : validateFunction<LoopSettings["onError"]>(
+    : (validateTypeOf(
       action,
       "onError",
       options.onError,
-    );
+      "function",
+    ) as LoopSettings["onError"]);
   return {
     cap,
     minRead,

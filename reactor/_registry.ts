@@ -9,7 +9,7 @@ import { Timer } from "./timer.ts";
 import { Waker } from "./waker.ts";
 import type { RegisterOptions } from "./event_loop_options.ts";
 import { readBufferBounds } from "./_loop_options.ts";
-import { validateFunction } from "../_internal/validate.ts";
+import { validateTypeOf } from "../_internal/validate.ts";
 import { Entry, KIND_CONN, KIND_DATAGRAM } from "./_entry.ts";
 import {
   detach,
@@ -74,7 +74,7 @@ export function registerSource(
     );
   }
   assertInterest(interest, action);
-  validateFunction(action, "handler", handler);
+  validateTypeOf(action, "handler", handler, "function");
   const kind = kindOf(source);
   if (kind === undefined) {
     throw new TypeError(
@@ -122,7 +122,7 @@ export function reregisterSource(
   const e = entryOf(core, token, action);
   assertInterest(interest, action);
   if (handler !== undefined) {
-    validateFunction(action, "handler", handler);
+    validateTypeOf(action, "handler", handler, "function");
     e.handler = handler;
   }
   const added = interest & ~e.interest;

@@ -12,7 +12,7 @@ import {
   type TimerHandle,
   type TimerOptions,
 } from "./timer.ts";
-import { validateFunction } from "../_internal/validate.ts";
+import { validateTypeOf } from "../_internal/validate.ts";
 import { type Entry, KIND_TIMER, type MutableEvent } from "./_entry.ts";
 import {
   drain,
@@ -55,7 +55,7 @@ export function addCallbackTimer(
 ): TimerHandle {
   const action = "add timer";
   assertDelay(delayMs, action);
-  validateFunction(action, "callback", callback);
+  validateTypeOf(action, "callback", callback, "function");
   if (options.intervalMs !== undefined) {
     assertInterval(options.intervalMs, action);
   }

@@ -14,6 +14,7 @@ import {
 import { TcpListener } from "../net/stream/tcp_listener.ts";
 import { TcpStream } from "../net/stream/tcp_stream.ts";
 import { type Event, type EventLoop, Interest } from "../reactor/mod.ts";
+import { assert, assertLess } from "@std/assert";
 
 export const encoder = new TextEncoder();
 export const decoder = new TextDecoder();
@@ -478,6 +479,64 @@ export async function floodUntilStalled(
   }
   maxRssKiB = Math.max(maxRssKiB, ex.rssKiB());
   return { sent, stalled, maxRssKiB };
+}
+
+/**
+ * The paced-flood check of a hostile test: a peer writes `chunk` again and
+ * again and never reads. TCP flow control must stall it (the server stops
+ * reading a peer that does not read its answers); `check`, a well-behaved
+ * client, must be served meanwhile and after the flooder is gone (closed
+ * with data in flight: a reset); `ex`'s RSS may grow by at most 150 MiB over
+ * `options.rssKiB` (unless that is NaN: no /proc).
+ */
+export async function assertPacedFlood(
+  ex: Example,
+  chunk: Uint8Array,
+  options: { maxBytes: number; sampleEvery: number; rssKiB: number },
+  check: () => Promise<void>,
+): Promise<void> {
+  const flooder = await connect(ex.port);
+  let maxRss = options.rssKiB;
+  try {
+    const flood = await floodUntilStalled(flooder, chunk, ex, options);
+    maxRss = flood.maxRssKiB;
+    assert(flood.stalled, `the server kept reading: ${flood.sent} bytes sent`);
+    await check();
+    assert(ex.alive());
+  } finally {
+    closeQuietly(flooder);
+  }
+  await sleep(50);
+  await check();
+  const rss0 = options.rssKiB;
+  if (!Number.isNaN(rss0)) {
+    assertLess(maxRss - rss0, 150 * 1024, `RSS ${rss0} -> ${maxRss} KiB`);
+  }
+}
+
+/**
+ * Sends `wire`, a pipelined flood, on a new connection to `ex` while reading
+ * every answer back (within 30 s and 64 MiB), with `check` served meanwhile;
+ * returns the answers and whether the connection ended with a reset.
+ */
+export async function answersToFlood(
+  ex: Example,
+  wire: Uint8Array,
+  check: () => Promise<void>,
+): Promise<{ bytes: Uint8Array; reset: boolean }> {
+  const conn = await connect(ex.port);
+  try {
+    const reading = within(
+      readToEnd(conn, 64 * 1024 * 1024),
+      30_000,
+      "flood answers",
+    );
+    await writeAll(conn, wire);
+    await check();
+    return await reading;
+  } finally {
+    conn.close();
+  }
 }
 
 /** Closes a conn, ignoring "already closed". */

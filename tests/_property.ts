@@ -124,6 +124,31 @@ export function splitAt(
   return chunks;
 }
 
+/**
+ * Bytes to throw at a protocol parser: either a run of up to `maxParts`
+ * parts, each one of the protocol's own tokens (one group of `tokens` picked,
+ * then one token of it) or up to `maxText` random characters, so that the
+ * parser gets deep before it fails; or up to `maxBytes` random bytes.
+ *
+ * @param tokens Groups of tokens of the protocol.
+ * @param limits How many parts, random characters and random bytes at most.
+ * @returns The arbitrary.
+ */
+export function protocolBytes(
+  tokens: readonly (readonly string[])[],
+  limits: { maxParts: number; maxText: number; maxBytes: number },
+): fc.Arbitrary<Uint8Array> {
+  const encoder = new TextEncoder();
+  const parts = fc.array(
+    fc.oneof(
+      ...tokens.map((group) => fc.constantFrom(...group)),
+      fc.string({ maxLength: limits.maxText }),
+    ),
+    { maxLength: limits.maxParts },
+  ).map((list) => encoder.encode(list.join("")));
+  return fc.oneof(parts, fc.uint8Array({ maxLength: limits.maxBytes }));
+}
+
 /** An arbitrary of cut points for {@linkcode splitAt}. */
 export const cutPoints: fc.Arbitrary<number[]> = fc.array(
   fc.nat({ max: 1 << 20 }),

@@ -11,12 +11,13 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import {
+  answersToFlood,
+  assertPacedFlood,
   closeQuietly,
   connect,
   decoder,
   encoder,
   type Example,
-  floodUntilStalled,
   readToEnd,
   sleep,
   startExample,
@@ -232,30 +233,21 @@ Deno.test("hostile http: a pipelined flood is answered in full and in order, RSS
   await wellBehaved(ex);
   const rss0 = ex.rssKiB();
   const N = 30_000;
-  const c = await connect(ex.port);
-  try {
-    // Tag every request so the order of the answers can be checked by count:
-    // all the same resource, so count complete responses.
-    const wire = encoder.encode(
-      GET.repeat(N - 1) +
-        "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-    );
-    const reading = within(
-      readToEnd(c, 64 * 1024 * 1024),
-      30_000,
-      "flood answers",
-    );
-    await writeAll(c, wire);
-    // A well-behaved client is served while the flood is being answered.
-    await wellBehaved(ex);
-    const { bytes, reset } = await reading;
-    assertEquals(reset, false);
-    const text = decoder.decode(bytes);
-    assertEquals(text.split("HTTP/1.1 200 OK\r\n").length - 1, N);
-    assert(text.endsWith("Hello, World!"));
-  } finally {
-    c.close();
-  }
+  // All the same resource: count complete responses. A well-behaved client
+  // is served while the flood is being answered.
+  const wire = encoder.encode(
+    GET.repeat(N - 1) +
+      "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+  );
+  const { bytes, reset } = await answersToFlood(
+    ex,
+    wire,
+    () => wellBehaved(ex),
+  );
+  assertEquals(reset, false);
+  const text = decoder.decode(bytes);
+  assertEquals(text.split("HTTP/1.1 200 OK\r\n").length - 1, N);
+  assert(text.endsWith("Hello, World!"));
   const rss1 = ex.rssKiB();
   if (!Number.isNaN(rss0)) {
     assertLess(rss1 - rss0, 200 * 1024, `RSS ${rss0} -> ${rss1} KiB`);
@@ -267,32 +259,13 @@ Deno.test("hostile http: a pipelining peer that never reads is paced by backpres
     permissions: ["-A"],
   });
   await wellBehaved(ex);
-  const rss0 = ex.rssKiB();
-  const c = await connect(ex.port);
   const chunk = encoder.encode(GET.repeat(2048)); // ~54 KiB, ~275 KiB of answers
-  let maxRss = rss0;
-  try {
-    // Push requests one chunk at a time; a chunk not taken within 1 s means
-    // TCP flow control stopped us: the server stopped reading.
-    const flood = await floodUntilStalled(c, chunk, ex, {
-      maxBytes: 64 * 1024 * 1024,
-      sampleEvery: 64,
-      rssKiB: rss0,
-    });
-    maxRss = flood.maxRssKiB;
-    assert(flood.stalled, `the server kept reading: ${flood.sent} bytes sent`);
-    // Others are unaffected.
-    await wellBehaved(ex);
-    assert(ex.alive());
-  } finally {
-    // Closing with a write in flight and unread answers: an RST.
-    closeQuietly(c);
-  }
-  await sleep(50);
-  await wellBehaved(ex);
-  if (!Number.isNaN(rss0)) {
-    assertLess(maxRss - rss0, 150 * 1024, `RSS ${rss0} -> ${maxRss} KiB`);
-  }
+  await assertPacedFlood(
+    ex,
+    chunk,
+    { maxBytes: 64 * 1024 * 1024, sampleEvery: 64, rssKiB: ex.rssKiB() },
+    () => wellBehaved(ex),
+  );
 });
 
 Deno.test("hostile http: many half-sent heads are held within their limits and released", async () => {

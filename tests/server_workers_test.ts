@@ -141,6 +141,17 @@ class Client {
   }
 }
 
+/** Closes `clients`, then shuts the server down and waits for its process. */
+async function stopServer(
+  server: ServerProcess,
+  clients: Iterable<Client>,
+): Promise<void> {
+  for (const c of clients) c.close();
+  await server.command("shutdown 1000");
+  await server.json();
+  await server.close();
+}
+
 /** Opens clients until both Workers hold at least `each` of them. */
 async function spread(port: number, each: number): Promise<Client[]> {
   const clients: Client[] = [];
@@ -221,10 +232,123 @@ Deno.test("TcpServer workers: 2 ids unique across Workers, connectionIds and cou
     clients.push(next);
     assert(!ids.includes(next.id));
   } finally {
-    for (const c of clients) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, clients);
+  }
+});
+
+Deno.test("TcpServer workers: 2 connectionIds lists another Worker's arrivals and departures at once, with no message between the Workers", async () => {
+  const server = await new ServerProcess(["--workers", "2"]).started();
+  const clients = await spread(server.port, 2);
+  const late: Client[] = [];
+  try {
+    const a = clients.find((c) => c.worker === 0)!;
+    const [b, victim] = clients.filter((c) => c.worker === 1);
+    // Worker 0 blocks its thread: no channel message reaches its handler
+    // until it answers `ids`, computed as soon as it is released.
+    await a.send("stall ids");
+    await eventually(() => b!.ask("gate"), (line) => line === "gate 1");
+    // Meanwhile a connection arrives on Worker 1 (one of 16 new ones: those
+    // the kernel gives Worker 0 wait in its backlog and never answer now)...
+    for (let i = 0; i < 16; i++) {
+      const conn = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: server.port,
+      });
+      const client = new Client(conn);
+      late.push(client);
+      await client.send("id");
+    }
+    const replies = late.map(async (client) => {
+      const [, id, worker] = (await client.lines.next())!.split(" ");
+      client.id = Number(id);
+      client.worker = Number(worker);
+      return client;
+    });
+    for (const reply of replies) reply.catch(() => {});
+    const arrived = await within(Promise.any(replies), 10_000, "arrival");
+    assertEquals(arrived.worker, 1);
+    // ...and one of Worker 1 leaves (Worker 1 itself says it is gone).
+    await b!.send(`close ${victim!.id}`);
+    assertEquals(await b!.lines.next(), "closed true");
+    assertEquals(await victim!.lines.next(), null);
+    await eventually(
+      () => b!.ask(`has ${victim!.id}`),
+      (line) => line === "has false",
+    );
+    // Main thread's view, at once.
+    const expected = clients.filter((c) => c !== victim).map((c) => c.id);
+    await server.command("ids");
+    const main = (await server.json()).ids as number[];
+    for (const id of [...expected, arrived.id]) {
+      assert(main.includes(id), `main misses ${id}`);
+    }
+    assert(!main.includes(victim!.id), "main lists the departed");
+    assertEquals(await b!.ask("release"), "released");
+    const seen = (await a.lines.next())!.split(" ").slice(1).map(Number);
+    for (const id of expected) {
+      assert(seen.includes(id), `Worker 0 misses ${id}`);
+    }
+    assert(seen.includes(arrived.id), "Worker 0 misses the arrival");
+    assert(!seen.includes(victim!.id), "Worker 0 lists the departed");
+    assertEquals(seen, [...seen].sort((x, y) => x - y));
+    await Promise.allSettled(replies);
+  } finally {
+    await stopServer(server, [...clients, ...late]);
+  }
+});
+
+Deno.test("TcpServer workers: 2 connectionIds under churn: long-lived connections always listed, nothing unknown, exact once it settles", async () => {
+  const server = await new ServerProcess(["--workers", "2"]).started();
+  const stable = await spread(server.port, 2);
+  const stableIds = new Set(stable.map((c) => c.id));
+  const churned = new Set<number>();
+  const others = new Set<number>();
+  let churning = true;
+  // Four churners open a connection, learn its id, close it, 25 times each.
+  const churners = Array.from({ length: 4 }, async () => {
+    for (let i = 0; i < 25 && churning; i++) {
+      const client = await Client.open(server.port);
+      churned.add(client.id);
+      client.close();
+    }
+  });
+  try {
+    const probes = [
+      stable.find((c) => c.worker === 0)!,
+      stable.find((c) => c.worker === 1)!,
+    ];
+    for (let round = 0; round < 40; round++) {
+      const asker = probes[round % 2]!;
+      const ids = (await asker.ask("ids")).split(" ").slice(1).map(Number);
+      for (const id of stableIds) {
+        assert(ids.includes(id), `Worker ${asker.worker} misses ${id}`);
+      }
+      // A churner's id may be listed before the churner has read it:
+      // checked once they are done.
+      for (const id of ids) if (!stableIds.has(id)) others.add(id);
+      await server.command("ids");
+      const main = (await server.json()).ids as number[];
+      for (const id of stableIds) {
+        assert(main.includes(id), `main misses ${id}`);
+      }
+    }
+    await Promise.all(churners);
+    assertGreater(churned.size, 50);
+    for (const id of others) assert(churned.has(id), `unknown id ${id}`);
+    // Every churned connection is gone once the Workers read their ends.
+    const expected = [...stableIds].sort((a, b) => a - b);
+    const settled = await eventually(async () => {
+      await server.command("ids");
+      return (await server.json()).ids as number[];
+    }, (ids) => ids.length === expected.length);
+    assertEquals(settled, expected);
+    for (const asker of probes) {
+      assertEquals(await asker.ask("ids"), `ids ${expected.join(" ")}`);
+    }
+  } finally {
+    churning = false;
+    await Promise.allSettled(churners);
+    await stopServer(server, stable);
   }
 });
 
@@ -263,10 +387,7 @@ Deno.test("TcpServer workers: 2 routed sendTo, broadcast and closeConnection acr
     assertEquals(await a.lines.next(), "closed true");
     assertEquals(await victim.lines.next(), null);
   } finally {
-    for (const c of clients) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, clients);
   }
 });
 
@@ -310,10 +431,108 @@ Deno.test("TcpServer workers: 2 maxConnections and stats hold server-wide", asyn
     );
   } finally {
     extra?.close();
-    for (const c of clients) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, clients);
+  }
+});
+
+Deno.test("TcpServer workers: 2 a routed sendTo or broadcast to a stalled Worker past maxOutboxBytes is refused and reported, nothing accepted is lost or doubled", async () => {
+  // Outboxes of 64 KiB: past the 1 MiB channel ring and 64 KiB waiting in
+  // the sender, a routed message to the stalled Worker is refused. Once it
+  // resumes, it writes over 1 MiB to one client at once: room for that.
+  const server = await new ServerProcess([
+    "--workers",
+    "2",
+    "--outbox",
+    "65536",
+    "--max-write-buffer",
+    "16777216",
+  ])
+    .started();
+  const clients = await spread(server.port, 1);
+  try {
+    const a = clients.find((c) => c.worker === 0)!;
+    const b = clients.find((c) => c.worker === 1)!;
+    await eventually(
+      () => a.ask("ids"),
+      (line) => line.split(" ").length === clients.length + 1,
+    );
+    // Worker 1 blocks its thread; Worker 0 floods it with 3,000 lines of
+    // ~1 KiB (3 MiB), then broadcasts, then lets it go.
+    await b.send("stall");
+    // b reads all along (a client that stops reading would be cut off as a
+    // slow consumer); what it gets before END is checked below.
+    const collected = (async () => {
+      const got: number[] = [];
+      let resumed = 0;
+      for (;;) {
+        const line = await within(b.lines.next(), 10_000, "flooded line");
+        if (line === "END") return { got, resumed };
+        if (line === "resumed") resumed++;
+        else {
+          assertMatch(line!, /^f\d+ x{1000}$/);
+          got.push(Number(line!.slice(1, line!.indexOf(" "))));
+        }
+      }
+    })();
+    collected.catch(() => {}); // awaited below; a failure before must not leak
+    // a is on Worker 0: the broadcast reaches it before the answer.
+    const during = `during stall ${"x".repeat(1000)}`;
+    assertEquals(await a.ask(`flood ${b.id} 3000 1000`), during);
+    const flood = JSON.parse(
+      (await a.lines.next())!.slice("flood ".length),
+    ) as { accepted: number[]; sent: number; errors: Record<string, number> };
+    const refused = 3000 - flood.accepted.length;
+    assertGreater(
+      refused,
+      0,
+      "every message was taken: the outbox is unbounded",
+    );
+    assertGreater(
+      flood.accepted.length,
+      1000,
+      "the ring and outbox took little",
+    );
+    // What was taken is a prefix: the outbox refuses only once it is full.
+    assertEquals(flood.accepted, [...Array(flood.accepted.length).keys()]);
+    const bound = `'maxOutboxBytes' is 65536`;
+    assertEquals(flood.errors, {
+      [`TooBigError ${b.id} Cannot send to connection as the outbox to Worker 1 is full (the Worker is not keeping up): ${bound}`]:
+        refused,
+      [`TooBigError undefined Cannot broadcast as the outbox to Worker 1 is full (the Worker is not keeping up): ${bound}`]:
+        1,
+    });
+    // The broadcast's count leaves Worker 1's connections out.
+    const on0 = clients.filter((c) => c.worker === 0);
+    assertEquals(flood.sent, on0.length);
+    for (const c of on0) {
+      if (c !== a) assertEquals(await c.lines.next(), during);
+    }
+    // Once Worker 1 drains, a marker routed after the flood is taken; before
+    // it, b gets every accepted line once, in order, and nothing else.
+    let marker = "";
+    for (let i = 0; i < 200 && marker !== "route taken"; i++) {
+      marker = await a.ask(`route ${b.id} END`);
+      if (marker !== "route taken") await new Promise((r) => setTimeout(r, 25));
+    }
+    assertEquals(marker, "route taken");
+    const { got, resumed } = await collected;
+    assertEquals(resumed, 1);
+    assertEquals(got, flood.accepted);
+    // The server keeps serving: a new connection, and a broadcast that now
+    // reaches every connection on both Workers.
+    clients.push(await Client.open(server.port));
+    await eventually(
+      () => b.ask("ids"),
+      (line) => line.split(" ").length === clients.length + 1,
+    );
+    await b.send("all after");
+    assertEquals(await b.lines.next(), "after");
+    assertEquals(await b.lines.next(), `sent ${clients.length}`);
+    for (const c of clients) {
+      if (c !== b) assertEquals(await c.lines.next(), "after");
+    }
+  } finally {
+    await stopServer(server, clients);
   }
 });
 
@@ -366,10 +585,7 @@ Deno.test("TcpServer workers: 2 with proxyProtocol v2: every Worker sees each co
       }
     }
   } finally {
-    for (const c of clients) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, clients);
   }
 });
 
@@ -421,6 +637,11 @@ Deno.test("TcpServer workers: 2 a crashed Worker is reported and restarted while
     );
     await doomed[0]!.send("crash");
     assertEquals(await server.json(), { workerError: 1 });
+    // Once the crash is reported, no view lists its connections.
+    const sortedIds = (cs: Client[]) =>
+      cs.map((c) => c.id).sort((x, y) => x - y);
+    await server.command("ids");
+    assertEquals((await server.json()).ids, sortedIds(survivors));
     // Its connections died with it...
     for (const c of doomed) {
       assertEquals(await c.lines.next().catch(() => null), null);
@@ -445,6 +666,16 @@ Deno.test("TcpServer workers: 2 a crashed Worker is reported and restarted while
     }
     clients.push(...fresh);
     assert(fresh.some((c) => c.worker === 1), "no connection reached Worker 1");
+    // The restarted Worker's connections are listed as soon as they answer.
+    await server.command("ids");
+    assertEquals(
+      (await server.json()).ids,
+      sortedIds([...survivors, ...fresh]),
+    );
+    assertEquals(
+      await survivors[0]!.ask("ids"),
+      `ids ${sortedIds([...survivors, ...fresh]).join(" ")}`,
+    );
     const stats = await eventually(
       () => server.stats(),
       (s) =>
@@ -459,10 +690,7 @@ Deno.test("TcpServer workers: 2 a crashed Worker is reported and restarted while
     assertNotEquals(fresh.find((c) => c.worker === 1)!.id, doomed[0]!.id);
     assertGreater(fresh.at(-1)!.id, Math.max(...doomed.map((c) => c.id)));
   } finally {
-    for (const c of clients) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, clients);
   }
 });
 
@@ -732,10 +960,7 @@ Deno.test("TcpServer workers: 2 with a health port: Worker 0 answers it, the oth
     assertEquals(await lines.next(), "up ready");
     conn.close();
   } finally {
-    for (const c of clients) c.close();
-    await server.command("shutdown 1000");
-    await server.json();
-    await server.close();
+    await stopServer(server, clients);
   }
 });
 

@@ -20,7 +20,8 @@
 //             stdin (or SIGTERM / --timeout), close them, print the result.
 // When --pid is given, the server's utime+stime (from /proc/PID/stat) is read
 // at the start and end of the measured window (after the warm-up) and
-// reported as cpu_us. The result is one JSON line on stdout. Every loop is
+// reported as cpu_us; --pid may be given up to 8 times (a server made of
+// several processes): cpu_us is then their sum. The result is one JSON line on stdout. Every loop is
 // bounded by --duration and the whole process by --timeout (alarm).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -49,7 +50,8 @@ static int conns = 50;
 static int size = -1;
 static double duration = 3.0;
 static double warmup = 0.5;
-static int server_pid = 0;
+static int server_pids[8];
+static int server_pid_count = 0;
 static int timeout_s = 60;
 static double rate = 0; // pingpong: round trips/s offered over all conns; 0 = unpaced
 static volatile sig_atomic_t stop_flag = 0;
@@ -82,11 +84,10 @@ static double hist_pct(double p) {
   return HIST_US;
 }
 
-// utime+stime of the server in µs, or -1 without --pid.
-static double server_cpu_us(void) {
-  if (server_pid <= 0) return -1;
+// utime+stime of one process in µs, or -1 if it cannot be read.
+static double process_cpu_us(int pid) {
   char path[64];
-  snprintf(path, sizeof path, "/proc/%d/stat", server_pid);
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
   FILE *f = fopen(path, "r");
   if (!f) return -1;
   char line[4096];
@@ -105,6 +106,18 @@ static double server_cpu_us(void) {
     if (field == 15) { stime = strtoull(tok, NULL, 10); break; }
   }
   return (double)(utime + stime) * 1e6 / (double)clk_tck;
+}
+
+// utime+stime of the server's processes in µs, or -1 without --pid.
+static double server_cpu_us(void) {
+  if (server_pid_count == 0) return -1;
+  double sum = 0;
+  for (int i = 0; i < server_pid_count; i++) {
+    double one = process_cpu_us(server_pids[i]);
+    if (one < 0) return -1;
+    sum += one;
+  }
+  return sum;
 }
 
 static void on_signal(int sig) {
@@ -513,7 +526,10 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--size") == 0) size = atoi(v);
     else if (strcmp(a, "--duration") == 0) duration = atof(v);
     else if (strcmp(a, "--warmup") == 0) warmup = atof(v);
-    else if (strcmp(a, "--pid") == 0) server_pid = atoi(v);
+    else if (strcmp(a, "--pid") == 0) {
+      if (server_pid_count == 8) { fprintf(stderr, "at most 8 --pid\n"); return 2; }
+      server_pids[server_pid_count++] = atoi(v);
+    }
     else if (strcmp(a, "--timeout") == 0) timeout_s = atoi(v);
     else if (strcmp(a, "--rate") == 0) rate = atof(v);
     else if (strcmp(a, "--proxy-header") == 0) set_proxy_header(v);

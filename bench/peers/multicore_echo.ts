@@ -2,7 +2,10 @@
 // (`--workers 0`) or a TcpServer with `workers: N` loading this module as its
 // handler. `--burn-us U` spins U µs of CPU per onData (a compute-bound
 // handler); `--broadcast` broadcasts what arrives to every connection instead
-// of echoing it. Prints `listening on HOST:PORT`; SIGTERM shuts it down.
+// of echoing it. `--workers 0 --reuse-port` listens with SO_REUSEPORT, so
+// that several such processes share one port (`--port P`): independent
+// single-loop servers, no Worker, no channel, no shared memory. Prints
+// `listening on HOST:PORT`; SIGTERM shuts it down.
 //   deno run -A --unstable-net bench/peers/multicore_echo.ts --workers 2 [--burn-us 200]
 import {
   type NetworkHandler,
@@ -11,6 +14,8 @@ import {
   TcpServerConfig,
   type WorkerInitInfo,
 } from "../../net/mod.ts";
+// Private: how a Worker's TcpServer gets a reusePort listener.
+import { workerHooks } from "../../net/server/_worker_hooks.ts";
 
 function echo(burnUs: number, broadcast = false): NetworkHandler {
   if (broadcast) {
@@ -54,6 +59,18 @@ if (import.meta.main) {
       workers,
       workerData: { burnUs, broadcast },
     });
+  if (workers === 0 && Deno.args.includes("--reuse-port")) {
+    // Only the listener changes: ids from a local counter, no shared limit.
+    let nextId = 0;
+    workerHooks.set(server, {
+      reusePort: true,
+      onLoop() {},
+      allocateId: () => ++nextId,
+      admit: () => true,
+      openCount: () => 0,
+      released() {},
+    });
+  }
   const serving = server.run();
   using _signals = shutdownOnSignals(server, { timeoutMs: 1000 });
   const addr = await server.listening() as Deno.NetAddr;

@@ -29,10 +29,10 @@ import { type LineSink, LineSplitter } from "./line_splitter.ts";
 import {
   flag,
   formatAddr,
-  loadBalancerFlags,
-  portFlag,
+  integerFlag,
   print,
   printError,
+  serverConfig,
 } from "../_args.ts";
 import type * as Tasks from "./tasks.ts";
 
@@ -225,13 +225,7 @@ if (import.meta.main) {
   const workers = Number(
     flag(Deno.args, "workers", String(navigator.hardwareConcurrency)),
   );
-  const iterations = Number(flag(Deno.args, "iterations", "200000"));
-  if (!Number.isSafeInteger(iterations) || iterations < 1) {
-    printError(
-      `error: --iterations must be a positive integer: received "${iterations}"`,
-    );
-    Deno.exit(2);
-  }
+  const iterations = integerFlag(Deno.args, "iterations", "200000");
   // Bounded queue: beyond it jobs are refused with an error line.
   const pool = new ComputePool<typeof Tasks>(
     new URL("./tasks.ts", import.meta.url),
@@ -239,12 +233,7 @@ if (import.meta.main) {
   );
   const loop = new EventLoop();
   loop.attachCompute(pool);
-  const config = loadBalancerFlags(
-    TcpServerConfig.builder()
-      .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
-      .port(portFlag(Deno.args, "0")),
-    Deno.args,
-  ).build();
+  const config = serverConfig(Deno.args);
   const server = new TcpServer(
     config,
     createComputeHandler(loop, pool, { iterations, log: printError }),

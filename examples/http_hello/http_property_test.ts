@@ -9,6 +9,7 @@ import {
   assertProperty,
   concat,
   cutPoints,
+  protocolBytes,
   splitAt,
 } from "../../tests/_property.ts";
 
@@ -156,16 +157,11 @@ Deno.test("HttpRequestParser: any split of a valid stream yields the same reques
 });
 
 // Bytes that often look like HTTP, so the parser gets deep before failing.
-const httpish = fc.array(
-  fc.oneof(
-    fc.constantFrom("GET / HTTP/1.1\r\n", "Host: x\r\n", "\r\n", "\r", "\n"),
-    fc.constantFrom("Transfer-Encoding: chunked\r\n", "Content-Length: 3\r\n"),
-    fc.constantFrom("5\r\n", "0\r\n", "ffffffff\r\n", ";", " ", ":", "HTTP/"),
-    fc.string({ maxLength: 6 }),
-  ),
-  { maxLength: 40 },
-).map((parts) => enc.encode(parts.join("")));
-const anyBytes = fc.oneof(httpish, fc.uint8Array({ maxLength: 400 }));
+const anyBytes = protocolBytes([
+  ["GET / HTTP/1.1\r\n", "Host: x\r\n", "\r\n", "\r", "\n"],
+  ["Transfer-Encoding: chunked\r\n", "Content-Length: 3\r\n"],
+  ["5\r\n", "0\r\n", "ffffffff\r\n", ";", " ", ":", "HTTP/"],
+], { maxParts: 40, maxText: 6, maxBytes: 400 });
 
 Deno.test("HttpRequestParser: arbitrary bytes never throw and stay under the head limits", async () => {
   await assertProperty(

@@ -17,16 +17,14 @@ import {
   type ServerContext,
   shutdownOnSignals,
   TcpServer,
-  TcpServerConfig,
   type WorkerInitInfo,
 } from "@millrace/io/net";
 import {
   flag,
   formatAddr,
-  loadBalancerFlags,
-  portFlag,
+  integerFlag,
   print,
-  printError,
+  serverConfig,
 } from "../_args.ts";
 import {
   errorResponse,
@@ -175,25 +173,13 @@ export function init(info: WorkerInitInfo): HelloHandler {
 }
 
 if (import.meta.main) {
-  const config = loadBalancerFlags(
-    TcpServerConfig.builder()
-      .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
-      .port(portFlag(Deno.args, "0"))
+  const config = serverConfig(Deno.args, (builder) =>
+    builder
       .noDelay(true)
       // Idle keep-alive connections (and stalled heads) are closed; a head
       // trickled in under it meets --header-timeout-ms.
-      .idleTimeoutMs(Number(flag(Deno.args, "idle-timeout", "30000"))),
-    Deno.args,
-  ).build();
-  const headerTimeoutMs = Number(
-    flag(Deno.args, "header-timeout-ms", "10000"),
-  );
-  if (!Number.isInteger(headerTimeoutMs) || headerTimeoutMs < 1) {
-    printError(
-      `error: --header-timeout-ms must be a positive integer: received "${headerTimeoutMs}"`,
-    );
-    Deno.exit(2);
-  }
+      .idleTimeoutMs(Number(flag(Deno.args, "idle-timeout", "30000"))));
+  const headerTimeoutMs = integerFlag(Deno.args, "header-timeout-ms", "10000");
   const workers = flag(Deno.args, "workers", "1");
   if (workers !== "1") {
     const server = new TcpServer(config, {

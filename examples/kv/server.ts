@@ -18,7 +18,7 @@ import {
   type NetworkHandler,
   shutdownOnSignals,
   TcpServer,
-  TcpServerConfig,
+  type TcpServerConfig,
 } from "@millrace/io/net";
 import {
   kvCodec,
@@ -31,12 +31,11 @@ import {
   STATUS_OK,
 } from "./protocol.ts";
 import {
-  flag,
   formatAddr,
-  loadBalancerFlags,
-  portFlag,
+  integerFlag,
   print,
   printError,
+  serverConfig,
 } from "../_args.ts";
 
 const encoder = new TextEncoder();
@@ -136,21 +135,13 @@ export function createKvServer(
 if (import.meta.main) {
   // Behind a load balancer: --proxy-protocol v1|v2|any|optional,
   // --trusted-proxies, --health-port (see examples/haproxy/).
-  const config = loadBalancerFlags(
-    TcpServerConfig.builder()
-      .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
-      .port(portFlag(Deno.args, "0")),
+  const config = serverConfig(Deno.args);
+  const maxBytes = integerFlag(
     Deno.args,
-  ).build();
-  const maxBytes = Number(
-    flag(Deno.args, "max-bytes", String(64 * 1024 * 1024)),
+    "max-bytes",
+    String(64 * 1024 * 1024),
+    { min: 0 },
   );
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
-    printError(
-      `--max-bytes must be a non-negative integer: received ${maxBytes}`,
-    );
-    Deno.exit(2);
-  }
   const server = createKvServer(config, { maxBytes, log: printError });
   const serving = server.run();
   print(`listening on ${formatAddr(server.addr)}`);

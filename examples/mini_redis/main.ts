@@ -18,16 +18,8 @@ import {
   type ServerContext,
   shutdownOnSignals,
   TcpServer,
-  TcpServerConfig,
 } from "@millrace/io/net";
-import {
-  flag,
-  formatAddr,
-  loadBalancerFlags,
-  portFlag,
-  print,
-  printError,
-} from "../_args.ts";
+import { formatAddr, integerFlag, print, serverConfig } from "../_args.ts";
 import { type RespLimits, RespParser, RespWriter } from "./resp.ts";
 import { MiniRedisStore } from "./store.ts";
 
@@ -114,33 +106,21 @@ export function miniRedisHandler(
 }
 
 if (import.meta.main) {
-  const maxBulk = Number(flag(Deno.args, "max-bulk", "1048576"));
-  if (!Number.isInteger(maxBulk) || maxBulk < 1) {
-    printError(
-      `error: --max-bulk must be a positive integer: received "${maxBulk}"`,
-    );
-    Deno.exit(2);
-  }
-  const maxQuery = Number(
-    flag(Deno.args, "max-query-buffer", String(maxBulk + 4 * 1048576)),
+  const maxBulk = integerFlag(Deno.args, "max-bulk", "1048576");
+  // At least --max-bulk.
+  const maxQuery = integerFlag(
+    Deno.args,
+    "max-query-buffer",
+    String(maxBulk + 4 * 1048576),
+    { min: maxBulk },
   );
-  if (!Number.isInteger(maxQuery) || maxQuery < maxBulk) {
-    printError(
-      `error: --max-query-buffer must be an integer of at least --max-bulk: received "${maxQuery}"`,
-    );
-    Deno.exit(2);
-  }
   const store = new MiniRedisStore();
-  const config = loadBalancerFlags(
-    TcpServerConfig.builder()
-      .hostname(flag(Deno.args, "hostname", "127.0.0.1"))
-      .port(portFlag(Deno.args, "0"))
+  const config = serverConfig(Deno.args, (builder) =>
+    builder
       .noDelay(true)
       // One reply may hold a whole --max-bulk value on top of a queue at the
       // high-water mark (commands stop there): not a slow consumer.
-      .maxWriteBuffer(maxBulk * 2 + 1048576),
-    Deno.args,
-  ).build();
+      .maxWriteBuffer(maxBulk * 2 + 1048576));
   const server = new TcpServer(
     config,
     miniRedisHandler(store, {

@@ -9,6 +9,7 @@ import {
   assertProperty,
   concat,
   cutPoints,
+  protocolBytes,
   splitAt,
 } from "../../tests/_property.ts";
 
@@ -137,24 +138,10 @@ Deno.test("RespParser: an unfinished command is held whole, whatever the split",
 });
 
 // Bytes that often look like RESP, so the parser gets deep before failing.
-const respish = fc.array(
-  fc.oneof(
-    fc.constantFrom("*", "$", "\r\n", "\n", "\r", "-", "1", "2", "3", "0", "9"),
-    fc.constantFrom(
-      "*2\r\n",
-      "$3\r\n",
-      "GET",
-      '"',
-      "'",
-      "\\x4",
-      " ",
-      "*-1\r\n",
-    ),
-    fc.string({ maxLength: 4 }),
-  ),
-  { maxLength: 60 },
-).map((parts) => enc.encode(parts.join("")));
-const anyBytes = fc.oneof(respish, fc.uint8Array({ maxLength: 300 }));
+const anyBytes = protocolBytes([
+  ["*", "$", "\r\n", "\n", "\r", "-", "1", "2", "3", "0", "9"],
+  ["*2\r\n", "$3\r\n", "GET", '"', "'", "\\x4", " ", "*-1\r\n"],
+], { maxParts: 60, maxText: 4, maxBytes: 300 });
 
 Deno.test("RespParser: arbitrary bytes never throw, stay under the limits and end in a sticky error or held bytes", async () => {
   await assertProperty(

@@ -2,10 +2,9 @@
 // default for options left out.
 
 import {
-  validateBoolean,
   validateEnum,
   validateInteger,
-  validateObject,
+  validateTypeOf,
 } from "../../_internal/validate.ts";
 
 export { invalidOption } from "../../_internal/validate.ts";
@@ -16,7 +15,7 @@ export function validateOptions<T extends object>(
   options: T | undefined,
 ): Partial<T> {
   if (options === undefined) return {};
-  return validateObject(action, "options", options) as T;
+  return validateTypeOf(action, "options", options, "object") as T;
 }
 
 /** Checks an integer in `[min, max]`, or returns `fallback` for `undefined`. */
@@ -61,5 +60,5 @@ export function booleanOption(
   fallback: boolean,
 ): boolean {
   if (value === undefined) return fallback;
-  return validateBoolean(action, name, value);
+  return validateTypeOf(action, name, value, "boolean");
 }

@@ -200,76 +200,55 @@ function inlinePrefixed(chunks: Uint8Array[], wanted: number): void {
   expect(count, wanted);
 }
 
-Deno.bench({
-  name: `LineCodec, bytes (${FRAMES} frames/iter)`,
-  group: "lines, 64 B frames in 64 KiB chunks",
-  baseline: true,
-  fn: () => codecLines(LINES, FRAMES, false),
-});
-Deno.bench({
-  name: `LineCodec, UTF-8 strings (${FRAMES} frames/iter)`,
-  group: "lines, 64 B frames in 64 KiB chunks",
-  fn: () => codecLines(LINES, FRAMES, true),
-});
-Deno.bench({
-  name: `inline parser (${FRAMES} frames/iter)`,
-  group: "lines, 64 B frames in 64 KiB chunks",
-  fn: () => inlineLines(LINES, FRAMES),
-});
-Deno.bench({
-  name: `TextDecoderStream + TextLineStream (${FRAMES} frames/iter)`,
-  group: "lines, 64 B frames in 64 KiB chunks",
-  fn: async () => await textLineStream(LINES, FRAMES),
-});
-
-Deno.bench({
-  name: `LineCodec, bytes (${DRIP_FRAMES} frames/iter)`,
-  group: "lines, 64 B frames in 1-byte drips",
-  baseline: true,
-  fn: () => codecLines(LINE_DRIPS, DRIP_FRAMES, false),
-});
-Deno.bench({
-  name: `LineCodec, UTF-8 strings (${DRIP_FRAMES} frames/iter)`,
-  group: "lines, 64 B frames in 1-byte drips",
-  fn: () => codecLines(LINE_DRIPS, DRIP_FRAMES, true),
-});
-Deno.bench({
-  name: `inline parser (${DRIP_FRAMES} frames/iter)`,
-  group: "lines, 64 B frames in 1-byte drips",
-  fn: () => inlineLines(LINE_DRIPS, DRIP_FRAMES),
-});
-Deno.bench({
-  name: `TextDecoderStream + TextLineStream (${DRIP_FRAMES} frames/iter)`,
-  group: "lines, 64 B frames in 1-byte drips",
-  // A stream step per byte is slow: a fixed, small number of iterations.
-  n: 20,
-  warmup: 2,
-  fn: async () => await textLineStream(LINE_DRIPS, DRIP_FRAMES),
-});
-
-Deno.bench({
-  name: `LengthPrefixedCodec (${FRAMES} frames/iter)`,
-  group: "length-prefixed, 64 B frames in 64 KiB chunks",
-  baseline: true,
-  fn: () => codecPrefixed(PREFIXED, FRAMES),
-});
-Deno.bench({
-  name: `inline parser (${FRAMES} frames/iter)`,
-  group: "length-prefixed, 64 B frames in 64 KiB chunks",
-  fn: () => inlinePrefixed(PREFIXED, FRAMES),
-});
-
-Deno.bench({
-  name: `LengthPrefixedCodec (${DRIP_FRAMES} frames/iter)`,
-  group: "length-prefixed, 64 B frames in 1-byte drips",
-  baseline: true,
-  fn: () => codecPrefixed(PREFIXED_DRIPS, DRIP_FRAMES),
-});
-Deno.bench({
-  name: `inline parser (${DRIP_FRAMES} frames/iter)`,
-  group: "length-prefixed, 64 B frames in 1-byte drips",
-  fn: () => inlinePrefixed(PREFIXED_DRIPS, DRIP_FRAMES),
-});
+// The same rows over whole chunks and over 1-byte drips.
+const INPUTS = [
+  { how: "64 KiB chunks", lines: LINES, prefixed: PREFIXED, frames: FRAMES },
+  {
+    how: "1-byte drips",
+    lines: LINE_DRIPS,
+    prefixed: PREFIXED_DRIPS,
+    frames: DRIP_FRAMES,
+  },
+];
+for (const { how, lines, prefixed, frames } of INPUTS) {
+  const per = `(${frames} frames/iter)`;
+  const group = `lines, 64 B frames in ${how}`;
+  Deno.bench({
+    name: `LineCodec, bytes ${per}`,
+    group,
+    baseline: true,
+    fn: () => codecLines(lines, frames, false),
+  });
+  Deno.bench({
+    name: `LineCodec, UTF-8 strings ${per}`,
+    group,
+    fn: () => codecLines(lines, frames, true),
+  });
+  Deno.bench({
+    name: `inline parser ${per}`,
+    group,
+    fn: () => inlineLines(lines, frames),
+  });
+  Deno.bench({
+    name: `TextDecoderStream + TextLineStream ${per}`,
+    group,
+    // A stream step per byte is slow: a fixed, small number of iterations.
+    ...(lines === LINE_DRIPS ? { n: 20, warmup: 2 } : {}),
+    fn: async () => await textLineStream(lines, frames),
+  });
+  const prefixedGroup = `length-prefixed, 64 B frames in ${how}`;
+  Deno.bench({
+    name: `LengthPrefixedCodec ${per}`,
+    group: prefixedGroup,
+    baseline: true,
+    fn: () => codecPrefixed(prefixed, frames),
+  });
+  Deno.bench({
+    name: `inline parser ${per}`,
+    group: prefixedGroup,
+    fn: () => inlinePrefixed(prefixed, frames),
+  });
+}
 
 addEventListener("unload", () => {
   if (sink === -1) throw new Error("unreachable");

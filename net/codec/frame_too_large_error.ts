@@ -50,7 +50,6 @@ export class FrameTooLargeError extends TooBigError {
       `Cannot decode frame as its size exceeds 'maxFrameSize' (${limit}): received ${size} bytes`,
       options,
     );
-    this.name = "FrameTooLargeError";
     this.size = size;
     this.limit = limit;
   }

@@ -35,6 +35,5 @@ export class InvalidFrameError extends NetError {
    */
   constructor(message: string, options?: ErrorOptions) {
     super("invalid-frame", message, options);
-    this.name = "InvalidFrameError";
   }
 }

@@ -270,10 +270,10 @@ export function untrustedPeer(
  * at least `timeoutMs` and at most about 1.125 times it.
  *
  * The FIFO holds ids, not connections, in a ring that grows only while more
- * handshakes are queued than ever before. Holding the connections (in a
- * growing array, until the handshake at the front finished) kept closed
- * connections reachable across scavenges: under churn V8 then promoted
- * about 0.3-0.5 MB per scavenge and scavenges took 3 ms instead of 0.4.
+ * handshakes are queued than ever before, so it keeps no closed connection
+ * reachable. (The young-generation slowdown once blamed on this tick, 0.3-1
+ * MB promoted per scavenge, came from the churned `Map`s of connections and
+ * showed in plain servers too: see `_internal/int_map.ts`.)
  */
 export class HandshakeDeadlines {
   readonly #tickMs: number;

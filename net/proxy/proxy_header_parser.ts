@@ -19,6 +19,7 @@ import {
 import { checkV2Fixed, parseV1, parseV2, parseWholeHeader } from "./_decode.ts";
 import type { ProxyHeader, ProxyProtocolMode } from "./proxy_header.ts";
 import { ProxyHeaderError } from "./proxy_header_error.ts";
+import { registerHeldReader } from "./_parser_held.ts";
 
 const V2_MAX = V2_FIXED + 0xffff;
 
@@ -394,6 +395,10 @@ export class ProxyHeaderParser {
 
   #view(): Uint8Array {
     return this.#buffer.subarray(0, this.#length);
+  }
+
+  static {
+    registerHeldReader((parser) => parser.#view());
   }
 
   #done(header: ProxyHeader, consumed: number): ProxyParseResult {

@@ -8,6 +8,7 @@ import { unread } from "../stream/_unread.ts";
 import type { TcpStreamCallOptions } from "../stream/tcp_stream_options.ts";
 import type { ProxyHeader } from "./proxy_header.ts";
 import { ProxyHeaderError } from "./proxy_header_error.ts";
+import { heldBytes } from "./_parser_held.ts";
 import {
   ProxyHeaderParser,
   type ProxyParseResult,
@@ -188,9 +189,6 @@ export async function readProxyHeader(
     ...(maxHeaderBytes === undefined ? {} : { maxHeaderBytes }),
   });
   const deadline = performance.now() + timeoutMs;
-  // Bytes of a possible signature, read one at a time: put back if the
-  // stream turns out to have no header (mode "optional").
-  const looked: number[] = [];
   const absent = (result: ProxyParseResult, last?: Uint8Array): undefined => {
     const held = (result as { held: Uint8Array }).held;
     const back = new Uint8Array(held.length + (last?.length ?? 0));
@@ -220,8 +218,9 @@ export async function readProxyHeader(
         return absent(parser.end()); // "truncated" unless still optional
       }
       if (error instanceof CancelledError) {
-        // Mode "optional" loses nothing to a cancelled call either.
-        if (mode === "optional") unread(stream, Uint8Array.from(looked));
+        // Mode "optional" loses nothing to a cancelled call either: the
+        // parser holds every byte read so far.
+        if (mode === "optional") unread(stream, heldBytes(parser).slice());
         throw error;
       }
       if (error instanceof TimedOutError) {
@@ -243,6 +242,5 @@ export async function readProxyHeader(
     const result = parser.push(bytes);
     if (result.status === "done") return result.header;
     if (result.status === "absent") return absent(result, bytes);
-    if (mode === "optional") looked.push(...bytes);
   }
 }

@@ -10,7 +10,6 @@
 //
 // One call per accepted connection (`onEvent`, bound once), no allocation.
 
-import type { EventLoop } from "../../reactor/event_loop.ts";
 import type { Event } from "../../reactor/event.ts";
 import { Interest } from "../../reactor/interest.ts";
 import { isDescriptorExhaustion } from "../../_internal/accept_policy.ts";
@@ -25,7 +24,6 @@ export class AcceptGate<T, E> {
   acceptErrors = 0;
   acceptPauses = 0;
   descriptorErrors = 0;
-  readonly #loop: EventLoop;
   readonly #token: number;
   readonly #table: ConnectionTable<T, E>;
   readonly #hooks: WorkerHooks | undefined;
@@ -34,13 +32,11 @@ export class AcceptGate<T, E> {
   #parked: Deno.Conn | undefined;
 
   constructor(
-    loop: EventLoop,
     listenerToken: number,
     table: ConnectionTable<T, E>,
     hooks: WorkerHooks | undefined,
     maxConnections: number,
   ) {
-    this.#loop = loop;
     this.#token = listenerToken;
     this.#table = table;
     this.#hooks = hooks;
@@ -68,7 +64,7 @@ export class AcceptGate<T, E> {
         // tk-listen: stop calling accept; the kernel backlog holds new peers.
         this.paused = true;
         this.acceptPauses++;
-        this.#loop.reregister(this.#token, Interest.NONE);
+        this.#table.loop.reregister(this.#token, Interest.NONE);
       }
     }
     if (event.error !== undefined && !event.closed) {
@@ -96,7 +92,7 @@ export class AcceptGate<T, E> {
         this.#maxConnections
     ) {
       this.paused = false;
-      this.#loop.reregister(this.#token, Interest.READABLE);
+      this.#table.loop.reregister(this.#token, Interest.READABLE);
     }
   }
 

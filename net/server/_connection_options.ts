@@ -3,9 +3,9 @@
 import {
   MAX_BUFFER_SIZE,
   validateAtLeast,
-  validateBoolean,
   validateInteger,
   validateMilliseconds,
+  validateTypeOf,
   validateWaterMarks,
 } from "../../_internal/validate.ts";
 import type { ConnectionOptions } from "./connection_options.ts";
@@ -38,11 +38,17 @@ export function resolveConnectionOptions(
   action: string,
   options: ConnectionOptions,
 ): ConnectionOptionValues {
-  const noDelay = validateBoolean(action, "noDelay", options.noDelay ?? true);
-  const keepAlive = validateBoolean(
+  const noDelay = validateTypeOf(
+    action,
+    "noDelay",
+    options.noDelay ?? true,
+    "boolean",
+  );
+  const keepAlive = validateTypeOf(
     action,
     "keepAlive",
     options.keepAlive ?? false,
+    "boolean",
   );
   const idleTimeoutMs = validateMilliseconds(
     action,
@@ -51,8 +57,7 @@ export function resolveConnectionOptions(
   );
   const [writeHighWaterMark, writeLowWaterMark] = validateWaterMarks(
     action,
-    options.writeHighWaterMark,
-    options.writeLowWaterMark,
+    options,
   );
   const maxWriteBuffer = validateAtLeast(
     action,

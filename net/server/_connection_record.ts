@@ -8,6 +8,7 @@ import type { ProxyHandshake, ProxySettings } from "../proxy/_server_proxy.ts";
 import type { ProxyInfo } from "../proxy/proxy_info.ts";
 import type { DisconnectReason } from "./network_handler.ts";
 import type { ConnectionTable } from "./_connection_table.ts";
+import { defineExtras, defineFlags } from "../../_internal/record_fields.ts";
 
 export type TimerHandle = ReturnType<EventLoop["addTimer"]>;
 
@@ -76,52 +77,28 @@ export class ConnectionRecord<T> {
   }
 
   /** Read from the conn on first use (most servers never ask). */
-  get remoteAddr(): Deno.Addr | undefined {
-    return this.x?.remoteAddr;
-  }
-  set remoteAddr(value: Deno.Addr | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new RecordExtra()).remoteAddr = value;
-  }
+  declare remoteAddr: Deno.Addr | undefined;
   /** Write side shut (graceful shutdown): `sendTo` refuses. */
-  get writeShut(): boolean {
-    return (this.flags & R_WRITESHUT) !== 0;
-  }
-  set writeShut(value: boolean) {
-    this.flags = value ? this.flags | R_WRITESHUT : this.flags & ~R_WRITESHUT;
-  }
+  declare writeShut: boolean;
   /** `sendTo` returned false: tell the handler once it drains. */
-  get wantWritable(): boolean {
-    return (this.flags & R_WANTWRITABLE) !== 0;
-  }
-  set wantWritable(value: boolean) {
-    this.flags = value
-      ? this.flags | R_WANTWRITABLE
-      : this.flags & ~R_WANTWRITABLE;
-  }
+  declare wantWritable: boolean;
   /** In the table (false once removed). */
-  get open(): boolean {
-    return (this.flags & R_OPEN) !== 0;
-  }
-  set open(value: boolean) {
-    this.flags = value ? this.flags | R_OPEN : this.flags & ~R_OPEN;
-  }
-  get lastActive(): number {
-    return this.x?.lastActive ?? 0;
-  }
-  set lastActive(value: number) {
-    if (value === 0 && this.x === undefined) return;
-    (this.x ??= new RecordExtra()).lastActive = value;
-  }
+  declare open: boolean;
+  declare lastActive: number;
   /** Only with an idle timeout. */
-  get idleTimer(): TimerHandle | undefined {
-    return this.x?.idleTimer;
-  }
-  set idleTimer(value: TimerHandle | undefined) {
-    if (value === undefined && this.x === undefined) return;
-    (this.x ??= new RecordExtra()).idleTimer = value;
-  }
+  declare idleTimer: TimerHandle | undefined;
 }
+
+defineFlags(ConnectionRecord.prototype, {
+  writeShut: R_WRITESHUT,
+  wantWritable: R_WANTWRITABLE,
+  open: R_OPEN,
+});
+defineExtras(ConnectionRecord.prototype, RecordExtra, {
+  remoteAddr: undefined,
+  lastActive: 0,
+  idleTimer: undefined,
+});
 
 /** Counters kept by the table, part of `TcpServer.stats()`. */
 export interface ConnectionCounters {

@@ -4,12 +4,14 @@
 // Hot path (onData): one Map lookup by token, one timestamp store when an
 // idle timeout is set, the user callback inside try/catch. No per-event
 // allocation: the context is this object. The record of one connection is in
-// _connection_record.ts, the PROXY protocol gate in _connection_proxy.ts.
+// _connection_record.ts, the PROXY protocol gate in _connection_proxy.ts, the
+// closes in flight in _close_tracker.ts.
 
 import type { EventLoop } from "../../reactor/event_loop.ts";
 import type { Event } from "../../reactor/event.ts";
 import { Interest } from "../../reactor/interest.ts";
 import { toError } from "../../_internal/to_error.ts";
+import { IntMap } from "../../_internal/int_map.ts";
 import { ConnectionNotFoundError, NetError } from "../errors.ts";
 import type { DisconnectReason, NetworkHandler } from "./network_handler.ts";
 import type { FramingTable } from "./_framing.ts";
@@ -34,11 +36,10 @@ import {
 
 import { watchResult } from "./_handler_checks.ts";
 import { ProxyGate } from "./_connection_proxy.ts";
+import { CloseTracker } from "./_close_tracker.ts";
 
 const encoder = new TextEncoder();
 
-/** How long a closing connection may take to write its queue and linger. */
-export const LINGER_MS = 5000;
 /** A flushed close without a bound: one options object for every close. */
 const FLUSH = Object.freeze({ flush: true } as const);
 
@@ -53,12 +54,10 @@ export class ConnectionTable<T, E = Uint8Array>
   readonly #loop: EventLoop;
   readonly #handler: NetworkHandler<T, unknown, E>;
   readonly #settings: ConnectionSettings;
-  readonly #byId = new Map<number, ConnectionRecord<T>>();
-  /** Closes started and not yet settled (see `#track`). */
-  #closing = 0;
-  /** `settled()` callers waiting for `#closing` to reach 0. */
-  #settledWaiters: (() => void)[] = [];
-  readonly #lingering = new Set<AbortController>();
+  /** By id; not a `Map`, whose churn retains dead records (int_map.ts). */
+  readonly #byId = new IntMap<ConnectionRecord<T>>();
+  /** The closes started and not yet finished. */
+  readonly #closes: CloseTracker;
   #nextId = 1;
   /** maxWriteBuffer below the high-water mark: check the cap on every write. */
   readonly #checkEveryWrite: boolean;
@@ -93,6 +92,7 @@ export class ConnectionTable<T, E = Uint8Array>
     this.#loop = loop;
     this.#handler = handler;
     this.#settings = settings;
+    this.#closes = new CloseTracker(loop);
     this.#checkEveryWrite = settings.maxWriteBuffer <=
       settings.writeHighWaterMark;
   }
@@ -237,7 +237,7 @@ export class ConnectionTable<T, E = Uint8Array>
       const reason = reasonOf(error);
       if (reason === "error") this.#reportError(error, record.id);
       this.#remove(record, this.shuttingDown ? "shutdown" : reason);
-      if (!event.closed) this.#track(this.#loop.close(record.token));
+      if (!event.closed) this.#closes.track(this.#loop.close(record.token));
       return;
     }
     if (event.closed) {
@@ -255,8 +255,8 @@ export class ConnectionTable<T, E = Uint8Array>
       const token = record.token;
       const loop = this.#loop;
       if (loop.has(token) && loop.pendingWriteBytes(token) === 0) {
-        this.#track(loop.close(token, FLUSH));
-      } else this.#closeToken(token, true);
+        this.#closes.track(loop.close(token, FLUSH));
+      } else this.#closes.close(token, true);
     }
   }
 
@@ -361,54 +361,9 @@ export class ConnectionTable<T, E = Uint8Array>
     this.#reportError(toError(error), id);
   }
 
-  // A counter and one callback bound once, not a Set of promises with a
-  // catch and a finally each: one close per connection is on the churn path.
-  #track(promise: Promise<void>): void {
-    this.#closing++;
-    // Closing a conn whose peer is gone can fail; it is closed either way.
-    promise.then(this.#closeSettled, this.#closeSettled);
-  }
-
-  readonly #closeSettled = (): void => {
-    if (--this.#closing > 0) return;
-    const waiters = this.#settledWaiters;
-    if (waiters.length === 0) return;
-    this.#settledWaiters = [];
-    for (const wake of waiters) wake();
-  };
-
-  /**
-   * Closes a removed connection's source; with `flush`, gracefully: the
-   * loop writes its queue out, half-closes and lingers until the peer's end
-   * of stream (`EventLoop.close` with `flush: true`), so that unread input
-   * does not turn the close into a reset that destroys the queued bytes.
-   * Bounded: a peer that stops reading must not pin a descriptor and its
-   * queue forever, so after `LINGER_MS` (flush and linger together), or at
-   * `abortLingering()` (forced shutdown), it is closed anyway. The loop
-   * deregisters it at once: no more events.
-   */
-  #closeToken(token: number, flush: boolean): void {
-    const loop = this.#loop;
-    if (!flush) {
-      this.#track(loop.close(token));
-      return;
-    }
-    const controller = new AbortController();
-    this.#lingering.add(controller);
-    const timer = setTimeout(() => controller.abort(), LINGER_MS);
-    this.#track(
-      loop.close(token, { flush: true, signal: controller.signal }).finally(
-        () => {
-          clearTimeout(timer);
-          this.#lingering.delete(controller);
-        },
-      ),
-    );
-  }
-
   /** Cuts short every bounded flush of a closing connection. */
   abortLingering(): void {
-    for (const controller of this.#lingering) controller.abort();
+    this.#closes.abortLingering();
   }
 
   /** Closes a connection the table still holds. */
@@ -419,7 +374,7 @@ export class ConnectionTable<T, E = Uint8Array>
   ): void {
     if (!record.open) return;
     this.#remove(record, reason);
-    this.#closeToken(record.token, flush);
+    this.#closes.close(record.token, flush);
   }
 
   /** Flushes and half-closes every connection (graceful shutdown). */
@@ -450,10 +405,8 @@ export class ConnectionTable<T, E = Uint8Array>
   }
 
   /** Resolves when every close started so far has finished. */
-  async settled(): Promise<void> {
-    while (this.#closing > 0) {
-      await new Promise<void>((resolve) => this.#settledWaiters.push(resolve));
-    }
+  settled(): Promise<void> {
+    return this.#closes.settled();
   }
 
   record(id: number): ConnectionRecord<T> | undefined {
@@ -546,8 +499,8 @@ export class ConnectionTable<T, E = Uint8Array>
   #broadcastShared(shared: Uint8Array, options?: BroadcastOptions): number {
     const except = options?.except;
     let count = 0;
-    // No snapshot: a Map iterator tolerates the deletions a slow-consumer
-    // cut makes on the way.
+    // No snapshot: the iterator tolerates the deletions a slow-consumer cut
+    // makes on the way.
     for (const record of this.#byId.values()) {
       if ((record.flags & (R_OPEN | R_PROXY)) !== R_OPEN) continue;
       if (
@@ -597,7 +550,8 @@ export class ConnectionTable<T, E = Uint8Array>
   }
 
   connectionIds(): number[] {
-    return [...this.#byId.keys()];
+    // Ascending: the order they were opened in, as a Map gave them.
+    return [...this.#byId.keys()].sort((a, b) => a - b);
   }
 
   has(id: number): boolean {

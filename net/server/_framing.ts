@@ -6,6 +6,7 @@
 
 import { toError } from "../../_internal/to_error.ts";
 import { isThenable } from "../../_internal/watch_result.ts";
+import { IntMap } from "../../_internal/int_map.ts";
 import type { Codec, Decoder } from "../codec/codec.ts";
 import type { FrameTooLargeError } from "../codec/frame_too_large_error.ts";
 import type { NetworkHandler } from "./network_handler.ts";
@@ -64,7 +65,8 @@ export function framingHandler<T, F, E>(
   handler: NetworkHandler<T, F, E>,
   codec: Codec<F, E>,
 ): NetworkHandler<T, F, E> {
-  const connections = new Map<number, FramedConnection<T, F, E>>();
+  // Not a Map: see _internal/int_map.ts.
+  const connections = new IntMap<FramedConnection<T, F, E>>();
   const framed: NetworkHandler<T, F, E> = {
     onData(ctx, id, data) {
       let connection = connections.get(id);

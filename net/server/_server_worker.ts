@@ -14,9 +14,9 @@ import { TcpServerConfig } from "./tcp_server_config.ts";
 import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { WorkerInitInfo } from "./tcp_server_workers.ts";
 import { WorkerContext } from "./_worker_context.ts";
+import { SharedIdSet } from "./_shared_id_set.ts";
 import { workerHooks } from "./_worker_hooks.ts";
 import {
-  allocateId,
   connectionFromText,
   connectionToText,
   encodeMessage,
@@ -27,19 +27,12 @@ import {
   OP_OPEN,
   OP_RESUME,
   OP_SEND,
-  OPEN,
   Outbox,
   payloadText,
-  PEAK,
-  REASONS,
-  SLOT_OPEN,
-  STAT_FIELDS,
-  STAT_NAMES,
-  STATE_WORDS,
-  statsView,
   unpackMessages,
   type WorkerMessage,
 } from "./_worker_protocol.ts";
+import { SharedCounts } from "./_shared_counts.ts";
 
 /** The first message from the main thread. */
 export interface StartMessage {
@@ -52,6 +45,8 @@ export interface StartMessage {
   state: SharedArrayBuffer;
   /** Channel buffers of the Workers by index, then the main thread's. */
   channels: SharedArrayBuffer[];
+  /** Each Worker's live connection ids (`SharedIdSet`), by index. */
+  idSets: SharedArrayBuffer[];
   /** Bound of each outbox's user messages (`maxOutboxBytes`). */
   maxOutboxBytes: number;
   /** Ids of connections a crashed predecessor held. */
@@ -125,12 +120,18 @@ function withoutHealthPort(
 async function start(init: StartMessage): Promise<void> {
   const { index, workers, state } = init;
   const loaded = await importHandlerModule(init.handlerModule);
-  const words = new Int32Array(state, 0, STATE_WORDS);
-  const stats = statsView(state);
+  const counts = new SharedCounts(state);
   const outboxes = init.channels.map((buffer, i) =>
     i === index ? undefined : new Outbox(buffer, init.maxOutboxBytes)
   );
-  const ctx = new WorkerContext<unknown, unknown>(index, words, outboxes);
+  const sets = init.idSets.map((buffer) => new SharedIdSet(buffer));
+  const own = sets[index]!;
+  const ctx = new WorkerContext<unknown, unknown>(
+    index,
+    counts,
+    outboxes,
+    sets,
+  );
   const codec = loaded.codec;
   ctx.codec = codec;
   const gossiper = new Gossip(outboxes);
@@ -161,6 +162,8 @@ async function start(init: StartMessage): Promise<void> {
     onData: (_t, id, data) => user.onData!(ctx, id, data),
     onFrame: (_t, id, frame) => user.onFrame!(ctx, id, frame),
     onConnect: (_t, id) => {
+      // Listed server-wide from now on, before any message could say so.
+      own.add(id);
       const connection = {
         remoteAddr: table.remoteAddr(id),
         localAddr: table.localAddr(id),
@@ -170,6 +173,7 @@ async function start(init: StartMessage): Promise<void> {
       return user.onConnect?.(ctx, id);
     },
     onDisconnect: (_t, id, reason: DisconnectReason) => {
+      own.delete(id);
       gossip(encodeMessage(OP_GONE, id));
       return user.onDisconnect?.(ctx, id, reason);
     },
@@ -192,26 +196,11 @@ async function start(init: StartMessage): Promise<void> {
       // Stats other than the shared counters are published every 50 ms.
       loop.addTimer(50, publish, { intervalMs: 50 });
     },
-    allocateId: () => allocateId(words, index),
-    admit(): boolean {
-      const open = Atomics.add(words, OPEN, 1) + 1;
-      if (open > max) {
-        Atomics.sub(words, OPEN, 1);
-        return false;
-      }
-      Atomics.add(words, SLOT_OPEN + index, 1);
-      let peak = Atomics.load(words, PEAK);
-      while (open > peak) {
-        const seen = Atomics.compareExchange(words, PEAK, peak, open);
-        if (seen === peak) break;
-        peak = seen;
-      }
-      return true;
-    },
-    openCount: () => Atomics.load(words, OPEN),
+    allocateId: () => counts.allocateId(index),
+    admit: () => counts.admit(index, max),
+    openCount: () => counts.open,
     released(): void {
-      Atomics.sub(words, SLOT_OPEN + index, 1);
-      const before = Atomics.sub(words, OPEN, 1);
+      const before = counts.release(index);
       // At the limit every Worker may have paused accepting: wake them all.
       if (before >= max) gossip(encodeMessage(OP_RESUME, 0));
     },
@@ -256,16 +245,7 @@ async function start(init: StartMessage): Promise<void> {
     }
   };
 
-  const base = index * STAT_FIELDS;
-  const publish = () => {
-    const s = server!.stats();
-    for (let i = 0; i < STAT_NAMES.length; i++) {
-      stats[base + i] = s[STAT_NAMES[i]!];
-    }
-    for (let i = 0; i < REASONS.length; i++) {
-      stats[base + STAT_NAMES.length + i] = s.disconnects[REASONS[i]!];
-    }
-  };
+  const publish = () => counts.publish(index, server!.stats());
 
   // The replacement of a crashed Worker accounts for its connections.
   for (const id of init.crashed) {

@@ -1,7 +1,9 @@
 // The ServerContext handlers get in a multi-worker TcpServer: the local
 // connection table for ids this Worker owns, messages over the owners'
-// channels for the rest, and the shared counters for what holds server-wide.
+// channels for the rest, the shared counters and each Worker's shared id set
+// for what holds server-wide.
 
+import { IntMap } from "../../_internal/int_map.ts";
 import type { Codec } from "../codec/codec.ts";
 import { ConnectionNotFoundError, TooBigError } from "../errors.ts";
 import type { ProxyInfo } from "../proxy/proxy_info.ts";
@@ -16,12 +18,13 @@ import {
   OP_BROADCAST,
   OP_CLOSE,
   OP_SEND,
-  OPEN,
   type Outbox,
   ownerOf,
 } from "./_worker_protocol.ts";
+import type { SharedCounts } from "./_shared_counts.ts";
+import type { SharedIdSet } from "./_shared_id_set.ts";
 
-/** What the gossip tells about a connection of another Worker. */
+/** What the arrival gossip tells about a connection of another Worker. */
 export interface RemoteConnection {
   remoteAddr: Deno.Addr;
   localAddr: Deno.Addr;
@@ -44,18 +47,32 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
   onOverflow:
     | ((error: TooBigError, id: number | undefined) => void)
     | undefined;
-  /** Connections of other Workers, from their OP_OPEN/OP_GONE gossip. */
-  readonly remote = new Map<number, RemoteConnection>();
-  readonly #words: Int32Array;
+  /**
+   * Addresses of other Workers' connections, from their OP_OPEN/OP_GONE
+   * gossip (which connections are open is in `sets`, not here). Not a `Map`:
+   * see _internal/int_map.ts.
+   */
+  readonly remote: IntMap<RemoteConnection> = new IntMap();
+  /** Every Worker's live ids by index, written by the owner as it goes. */
+  readonly sets: readonly SharedIdSet[];
+  readonly #counts: SharedCounts;
 
   constructor(
     index: number,
-    words: Int32Array,
+    counts: SharedCounts,
     outboxes: (Outbox | undefined)[],
+    sets: readonly SharedIdSet[],
   ) {
     this.index = index;
-    this.#words = words;
+    this.#counts = counts;
     this.outboxes = outboxes;
+    this.sets = sets;
+  }
+
+  /** Whether `id` is an open connection of another Worker. */
+  #isRemote(id: number): boolean {
+    const owner = ownerOf(id);
+    return owner !== this.index && this.sets[owner]?.has(id) === true;
   }
 
   #outboxOf(id: number): Outbox | undefined {
@@ -69,7 +86,7 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
     options?: SendOptions,
   ): boolean {
     const outbox = this.#outboxOf(id);
-    if (outbox === undefined || !this.remote.has(id)) {
+    if (outbox === undefined || !this.#isRemote(id)) {
       if (this.table === undefined || ownerOf(id) !== this.index) {
         throw new ConnectionNotFoundError(id);
       }
@@ -111,8 +128,12 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
         (dropped ??= new Set()).add(i);
       }
     }
-    for (const id of this.remote.keys()) {
-      if (!ids.includes(id) && !dropped?.has(ownerOf(id))) count++;
+    for (let i = 0; i < this.sets.length; i++) {
+      if (i === this.index || dropped?.has(i)) continue;
+      count += this.sets[i]!.size;
+    }
+    for (const id of new Set(ids)) {
+      if (!dropped?.has(ownerOf(id)) && this.#isRemote(id)) count--;
     }
     for (const worker of dropped ?? []) {
       this.#overflow("broadcast", worker, undefined);
@@ -125,7 +146,7 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
     if (outbox === undefined) {
       return this.table?.closeConnection(id, options) ?? false;
     }
-    if (!this.remote.has(id)) return false;
+    if (!this.#isRemote(id)) return false;
     outbox.send(
       encodeMessage(OP_CLOSE, id, undefined, options?.flush === false ? 0 : 1),
     );
@@ -172,17 +193,21 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
 
   connectionIds(): number[] {
     const ids = this.table?.connectionIds() ?? [];
-    for (const id of this.remote.keys()) ids.push(id);
+    // Read from the owners' shared sets, not from messages: a connection
+    // another Worker reported to its handler is listed here at once.
+    for (let i = 0; i < this.sets.length; i++) {
+      if (i !== this.index) this.sets[i]!.appendTo(ids);
+    }
     // Ids grow with the shared sequence: numeric order is accept order.
     return ids.sort((a, b) => a - b);
   }
 
   has(id: number): boolean {
-    return this.remote.has(id) || (this.table?.has(id) ?? false);
+    return this.#isRemote(id) || (this.table?.has(id) ?? false);
   }
 
   get connectionCount(): number {
-    return Atomics.load(this.#words, OPEN);
+    return this.#counts.open;
   }
 
   getData(id: number): T | undefined {
@@ -190,7 +215,7 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
   }
 
   setData(id: number, value: T): void {
-    if (this.remote.has(id)) {
+    if (this.#isRemote(id)) {
       throw new TypeError(
         `Cannot set data of connection as another Worker owns it: id '${id}'`,
       );

@@ -2,21 +2,25 @@ import { assert, assertEquals, assertThrows } from "@std/assert";
 import { Channel } from "../../reactor/channel.ts";
 import { TooBigError } from "../errors.ts";
 import { WorkerContext } from "./_worker_context.ts";
-import { MAX_WORKERS, Outbox, STATE_WORDS } from "./_worker_protocol.ts";
+import { SharedIdSet } from "./_shared_id_set.ts";
+import { MAX_WORKERS, Outbox } from "./_worker_protocol.ts";
+import { SharedCounts } from "./_shared_counts.ts";
 
 function contextOfWorker0(maxBytes: number) {
-  const words = new Int32Array(new SharedArrayBuffer(STATE_WORDS * 4));
   const channel = new Channel({ capacity: 256 });
   const outbox = new Outbox(channel.buffer, maxBytes);
-  const ctx = new WorkerContext<unknown>(0, words, [undefined, outbox]);
+  const sets = [0, 1].map(() =>
+    new SharedIdSet(SharedIdSet.createBuffer(Infinity))
+  );
+  const ctx = new WorkerContext<unknown>(
+    0,
+    new SharedCounts(),
+    [undefined, outbox],
+    sets,
+  );
   // Two connections owned by Worker 1 (ids carry the owner).
-  const remote = {
-    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
-    localAddr: { transport: "tcp", hostname: "127.0.0.1", port: 2 },
-    proxyInfo: undefined,
-  } as const;
-  ctx.remote.set(MAX_WORKERS + 1, remote);
-  ctx.remote.set(2 * MAX_WORKERS + 1, remote);
+  sets[1]!.add(MAX_WORKERS + 1);
+  sets[1]!.add(2 * MAX_WORKERS + 1);
   return { ctx, outbox };
 }
 

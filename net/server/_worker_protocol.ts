@@ -1,65 +1,17 @@
-// What the Workers of a multi-worker TcpServer share: the layout of the
-// shared counters, connection ids, the binary messages they exchange over
-// their Channels, and an outbox that never drops a message when a peer's
-// channel is full.
+// What the Workers of a multi-worker TcpServer exchange: connection ids, the
+// binary messages they send over their Channels, and an outbox that never
+// drops a message when a peer's channel is full. (The counters they share
+// are in _shared_counts.ts.)
 
 import { Channel } from "../../reactor/channel.ts";
-import type { DisconnectReason } from "./network_handler.ts";
 import type { RemoteConnection } from "./_worker_context.ts";
-import { zeroDisconnects } from "./_connection_record.ts";
 
 /** Most Workers one server may run; ids carry the owner as `id % MAX_WORKERS`. */
 export const MAX_WORKERS = 256;
 
-// Int32 words of the shared state SAB.
-/** Words 0-1: next connection sequence number, a BigInt64 (never wraps). */
-export const ID_SEQ = 0;
-/** Open connections over all workers. */
-export const OPEN = 2;
-/** Most connections open at once over all workers. */
-export const PEAK = 3;
-/** Per-worker open connection counts start here (one word per worker). */
-export const SLOT_OPEN = 16;
-export const STATE_WORDS = SLOT_OPEN + MAX_WORKERS;
-
-/** Float64 stats published by each worker, `STAT_FIELDS` per worker. */
-export const STAT_NAMES = [
-  "accepted",
-  "closed",
-  "bytesReceived",
-  "bytesQueued",
-  "bytesPending",
-  "dataEvents",
-  "handlerErrors",
-  "acceptErrors",
-  "descriptorErrors",
-  "acceptPauses",
-] as const;
-/** Disconnect reasons, counted after the named stats. */
-export const REASONS = Object.keys(zeroDisconnects()) as DisconnectReason[];
-/** Float64 fields per worker. */
-export const STAT_FIELDS = STAT_NAMES.length + REASONS.length;
-
-/** Bytes of the shared state: the Int32 words, then the Float64 stats. */
-export const STATE_BYTES = STATE_WORDS * 4 +
-  MAX_WORKERS * STAT_FIELDS * 8;
-
-/** The Float64 stats of every worker, over the shared state. */
-export function statsView(state: SharedArrayBuffer): Float64Array {
-  return new Float64Array(state, STATE_WORDS * 4);
-}
-
 /** The Worker that owns connection `id`. */
 export function ownerOf(id: number): number {
   return id % MAX_WORKERS;
-}
-
-/** A new connection id for a connection owned by `worker`: unique, never reused. */
-export function allocateId(words: Int32Array, worker: number): number {
-  const seq = new BigInt64Array(words.buffer, 0, 1);
-  // Past 2^45 sequence numbers the ids would leave the safe integers: that
-  // is 35 trillion connections, more than any process serves.
-  return (Number(Atomics.add(seq, ID_SEQ, 1n)) + 1) * MAX_WORKERS + worker;
 }
 
 // Channel messages: [u8 op][u8 flag][u16 count][u32 0][f64 id][f64 x count][payload]

@@ -1,36 +1,16 @@
 import { assert, assertEquals } from "@std/assert";
 import { Channel } from "../../reactor/channel.ts";
 import {
-  allocateId,
   decodeMessage,
   encodeMessage,
   Gossip,
-  MAX_WORKERS,
   OP_BROADCAST,
   OP_GONE,
   OP_OPEN,
   OP_SEND,
   Outbox,
-  ownerOf,
-  STATE_WORDS,
   unpackMessages,
 } from "./_worker_protocol.ts";
-
-Deno.test("worker ids are unique, carry their owner and grow in accept order", () => {
-  const words = new Int32Array(new SharedArrayBuffer(STATE_WORDS * 4));
-  const seen = new Set<number>();
-  let last = 0;
-  for (let i = 0; i < 1000; i++) {
-    const worker = i % 7;
-    const id = allocateId(words, worker);
-    assertEquals(ownerOf(id), worker);
-    assert(id > last, "ids grow");
-    assert(!seen.has(id));
-    seen.add(id);
-    last = id;
-  }
-  assert(Number.isSafeInteger(2 ** 32 * MAX_WORKERS + MAX_WORKERS - 1));
-});
 
 Deno.test("worker messages round-trip op, flag, id, except ids and payload bytes", () => {
   const payload = new Uint8Array(300).map((_, i) => (i * 13) & 255);

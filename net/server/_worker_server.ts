@@ -7,7 +7,6 @@ import { Channel } from "../../reactor/channel.ts";
 import { isDatagramAvailable } from "../../reactor/datagram.ts";
 import { EventLoop } from "../../reactor/event_loop.ts";
 import { toError } from "../../_internal/to_error.ts";
-import { zeroDisconnects } from "./_connection_record.ts";
 import type { ServerContext } from "./server_context.ts";
 import type {
   TcpServerRunOptions,
@@ -20,25 +19,17 @@ import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
 import type { ModuleServer, ModuleServerOptions } from "./_module_server.ts";
 import { WorkerContext } from "./_worker_context.ts";
+import { SharedIdSet } from "./_shared_id_set.ts";
 import {
   connectionFromText,
   encodeMessage,
   OP_GONE,
   OP_OPEN,
-  OPEN,
   Outbox,
-  ownerOf,
   payloadText,
-  PEAK,
-  REASONS,
-  SLOT_OPEN,
-  STAT_FIELDS,
-  STAT_NAMES,
-  STATE_BYTES,
-  STATE_WORDS,
-  statsView,
   unpackMessages,
 } from "./_worker_protocol.ts";
+import { SharedCounts } from "./_shared_counts.ts";
 import type { ShutdownMessage, StartMessage } from "./_server_worker.ts";
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from "./_server_setup.ts";
 
@@ -74,12 +65,9 @@ export class WorkerServer<T> implements ModuleServer<T> {
   readonly #module: string;
   readonly #count: number;
   readonly #maxOutboxBytes: number;
-  readonly #state = new SharedArrayBuffer(STATE_BYTES);
-  readonly #words = new Int32Array(this.#state, 0, STATE_WORDS);
-  readonly #stats = statsView(this.#state);
-  // Stats of crashed Workers, kept when their slot restarts from zero.
-  readonly #retired = new Float64Array(STAT_FIELDS);
+  readonly #counts = new SharedCounts();
   readonly #channels: Channel[] = [];
+  readonly #sets: SharedIdSet[] = [];
   readonly #slots: Slot[] = [];
   readonly #context: WorkerContext<T>;
   #status: TcpServerStats["state"] = "idle";
@@ -121,7 +109,17 @@ export class WorkerServer<T> implements ModuleServer<T> {
       this.#channels.push(channel);
       if (i < count) outboxes.push(new Outbox(channel.buffer, maxOutboxBytes));
     }
-    this.#context = new WorkerContext<T>(-1, this.#words, outboxes);
+    for (let i = 0; i < count; i++) {
+      this.#sets.push(
+        new SharedIdSet(SharedIdSet.createBuffer(config.maxConnections)),
+      );
+    }
+    this.#context = new WorkerContext<T>(
+      -1,
+      this.#counts,
+      outboxes,
+      this.#sets,
+    );
     // The main thread's channel receives the gossip only (its context's view).
   }
 
@@ -139,7 +137,7 @@ export class WorkerServer<T> implements ModuleServer<T> {
   }
 
   get connectionCount(): number {
-    return Atomics.load(this.#words, OPEN);
+    return this.#counts.open;
   }
 
   get context(): ServerContext<T> {
@@ -245,8 +243,9 @@ export class WorkerServer<T> implements ModuleServer<T> {
       config: this.#config,
       handlerModule: this.#module,
       workerData: this.#options.workerData,
-      state: this.#state,
+      state: this.#counts.buffer,
       channels: this.#channels.map((c) => c.buffer),
+      idSets: this.#sets.map((set) => set.buffer),
       maxOutboxBytes: this.#maxOutboxBytes,
       crashed,
     };
@@ -258,11 +257,12 @@ export class WorkerServer<T> implements ModuleServer<T> {
     if (this.#slots[index] !== slot || slot.worker === undefined) return;
     slot.worker.terminate();
     slot.worker = undefined;
-    // Its connections died with its thread: take them out of every view and
-    // of the shared counts.
-    const ids = this.#context.connectionIds().filter((id) =>
-      ownerOf(id) === index
-    );
+    // Its connections died with its thread: take them out of its id set (its
+    // JS stopped at the error, so it writes there no more), of the others'
+    // address maps and of the shared counts.
+    const ids: number[] = [];
+    this.#sets[index]!.appendTo(ids);
+    this.#sets[index]!.clear();
     for (const id of ids) {
       this.#context.remote.delete(id);
       const gone = encodeMessage(OP_GONE, id);
@@ -270,18 +270,9 @@ export class WorkerServer<T> implements ModuleServer<T> {
         if (i !== index) this.#context.outboxes[i]!.send(gone);
       }
     }
-    const open = Atomics.exchange(this.#words, SLOT_OPEN + index, 0);
-    Atomics.sub(this.#words, OPEN, open);
-    const base = index * STAT_FIELDS;
-    for (let i = 0; i < STAT_FIELDS; i++) {
-      this.#retired[i]! += this.#stats[base + i]!;
-      this.#stats[base + i] = 0;
-    }
-    // The shared count is exact; `ids` may miss connections whose arrival
-    // gossip had not reached this thread yet.
-    this.#retired[STAT_NAMES.indexOf("closed")]! += open;
-    this.#retired[STAT_NAMES.length + REASONS.indexOf("worker crashed")]! +=
-      open;
+    // `ids` are the connections its handler saw (onConnect); the shared
+    // count also has those still reading a PROXY header.
+    const open = this.#counts.retire(index);
     slot.listening.reject(error);
     slot.stopped?.resolve({ closedGracefully: 0, forced: open });
     try {
@@ -301,33 +292,9 @@ export class WorkerServer<T> implements ModuleServer<T> {
   }
 
   stats(): TcpServerStats {
-    const sums = new Float64Array(this.#retired);
-    for (let w = 0; w < this.#count; w++) {
-      for (let i = 0; i < STAT_FIELDS; i++) {
-        sums[i]! += this.#stats[w * STAT_FIELDS + i]!;
-      }
-    }
-    const at = (name: typeof STAT_NAMES[number]) =>
-      sums[STAT_NAMES.indexOf(name)]!;
-    const disconnects = zeroDisconnects();
-    REASONS.forEach((reason, i) => {
-      disconnects[reason] = sums[STAT_NAMES.length + i]!;
-    });
     return {
       state: this.#status,
-      connections: Atomics.load(this.#words, OPEN),
-      peakConnections: Atomics.load(this.#words, PEAK),
-      accepted: at("accepted"),
-      closed: at("closed"),
-      disconnects,
-      bytesReceived: at("bytesReceived"),
-      bytesQueued: at("bytesQueued"),
-      bytesPending: at("bytesPending"),
-      dataEvents: at("dataEvents"),
-      handlerErrors: at("handlerErrors"),
-      acceptErrors: at("acceptErrors"),
-      descriptorErrors: at("descriptorErrors"),
-      acceptPauses: at("acceptPauses"),
+      ...this.#counts.sum(this.#count),
       uptimeMs: this.#startedAt === 0 ? 0 : performance.now() - this.#startedAt,
     };
   }

@@ -10,8 +10,8 @@ import {
   validateDelay,
   validateInteger,
   validateMilliseconds,
-  validateObject,
   validateSignal,
+  validateTypeOf,
 } from "../../_internal/validate.ts";
 import {
   type ConnectionOptionValues,
@@ -217,7 +217,7 @@ export class TcpClient<T = unknown, F = Uint8Array, E = F>
     const action = "create client";
     const codec = options?.codec;
     validateHandler(action, handler, codec !== undefined);
-    validateObject(action, "options", options);
+    validateTypeOf(action, "options", options, "object");
     if (options.loop !== undefined && !(options.loop instanceof EventLoop)) {
       throw invalidOption(
         TypeError,
@@ -235,10 +235,11 @@ export class TcpClient<T = unknown, F = Uint8Array, E = F>
     this.#connection = resolveConnectionOptions(action, options);
     const reconnect = options.reconnect;
     if (reconnect !== undefined && reconnect !== false) {
-      const policy = reconnect === true ? {} : validateObject(
+      const policy = reconnect === true ? {} : validateTypeOf(
         action,
         "reconnect",
         reconnect,
+        "object",
       ) as TcpClientReconnectOptions;
       const initialDelayMs = validateMilliseconds(
         action,
@@ -335,7 +336,7 @@ export class TcpClient<T = unknown, F = Uint8Array, E = F>
         "Cannot connect as the client is already connected",
       );
     }
-    validateObject("connect", "options", options);
+    validateTypeOf("connect", "options", options, "object");
     if (options.timeoutMs !== undefined) {
       validateDelay("connect", "timeoutMs", options.timeoutMs, {
         allowInfinity: true,

@@ -8,6 +8,7 @@ import { toError } from "../../_internal/to_error.ts";
 import { Interest } from "../../reactor/interest.ts";
 import { AcceptGate } from "./_accept_gate.ts";
 import { ConnectionTable } from "./_connection_table.ts";
+import { ConnectionDrain } from "./_connection_drain.ts";
 import {
   configOf,
   connectionSettingsFor,
@@ -118,8 +119,8 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
   #addr: Deno.Addr | undefined;
   #startedAt = 0;
   #shutdown: Promise<TcpServerShutdownResult> | undefined;
-  #wakeShutdown: (() => void) | undefined;
-  #forceNow: (() => void) | undefined;
+  /** The connections' wait of a shutdown in progress. */
+  #drain: ConnectionDrain<T, E> | undefined;
   #listening = Promise.withResolvers<Deno.Addr>();
   // Set with `workers`: the Workers do the serving (see _worker_server.ts).
   readonly #workers: ModuleServer<T> | undefined;
@@ -333,7 +334,6 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     };
     this.#listenerToken = loop.allocateToken();
     this.#gate = new AcceptGate(
-      loop,
       this.#listenerToken,
       this.#table,
       this.#hooks,
@@ -423,9 +423,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
 
   #connectionRemoved(): void {
     this.#gate!.connectionRemoved();
-    if (this.#state === "shutting down" && this.#table!.connectionCount === 0) {
-      this.#wakeShutdown?.();
-    }
+    this.#drain?.connectionRemoved();
   }
 
   /**
@@ -488,7 +486,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     if (this.#workers !== undefined) return this.#workers.shutdown(options);
     if (this.#shutdown !== undefined) {
       // A second, forcing request cuts a graceful shutdown short.
-      if (options.force) this.#forceNow?.();
+      if (options.force) this.#drain?.force();
       return this.#shutdown;
     }
     const timeoutMs = options.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
@@ -518,38 +516,15 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
     if (loop.has(this.#listenerToken)) {
       this.#listenerClosed = loop.close(this.#listenerToken).catch(() => {});
     }
-    let closedGracefully = 0;
-    // A plain timer, not the loop's: the deadline must hold even if the
-    // caller's loop is not running. A forcing shutdown() call ends it early.
-    const deadline = Promise.withResolvers<void>();
-    this.#forceNow = deadline.resolve;
-    const timer = force ? undefined : setTimeout(deadline.resolve, timeoutMs);
-    if (!force && table.connectionCount > 0) {
-      const before = table.connectionCount;
-      const handler = this.#handler;
+    const drain = new ConnectionDrain(table);
+    this.#drain = drain;
+    const handler = this.#handler;
+    const result = await drain.run(force, timeoutMs, closeWrites, () => {
       if (handler.onShutdown !== undefined) {
         this.#callReported(() => handler.onShutdown!(table));
       }
-      if (closeWrites) table.shutdownWrites();
-      if (table.connectionCount > 0) {
-        const drained = Promise.withResolvers<void>();
-        this.#wakeShutdown = drained.resolve;
-        await Promise.race([drained.promise, deadline.promise]);
-        this.#wakeShutdown = undefined;
-      }
-      closedGracefully = before - table.connectionCount;
-    }
-    if (!force) {
-      // Connections closed with flush may still be writing: let them finish
-      // within the same deadline.
-      await Promise.race([table.settled(), deadline.promise]);
-    }
-    clearTimeout(timer);
-    this.#forceNow = undefined;
-    const forced = table.closeAll("shutdown");
-    table.abortLingering();
+    });
     await this.#listenerClosed;
-    await table.settled();
     // Reports "drain" until here, so a load balancer stops routing to us
     // even before the closed listener fails its connect check.
     await this.#health?.close();
@@ -559,7 +534,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
       loop.stop();
       await loop[Symbol.asyncDispose]();
     }
-    return { closedGracefully, forced };
+    return result;
   }
 
   /**

@@ -10,9 +10,9 @@ import {
   validateHostname,
   validateInteger,
   validateMilliseconds,
-  validateObject,
   validatePort,
   validateString,
+  validateTypeOf,
 } from "../../_internal/validate.ts";
 import { resolveConnectionOptions } from "./_connection_options.ts";
 import type {
@@ -126,29 +126,29 @@ export class TcpServerConfig {
   /** Maximum number of open connections. */
   readonly maxConnections: number;
   /** `TCP_NODELAY` on accepted connections. */
-  readonly noDelay: boolean;
+  declare readonly noDelay: boolean;
   /** `SO_KEEPALIVE` on accepted connections. */
-  readonly keepAlive: boolean;
+  declare readonly keepAlive: boolean;
   /** Idle timeout in ms; `0` when disabled. */
-  readonly idleTimeoutMs: number;
+  declare readonly idleTimeoutMs: number;
   /** Queue size above which `sendTo` returns `false`. */
-  readonly writeHighWaterMark: number;
+  declare readonly writeHighWaterMark: number;
   /** Queue size below which `onWritable` fires. */
-  readonly writeLowWaterMark: number;
+  declare readonly writeLowWaterMark: number;
   /** Queue size above which a peer is disconnected as a slow consumer. */
-  readonly maxWriteBuffer: number;
+  declare readonly maxWriteBuffer: number;
   /** Kernel accept queue length. */
   readonly tcpBacklog: number;
   /** Pause after an accept error, in ms. */
   readonly acceptErrorDelayMs: number;
   /** The PROXY protocol mode, or `undefined` when off. */
-  readonly proxyProtocol: ProxyProtocolMode | undefined;
+  declare readonly proxyProtocol: ProxyProtocolMode | undefined;
   /** Time for a PROXY header to arrive, in ms. */
-  readonly proxyHeaderTimeoutMs: number;
+  declare readonly proxyHeaderTimeoutMs: number;
   /** Peers trusted to send a PROXY header (`undefined`: any). */
-  readonly trustedProxies: readonly string[] | undefined;
+  declare readonly trustedProxies: readonly string[] | undefined;
   /** The health port, or `undefined` when off. */
-  readonly healthPort: number | undefined;
+  declare readonly healthPort: number | undefined;
 
   /**
    * Validates and freezes a configuration.
@@ -167,7 +167,7 @@ export class TcpServerConfig {
    * @throws {RangeError} If an option is out of its documented range.
    */
   constructor(options: TcpServerConfigOptions = {}) {
-    validateObject(ACTION, "options", options);
+    validateTypeOf(ACTION, "options", options, "object");
     const transport = validateEnum(
       ACTION,
       "transport",
@@ -202,13 +202,8 @@ export class TcpServerConfig {
       options.maxConnections ?? Infinity,
       { min: 1, max: MAX_CONNECTIONS, allowInfinity: true },
     );
-    const connection = resolveConnectionOptions(ACTION, options);
-    this.noDelay = connection.noDelay;
-    this.keepAlive = connection.keepAlive;
-    this.idleTimeoutMs = connection.idleTimeoutMs;
-    this.writeHighWaterMark = connection.writeHighWaterMark;
-    this.writeLowWaterMark = connection.writeLowWaterMark;
-    this.maxWriteBuffer = connection.maxWriteBuffer;
+    // The per-connection options, as TcpClient checks them too.
+    Object.assign(this, resolveConnectionOptions(ACTION, options));
     this.tcpBacklog = validateInteger(
       ACTION,
       "tcpBacklog",
@@ -223,11 +218,7 @@ export class TcpServerConfig {
       "acceptErrorDelayMs",
       options.acceptErrorDelayMs ?? 100,
     );
-    const proxy = validateProxyOptions(options, transport);
-    this.proxyProtocol = proxy.proxyProtocol;
-    this.proxyHeaderTimeoutMs = proxy.proxyHeaderTimeoutMs;
-    this.trustedProxies = proxy.trustedProxies;
-    this.healthPort = proxy.healthPort;
+    Object.assign(this, validateProxyOptions(options, transport));
     Object.freeze(this);
   }
 

@@ -20,6 +20,13 @@ import type { ServerContext } from "./server_context.ts";
  * `--unstable-net` only: without both, the constructor throws
  * `Deno.errors.NotSupported` (it never quietly runs on one core).
  *
+ * The handlers' context spans the Workers: `connectionIds()`, `has`,
+ * `sendTo`, `broadcast` and `closeConnection` see a connection of another
+ * Worker from the moment its `onConnect` starts until its `onDisconnect`
+ * (each Worker keeps its live ids in shared memory); `remoteAddr`,
+ * `localAddr` and `proxyInfo` of another Worker's connection come by
+ * message, a moment later; `getData`/`setData` stay with the owner.
+ *
  * @example Usage
  * ```ts
  * import { TcpServer, TcpServerConfig, type TcpServerWorkersOptions } from "@millrace/io/net";

@@ -6,7 +6,7 @@ import {
   MAX_BUFFER_SIZE,
   validateByteSize,
   validateInteger,
-  validateObject,
+  validateTypeOf,
   validateUint8Array,
 } from "../../_internal/validate.ts";
 import { validateSignal, validateTimeout } from "../_deadline.ts";
@@ -17,7 +17,7 @@ import type {
 
 /** Checks that `options` is an object (not `null`). */
 export function validateOptionsObject(action: string, options: unknown): void {
-  validateObject(action, "options", options);
+  validateTypeOf(action, "options", options, "object");
 }
 
 /** Checks the options of one call: an object with `timeoutMs` and `signal`. */

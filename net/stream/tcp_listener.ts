@@ -9,9 +9,9 @@ import { parseAddress } from "../_address.ts";
 import { listen } from "../_listen.ts";
 import {
   MAX_BACKLOG,
-  validateFunction,
   validateInteger,
   validateMilliseconds,
+  validateTypeOf,
 } from "../../_internal/validate.ts";
 import { Deadline, DeadlineTimer } from "../_deadline.ts";
 import { NetError } from "../errors.ts";
@@ -450,6 +450,6 @@ function validateListenerOptions(
     });
   }
   if (options.onError !== undefined) {
-    validateFunction(action, "onError", options.onError);
+    validateTypeOf(action, "onError", options.onError, "function");
   }
 }

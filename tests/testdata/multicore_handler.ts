@@ -2,6 +2,8 @@
 // multi-worker TcpServer from a client.
 //   id            -> "id <this connection's id> <worker index>"
 //   to ID TEXT    -> sends "TEXT\n" to connection ID (any Worker), "ok true|false"
+//   route ID TEXT -> as `to`, answers "route taken" or "route refused" (an
+//                    error went to onError: the outbox is full)
 //   all TEXT      -> broadcasts "TEXT\n" to every connection, "sent N"
 //   close ID      -> closes connection ID, "closed true|false"
 //   ids           -> "ids A B C" (server-wide)
@@ -11,6 +13,18 @@
 //                    proxyInfo holds (any Worker's connection)
 //   crash         -> kills this Worker with an uncaught error
 //   hold          -> never answers (stays open through a graceful shutdown)
+//   stall [ids]   -> blocks this Worker's thread (a Worker that does not keep
+//                    up) until a `flood` or `release` on another Worker
+//                    releases it (or 10 s), then "resumed" (or, with `ids`,
+//                    the `ids` answer computed before the loop runs again)
+//   release       -> releases a stalled Worker, "released"
+//   gate          -> "gate 1" while a Worker stalls, else "gate 0"
+//   has ID        -> "has true|false"
+//   flood ID N S  -> once a Worker stalls: N routed sendTo of "fI <S x's>" to
+//                    connection ID, then one broadcast "during stall <S x's>", then
+//                    releases the stall; answers "flood JSON" with the I
+//                    accepted (no error reported for them), the broadcast's
+//                    count and the errors onError got, counted by text
 // A connection that was on a crashed Worker is announced to all as
 // "gone ID worker crashed".
 import type {
@@ -22,9 +36,16 @@ import type {
 let index = -1;
 const buffers = new Map<number, string>();
 const decoder = new TextDecoder();
+// Shared by every Worker (workerData.gate): 1 while a Worker stalls.
+let gate: Int32Array | undefined;
+// What onError got, as "Name id message".
+const errors: string[] = [];
 
 export function init(info: WorkerInitInfo): void {
   index = info.index;
+  const shared = (info.workerData as { gate?: SharedArrayBuffer } | undefined)
+    ?.gate;
+  if (shared !== undefined) gate = new Int32Array(shared);
   // Tests may pass a heartbeat word to see the handler's thread run; the
   // beat stops when the server shuts down.
   const beat = (info.workerData as { beat?: SharedArrayBuffer } | undefined)
@@ -45,6 +66,15 @@ function answer(ctx: ServerContext, id: number, line: string): void {
     case "to":
       ctx.sendTo(id, `ok ${ctx.sendTo(Number(arg), rest.join(" ") + "\n")}\n`);
       break;
+    case "route": {
+      const before = errors.length;
+      ctx.sendTo(Number(arg), rest.join(" ") + "\n");
+      ctx.sendTo(
+        id,
+        `route ${errors.length === before ? "taken" : "refused"}\n`,
+      );
+      break;
+    }
     case "all":
       ctx.sendTo(
         id,
@@ -85,12 +115,59 @@ function answer(ctx: ServerContext, id: number, line: string): void {
       // Deno's main thread has `Window`; a Worker's scope does not.
       ctx.sendTo(id, `thread ${"Window" in globalThis ? "main" : "worker"}\n`);
       break;
+    case "stall":
+      Atomics.store(gate!, 0, 1);
+      Atomics.notify(gate!, 0);
+      Atomics.wait(gate!, 0, 1, 10_000);
+      ctx.sendTo(
+        id,
+        arg === "ids" ? `ids ${ctx.connectionIds().join(" ")}\n` : "resumed\n",
+      );
+      break;
+    case "release":
+      Atomics.store(gate!, 0, 0);
+      Atomics.notify(gate!, 0);
+      ctx.sendTo(id, "released\n");
+      break;
+    case "gate":
+      ctx.sendTo(id, `gate ${Atomics.load(gate!, 0)}\n`);
+      break;
+    case "has":
+      ctx.sendTo(id, `has ${ctx.has(Number(arg))}\n`);
+      break;
+    case "flood":
+      ctx.sendTo(id, `flood ${JSON.stringify(flood(ctx, line))}\n`);
+      break;
     case "crash":
       setTimeout(() => {
         throw new Error("crash requested");
       }, 0);
       break;
   }
+}
+
+function flood(ctx: ServerContext, line: string): unknown {
+  const [, target, count, size] = line.split(" ").map(Number);
+  // Wait for the target's Worker to stall.
+  Atomics.wait(gate!, 0, 0, 10_000);
+  errors.length = 0;
+  const accepted: number[] = [];
+  let sent: number;
+  try {
+    const filler = "x".repeat(size!);
+    for (let i = 0; i < count!; i++) {
+      const before = errors.length;
+      ctx.sendTo(target!, `f${i} ${filler}\n`);
+      if (errors.length === before) accepted.push(i);
+    }
+    sent = ctx.broadcast(`during stall ${filler}\n`);
+  } finally {
+    Atomics.store(gate!, 0, 0);
+    Atomics.notify(gate!, 0);
+  }
+  const reported: Record<string, number> = {};
+  for (const error of errors) reported[error] = (reported[error] ?? 0) + 1;
+  return { accepted, sent, errors: reported };
 }
 
 const handler: NetworkHandler = {
@@ -102,6 +179,9 @@ const handler: NetworkHandler = {
       text = text.slice(at + 1);
     }
     buffers.set(id, text);
+  },
+  onError(_ctx, error, id) {
+    errors.push(`${error.name} ${id} ${error.message}`);
   },
   onDisconnect(ctx, id, reason) {
     buffers.delete(id);

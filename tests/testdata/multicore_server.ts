@@ -2,6 +2,7 @@
 // process (with or without --unstable-net). Prints JSON lines on stdout:
 // {"port":N} once listening, then one line per stdin command:
 //   stats              -> the server's stats()
+//   ids                -> {"ids":[...]}: the main thread's connectionIds()
 //   shutdown MS        -> graceful shutdown with timeoutMs MS, its result
 //   force              -> a forced shutdown (also cuts a graceful one short)
 // Worker crashes are printed as {"workerError":I}.
@@ -22,6 +23,9 @@ try {
     new TcpServerConfig({
       port: 0,
       maxConnections: Number(flag("max", "Infinity")),
+      ...(args.includes("--max-write-buffer")
+        ? { maxWriteBuffer: Number(flag("max-write-buffer", "0")) }
+        : {}),
       ...(args.includes("--proxy")
         ? { proxyProtocol: flag("proxy", "v2") as "v2" }
         : {}),
@@ -35,6 +39,10 @@ try {
         ? "auto"
         : Number(flag("workers", "2")),
       onWorkerError: (_error, worker) => print({ workerError: worker }),
+      ...(args.includes("--outbox")
+        ? { maxOutboxBytes: Number(flag("outbox", "Infinity")) }
+        : {}),
+      workerData: { gate: new SharedArrayBuffer(4) },
     },
   );
 } catch (error) {
@@ -57,7 +65,9 @@ const pending: Promise<unknown>[] = [];
       const [command, arg] = buffered.slice(0, at).split(" ");
       buffered = buffered.slice(at + 1);
       if (command === "stats") print(server.stats());
-      else if (command === "shutdown") {
+      else if (command === "ids") {
+        print({ ids: server.context.connectionIds() });
+      } else if (command === "shutdown") {
         pending.push(
           server.shutdown({ timeoutMs: Number(arg) }).then((result) =>
             print({ result })
