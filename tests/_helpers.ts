@@ -10,6 +10,7 @@ import {
   TcpServer,
   TcpServerConfig,
   type TcpServerConfigOptions,
+  type TcpServerShutdownResult,
 } from "../net/mod.ts";
 import { TcpListener } from "../net/stream/tcp_listener.ts";
 import { TcpStream } from "../net/stream/tcp_stream.ts";
@@ -433,6 +434,34 @@ export async function stopTcp(
 ): Promise<void> {
   await (server as TcpServer<unknown>).close();
   await running;
+}
+
+/**
+ * Starts `server` on a loop of the test's own (to spy on or size it) and
+ * runs the loop; undo with {@linkcode stopOnLoop}.
+ */
+export function runOnLoop<T>(
+  server: TcpServer<T>,
+  loop: EventLoop,
+): Promise<void> {
+  server.start(loop);
+  return loop.run();
+}
+
+/**
+ * Closes a server from {@linkcode runOnLoop}, then stops and disposes of its
+ * loop; resolves with what the close reported.
+ */
+export async function stopOnLoop<T>(
+  server: TcpServer<T>,
+  loop: EventLoop,
+  running: Promise<void>,
+): Promise<TcpServerShutdownResult> {
+  const result = await server.close();
+  loop.stop();
+  await running;
+  await loop[Symbol.asyncDispose]();
+  return result;
 }
 
 /** What {@linkcode floodUntilStalled} saw. */

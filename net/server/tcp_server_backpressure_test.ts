@@ -18,7 +18,9 @@ import {
   decoder,
   encoder,
   readN,
+  runOnLoop,
   serveTcp as serve,
+  stopOnLoop,
   stopTcp as stop,
   waitFor,
   within,
@@ -99,8 +101,7 @@ Deno.test("TcpServer broadcast reaches 1,000 connections through one shared buff
       }
     },
   });
-  server.start(loop);
-  const running = loop.run();
+  const running = runOnLoop(server, loop);
   const conns: Deno.TcpConn[] = [];
   for (let i = 0; i < N; i++) conns.push(await connectTo(server.addr));
   await waitFor(() => server.connectionCount === N, 10_000, "1000 accepted");
@@ -116,10 +117,7 @@ Deno.test("TcpServer broadcast reaches 1,000 connections through one shared buff
     assertEquals(decoder.decode(bytes), "x".repeat(1023) + "\n");
   }
   for (const conn of conns) conn.close();
-  assertEquals((await server.close()).forced <= N, true);
-  loop.stop();
-  await running;
-  await loop[Symbol.asyncDispose]();
+  assertEquals((await stopOnLoop(server, loop, running)).forced <= N, true);
 });
 
 Deno.test("TcpServer cuts off a slow consumer at maxWriteBuffer while fast ones keep receiving", async () => {

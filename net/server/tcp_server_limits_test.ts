@@ -16,7 +16,9 @@ import {
   encoder,
   readAll,
   readN,
+  runOnLoop,
   serveTcp as serve,
+  stopOnLoop,
   stopTcp as stop,
   waitFor,
   within,
@@ -61,8 +63,7 @@ Deno.test("TcpServer idle timers re-arm lazily: no timer per byte", async () => 
     new TcpServerConfig({ idleTimeoutMs: 100 }),
     echo,
   );
-  server.start(loop);
-  const running = loop.run();
+  const running = runOnLoop(server, loop);
   const conn = await connectTo(server.addr);
   const start = performance.now();
   const messages = 300;
@@ -77,10 +78,7 @@ Deno.test("TcpServer idle timers re-arm lazily: no timer per byte", async () => 
   assertLess(timers, messages);
   assertEquals(server.connectionCount, 1);
   conn.close();
-  await server.close();
-  loop.stop();
-  await running;
-  await loop[Symbol.asyncDispose]();
+  await stopOnLoop(server, loop, running);
 });
 
 Deno.test("TcpServer stops accepting at maxConnections and resumes below it", async () => {
@@ -126,17 +124,13 @@ Deno.test("TcpServer never hands onData more than maxReadBufferSize bytes", asyn
       },
     },
   );
-  server.start(loop);
-  const running = loop.run();
+  const running = runOnLoop(server, loop);
   const conn = await connectTo(server.addr);
   await conn.write(new Uint8Array(200_000));
   await waitFor(() => total === 200_000, 5000, "all bytes");
   assertLessOrEqual(largest, 1024);
   conn.close();
-  await server.close();
-  loop.stop();
-  await running;
-  await loop[Symbol.asyncDispose]();
+  await stopOnLoop(server, loop, running);
 });
 
 Deno.test("TcpServer.run() honours a tiny maxReadBufferSize too", async () => {

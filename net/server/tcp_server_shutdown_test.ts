@@ -12,7 +12,9 @@ import {
   encoder,
   readAll,
   readN,
+  runOnLoop,
   serveTcp as serve,
+  stopOnLoop,
   waitFor,
   within,
 } from "../../tests/_helpers.ts";
@@ -179,8 +181,7 @@ Deno.test("TcpServer: closing with flush gives up on a peer that never reads aft
       },
     },
   );
-  server.start(loop);
-  const running = loop.run();
+  const running = runOnLoop(server, loop);
   const conn = await connectTo(server.addr);
   await conn.write(encoder.encode("give"));
   await waitFor(() => server.stats().closed === 1, 2000, "closed");
@@ -197,10 +198,7 @@ Deno.test("TcpServer: closing with flush gives up on a peer that never reads aft
     "linger bound",
   );
   conn.close();
-  await server.close();
-  loop.stop();
-  await running;
-  await loop[Symbol.asyncDispose]();
+  await stopOnLoop(server, loop, running);
 });
 
 Deno.test("TcpServer.shutdown() bounds timeoutMs (Infinity would fire at once)", async () => {
