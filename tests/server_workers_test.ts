@@ -435,6 +435,76 @@ Deno.test("TcpServer workers: 2 maxConnections and stats hold server-wide", asyn
   }
 });
 
+Deno.test("TcpServer workers: 2 stats() counts a stalled Worker's last events at once, with no publishing turn", async () => {
+  const server = await new ServerProcess(["--workers", "2"]).started();
+  const clients = await spread(server.port, 1);
+  try {
+    const a = clients.find((c) => c.worker === 0)!;
+    const b = clients.find((c) => c.worker === 1)!;
+    // Settled: every client sent one "id\n".
+    const before = await eventually(
+      () => server.stats(),
+      (s) => s.dataEvents === clients.length,
+    );
+    assertEquals(before.bytesReceived, 3 * clients.length);
+    // Worker 1 counts the "stall" line, then blocks its thread in the same
+    // turn: nothing it does after the count can reach the main thread.
+    await b.send("stall");
+    let asks = 0;
+    await eventually(async () => {
+      asks++;
+      return await a.ask("gate");
+    }, (line) => line === "gate 1");
+    const during = await server.stats();
+    assertEquals(during.dataEvents, clients.length + 1 + asks);
+    assertEquals(
+      during.bytesReceived,
+      3 * clients.length + "stall\n".length + asks * "gate\n".length,
+    );
+    assertEquals(during.accepted, clients.length);
+    assertEquals(await a.ask("release"), "released");
+    assertEquals(await b.lines.next(), "resumed");
+  } finally {
+    await stopServer(server, clients);
+  }
+});
+
+Deno.test("TcpServer workers: 2 stats() shows a Worker's pending bytes while a peer does not read, and none once it did", async () => {
+  const server = await new ServerProcess([
+    "--workers",
+    "2",
+    "--max-write-buffer",
+    String(64 << 20),
+  ]).started();
+  const clients = await spread(server.port, 1);
+  try {
+    const size = 16 << 20;
+    const reader = clients.find((c) => c.worker === 1)!;
+    await reader.send(`big ${size}`);
+    // More than the kernel's socket buffers hold: most of it stays queued.
+    const full = await eventually(
+      () => server.stats(),
+      (s) => (s.bytesPending as number) > 0,
+    );
+    assertGreater(full.bytesPending as number, 0);
+    let read = 0;
+    const buf = new Uint8Array(1 << 16);
+    while (read < size) {
+      const n = await reader.conn.read(buf);
+      assert(n !== null, "closed early");
+      read += n;
+    }
+    const drained = await eventually(
+      () => server.stats(),
+      (s) => s.bytesPending === 0,
+    );
+    assertEquals(drained.bytesPending, 0);
+    assertEquals(drained.bytesQueued as number >= size, true);
+  } finally {
+    await stopServer(server, clients);
+  }
+});
+
 Deno.test("TcpServer workers: 2 a routed sendTo or broadcast to a stalled Worker past maxOutboxBytes is refused and reported, nothing accepted is lost or doubled", async () => {
   // Outboxes of 64 KiB: past the 1 MiB channel ring and 64 KiB waiting in
   // the sender, a routed message to the stalled Worker is refused. Once it

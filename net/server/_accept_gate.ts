@@ -6,7 +6,8 @@
 // multi-worker server the limit is shared (`WorkerHooks`): a connection
 // accepted after another Worker took the last slot is held unread, as the
 // backlog would hold it, until a slot frees. Accept errors are counted and
-// reported; the loop already backs off before the next accept.
+// reported (in the table's counters); the loop already backs off before
+// the next accept.
 //
 // One call per accepted connection (`onEvent`, bound once), no allocation.
 
@@ -15,15 +16,17 @@ import { Interest } from "../../reactor/interest.ts";
 import { isDescriptorExhaustion } from "../../_internal/accept_policy.ts";
 import type { ConnectionTable } from "./_connection_table.ts";
 import type { WorkerHooks } from "./_worker_hooks.ts";
+import {
+  C_ACCEPT_ERRORS,
+  C_ACCEPT_PAUSES,
+  C_DESCRIPTOR_ERRORS,
+} from "./_server_counters.ts";
 
 export class AcceptGate<T, E> {
   /** At the limit: not accepting (the listener's interest is NONE). */
   paused = false;
   /** Cleared when the server starts shutting down: accepts are closed. */
   open = true;
-  acceptErrors = 0;
-  acceptPauses = 0;
-  descriptorErrors = 0;
   readonly #token: number;
   readonly #table: ConnectionTable<T, E>;
   readonly #hooks: WorkerHooks | undefined;
@@ -63,14 +66,15 @@ export class AcceptGate<T, E> {
       ) {
         // tk-listen: stop calling accept; the kernel backlog holds new peers.
         this.paused = true;
-        this.acceptPauses++;
+        this.#table.counters[C_ACCEPT_PAUSES]!++;
         this.#table.loop.reregister(this.#token, Interest.NONE);
       }
     }
     if (event.error !== undefined && !event.closed) {
       // The loop already backs off (acceptErrorDelayMs) before the next accept.
-      this.acceptErrors++;
-      if (isDescriptorExhaustion(event.error)) this.descriptorErrors++;
+      const counters = table.counters;
+      counters[C_ACCEPT_ERRORS]!++;
+      if (isDescriptorExhaustion(event.error)) counters[C_DESCRIPTOR_ERRORS]!++;
       table.reportError(event.error);
     } else if (event.closed && this.open && event.error !== undefined) {
       // The listener died under us: report it; connections keep being served.

@@ -30,6 +30,16 @@ export interface ConnectionSettings {
   proxy?: ProxySettings | undefined;
   /** Makes connection ids (a multi-worker server's span its Workers). */
   allocateId?: (() => number) | undefined;
+  /**
+   * Where to count (`_server_counters.ts`): a multi-worker server's Worker
+   * counts in its slot of the shared buffer; by default the table's own.
+   */
+  counters?: Float64Array | undefined;
+  /**
+   * Called when a write leaves a connection's queue at or over the
+   * high-water mark (a Worker then samples its pending bytes for the stats).
+   */
+  onHighWater?: (() => void) | undefined;
 }
 
 /** In the table. */
@@ -99,18 +109,6 @@ defineExtras(ConnectionRecord.prototype, RecordExtra, {
   lastActive: 0,
   idleTimer: undefined,
 });
-
-/** Counters kept by the table, part of `TcpServer.stats()`. */
-export interface ConnectionCounters {
-  opened: number;
-  closed: number;
-  peak: number;
-  bytesReceived: number;
-  bytesQueued: number;
-  dataEvents: number;
-  handlerErrors: number;
-  disconnects: Record<DisconnectReason, number>;
-}
 
 /** A count of zero for every disconnect reason, in the order stats list them. */
 export function zeroDisconnects(): Record<DisconnectReason, number> {

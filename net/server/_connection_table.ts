@@ -24,15 +24,23 @@ import type {
 import { DIRECT, type ProxySettings } from "../proxy/_server_proxy.ts";
 import type { ProxyInfo } from "../proxy/proxy_info.ts";
 import {
-  type ConnectionCounters,
   ConnectionRecord,
   type ConnectionSettings,
   R_OPEN,
   R_PROXY,
   reasonOf,
   RecordExtra,
-  zeroDisconnects,
 } from "./_connection_record.ts";
+import {
+  C_ACCEPTED,
+  C_BYTES_QUEUED,
+  C_BYTES_RECEIVED,
+  C_CLOSED,
+  C_DATA_EVENTS,
+  C_HANDLER_ERRORS,
+  COUNTER_FIELDS,
+  REASON_FIELD,
+} from "./_server_counters.ts";
 
 import { watchResult } from "./_handler_checks.ts";
 import { ProxyGate } from "./_connection_proxy.ts";
@@ -73,16 +81,10 @@ export class ConnectionTable<T, E = Uint8Array>
   onRemoved: (() => void) | undefined;
   /** While set, every disconnect is reported with this reason instead of a peer close. */
   shuttingDown = false;
-  readonly counters: ConnectionCounters = {
-    opened: 0,
-    closed: 0,
-    peak: 0,
-    bytesReceived: 0,
-    bytesQueued: 0,
-    dataEvents: 0,
-    handlerErrors: 0,
-    disconnects: zeroDisconnects(),
-  };
+  /** The stats' counters (`_server_counters.ts`); a Worker's are shared. */
+  readonly counters: Float64Array;
+  /** Most connections open at once in this table. */
+  peak = 0;
 
   constructor(
     loop: EventLoop,
@@ -92,6 +94,7 @@ export class ConnectionTable<T, E = Uint8Array>
     this.#loop = loop;
     this.#handler = handler;
     this.#settings = settings;
+    this.counters = settings.counters ?? new Float64Array(COUNTER_FIELDS);
     this.#closes = new CloseTracker(loop);
     this.#checkEveryWrite = settings.maxWriteBuffer <=
       settings.writeHighWaterMark;
@@ -125,10 +128,8 @@ export class ConnectionTable<T, E = Uint8Array>
       conn,
     );
     this.#byId.set(record.id, record);
-    this.counters.opened++;
-    if (this.#byId.size > this.counters.peak) {
-      this.counters.peak = this.#byId.size;
-    }
+    this.counters[C_ACCEPTED]!++;
+    if (this.#byId.size > this.peak) this.peak = this.#byId.size;
     const max = settings.maxReadBufferSize;
     // One handler per connection, a function bound to the record (smaller
     // than a closure and its context): no lookup by token on the hot path.
@@ -210,8 +211,9 @@ export class ConnectionTable<T, E = Uint8Array>
     }
     if (data !== undefined) {
       if (record.idleTimer !== undefined) record.lastActive = performance.now();
-      this.counters.bytesReceived += data.length;
-      this.counters.dataEvents++;
+      const counters = this.counters;
+      counters[C_BYTES_RECEIVED]! += data.length;
+      counters[C_DATA_EVENTS]!++;
       this.#current = data;
       this.#currentRecord = record;
       try {
@@ -291,7 +293,7 @@ export class ConnectionTable<T, E = Uint8Array>
   }
 
   #handlerFailed(record: ConnectionRecord<T>, error: unknown): void {
-    this.counters.handlerErrors++;
+    this.counters[C_HANDLER_ERRORS]!++;
     this.#reportError(toError(error), record.id);
     if (record.open) {
       this.close(record, "handler error", false);
@@ -328,8 +330,8 @@ export class ConnectionTable<T, E = Uint8Array>
     record.open = false;
     record.idleTimer?.cancel();
     record.idleTimer = undefined;
-    this.counters.closed++;
-    this.counters.disconnects[reason]++;
+    this.counters[C_CLOSED]!++;
+    this.counters[REASON_FIELD[reason]]!++;
     // Never shown to the handler (R_PROXY: no onConnect): no onDisconnect.
     if (
       (record.flags & R_PROXY) === 0 && this.#handler.onDisconnect !== undefined
@@ -357,7 +359,7 @@ export class ConnectionTable<T, E = Uint8Array>
 
   /** `onDisconnect` threw: the connection is gone already; just report. */
   #disconnectFailed(id: number, error: unknown): void {
-    this.counters.handlerErrors++;
+    this.counters[C_HANDLER_ERRORS]!++;
     this.#reportError(toError(error), id);
   }
 
@@ -462,7 +464,7 @@ export class ConnectionTable<T, E = Uint8Array>
     // `write` returns false at the loop's high-water mark (the config's on a
     // loop the server created); only then is the queue size looked up.
     const below = loop.write(record.token, bytes);
-    this.counters.bytesQueued += bytes.length;
+    this.counters[C_BYTES_QUEUED]! += bytes.length;
     // A reply from within the peer's own onData: stamped on arrival already.
     if (record.idleTimer !== undefined && record !== this.#currentRecord) {
       record.lastActive = performance.now();
@@ -474,6 +476,7 @@ export class ConnectionTable<T, E = Uint8Array>
       return false;
     }
     if (below) return true;
+    this.#settings.onHighWater?.();
     if (pending > 0 && !record.wantWritable) {
       record.wantWritable = true;
       // Backpressure both ways: until the queue drains below the low-water

@@ -9,6 +9,7 @@ import { proxySettings } from "../proxy/_server_proxy.ts";
 import type { ConnectionSettings } from "./_connection_record.ts";
 import { TcpServerConfig } from "./tcp_server_config.ts";
 import type { TcpServerConfigOptions } from "./tcp_server_config_options.ts";
+import type { WorkerHooks } from "./_worker_hooks.ts";
 
 /** `shutdown()`'s deadline when none is given (every kind of server). */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5000;
@@ -62,7 +63,7 @@ export function connectionSettingsFor(
   config: TcpServerConfig,
   codec: Codec<unknown, unknown> | undefined,
   ownLoop: boolean,
-  allocateId: (() => number) | undefined,
+  hooks: WorkerHooks | undefined,
 ): ConnectionSettings {
   return {
     codec,
@@ -72,7 +73,9 @@ export function connectionSettingsFor(
     writeHighWaterMark: config.writeHighWaterMark,
     maxWriteBuffer: config.maxWriteBuffer,
     maxReadBufferSize: ownLoop ? undefined : config.maxReadBufferSize,
-    allocateId,
+    allocateId: hooks?.allocateId,
+    counters: hooks?.counters,
+    onHighWater: hooks?.onHighWater,
     proxy: proxySettings(config),
   };
 }

@@ -4,8 +4,22 @@
 import type { EventLoop } from "../../reactor/event_loop.ts";
 import type { AcceptGate } from "./_accept_gate.ts";
 import type { ConnectionTable } from "./_connection_table.ts";
-import { zeroDisconnects } from "./_connection_record.ts";
+import { countedStats, COUNTER_FIELDS } from "./_server_counters.ts";
 import type { TcpServerStats } from "./tcp_server_options.ts";
+
+const NONE = new Float64Array(COUNTER_FIELDS);
+
+/** The bytes queued on `table`'s connections and not yet written. */
+export function pendingBytes<T, E>(
+  loop: EventLoop,
+  table: ConnectionTable<T, E>,
+): number {
+  let pending = 0;
+  for (const id of table.connectionIds()) {
+    pending += loop.pendingWriteBytes(table.record(id)!.token);
+  }
+  return pending;
+}
 
 /** A snapshot; `table` and `gate` are undefined before the server started. */
 export function serverStats<T, E>(
@@ -15,28 +29,17 @@ export function serverStats<T, E>(
   gate: AcceptGate<T, E> | undefined,
   startedAt: number,
 ): TcpServerStats {
-  const counters = table?.counters;
-  let pending = 0;
-  if (table !== undefined) {
-    for (const id of table.connectionIds()) {
-      pending += loop!.pendingWriteBytes(table.record(id)!.token);
-    }
-  }
+  const { accepted, closed, ...counted } = countedStats(
+    table?.counters ?? NONE,
+  );
   return {
     state: state === "listening" && gate?.paused ? "paused" : state,
     connections: table?.connectionCount ?? 0,
-    peakConnections: counters?.peak ?? 0,
-    accepted: counters?.opened ?? 0,
-    closed: counters?.closed ?? 0,
-    disconnects: { ...zeroDisconnects(), ...counters?.disconnects },
-    bytesReceived: counters?.bytesReceived ?? 0,
-    bytesQueued: counters?.bytesQueued ?? 0,
-    bytesPending: pending,
-    dataEvents: counters?.dataEvents ?? 0,
-    handlerErrors: counters?.handlerErrors ?? 0,
-    acceptErrors: gate?.acceptErrors ?? 0,
-    descriptorErrors: gate?.descriptorErrors ?? 0,
-    acceptPauses: gate?.acceptPauses ?? 0,
+    peakConnections: table?.peak ?? 0,
+    accepted,
+    closed,
+    ...counted,
+    bytesPending: table === undefined ? 0 : pendingBytes(loop!, table),
     uptimeMs: startedAt === 0 ? 0 : performance.now() - startedAt,
   };
 }

@@ -33,6 +33,10 @@ import {
   type WorkerMessage,
 } from "./_worker_protocol.ts";
 import { SharedCounts } from "./_shared_counts.ts";
+import { C_BYTES_PENDING } from "./_server_counters.ts";
+
+/** How often a Worker samples its pending bytes while queues are full. */
+const SAMPLE_MS = 50;
 
 /** The first message from the main thread. */
 export interface StartMessage {
@@ -124,6 +128,9 @@ async function start(init: StartMessage): Promise<void> {
   const outboxes = init.channels.map((buffer, i) =>
     i === index ? undefined : new Outbox(buffer, init.maxOutboxBytes)
   );
+  const slot = counts.slot(index);
+  let workerLoop: EventLoop | undefined;
+  let sampling = false;
   const sets = init.idSets.map((buffer) => new SharedIdSet(buffer));
   const own = sets[index]!;
   const ctx = new WorkerContext<unknown, unknown>(
@@ -193,8 +200,12 @@ async function start(init: StartMessage): Promise<void> {
     reusePort: workers > 1,
     onLoop(loop: EventLoop) {
       channel.register(loop, loop.allocateToken(), onChannelMessage);
-      // Stats other than the shared counters are published every 50 ms.
-      loop.addTimer(50, publish, { intervalMs: 50 });
+      workerLoop = loop;
+    },
+    // The table counts the stats straight into shared memory.
+    counters: slot,
+    onHighWater(): void {
+      if (!sampling) samplePending();
     },
     allocateId: () => counts.allocateId(index),
     admit: () => counts.admit(index, max),
@@ -245,7 +256,15 @@ async function start(init: StartMessage): Promise<void> {
     }
   };
 
-  const publish = () => counts.publish(index, server!.stats());
+  // Pending bytes are the one stat not counted as it changes (they leave
+  // the queues inside the loop): sampled from the moment a queue reaches the
+  // high-water mark, every 50 ms until they all drained. No timer otherwise.
+  const samplePending = (): void => {
+    const { bytesPending, state } = server!.stats();
+    slot[C_BYTES_PENDING] = bytesPending;
+    sampling = bytesPending > 0 && state !== "closed";
+    if (sampling) workerLoop!.addTimer(SAMPLE_MS, samplePending);
+  };
 
   // The replacement of a crashed Worker accounts for its connections.
   for (const id of init.crashed) {
@@ -260,7 +279,7 @@ async function start(init: StartMessage): Promise<void> {
     }
   }
   serving = server.run().finally(() => {
-    publish();
+    slot[C_BYTES_PENDING] = 0;
     for (const outbox of outboxes) void outbox?.close();
   });
   // A bind error (AddrInUse...) rejects `serving`: report it as a failed

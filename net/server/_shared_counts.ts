@@ -1,12 +1,20 @@
 // The counters the Workers of a multi-worker TcpServer share in one
 // SharedArrayBuffer: the connection id sequence, the open connections (over
 // all Workers, and per Worker so that a crashed Worker's can be taken out),
-// their peak, and the stats each Worker publishes. The Workers count and
-// publish; the main thread sums. Only this file knows the layout.
+// their peak, and each Worker's stats counters (`_server_counters.ts`), which
+// its connection table writes as they change. The Workers count; the main
+// thread sums, exact at any moment. Only this file knows the layout.
 
-import type { DisconnectReason } from "./network_handler.ts";
 import type { TcpServerStats } from "./tcp_server_options.ts";
-import { zeroDisconnects } from "./_connection_record.ts";
+import {
+  C_BYTES_PENDING,
+  C_CLOSED,
+  type CountedStats,
+  countedStats,
+  COUNTER_FIELDS,
+  REASON_FIELD,
+  SLOT_FIELDS,
+} from "./_server_counters.ts";
 import { MAX_WORKERS } from "./_worker_protocol.ts";
 
 // Int32 words.
@@ -20,26 +28,10 @@ const PEAK = 3;
 const SLOT_OPEN = 16;
 const WORDS = SLOT_OPEN + MAX_WORKERS;
 
-/** Float64 stats published by each worker, `FIELDS` per worker. */
-const NAMES = [
-  "accepted",
-  "closed",
-  "bytesReceived",
-  "bytesQueued",
-  "bytesPending",
-  "dataEvents",
-  "handlerErrors",
-  "acceptErrors",
-  "descriptorErrors",
-  "acceptPauses",
-] as const;
-/** Disconnect reasons, counted after the named stats. */
-const REASONS = Object.keys(zeroDisconnects()) as DisconnectReason[];
-/** Float64 fields per worker. */
-const FIELDS = NAMES.length + REASONS.length;
-
-/** Bytes of the shared state: the Int32 words, then the Float64 stats. */
-const BYTES = WORDS * 4 + MAX_WORKERS * FIELDS * 8;
+/** The Workers' counters start on a 128-byte boundary after the words. */
+const SLOTS_AT = Math.ceil(WORDS * 4 / 128) * 128;
+/** Bytes of the shared state: the Int32 words, then the Workers' counters. */
+const BYTES = SLOTS_AT + MAX_WORKERS * SLOT_FIELDS * 8;
 
 /** The stats that are sums over the Workers (all but state and uptime). */
 export type SummedStats = Omit<TcpServerStats, "state" | "uptimeMs">;
@@ -52,12 +44,12 @@ export class SharedCounts {
   readonly #stats: Float64Array;
   // Main thread only: stats of crashed Workers, kept when their slot
   // restarts from zero.
-  readonly #retired = new Float64Array(FIELDS);
+  readonly #retired = new Float64Array(COUNTER_FIELDS);
 
   constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(BYTES)) {
     this.buffer = buffer;
     this.#words = new Int32Array(buffer, 0, WORDS);
-    this.#stats = new Float64Array(buffer, WORDS * 4);
+    this.#stats = new Float64Array(buffer, SLOTS_AT, MAX_WORKERS * SLOT_FIELDS);
   }
 
   /** Open connections over all Workers. */
@@ -97,15 +89,12 @@ export class SharedCounts {
     return Atomics.sub(this.#words, OPEN, 1);
   }
 
-  /** Publishes the stats of Worker `index`. */
-  publish(index: number, stats: TcpServerStats): void {
-    const base = index * FIELDS;
-    for (let i = 0; i < NAMES.length; i++) {
-      this.#stats[base + i] = stats[NAMES[i]!];
-    }
-    for (let i = 0; i < REASONS.length; i++) {
-      this.#stats[base + NAMES.length + i] = stats.disconnects[REASONS[i]!];
-    }
+  /** The counters of Worker `index`: its connection table writes them. */
+  slot(index: number): Float64Array {
+    return this.#stats.subarray(
+      index * SLOT_FIELDS,
+      index * SLOT_FIELDS + COUNTER_FIELDS,
+    );
   }
 
   /**
@@ -116,13 +105,13 @@ export class SharedCounts {
   retire(index: number): number {
     const open = Atomics.exchange(this.#words, SLOT_OPEN + index, 0);
     Atomics.sub(this.#words, OPEN, open);
-    const base = index * FIELDS;
-    for (let i = 0; i < FIELDS; i++) {
-      this.#retired[i]! += this.#stats[base + i]!;
-      this.#stats[base + i] = 0;
-    }
-    this.#retired[NAMES.indexOf("closed")]! += open;
-    this.#retired[NAMES.length + REASONS.indexOf("worker crashed")]! += open;
+    const slot = this.slot(index);
+    // Its queued bytes died with it: not pending any more.
+    slot[C_BYTES_PENDING] = 0;
+    for (let i = 0; i < COUNTER_FIELDS; i++) this.#retired[i]! += slot[i]!;
+    slot.fill(0);
+    this.#retired[C_CLOSED]! += open;
+    this.#retired[REASON_FIELD["worker crashed"]]! += open;
     return open;
   }
 
@@ -130,29 +119,16 @@ export class SharedCounts {
   sum(count: number): SummedStats {
     const sums = new Float64Array(this.#retired);
     for (let w = 0; w < count; w++) {
-      for (let i = 0; i < FIELDS; i++) {
-        sums[i]! += this.#stats[w * FIELDS + i]!;
-      }
+      const slot = this.slot(w);
+      for (let i = 0; i < COUNTER_FIELDS; i++) sums[i]! += slot[i]!;
     }
-    const at = (name: typeof NAMES[number]) => sums[NAMES.indexOf(name)]!;
-    const disconnects = zeroDisconnects();
-    REASONS.forEach((reason, i) => {
-      disconnects[reason] = sums[NAMES.length + i]!;
-    });
+    const { accepted, closed, ...counted }: CountedStats = countedStats(sums);
     return {
       connections: this.open,
       peakConnections: Atomics.load(this.#words, PEAK),
-      accepted: at("accepted"),
-      closed: at("closed"),
-      disconnects,
-      bytesReceived: at("bytesReceived"),
-      bytesQueued: at("bytesQueued"),
-      bytesPending: at("bytesPending"),
-      dataEvents: at("dataEvents"),
-      handlerErrors: at("handlerErrors"),
-      acceptErrors: at("acceptErrors"),
-      descriptorErrors: at("descriptorErrors"),
-      acceptPauses: at("acceptPauses"),
+      accepted,
+      closed,
+      ...counted,
     };
   }
 }

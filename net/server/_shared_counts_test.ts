@@ -1,29 +1,23 @@
 import { assert, assertEquals } from "@std/assert";
 import { SharedCounts } from "./_shared_counts.ts";
 import { MAX_WORKERS, ownerOf } from "./_worker_protocol.ts";
-import type { TcpServerStats } from "./tcp_server_options.ts";
-import { zeroDisconnects } from "./_connection_record.ts";
+import {
+  C_ACCEPTED,
+  C_BYTES_PENDING,
+  C_BYTES_RECEIVED,
+  C_CLOSED,
+  C_DATA_EVENTS,
+  COUNTER_FIELDS,
+  REASON_FIELD,
+} from "./_server_counters.ts";
 
-function statsOf(accepted: number, closed: number): TcpServerStats {
-  const disconnects = zeroDisconnects();
-  disconnects["peer closed"] = closed;
-  return {
-    state: "listening",
-    connections: 0,
-    peakConnections: 0,
-    accepted,
-    closed,
-    disconnects,
-    bytesReceived: 10 * accepted,
-    bytesQueued: 0,
-    bytesPending: 0,
-    dataEvents: accepted,
-    handlerErrors: 0,
-    acceptErrors: 0,
-    descriptorErrors: 0,
-    acceptPauses: 0,
-    uptimeMs: 1,
-  };
+/** What a Worker's table counts for `accepted` and `closed` connections. */
+function count(slot: Float64Array, accepted: number, closed: number): void {
+  slot[C_ACCEPTED]! += accepted;
+  slot[C_CLOSED]! += closed;
+  slot[REASON_FIELD["peer closed"]]! += closed;
+  slot[C_BYTES_RECEIVED]! += 10 * accepted;
+  slot[C_DATA_EVENTS]! += accepted;
 }
 
 Deno.test("SharedCounts ids are unique, carry their owner and grow in accept order", () => {
@@ -59,24 +53,45 @@ Deno.test("SharedCounts admits up to the limit over all Workers and keeps the pe
   assertEquals([sum.connections, sum.peakConnections], [3, 3]);
 });
 
-Deno.test("SharedCounts sums published stats and keeps a crashed Worker's, its open connections closed as 'worker crashed'", () => {
+Deno.test("SharedCounts sums the Workers' counters and keeps a crashed Worker's, its open connections closed as 'worker crashed'", () => {
   const main = new SharedCounts();
   const w0 = new SharedCounts(main.buffer);
   const w1 = new SharedCounts(main.buffer);
-  w0.publish(0, statsOf(5, 4));
-  w1.publish(1, statsOf(7, 5));
+  count(w0.slot(0), 5, 4);
+  count(w1.slot(1), 7, 5);
+  w1.slot(1)[C_BYTES_PENDING] = 100;
   assert(w1.admit(1, Infinity));
   assert(w1.admit(1, Infinity));
   let sum = main.sum(2);
   assertEquals([sum.accepted, sum.closed, sum.bytesReceived], [12, 9, 120]);
   assertEquals(sum.disconnects["peer closed"], 9);
+  assertEquals(sum.bytesPending, 100);
 
   assertEquals(main.retire(1), 2);
-  // The replacement starts from zero; the crashed Worker's counts stay.
-  w1.publish(1, statsOf(1, 0));
+  // The replacement starts from zero; the crashed Worker's counts stay, its
+  // queued bytes do not.
+  assertEquals(w1.slot(1), new Float64Array(COUNTER_FIELDS));
+  count(w1.slot(1), 1, 0);
   sum = main.sum(2);
   assertEquals(sum.connections, 0);
   assertEquals([sum.accepted, sum.closed], [13, 11]);
   assertEquals(sum.disconnects["worker crashed"], 2);
   assertEquals(sum.disconnects["peer closed"], 9);
+  assertEquals(sum.bytesPending, 0);
+});
+
+Deno.test("SharedCounts gives each Worker its own 128-byte-aligned slot", () => {
+  const counts = new SharedCounts();
+  const slots = Array.from({ length: MAX_WORKERS }, (_, i) => counts.slot(i));
+  for (const [i, slot] of slots.entries()) {
+    assertEquals(slot.length, COUNTER_FIELDS);
+    assertEquals(slot.byteOffset % 128, 0, `slot ${i}`);
+    if (i > 0) {
+      assert(slot.byteOffset >= slots[i - 1]!.byteOffset + 8 * COUNTER_FIELDS);
+    }
+  }
+  // Filling every field of one slot leaves the neighbours alone.
+  slots[1]!.fill(7);
+  assertEquals(slots[0], new Float64Array(COUNTER_FIELDS));
+  assertEquals(slots[2], new Float64Array(COUNTER_FIELDS));
 });

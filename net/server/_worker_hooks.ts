@@ -10,6 +10,10 @@ export interface WorkerHooks {
   reusePort: boolean;
   /** Called by `run()` with the loop it made, before it starts serving. */
   onLoop(loop: EventLoop): void;
+  /** Where the connection table counts its stats (shared memory). */
+  counters?: Float64Array | undefined;
+  /** A write left a queue at the high-water mark: sample pending bytes. */
+  onHighWater?: (() => void) | undefined;
   /** Makes a server-wide unique connection id. */
   allocateId(): number;
   /** Counts one accepted connection in; `false` if over `maxConnections`. */

@@ -325,7 +325,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
         config,
         this.#codec as Codec<unknown, unknown> | undefined,
         this.#ownLoop,
-        this.#hooks?.allocateId,
+        this.#hooks,
       ),
     );
     this.#table.onRemoved = () => {

@@ -20,6 +20,7 @@
 //   release       -> releases a stalled Worker, "released"
 //   gate          -> "gate 1" while a Worker stalls, else "gate 0"
 //   has ID        -> "has true|false"
+//   big N         -> sends N bytes "x" to this connection (no line end)
 //   flood ID N S  -> once a Worker stalls: N routed sendTo of "fI <S x's>" to
 //                    connection ID, then one broadcast "during stall <S x's>", then
 //                    releases the stall; answers "flood JSON" with the I
@@ -134,6 +135,9 @@ function answer(ctx: ServerContext, id: number, line: string): void {
       break;
     case "has":
       ctx.sendTo(id, `has ${ctx.has(Number(arg))}\n`);
+      break;
+    case "big":
+      ctx.sendTo(id, new Uint8Array(Number(arg)).fill(120));
       break;
     case "flood":
       ctx.sendTo(id, `flood ${JSON.stringify(flood(ctx, line))}\n`);
