@@ -2,7 +2,7 @@
 // Multi-worker TcpServer side by side with today's single-loop server, and
 // the cross-thread Channel's per-message cost. Every run is bounded.
 //   deno run -A bench/multicore.ts [--seconds 3] [--reps 1] [--rate 10000]
-//     [--only pingpong|paced|broadcast] [--pin]
+//     [--only pingpong|paced|isolated|broadcast] [--pin]
 // Rows (markdown on stdout):
 //   - ping-pong 64 B x 50 conns: server CPU µs per round trip, workers 0
 //     (today's loop) vs 1 vs 2 vs two independent single-loop processes on
@@ -11,6 +11,17 @@
 //     saturated, and paced at --rate round trips/s (below saturation: on 2
 //     cores, saturated `workers: 2` runs 3 busy threads and pays for the
 //     scheduling, paced it does not);
+//   - the same four with ONE connection paced at 1,000 round trips/s: one
+//     loop is busy in every server (the kernel gives the connection to one
+//     Worker or process; the other idles), each round trip a wake-up of its
+//     own, so there is no load split and no batching difference: the two
+//     processes must come out at ≈ 1.0 (the proof that the row isolates
+//     overhead), and `workers: N` ÷ single loop is what hosting the loop in a
+//     Worker and our machinery around it cost. CPU from each thread's
+//     schedstat (ns): the run burns too little for utime+stime's 10 ms ticks.
+//     (Eight connections at 500/s, each round trip also its own wake-up, did
+//     not isolate it: the two processes cost 1.44-1.74x there, see
+//     docs/multicore.md);
 //   - 200 µs-CPU handler: req/s, workers 1 vs 2;
 //   - HTTP hello under wrk: examples/http_hello/main.ts --workers 2 vs
 //     `deno serve --parallel` (DENO_JOBS=2);
@@ -34,7 +45,8 @@ const reps = Number(Deno.args[Deno.args.indexOf("--reps") + 1] ?? "1") || 1;
 const rate = Number(Deno.args[Deno.args.indexOf("--rate") + 1] ?? "10000") ||
   10000;
 // `--only pingpong`: the ping-pong and 200 µs rows only; `--only paced`: the
-// paced ping-pong rows only; `--only broadcast`: the broadcast rows only.
+// paced ping-pong rows only; `--only isolated`: the slow paced rows only;
+// `--only broadcast`: the broadcast rows only.
 const only = Deno.args.includes("--only")
   ? Deno.args[Deno.args.indexOf("--only") + 1]
   : undefined;
@@ -43,6 +55,9 @@ const only = Deno.args.includes("--only")
 // unpinned, two server loops and the load generator are three threads).
 const pin = Deno.args.includes("--pin");
 const BUILD = `${ROOT}/bench/.build`;
+// The isolated rows: one loop busy, every round trip its own wake-up.
+const ISOLATED_RATE = 1000;
+const ISOLATED_CONNS = 1;
 
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -221,6 +236,8 @@ const configs: {
   paced: number;
   /** Independent single-loop processes sharing the port (reusePort). */
   processes?: number;
+  /** Connections of the load generator (50 unless set). */
+  conns?: number;
 }[] = [
   { label: "TcpServer (one loop, today)", workers: 0, burnUs: 0, paced: 0 },
   { label: "workers: 1", workers: 1, burnUs: 0, paced: 0 },
@@ -244,8 +261,25 @@ const configs: {
     paced: rate,
     processes: 2,
   },
+  ...[0, 1, 2].map((workers) => ({
+    label: workers === 0
+      ? "TcpServer (one loop, today)"
+      : `workers: ${workers}`,
+    workers,
+    burnUs: 0,
+    paced: ISOLATED_RATE,
+    conns: ISOLATED_CONNS,
+  })),
+  {
+    label: "2 processes × one loop, reusePort (no Workers)",
+    workers: 0,
+    burnUs: 0,
+    paced: ISOLATED_RATE,
+    processes: 2,
+    conns: ISOLATED_CONNS,
+  },
 ];
-const SATURATED = 0, BURN = 4, PACED = 6;
+const SATURATED = 0, BURN = 4, PACED = 6, ISOLATED = 10;
 const samples = configs.map(() => ({
   cpu: [] as number[],
   rate: [] as number[],
@@ -279,12 +313,20 @@ async function startServers(config: typeof configs[number]): Promise<Proc[]> {
 for (let rep = 0; rep < reps; rep++) {
   for (const [i, config] of configs.entries()) {
     // `--only paced`: the paced ping-pong rows alone (more reps, less time).
-    if (only === "paced" && config.paced === 0) continue;
+    const isolated = i >= ISOLATED;
+    if (only === "paced" && (config.paced === 0 || isolated)) continue;
+    if (only === "isolated" && !isolated) continue;
     if (only === "broadcast") break;
     const servers = await startServers(config);
     try {
-      const r = await pingpong(loadgen, servers, 50, config.paced);
-      samples[i]!.cpu.push(r.cpu_us! / r.ops!);
+      const r = await pingpong(
+        loadgen,
+        servers,
+        config.conns ?? 50,
+        config.paced,
+      );
+      const cpu = isolated ? r.sched_cpu_us! : r.cpu_us!;
+      samples[i]!.cpu.push(cpu / r.ops!);
       samples[i]!.rate.push(r.ops_per_s!);
       samples[i]!.p99.push(r.p99_us!);
     } finally {
@@ -310,7 +352,7 @@ function pingpongTable(first: number, title: string): void {
         [...s.cpu].sort((a, b) => a - b).map((x) => x.toFixed(1)).join(", ")
       })`,
       `${median(ratios).toFixed(3)} (${
-        [...ratios].sort((a, b) => a - b).map((x) => x.toFixed(2)).join(", ")
+        [...ratios].sort((a, b) => a - b).map((x) => x.toFixed(3)).join(", ")
       })`,
       Math.round(median(s.p99)),
     );
@@ -318,24 +360,37 @@ function pingpongTable(first: number, title: string): void {
   // What our Workers add over the floor of splitting the load over two
   // loops: `workers: 2` against two independent processes, paired per rep.
   const procs = samples[first + 3]!.cpu;
-  const overFloor = samples[first + 2]!.cpu.map((x, rep) => x / procs[rep]!);
-  rows.push(
-    "",
-    `workers: 2 ÷ 2 processes (paired, median of ${reps}): ${
-      median(overFloor).toFixed(3)
-    } (${
-      [...overFloor].sort((a, b) => a - b).map((x) => x.toFixed(2)).join(", ")
-    })`,
-  );
+  rows.push("");
+  for (const workers of [1, 2]) {
+    const overFloor = samples[first + workers]!.cpu.map((x, rep) =>
+      x / procs[rep]!
+    );
+    rows.push(
+      `workers: ${workers} ÷ 2 processes (paired, median of ${reps}): ${
+        median(overFloor).toFixed(3)
+      } (${
+        [...overFloor].sort((a, b) => a - b).map((x) => x.toFixed(3)).join(
+          ", ",
+        )
+      })`,
+    );
+  }
 }
 if (only === undefined || only === "pingpong") {
   pingpongTable(SATURATED, "ping-pong 64 B, 50 conns, saturated");
   rows.push("");
 }
-if (only !== "broadcast") {
+if (only === undefined || only === "pingpong" || only === "paced") {
   pingpongTable(
     PACED,
     `ping-pong 64 B, 50 conns, paced at ${rate} round trips/s`,
+  );
+}
+if (only === undefined || only === "isolated") {
+  rows.push("");
+  pingpongTable(
+    ISOLATED,
+    `ping-pong 64 B, ${ISOLATED_CONNS} conn, paced at ${ISOLATED_RATE} round trips/s (one loop busy, each round trip its own wake-up; CPU from schedstat)`,
   );
 }
 if (only === undefined || only === "pingpong") {

@@ -21,10 +21,14 @@
 // When --pid is given, the server's utime+stime (from /proc/PID/stat) is read
 // at the start and end of the measured window (after the warm-up) and
 // reported as cpu_us; --pid may be given up to 8 times (a server made of
-// several processes): cpu_us is then their sum. The result is one JSON line on stdout. Every loop is
+// several processes): cpu_us is then their sum. pingpong also reports
+// sched_cpu_us: the same window from each thread's /proc/PID/task/*/schedstat
+// (nanoseconds, where utime+stime count in clock ticks of 10 ms: needed when a
+// slow paced run burns only tens of ms). The result is one JSON line on stdout. Every loop is
 // bounded by --duration and the whole process by --timeout (alarm).
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -108,6 +112,34 @@ static double process_cpu_us(int pid) {
   return (double)(utime + stime) * 1e6 / (double)clk_tck;
 }
 
+// CPU time of every live thread of the server's processes in µs, from
+// schedstat's first field (ns); -1 without --pid. A thread that exits inside
+// the window takes its time with it, so a caller compares it with cpu_us.
+static double server_sched_us(void) {
+  if (server_pid_count == 0) return -1;
+  double sum = 0;
+  for (int i = 0; i < server_pid_count; i++) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", server_pids[i]);
+    DIR *dir = opendir(path);
+    if (!dir) return -1;
+    struct dirent *d;
+    while ((d = readdir(dir)) != NULL) {
+      if (d->d_name[0] == '.') continue;
+      char file[400];
+      snprintf(file, sizeof file, "%s/%s/schedstat", path, d->d_name);
+      FILE *f = fopen(file, "r");
+      if (!f) continue; // exited meanwhile
+      unsigned long long ns = 0;
+      if (fscanf(f, "%llu", &ns) == 1) sum += (double)ns / 1000.0;
+      fclose(f);
+    }
+    closedir(dir);
+  }
+  return sum;
+}
+static double sched_cpu_us = -1;
+
 // utime+stime of the server's processes in µs, or -1 without --pid.
 static double server_cpu_us(void) {
   if (server_pid_count == 0) return -1;
@@ -163,10 +195,12 @@ static void print_result(const char *mode, double secs, uint64_t ops, uint64_t b
                          uint64_t errors, double cpu_us, int extra_conns) {
   printf("{\"mode\":\"%s\",\"conns\":%d,\"size\":%d,\"seconds\":%.4f,\"ops\":%llu,"
          "\"bytes\":%llu,\"ops_per_s\":%.1f,\"mb_per_s\":%.3f,\"p50_us\":%.0f,"
-         "\"p99_us\":%.0f,\"errors\":%llu,\"cpu_us\":%.0f,\"open\":%d}\n",
+         "\"p99_us\":%.0f,\"errors\":%llu,\"cpu_us\":%.0f,\"sched_cpu_us\":%.0f,"
+         "\"open\":%d}\n",
          mode, conns, size, secs, (unsigned long long)ops, (unsigned long long)bytes,
          secs > 0 ? (double)ops / secs : 0, secs > 0 ? (double)bytes / secs / 1e6 : 0,
-         hist_pct(0.50), hist_pct(0.99), (unsigned long long)errors, cpu_us, extra_conns);
+         hist_pct(0.50), hist_pct(0.99), (unsigned long long)errors, cpu_us, sched_cpu_us,
+         extra_conns);
   fflush(stdout);
 }
 
@@ -197,7 +231,7 @@ static int run_pingpong(void) {
   double start = now_s();
   double mstart = start + warmup, mend = mstart + duration;
   int measuring = 0;
-  double cpu0 = -1, mreal0 = 0;
+  double cpu0 = -1, mreal0 = 0, sched0 = -1;
   uint64_t ops = 0, errors = 0;
   // Paced: each conn sends every `interval` s at most, staggered.
   double interval = rate > 0 ? (double)conns / rate : 0;
@@ -232,6 +266,7 @@ static int run_pingpong(void) {
     if (!measuring && t >= mstart) {
       measuring = 1;
       cpu0 = server_cpu_us();
+      sched0 = server_sched_us();
       mreal0 = t;
     }
     if (t >= mend) break;
@@ -266,6 +301,8 @@ static int run_pingpong(void) {
   }
   double mreal1 = now_s();
   double cpu1 = server_cpu_us();
+  double sched1 = server_sched_us();
+  if (sched0 >= 0 && sched1 >= 0) sched_cpu_us = sched1 - sched0;
   for (int i = 0; i < conns; i++)
     if (s[i].fd >= 0) close(s[i].fd);
   double secs = measuring ? mreal1 - mreal0 : 0;
