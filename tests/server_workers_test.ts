@@ -297,6 +297,49 @@ Deno.test("TcpServer workers: 2 connectionIds lists another Worker's arrivals an
   }
 });
 
+Deno.test("TcpServer workers: 2 remoteAddr and localAddr of another Worker's new connection are known at once, with no message between the Workers", async () => {
+  const server = await new ServerProcess(["--workers", "2"]).started();
+  const clients = await spread(server.port, 1);
+  const late: Client[] = [];
+  try {
+    const a = clients.find((c) => c.worker === 0)!;
+    const b = clients.find((c) => c.worker === 1)!;
+    // Worker 0 blocks; once released it answers with the addresses it sees
+    // before its loop runs again (no channel message read in between).
+    await a.send("stall addrs");
+    await eventually(() => b.ask("gate"), (line) => line === "gate 1");
+    for (let i = 0; i < 16; i++) {
+      const client = new Client(
+        await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
+      );
+      late.push(client);
+      await client.send("id");
+    }
+    const replies = late.map(async (client) => {
+      const [, id, worker] = (await client.lines.next())!.split(" ");
+      client.id = Number(id);
+      client.worker = Number(worker);
+      return client;
+    });
+    for (const reply of replies) reply.catch(() => {});
+    const arrived = await within(Promise.any(replies), 10_000, "arrival");
+    assertEquals(arrived.worker, 1);
+    assertEquals(await b.ask("release"), "released");
+    const seen = new Map(
+      (await a.lines.next())!.split(" ").slice(1).map((entry) =>
+        entry.split("=") as [string, string]
+      ),
+    );
+    const expect = (c: Client) =>
+      `127.0.0.1:${(c.conn.localAddr as Deno.NetAddr).port}>${server.port}`;
+    assertEquals(seen.get(String(arrived.id)), expect(arrived));
+    for (const c of clients) assertEquals(seen.get(String(c.id)), expect(c));
+    await Promise.allSettled(replies);
+  } finally {
+    await stopServer(server, [...clients, ...late]);
+  }
+});
+
 Deno.test("TcpServer workers: 2 connectionIds under churn: long-lived connections always listed, nothing unknown, exact once it settles", async () => {
   const server = await new ServerProcess(["--workers", "2"]).started();
   const stable = await spread(server.port, 2);

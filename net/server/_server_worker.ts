@@ -169,13 +169,14 @@ async function start(init: StartMessage): Promise<void> {
     onData: (_t, id, data) => user.onData!(ctx, id, data),
     onFrame: (_t, id, frame) => user.onFrame!(ctx, id, frame),
     onConnect: (_t, id) => {
-      // Listed server-wide from now on, before any message could say so.
-      own.add(id);
       const connection = {
         remoteAddr: table.remoteAddr(id),
         localAddr: table.localAddr(id),
         proxyInfo: table.proxyInfo(id),
       };
+      // Listed server-wide, with its addresses, from now on, before any
+      // message could say so.
+      own.add(id, connection.remoteAddr, connection.localAddr);
       gossip(encodeMessage(OP_OPEN, id, connectionToText(connection)));
       return user.onConnect?.(ctx, id);
     },

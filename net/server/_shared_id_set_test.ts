@@ -131,3 +131,44 @@ Deno.test("SharedIdSet read from another thread while a Worker churns it: stable
     worker.terminate();
   }
 });
+
+Deno.test("SharedIdSet records each id's addresses, kept across rebuilds, none for an address it cannot round-trip", () => {
+  const set = new SharedIdSet(SharedIdSet.createBuffer(Infinity));
+  const tcp = (hostname: string, port: number): Deno.NetAddr => ({
+    transport: "tcp",
+    hostname,
+    port,
+  });
+  const local = tcp("127.0.0.1", 8080);
+  const v6 = tcp("::1", 65535);
+  set.add(idOf(1), tcp("127.0.0.1", 40001), local);
+  set.add(idOf(2), tcp("2001:db8::7", 1), v6);
+  set.add(idOf(3), tcp("::ffff:10.0.0.1", 0), local);
+  // Not the text Deno gives (leading zeros): not recorded, never misread.
+  set.add(idOf(4), tcp("2001:DB8::7", 5), local);
+  set.add(idOf(5), { transport: "unix", path: "/tmp/x" }, local);
+  assertEquals(set.addresses(idOf(1)), {
+    remoteAddr: tcp("127.0.0.1", 40001),
+    localAddr: local,
+  });
+  assertEquals(set.addresses(idOf(2)), {
+    remoteAddr: tcp("2001:db8::7", 1),
+    localAddr: v6,
+  });
+  assertEquals(
+    set.addresses(idOf(3))?.remoteAddr,
+    tcp("::ffff:10.0.0.1", 0),
+  );
+  assertEquals(set.addresses(idOf(4)), undefined);
+  assertEquals(set.addresses(idOf(5)), undefined);
+  assert(set.has(idOf(4)) && set.has(idOf(5)));
+  // Thousands more (the set grows, entries move) and a delete.
+  for (let i = 6; i < 5000; i++) set.add(idOf(i), tcp("127.0.0.1", i), local);
+  assert(set.delete(idOf(3)));
+  assertEquals(set.addresses(idOf(3)), undefined);
+  assertEquals(set.addresses(idOf(2))?.remoteAddr, tcp("2001:db8::7", 1));
+  for (let i = 6; i < 5000; i++) {
+    assertEquals(set.addresses(idOf(i))?.remoteAddr.port, i);
+  }
+  assertEquals(set.addresses(idOf(6000)), undefined);
+});

@@ -22,7 +22,7 @@ import {
   ownerOf,
 } from "./_worker_protocol.ts";
 import type { SharedCounts } from "./_shared_counts.ts";
-import type { SharedIdSet } from "./_shared_id_set.ts";
+import type { RecordedAddresses, SharedIdSet } from "./_shared_id_set.ts";
 
 /** What the arrival gossip tells about a connection of another Worker. */
 export interface RemoteConnection {
@@ -48,8 +48,9 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
     | ((error: TooBigError, id: number | undefined) => void)
     | undefined;
   /**
-   * Addresses of other Workers' connections, from their OP_OPEN/OP_GONE
-   * gossip (which connections are open is in `sets`, not here). Not a `Map`:
+   * Other Workers' connections as their OP_OPEN/OP_GONE gossip tells them:
+   * `proxyInfo`, and addresses the shared sets could not record (which
+   * connections are open, and their addresses, are in `sets`). Not a `Map`:
    * see _internal/int_map.ts.
    */
   readonly remote: IntMap<RemoteConnection> = new IntMap();
@@ -171,15 +172,27 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
     return this.codec.encode(frame);
   }
 
+  /**
+   * Another Worker's connection's addresses: from the owner's shared set at
+   * once, else (not recordable there) from its arrival message.
+   */
+  #remoteConnection(
+    id: number,
+  ): RemoteConnection | RecordedAddresses | undefined {
+    const owner = ownerOf(id);
+    if (owner === this.index) return undefined;
+    return this.sets[owner]?.addresses(id) ?? this.remote.get(id);
+  }
+
   remoteAddr(id: number): Deno.Addr {
-    const remote = this.remote.get(id);
+    const remote = this.#remoteConnection(id);
     if (remote !== undefined) return remote.remoteAddr;
     if (this.table === undefined) throw new ConnectionNotFoundError(id);
     return this.table.remoteAddr(id);
   }
 
   localAddr(id: number): Deno.Addr {
-    const remote = this.remote.get(id);
+    const remote = this.#remoteConnection(id);
     if (remote !== undefined) return remote.localAddr;
     if (this.table === undefined) throw new ConnectionNotFoundError(id);
     return this.table.localAddr(id);

@@ -13,10 +13,12 @@
 //                    proxyInfo holds (any Worker's connection)
 //   crash         -> kills this Worker with an uncaught error
 //   hold          -> never answers (stays open through a graceful shutdown)
-//   stall [ids]   -> blocks this Worker's thread (a Worker that does not keep
-//                    up) until a `flood` or `release` on another Worker
+//   stall [ids|addrs] -> blocks this Worker's thread (a Worker that does not
+//                    keep up) until a `flood` or `release` on another Worker
 //                    releases it (or 10 s), then "resumed" (or, with `ids`,
-//                    the `ids` answer computed before the loop runs again)
+//                    the `ids` answer computed before the loop runs again;
+//                    with `addrs`, "addrs ID=HOST:PORT>LOCALPORT ..." for
+//                    every connection, or ID=ErrorName)
 //   release       -> releases a stalled Worker, "released"
 //   gate          -> "gate 1" while a Worker stalls, else "gate 0"
 //   has ID        -> "has true|false"
@@ -122,7 +124,11 @@ function answer(ctx: ServerContext, id: number, line: string): void {
       Atomics.wait(gate!, 0, 1, 10_000);
       ctx.sendTo(
         id,
-        arg === "ids" ? `ids ${ctx.connectionIds().join(" ")}\n` : "resumed\n",
+        arg === "ids"
+          ? `ids ${ctx.connectionIds().join(" ")}\n`
+          : arg === "addrs"
+          ? `addrs ${addresses(ctx)}\n`
+          : "resumed\n",
       );
       break;
     case "release":
@@ -148,6 +154,18 @@ function answer(ctx: ServerContext, id: number, line: string): void {
       }, 0);
       break;
   }
+}
+
+function addresses(ctx: ServerContext): string {
+  return ctx.connectionIds().map((id) => {
+    try {
+      const remote = ctx.remoteAddr(id) as Deno.NetAddr;
+      const local = ctx.localAddr(id) as Deno.NetAddr;
+      return `${id}=${remote.hostname}:${remote.port}>${local.port}`;
+    } catch (error) {
+      return `${id}=${(error as Error).name}`;
+    }
+  }).join(" ");
 }
 
 function flood(ctx: ServerContext, line: string): unknown {
