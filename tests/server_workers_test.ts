@@ -297,7 +297,7 @@ Deno.test("TcpServer workers: 2 connectionIds lists another Worker's arrivals an
   }
 });
 
-Deno.test("TcpServer workers: 2 remoteAddr and localAddr of another Worker's new connection are known at once, with no message between the Workers", async () => {
+Deno.test("TcpServer workers: 2 remoteAddr, localAddr (and, without proxyProtocol, proxyInfo) of another Worker's new connection are known at once, with no message between the Workers", async () => {
   const server = await new ServerProcess(["--workers", "2"]).started();
   const clients = await spread(server.port, 1);
   const late: Client[] = [];
@@ -331,7 +331,9 @@ Deno.test("TcpServer workers: 2 remoteAddr and localAddr of another Worker's new
       ),
     );
     const expect = (c: Client) =>
-      `127.0.0.1:${(c.conn.localAddr as Deno.NetAddr).port}>${server.port}`;
+      `127.0.0.1:${
+        (c.conn.localAddr as Deno.NetAddr).port
+      }>${server.port}/none`;
     assertEquals(seen.get(String(arrived.id)), expect(arrived));
     for (const c of clients) assertEquals(seen.get(String(c.id)), expect(c));
     await Promise.allSettled(replies);

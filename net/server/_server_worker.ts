@@ -141,6 +141,9 @@ async function start(init: StartMessage): Promise<void> {
   );
   const codec = loaded.codec;
   ctx.codec = codec;
+  ctx.proxied = init.config.proxyProtocol !== undefined;
+  // The connections whose arrival was gossiped (their departure is too).
+  const announced = new Set<number>();
   const gossiper = new Gossip(outboxes);
   const gossip = (message: Uint8Array) => gossiper.post(message);
   // init() may return the handler (e.g. one configured from workerData).
@@ -175,14 +178,20 @@ async function start(init: StartMessage): Promise<void> {
         proxyInfo: table.proxyInfo(id),
       };
       // Listed server-wide, with its addresses, from now on, before any
-      // message could say so.
-      own.add(id, connection.remoteAddr, connection.localAddr);
-      gossip(encodeMessage(OP_OPEN, id, connectionToText(connection)));
+      // message could say so. Only what the set cannot hold travels as a
+      // message: a PROXY header, or an address it could not record.
+      if (
+        !own.add(id, connection.remoteAddr, connection.localAddr) ||
+        ctx.proxied
+      ) {
+        announced.add(id);
+        gossip(encodeMessage(OP_OPEN, id, connectionToText(connection)));
+      }
       return user.onConnect?.(ctx, id);
     },
     onDisconnect: (_t, id, reason: DisconnectReason) => {
       own.delete(id);
-      gossip(encodeMessage(OP_GONE, id));
+      if (announced.delete(id)) gossip(encodeMessage(OP_GONE, id));
       return user.onDisconnect?.(ctx, id, reason);
     },
     onWritable: (_t, id) => user.onWritable?.(ctx, id),

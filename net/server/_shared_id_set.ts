@@ -101,8 +101,10 @@ export class SharedIdSet {
   /**
    * Adds `id` (new: ids are never reused) with its addresses, where they
    * can be recorded. Writer only.
+   *
+   * @returns Whether both addresses were recorded.
    */
-  add(id: number, remoteAddr?: Deno.Addr, localAddr?: Deno.Addr): void {
+  add(id: number, remoteAddr?: Deno.Addr, localAddr?: Deno.Addr): boolean {
     const header = this.#header;
     const capacity = header[CAPACITY]!;
     if ((header[USED]! + 1) * 4 > capacity * 3) {
@@ -120,10 +122,11 @@ export class SharedIdSet {
     if (slots[at * STRIDE] === EMPTY) Atomics.add(header, USED, 1);
     // The records first: the id's store below publishes them.
     const record = at * SLOT_BYTES + 8;
-    writeAddress(this.#bytes, record, remoteAddr);
-    writeAddress(this.#bytes, record + ADDRESS_BYTES, localAddr);
+    const recorded = writeAddress(this.#bytes, record, remoteAddr) &&
+      writeAddress(this.#bytes, record + ADDRESS_BYTES, localAddr);
     Atomics.store(slots, at * STRIDE, BigInt(id));
     Atomics.add(header, LIVE, 1);
+    return recorded;
   }
 
   /** Removes `id`; `false` if it was not in the set. Writer only. */

@@ -54,6 +54,12 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
    * see _internal/int_map.ts.
    */
   readonly remote: IntMap<RemoteConnection> = new IntMap();
+  /**
+   * The server reads PROXY headers (`proxyProtocol`): every arrival is
+   * gossiped, for `proxyInfo`. Without it only addresses the shared sets
+   * could not record are.
+   */
+  proxied = false;
   /** Every Worker's live ids by index, written by the owner as it goes. */
   readonly sets: readonly SharedIdSet[];
   readonly #counts: SharedCounts;
@@ -201,6 +207,8 @@ export class WorkerContext<T, E = Uint8Array> implements ServerContext<T, E> {
   proxyInfo(id: number): ProxyInfo | undefined {
     const remote = this.remote.get(id);
     if (remote !== undefined) return remote.proxyInfo;
+    // No PROXY header to tell: another Worker's open connection has none.
+    if (!this.proxied && this.#isRemote(id)) return undefined;
     return this.table?.proxyInfo(id);
   }
 

@@ -120,6 +120,7 @@ export class WorkerServer<T> implements ModuleServer<T> {
       outboxes,
       this.#sets,
     );
+    this.#context.proxied = config.proxyProtocol !== undefined;
     // The main thread's channel receives the gossip only (its context's view).
   }
 

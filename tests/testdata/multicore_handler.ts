@@ -17,8 +17,9 @@
 //                    keep up) until a `flood` or `release` on another Worker
 //                    releases it (or 10 s), then "resumed" (or, with `ids`,
 //                    the `ids` answer computed before the loop runs again;
-//                    with `addrs`, "addrs ID=HOST:PORT>LOCALPORT ..." for
-//                    every connection, or ID=ErrorName)
+//                    with `addrs`, "addrs ID=HOST:PORT>LOCALPORT/none|some
+//                    ..." (none|some: proxyInfo) for every connection, or
+//                    ID=ErrorName)
 //   release       -> releases a stalled Worker, "released"
 //   gate          -> "gate 1" while a Worker stalls, else "gate 0"
 //   has ID        -> "has true|false"
@@ -161,7 +162,8 @@ function addresses(ctx: ServerContext): string {
     try {
       const remote = ctx.remoteAddr(id) as Deno.NetAddr;
       const local = ctx.localAddr(id) as Deno.NetAddr;
-      return `${id}=${remote.hostname}:${remote.port}>${local.port}`;
+      const proxy = ctx.proxyInfo(id) === undefined ? "none" : "some";
+      return `${id}=${remote.hostname}:${remote.port}>${local.port}/${proxy}`;
     } catch (error) {
       return `${id}=${(error as Error).name}`;
     }
