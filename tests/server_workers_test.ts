@@ -186,6 +186,34 @@ async function within<T>(
   }
 }
 
+/**
+ * Opens 16 connections (pushed to `late`) while Worker 0 stalls: those the
+ * kernel gives Worker 0 wait in its backlog and never answer now. Returns the
+ * first one Worker 1 answered, and every reply (to settle at the end).
+ */
+async function arriveWhileWorker0Stalls(
+  port: number,
+  late: Client[],
+): Promise<{ arrived: Client; replies: Promise<Client>[] }> {
+  for (let i = 0; i < 16; i++) {
+    const client = new Client(
+      await Deno.connect({ hostname: "127.0.0.1", port }),
+    );
+    late.push(client);
+    await client.send("id");
+  }
+  const replies = late.map(async (client) => {
+    const [, id, worker] = (await client.lines.next())!.split(" ");
+    client.id = Number(id);
+    client.worker = Number(worker);
+    return client;
+  });
+  for (const reply of replies) reply.catch(() => {});
+  const arrived = await within(Promise.any(replies), 10_000, "arrival");
+  assertEquals(arrived.worker, 1);
+  return { arrived, replies };
+}
+
 async function eventually<T>(
   probe: () => Promise<T>,
   ok: (value: T) => boolean,
@@ -247,26 +275,11 @@ Deno.test("TcpServer workers: 2 connectionIds lists another Worker's arrivals an
     // until it answers `ids`, computed as soon as it is released.
     await a.send("stall ids");
     await eventually(() => b!.ask("gate"), (line) => line === "gate 1");
-    // Meanwhile a connection arrives on Worker 1 (one of 16 new ones: those
-    // the kernel gives Worker 0 wait in its backlog and never answer now)...
-    for (let i = 0; i < 16; i++) {
-      const conn = await Deno.connect({
-        hostname: "127.0.0.1",
-        port: server.port,
-      });
-      const client = new Client(conn);
-      late.push(client);
-      await client.send("id");
-    }
-    const replies = late.map(async (client) => {
-      const [, id, worker] = (await client.lines.next())!.split(" ");
-      client.id = Number(id);
-      client.worker = Number(worker);
-      return client;
-    });
-    for (const reply of replies) reply.catch(() => {});
-    const arrived = await within(Promise.any(replies), 10_000, "arrival");
-    assertEquals(arrived.worker, 1);
+    // Meanwhile a connection arrives on Worker 1...
+    const { arrived, replies } = await arriveWhileWorker0Stalls(
+      server.port,
+      late,
+    );
     // ...and one of Worker 1 leaves (Worker 1 itself says it is gone).
     await b!.send(`close ${victim!.id}`);
     assertEquals(await b!.lines.next(), "closed true");
@@ -308,22 +321,10 @@ Deno.test("TcpServer workers: 2 remoteAddr, localAddr (and, without proxyProtoco
     // before its loop runs again (no channel message read in between).
     await a.send("stall addrs");
     await eventually(() => b.ask("gate"), (line) => line === "gate 1");
-    for (let i = 0; i < 16; i++) {
-      const client = new Client(
-        await Deno.connect({ hostname: "127.0.0.1", port: server.port }),
-      );
-      late.push(client);
-      await client.send("id");
-    }
-    const replies = late.map(async (client) => {
-      const [, id, worker] = (await client.lines.next())!.split(" ");
-      client.id = Number(id);
-      client.worker = Number(worker);
-      return client;
-    });
-    for (const reply of replies) reply.catch(() => {});
-    const arrived = await within(Promise.any(replies), 10_000, "arrival");
-    assertEquals(arrived.worker, 1);
+    const { arrived, replies } = await arriveWhileWorker0Stalls(
+      server.port,
+      late,
+    );
     assertEquals(await b.ask("release"), "released");
     const seen = new Map(
       (await a.lines.next())!.split(" ").slice(1).map((entry) =>
