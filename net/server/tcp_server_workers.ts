@@ -23,9 +23,11 @@ import type { ServerContext } from "./server_context.ts";
  * The handlers' context spans the Workers: `connectionIds()`, `has`,
  * `sendTo`, `broadcast` and `closeConnection` see a connection of another
  * Worker from the moment its `onConnect` starts until its `onDisconnect`
- * (each Worker keeps its live ids in shared memory); `remoteAddr`,
- * `localAddr` and `proxyInfo` of another Worker's connection come by
- * message, a moment later; `getData`/`setData` stay with the owner.
+ * (each Worker keeps its live ids, with their addresses, in shared memory),
+ * and so do `remoteAddr` and `localAddr`; `proxyInfo` of another Worker's
+ * connection comes by message, a moment later, when `proxyProtocol` is set
+ * (without it, it is `undefined`); `getData`/`setData` stay with the owner.
+ * `stats()` sums counters the Workers keep in shared memory: exact at once.
  *
  * @example Usage
  * ```ts
