@@ -41,6 +41,7 @@ export class SharedCounts {
   /** The memory, posted to each Worker. */
   readonly buffer: SharedArrayBuffer;
   readonly #words: Int32Array;
+  readonly #sequence: BigInt64Array;
   readonly #stats: Float64Array;
   // Main thread only: stats of crashed Workers, kept when their slot
   // restarts from zero.
@@ -49,6 +50,7 @@ export class SharedCounts {
   constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(BYTES)) {
     this.buffer = buffer;
     this.#words = new Int32Array(buffer, 0, WORDS);
+    this.#sequence = new BigInt64Array(buffer, 0, 1);
     this.#stats = new Float64Array(buffer, SLOTS_AT, MAX_WORKERS * SLOT_FIELDS);
   }
 
@@ -59,7 +61,7 @@ export class SharedCounts {
 
   /** A new connection id owned by `worker`: unique, never reused. */
   allocateId(worker: number): number {
-    const seq = new BigInt64Array(this.buffer, 0, 1);
+    const seq = this.#sequence;
     // Past 2^45 sequence numbers the ids would leave the safe integers: that
     // is 35 trillion connections, more than any process serves.
     return (Number(Atomics.add(seq, ID_SEQ, 1n)) + 1) * MAX_WORKERS + worker;
