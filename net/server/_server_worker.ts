@@ -1,7 +1,8 @@
 // The Worker of a multi-worker TcpServer: loads the handler module, runs a
 // TcpServer on its own loop with a reusePort listener, serves the messages
-// other Workers route to its connections, and gossips its connections'
-// arrivals and departures so every Worker sees the whole server.
+// other Workers route to its connections, and shows its connections to the
+// whole server: ids, addresses and stats counters in shared memory as they
+// change, and (with `proxyProtocol`) each arrival's PROXY header by gossip.
 
 import { Channel } from "../../reactor/channel.ts";
 import type { EventLoop } from "../../reactor/event_loop.ts";
