@@ -102,7 +102,9 @@ for (const { input, what } of BYTE_PATHS) {
     group: "bytes",
     baseline: input === small,
     n: 100,
-    fn: () => all(1000, () => pool.run("size", input)),
+    async fn() {
+      await all(1000, () => pool.run("size", input));
+    },
   });
 }
 compare(
