@@ -24,21 +24,45 @@ export type InflightOutcome =
   }
   | { readonly data?: undefined; readonly eof: false; readonly error: unknown };
 
-const reads = new WeakMap<object, Promise<InflightOutcome>>();
-const writes = new WeakMap<object, PendingWrites>();
-// Upper bounds of what each map holds (stored and not yet taken; an entry
-// whose conn was collected keeps its count): at 0, a take is a counter
-// check, not a hash lookup (every new connection is asked).
-let readsStored = 0;
-let writesStored = 0;
+/**
+ * What a previous owner of each connection left for the next one, taken at
+ * most once. `stored` is an upper bound of what it holds (stored and not yet
+ * taken; an entry whose conn was collected keeps its count): at 0, a take is
+ * a counter check, not a hash lookup (every new connection is asked).
+ */
+class HandOverStash<V> {
+  #byConn = new WeakMap<Deno.Conn, V>();
+  #stored = 0;
+
+  put(conn: Deno.Conn, value: V): void {
+    this.#byConn.set(conn, value);
+    this.#stored++;
+  }
+
+  take(conn: Deno.Conn): V | undefined {
+    if (this.#stored === 0) return undefined;
+    const value = this.#byConn.get(conn);
+    if (value !== undefined) {
+      this.#byConn.delete(conn);
+      this.#stored--;
+    }
+    return value;
+  }
+
+  has(conn: Deno.Conn): boolean {
+    return this.#byConn.has(conn);
+  }
+}
+
+const reads = new HandOverStash<Promise<InflightOutcome>>();
+const writes = new HandOverStash<PendingWrites>();
 
 /** Stores the outcome of a read in flight on `conn` for its next reader. */
 export function stashInflightRead(
   conn: Deno.Conn,
   outcome: Promise<InflightOutcome>,
 ): void {
-  reads.set(conn, outcome);
-  readsStored++;
+  reads.put(conn, outcome);
 }
 
 /**
@@ -48,13 +72,7 @@ export function stashInflightRead(
 export function takeInflightRead(
   conn: Deno.Conn,
 ): Promise<InflightOutcome> | undefined {
-  if (readsStored === 0) return undefined;
-  const outcome = reads.get(conn);
-  if (outcome !== undefined) {
-    reads.delete(conn);
-    readsStored--;
-  }
-  return outcome;
+  return reads.take(conn);
 }
 
 /** Whether a read outcome is waiting to be taken for `conn`. */
@@ -84,17 +102,10 @@ export function stashPendingWrites(
   done: Promise<void>,
   bytes: () => number = NO_BYTES,
 ): void {
-  writes.set(conn, { done, bytes });
-  writesStored++;
+  writes.put(conn, { done, bytes });
 }
 
 /** Takes the writes a previous owner left going out on `conn`, if any. */
 export function takePendingWrites(conn: Deno.Conn): PendingWrites | undefined {
-  if (writesStored === 0) return undefined;
-  const pending = writes.get(conn);
-  if (pending !== undefined) {
-    writes.delete(conn);
-    writesStored--;
-  }
-  return pending;
+  return writes.take(conn);
 }

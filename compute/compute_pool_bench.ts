@@ -17,47 +17,72 @@ await Promise.all(Array.from({ length: 1000 }, (_, i) => plain.run("noop", i)));
 
 const BATCH = 10_000;
 
-Deno.bench({
-  name: "ComputePool: 10,000 tiny tasks (Promise.all)",
-  group: "throughput",
-  baseline: true,
-  n: 30,
-  async fn() {
-    const ps = new Array<Promise<unknown>>(BATCH);
-    for (let i = 0; i < BATCH; i++) ps[i] = pool.run("noop", i);
-    await Promise.all(ps);
-  },
-});
+/** Starts `count` tasks at once and waits for them all. */
+async function all(
+  count: number,
+  start: (i: number) => Promise<unknown>,
+): Promise<void> {
+  const ps = new Array<Promise<unknown>>(count);
+  for (let i = 0; i < count; i++) ps[i] = start(i);
+  await Promise.all(ps);
+}
 
-Deno.bench({
-  name: "postMessage pool: 10,000 tiny tasks (Promise.all)",
-  group: "throughput",
-  n: 30,
-  async fn() {
-    const ps = new Array<Promise<unknown>>(BATCH);
-    for (let i = 0; i < BATCH; i++) ps[i] = plain.run("noop", i);
-    await Promise.all(ps);
-  },
-});
+interface Contender {
+  who: string;
+  run(name: string, input: unknown): Promise<unknown>;
+  /** A task that should jump the queue (plain postMessage has no priority). */
+  runUrgent(name: string, input: unknown): Promise<unknown>;
+}
 
-Deno.bench({
-  name: "ComputePool: round trip of one tiny task",
-  group: "round trip",
-  baseline: true,
-  n: 5000,
-  async fn() {
-    await pool.run("noop", 1, { priority: TaskPriority.High });
-  },
-});
+const COMPUTE_POOL: Contender = {
+  who: "ComputePool",
+  run: (name, input) => pool.run(name, input),
+  runUrgent: (name, input) =>
+    pool.run(name, input, { priority: TaskPriority.High }),
+};
+const POSTMESSAGE_POOL: Contender = {
+  who: "postMessage pool",
+  run: (name, input) => plain.run(name, input),
+  runUrgent: (name, input) => plain.run(name, input),
+};
 
-Deno.bench({
-  name: "postMessage pool: round trip of one tiny task",
-  group: "round trip",
-  n: 5000,
-  async fn() {
-    await plain.run("noop", 1);
-  },
-});
+/**
+ * One row per contender, ComputePool the baseline; `how` names the path
+ * ComputePool takes, where it depends on the input.
+ */
+function compare(
+  group: string,
+  what: string,
+  n: number,
+  iteration: (contender: Contender) => Promise<unknown>,
+  how?: string,
+): void {
+  for (const contender of [COMPUTE_POOL, POSTMESSAGE_POOL]) {
+    const baseline = contender === COMPUTE_POOL;
+    Deno.bench({
+      name: `${contender.who}: ${what}${baseline && how ? ` (${how})` : ""}`,
+      group,
+      baseline,
+      n,
+      async fn() {
+        await iteration(contender);
+      },
+    });
+  }
+}
+
+compare(
+  "throughput",
+  "10,000 tiny tasks (Promise.all)",
+  30,
+  (c) => all(BATCH, (i) => c.run("noop", i)),
+);
+compare(
+  "round trip",
+  "round trip of one tiny task",
+  5000,
+  (c) => c.runUrgent("noop", 1),
+);
 
 // Inline fast path (≤ 88 bytes in the shared slot), the shared byte arena
 // (≤ 1 MiB) and the postMessage side channel (larger).
@@ -67,63 +92,32 @@ const large = new Uint8Array(4096).fill(7);
 const big = Array.from({ length: 200 }, () => new Uint8Array(100 * 1024));
 const huge = Array.from({ length: 20 }, () => new Uint8Array(2 << 20));
 
-Deno.bench({
-  name: "ComputePool: 1,000 tasks with a 64-byte Uint8Array (inline)",
-  group: "bytes",
-  baseline: true,
-  n: 100,
-  async fn() {
-    const ps = new Array<Promise<unknown>>(1000);
-    for (let i = 0; i < 1000; i++) ps[i] = pool.run("size", small);
-    await Promise.all(ps);
-  },
-});
-
-Deno.bench({
-  name: "ComputePool: 1,000 tasks with a 4 KiB Uint8Array (arena)",
-  group: "bytes",
-  n: 100,
-  async fn() {
-    const ps = new Array<Promise<unknown>>(1000);
-    for (let i = 0; i < 1000; i++) ps[i] = pool.run("size", large);
-    await Promise.all(ps);
-  },
-});
-
-Deno.bench({
-  name: "ComputePool: 200 tasks with a 100 KiB Uint8Array (arena)",
-  group: "large bytes",
-  baseline: true,
-  n: 20,
-  async fn() {
-    await Promise.all(big.map((bytes) => pool.run("size", bytes)));
-  },
-});
-
-Deno.bench({
-  name: "postMessage pool: 200 tasks with a 100 KiB Uint8Array",
-  group: "large bytes",
-  n: 20,
-  async fn() {
-    await Promise.all(big.map((bytes) => plain.run("size", bytes)));
-  },
-});
-
-Deno.bench({
-  name: "ComputePool: 20 tasks with a 2 MiB Uint8Array (postMessage)",
-  group: "huge bytes",
-  baseline: true,
-  n: 10,
-  async fn() {
-    await Promise.all(huge.map((bytes) => pool.run("size", bytes)));
-  },
-});
-
-Deno.bench({
-  name: "postMessage pool: 20 tasks with a 2 MiB Uint8Array",
-  group: "huge bytes",
-  n: 10,
-  async fn() {
-    await Promise.all(huge.map((bytes) => plain.run("size", bytes)));
-  },
-});
+const BYTE_PATHS = [
+  { input: small, what: "a 64-byte Uint8Array (inline)" },
+  { input: large, what: "a 4 KiB Uint8Array (arena)" },
+];
+for (const { input, what } of BYTE_PATHS) {
+  Deno.bench({
+    name: `ComputePool: 1,000 tasks with ${what}`,
+    group: "bytes",
+    baseline: input === small,
+    n: 100,
+    async fn() {
+      await all(1000, () => pool.run("size", input));
+    },
+  });
+}
+compare(
+  "large bytes",
+  "200 tasks with a 100 KiB Uint8Array",
+  20,
+  (c) => all(big.length, (i) => c.run("size", big[i])),
+  "arena",
+);
+compare(
+  "huge bytes",
+  "20 tasks with a 2 MiB Uint8Array",
+  10,
+  (c) => all(huge.length, (i) => c.run("size", huge[i])),
+  "postMessage",
+);

@@ -497,21 +497,8 @@ Deno.test("ComputePool fails tasks (no respawn loop) when workers cannot start",
     console.log(first, ready, again, pool.metrics().workersReplaced, pool.liveWorkers);
     await pool.close();
   `;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-    signal: AbortSignal.timeout(30_000),
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(script));
-  await writer.close();
-  const { code, stdout } = await child.output();
-  assertEquals(
-    new TextDecoder().decode(stdout).trim(),
-    "rejected rejected rejected 0 0",
-  );
+  const { code, stdout } = await runScript(script, ["--no-prompt"]);
+  assertEquals(stdout, "rejected rejected rejected 0 0");
   assertEquals(code, 0);
 });
 

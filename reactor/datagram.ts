@@ -52,6 +52,13 @@ export function isDatagramAvailable(): boolean {
  * Binds a UDP socket to register on an `EventLoop` (events carry one
  * datagram and its sender; `loop.sendTo` answers). Needs `--unstable-net`.
  *
+ * On the loop, one send is in flight per socket and at most 1,024 datagrams
+ * wait behind it. UDP may drop datagrams anyway, and so does a full queue:
+ * `sendTo` returns `false` then (and at or above the high-water mark, with
+ * the datagram queued); register with WRITABLE to learn when the queue
+ * drained. A send that fails (e.g. larger than the network allows) goes to
+ * `onError` and costs that datagram only.
+ *
  * @example A UDP socket on the loop
  * ```ts
  * // deno run --unstable-net --allow-net udp.ts

@@ -1,7 +1,5 @@
-// The public face of the reactor: argument checks, the API's docs, and
-// delegation to the private modules (one per concept: _core.ts for the
-// registry, ready queue, dispatch and yield; one module per source kind;
-// docs/design.md has the map).
+// The public face of the reactor: the API's docs and delegation to the
+// private modules, one per concept (docs/design.md has the map).
 
 import type { EventHandler, Source } from "./event.ts";
 import type { Interest } from "./interest.ts";
@@ -37,47 +35,25 @@ const NO_OPTIONS: RegisterOptions & CloseOptions = Object.freeze({});
 
 /**
  * A readiness-emulating event loop over Deno sockets (mio's `Poll` plus
- * mill-io's `EventLoop`).
+ * mill-io's `EventLoop`): TCP, Unix and TLS listeners and connections, UDP
+ * sockets, {@linkcode Timer}s and {@linkcode Waker}s, each registered under a
+ * token with a handler. How readiness is emulated is in the module doc; what
+ * a handler may do with its (reused) {@linkcode Event} in
+ * {@linkcode EventHandler}; how one busy source is kept from starving the
+ * others in {@linkcode EventLoopOptions.eventsCapacity}.
  *
- * Deno has no readiness API, so the loop keeps exactly one read (or accept)
- * in flight per readable source, into an adaptive pooled buffer, and
- * delivers "readable + the bytes"; "writable" means the source's write queue
- * drained below its low-water mark. Sources are TCP, Unix and TLS listeners
- * and connections, {@linkcode Timer}s and {@linkcode Waker}s. Events are
- * dispatched as soon as their I/O completes (in the same microtask
- * checkpoint); after `eventsCapacity` events without a macrotask turn of the
- * runtime the loop waits for one, so that one busy connection cannot starve
- * timers or other I/O.
- *
- * The `Event` handed to a handler is reused: read its fields during the call.
- * A handler may be `async`: its rejection is handled like a throw, and the
- * source's next events are not held back while it is pending.
- *
- * @example An echo server
+ * @example Two sources, one loop
  * ```ts
- * import { EventLoop, Interest } from "@millrace/io/reactor";
+ * import { EventLoop, Interest, Timer, Waker } from "@millrace/io/reactor";
  * import { assertEquals } from "@std/assert";
  *
- * await using loop = new EventLoop();
- * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * let next = 1;
- * loop.register(listener, 0, Interest.READABLE, (event, loop) => {
- *   if (!event.conn) return;
- *   loop.register(event.conn, next++, Interest.READABLE, (event, loop) => {
- *     if (event.data) loop.write(event.token, event.data);
- *     else if (event.readClosed || event.error) void loop.close(event.token);
- *   });
- * });
- * const running = loop.run();
- *
- * using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
- * await client.write(new TextEncoder().encode("ping"));
- * const buf = new Uint8Array(4);
- * assertEquals(await client.read(buf), 4);
- * assertEquals(new TextDecoder().decode(buf), "ping");
- *
- * loop.stop();
- * await running;
+ * await using loop = new EventLoop(); // disposing closes what is registered
+ * const waker = new Waker();
+ * loop.register(waker, 1, Interest.READABLE, (_event, loop) => loop.stop());
+ * loop.register(new Timer(1), 2, Interest.READABLE, () => waker.wake());
+ * await loop.run();
+ * // Stopping closes nothing; a one-shot timer leaves after its event.
+ * assertEquals([loop.has(1), loop.has(2)], [true, false]);
  * ```
  */
 export class EventLoop implements AsyncDisposable {
@@ -144,8 +120,7 @@ export class EventLoop implements AsyncDisposable {
 
   /**
    * Registers a source under `token` and starts its I/O at once (events
-   * queue until `run()`). A listener delivers accepted connections, a
-   * connection the bytes it reads, a timer its expiries, a waker its wakes.
+   * queue until `run()`).
    *
    * @param source A listener, a connection, a {@linkcode Timer} or a {@linkcode Waker}.
    * @param token The token events of this source carry: an integer from 0,
@@ -275,11 +250,10 @@ export class EventLoop implements AsyncDisposable {
   }
 
   /**
-   * Queues `bytes` on connection `token`; they are not copied, so the caller
-   * must not change them afterwards (writing the current event's `data` is
-   * fine: the loop takes that buffer over). One write is in flight per
-   * source; partial writes are continued; chunks queued together are
-   * coalesced into one write.
+   * Queues `bytes` on connection `token`, not copied: do not change them
+   * afterwards (writing the current event's `data` is fine: the loop takes
+   * that buffer over). One write is in flight per source; partial writes are
+   * continued, and chunks queued together coalesced into one write.
    *
    * @param token A connection's token.
    * @param bytes The bytes to write.
@@ -307,13 +281,8 @@ export class EventLoop implements AsyncDisposable {
 
   /**
    * Queues one datagram for `addr` on datagram socket `token` (from
-   * {@linkcode listenDatagram}); like `write`, the bytes are not copied. One
-   * send is in flight per socket; at most 1,024 datagrams wait behind it.
-   * UDP may drop datagrams anyway, and so does a full queue: `sendTo`
-   * returns `false` then (and at or above the high-water mark, with the
-   * datagram queued); register with WRITABLE to learn when the queue
-   * drained. A send that fails (e.g. larger than the network allows) goes
-   * to `onError` and costs that datagram only.
+   * {@linkcode listenDatagram}, which says how its queue drops and drains);
+   * like `write`, the bytes are not copied.
    *
    * @param token A datagram socket's token.
    * @param bytes The datagram's payload.
@@ -323,7 +292,7 @@ export class EventLoop implements AsyncDisposable {
    * @throws {TypeError} If `token` is not a registered datagram socket,
    * `bytes` is not a `Uint8Array` or `addr` has no hostname and port.
    *
-   * @example A UDP echo
+   * @example Sending a datagram
    * ```ts
    * // Needs `--unstable-net` (UDP is unstable in Deno).
    * import { EventLoop, Interest, isDatagramAvailable, listenDatagram } from "@millrace/io/reactor";
@@ -331,18 +300,12 @@ export class EventLoop implements AsyncDisposable {
    *
    * if (isDatagramAvailable()) {
    *   await using loop = new EventLoop();
-   *   const socket = listenDatagram({ hostname: "127.0.0.1", port: 0 });
-   *   loop.register(socket, 1, Interest.READABLE, (event, loop) => {
-   *     if (event.data) loop.sendTo(event.token, event.data.slice(), event.remoteAddr!);
-   *   });
-   *   const running = loop.run();
    *   const peer = listenDatagram({ hostname: "127.0.0.1", port: 0 });
-   *   await peer.send(new TextEncoder().encode("hi"), socket.addr);
-   *   const [reply] = await peer.receive();
-   *   assertEquals(new TextDecoder().decode(reply), "hi");
+   *   loop.register(listenDatagram({ hostname: "127.0.0.1", port: 0 }), 1, Interest.READABLE, () => {});
+   *   assertEquals(loop.sendTo(1, new TextEncoder().encode("hi"), peer.addr), true);
+   *   const [bytes] = await peer.receive();
+   *   assertEquals(new TextDecoder().decode(bytes), "hi");
    *   peer.close();
-   *   loop.stop();
-   *   await running;
    * }
    * ```
    */
@@ -427,20 +390,11 @@ export class EventLoop implements AsyncDisposable {
   }
 
   /**
-   * Deregisters and closes the source of `token`. The source gets no more
-   * events and its token is free as soon as this is called.
-   *
-   * Without `flush` a connection closes at once and its write queue is
-   * dropped. With `flush: true` a connection closes gracefully: its queue is
-   * written out, then it lingers (as nginx's `lingering_close`): the write
-   * side is half-closed, so the peer reads end of stream after the last
-   * byte, and whatever the peer still sends is read and discarded until its
-   * end of stream, a reset, or `lingerMs` (default the loop's
-   * `lingerMs`, 2 s), and only then is the socket closed. This matters:
-   * closing a socket that still has unread input makes the kernel send a
-   * reset, which can destroy bytes the peer has received but not read yet.
-   * A write error ends the flush, and `signal` (or disposing of the loop)
-   * cuts flush and linger short; the connection is then closed at once.
+   * Deregisters and closes the source of `token`: it gets no more events and
+   * its token is free at once. A connection's write queue is dropped, unless
+   * `flush: true`: then it is written out and the connection lingers (see
+   * {@linkcode EventLoopOptions.lingerMs}: why, and how long) before closing;
+   * a write error, `signal` or disposing of the loop cuts that short.
    *
    * @param token The source's token.
    * @param options `flush: true` writes the queue out and lingers first;
@@ -476,12 +430,10 @@ export class EventLoop implements AsyncDisposable {
   }
 
   /**
-   * Calls `callback` after `delayMs` milliseconds (and every `intervalMs`
-   * after that when set), while the loop runs. Scheduling and cancelling are
-   * O(log n); one native timer is armed for the earliest deadline. A callback
-   * that throws, or returns a promise that rejects, is reported through
-   * `onError` (with token `undefined`); an interval keeps running. The loop
-   * does not wait for a returned promise.
+   * Calls `callback` after `delayMs` ms (then every `intervalMs`, if set)
+   * while the loop runs: O(log n) to schedule or cancel, one native timer for
+   * all. A throw or a rejection goes to `onError` (with token `undefined`);
+   * an interval keeps running. The loop does not wait for a returned promise.
    *
    * @param delayMs Milliseconds until the first call (a non-negative number).
    * @param callback What to call (may be `async`).

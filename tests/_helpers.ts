@@ -820,13 +820,16 @@ export interface ScriptResult {
 }
 
 /**
- * Runs `script` in a child `deno run --allow-read -` (the script on stdin),
+ * Runs `script` in a child `deno run <flags> -` (the script on stdin),
  * killed after 30 s: for tests whose subject is the process exiting by
- * itself.
+ * itself, or what a program does without a permission.
  */
-export async function runScript(script: string): Promise<ScriptResult> {
+export async function runScript(
+  script: string,
+  flags: readonly string[] = ["--allow-read"],
+): Promise<ScriptResult> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "-"],
+    args: ["run", ...flags, "-"],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

@@ -17,7 +17,7 @@ import {
   TcpServer,
   TcpServerConfig,
 } from "../net/mod.ts";
-import { type Example, startExample } from "./_helpers.ts";
+import { type Example, startExample, within } from "./_helpers.ts";
 
 const SERVER = new URL("./testdata/multicore_server.ts", import.meta.url);
 const encoder = new TextEncoder();
@@ -162,28 +162,6 @@ async function spread(port: number, each: number): Promise<Client[]> {
     if (on0 >= each && on1 >= each) return clients;
   }
   throw new Error("64 connections did not reach both Workers");
-}
-
-/** `promise`, or a rejection naming `what` after `ms` (never a hung test). */
-async function within<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no ${what} within ${ms} ms`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function eventually<T>(

@@ -1,16 +1,7 @@
 // Cost of parsing one PROXY header, whole or split (deno bench).
 import { encodeProxyHeader, ProxyHeaderParser } from "./mod.ts";
+import { destination, source } from "./testdata/addresses.ts";
 
-const source = {
-  transport: "tcp" as const,
-  hostname: "192.0.2.7",
-  port: 51234,
-};
-const destination = {
-  transport: "tcp" as const,
-  hostname: "198.51.100.1",
-  port: 443,
-};
 const v1 = encodeProxyHeader({ version: 1, source, destination });
 const v2 = encodeProxyHeader({ version: 2, source, destination });
 const v2Tlvs = encodeProxyHeader({

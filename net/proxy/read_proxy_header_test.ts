@@ -11,6 +11,7 @@ import {
   readProxyHeader,
 } from "./mod.ts";
 import { assertProperty, cutPoints, splitAt } from "../../tests/_property.ts";
+import { destination, source } from "./testdata/addresses.ts";
 
 const encoder = new TextEncoder();
 
@@ -92,16 +93,6 @@ Deno.test("readProxyHeader() times out on a header that never completes", async 
 // --- mode "optional" ----------------------------------------------------------
 
 const decoder = new TextDecoder();
-const source = {
-  transport: "tcp" as const,
-  hostname: "192.0.2.7",
-  port: 51234,
-};
-const destination = {
-  transport: "tcp" as const,
-  hostname: "198.51.100.1",
-  port: 443,
-};
 
 /** Writes `chunks` with a pause between them, then half-closes. */
 async function writeChunks(

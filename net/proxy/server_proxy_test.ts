@@ -24,6 +24,7 @@ import {
   cutPoints,
   splitAt,
 } from "../../tests/_property.ts";
+import { destination, source } from "./testdata/addresses.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -102,17 +103,6 @@ async function until(check: () => boolean): Promise<void> {
   assert(check(), "condition not met in time");
 }
 
-const source = {
-  transport: "tcp" as const,
-  hostname: "203.0.113.9",
-  port: 40123,
-};
-const destination = {
-  transport: "tcp" as const,
-  hostname: "198.51.100.2",
-  port: 8443,
-};
-
 Deno.test("TcpServer with proxyProtocol v2 reports the header's addresses and TLVs, and strips it", async () => {
   await withServer({ proxyProtocol: "v2" }, async (port, seen) => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -146,7 +136,7 @@ Deno.test("TcpServer with proxyProtocol v1 takes a header split into single byte
   await withServer({ proxyProtocol: "any" }, async (port, seen) => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     const bytes = encoder.encode(
-      "PROXY TCP4 203.0.113.9 198.51.100.2 40123 8443\r\nab",
+      "PROXY TCP4 192.0.2.7 198.51.100.1 51234 443\r\nab",
     );
     for (const byte of bytes) {
       await conn.write(new Uint8Array([byte]));
@@ -174,7 +164,7 @@ Deno.test("TcpServer closes a connection with a bad PROXY header as 'bad proxy h
     ],
     [
       { proxyProtocol: "v2" },
-      encoder.encode("PROXY TCP4 203.0.113.9 198.51.100.2 1 2\r\nsecret"),
+      encoder.encode("PROXY TCP4 192.0.2.7 198.51.100.1 1 2\r\nsecret"),
       "bad-signature",
     ],
     [
@@ -338,7 +328,7 @@ Deno.test("TcpServer refuses PROXY headers from peers outside trustedProxies", a
     async (port, seen) => {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       await conn.write(
-        encoder.encode("PROXY TCP4 203.0.113.9 198.51.100.2 40123 8443\r\nok"),
+        encoder.encode("PROXY TCP4 192.0.2.7 198.51.100.1 51234 443\r\nok"),
       );
       assertEquals(await readN(conn, 2), "ok");
       conn.close();
@@ -473,7 +463,7 @@ Deno.test("property: arbitrary bytes never break a proxyProtocol server", async 
   const prefixes = fc.constantFrom(
     new Uint8Array(0),
     encoder.encode("PROXY "),
-    encoder.encode("PROXY TCP4 203.0.113.9 198.51.100.2 1 2\r\n"),
+    encoder.encode("PROXY TCP4 192.0.2.7 198.51.100.1 1 2\r\n"),
     v2.subarray(0, 12),
     v2,
   );

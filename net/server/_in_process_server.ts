@@ -15,7 +15,7 @@ import type {
 } from "./tcp_server_options.ts";
 import type { TcpServerWorkersOptions } from "./tcp_server_workers.ts";
 import { importHandlerModule, moduleHandler } from "./_handler_module.ts";
-import type { ModuleServer } from "./_module_server.ts";
+import type { ModuleServer, ModuleServerOptions } from "./_module_server.ts";
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from "./_server_setup.ts";
 
 /**
@@ -48,7 +48,8 @@ function laterContext<T>(get: () => ServerContext<T>): ServerContext<T> {
 export class InProcessServer<T> implements ModuleServer<T> {
   readonly #config: TcpServerConfig;
   readonly #options: TcpServerWorkersOptions;
-  readonly #href: string;
+  /** The handler module's URL, as a fresh instance (see freshInstance). */
+  readonly #module: string;
   #server: TcpServer<T, unknown, unknown> | undefined;
   #status: "idle" | "starting" | "started" | "closed" = "idle";
   #started: Promise<TcpServer<T, unknown, unknown> | undefined> | undefined;
@@ -59,11 +60,11 @@ export class InProcessServer<T> implements ModuleServer<T> {
   constructor(
     config: TcpServerConfig,
     options: TcpServerWorkersOptions,
-    href: string,
+    { href }: ModuleServerOptions,
   ) {
     this.#config = config;
     this.#options = options;
-    this.#href = href;
+    this.#module = freshInstance(href);
     this.#listening.promise.catch(() => {});
   }
 
@@ -124,9 +125,7 @@ export class InProcessServer<T> implements ModuleServer<T> {
 
   async #start(): Promise<TcpServer<T, unknown, unknown> | undefined> {
     try {
-      const loaded = await importHandlerModule(
-        freshInstance(this.#href),
-      );
+      const loaded = await importHandlerModule(this.#module);
       const handler = await moduleHandler(loaded, {
         index: 0,
         workers: 1,

@@ -84,7 +84,6 @@ export function moduleServer<T>(
   options: TcpServerWorkersOptions,
 ): ModuleServer<T> {
   const checked = moduleServerOptions(options);
-  return checked.count === 1
-    ? new InProcessServer<T>(config, options, checked.href)
-    : new WorkerServer<T>(config, options, checked);
+  const Server = checked.count === 1 ? InProcessServer : WorkerServer;
+  return new Server<T>(config, options, checked);
 }
