@@ -30,6 +30,11 @@ export function startRead(
   }
   e.readDeferred = false;
   const buf = spare ?? core.pool.acquire(e.readSize);
+  // A kept view of another buffer would pin that buffer (viewOf).
+  if (e.readViewOf !== buf && e.readViewOf !== undefined) {
+    e.readView = undefined;
+    e.readViewOf = undefined;
+  }
   e.readBuf = buf;
   e.readPooled = true;
   e.reading = true;
@@ -108,7 +113,7 @@ export function collectRead(
     core.dispatchBufTaken = false;
     core.dispatchPooled = e.readPooled;
     ev.readable = true;
-    ev.data = readN === readBuf.length ? readBuf : readBuf.subarray(0, readN);
+    ev.data = readN === readBuf.length ? readBuf : viewOf(e, readBuf, readN);
     // The next read is issued after the handler: size it now.
     resizeReadBuffer(e, readN);
     return true;
@@ -120,6 +125,28 @@ export function collectRead(
     return true;
   }
   return false;
+}
+
+/**
+ * The first `n` bytes of `buf`, the receive buffer. A `subarray` is an
+ * allocation and a species lookup per read; a connection that keeps getting
+ * messages of one size into the buffer its echo gave back (ping-pong, a
+ * request/response protocol) gets the same view again. The view is kept
+ * from the second read of a size on, so that a connection that reads once
+ * and goes idle keeps none (idle memory).
+ */
+function viewOf(e: Entry, buf: Uint8Array, n: number): Uint8Array {
+  const kept = e.readView;
+  if (kept !== undefined && e.readViewOf === buf && kept.length === n) {
+    return kept;
+  }
+  const view = buf.subarray(0, n);
+  if (e.lastReadN === n) {
+    e.readView = view;
+    e.readViewOf = buf;
+  }
+  e.lastReadN = n;
+  return view;
 }
 
 /** Adaptive receive buffer: grow on full reads, shrink on small ones. */

@@ -80,8 +80,10 @@ export function queueWrite(
   const dbuf = core.dispatchBuf;
   if (
     dbuf !== undefined && core.dispatchPooled &&
-    bytes.buffer === dbuf.buffer && bytes.byteOffset >= dbuf.byteOffset &&
-    bytes.byteOffset + len <= dbuf.byteOffset + dbuf.length
+    (bytes === core.event.data || (
+      bytes.buffer === dbuf.buffer && bytes.byteOffset >= dbuf.byteOffset &&
+      bytes.byteOffset + len <= dbuf.byteOffset + dbuf.length
+    ))
   ) {
     // The event's own receive buffer, drawn from the pool: take it over
     // instead of copying, once (it goes back to the pool when written);

@@ -89,6 +89,10 @@ export class Entry {
   pendingError: Error | undefined = undefined;
   readPromise: Promise<void> | undefined = undefined;
   readBuf: Uint8Array | undefined = undefined;
+  /** The view of `readViewOf` reads of `lastReadN` bytes get (viewOf). */
+  readView: Uint8Array | undefined = undefined;
+  readViewOf: Uint8Array | undefined = undefined;
+  lastReadN = -1;
   /** Bytes of a completed read not yet delivered, or -1. */
   readN = -1;
   readSize: number;

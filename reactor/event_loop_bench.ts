@@ -106,6 +106,105 @@ for (const conns of [1, 50]) {
   }
 }
 
+// The JavaScript of one echo round trip alone: connections that are plain
+// objects whose reads the bench completes itself (no sockets, no syscalls,
+// no kernel noise), so that the reactor's own cost per event can be seen
+// against a hand-written read/write loop over the same objects.
+class FakeConn {
+  complete: ((n: number | null) => void) | undefined = undefined;
+  read(_buf: Uint8Array): Promise<number | null> {
+    return new Promise((resolve) => (this.complete = resolve));
+  }
+  write(bytes: Uint8Array): Promise<number> {
+    return Promise.resolve(bytes.length);
+  }
+  close(): void {
+    this.complete?.(null);
+  }
+}
+const FAKE_CONNS = 200;
+const FAKE_ROUNDS = 50;
+
+/** Completes every connection's read with 64 bytes, round after round. */
+async function driveFake(conns: FakeConn[]): Promise<void> {
+  // A macrotask turn: every completion's microtasks have run by then.
+  const channel = new MessageChannel();
+  let wake = (): void => {};
+  channel.port1.onmessage = () => wake();
+  const turn = () =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      channel.port2.postMessage(0);
+    });
+  const allReading = () => conns.every((c) => c.complete !== undefined);
+  try {
+    for (let round = 0; round < FAKE_ROUNDS; round++) {
+      while (!allReading()) await turn();
+      for (const conn of conns) {
+        const complete = conn.complete!;
+        conn.complete = undefined;
+        complete(SIZE);
+      }
+    }
+    while (!allReading()) await turn();
+  } finally {
+    channel.port1.close();
+  }
+}
+
+async function handWrittenFake(): Promise<void> {
+  const conns = Array.from({ length: FAKE_CONNS }, () => new FakeConn());
+  const served = conns.map(async (conn) => {
+    const buf = new Uint8Array(16384);
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      let off = 0;
+      while (off < n) off += await conn.write(buf.subarray(off, n));
+    }
+  });
+  await driveFake(conns);
+  for (const conn of conns) conn.close();
+  await Promise.all(served);
+}
+
+async function reactorFake(): Promise<void> {
+  await using loop = new EventLoop();
+  const conns = Array.from({ length: FAKE_CONNS }, () => new FakeConn());
+  conns.forEach((conn, i) =>
+    loop.register(
+      conn as unknown as Deno.Conn,
+      i,
+      Interest.READABLE,
+      (e, l) => {
+        if (e.data) l.write(e.token, e.data);
+      },
+    )
+  );
+  const running = loop.run();
+  await driveFake(conns);
+  loop.stop();
+  await running;
+}
+
+const FAKE_ECHOES = [
+  { name: "hand-written loop, fake conns", serve: handWrittenFake },
+  { name: "EventLoop echo, fake conns", serve: reactorFake },
+];
+for (const { name, serve } of FAKE_ECHOES) {
+  Deno.bench({
+    name,
+    group:
+      `echo JavaScript only: ${FAKE_CONNS} fake conns × ${FAKE_ROUNDS} round trips`,
+    baseline: serve === handWrittenFake,
+    n: 200,
+    warmup: 20,
+    async fn() {
+      await serve();
+    },
+  });
+}
+
 Deno.bench({
   name: "dispatch 10,000 Timer-source events",
   group: "dispatch",

@@ -14,7 +14,13 @@ import {
   Timer,
   type Token,
 } from "./mod.ts";
-import { HOST, listenOnLoop, readExactly, waitFor } from "../tests/_helpers.ts";
+import {
+  HOST,
+  listenOnLoop,
+  readExactly,
+  waitFor,
+  within,
+} from "../tests/_helpers.ts";
 
 Deno.test("EventLoop echoes bytes over TCP", async () => {
   await using loop = new EventLoop();
@@ -468,6 +474,39 @@ Deno.test("the first read of a connection is twice minReadBufferSize, so a messa
   );
   assertEquals(sizes[0], 128);
   await loop.close(1);
+  loop.stop();
+  await running;
+});
+
+Deno.test("each read's bytes arrive whole when message sizes repeat and change", async () => {
+  // Reads of one size into the buffer the echo gave back reuse one view of
+  // it (_conn_reader.ts viewOf): a view kept from an earlier size, or from
+  // another buffer, must never be handed out.
+  await using loop = new EventLoop();
+  const seen: number[] = [];
+  const port = listenOnLoop(loop, (event, loop) => {
+    if (event.data) {
+      seen.push(event.data.length);
+      loop.write(event.token, event.data);
+    } else if (event.readClosed) void loop.close(event.token);
+  });
+  const running = loop.run();
+  using client = await Deno.connect({ hostname: HOST, port });
+  client.setNoDelay(true);
+  // All under minReadBufferSize (64): each message is one read.
+  const sizes = [3, 3, 3, 3, 5, 5, 5, 3, 3, 1, 1, 1, 60, 3, 3, 3];
+  for (const [i, size] of sizes.entries()) {
+    const msg = new Uint8Array(size).map((_, j) => (i * 31 + j) & 255);
+    await client.write(msg);
+    // A wrong view echoes the wrong number of bytes: fail, do not hang.
+    const echoed = await within(
+      readExactly(client, size),
+      5_000,
+      `the echo of message ${i}`,
+    );
+    assertEquals(echoed, msg, `message ${i}`);
+  }
+  assertEquals(seen, sizes);
   loop.stop();
   await running;
 });

@@ -427,8 +427,10 @@ export class ConnectionTable<T, E = Uint8Array>
     // without a copy) and copies it itself if it is written twice; any other
     // caller buffer is copied here because the loop does not copy, unless
     // the caller promises not to change it (`copy: false`).
+    const current = this.#current;
     const owned = typeof bytes !== "string" &&
-        (options?.copy === false || bytes.buffer === this.#current?.buffer)
+        (bytes === current || options?.copy === false ||
+          (current !== undefined && bytes.buffer === current.buffer))
       ? bytes
       : toBytes(bytes);
     return this.#queue(record, owned);
@@ -440,7 +442,12 @@ export class ConnectionTable<T, E = Uint8Array>
   }
 
   #sendable(id: number): ConnectionRecord<T> {
-    const record = this.#byId.get(id);
+    // A reply from within onData goes to the connection being dispatched:
+    // no lookup (unless onData closed it).
+    const current = this.#currentRecord;
+    const record = current !== undefined && current.id === id && current.open
+      ? current
+      : this.#byId.get(id);
     if (record === undefined) throw new ConnectionNotFoundError(id);
     if (record.writeShut) {
       throw new NetError(

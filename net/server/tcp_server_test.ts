@@ -80,6 +80,29 @@ Deno.test("TcpServer: a throwing handler costs one connection only", async () =>
   await stop(server, running);
 });
 
+Deno.test("sendTo from onData after closeConnection of the same id is ConnectionNotFoundError", async () => {
+  // A reply from within onData skips the id lookup for the connection
+  // being dispatched; once that connection is closed it must not.
+  const thrown: unknown[] = [];
+  const { server, running } = serve({
+    onData(ctx, id) {
+      ctx.closeConnection(id);
+      try {
+        ctx.sendTo(id, "late");
+      } catch (error) {
+        thrown.push(error);
+      }
+    },
+  });
+  const conn = await connectTo(server.addr);
+  await conn.write(encoder.encode("x"));
+  await waitFor(() => thrown.length === 1, 2000, "the send after close");
+  assertInstanceOf(thrown[0], ConnectionNotFoundError);
+  assertEquals(await readAll(conn), new Uint8Array(0));
+  conn.close();
+  await stop(server, running);
+});
+
 Deno.test("ServerContext reports unknown ids as ConnectionNotFoundError and keeps user data", async () => {
   const { server, running } = serve<{ n: number }>({
     onConnect(ctx, id) {
