@@ -239,6 +239,50 @@ export async function runClient(
   return { code, stdout, stderr: p.stderrTail };
 }
 
+/**
+ * Runs `bench/peers/loadgen.c` (built at `loadgen`) in `mode` against the
+ * server processes `pids` (their CPU summed; the first one's `port`), 64 B
+ * messages after a 0.5 s warm-up; `rate` paces ping-pong (0: saturated).
+ * Returns its JSON result.
+ */
+export async function runLoadgen(
+  loadgen: string,
+  mode: "pingpong" | "churn",
+  port: number,
+  pids: number[],
+  run: {
+    conns: number;
+    seconds: number;
+    rate: number;
+    cpu: number | undefined;
+  },
+): Promise<Record<string, number>> {
+  const { conns, seconds, rate, cpu } = run;
+  const r = await runClient(
+    [
+      loadgen,
+      mode,
+      "--port",
+      String(port),
+      "--conns",
+      String(conns),
+      "--size",
+      "64",
+      "--duration",
+      String(seconds),
+      "--warmup",
+      "0.5",
+      ...pids.flatMap((pid) => ["--pid", String(pid)]),
+      "--timeout",
+      String(seconds + 30),
+      ...(mode === "pingpong" && rate > 0 ? ["--rate", String(rate)] : []),
+    ],
+    cpu,
+    (seconds + 40) * 1000,
+  );
+  return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+}
+
 /** A free loopback port (bind to 0, read it, release it). */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -32,6 +32,7 @@ import {
   Proc,
   ROOT,
   runClient,
+  runLoadgen,
   which,
 } from "./_proc.ts";
 
@@ -100,30 +101,14 @@ async function pingpong(
   conns: number,
   paced = 0,
 ): Promise<Record<string, number>> {
-  const r = await runClient(
-    [
-      loadgen,
-      "pingpong",
-      "--port",
-      String(portOf(servers[0]!)),
-      "--conns",
-      String(conns),
-      "--size",
-      "64",
-      "--duration",
-      String(seconds),
-      "--warmup",
-      "0.5",
-      // Every process of the server: cpu_us is their sum.
-      ...servers.flatMap((server) => ["--pid", String(server.pid)]),
-      "--timeout",
-      String(seconds + 30),
-      ...(paced > 0 ? ["--rate", String(paced)] : []),
-    ],
-    pin ? 1 : undefined,
-    (seconds + 40) * 1000,
+  // Every process of the server: cpu_us is their sum.
+  return await runLoadgen(
+    loadgen,
+    "pingpong",
+    portOf(servers[0]!),
+    servers.map((server) => server.pid),
+    { conns, seconds, rate: paced, cpu: pin ? 1 : undefined },
   );
-  return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
 }
 
 const echo = (workers: number, burnUs = 0, extra: string[] = []) => [

@@ -8,7 +8,7 @@
 //     [--conns 50] [--rate 10000] [--churn] [--pin]
 // `--rate 0`: saturated. Every row prints its ratio to the single loop and to
 // the floor; the last lines give new ÷ old for `workers: 2` and `workers: 1`.
-import { initClockTick, Proc, ROOT, runClient } from "./_proc.ts";
+import { initClockTick, Proc, ROOT, runLoadgen } from "./_proc.ts";
 
 const arg = (name: string, fallback: string) => {
   const at = Deno.args.indexOf(name);
@@ -82,32 +82,16 @@ for (let rep = 0; rep < reps; rep++) {
   for (const [i, row] of rows.entries()) {
     const servers = await row.run();
     try {
-      const r = await runClient(
-        [
-          loadgen,
-          mode,
-          "--port",
-          String(servers[0]!.port),
-          "--conns",
-          String(conns),
-          "--size",
-          "64",
-          "--duration",
-          String(seconds),
-          "--warmup",
-          "0.5",
-          ...servers.flatMap((s) => ["--pid", String(s.pid)]),
-          "--timeout",
-          String(seconds + 30),
-          ...(mode === "pingpong" && rate > 0 ? ["--rate", String(rate)] : []),
-        ],
-        pin ? 1 : undefined,
-        (seconds + 40) * 1000,
+      const result = await runLoadgen(
+        loadgen,
+        mode,
+        servers[0]!.port,
+        servers.map((s) => s.pid),
+        { conns, seconds, rate, cpu: pin ? 1 : undefined },
       );
-      const result = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
-      const us = result.sched_cpu_us >= 0 ? result.sched_cpu_us : result.cpu_us;
-      cpu[i]!.push(us / result.ops);
-      ops[i]!.push(result.ops_per_s);
+      const sched = result.sched_cpu_us!;
+      cpu[i]!.push((sched >= 0 ? sched : result.cpu_us!) / result.ops!);
+      ops[i]!.push(result.ops_per_s!);
     } finally {
       for (const server of servers) await server.stop();
     }
