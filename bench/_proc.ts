@@ -255,9 +255,11 @@ export async function runLoadgen(
     seconds: number;
     rate: number;
     cpu: number | undefined;
+    /** Seconds of load before the measured window (the JIT warms up). */
+    warmup?: number;
   },
 ): Promise<Record<string, number>> {
-  const { conns, seconds, rate, cpu } = run;
+  const { conns, seconds, rate, cpu, warmup = 0.5 } = run;
   const r = await runClient(
     [
       loadgen,
@@ -271,7 +273,7 @@ export async function runLoadgen(
       "--duration",
       String(seconds),
       "--warmup",
-      "0.5",
+      String(warmup),
       ...pids.flatMap((pid) => ["--pid", String(pid)]),
       "--timeout",
       String(seconds + 30),

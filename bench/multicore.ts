@@ -2,6 +2,7 @@
 // Multi-worker TcpServer side by side with today's single-loop server, and
 // the cross-thread Channel's per-message cost. Every run is bounded.
 //   deno run -A bench/multicore.ts [--seconds 3] [--reps 1] [--rate 10000]
+//     [--warmup 0.5]
 //     [--only pingpong|paced|isolated|broadcast] [--pin]
 // Rows (markdown on stdout):
 //   - ping-pong 64 B x 50 conns: server CPU µs per round trip, workers 0
@@ -42,6 +43,11 @@ const seconds = Number(
 // Rows 1 and 2 run this many times, interleaved, and report medians: on a
 // shared machine one run of each is not enough.
 const reps = Number(Deno.args[Deno.args.indexOf("--reps") + 1] ?? "1") || 1;
+// Seconds of load before each measured window. Short paced runs are mostly
+// the JIT warming up (docs/design.md, session 4), and every Worker warms up
+// its own isolate.
+const warmup = Number(Deno.args[Deno.args.indexOf("--warmup") + 1] ?? "0.5") ||
+  0.5;
 // The paced ping-pong rows offer this many round trips/s.
 const rate = Number(Deno.args[Deno.args.indexOf("--rate") + 1] ?? "10000") ||
   10000;
@@ -107,7 +113,7 @@ async function pingpong(
     "pingpong",
     portOf(servers[0]!),
     servers.map((server) => server.pid),
-    { conns, seconds, rate: paced, cpu: pin ? 1 : undefined },
+    { conns, seconds, rate: paced, cpu: pin ? 1 : undefined, warmup },
   );
 }
 
