@@ -282,7 +282,11 @@ export async function runLoadgen(
     cpu,
     (seconds + 40) * 1000,
   );
-  return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+  const last = r.stdout.trim().split("\n").at(-1) ?? "";
+  if (r.code !== 0 || !last.startsWith("{")) {
+    throw new Error(`loadgen exit ${r.code}: ${last} ${r.stderr.slice(-300)}`);
+  }
+  return JSON.parse(last);
 }
 
 /** A free loopback port (bind to 0, read it, release it). */

@@ -33,7 +33,7 @@ import {
   initClockTick,
   killAll,
   Proc,
-  runClient,
+  runLoadgen,
   setTaskset,
   waitForPort,
   which,
@@ -138,35 +138,12 @@ async function runOnce(mode: Mode, loadgen: string): Promise<Sample> {
       );
       await waitForPort(port, 10_000);
     }
-    const r = await runClient(
-      [
-        loadgen,
-        "churn",
-        "--port",
-        String(port),
-        "--conns",
-        String(conns),
-        "--size",
-        "64",
-        "--warmup",
-        "0.5",
-        "--duration",
-        String(duration),
-        "--pid",
-        String(backend.pid),
-        "--timeout",
-        "60",
-      ],
-      CLIENT_CPU,
-      90_000,
-    );
-    const last = r.stdout.trim().split("\n").at(-1) ?? "";
-    if (r.code !== 0 || !last.startsWith("{")) {
-      throw new Error(
-        `loadgen exit ${r.code}: ${last} ${r.stderr.slice(-300)}`,
-      );
-    }
-    const result = JSON.parse(last) as Record<string, number>;
+    const result = await runLoadgen(loadgen, "churn", port, [backend.pid], {
+      conns,
+      seconds: duration,
+      rate: 0,
+      cpu: CLIENT_CPU,
+    });
     if (!(result.ops! > 0)) throw new Error("no connection completed");
     return {
       connsPerS: result.ops_per_s!,
