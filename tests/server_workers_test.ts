@@ -204,6 +204,22 @@ async function eventually<T>(
   return value;
 }
 
+/** The first client on Worker 0 and the first on Worker 1. */
+function firstOnEachWorker(clients: Client[]): [Client, Client] {
+  return [
+    clients.find((c) => c.worker === 0)!,
+    clients.find((c) => c.worker === 1)!,
+  ];
+}
+
+/** Waits until `asker`'s Worker lists every one of `clients` in `ids`. */
+async function listsAll(asker: Client, clients: Client[]): Promise<void> {
+  await eventually(
+    () => asker.ask("ids"),
+    (line) => line.split(" ").length === clients.length + 1,
+  );
+}
+
 Deno.test("TcpServer workers: 2 without --unstable-net fails at construction naming the flag and platform", async () => {
   const server = new ServerProcess(["--workers", "2"], false);
   const line = await server.json();
@@ -293,8 +309,7 @@ Deno.test("TcpServer workers: 2 remoteAddr, localAddr (and, without proxyProtoco
   const clients = await spread(server.port, 1);
   const late: Client[] = [];
   try {
-    const a = clients.find((c) => c.worker === 0)!;
-    const b = clients.find((c) => c.worker === 1)!;
+    const [a, b] = firstOnEachWorker(clients);
     // Worker 0 blocks; once released it answers with the addresses it sees
     // before its loop runs again (no channel message read in between).
     await a.send("stall addrs");
@@ -380,17 +395,13 @@ Deno.test("TcpServer workers: 2 routed sendTo, broadcast and closeConnection acr
   const server = await new ServerProcess(["--workers", "2"]).started();
   const clients = await spread(server.port, 2);
   try {
-    const a = clients.find((c) => c.worker === 0)!;
-    const b = clients.find((c) => c.worker === 1)!;
+    const [a, b] = firstOnEachWorker(clients);
     // Every client must be in every Worker's view before routing to it.
     await eventually(
       () => a.ask("count"),
       (line) => line === `count ${clients.length}`,
     );
-    await eventually(
-      () => a.ask("ids"),
-      (line) => line.split(" ").length === clients.length + 1,
-    );
+    await listsAll(a, clients);
     const payload = "héllo ünïcode " + "x".repeat(3000);
     await a.send(`to ${b.id} ${payload}`);
     assertEquals(await a.lines.next(), "ok true");
@@ -463,8 +474,7 @@ Deno.test("TcpServer workers: 2 stats() counts a stalled Worker's last events at
   const server = await new ServerProcess(["--workers", "2"]).started();
   const clients = await spread(server.port, 1);
   try {
-    const a = clients.find((c) => c.worker === 0)!;
-    const b = clients.find((c) => c.worker === 1)!;
+    const [a, b] = firstOnEachWorker(clients);
     // Settled: every client sent one "id\n".
     const before = await eventually(
       () => server.stats(),
@@ -544,12 +554,8 @@ Deno.test("TcpServer workers: 2 a routed sendTo or broadcast to a stalled Worker
     .started();
   const clients = await spread(server.port, 1);
   try {
-    const a = clients.find((c) => c.worker === 0)!;
-    const b = clients.find((c) => c.worker === 1)!;
-    await eventually(
-      () => a.ask("ids"),
-      (line) => line.split(" ").length === clients.length + 1,
-    );
+    const [a, b] = firstOnEachWorker(clients);
+    await listsAll(a, clients);
     // Worker 1 blocks its thread; Worker 0 floods it with 3,000 lines of
     // ~1 KiB (3 MiB), then broadcasts, then lets it go.
     await b.send("stall");
