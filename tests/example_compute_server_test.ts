@@ -157,3 +157,23 @@ Deno.test("computeDemo() (for deno task demo) shows a critical job overtaking lo
   assert(critical >= 0 && critical < 8, `answers: ${answers.join(" | ")}`);
   assert(lines.some((l) => l.startsWith("pool: 9 done")));
 });
+
+Deno.test("examples/compute_server/main.ts with a bad --workers names the flag and exits 2", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      EXAMPLE.pathname,
+      "--workers",
+      "many",
+    ],
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+    stdin: "null",
+  }).output();
+  assertEquals(out.code, 2);
+  assertEquals(
+    new TextDecoder().decode(out.stderr),
+    'error: --workers must be an integer of at least 1: received "many"\n',
+  );
+});
