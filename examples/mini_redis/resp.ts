@@ -2,6 +2,8 @@
 // frames and inline commands, pipelining) and a reply writer. Private to the
 // example. Error texts follow redis-server's, so real clients behave the same.
 
+import { withCapacity } from "../_bytes.ts";
+
 /** Limits of {@linkcode RespParser}. */
 export interface RespLimits {
   /** Largest bulk string (`$N`) accepted. @default {1048576} */
@@ -444,11 +446,7 @@ export class RespParser {
       this.#start = 0;
     }
     const need = this.#len + data.length;
-    if (need > this.#buf.length) {
-      const grown = new Uint8Array(Math.max(need, this.#buf.length * 2, 1024));
-      grown.set(this.#buf.subarray(0, this.#len));
-      this.#buf = grown;
-    }
+    this.#buf = withCapacity(this.#buf, this.#len, need);
     this.#buf.set(data, this.#len);
     this.#len = need;
   }
@@ -624,11 +622,6 @@ export class RespWriter {
   }
 
   #ensure(extra: number): void {
-    if (this.#len + extra <= this.#buf.length) return;
-    const grown = new Uint8Array(
-      Math.max(this.#buf.length * 2, this.#len + extra),
-    );
-    grown.set(this.#buf.subarray(0, this.#len));
-    this.#buf = grown;
+    this.#buf = withCapacity(this.#buf, this.#len, this.#len + extra);
   }
 }
