@@ -46,15 +46,26 @@ function findLf(b: Uint8Array, from: number, end: number): number {
   return -1;
 }
 
-// Parses a signed decimal integer in b[start..end]; NaN when not one.
-function parseInteger(b: Uint8Array, start: number, end: number): number {
-  if (start >= end || end - start > 18) return NaN;
+/**
+ * The integer in `b[start..end)` as redis's `string2ll` accepts it (`0`, or
+ * an optional `-`, a digit 1-9, then digits: no `+`, leading zero or `-0`),
+ * when it has at most 15 characters, which a double holds exactly; else NaN.
+ * The protocol's counts and INCR's stored values both parse with it.
+ */
+export function parseInteger(
+  b: Uint8Array,
+  start: number,
+  end: number,
+): number {
+  const len = end - start;
+  if (len <= 0 || len > 15) return NaN;
   let i = start, neg = false;
   if (b[i] === 45 /* - */) {
     neg = true;
     i++;
-    if (i === end) return NaN;
   }
+  // A digit 1-9 first, unless the whole number is "0".
+  if (i === end || (b[i] === 48 /* 0 */ && (neg || len > 1))) return NaN;
   let n = 0;
   for (; i < end; i++) {
     const c = b[i]! - 48;
@@ -80,6 +91,8 @@ function simpleCount(b: Uint8Array, from: number, end: number): number {
     n = n * 10 + d;
   }
   if (i === from || i + 1 >= end || b[i] !== CR || b[i + 1] !== LF) return -1;
+  // A leading zero is an error, found by the general path.
+  if (b[from] === 48 /* 0 */ && i > from + 1) return -1;
   scanned = i + 2;
   return n;
 }
