@@ -330,48 +330,25 @@ export class RespParser {
     end: number,
     args: Uint8Array[],
   ): number {
-    let eol: number, p: number, left: number;
+    let p: number, left: number;
     const resuming = this.#mbLeft > 0;
     if (resuming) {
       p = pos + this.#mbNext;
       left = this.#mbLeft;
     } else {
-      left = simpleCount(b, pos + 1, end);
-      if (left >= 0 && left <= this.#maxArgs) p = scanned;
-      else {
-        eol = findCrlf(b, pos, end);
-        if (eol < 0) {
-          return end - pos > 1024
-            ? this.#fail("too big mbulk count string")
-            : -1;
-        }
-        left = parseInteger(b, pos + 1, eol);
-        if (Number.isNaN(left) || left > this.#maxArgs) {
-          return this.#fail("invalid multibulk length");
-        }
-        p = eol + 2;
-      }
+      left = this.#count(b, pos, end, this.#maxArgs);
+      if (left < 0) return left; // incomplete, or failed
+      p = scanned;
     }
     for (; left > 0; left--) {
       if (p >= end) return this.#suspend(b, pos, p, left, args, resuming);
       if (b[p] !== 36 /* $ */) {
         return this.#fail(`expected '$', got '${String.fromCharCode(b[p]!)}'`);
       }
-      let len = simpleCount(b, p + 1, end), at: number;
-      if (len >= 0 && len <= this.#maxBulk) at = scanned;
-      else {
-        eol = findCrlf(b, p, end);
-        if (eol < 0) {
-          return end - p > 1024
-            ? this.#fail("too big bulk count string")
-            : this.#suspend(b, pos, p, left, args, resuming);
-        }
-        len = parseInteger(b, p + 1, eol);
-        if (Number.isNaN(len) || len < 0 || len > this.#maxBulk) {
-          return this.#fail("invalid bulk length");
-        }
-        at = eol + 2;
-      }
+      const len = this.#count(b, p, end, this.#maxBulk);
+      if (len === -1) return this.#suspend(b, pos, p, left, args, resuming);
+      if (len < 0) return len;
+      const at = scanned;
       if (end - at < len + 2) {
         return this.#suspend(b, pos, p, left, args, resuming);
       }
@@ -392,6 +369,28 @@ export class RespParser {
       this.#mbLeft = 0;
     }
     return p;
+  }
+
+  // The count after the `*` or `$` at b[at], from 0 to `max`, with `scanned`
+  // set past its line (a negative `*` count is an empty frame, 0, as in
+  // redis; a negative `$` count is an error); -1 while its line is
+  // incomplete, -2 after #fail().
+  #count(b: Uint8Array, at: number, end: number, max: number): number {
+    let n = simpleCount(b, at + 1, end);
+    if (n >= 0 && n <= max) return n;
+    const bulk = b[at] === 36 /* $ */;
+    const eol = findCrlf(b, at, end);
+    if (eol < 0) {
+      if (end - at <= 1024) return -1;
+      return this.#fail(`too big ${bulk ? "bulk" : "mbulk"} count string`);
+    }
+    n = parseInteger(b, at + 1, eol);
+    if (n < 0 && !bulk) n = 0;
+    if (!(n >= 0 && n <= max)) {
+      return this.#fail(`invalid ${bulk ? "bulk" : "multibulk"} length`);
+    }
+    scanned = eol + 2;
+    return n;
   }
 
   // Saves how far an incomplete frame got (offsets from its start, which

@@ -40,7 +40,7 @@ function bytewise(s: string): Uint8Array[] {
 Deno.test("RespParser parses pipelined multibulk and inline commands", () => {
   const wire = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nv a\r\n\r\n" +
     "PING\r\n" + 'echo "a b" \'c\\\'d\' "\\x41\\n"\r\n' + "\r\n" + "*0\r\n" +
-    "*2\r\n$3\r\nGET\r\n$0\r\n\r\n" + "GET k\n";
+    "*2\r\n$3\r\nGET\r\n$0\r\n\r\n" + "*-1\r\n" + "GET k\n";
   const expected = [
     ["SET", "k", "v a\r\n"],
     ["PING"],
