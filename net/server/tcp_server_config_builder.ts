@@ -199,7 +199,7 @@ export class TcpServerConfigBuilder {
   /**
    * Sets {@linkcode TcpServerConfigOptions.maxConnections}.
    *
-   * @example Unlimited, a cap, or an error
+   * @example Unlimited by default; 0 is an error
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
    * import { assertEquals, assertThrows } from "@std/assert";
@@ -232,10 +232,12 @@ export class TcpServerConfigBuilder {
    * @example On by default
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
-   * import { assertFalse } from "@std/assert";
+   * import { assert, assertFalse } from "@std/assert";
    *
-   * // Small replies leave at once by default (`TCP_NODELAY`). A server that
-   * // streams bulk data in small writes can let the kernel batch them:
+   * // Small replies leave at once by default (`TCP_NODELAY`).
+   * assert(TcpServerConfig.builder().build().noDelay);
+   * // A server that streams bulk data in small writes can let the kernel
+   * // batch them:
    * const bulk = TcpServerConfig.builder().noDelay(false).build();
    * assertFalse(bulk.noDelay);
    * ```
@@ -308,7 +310,8 @@ export class TcpServerConfigBuilder {
    * import { TcpServerConfig } from "@millrace/io/net";
    * import { assertEquals } from "@std/assert";
    *
-   * // Unless set, the low-water mark is a quarter of the high one.
+   * // Unless set, the low-water mark is a quarter of the high one (16 KiB at
+   * // most).
    * const config = TcpServerConfig.builder().writeHighWaterMark(4096).build();
    * assertEquals([config.writeHighWaterMark, config.writeLowWaterMark], [4096, 1024]);
    * ```
@@ -476,7 +479,8 @@ export class TcpServerConfigBuilder {
    * // After EMFILE (and other accept errors that are not a peer's), the server
    * // waits 100 ms by default before it accepts again, instead of spinning.
    * assertEquals(TcpServerConfig.builder().build().acceptErrorDelayMs, 100);
-   * // A busier server may retry sooner: whole milliseconds.
+   * // Whole milliseconds: a server whose connections are short-lived gets
+   * // descriptors back soon and may retry sooner.
    * const config = TcpServerConfig.builder().acceptErrorDelayMs(20).build();
    * assertEquals(config.acceptErrorDelayMs, 20);
    * ```
