@@ -4,8 +4,8 @@
 //
 // - functions, class methods and constructors: a description, an `@param`
 //   per parameter, an `@returns` unless the return type is
-//   `void`/`Promise<void>`, an `@throws` when the body has a `throw`
-//   statement, and an `@example`;
+//   `void`/`Promise<void>` (or an exported alias of it), an `@throws` when
+//   the body has a `throw` statement, and an `@example`;
 // - interface methods: a description, `@param`s and `@returns`, and an
 //   `@example` unless they are callbacks (`onData`, `onError`, ...);
 // - classes: a description and an `@example`;
@@ -61,6 +61,8 @@ interface Declaration {
     /** Set on a function declaration with a body (not an overload). */
     hasBody?: boolean;
     returnType?: TsType | null;
+    /** A type alias's definition. */
+    tsType?: TsType;
     constructors?: {
       jsDoc?: JsDoc;
       params: Param[];
@@ -152,21 +154,36 @@ interface TsType {
   value?: { typeName?: string; typeParams?: TsType[] } | TsType[] | string;
 }
 
-function voidReturn(type: TsType | null | undefined): boolean {
+/** The exported type aliases, by name, and the types they stand for. */
+type Aliases = ReadonlyMap<string, TsType>;
+
+/**
+ * Whether `type` is `void`, `undefined`, `Promise<void>`, a union of these,
+ * or an exported alias of one (`type HandlerResult = void | Promise<void>`).
+ */
+function voidReturn(
+  type: TsType | null | undefined,
+  aliases: Aliases,
+): boolean {
   if (type === undefined || type === null) return true;
   if (type.repr === "void" || type.repr === "undefined") return true;
   const value = type.value;
   if (type.kind === "union" && Array.isArray(value)) {
-    return value.every(voidReturn);
+    return value.every((member) => voidReturn(member, aliases));
   }
   if (
-    !Array.isArray(value) &&
-    type.kind === "typeRef" && typeof value === "object" &&
-    value.typeName === "Promise" && value.typeParams?.length === 1
-  ) {
-    return voidReturn(value.typeParams[0]);
+    Array.isArray(value) || type.kind !== "typeRef" ||
+    typeof value !== "object" || value.typeName === undefined
+  ) return false;
+  if (value.typeName === "Promise" && value.typeParams?.length === 1) {
+    return voidReturn(value.typeParams[0], aliases);
   }
-  return false;
+  const alias = aliases.get(value.typeName);
+  // Without the alias itself: an alias that names itself ends here.
+  if (alias === undefined) return false;
+  const rest = new Map(aliases);
+  rest.delete(value.typeName);
+  return voidReturn(alias, rest);
 }
 
 function where(location: Location): string {
@@ -182,9 +199,8 @@ function checkCallable(
   symbol: string,
   jsDoc: JsDoc | undefined,
   params: Param[],
-  returnType: TsType | null | undefined,
+  returnsValue: boolean,
   location: Location,
-  isConstructor = false,
   needsExample = true,
   hasBody = true,
 ): void {
@@ -197,7 +213,7 @@ function checkCallable(
       add(`no @param ${name}`);
     }
   }
-  if (!isConstructor && !voidReturn(returnType) && !hasTag(jsDoc, "return")) {
+  if (returnsValue && !hasTag(jsDoc, "return")) {
     add("no @returns");
   }
   if (hasBody && bodyThrows(location) && !hasTag(jsDoc, "throws")) {
@@ -215,6 +231,14 @@ function checkCallable(
 export function checkSymbols(symbols: DocSymbol[]): DocProblem[] {
   const problems: DocProblem[] = [];
   const seen = new Set<string>();
+  const aliases = new Map<string, TsType>();
+  for (const symbol of symbols) {
+    for (const { kind, def } of symbol.declarations) {
+      if (kind === "typeAlias" && def.tsType) {
+        aliases.set(symbol.name, def.tsType);
+      }
+    }
+  }
   for (const symbol of symbols) {
     for (const declaration of symbol.declarations) {
       const { kind, jsDoc, location, def } = declaration;
@@ -239,7 +263,7 @@ export function checkSymbols(symbols: DocSymbol[]): DocProblem[] {
           symbol.name,
           jsDoc,
           def.params ?? [],
-          def.returnType,
+          !voidReturn(def.returnType, aliases),
           location,
         );
         continue;
@@ -254,9 +278,8 @@ export function checkSymbols(symbols: DocSymbol[]): DocProblem[] {
             `new ${symbol.name}`,
             ctor.jsDoc,
             ctor.params,
-            undefined,
+            false,
             ctor.location,
-            true,
           );
         }
         for (const method of (def.methods ?? []) as ClassMethod[]) {
@@ -273,7 +296,7 @@ export function checkSymbols(symbols: DocSymbol[]): DocProblem[] {
             name,
             method.jsDoc,
             method.functionDef.params,
-            method.functionDef.returnType,
+            !voidReturn(method.functionDef.returnType, aliases),
             method.location,
           );
         }
@@ -303,9 +326,8 @@ export function checkSymbols(symbols: DocSymbol[]): DocProblem[] {
             `${symbol.name}.${m.name}`,
             m.jsDoc,
             m.params,
-            m.returnType,
+            !voidReturn(m.returnType, aliases),
             m.location,
-            false,
             !/^on[A-Z]/.test(m.name),
             false,
           );

@@ -25,8 +25,6 @@ import { initTaskContexts, TaskCtx } from "./_task_context.ts";
 import { ResultWriter } from "./_worker_results.ts";
 import { WORKER_DATA } from "./worker_data.ts";
 
-const SPIN_MIN_MS = 0.005;
-const SPIN_MAX_MS = 0.2;
 // Clock reads cost ~0.2 µs here, more than a tiny task: tasks whose function
 // is known to take under TINY_MS are timed in groups of up to TIMING_GROUP
 // (one read per group, the group's time shared evenly).
@@ -39,7 +37,6 @@ let base = 0; // Int32 index of this worker's area header
 let activeAt = 0; // Float64 index: when this worker last had work
 let results: ResultWriter;
 let dead = false;
-let spinMs = SPIN_MIN_MS;
 let lastEnd = 0;
 let concurrency = 1;
 let workerData: unknown;
@@ -154,6 +151,13 @@ function retired(): boolean {
   return Atomics.load(i32, base + L.W_RETIRED) === 1;
 }
 
+// The idle spin, in ms: the spinner's window starts at SPIN_MIN_MS, doubles
+// each time work arrives within it and halves each time none does, between
+// SPIN_MIN_MS and SPIN_MAX_MS; other idle workers spin SPIN_MIN_MS only.
+const SPIN_MIN_MS = 0.005;
+const SPIN_MAX_MS = 0.2;
+let spinMs = SPIN_MIN_MS;
+
 /** Spins briefly for work; returns `true` when some arrived. */
 function spinForWork(): boolean {
   if (waitingTasks(i32) > 0 || shuttingDown()) return true;
@@ -166,7 +170,6 @@ function spinForWork(): boolean {
     return false;
   }
   try {
-    // Adaptive: the spin grows while it pays off, shrinks when it does not.
     const until = performance.now() + spinMs;
     while (performance.now() < until) {
       if (waitingTasks(i32) > 0) {

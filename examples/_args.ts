@@ -73,6 +73,14 @@ export function formatAddr(addr: Deno.Addr): string {
   return "path" in addr ? addr.path : String(addr.transport);
 }
 
+/**
+ * Prints `listening on HOST:PORT` ({@linkcode formatAddr}): the first line of
+ * every example server, which its tests wait for to learn the port.
+ */
+export function printListening(addr: Deno.Addr): void {
+  print(`listening on ${formatAddr(addr)}`);
+}
+
 const PROXY_MODES = ["v1", "v2", "any", "optional"] as const;
 
 /** `--proxy-protocol v1|v2|any|optional`, else undefined; a bad value exits 2. */

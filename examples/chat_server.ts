@@ -23,7 +23,7 @@ import {
   TcpServer,
   type TcpServerConfig,
 } from "@millrace/io/net";
-import { flag, formatAddr, print, printError, serverConfig } from "./_args.ts";
+import { flag, printError, printListening, serverConfig } from "./_args.ts";
 
 /** The longest accepted line, in bytes. */
 export const MAX_LINE_BYTES = 4096;
@@ -159,7 +159,7 @@ if (import.meta.main) {
       workers: workers === "auto" ? "auto" : Number(workers),
     });
   const serving = server.run();
-  print(`listening on ${formatAddr(await server.listening())}`);
+  printListening(await server.listening());
   // First signal: graceful (peers get end of stream and `--grace-ms` to
   // leave); second signal: forced.
   using _signals = shutdownOnSignals(server, {

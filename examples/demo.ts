@@ -15,7 +15,7 @@ import { TcpServerConfig, TcpStream } from "@millrace/io/net";
 import { ComputePool, TaskPriority } from "@millrace/io/compute";
 import { createChatServer } from "./chat_server.ts";
 import type * as Tasks from "./compute_server/tasks.ts";
-import { formatAddr, print } from "./_args.ts";
+import { print, printListening } from "./_args.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -42,7 +42,7 @@ async function reactorEcho(): Promise<void> {
     if (event.conn) l.register(event.conn, next++, Interest.READABLE, onConn);
   });
   const running = loop.run();
-  print(`listening on ${formatAddr(listener.addr)}`);
+  printListening(listener.addr);
 
   const rounds = 200;
   const clients = await Promise.all(
@@ -125,7 +125,7 @@ async function chat(): Promise<void> {
     .build();
   const server = createChatServer(config);
   const serving = server.run();
-  print(`listening on ${formatAddr(server.addr)}`);
+  printListening(server.addr);
 
   const join = async (name: string): Promise<ChatClient> => {
     const client = new ChatClient(

@@ -15,7 +15,14 @@ import {
   shutdownOnSignals,
   TcpServer,
 } from "@millrace/io/net";
-import { flag, formatAddr, print, printError, serverConfig } from "./_args.ts";
+import {
+  flag,
+  formatAddr,
+  print,
+  printError,
+  printListening,
+  serverConfig,
+} from "./_args.ts";
 
 /** The echo protocol: every byte goes straight back. */
 export const echoHandler: NetworkHandler = {
@@ -45,7 +52,7 @@ if (import.meta.main) {
     : echoHandler;
   const server = new TcpServer(config, handler);
   const serving = server.run();
-  print(`listening on ${formatAddr(server.addr)}`);
+  printListening(server.addr);
   if (config.healthPort !== undefined) {
     print(`health on ${formatAddr(server.healthAddr)}`);
   }

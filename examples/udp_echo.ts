@@ -14,7 +14,7 @@ import {
   isDatagramAvailable,
   listenDatagram,
 } from "@millrace/io/reactor";
-import { flag, formatAddr, portFlag, print, printError } from "./_args.ts";
+import { flag, portFlag, printError, printListening } from "./_args.ts";
 
 /** The echo: a copy of each datagram back to `remoteAddr`. */
 export function serveUdpEcho(
@@ -44,7 +44,7 @@ if (import.meta.main) {
     port: portFlag(Deno.args, "0"),
   });
   serveUdpEcho(loop, socket);
-  print(`listening on ${formatAddr(socket.addr)}`);
+  printListening(socket.addr);
   const stop = () => loop.stop();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);

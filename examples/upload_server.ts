@@ -32,10 +32,9 @@ import {
 } from "@millrace/io/net";
 import {
   flag,
-  formatAddr,
   portFlag,
-  print,
   printError,
+  printListening,
   proxyProtocolFlag,
 } from "./_args.ts";
 
@@ -245,7 +244,7 @@ if (import.meta.main) {
   const stop = (): void => shutdown.abort();
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
-  print(`listening on ${formatAddr(listener.addr)}`);
+  printListening(listener.addr);
   await serveUploads(listener, {
     deadlineMs,
     maxBytes,

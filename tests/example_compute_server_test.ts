@@ -9,6 +9,20 @@ const EXAMPLE = new URL("../examples/compute_server/main.ts", import.meta.url);
 const encoder = new TextEncoder();
 const ITERATIONS = 300_000;
 
+/** The example as a child process given `args`, killed after 60 s. */
+function example(
+  args: string[],
+  options: Omit<Deno.CommandOptions, "args"> = {},
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", EXAMPLE.pathname, ...args],
+    stdin: "null",
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+    signal: AbortSignal.timeout(60_000),
+    ...options,
+  });
+}
+
 class LineReader {
   #conn: Deno.Conn;
   #buffer = "";
@@ -47,23 +61,10 @@ async function firstLine(stream: ReadableStream<Uint8Array>): Promise<{
 }
 
 Deno.test("examples/compute_server/main.ts answers jobs from the pool, by priority, and exits 0 on SIGTERM", async () => {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      EXAMPLE.pathname,
-      "--port",
-      "0",
-      "--workers",
-      "1",
-      "--iterations",
-      String(ITERATIONS),
-    ],
-    stdout: "piped",
-    stderr: "null",
-    signal: AbortSignal.timeout(60_000),
-  }).spawn();
+  const child = example(
+    ["--port", "0", "--workers", "1", "--iterations", String(ITERATIONS)],
+    { stdout: "piped", stderr: "null" },
+  ).spawn();
   const { line, rest } = await firstLine(child.stdout);
   assertMatch(line, /^listening on 127\.0\.0\.1:\d+$/);
   const port = Number(line.split(":")[1]);
@@ -156,4 +157,14 @@ Deno.test("computeDemo() (for deno task demo) shows a critical job overtaking lo
   const critical = answers.findIndex((l) => l.startsWith("server> hash 9 "));
   assert(critical >= 0 && critical < 8, `answers: ${answers.join(" | ")}`);
   assert(lines.some((l) => l.startsWith("pool: 9 done")));
+});
+
+Deno.test("examples/compute_server/main.ts with a bad --workers names the flag and exits 2", async () => {
+  const out = await example(["--workers", "many"], { stderr: "piped" })
+    .output();
+  assertEquals(out.code, 2);
+  assertEquals(
+    new TextDecoder().decode(out.stderr),
+    'error: --workers must be an integer of at least 1: received "many"\n',
+  );
 });

@@ -90,3 +90,17 @@ export function undocumentedOverload(x: number): void;
 export function undocumentedOverload(x: number | string): void {
   void x;
 }
+
+/** What a callback of {@linkcode Hooks} returns. */
+export type HookResult = void | Promise<void>;
+
+/** Hooks. */
+export interface Hooks {
+  /**
+   * A callback returning an alias of `void | Promise<void>` needs no
+   * `@returns` either.
+   *
+   * @param id Which.
+   */
+  onClose?(id: number): HookResult;
+}

@@ -27,11 +27,9 @@ import {
 import { ComputePool, TaskPriority } from "@millrace/io/compute";
 import { type LineSink, LineSplitter } from "./line_splitter.ts";
 import {
-  flag,
-  formatAddr,
   integerFlag,
-  print,
   printError,
+  printListening,
   serverConfig,
 } from "../_args.ts";
 import type * as Tasks from "./tasks.ts";
@@ -222,8 +220,10 @@ export async function computeDemo(
 }
 
 if (import.meta.main) {
-  const workers = Number(
-    flag(Deno.args, "workers", String(navigator.hardwareConcurrency)),
+  const workers = integerFlag(
+    Deno.args,
+    "workers",
+    String(navigator.hardwareConcurrency),
   );
   const iterations = integerFlag(Deno.args, "iterations", "200000");
   // Bounded queue: beyond it jobs are refused with an error line.
@@ -240,7 +240,7 @@ if (import.meta.main) {
   );
   server.start(loop);
   const running = loop.run();
-  print(`listening on ${formatAddr(server.addr)}`);
+  printListening(server.addr);
   {
     using _signals = shutdownOnSignals({
       async shutdown(options) {

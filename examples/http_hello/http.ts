@@ -7,6 +7,8 @@
 // A malformed request yields an error with the status to answer, after which
 // the parser accepts nothing more (the connection is to be closed).
 
+import { withCapacity } from "../_bytes.ts";
+
 /** Limits of {@linkcode HttpRequestParser}. */
 export interface HttpLimits {
   /** Bytes of the request line (CRLF excluded); beyond it: 414. @default {8192} */
@@ -373,11 +375,7 @@ export class HttpRequestParser {
 
   #append(data: Uint8Array): void {
     const need = this.#len + data.length;
-    if (need > this.#buf.length) {
-      const grown = new Uint8Array(Math.max(need, this.#buf.length * 2, 1024));
-      grown.set(this.#buf.subarray(0, this.#len));
-      this.#buf = grown;
-    }
+    this.#buf = withCapacity(this.#buf, this.#len, need);
     this.#buf.set(data, this.#len);
     this.#len = need;
   }

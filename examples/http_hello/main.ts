@@ -19,13 +19,7 @@ import {
   TcpServer,
   type WorkerInitInfo,
 } from "@millrace/io/net";
-import {
-  flag,
-  formatAddr,
-  integerFlag,
-  print,
-  serverConfig,
-} from "../_args.ts";
+import { flag, integerFlag, printListening, serverConfig } from "../_args.ts";
 import {
   errorResponse,
   HelloResponses,
@@ -189,7 +183,7 @@ if (import.meta.main) {
     });
     const serving = server.run();
     using _signals = shutdownOnSignals(server, { timeoutMs: 2000 });
-    print(`listening on ${formatAddr(await server.listening())}`);
+    printListening(await server.listening());
     await serving;
     Deno.exit(0);
   }
@@ -198,7 +192,7 @@ if (import.meta.main) {
   const serving = server.run();
   // Signal handlers first: a SIGTERM right after the first line exits 0.
   using _signals = shutdownOnSignals(server, { timeoutMs: 2000 });
-  print(`listening on ${formatAddr(server.addr)}`);
+  printListening(server.addr);
   const sweeper = sweepEvery(handler, server.context, headerTimeoutMs);
   Deno.unrefTimer(sweeper);
   await serving;

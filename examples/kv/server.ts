@@ -31,10 +31,9 @@ import {
   STATUS_OK,
 } from "./protocol.ts";
 import {
-  formatAddr,
   integerFlag,
-  print,
   printError,
+  printListening,
   serverConfig,
 } from "../_args.ts";
 
@@ -144,7 +143,7 @@ if (import.meta.main) {
   );
   const server = createKvServer(config, { maxBytes, log: printError });
   const serving = server.run();
-  print(`listening on ${formatAddr(server.addr)}`);
+  printListening(server.addr);
   using _signals = shutdownOnSignals(server);
   await serving;
 }

@@ -19,7 +19,7 @@ import {
   shutdownOnSignals,
   TcpServer,
 } from "@millrace/io/net";
-import { formatAddr, integerFlag, print, serverConfig } from "../_args.ts";
+import { integerFlag, printListening, serverConfig } from "../_args.ts";
 import { type RespLimits, RespParser, RespWriter } from "./resp.ts";
 import { MiniRedisStore } from "./store.ts";
 
@@ -131,7 +131,7 @@ if (import.meta.main) {
   const serving = server.run();
   // Signal handlers first: a SIGTERM right after the first line exits 0.
   using _signals = shutdownOnSignals(server, { timeoutMs: 2000 });
-  print(`listening on ${formatAddr(server.addr)}`);
+  printListening(server.addr);
   // Active expiry (keys never read again would otherwise stay forever).
   const sweeper = setInterval(() => store.sweep(), 100);
   Deno.unrefTimer(sweeper);

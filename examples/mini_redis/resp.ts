@@ -2,6 +2,8 @@
 // frames and inline commands, pipelining) and a reply writer. Private to the
 // example. Error texts follow redis-server's, so real clients behave the same.
 
+import { withCapacity } from "../_bytes.ts";
+
 /** Limits of {@linkcode RespParser}. */
 export interface RespLimits {
   /** Largest bulk string (`$N`) accepted. @default {1048576} */
@@ -44,15 +46,26 @@ function findLf(b: Uint8Array, from: number, end: number): number {
   return -1;
 }
 
-// Parses a signed decimal integer in b[start..end]; NaN when not one.
-function parseInteger(b: Uint8Array, start: number, end: number): number {
-  if (start >= end || end - start > 18) return NaN;
+/**
+ * The integer in `b[start..end)` as redis's `string2ll` accepts it (`0`, or
+ * an optional `-`, a digit 1-9, then digits: no `+`, leading zero or `-0`),
+ * when it has at most 15 characters, which a double holds exactly; else NaN.
+ * The protocol's counts and INCR's stored values both parse with it.
+ */
+export function parseInteger(
+  b: Uint8Array,
+  start: number,
+  end: number,
+): number {
+  const len = end - start;
+  if (len <= 0 || len > 15) return NaN;
   let i = start, neg = false;
   if (b[i] === 45 /* - */) {
     neg = true;
     i++;
-    if (i === end) return NaN;
   }
+  // A digit 1-9 first, unless the whole number is "0".
+  if (i === end || (b[i] === 48 /* 0 */ && (neg || len > 1))) return NaN;
   let n = 0;
   for (; i < end; i++) {
     const c = b[i]! - 48;
@@ -78,6 +91,8 @@ function simpleCount(b: Uint8Array, from: number, end: number): number {
     n = n * 10 + d;
   }
   if (i === from || i + 1 >= end || b[i] !== CR || b[i + 1] !== LF) return -1;
+  // A leading zero is an error, found by the general path.
+  if (b[from] === 48 /* 0 */ && i > from + 1) return -1;
   scanned = i + 2;
   return n;
 }
@@ -315,48 +330,25 @@ export class RespParser {
     end: number,
     args: Uint8Array[],
   ): number {
-    let eol: number, p: number, left: number;
+    let p: number, left: number;
     const resuming = this.#mbLeft > 0;
     if (resuming) {
       p = pos + this.#mbNext;
       left = this.#mbLeft;
     } else {
-      left = simpleCount(b, pos + 1, end);
-      if (left >= 0 && left <= this.#maxArgs) p = scanned;
-      else {
-        eol = findCrlf(b, pos, end);
-        if (eol < 0) {
-          return end - pos > 1024
-            ? this.#fail("too big mbulk count string")
-            : -1;
-        }
-        left = parseInteger(b, pos + 1, eol);
-        if (Number.isNaN(left) || left > this.#maxArgs) {
-          return this.#fail("invalid multibulk length");
-        }
-        p = eol + 2;
-      }
+      left = this.#count(b, pos, end, this.#maxArgs);
+      if (left < 0) return left; // incomplete, or failed
+      p = scanned;
     }
     for (; left > 0; left--) {
       if (p >= end) return this.#suspend(b, pos, p, left, args, resuming);
       if (b[p] !== 36 /* $ */) {
         return this.#fail(`expected '$', got '${String.fromCharCode(b[p]!)}'`);
       }
-      let len = simpleCount(b, p + 1, end), at: number;
-      if (len >= 0 && len <= this.#maxBulk) at = scanned;
-      else {
-        eol = findCrlf(b, p, end);
-        if (eol < 0) {
-          return end - p > 1024
-            ? this.#fail("too big bulk count string")
-            : this.#suspend(b, pos, p, left, args, resuming);
-        }
-        len = parseInteger(b, p + 1, eol);
-        if (Number.isNaN(len) || len < 0 || len > this.#maxBulk) {
-          return this.#fail("invalid bulk length");
-        }
-        at = eol + 2;
-      }
+      const len = this.#count(b, p, end, this.#maxBulk);
+      if (len === -1) return this.#suspend(b, pos, p, left, args, resuming);
+      if (len < 0) return len;
+      const at = scanned;
       if (end - at < len + 2) {
         return this.#suspend(b, pos, p, left, args, resuming);
       }
@@ -377,6 +369,28 @@ export class RespParser {
       this.#mbLeft = 0;
     }
     return p;
+  }
+
+  // The count after the `*` or `$` at b[at], from 0 to `max`, with `scanned`
+  // set past its line (a negative `*` count is an empty frame, 0, as in
+  // redis; a negative `$` count is an error); -1 while its line is
+  // incomplete, -2 after #fail().
+  #count(b: Uint8Array, at: number, end: number, max: number): number {
+    let n = simpleCount(b, at + 1, end);
+    if (n >= 0 && n <= max) return n;
+    const bulk = b[at] === 36 /* $ */;
+    const eol = findCrlf(b, at, end);
+    if (eol < 0) {
+      if (end - at <= 1024) return -1;
+      return this.#fail(`too big ${bulk ? "bulk" : "mbulk"} count string`);
+    }
+    n = parseInteger(b, at + 1, eol);
+    if (n < 0 && !bulk) n = 0;
+    if (!(n >= 0 && n <= max)) {
+      return this.#fail(`invalid ${bulk ? "bulk" : "multibulk"} length`);
+    }
+    scanned = eol + 2;
+    return n;
   }
 
   // Saves how far an incomplete frame got (offsets from its start, which
@@ -444,11 +458,7 @@ export class RespParser {
       this.#start = 0;
     }
     const need = this.#len + data.length;
-    if (need > this.#buf.length) {
-      const grown = new Uint8Array(Math.max(need, this.#buf.length * 2, 1024));
-      grown.set(this.#buf.subarray(0, this.#len));
-      this.#buf = grown;
-    }
+    this.#buf = withCapacity(this.#buf, this.#len, need);
     this.#buf.set(data, this.#len);
     this.#len = need;
   }
@@ -624,11 +634,6 @@ export class RespWriter {
   }
 
   #ensure(extra: number): void {
-    if (this.#len + extra <= this.#buf.length) return;
-    const grown = new Uint8Array(
-      Math.max(this.#buf.length * 2, this.#len + extra),
-    );
-    grown.set(this.#buf.subarray(0, this.#len));
-    this.#buf = grown;
+    this.#buf = withCapacity(this.#buf, this.#len, this.#len + extra);
   }
 }

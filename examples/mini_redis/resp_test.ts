@@ -40,7 +40,7 @@ function bytewise(s: string): Uint8Array[] {
 Deno.test("RespParser parses pipelined multibulk and inline commands", () => {
   const wire = "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nv a\r\n\r\n" +
     "PING\r\n" + 'echo "a b" \'c\\\'d\' "\\x41\\n"\r\n' + "\r\n" + "*0\r\n" +
-    "*2\r\n$3\r\nGET\r\n$0\r\n\r\n" + "GET k\n";
+    "*2\r\n$3\r\nGET\r\n$0\r\n\r\n" + "*-1\r\n" + "GET k\n";
   const expected = [
     ["SET", "k", "v a\r\n"],
     ["PING"],
@@ -64,6 +64,13 @@ Deno.test("RespParser reports protocol errors as redis-server does", () => {
     ["*1\r\n$abc\r\n", "invalid bulk length"],
     ["*1\r\n$2000\r\n", "invalid bulk length"],
     ["*99999\r\n", "invalid multibulk length"],
+    // Counts as redis's string2ll reads them: no leading zero, "+" or "-0".
+    ["*01\r\n$4\r\nPING\r\n", "invalid multibulk length"],
+    ["*0001\r\n$4\r\nPING\r\n", "invalid multibulk length"],
+    ["*-0\r\n", "invalid multibulk length"],
+    ["*+1\r\n", "invalid multibulk length"],
+    ["*1\r\n$04\r\nPING\r\n", "invalid bulk length"],
+    ["*1\r\n$-0\r\n", "invalid bulk length"],
     ["*1\r\n$3\r\nabcde\r\n", "expected CRLF after bulk string"],
     ['SET k "unterminated\r\n', "unbalanced quotes in request"],
     ['SET k "a"b\r\n', "unbalanced quotes in request"],

@@ -3,7 +3,7 @@
 // CONFIG GET / COMMAND stubs that redis-benchmark and redis-cli ask for.
 // Replies and error texts follow redis-server 7.
 
-import type { RespWriter } from "./resp.ts";
+import { parseInteger, type RespWriter } from "./resp.ts";
 
 interface Entry {
   /** The bytes; undefined while the value is integer-encoded in `num`. */
@@ -117,25 +117,6 @@ function commandName(b: Uint8Array): string {
 
 const INT_RE = /^(0|-?[1-9][0-9]*)$/;
 const MAX = 9223372036854775807n, MIN = -9223372036854775808n;
-
-// The hot path of INCR: up to 15 characters fit a double exactly.
-function smallInt(bytes: Uint8Array): number | undefined {
-  const len = bytes.length;
-  if (len === 0 || len > 15) return undefined;
-  let i = 0, neg = false;
-  if (bytes[0] === 45) {
-    neg = true;
-    i = 1;
-    if (len === 1 || bytes[1] === 48) return undefined; // "-", "-0..."
-  } else if (bytes[0] === 48 && len > 1) return undefined; // leading zero
-  let n = 0;
-  for (; i < len; i++) {
-    const d = bytes[i]! - 48;
-    if (d < 0 || d > 9) return undefined;
-    n = n * 10 + d;
-  }
-  return neg ? -n : n;
-}
 
 // A 64-bit signed integer as redis's string2ll accepts it, else undefined.
 function parseInt64(bytes: Uint8Array): bigint | undefined {
@@ -411,8 +392,13 @@ export class MiniRedisStore {
   #incrBy(keyBytes: Uint8Array, by: number | bigint, w: RespWriter): void {
     const key = keyOf(keyBytes);
     const e = this.#get(key);
-    const cur = !e ? 0 : e.value === undefined ? e.num : smallInt(e.value);
-    if (cur !== undefined && typeof by === "number") {
+    // The hot path: a stored value of up to 15 characters fits a double.
+    const cur = !e
+      ? 0
+      : e.value === undefined
+      ? e.num
+      : parseInteger(e.value, 0, e.value.length);
+    if (!Number.isNaN(cur) && typeof by === "number") {
       const next = cur + by;
       if (Number.isSafeInteger(next)) {
         // Integer-encoded: no string or byte array per INCR.
@@ -428,7 +414,7 @@ export class MiniRedisStore {
         return;
       }
     }
-    const big = cur !== undefined ? BigInt(cur) : parseInt64(e!.value!);
+    const big = Number.isNaN(cur) ? parseInt64(e!.value!) : BigInt(cur);
     if (big === undefined) {
       w.error(NOT_INT);
       return;

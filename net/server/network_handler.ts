@@ -52,6 +52,29 @@ export type DisconnectReason =
   | "worker crashed";
 
 /**
+ * What a {@linkcode NetworkHandler} callback returns: nothing, or a promise
+ * when the callback is `async`. The server or client does not wait for the
+ * promise; one that rejects is handled like a throw (see
+ * {@linkcode NetworkHandler}).
+ *
+ * @example Usage
+ * ```ts
+ * import type { HandlerResult, NetworkHandler, ServerContext } from "@millrace/io/net";
+ *
+ * async function greet(ctx: ServerContext, id: number): Promise<void> {
+ *   await Promise.resolve(); // e.g. look the peer up first
+ *   ctx.sendTo(id, new TextEncoder().encode("hello\n"));
+ * }
+ * const handler: NetworkHandler = {
+ *   onConnect: (ctx, id): HandlerResult => greet(ctx, id),
+ *   onData() {},
+ * };
+ * console.log(typeof handler.onConnect);
+ * ```
+ */
+export type HandlerResult = void | Promise<void>;
+
+/**
  * What a {@linkcode TcpServer} (or {@linkcode TcpClient}) calls on events.
  * Only `onData` is required, or `onFrame` instead when the server or client
  * has a `codec`. Every callback gets the one shared
@@ -95,7 +118,7 @@ export interface NetworkHandler<T = unknown, F = Uint8Array, E = F> {
     ctx: ServerContext<T, E>,
     id: number,
     data: Uint8Array,
-  ): void | Promise<void>;
+  ): HandlerResult;
   /**
    * With a `codec`: one whole frame arrived on connection `id` (required
    * then). A `Uint8Array` frame may be a view of the receive buffer, valid
@@ -105,25 +128,21 @@ export interface NetworkHandler<T = unknown, F = Uint8Array, E = F> {
    * @param id The connection.
    * @param frame The decoded frame.
    */
-  onFrame?(
-    ctx: ServerContext<T, E>,
-    id: number,
-    frame: F,
-  ): void | Promise<void>;
+  onFrame?(ctx: ServerContext<T, E>, id: number, frame: F): HandlerResult;
   /**
    * Connection `id` opened (accepted by a server, or connected by a client).
    *
    * @param ctx The server context (all connections of the server or client).
    * @param id The new connection.
    */
-  onConnect?(ctx: ServerContext<T, E>, id: number): void | Promise<void>;
+  onConnect?(ctx: ServerContext<T, E>, id: number): HandlerResult;
   /**
    * The write queue of `id` drained below the low-water mark after `sendTo` returned `false`.
    *
    * @param ctx The server context (all connections of the server or client).
    * @param id The connection whose queue drained.
    */
-  onWritable?(ctx: ServerContext<T, E>, id: number): void | Promise<void>;
+  onWritable?(ctx: ServerContext<T, E>, id: number): HandlerResult;
   /**
    * Connection `id` closed; it is no longer in `connectionIds()` (so a
    * broadcast from here skips it), but `getData(id)` still returns its user
@@ -137,7 +156,7 @@ export interface NetworkHandler<T = unknown, F = Uint8Array, E = F> {
     ctx: ServerContext<T, E>,
     id: number,
     reason: DisconnectReason,
-  ): void | Promise<void>;
+  ): HandlerResult;
   /**
    * Something failed: an I/O error, an accept error (`id` undefined; the
    * server backs off and keeps going), a per-connection broadcast failure, or
@@ -151,14 +170,14 @@ export interface NetworkHandler<T = unknown, F = Uint8Array, E = F> {
     ctx: ServerContext<T, E>,
     error: Error,
     id: number | undefined,
-  ): void | Promise<void>;
+  ): HandlerResult;
   /**
    * The server is bound and accepting at `addr`.
    *
    * @param ctx The server context (all connections of the server or client).
    * @param addr The bound address.
    */
-  onListening?(ctx: ServerContext<T, E>, addr: Deno.Addr): void | Promise<void>;
+  onListening?(ctx: ServerContext<T, E>, addr: Deno.Addr): HandlerResult;
   /**
    * A graceful shutdown started: the server no longer accepts; open
    * connections get their queued bytes flushed, then end of stream, and have
@@ -166,5 +185,5 @@ export interface NetworkHandler<T = unknown, F = Uint8Array, E = F> {
    *
    * @param ctx The server context (all connections of the server or client).
    */
-  onShutdown?(ctx: ServerContext<T, E>): void | Promise<void>;
+  onShutdown?(ctx: ServerContext<T, E>): HandlerResult;
 }

@@ -18,7 +18,7 @@ import {
 } from "./_server_setup.ts";
 import { serverStats } from "./_server_stats.ts";
 import { validateHandler, watchResult } from "./_handler_checks.ts";
-import type { NetworkHandler } from "./network_handler.ts";
+import type { HandlerResult, NetworkHandler } from "./network_handler.ts";
 import type { ServerContext } from "./server_context.ts";
 import type { Codec } from "../codec/codec.ts";
 import { framingHandler } from "./_framing.ts";
@@ -407,7 +407,7 @@ export class TcpServer<T = unknown, F = Uint8Array, E = F>
   }
 
   /** A server-wide callback: a throw or rejection is only reported. */
-  #callReported(call: () => void | Promise<void>): void {
+  #callReported(call: () => HandlerResult): void {
     const report = (error: unknown) => this.#table!.reportError(toError(error));
     try {
       watchResult(call(), report);

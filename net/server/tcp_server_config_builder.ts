@@ -71,12 +71,23 @@ export class TcpServerConfigBuilder {
   /**
    * Sets {@linkcode TcpServerConfigOptions.hostname}.
    *
-   * @example Usage
+   * @example Loopback by default
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
-   * import { assertEquals } from "@std/assert";
+   * import { assertEquals, assertThrows } from "@std/assert";
    *
-   * assertEquals(TcpServerConfig.builder().hostname("::1").build().hostname, "::1");
+   * // Without a hostname the server binds IPv4 loopback only.
+   * assertEquals(TcpServerConfig.builder().build().hostname, "127.0.0.1");
+   *
+   * const ipv6 = TcpServerConfig.builder().hostname("::1").port(8080).build();
+   * assertEquals([ipv6.hostname, ipv6.port], ["::1", 8080]);
+   *
+   * // A hostname, not a URL: `build()` names the field and the value.
+   * assertThrows(
+   *   () => TcpServerConfig.builder().hostname("http://localhost").build(),
+   *   RangeError,
+   *   "'hostname' must be a non-empty hostname or IP address",
+   * );
    * ```
    *
    * @param hostname The hostname or IP address to bind.
@@ -89,12 +100,21 @@ export class TcpServerConfigBuilder {
   /**
    * Sets {@linkcode TcpServerConfigOptions.port} (`0` for an ephemeral port).
    *
-   * @example Usage
+   * @example An ephemeral port
    * ```ts
-   * import { TcpServerConfig } from "@millrace/io/net";
-   * import { assertEquals } from "@std/assert";
+   * import { TcpServer, TcpServerConfig } from "@millrace/io/net";
+   * import { assertNotEquals } from "@std/assert";
    *
-   * assertEquals(TcpServerConfig.builder().port(8080).build().port, 8080);
+   * // Port 0 (the default) lets the kernel pick a free port: read it from
+   * // `server.addr` once the server has started.
+   * const server = new TcpServer(TcpServerConfig.builder().port(0).build(), {
+   *   onData() {},
+   * });
+   * const done = server.run();
+   * const { port } = server.addr as Deno.NetAddr;
+   * assertNotEquals(port, 0);
+   * await server.shutdown();
+   * await done;
    * ```
    *
    * @param port The port, 0 to 65535.
@@ -107,13 +127,14 @@ export class TcpServerConfigBuilder {
   /**
    * Listens on a Unix socket at `path` (transport `"unix"`).
    *
-   * @example Usage
+   * @example A Unix socket instead of a port
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
    * import { assertEquals } from "@std/assert";
    *
    * const config = TcpServerConfig.builder().unix("/tmp/app.sock").build();
-   * assertEquals([config.transport, config.path], ["unix", "/tmp/app.sock"]);
+   * assertEquals(config.transport, "unix");
+   * assertEquals(config.path, "/tmp/app.sock");
    * ```
    *
    * @param path The socket path.
@@ -150,12 +171,22 @@ export class TcpServerConfigBuilder {
   /**
    * Sets {@linkcode TcpServerConfigOptions.maxReadBufferSize}.
    *
-   * @example Usage
+   * @example Bytes, up to 1 GiB
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
-   * import { assertEquals } from "@std/assert";
+   * import { assertEquals, assertThrows } from "@std/assert";
    *
-   * assertEquals(TcpServerConfig.builder().maxReadBufferSize(16384).build().maxReadBufferSize, 16384);
+   * // Read buffers grow up to 64 KiB by default; a line protocol with short
+   * // messages can cap them lower.
+   * assertEquals(TcpServerConfig.builder().build().maxReadBufferSize, 65_536);
+   * const small = TcpServerConfig.builder().maxReadBufferSize(4 * 1024).build();
+   * assertEquals(small.maxReadBufferSize, 4_096);
+   *
+   * assertThrows(
+   *   () => TcpServerConfig.builder().maxReadBufferSize(2 ** 31).build(),
+   *   RangeError,
+   *   "'maxReadBufferSize' must be an integer from 1 to 2 ** 30",
+   * );
    * ```
    *
    * @param bytes The size, 1 B to 1 GiB.
@@ -168,12 +199,24 @@ export class TcpServerConfigBuilder {
   /**
    * Sets {@linkcode TcpServerConfigOptions.maxConnections}.
    *
-   * @example Usage
+   * @example Unlimited by default; 0 is an error
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
-   * import { assertEquals } from "@std/assert";
+   * import { assertEquals, assertThrows } from "@std/assert";
    *
-   * assertEquals(TcpServerConfig.builder().maxConnections(100).build().maxConnections, 100);
+   * // No cap by default; `Infinity` says so explicitly.
+   * assertEquals(TcpServerConfig.builder().build().maxConnections, Infinity);
+   * assertEquals(
+   *   TcpServerConfig.builder().maxConnections(Infinity).build().maxConnections,
+   *   Infinity,
+   * );
+   *
+   * // A cap must be a whole number of at least 1.
+   * assertThrows(
+   *   () => TcpServerConfig.builder().maxConnections(0).build(),
+   *   RangeError,
+   *   "'maxConnections' must be an integer from 1 to 2 ** 24 or Infinity: received 0",
+   * );
    * ```
    *
    * @param count The limit: 1 to 2 ** 24, or `Infinity`.
@@ -186,12 +229,17 @@ export class TcpServerConfigBuilder {
   /**
    * Sets {@linkcode TcpServerConfigOptions.noDelay}.
    *
-   * @example Usage
+   * @example On by default
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
-   * import { assertEquals } from "@std/assert";
+   * import { assert, assertFalse } from "@std/assert";
    *
-   * assertEquals(TcpServerConfig.builder().noDelay(false).build().noDelay, false);
+   * // Small replies leave at once by default (`TCP_NODELAY`).
+   * assert(TcpServerConfig.builder().build().noDelay);
+   * // A server that streams bulk data in small writes can let the kernel
+   * // batch them:
+   * const bulk = TcpServerConfig.builder().noDelay(false).build();
+   * assertFalse(bulk.noDelay);
    * ```
    *
    * @param enabled Whether to disable Nagle's algorithm.
@@ -205,12 +253,19 @@ export class TcpServerConfigBuilder {
    * Sets {@linkcode TcpServerConfigOptions.keepAlive} (no interval: Deno
    * exposes none).
    *
-   * @example Usage
+   * @example Detecting dead peers on idle connections
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
-   * import { assertEquals } from "@std/assert";
+   * import { assert } from "@std/assert";
    *
-   * assertEquals(TcpServerConfig.builder().keepAlive(true).build().keepAlive, true);
+   * // Off by default. Long-lived connections that may sit silent for hours
+   * // (a pub/sub subscriber, say) let the kernel probe the peer instead of
+   * // closing them on an idle timeout.
+   * const config = TcpServerConfig.builder()
+   *   .keepAlive(true)
+   *   .idleTimeoutMs(0)
+   *   .build();
+   * assert(config.keepAlive);
    * ```
    *
    * @param enabled Whether to enable keep-alive probes.
@@ -223,12 +278,21 @@ export class TcpServerConfigBuilder {
   /**
    * Sets {@linkcode TcpServerConfigOptions.idleTimeoutMs}.
    *
-   * @example Usage
+   * @example Milliseconds; 0 turns it off
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
-   * import { assertEquals } from "@std/assert";
+   * import { assertEquals, assertThrows } from "@std/assert";
    *
-   * assertEquals(TcpServerConfig.builder().idleTimeoutMs(30_000).build().idleTimeoutMs, 30_000);
+   * // Close connections silent for 30 seconds.
+   * const config = TcpServerConfig.builder().idleTimeoutMs(30 * 1000).build();
+   * assertEquals(config.idleTimeoutMs, 30_000);
+   *
+   * // Off by default; whole milliseconds only.
+   * assertEquals(TcpServerConfig.builder().build().idleTimeoutMs, 0);
+   * assertThrows(
+   *   () => TcpServerConfig.builder().idleTimeoutMs(0.5).build(),
+   *   RangeError,
+   * );
    * ```
    *
    * @param ms Whole milliseconds from 0 (off) to 2 ** 31 - 1.
@@ -241,11 +305,13 @@ export class TcpServerConfigBuilder {
   /**
    * Sets {@linkcode TcpServerConfigOptions.writeHighWaterMark}.
    *
-   * @example Usage
+   * @example The low-water mark follows
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
    * import { assertEquals } from "@std/assert";
    *
+   * // Unless set, the low-water mark is a quarter of the high one (16 KiB at
+   * // most).
    * const config = TcpServerConfig.builder().writeHighWaterMark(4096).build();
    * assertEquals([config.writeHighWaterMark, config.writeLowWaterMark], [4096, 1024]);
    * ```
@@ -260,12 +326,19 @@ export class TcpServerConfigBuilder {
   /**
    * Sets {@linkcode TcpServerConfigOptions.writeLowWaterMark}.
    *
-   * @example Usage
+   * @example Must stay below the high-water mark
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
-   * import { assertEquals } from "@std/assert";
+   * import { assertThrows } from "@std/assert";
    *
-   * assertEquals(TcpServerConfig.builder().writeLowWaterMark(8192).build().writeLowWaterMark, 8192);
+   * // With the default high-water mark of 64 KiB, 64 KiB is too high:
+   * assertThrows(
+   *   () => TcpServerConfig.builder().writeLowWaterMark(65_536).build(),
+   *   RangeError,
+   *   "'writeLowWaterMark' must be less than 'writeHighWaterMark' (65536): received 65536",
+   * );
+   * // ... unless the high-water mark is raised with it.
+   * TcpServerConfig.builder().writeHighWaterMark(256 * 1024).writeLowWaterMark(65_536).build();
    * ```
    *
    * @param bytes The low-water mark, at least 1 and below the high-water mark.
@@ -278,12 +351,22 @@ export class TcpServerConfigBuilder {
   /**
    * Sets {@linkcode TcpServerConfigOptions.maxWriteBuffer}.
    *
-   * @example Usage
+   * @example Where a slow consumer is cut off
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
-   * import { assertEquals } from "@std/assert";
+   * import { assertEquals, assertThrows } from "@std/assert";
    *
-   * assertEquals(TcpServerConfig.builder().maxWriteBuffer(4 << 20).build().maxWriteBuffer, 4 << 20);
+   * // By default 1 MiB, or 16 high-water marks when that is more.
+   * assertEquals(TcpServerConfig.builder().build().maxWriteBuffer, 1_048_576);
+   * const big = TcpServerConfig.builder().writeHighWaterMark(1 << 20).build();
+   * assertEquals(big.maxWriteBuffer, 16 << 20);
+   *
+   * // Never below the high-water mark: `sendTo` reports backpressure first.
+   * assertThrows(
+   *   () => TcpServerConfig.builder().maxWriteBuffer(1024).build(),
+   *   RangeError,
+   *   "'maxWriteBuffer' must be at least 'writeHighWaterMark'",
+   * );
    * ```
    *
    * @param bytes The cap: from the high-water mark to 1 GiB, or `Infinity`.
@@ -296,12 +379,19 @@ export class TcpServerConfigBuilder {
   /**
    * Sets {@linkcode TcpServerConfigOptions.tcpBacklog}.
    *
-   * @example Usage
+   * @example A longer accept queue for bursts
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
    * import { assertEquals } from "@std/assert";
    *
-   * assertEquals(TcpServerConfig.builder().tcpBacklog(1024).build().tcpBacklog, 1024);
+   * // 511 by default (as nginx and Redis); the kernel may cap it lower
+   * // (`net.core.somaxconn` on Linux).
+   * assertEquals(TcpServerConfig.builder().build().tcpBacklog, 511);
+   * const config = TcpServerConfig.builder()
+   *   .maxConnections(10_000)
+   *   .tcpBacklog(4096)
+   *   .build();
+   * assertEquals(config.tcpBacklog, 4096);
    * ```
    *
    * @param count The accept queue length, 1 to 65535.
@@ -350,12 +440,25 @@ export class TcpServerConfigBuilder {
    * Answers load-balancer health checks on this port (see
    * {@linkcode TcpServerConfigOptions.healthPort}).
    *
-   * @example Usage
+   * @example A load balancer's check
    * ```ts
-   * import { TcpServerConfig } from "@millrace/io/net";
+   * import { TcpServer, TcpServerConfig } from "@millrace/io/net";
    * import { assertEquals } from "@std/assert";
    *
-   * assertEquals(TcpServerConfig.builder().healthPort(7101).build().healthPort, 7101);
+   * const server = new TcpServer(
+   *   TcpServerConfig.builder().port(0).healthPort(0).build(),
+   *   { onData() {} },
+   * );
+   * const done = server.run();
+   * await server.listening();
+   *
+   * // Every connection to the health port gets one line, then is closed.
+   * const conn = await Deno.connect({ port: server.healthAddr.port });
+   * const line = await new Response(conn.readable).text();
+   * assertEquals(line, "up ready\n");
+   *
+   * await server.shutdown();
+   * await done;
    * ```
    *
    * @param port The port (`0`: ephemeral).
@@ -368,12 +471,18 @@ export class TcpServerConfigBuilder {
   /**
    * Sets {@linkcode TcpServerConfigOptions.acceptErrorDelayMs}.
    *
-   * @example Usage
+   * @example Backing off when out of file descriptors
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
    * import { assertEquals } from "@std/assert";
    *
-   * assertEquals(TcpServerConfig.builder().acceptErrorDelayMs(250).build().acceptErrorDelayMs, 250);
+   * // After EMFILE (and other accept errors that are not a peer's), the server
+   * // waits 100 ms by default before it accepts again, instead of spinning.
+   * assertEquals(TcpServerConfig.builder().build().acceptErrorDelayMs, 100);
+   * // Whole milliseconds: a server whose connections are short-lived gets
+   * // descriptors back soon and may retry sooner.
+   * const config = TcpServerConfig.builder().acceptErrorDelayMs(20).build();
+   * assertEquals(config.acceptErrorDelayMs, 20);
    * ```
    *
    * @param ms Whole milliseconds from 0 to 2 ** 31 - 1.
