@@ -490,7 +490,8 @@ export class TcpServerConfigBuilder {
    * await done;
    * ```
    *
-   * @param port The port (`0`: ephemeral).
+   * @param port The port (`0`: ephemeral), other than `port()`'s (`build()`
+   * checks).
    * @returns This builder.
    */
   healthPort(port: number): this {
