@@ -219,6 +219,19 @@ export class TcpServerConfig {
       options.acceptErrorDelayMs ?? 100,
     );
     Object.assign(this, validateProxyOptions(options, transport));
+    // The health port binds the same hostname: one port for both would fail
+    // only when the server starts. A Unix socket leaves 'port' unused.
+    if (
+      transport !== "unix" && this.port !== 0 && this.healthPort === this.port
+    ) {
+      throw invalidOption(
+        RangeError,
+        ACTION,
+        "healthPort",
+        "different from 'port'",
+        this.healthPort,
+      );
+    }
     Object.freeze(this);
   }
 

@@ -1,4 +1,5 @@
 // mill-net's `ServerConfig::builder()` style over `TcpServerConfigOptions`.
+import { formatValue } from "../../_internal/format.ts";
 import type { ProxyProtocolMode } from "../proxy/proxy_header.ts";
 import { parseAddress } from "../_address.ts";
 import { TcpServerConfig } from "./tcp_server_config.ts";
@@ -16,6 +17,10 @@ const ACTION = "create server config";
  * layer over {@linkcode TcpServerConfigOptions}, one method per option, same
  * names; `build()` validates.
  *
+ * Where to listen is what the last of `address()`, `hostname()`, `port()`
+ * and `unix()` says (as a later `server.listen()` in Node): a TCP address, or
+ * a Unix socket. `tls()` adds TLS to the TCP address, wherever it is called.
+ *
  * @example Usage
  * ```ts
  * import { TcpServerConfigBuilder } from "@millrace/io/net";
@@ -24,9 +29,25 @@ const ACTION = "create server config";
  * const config = new TcpServerConfigBuilder().address({ transport: "unix", path: "/tmp/x.sock" }).build();
  * assertEquals(config.transport, "unix");
  * ```
+ *
+ * @example The last call says where to listen
+ * ```ts
+ * import { TcpServerConfig } from "@millrace/io/net";
+ * import { assertEquals } from "@std/assert";
+ *
+ * // A default Unix socket, moved to a TCP port (by a command-line flag, say):
+ * const config = TcpServerConfig.builder().unix("/tmp/app.sock").port(8080).build();
+ * assertEquals([config.transport, config.port, config.path], ["tcp", 8080, undefined]);
+ * ```
  */
 export class TcpServerConfigBuilder {
   #options: TcpServerConfigOptions = {};
+  // Set by the last of address(), hostname(), port() and unix(). The options
+  // keep what each set; build() drops the path when TCP won (and keeps the
+  // hostname when Unix won: the health port binds it).
+  #where: "tcp" | "unix" = "tcp";
+  // Whether tls() was called, even with `undefined` (the config rejects it).
+  #tls = false;
 
   #set<K extends keyof TcpServerConfigOptions>(
     key: K,
@@ -38,7 +59,8 @@ export class TcpServerConfigBuilder {
 
   /**
    * Sets where to listen: `"host:port"`, `"[::1]:port"`, `":port"`,
-   * `{ hostname, port }` or `{ transport: "unix", path }`.
+   * `{ hostname, port }` or `{ transport: "unix", path }`. A later call of
+   * `address()`, `hostname()`, `port()` or `unix()` changes it again.
    *
    * @example Usage
    * ```ts
@@ -56,8 +78,8 @@ export class TcpServerConfigBuilder {
    */
   address(address: TcpServerAddress): this {
     const parsed = parseAddress(ACTION, address, true);
+    this.#where = parsed.transport;
     if (parsed.transport === "unix") {
-      this.#options.transport = "unix";
       this.#options.path = parsed.path;
     } else {
       if (parsed.hostname !== undefined) {
@@ -69,7 +91,8 @@ export class TcpServerConfigBuilder {
   }
 
   /**
-   * Sets {@linkcode TcpServerConfigOptions.hostname}.
+   * Sets {@linkcode TcpServerConfigOptions.hostname} and listens on TCP (with
+   * TLS after `tls()`), also after `unix()`.
    *
    * @example Loopback by default
    * ```ts
@@ -94,11 +117,13 @@ export class TcpServerConfigBuilder {
    * @returns This builder.
    */
   hostname(hostname: string): this {
+    this.#where = "tcp";
     return this.#set("hostname", hostname);
   }
 
   /**
-   * Sets {@linkcode TcpServerConfigOptions.port} (`0` for an ephemeral port).
+   * Sets {@linkcode TcpServerConfigOptions.port} (`0` for an ephemeral port)
+   * and listens on TCP (with TLS after `tls()`), also after `unix()`.
    *
    * @example An ephemeral port
    * ```ts
@@ -121,11 +146,13 @@ export class TcpServerConfigBuilder {
    * @returns This builder.
    */
   port(port: number): this {
+    this.#where = "tcp";
     return this.#set("port", port);
   }
 
   /**
-   * Listens on a Unix socket at `path` (transport `"unix"`).
+   * Listens on a Unix socket at `path` (transport `"unix"`), also after
+   * `address()`, `hostname()` or `port()`.
    *
    * @example A Unix socket instead of a port
    * ```ts
@@ -141,12 +168,14 @@ export class TcpServerConfigBuilder {
    * @returns This builder.
    */
   unix(path: string): this {
-    this.#options.transport = "unix";
+    this.#where = "unix";
     return this.#set("path", path);
   }
 
   /**
-   * Listens with TLS (transport `"tls"`).
+   * Listens with TLS (transport `"tls"`) on the TCP address, set before or
+   * after. Deno has no TLS listener on a Unix socket: with `unix()`, `build()`
+   * throws.
    *
    * @example Usage
    * ```ts
@@ -164,7 +193,7 @@ export class TcpServerConfigBuilder {
    * @returns This builder.
    */
   tls(tls: TcpServerTlsOptions): this {
-    this.#options.transport = "tls";
+    this.#tls = true;
     return this.#set("tls", tls);
   }
 
@@ -461,7 +490,8 @@ export class TcpServerConfigBuilder {
    * await done;
    * ```
    *
-   * @param port The port (`0`: ephemeral).
+   * @param port The port (`0`: ephemeral), other than `port()`'s (`build()`
+   * checks).
    * @returns This builder.
    */
   healthPort(port: number): this {
@@ -504,10 +534,24 @@ export class TcpServerConfigBuilder {
    * ```
    *
    * @returns The configuration.
-   * @throws {TypeError} If an option has the wrong type.
+   * @throws {TypeError} If an option has the wrong type, or `tls()` was
+   * called and a Unix socket is where to listen.
    * @throws {RangeError} If an option is out of its documented range.
    */
   build(): TcpServerConfig {
-    return new TcpServerConfig({ ...this.#options });
+    const options = { ...this.#options };
+    if (this.#where === "tcp") {
+      delete options.path; // of a unix() call a later call replaced
+      options.transport = this.#tls ? "tls" : "tcp";
+    } else if (this.#tls) {
+      throw new TypeError(
+        `Cannot ${ACTION} as 'tls' needs a TCP address: received Unix socket path ${
+          formatValue(options.path)
+        }`,
+      );
+    } else {
+      options.transport = "unix";
+    }
+    return new TcpServerConfig(options);
   }
 }

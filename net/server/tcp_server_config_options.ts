@@ -148,13 +148,14 @@ export interface TcpServerConfigOptions extends ConnectionOptions {
    */
   trustedProxies?: readonly string[];
   /**
-   * Also listen on this port (same hostname; `0` for an ephemeral one, see
-   * `TcpServer.healthAddr`) and answer every connection with one line for a
-   * load balancer, then close: `up ready` while serving, `maint` while
-   * paused at `maxConnections`, `drain` during a graceful shutdown (the
-   * health port stays open until the shutdown ends). This is HAProxy's
-   * `agent-check` protocol and suits `option tcp-check` with
-   * `tcp-check expect string up`. Unset: no health port.
+   * Also listen on this port (same hostname, so not `port` unless both are
+   * `0`; `0` for an ephemeral one, see `TcpServer.healthAddr`) and answer
+   * every connection with one line for a load balancer, then close:
+   * `up ready` while serving, `maint` while paused at `maxConnections`,
+   * `drain` during a graceful shutdown (the health port stays open until the
+   * shutdown ends). This is HAProxy's `agent-check` protocol and suits
+   * `option tcp-check` with `tcp-check expect string up`. Unset: no health
+   * port.
    */
   healthPort?: number;
 }

@@ -304,3 +304,43 @@ Deno.test("TcpServerConfig derives the write limits from the high-water mark", (
     [65536, 16384, 1_048_576],
   );
 });
+
+Deno.test("TcpServerConfig rejects a health port equal to the port it listens on", () => {
+  const message =
+    "Cannot create server config as 'healthPort' must be different from 'port': received 8080";
+  assertThrows(
+    () => new TcpServerConfig({ port: 8080, healthPort: 8080 }),
+    RangeError,
+    message,
+  );
+  assertThrows(
+    () => TcpServerConfig.builder().port(8080).healthPort(8080).build(),
+    RangeError,
+    message,
+  );
+  assertThrows(
+    () =>
+      new TcpServerConfig({
+        port: 8080,
+        healthPort: 8080,
+        tls: {
+          cert: "-----BEGIN CERTIFICATE-----",
+          key: "-----BEGIN PRIVATE KEY-----",
+        },
+      }),
+    RangeError,
+    message,
+  );
+  // Both ephemeral, or other ports, or a Unix socket (whose 'port' is unused):
+  // no clash.
+  assertEquals(new TcpServerConfig({ healthPort: 0 }).healthPort, 0);
+  assertEquals(
+    new TcpServerConfig({ port: 8080, healthPort: 8081 }).healthPort,
+    8081,
+  );
+  assertEquals(
+    TcpServerConfig.builder().port(8080).unix("/tmp/a.sock").healthPort(8080)
+      .build().healthPort,
+    8080,
+  );
+});
