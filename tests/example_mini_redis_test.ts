@@ -1,9 +1,9 @@
 // examples/mini_redis against redis-cli, redis-benchmark and redis-server,
 // real clients no one here wrote (the parser and store have unit tests
 // beside them: examples/mini_redis/*_test.ts).
-import { type Example, startExample } from "./_helpers.ts";
+import { startMiniRedis } from "./_helpers.ts";
 import { assert, assertEquals } from "@std/assert";
-import { peer } from "./_peers.ts";
+import { peer, redisServerCommand } from "./_peers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -15,14 +15,6 @@ const redisBenchmark = peer("redis-cli", "redis-benchmark");
 const redisServer = peer("redis-cli", "redis-server");
 
 // ------------------------------------------------------------ real server
-
-// The shared spawner: `listening on` line, stdout drained, SIGTERM on dispose.
-function startMiniRedis(...extra: string[]): Promise<Example> {
-  return startExample("mini_redis/main.ts", {
-    args: extra,
-    permissions: ["-A"],
-  });
-}
 
 async function cli(
   port: number,
@@ -241,19 +233,9 @@ async function startRedisServer(): Promise<
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
-  const child = new Deno.Command("redis-server", {
-    args: [
-      "--bind",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--loglevel",
-      "warning",
-    ],
+  const [program, ...args] = redisServerCommand(port);
+  const child = new Deno.Command(program!, {
+    args,
     stdout: "null",
     stderr: "null",
   }).spawn();
