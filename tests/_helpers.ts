@@ -702,6 +702,43 @@ export async function startExample(
   };
 }
 
+/** Starts `examples/http_hello/main.ts` with `args` (see {@linkcode startExample}). */
+export function startHttpHello(...args: string[]): Promise<Example> {
+  return startExample("http_hello/main.ts", { args, permissions: ["-A"] });
+}
+
+/** Starts `examples/mini_redis/main.ts` with `args` (see {@linkcode startExample}). */
+export function startMiniRedis(...args: string[]): Promise<Example> {
+  return startExample("mini_redis/main.ts", { args, permissions: ["-A"] });
+}
+
+/**
+ * Sends `wire` on a new connection to `ex` and returns every reply until the
+ * server closes (within 15 s and 1 MiB). A write the server cuts short is
+ * fine: a server may close before it has read everything.
+ */
+export async function repliesUntilClose(
+  ex: Example,
+  wire: Uint8Array,
+): Promise<string> {
+  const conn = await connect(ex.port);
+  try {
+    const reading = within(
+      readToEnd(conn, 1024 * 1024),
+      15_000,
+      "replies and close",
+    );
+    try {
+      await writeAll(conn, wire);
+    } catch {
+      // Closed before everything was read: allowed.
+    }
+    return decoder.decode((await reading).bytes);
+  } finally {
+    conn.close();
+  }
+}
+
 // ------------------------------------------------------------ TcpStream pairs
 
 /** A connected client/server pair over loopback, closed on dispose. */

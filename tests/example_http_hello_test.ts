@@ -1,7 +1,7 @@
 // examples/http_hello against real clients (curl, wrk, raw sockets); the
 // parser and responses have unit tests beside them
 // (examples/http_hello/http_test.ts).
-import { type Example, startExample } from "./_helpers.ts";
+import { startHttpHello } from "./_helpers.ts";
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { peer } from "./_peers.ts";
 
@@ -15,14 +15,6 @@ const GET = (path: string, extra = "") =>
   `GET ${path} HTTP/1.1\r\nHost: example\r\n${extra}\r\n`;
 
 // ------------------------------------------------------------ real server
-
-// The shared spawner: `listening on` line, stdout drained, SIGTERM on dispose.
-function startHello(...extra: string[]): Promise<Example> {
-  return startExample("http_hello/main.ts", {
-    args: extra,
-    permissions: ["-A"],
-  });
-}
 
 async function readToEnd(conn: Deno.Conn): Promise<string> {
   const chunks: Uint8Array[] = [];
@@ -51,7 +43,7 @@ Deno.test({
   ),
   ignore: curlPeer.ignore,
   async fn() {
-    await using server = await startHello();
+    await using server = await startHttpHello();
     const url = `http://127.0.0.1:${server.port}/`;
 
     // curl reuses the connection for the second URL (keep-alive).
@@ -125,14 +117,14 @@ Deno.test({
 });
 
 Deno.test("http_hello exits 0 on SIGTERM", async () => {
-  const server = await startHello();
+  const server = await startHttpHello();
   server.child.kill("SIGTERM");
   assertEquals((await server.child.status).code, 0);
   await server[Symbol.asyncDispose]();
 });
 
 Deno.test("http_hello closes idle and slow-loris connections after --idle-timeout", async () => {
-  await using server = await startHello("--idle-timeout", "300");
+  await using server = await startHttpHello("--idle-timeout", "300");
   const idle = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   const loris = await Deno.connect({
     hostname: "127.0.0.1",
@@ -152,7 +144,7 @@ Deno.test({
   ),
   ignore: wrkPeer.ignore,
   async fn() {
-    await using server = await startHello();
+    await using server = await startHttpHello();
     const dir = await Deno.makeTempDir({ prefix: "millrace-wrk-" });
     try {
       const script = `${dir}/pipeline.lua`;

@@ -15,15 +15,18 @@ import {
   answersToFlood,
   assertPacedFlood,
   closeQuietly,
+  concat,
   connect,
+  cpuTicks,
   decoder,
   encoder,
   type Example,
   readExactly,
   readToEnd,
   readUntilText,
+  repliesUntilClose,
   sleep,
-  startExample,
+  startMiniRedis,
   within,
   writeAll,
 } from "./_helpers.ts";
@@ -35,13 +38,7 @@ function resp(...args: (string | Uint8Array)[]): Uint8Array {
     const b = typeof a === "string" ? encoder.encode(a) : a;
     parts.push(encoder.encode(`$${b.length}\r\n`), b, encoder.encode("\r\n"));
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 /** A well-behaved client: PING on a new connection, then QUIT. */
@@ -53,29 +50,6 @@ async function wellBehaved(ex: Example): Promise<void> {
     await writeAll(c, resp("QUIT"));
     const { bytes } = await within(readToEnd(c), 10_000, "QUIT");
     assertEquals(decoder.decode(bytes), "+OK\r\n");
-  } finally {
-    c.close();
-  }
-}
-
-/** Sends `wire` (a write cut short by the server is fine), returns all replies until close. */
-async function untilClosed(
-  ex: Example,
-  wire: Uint8Array,
-): Promise<string> {
-  const c = await connect(ex.port);
-  try {
-    const reading = within(
-      readToEnd(c, 1024 * 1024),
-      15_000,
-      "reply and close",
-    );
-    try {
-      await writeAll(c, wire);
-    } catch {
-      // closed before everything was read: allowed
-    }
-    return decoder.decode((await reading).bytes);
   } finally {
     c.close();
   }
@@ -126,12 +100,10 @@ const PROTOCOL_ERRORS: [string, string, string][] = [
 ];
 
 Deno.test("hostile redis: protocol garbage gets -ERR Protocol error and a close; the server keeps serving", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   await wellBehaved(ex);
   for (const [what, wire, message] of PROTOCOL_ERRORS) {
-    const text = await untilClosed(ex, encoder.encode(wire));
+    const text = await repliesUntilClose(ex, encoder.encode(wire));
     assertStringIncludes(text, `-ERR Protocol error: ${message}\r\n`, what);
     assert(text.endsWith("\r\n"), what);
     await wellBehaved(ex);
@@ -140,9 +112,7 @@ Deno.test("hostile redis: protocol garbage gets -ERR Protocol error and a close;
 });
 
 Deno.test("hostile redis: bad commands get -ERR and the connection stays usable; binary keys round-trip byte-exact", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   const c = await connect(ex.port);
   try {
     const binKey = new Uint8Array([0xff, 0xfe, 0x00, 0x0d, 0x0a, 0xc3]);
@@ -194,9 +164,7 @@ Deno.test("hostile redis: bad commands get -ERR and the connection stays usable;
 });
 
 Deno.test("hostile redis: unterminated frames held by many peers are dropped when they leave", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   await wellBehaved(ex);
   const peers: Deno.Conn[] = [];
   try {
@@ -227,9 +195,7 @@ Deno.test("hostile redis: unterminated frames held by many peers are dropped whe
 });
 
 Deno.test("hostile redis: a pipelined flood is answered in full; a non-reading flooder is paced; RSS bounded", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   await wellBehaved(ex);
   const rss0 = ex.rssKiB();
   // 1. Pipelined and read: every command answered, in order.
@@ -257,9 +223,7 @@ Deno.test("hostile redis: a pipelined flood is answered in full; a non-reading f
 // forever: without a cap on the bytes of an unfinished command (redis's
 // client-query-buffer-limit; --max-query-buffer) the server held all of it.
 Deno.test("hostile redis: an unterminated multibulk frame cannot grow the server without bound", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   await sleep(100);
   const rss0 = ex.rssKiB();
   const c = await connect(ex.port);
@@ -297,9 +261,7 @@ Deno.test("hostile redis: an unterminated multibulk frame cannot grow the server
 // `SET k v EX 9223372036854775807` was accepted and PTTL answered
 // `:9.223372036854776e+21`, which redis-cli rejects ("Bad integer value").
 Deno.test("hostile redis: out-of-range expiry times never produce a non-RESP integer reply", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   const c = await connect(ex.port);
   try {
     const ask = async (cmd: string): Promise<string> => {
@@ -336,9 +298,7 @@ Deno.test("hostile redis: out-of-range expiry times never produce a non-RESP int
 // `param in known` walked the prototype chain (`constructor` answered
 // Object's source).
 Deno.test("hostile redis: CONFIG GET of an Object.prototype name is an unknown parameter", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   const c = await connect(ex.port);
   try {
     for (const name of ["constructor", "__proto__", "hasOwnProperty"]) {
@@ -374,9 +334,7 @@ async function setK(port: number, size: number): Promise<void> {
 
 for (const [size, gets] of [[1048576, 1], [1_000_000, 2]] as const) {
   Deno.test(`hostile redis: ${gets} GET of a ${size}-byte value is answered, not cut`, async () => {
-    await using ex = await startExample("mini_redis/main.ts", {
-      permissions: ["-A"],
-    });
+    await using ex = await startMiniRedis();
     await setK(ex.port, size);
     const c = await connect(ex.port);
     try {
@@ -391,9 +349,7 @@ for (const [size, gets] of [[1048576, 1], [1_000_000, 2]] as const) {
 }
 
 Deno.test("hostile redis: big and small replies interleaved in one pipeline arrive whole and in order", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   const c = await connect(ex.port);
   try {
     const big = "b".repeat(20_000), small = "s".repeat(1000);
@@ -421,9 +377,7 @@ Deno.test("hostile redis: big and small replies interleaved in one pipeline arri
 });
 
 Deno.test("hostile redis: a pipeline of GETs of a big value cannot balloon the server", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   const size = 1024 * 1024 - 64;
   await setK(ex.port, size);
   const rss0 = ex.rssKiB();
@@ -449,32 +403,24 @@ Deno.test("hostile redis: a pipeline of GETs of a big value cannot balloon the s
 // An unfinished frame was re-parsed from its start on every read: 65535
 // one-byte arguments trickled in small writes cost ~18x the CPU of the
 // same bytes as one argument (quadratic).
-function cpuTicks(ex: Example): number {
-  const stat = Deno.readTextFileSync(`/proc/${ex.pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
-
 /** Sends `wire` in paced 512-byte writes (one read each), waits for the reply; CPU ticks used. */
 async function trickle(ex: Example, wire: Uint8Array): Promise<number> {
   const c = await connect(ex.port);
   try {
-    const before = cpuTicks(ex);
+    const before = cpuTicks(ex.pid);
     for (let off = 0; off < wire.length; off += 512) {
       await writeAll(c, wire.subarray(off, off + 512));
       await sleep(1);
     }
     await readUntilText(c, "\r\n");
-    return cpuTicks(ex) - before;
+    return cpuTicks(ex.pid) - before;
   } finally {
     c.close();
   }
 }
 
 Deno.test("hostile redis: a trickled frame of many small arguments costs about what the same bytes in few arguments cost", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   const N = 65535;
   const many = encoder.encode(
     `*${N + 1}\r\n$3\r\nDEL\r\n` + "$1\r\na\r\n".repeat(N),
