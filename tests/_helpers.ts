@@ -15,7 +15,9 @@ import {
 import { TcpListener } from "../net/stream/tcp_listener.ts";
 import { TcpStream } from "../net/stream/tcp_stream.ts";
 import { type Event, type EventLoop, Interest } from "../reactor/mod.ts";
-import { assert, assertLess } from "@std/assert";
+import { ComputePool, type ComputePoolOptions } from "../compute/mod.ts";
+import type * as HostileTasks from "./testdata/compute_hostile_tasks.ts";
+import { assert, assertEquals, assertLess } from "@std/assert";
 
 export const encoder = new TextEncoder();
 export const decoder = new TextDecoder();
@@ -737,6 +739,33 @@ export async function repliesUntilClose(
   } finally {
     conn.close();
   }
+}
+
+// ------------------------------------------------------------ compute pools
+
+/** The task module of the compute tests: well-behaved and hostile tasks. */
+export const HOSTILE_TASKS = new URL(
+  "./testdata/compute_hostile_tasks.ts",
+  import.meta.url,
+);
+
+/**
+ * Runs `fn` on a ComputePool of {@linkcode HOSTILE_TASKS} once its workers
+ * are ready (within 30 s), then terminates it (within 10 s) and asserts that
+ * no worker is left: Workers are invisible to the sanitizers.
+ */
+export async function withTasksPool(
+  options: ComputePoolOptions,
+  fn: (pool: ComputePool<typeof HostileTasks>) => Promise<void>,
+): Promise<void> {
+  const pool = new ComputePool<typeof HostileTasks>(HOSTILE_TASKS, options);
+  try {
+    await within(pool.ready(), 30_000, "pool ready");
+    await fn(pool);
+  } finally {
+    await within(pool.terminate(), 10_000, "terminate");
+  }
+  assertEquals(pool.liveWorkers, 0);
 }
 
 // ------------------------------------------------------------ TcpStream pairs
