@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "_peer.h"
+
 #define HIST_US 200000 // 1 µs buckets up to 200 ms, then one overflow bucket
 static uint32_t hist[HIST_US + 1];
 static uint64_t hist_count = 0;
@@ -58,7 +60,6 @@ static int server_pids[8];
 static int server_pid_count = 0;
 static int timeout_s = 60;
 static double rate = 0; // pingpong: round trips/s offered over all conns; 0 = unpaced
-static volatile sig_atomic_t stop_flag = 0;
 static struct sockaddr_in addr;
 static long clk_tck = 100;
 
@@ -152,10 +153,6 @@ static double server_cpu_us(void) {
   return sum;
 }
 
-static void on_signal(int sig) {
-  (void)sig;
-  stop_flag = 1;
-}
 static void on_alarm(int sig) {
   (void)sig;
   static const char msg[] = "loadgen: --timeout reached, exiting\n";
@@ -214,6 +211,16 @@ typedef struct {
   int want_out;    // stream: EPOLLOUT currently registered
   double due;      // pingpong --rate: when the next message may go (0: sent)
 } slot_t;
+
+static void close_slots(slot_t *s) {
+  for (int i = 0; i < conns; i++)
+    if (s[i].fd >= 0) close(s[i].fd);
+}
+
+// The server CPU µs between two readings, or -1 when either failed.
+static double cpu_between(double cpu0, double cpu1) {
+  return (cpu0 >= 0 && cpu1 >= 0) ? cpu1 - cpu0 : -1;
+}
 
 static int run_pingpong(void) {
   if (size < 0) size = 64;
@@ -303,11 +310,10 @@ static int run_pingpong(void) {
   double cpu1 = server_cpu_us();
   double sched1 = server_sched_us();
   if (sched0 >= 0 && sched1 >= 0) sched_cpu_us = sched1 - sched0;
-  for (int i = 0; i < conns; i++)
-    if (s[i].fd >= 0) close(s[i].fd);
+  close_slots(s);
   double secs = measuring ? mreal1 - mreal0 : 0;
   print_result("pingpong", secs, ops, ops * (uint64_t)size * 2, errors,
-               (cpu0 >= 0 && cpu1 >= 0) ? cpu1 - cpu0 : -1, 0);
+               cpu_between(cpu0, cpu1), 0);
   return 0;
 }
 
@@ -378,12 +384,11 @@ static int run_stream(void) {
   }
   double mreal1 = now_s();
   double cpu1 = server_cpu_us();
-  for (int i = 0; i < conns; i++)
-    if (s[i].fd >= 0) close(s[i].fd);
+  close_slots(s);
   double secs = measuring ? mreal1 - mreal0 : 0;
   // ops = echoed chunks, so cpu_us/ops is µs per 64 KiB echoed.
   print_result("stream", secs, bytes / (uint64_t)size, bytes, errors,
-               (cpu0 >= 0 && cpu1 >= 0) ? cpu1 - cpu0 : -1, 0);
+               cpu_between(cpu0, cpu1), 0);
   return 0;
 }
 
@@ -498,11 +503,10 @@ static int run_churn(void) {
   }
   double mreal1 = now_s();
   double cpu1 = server_cpu_us();
-  for (int i = 0; i < conns; i++)
-    if (s[i].fd >= 0) close(s[i].fd);
+  close_slots(s);
   double secs = measuring ? mreal1 - mreal0 : 0;
   print_result("churn", secs, ops, ops * (uint64_t)size * 2, errors,
-               (cpu0 >= 0 && cpu1 >= 0) ? cpu1 - cpu0 : -1, 0);
+               cpu_between(cpu0, cpu1), 0);
   return 0;
 }
 
@@ -579,21 +583,12 @@ int main(int argc, char **argv) {
     return 2;
   }
   clk_tck = sysconf(_SC_CLK_TCK);
-  memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t)port);
-  if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-    fprintf(stderr, "bad host %s\n", host);
-    return 2;
-  }
+  if (ipv4_address(&addr, host, port) < 0) return 2;
+  stop_on_signals();
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
   sa.sa_handler = on_alarm;
   sigaction(SIGALRM, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
   alarm((unsigned)timeout_s);
   if (strcmp(mode, "pingpong") == 0) return run_pingpong();
   if (strcmp(mode, "stream") == 0) return run_stream();
