@@ -1,13 +1,14 @@
 // What the C peers of the benchmark share: the stop flag set by SIGINT and
-// SIGTERM, an IPv4 address from --host/--hostname and --port, and the
-// loopback listener of the two servers with their `listening on HOST:PORT`
-// first line. Header-only (static functions), so that each peer still builds
+// SIGTERM, an IPv4 address from --host/--hostname and --port, and the two
+// servers' start (options, the listener and its `listening on HOST:PORT`
+// first line) and accept. Header-only (static functions), so that each peer still builds
 // with one `gcc -O2 -Wall -o BIN bench/peers/NAME.c`.
 #ifndef MILLRACE_BENCH_PEER_H
 #define MILLRACE_BENCH_PEER_H
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,15 +49,6 @@ static inline int ipv4_address(struct sockaddr_in *addr, const char *host,
   return 0;
 }
 
-// A server's options: [--hostname 127.0.0.1] [--port 0].
-static inline void server_options(int argc, char **argv, const char **host,
-                                  int *port) {
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--hostname") == 0 && i + 1 < argc) *host = argv[++i];
-    else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) *port = atoi(argv[++i]);
-  }
-}
-
 // A non-blocking listener on host:port (0: any free port) that prints
 // `listening on HOST:PORT` as the first stdout line; returns its fd, or -1
 // (with a message on stderr).
@@ -76,6 +68,30 @@ static inline int listen_announced(const char *host, int port) {
   printf("listening on %s:%d\n", hostbuf, ntohs(addr.sin_port));
   fflush(stdout);
   return lfd;
+}
+
+// A server's start: its options [--hostname 127.0.0.1] [--port 0], the stop
+// signals, and its announced listener; returns the listener's fd, or -1.
+static inline int start_server(int argc, char **argv) {
+  const char *host = "127.0.0.1";
+  int port = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--hostname") == 0 && i + 1 < argc) host = argv[++i];
+    else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) port = atoi(argv[++i]);
+  }
+  stop_on_signals();
+  return listen_announced(host, port);
+}
+
+// The next pending connection, non-blocking and with TCP_NODELAY; -1 when
+// there is none (EAGAIN) or accept fails (EMFILE: retried on the next
+// wakeup of the listener).
+static inline int accept_nodelay(int lfd) {
+  int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) return -1;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
 }
 
 #endif

@@ -33,13 +33,8 @@ typedef struct {
 } conn_t;
 
 int main(int argc, char **argv) {
-  const char *host = "127.0.0.1";
-  int port = 0;
-  server_options(argc, argv, &host, &port);
-  stop_on_signals();
-  int lfd = listen_announced(host, port);
+  int lfd = start_server(argc, argv);
   if (lfd < 0) return 1;
-  int one = 1; // TCP_NODELAY on every accepted connection
   int ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
   epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
@@ -57,9 +52,8 @@ int main(int argc, char **argv) {
       conn_t *c = events[i].data.ptr;
       if (c == NULL) {
         for (;;) {
-          int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          int fd = accept_nodelay(lfd);
           if (fd < 0) break;
-          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
           conn_t *nc = calloc(1, sizeof *nc);
           nc->fd = fd;
           struct epoll_event cev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = nc};
