@@ -127,6 +127,50 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** The RESP multibulk encoding of a redis command. */
+export function respCommand(...args: (string | Uint8Array)[]): Uint8Array {
+  const parts: Uint8Array[] = [encoder.encode(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = typeof a === "string" ? encoder.encode(a) : a;
+    parts.push(encoder.encode(`$${b.length}\r\n`), b, encoder.encode("\r\n"));
+  }
+  return concat(parts);
+}
+
+/** A connection read line by line (lines end with "\n"; UTF-8). */
+export class LineReader {
+  readonly conn: Deno.Conn;
+  #pending = "";
+  #decoder = new TextDecoder();
+  #buf = new Uint8Array(65536);
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  /** What was read after the last whole line. */
+  get pending(): string {
+    return this.#pending;
+  }
+
+  /** The next line (without "\n"), or `null` at end of stream. */
+  async next(): Promise<string | null> {
+    for (;;) {
+      const nl = this.#pending.indexOf("\n");
+      if (nl >= 0) {
+        const line = this.#pending.slice(0, nl);
+        this.#pending = this.#pending.slice(nl + 1);
+        return line;
+      }
+      const n = await this.conn.read(this.#buf);
+      if (n === null) return null;
+      this.#pending += this.#decoder.decode(this.#buf.subarray(0, n), {
+        stream: true,
+      });
+    }
+  }
+}
+
 // ------------------------------------------------------------ echo servers
 
 /** A NetworkHandler that echoes every chunk back to its connection. */

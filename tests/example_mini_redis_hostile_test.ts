@@ -15,7 +15,6 @@ import {
   answersToFlood,
   assertPacedFlood,
   closeQuietly,
-  concat,
   connect,
   cpuTicks,
   decoder,
@@ -25,29 +24,20 @@ import {
   readToEnd,
   readUntilText,
   repliesUntilClose,
+  respCommand,
   sleep,
   startMiniRedis,
   within,
   writeAll,
 } from "./_helpers.ts";
 
-/** RESP multibulk encoding of a command. */
-function resp(...args: (string | Uint8Array)[]): Uint8Array {
-  const parts: Uint8Array[] = [encoder.encode(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const b = typeof a === "string" ? encoder.encode(a) : a;
-    parts.push(encoder.encode(`$${b.length}\r\n`), b, encoder.encode("\r\n"));
-  }
-  return concat(parts);
-}
-
 /** A well-behaved client: PING on a new connection, then QUIT. */
 async function wellBehaved(ex: Example): Promise<void> {
   const c = await connect(ex.port);
   try {
-    await writeAll(c, resp("PING"));
+    await writeAll(c, respCommand("PING"));
     assertEquals(decoder.decode(await readExactly(c, 7)), "+PONG\r\n");
-    await writeAll(c, resp("QUIT"));
+    await writeAll(c, respCommand("QUIT"));
     const { bytes } = await within(readToEnd(c), 10_000, "QUIT");
     assertEquals(decoder.decode(bytes), "+OK\r\n");
   } finally {
@@ -118,36 +108,39 @@ Deno.test("hostile redis: bad commands get -ERR and the connection stays usable;
     const binKey = new Uint8Array([0xff, 0xfe, 0x00, 0x0d, 0x0a, 0xc3]);
     const binVal = new Uint8Array(256).map((_, i) => i);
     const cases: [Uint8Array, string][] = [
-      [resp("NOPE", "x".repeat(10_000)), "-ERR unknown command 'NOPE'"],
-      [resp("GET"), "-ERR wrong number of arguments for 'get' command"],
-      [resp("SET", "n", "abc"), "+OK"],
-      [resp("INCR", "n"), "-ERR value is not an integer or out of range"],
-      [resp("SET", "n", "9223372036854775807"), "+OK"],
-      [resp("INCR", "n"), "-ERR increment or decrement would overflow"],
+      [respCommand("NOPE", "x".repeat(10_000)), "-ERR unknown command 'NOPE'"],
+      [respCommand("GET"), "-ERR wrong number of arguments for 'get' command"],
+      [respCommand("SET", "n", "abc"), "+OK"],
       [
-        resp("INCRBY", "n", "99999999999999999999999"),
+        respCommand("INCR", "n"),
+        "-ERR value is not an integer or out of range",
+      ],
+      [respCommand("SET", "n", "9223372036854775807"), "+OK"],
+      [respCommand("INCR", "n"), "-ERR increment or decrement would overflow"],
+      [
+        respCommand("INCRBY", "n", "99999999999999999999999"),
         "-ERR value is not an integer or out of range",
       ],
       [
-        resp("SET", "k", "v", "EX", "-1"),
+        respCommand("SET", "k", "v", "EX", "-1"),
         "-ERR invalid expire time in 'set' command",
       ],
-      [resp("SET", "k", "v", "EX"), "-ERR syntax error"],
-      [resp("SET", "k", "v", "NX", "XX"), "-ERR syntax error"],
+      [respCommand("SET", "k", "v", "EX"), "-ERR syntax error"],
+      [respCommand("SET", "k", "v", "NX", "XX"), "-ERR syntax error"],
       [
-        resp("EXPIRE", "k", "soon"),
+        respCommand("EXPIRE", "k", "soon"),
         "-ERR value is not an integer or out of range",
       ],
-      [resp(""), "-ERR unknown command ''"],
+      [respCommand(""), "-ERR unknown command ''"],
       [encoder.encode("*0\r\n*-1\r\n\r\n   \r\nPING\r\n"), "+PONG"],
-      [resp("SET", binKey, binVal), "+OK"],
+      [respCommand("SET", binKey, binVal), "+OK"],
     ];
     for (const [wire, want] of cases) {
       await writeAll(c, wire);
       const text = await within(readUntilText(c, "\r\n"), 10_000, want);
       assert(text.startsWith(want), `${want}: got ${JSON.stringify(text)}`);
     }
-    await writeAll(c, resp("GET", binKey));
+    await writeAll(c, respCommand("GET", binKey));
     const head = `$${binVal.length}\r\n`;
     const got = await readExactly(c, head.length + binVal.length + 2);
     assertEquals(decoder.decode(got.subarray(0, head.length)), head);
@@ -156,7 +149,7 @@ Deno.test("hostile redis: bad commands get -ERR and the connection stays usable;
       binVal,
     );
     // Still the same connection, still fine.
-    await writeAll(c, resp("PING"));
+    await writeAll(c, respCommand("PING"));
     assertEquals(decoder.decode(await readExactly(c, 7)), "+PONG\r\n");
   } finally {
     c.close();
