@@ -397,6 +397,30 @@ export async function echoOnce(conn: Deno.Conn, text: string): Promise<void> {
   if (got !== text) throw new Error(`echo: sent "${text}", got "${got}"`);
 }
 
+/**
+ * Sends `data` to an echo server on a new connection, half-closes it, and
+ * asserts that every byte comes back in order (within 30 s) and that the
+ * server then ends the stream (no reset).
+ */
+export async function assertHalfClosedEcho(
+  port: number,
+  data: Uint8Array,
+): Promise<void> {
+  const conn = await connect(port);
+  try {
+    const what = `echo of ${data.length}`;
+    const reading = within(readToEnd(conn), 30_000, what);
+    await writeAll(conn, data);
+    await conn.closeWrite();
+    const { bytes, reset } = await reading;
+    assertEquals(reset, false, what);
+    assertEquals(bytes.length, data.length, what);
+    assertEquals(firstDifference(bytes, data), -1, what);
+  } finally {
+    conn.close();
+  }
+}
+
 /** What a {@linkcode Harness} saw. */
 export interface Seen {
   connects: number[];

@@ -3,16 +3,15 @@
 // the bare reactor): half-closing peers, peers that send without reading,
 // resets with data in flight, many peers at once. Every byte must come back
 // to the peers that stay; the server must stay alive with its RSS bounded.
-import { assert, assertEquals } from "@std/assert";
+import { assert } from "@std/assert";
 import {
+  assertHalfClosedEcho,
   assertPacedFlood,
   connect,
   echoOnce,
   type Example,
-  firstDifference,
   pattern,
   readExactly,
-  readToEnd,
   sleep,
   startExample,
   within,
@@ -34,21 +33,9 @@ for (const file of SERVERS) {
   Deno.test(`hostile echo (${file}): half-closing peers get every byte back, then end of stream`, async () => {
     await using ex = await startExample(file, { permissions: ["-A"] });
     const sizes = [0, 1, 1000, 65536, 65537, 3 * 1024 * 1024];
-    await Promise.all(sizes.map(async (size, i) => {
-      const c = await connect(ex.port);
-      try {
-        const data = pattern(size, i);
-        const reading = within(readToEnd(c), 30_000, `echo of ${size}`);
-        await writeAll(c, data);
-        await c.closeWrite();
-        const { bytes, reset } = await reading;
-        assertEquals(reset, false, `size ${size}`);
-        assertEquals(bytes.length, size);
-        assertEquals(firstDifference(bytes, data), -1);
-      } finally {
-        c.close();
-      }
-    }));
+    await Promise.all(
+      sizes.map((size, i) => assertHalfClosedEcho(ex.port, pattern(size, i))),
+    );
     await echoes(ex, "after");
     assert(ex.alive());
   });

@@ -227,9 +227,12 @@ const script: string[][] = [
   ["DEL", "a", "m", "z", "counter"],
 ];
 
-async function startRedisServer(): Promise<
-  { port: number; child: Deno.ChildProcess }
-> {
+/** A real redis-server on a free loopback port; SIGTERM on dispose. */
+interface RedisServer extends AsyncDisposable {
+  port: number;
+}
+
+async function startRedisServer(): Promise<RedisServer> {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -242,7 +245,13 @@ async function startRedisServer(): Promise<
   for (let i = 0; i < 100; i++) {
     try {
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return { port, child };
+      return {
+        port,
+        async [Symbol.asyncDispose]() {
+          child.kill("SIGTERM");
+          await child.status;
+        },
+      };
     } catch {
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -258,17 +267,12 @@ Deno.test({
   ),
   ignore: redisServer.ignore,
   async fn() {
-    const real = await startRedisServer();
-    try {
-      await using mini = await startMiniRedis();
-      for (const command of script) {
-        const expected = await cli(real.port, command);
-        const actual = await cli(mini.port, command);
-        assertEquals(actual, expected, command.join(" "));
-      }
-    } finally {
-      real.child.kill("SIGTERM");
-      await real.child.status;
+    await using real = await startRedisServer();
+    await using mini = await startMiniRedis();
+    for (const command of script) {
+      const expected = await cli(real.port, command);
+      const actual = await cli(mini.port, command);
+      assertEquals(actual, expected, command.join(" "));
     }
   },
 });
@@ -332,16 +336,11 @@ Deno.test({
   ),
   ignore: redisServer.ignore,
   async fn() {
-    const real = await startRedisServer();
-    try {
-      await using mini = await startMiniRedis();
-      const expected = await pipeGets(real.port, 100_000);
-      assertEquals(expected, "errors: 0, replies: 100000");
-      assertEquals(await pipeGets(mini.port, 100_000), expected);
-    } finally {
-      real.child.kill("SIGTERM");
-      await real.child.status;
-    }
+    await using real = await startRedisServer();
+    await using mini = await startMiniRedis();
+    const expected = await pipeGets(real.port, 100_000);
+    assertEquals(expected, "errors: 0, replies: 100000");
+    assertEquals(await pipeGets(mini.port, 100_000), expected);
   },
 });
 
@@ -351,14 +350,9 @@ Deno.test({
   ),
   ignore: redisServer.ignore,
   async fn() {
-    const real = await startRedisServer();
-    try {
-      await using mini = await startMiniRedis();
-      assertEquals(await oneWriteGets(real.port, 4000), 4000);
-      assertEquals(await oneWriteGets(mini.port, 4000), 4000);
-    } finally {
-      real.child.kill("SIGTERM");
-      await real.child.status;
-    }
+    await using real = await startRedisServer();
+    await using mini = await startMiniRedis();
+    assertEquals(await oneWriteGets(real.port, 4000), 4000);
+    assertEquals(await oneWriteGets(mini.port, 4000), 4000);
   },
 });
