@@ -359,6 +359,18 @@ export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
   return (await readToEnd(conn, Infinity)).bytes;
 }
 
+/**
+ * Reads until the peer ends the stream cleanly; the bytes. A reset throws
+ * (where {@linkcode readAll} counts it as the end).
+ */
+export async function readUntilClosed(conn: Deno.Conn): Promise<Uint8Array> {
+  const { bytes, reset } = await readToEnd(conn, Infinity);
+  if (reset) {
+    throw new Error(`Connection reset after ${bytes.length} bytes, not closed`);
+  }
+  return bytes;
+}
+
 /** Reads until `text` appears (UTF-8); throws at EOF before it. */
 export async function readUntilText(
   conn: Deno.Conn,

@@ -1,7 +1,7 @@
 // examples/http_hello against real clients (curl, wrk, raw sockets); the
 // parser and responses have unit tests beside them
 // (examples/http_hello/http_test.ts).
-import { startHttpHello } from "./_helpers.ts";
+import { readUntilClosed, startHttpHello } from "./_helpers.ts";
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { peer } from "./_peers.ts";
 
@@ -16,22 +16,16 @@ const GET = (path: string, extra = "") =>
 
 // ------------------------------------------------------------ real server
 
-async function readToEnd(conn: Deno.Conn): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    chunks.push(buf.slice(0, n));
-  }
-  return dec.decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+/** The text the server sends until it closes the connection (a reset fails). */
+async function readText(conn: Deno.Conn): Promise<string> {
+  return dec.decode(await readUntilClosed(conn));
 }
 
 async function exchange(port: number, wire: string): Promise<string> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     await conn.write(enc.encode(wire));
-    return await readToEnd(conn);
+    return await readText(conn);
   } finally {
     conn.close();
   }
@@ -82,7 +76,7 @@ Deno.test({
       await conn.write(Uint8Array.of(b));
     }
     assertMatch(
-      await readToEnd(conn),
+      await readText(conn),
       /^HTTP\/1\.1 200 OK\r\n[\s\S]*Hello, World!$/,
     );
     conn.close();
@@ -132,8 +126,8 @@ Deno.test("http_hello closes idle and slow-loris connections after --idle-timeou
   });
   await loris.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n")); // never finished
   // Both end with EOF from the server (no response for the unfinished head).
-  assertEquals(await readToEnd(idle), "");
-  assertEquals(await readToEnd(loris), "");
+  assertEquals(await readText(idle), "");
+  assertEquals(await readText(loris), "");
   idle.close();
   loris.close();
 });
