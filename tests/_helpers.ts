@@ -418,19 +418,15 @@ export async function assertHalfClosedEcho(
   port: number,
   data: Uint8Array,
 ): Promise<void> {
-  const conn = await connect(port);
-  try {
-    const what = `echo of ${data.length}`;
-    const reading = within(readToEnd(conn), 30_000, what);
-    await writeAll(conn, data);
-    await conn.closeWrite();
-    const { bytes, reset } = await reading;
-    assertEquals(reset, false, what);
-    assertEquals(bytes.length, data.length, what);
-    assertEquals(firstDifference(bytes, data), -1, what);
-  } finally {
-    conn.close();
-  }
+  using conn = await connect(port);
+  const what = `echo of ${data.length}`;
+  const reading = within(readToEnd(conn), 30_000, what);
+  await writeAll(conn, data);
+  await conn.closeWrite();
+  const { bytes, reset } = await reading;
+  assertEquals(reset, false, what);
+  assertEquals(bytes.length, data.length, what);
+  assertEquals(firstDifference(bytes, data), -1, what);
 }
 
 /** What a {@linkcode Harness} saw. */
@@ -635,19 +631,15 @@ export async function answersToFlood(
   wire: Uint8Array,
   check: () => Promise<void>,
 ): Promise<{ bytes: Uint8Array; reset: boolean }> {
-  const conn = await connect(ex.port);
-  try {
-    const reading = within(
-      readToEnd(conn, 64 * 1024 * 1024),
-      30_000,
-      "flood answers",
-    );
-    await writeAll(conn, wire);
-    await check();
-    return await reading;
-  } finally {
-    conn.close();
-  }
+  using conn = await connect(ex.port);
+  const reading = within(
+    readToEnd(conn, 64 * 1024 * 1024),
+    30_000,
+    "flood answers",
+  );
+  await writeAll(conn, wire);
+  await check();
+  return await reading;
 }
 
 /** Closes a conn, ignoring "already closed". */
@@ -803,22 +795,18 @@ export async function repliesUntilClose(
   ex: Example,
   wire: Uint8Array,
 ): Promise<string> {
-  const conn = await connect(ex.port);
+  using conn = await connect(ex.port);
+  const reading = within(
+    readToEnd(conn, 1024 * 1024),
+    15_000,
+    "replies and close",
+  );
   try {
-    const reading = within(
-      readToEnd(conn, 1024 * 1024),
-      15_000,
-      "replies and close",
-    );
-    try {
-      await writeAll(conn, wire);
-    } catch {
-      // Closed before everything was read: allowed.
-    }
-    return decoder.decode((await reading).bytes);
-  } finally {
-    conn.close();
+    await writeAll(conn, wire);
+  } catch {
+    // Closed before everything was read: allowed.
   }
+  return decoder.decode((await reading).bytes);
 }
 
 // ------------------------------------------------------------ compute pools

@@ -21,12 +21,8 @@ import {
 const SERVERS = ["echo_server.ts", "scratch_echo_server.ts"];
 
 async function echoes(ex: Example, text: string): Promise<void> {
-  const c = await connect(ex.port);
-  try {
-    await within(echoOnce(c, text), 10_000, "echo");
-  } finally {
-    c.close();
-  }
+  using c = await connect(ex.port);
+  await within(echoOnce(c, text), 10_000, "echo");
 }
 
 for (const file of SERVERS) {

@@ -30,19 +30,15 @@ const GET = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
 
 /** A well-behaved client: one request, one 200 response, on a new conn. */
 async function wellBehaved(ex: Example): Promise<void> {
-  const c = await connect(ex.port);
-  try {
-    await writeAll(
-      c,
-      encoder.encode("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
-    );
-    const { bytes } = await within(readToEnd(c), 10_000, "well-behaved reply");
-    const text = decoder.decode(bytes);
-    assertMatch(text, /^HTTP\/1\.1 200 OK\r\n/);
-    assertStringIncludes(text, "Hello, World!");
-  } finally {
-    c.close();
-  }
+  using c = await connect(ex.port);
+  await writeAll(
+    c,
+    encoder.encode("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
+  );
+  const { bytes } = await within(readToEnd(c), 10_000, "well-behaved reply");
+  const text = decoder.decode(bytes);
+  assertMatch(text, /^HTTP\/1\.1 200 OK\r\n/);
+  assertStringIncludes(text, "Hello, World!");
 }
 
 function repeat(s: string, n: number): string {
@@ -349,14 +345,10 @@ Deno.test("hostile http: binary junk with no blank line gets 400 at once, not at
     encoder.encode("GET / HTTP/1.1x\r\nHost: a\r\n"),
   ];
   for (const wire of junk) {
-    const c = await connect(ex.port);
-    try {
-      await writeAll(c, wire);
-      const { bytes } = await within(readToEnd(c), 10_000, "400");
-      assertMatch(decoder.decode(bytes), /^HTTP\/1\.1 400 /, String(wire));
-    } finally {
-      c.close();
-    }
+    using c = await connect(ex.port);
+    await writeAll(c, wire);
+    const { bytes } = await within(readToEnd(c), 10_000, "400");
+    assertMatch(decoder.decode(bytes), /^HTTP\/1\.1 400 /, String(wire));
   }
   await wellBehaved(ex);
 });

@@ -22,13 +22,9 @@ async function readText(conn: Deno.Conn): Promise<string> {
 }
 
 async function exchange(port: number, wire: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(enc.encode(wire));
-    return await readText(conn);
-  } finally {
-    conn.close();
-  }
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(enc.encode(wire));
+  return await readText(conn);
 }
 
 Deno.test({

@@ -38,20 +38,16 @@ async function cli(
 }
 
 async function rawExchange(port: number, wire: Uint8Array): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(wire);
-    let out = "";
-    const buf = new Uint8Array(65536);
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      out += dec.decode(buf.subarray(0, n));
-    }
-    return out;
-  } finally {
-    conn.close();
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(wire);
+  let out = "";
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    out += dec.decode(buf.subarray(0, n));
   }
+  return out;
 }
 
 Deno.test({
@@ -296,38 +292,34 @@ async function oneWriteGets(port: number, count: number): Promise<number> {
   assertEquals(await cli(port, ["SET", "k100", value]), "OK\n");
   const reply = `$100\r\n${value}\r\n`;
   const expected = reply.length * count;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    const wire = enc.encode("*2\r\n$3\r\nGET\r\n$4\r\nk100\r\n".repeat(count));
-    const writing = (async () => {
-      let off = 0;
-      while (off < wire.length) off += await conn.write(wire.subarray(off));
-    })();
-    writing.catch(() => {});
-    const buf = new Uint8Array(65536);
-    let got = 0;
-    let text = "";
-    while (got < expected) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const n = await Promise.race([
-        conn.read(buf),
-        new Promise<"stalled">((r) =>
-          timer = setTimeout(() => r("stalled"), 5000)
-        ),
-      ]);
-      clearTimeout(timer);
-      if (n === "stalled" || n === null) break;
-      text += dec.decode(buf.subarray(0, n));
-      got += n;
-    }
-    if (got === expected) {
-      await writing;
-      assertEquals(text, reply.repeat(count));
-    }
-    return got / reply.length;
-  } finally {
-    conn.close();
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const wire = enc.encode("*2\r\n$3\r\nGET\r\n$4\r\nk100\r\n".repeat(count));
+  const writing = (async () => {
+    let off = 0;
+    while (off < wire.length) off += await conn.write(wire.subarray(off));
+  })();
+  writing.catch(() => {});
+  const buf = new Uint8Array(65536);
+  let got = 0;
+  let text = "";
+  while (got < expected) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const n = await Promise.race([
+      conn.read(buf),
+      new Promise<"stalled">((r) =>
+        timer = setTimeout(() => r("stalled"), 5000)
+      ),
+    ]);
+    clearTimeout(timer);
+    if (n === "stalled" || n === null) break;
+    text += dec.decode(buf.subarray(0, n));
+    got += n;
   }
+  if (got === expected) {
+    await writing;
+    assertEquals(text, reply.repeat(count));
+  }
+  return got / reply.length;
 }
 
 Deno.test({
