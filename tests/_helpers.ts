@@ -954,6 +954,29 @@ export interface ScriptResult {
 }
 
 /**
+ * Runs `program` with `args` and `input` on its stdin (then closed), killed
+ * after `ms`; its exit status and output.
+ */
+export async function runWithInput(
+  program: string,
+  args: readonly string[],
+  input: string,
+  ms = 30_000,
+): Promise<Deno.CommandOutput> {
+  const child = new Deno.Command(program, {
+    args: [...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(ms),
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(encoder.encode(input));
+  await writer.close();
+  return await child.output();
+}
+
+/**
  * Runs `script` in a child `deno run <flags> -` (the script on stdin),
  * killed after 30 s: for tests whose subject is the process exiting by
  * itself, or what a program does without a permission.
@@ -962,17 +985,11 @@ export async function runScript(
   script: string,
   flags: readonly string[] = ["--allow-read"],
 ): Promise<ScriptResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(encoder.encode(script));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
+  const { code, stdout, stderr } = await runWithInput(
+    Deno.execPath(),
+    ["run", ...flags, "-"],
+    script,
+  );
   return {
     code,
     stdout: decoder.decode(stdout).trim(),
