@@ -409,6 +409,16 @@ export async function echoOnce(conn: Deno.Conn, text: string): Promise<void> {
   if (got !== text) throw new Error(`echo: sent "${text}", got "${got}"`);
 }
 
+/** An echo round trip of `text` on a new connection (within `ms`). */
+export async function echoOnNewConnection(
+  port: number,
+  text: string,
+  ms = 10_000,
+): Promise<void> {
+  using conn = await connect(port);
+  await within(echoOnce(conn, text), ms, `echo of "${text}"`);
+}
+
 /**
  * Sends `data` to an echo server on a new connection, half-closes it, and
  * asserts that every byte comes back in order (within 30 s) and that the

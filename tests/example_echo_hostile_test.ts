@@ -8,22 +8,15 @@ import {
   assertHalfClosedEcho,
   assertPacedFlood,
   connect,
-  echoOnce,
-  type Example,
+  echoOnNewConnection,
   pattern,
   readExactly,
   sleep,
   startExample,
-  within,
   writeAll,
 } from "./_helpers.ts";
 
 const SERVERS = ["echo_server.ts", "scratch_echo_server.ts"];
-
-async function echoes(ex: Example, text: string): Promise<void> {
-  using c = await connect(ex.port);
-  await within(echoOnce(c, text), 10_000, "echo");
-}
 
 for (const file of SERVERS) {
   Deno.test(`hostile echo (${file}): half-closing peers get every byte back, then end of stream`, async () => {
@@ -32,18 +25,18 @@ for (const file of SERVERS) {
     await Promise.all(
       sizes.map((size, i) => assertHalfClosedEcho(ex.port, pattern(size, i))),
     );
-    await echoes(ex, "after");
+    await echoOnNewConnection(ex.port, "after");
     assert(ex.alive());
   });
 
   Deno.test(`hostile echo (${file}): a peer that sends and never reads is paced; RSS bounded; resets do not hurt`, async () => {
     await using ex = await startExample(file, { permissions: ["-A"] });
-    await echoes(ex, "warm");
+    await echoOnNewConnection(ex.port, "warm");
     await assertPacedFlood(
       ex,
       pattern(256 * 1024, 1),
       { maxBytes: 512 * 1024 * 1024, sampleEvery: 16, rssKiB: ex.rssKiB() },
-      () => echoes(ex, "while flooded"),
+      () => echoOnNewConnection(ex.port, "while flooded"),
     );
     // Peers that vanish with echoes in flight.
     for (let i = 0; i < 20; i++) {
@@ -53,7 +46,7 @@ for (const file of SERVERS) {
       c.close();
     }
     await sleep(50);
-    await echoes(ex, "after resets");
+    await echoOnNewConnection(ex.port, "after resets");
     assert(ex.alive());
   });
 }

@@ -19,6 +19,7 @@ import {
   connect,
   decoder,
   echoOnce,
+  echoOnNewConnection,
   encoder,
   firstDifference,
   pattern,
@@ -106,8 +107,7 @@ async function throwCostsOneConnection(
       assertGreaterOrEqual(h.server.stats().handlerErrors, 1);
       // The listener is alive and a new peer is served next to the bystander.
       await echoOnce(bystander, "after");
-      using late = await connect(h.port);
-      await within(echoOnce(late, "late"), 5000, "late peer served");
+      await echoOnNewConnection(h.port, "late", 5000);
     } finally {
       bystander.close();
     }
