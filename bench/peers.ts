@@ -57,7 +57,10 @@ const profile = {
     reps: 3,
     tcpReps: 5,
     tcp: ["pingpong", "stream", "churn"],
-    warm: 0.5,
+    // Past the JIT's warm-up: with 0.5 s, a short run still paid for the
+    // background compilation of the larger servers (churn: TcpServer 1.07×
+    // the scratch loop after 0.3 s, 1.01× after 3 s, paired).
+    warm: 1.5,
     dur: 2,
     idleConns: 10000,
     httpDur: 3,
