@@ -1,7 +1,13 @@
 // The peer harness's arithmetic and reports on synthetic samples: medians,
 // ratios, target verdicts, and that the markdown/SVG carry them.
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { type Agg, aggregate, median, type RunInfo } from "./_stats.ts";
+import {
+  type Agg,
+  aggregate,
+  median,
+  pairedRatio,
+  type RunInfo,
+} from "./_stats.ts";
 import { num, renderMarkdown, renderSvg, targets } from "./_report.ts";
 
 Deno.test("median and aggregate give medians with min–max", () => {
@@ -168,4 +174,67 @@ Deno.test("renderSvg draws one bar per peer with its ratio", () => {
   // compute: 1.2M / 150k = 8 (beyond the 3× clip)
   assertMatch(svg, />8\.00× \(clipped\)</);
   assertEquals((svg.match(/<rect /g) ?? []).length, 1 + 3 + 2 + 2 + 2 + 2 + 3);
+});
+
+// A shared machine drifts: every peer of one repetition is slower or faster
+// together. Rep 1 ran on a slow machine, reps 0 and 2 on a fast one.
+function drifted(label: string, cpu: number[], reps?: number[]): Agg {
+  return aggregate({
+    label,
+    samples: cpu.map((cpu_us_per_op) => ({ cpu_us_per_op, p99_us: 100 })),
+    ...(reps === undefined ? {} : { reps }),
+    errors: [],
+  });
+}
+
+Deno.test("pairedRatio divides within each repetition, then takes the median", () => {
+  const loop = drifted("Deno loop", [10, 20, 10]);
+  const server = drifted("server", [9.8, 19.4, 10.3]);
+  // Medians ÷ medians: 10.3 ÷ 10 = 1.03; paired: 0.98, 0.97, 1.03 → 0.98.
+  assertEquals(median([9.8, 19.4, 10.3]) / median([10, 20, 10]), 1.03);
+  const p = pairedRatio(server, loop, "cpu_us_per_op")!;
+  assertEquals(p.n, 3);
+  assertEquals(p.med.toFixed(3), "0.980");
+  assertEquals(p.min.toFixed(3), "0.970");
+  assertEquals(p.max.toFixed(3), "1.030");
+  // Only repetitions both completed are paired (rep 1 failed for one).
+  const gap = drifted("server", [9.8, 10.3], [0, 2]);
+  assertEquals(pairedRatio(gap, loop, "cpu_us_per_op")!.n, 2);
+  // Fewer than two pairs: no paired ratio (the report falls back).
+  assertEquals(
+    pairedRatio(drifted("one", [9]), drifted("base", [10]), "cpu_us_per_op"),
+    undefined,
+  );
+  assertEquals(pairedRatio(server, undefined, "cpu_us_per_op"), undefined);
+});
+
+Deno.test("targets use the paired ratio, with TcpServer against the scratch loop", () => {
+  const aggs = new Map([
+    [
+      "pingpong",
+      new Map([
+        ["deno", drifted("Deno loop 16 KiB", [10, 20, 10])],
+        ["scratch", drifted("millrace scratch", [9.8, 19.4, 10.3])],
+        ["tcpserver", drifted("millrace TcpServer", [10.2, 20.2, 10.5])],
+      ]),
+    ],
+  ]);
+  const t = targets(aggs, info);
+  const row = (w: string, target: RegExp) =>
+    t.find((x) => x.workload === w && target.test(x.target));
+  // Judged on the paired 0.98, not on the medians' 1.03.
+  const scratch = row("millrace scratch: pingpong", /CPU .*≤ Deno loop/)!;
+  assertEquals(scratch.met, true);
+  assertMatch(scratch.measured, /paired 0\.98× \(0\.97–1\.03 over 3 reps\)/);
+  assertEquals(row("millrace scratch: pingpong", /p99/)?.met, true);
+  // TcpServer ÷ scratch: 1.04, 1.04, 1.02 → 1.04 > 1.03.
+  const layer = row("millrace TcpServer: pingpong", /scratch loop/)!;
+  assertEquals(layer.met, false);
+  assertMatch(layer.measured, /paired 1\.04×/);
+  // The scratch loop has no such row; churn was not measured.
+  assertEquals(row("millrace scratch: pingpong", /scratch loop/), undefined);
+  assertEquals(
+    row("millrace TcpServer: churn", /scratch loop/)?.met,
+    undefined,
+  );
 });

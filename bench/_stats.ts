@@ -7,6 +7,12 @@ export type Sample = Record<string, number>;
 export interface PeerResult {
   label: string;
   samples: Sample[];
+  /**
+   * The repetition each sample comes from (the peers of one repetition run
+   * back to back, so a ratio within one is paired); the sample's index if
+   * absent.
+   */
+  reps?: number[];
   errors: string[];
 }
 
@@ -26,6 +32,8 @@ export interface Agg {
   n: number;
   errors: string[];
   metrics: Record<string, Stat>;
+  /** Repetition → that repetition's sample (for paired ratios). */
+  byRep?: Map<number, Sample>;
 }
 
 /** Everything the report prints besides the tables. */
@@ -34,6 +42,8 @@ export interface RunInfo {
   seconds: number;
   mode: string;
   reps: number;
+  /** Repetitions of the raw TCP rows (`reps` if absent). */
+  tcpReps?: number;
   command: string;
   /** `git rev-parse --short HEAD`, with `+dirty` when the tree had changes. */
   commit: string;
@@ -74,5 +84,48 @@ export function aggregate(p: PeerResult): Agg {
       max: xs.length ? Math.max(...xs) : NaN,
     };
   }
-  return { label: p.label, n: p.samples.length, errors: p.errors, metrics };
+  const byRep = new Map<number, Sample>();
+  p.samples.forEach((sample, i) => byRep.set(p.reps?.[i] ?? i, sample));
+  return {
+    label: p.label,
+    n: p.samples.length,
+    errors: p.errors,
+    metrics,
+    byRep,
+  };
+}
+
+/** A paired ratio: its median and range over `n` repetitions. */
+export interface PairedRatio extends Stat {
+  n: number;
+}
+
+/**
+ * `a ÷ base` on metric `key`, repetition by repetition, then the median and
+ * range of those ratios: the drift of a shared machine between repetitions
+ * (which moves every peer of one repetition alike) cancels out, where a
+ * median ÷ a median keeps it. `undefined` with fewer than two repetitions
+ * that both peers completed.
+ */
+export function pairedRatio(
+  a: Agg | undefined,
+  base: Agg | undefined,
+  key: string,
+): PairedRatio | undefined {
+  if (a?.byRep === undefined || base?.byRep === undefined) return undefined;
+  const ratios: number[] = [];
+  for (const [rep, sample] of a.byRep) {
+    const x = sample[key], y = base.byRep.get(rep)?.[key];
+    if (
+      x !== undefined && y !== undefined && Number.isFinite(x) &&
+      Number.isFinite(y) && y !== 0
+    ) ratios.push(x / y);
+  }
+  if (ratios.length < 2) return undefined;
+  return {
+    med: median(ratios),
+    min: Math.min(...ratios),
+    max: Math.max(...ratios),
+    n: ratios.length,
+  };
 }

@@ -9,7 +9,7 @@
  *   deno run -A bench/peers.ts --quick    # a subset in about a minute
  *   deno run -A bench/peers.ts --smoke    # ~20 s; exits 0 when the harness works
  *
- * Options: --reps N, --only tcp,idle,http,redis,compute, --out DIR,
+ * Options: --reps N, --tcp-reps N (raw TCP rows; default 5 in full mode), --only tcp,idle,http,redis,compute, --out DIR,
  * --conns-idle N. Servers run on CPU 0 and load generators on CPU 1
  * (taskset). Every process is stopped by its PID; all traffic is loopback.
  *
@@ -56,8 +56,12 @@ const mode = flag("--smoke") ? "smoke" : flag("--quick") ? "quick" : "full";
 const profile = {
   full: {
     reps: 3,
+    tcpReps: 5,
     tcp: ["pingpong", "stream", "churn"],
-    warm: 0.5,
+    // Past the JIT's warm-up: with 0.5 s, a short run still paid for the
+    // background compilation of the larger servers (churn: TcpServer 1.07×
+    // the scratch loop after 0.3 s, 1.01× after 3 s, paired).
+    warm: 1.5,
     dur: 2,
     idleConns: 10000,
     httpDur: 3,
@@ -67,6 +71,7 @@ const profile = {
   },
   quick: {
     reps: 1,
+    tcpReps: 1,
     tcp: ["pingpong", "stream", "churn"],
     warm: 0.3,
     dur: 1,
@@ -78,6 +83,7 @@ const profile = {
   },
   smoke: {
     reps: 1,
+    tcpReps: 1,
     tcp: ["pingpong"],
     warm: 0.2,
     dur: 0.5,
@@ -89,6 +95,11 @@ const profile = {
   },
 }[mode];
 const reps = Number(option("--reps") ?? profile.reps);
+// The raw TCP rows carry the targets closest to noise (a few percent against
+// the Deno loop): more paired repetitions there.
+const tcpReps = Number(
+  option("--tcp-reps") ?? option("--reps") ?? profile.tcpReps,
+);
 const idleConns = Number(option("--conns-idle") ?? profile.idleConns);
 const only = new Set(
   (option("--only") ?? "tcp,idle,http,redis,compute").split(","),
@@ -304,6 +315,9 @@ async function stopServer(peer: Peer, s: Server): Promise<void> {
 
 // ---------------------------------------------------------------- results
 const results: Results = new Map();
+/** The repetition running now: samples carry it, for paired ratios. */
+let currentRep = 0;
+
 function record(
   workload: string,
   peer: Peer,
@@ -318,6 +332,7 @@ function record(
     console.error(`  ${workload} ${peer.label}: FAILED ${sample.message}`);
   } else {
     p.samples.push(sample);
+    (p.reps ??= []).push(currentRep);
     console.error(
       `  ${workload} ${peer.label}: ${
         Object.entries(sample).map(([k, v]) =>
@@ -395,8 +410,9 @@ async function checkEcho(port: number): Promise<void> {
 
 async function runTcp(bins: { echo: string; loadgen: string }): Promise<void> {
   const peers = echoPeers(bins, false);
-  for (let rep = 0; rep < reps; rep++) {
-    console.error(`tcp rep ${rep + 1}/${reps}`);
+  for (let rep = 0; rep < tcpReps; rep++) {
+    currentRep = rep;
+    console.error(`tcp rep ${rep + 1}/${tcpReps}`);
     for (const peer of rotate(peers, rep)) {
       let server: Server | undefined;
       try {
@@ -452,6 +468,7 @@ async function runTcp(bins: { echo: string; loadgen: string }): Promise<void> {
 async function runIdle(bins: { echo: string; loadgen: string }): Promise<void> {
   const peers = echoPeers(bins, true);
   for (let rep = 0; rep < reps; rep++) {
+    currentRep = rep;
     console.error(`idle rep ${rep + 1}/${reps} (${idleConns} connections)`);
     for (const peer of rotate(peers, rep)) {
       let server: Server;
@@ -540,6 +557,7 @@ async function checkHello(port: number): Promise<void> {
 async function runHttp(bins: { http: string }): Promise<void> {
   const peers = httpPeers(bins);
   for (let rep = 0; rep < reps; rep++) {
+    currentRep = rep;
     console.error(`http rep ${rep + 1}/${reps}`);
     for (const peer of rotate(peers, rep)) {
       let server: Server;
@@ -656,6 +674,7 @@ async function redisBench(
 async function runRedis(): Promise<void> {
   const peers = redisPeers();
   for (let rep = 0; rep < reps; rep++) {
+    currentRep = rep;
     console.error(`redis rep ${rep + 1}/${reps}`);
     for (const peer of rotate(peers, rep)) {
       let server: Server;
@@ -819,6 +838,7 @@ async function main(): Promise<number> {
     seconds: (performance.now() - t0) / 1000,
     mode,
     reps,
+    tcpReps,
     command: Deno.args.length && mode === "full"
       ? `deno run -A bench/peers.ts ${Deno.args.join(" ")}`
       : command,

@@ -14,6 +14,7 @@ import {
   validateString,
   validateTypeOf,
 } from "../../_internal/validate.ts";
+import { formatValue } from "../../_internal/format.ts";
 import { resolveConnectionOptions } from "./_connection_options.ts";
 import type {
   TcpServerConfigOptions,
@@ -163,7 +164,8 @@ export class TcpServerConfig {
    * ```
    *
    * @param options The fields to set; the rest take their defaults.
-   * @throws {TypeError} If an option has the wrong type (`hostname: 5`).
+   * @throws {TypeError} If an option has the wrong type (`hostname: 5`), or
+   * `tls` is given with a Unix socket.
    * @throws {RangeError} If an option is out of its documented range.
    */
   constructor(options: TcpServerConfigOptions = {}) {
@@ -188,6 +190,15 @@ export class TcpServerConfig {
     this.port = validatePort(ACTION, "port", options.port ?? 0);
     if (transport === "unix") {
       validateString(ACTION, "path", options.path);
+      // Deno listens with TLS on TCP only: a TLS option here would be
+      // dropped without a word.
+      if (options.tls !== undefined) {
+        throw new TypeError(
+          `Cannot ${ACTION} as 'tls' needs a TCP address: received Unix socket path ${
+            formatValue(options.path)
+          }`,
+        );
+      }
     }
     this.path = options.path;
     this.tls = transport === "tls" ? validateTls(options.tls) : undefined;

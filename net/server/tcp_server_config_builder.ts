@@ -1,5 +1,4 @@
 // mill-net's `ServerConfig::builder()` style over `TcpServerConfigOptions`.
-import { formatValue } from "../../_internal/format.ts";
 import type { ProxyProtocolMode } from "../proxy/proxy_header.ts";
 import { parseAddress } from "../_address.ts";
 import { TcpServerConfig } from "./tcp_server_config.ts";
@@ -543,13 +542,8 @@ export class TcpServerConfigBuilder {
     if (this.#where === "tcp") {
       delete options.path; // of a unix() call a later call replaced
       options.transport = this.#tls ? "tls" : "tcp";
-    } else if (this.#tls) {
-      throw new TypeError(
-        `Cannot ${ACTION} as 'tls' needs a TCP address: received Unix socket path ${
-          formatValue(options.path)
-        }`,
-      );
     } else {
+      // With tls() too, the config rejects it (no TLS on a Unix socket).
       options.transport = "unix";
     }
     return new TcpServerConfig(options);

@@ -89,7 +89,10 @@ export interface TcpServerConfigOptions extends ConnectionOptions {
   port?: number;
   /** Socket path (transport `"unix"`): a non-empty string. */
   path?: string;
-  /** Certificate, key and ALPN protocols (transport `"tls"`). */
+  /**
+   * Certificate, key and ALPN protocols (transport `"tls"`; a `TypeError` with
+   * a Unix socket).
+   */
   tls?: TcpServerTlsOptions;
   /**
    * Maximum size in bytes of one receive buffer (reads grow up to it):

@@ -344,3 +344,28 @@ Deno.test("TcpServerConfig rejects a health port equal to the port it listens on
     8080,
   );
 });
+
+Deno.test("TcpServerConfig rejects TLS options with a Unix socket", () => {
+  const tls = {
+    cert: "-----BEGIN CERTIFICATE-----",
+    key: "-----BEGIN PRIVATE KEY-----",
+  };
+  const message =
+    "Cannot create server config as 'tls' needs a TCP address: received Unix socket path '/tmp/a.sock'";
+  // The transport given, or inferred from 'path': either way the TLS options
+  // would have been dropped.
+  assertThrows(
+    () => new TcpServerConfig({ transport: "unix", path: "/tmp/a.sock", tls }),
+    TypeError,
+    message,
+  );
+  assertThrows(
+    () => new TcpServerConfig({ path: "/tmp/a.sock", tls }),
+    TypeError,
+    message,
+  );
+  assertEquals(
+    new TcpServerConfig({ transport: "unix", path: "/tmp/a.sock" }).tls,
+    undefined,
+  );
+});
