@@ -318,14 +318,20 @@ export function sleep(ms: number): Promise<void> {
 }
 
 const BUILD = `${ROOT}/bench/.build`;
-/** Compiles `bench/peers/<name>.c` into bench/.build (when stale); returns the binary. */
+/**
+ * Compiles `bench/peers/<name>.c` into bench/.build (when it or the header
+ * the peers share, `bench/peers/_peer.h`, is newer); returns the binary.
+ */
 export async function compile(name: string): Promise<string> {
   const src = `${ROOT}/bench/peers/${name}.c`;
+  const header = `${ROOT}/bench/peers/_peer.h`;
   const bin = `${BUILD}/${name}`;
   await Deno.mkdir(BUILD, { recursive: true });
   let fresh = false;
   try {
-    fresh = Deno.statSync(bin).mtime! >= Deno.statSync(src).mtime!;
+    const built = Deno.statSync(bin).mtime!;
+    fresh = built >= Deno.statSync(src).mtime! &&
+      built >= Deno.statSync(header).mtime!;
   } catch {
     fresh = false;
   }

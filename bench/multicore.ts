@@ -28,10 +28,10 @@
 //     `deno serve --parallel` (DENO_JOBS=2);
 //   - Channel: messages/s and ns per message, one Worker sending 64 B.
 import {
+  compile,
   cpuMicros,
   initClockTick,
   Proc,
-  ROOT,
   runClient,
   runLoadgen,
   which,
@@ -61,7 +61,6 @@ const only = Deno.args.includes("--only")
 // that no server loop shares a core with the load generator (on 2 cores,
 // unpinned, two server loops and the load generator are three threads).
 const pin = Deno.args.includes("--pin");
-const BUILD = `${ROOT}/bench/.build`;
 // The isolated rows: one loop busy, every round trip its own wake-up.
 const ISOLATED_RATE = 1000;
 const ISOLATED_CONNS = 1;
@@ -72,16 +71,6 @@ function median(xs: number[]): number {
   return sorted.length % 2 === 1
     ? sorted[mid]!
     : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-async function compile(name: string): Promise<string> {
-  await Deno.mkdir(BUILD, { recursive: true });
-  const bin = `${BUILD}/${name}`;
-  const out = await new Deno.Command("gcc", {
-    args: ["-O2", "-Wall", "-o", bin, `${ROOT}/bench/peers/${name}.c`],
-  }).output();
-  if (!out.success) throw new Error(`gcc ${name}.c failed`);
-  return bin;
 }
 
 async function start(cmd: string[], env?: string): Promise<Proc> {

@@ -8,7 +8,7 @@
 //     [--conns 50] [--rate 10000] [--churn] [--pin]
 // `--rate 0`: saturated. Every row prints its ratio to the single loop and to
 // the floor; the last lines give new ÷ old for `workers: 2` and `workers: 1`.
-import { initClockTick, Proc, ROOT, runLoadgen } from "./_proc.ts";
+import { compile, initClockTick, Proc, ROOT, runLoadgen } from "./_proc.ts";
 
 const arg = (name: string, fallback: string) => {
   const at = Deno.args.indexOf(name);
@@ -24,13 +24,7 @@ const old = Deno.env.get("OLD");
 if (old === undefined) throw new TypeError("Cannot compare as 'OLD' is unset");
 
 await initClockTick();
-const BUILD = `${ROOT}/bench/.build`;
-await Deno.mkdir(BUILD, { recursive: true });
-const loadgen = `${BUILD}/loadgen`;
-const built = await new Deno.Command("gcc", {
-  args: ["-O2", "-Wall", "-o", loadgen, `${ROOT}/bench/peers/loadgen.c`],
-}).output();
-if (!built.success) throw new Error("gcc loadgen.c failed");
+const loadgen = await compile("loadgen");
 
 type Server = Proc & { port: number };
 async function start(tree: string, args: string[]): Promise<Server> {

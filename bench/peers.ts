@@ -31,6 +31,7 @@ import {
   which,
 } from "./_proc.ts";
 import { renderMarkdown, renderSvg } from "./_report.ts";
+import { redisServerCommand } from "../tests/_peers.ts";
 import {
   type Agg,
   aggregate,
@@ -259,19 +260,7 @@ function redisPeers(): Peer[] {
       id: "redis",
       label: "redis-server",
       cmd: [],
-      fixedPort: (port) => [
-        "redis-server",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--loglevel",
-        "warning",
-      ],
+      fixedPort: redisServerCommand,
     },
     ...optionalPeer("examples/mini_redis/main.ts", {
       id: "mini_redis",

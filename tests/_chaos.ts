@@ -21,8 +21,10 @@ import {
   concat,
   firstDifference,
   HOST,
+  LineReader,
   mulberry32,
   readN,
+  respCommand,
   writeAll,
 } from "./_helpers.ts";
 
@@ -168,15 +170,6 @@ async function echoConnection(
 
 // ----------------------------------------------------------------- redis
 
-function command(...args: (string | Uint8Array)[]): Uint8Array {
-  const parts: Uint8Array[] = [enc.encode(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const bytes = typeof a === "string" ? enc.encode(a) : a;
-    parts.push(enc.encode(`$${bytes.length}\r\n`), bytes, enc.encode("\r\n"));
-  }
-  return concat(parts);
-}
-
 function bulk(value: Uint8Array): Uint8Array {
   return concat([
     enc.encode(`$${value.length}\r\n`),
@@ -203,7 +196,7 @@ function redisScript(
     );
     // 64 keys, overwritten: each GET follows its SET on the same connection.
     const key = `${prefix}:${i++ % 64}`;
-    requests.push(command("SET", key, value), command("GET", key));
+    requests.push(respCommand("SET", key, value), respCommand("GET", key));
     replies.push(OK, bulk(value));
     total += value.length * 2 + 40;
   }
@@ -273,9 +266,9 @@ async function redisSoloPipeline(port: number, seed: number): Promise<number> {
   try {
     const key = "chaos:fan";
     const value = pattern(1024, seed);
-    const get = command("GET", key);
+    const get = respCommand("GET", key);
     const request = concat([
-      command("SET", key, value),
+      respCommand("SET", key, value),
       ...Array.from({ length: 5000 }, () => get),
     ]);
     const bulkReply = bulk(value);
@@ -294,38 +287,15 @@ async function redisSoloPipeline(port: number, seed: number): Promise<number> {
 
 // ------------------------------------------------------------------ chat
 
-/** A chat connection read line by line. */
-class ChatPeer {
-  readonly conn: Deno.Conn;
-  #buffer = "";
-  #decoder = new TextDecoder();
-  #buf = new Uint8Array(65536);
-  constructor(conn: Deno.Conn) {
-    this.conn = conn;
-  }
+/** A chat connection read line by line, past its welcome line. */
+class ChatPeer extends LineReader {
   static async connect(port: number): Promise<ChatPeer> {
     const peer = new ChatPeer(await connect(port));
-    const welcome = await peer.line();
+    const welcome = await peer.next();
     if (!welcome?.startsWith("* welcome ")) {
       throw new ChaosError(`chat welcome: ${JSON.stringify(welcome)}`);
     }
     return peer;
-  }
-  /** The next line, or null at end of stream. */
-  async line(): Promise<string | null> {
-    while (true) {
-      const i = this.#buffer.indexOf("\n");
-      if (i !== -1) {
-        const line = this.#buffer.slice(0, i);
-        this.#buffer = this.#buffer.slice(i + 1);
-        return line;
-      }
-      const n = await this.conn.read(this.#buf);
-      if (n === null) return null;
-      this.#buffer += this.#decoder.decode(this.#buf.subarray(0, n), {
-        stream: true,
-      });
-    }
   }
 }
 
@@ -339,9 +309,9 @@ class Observer {
     this.peer = peer;
     this.done = (async () => {
       for (
-        let line = await peer.line();
+        let line = await peer.next();
         line !== null;
-        line = await peer.line()
+        line = await peer.next()
       ) {
         if (line.startsWith("* ")) continue;
         // "nick: text"
@@ -395,7 +365,7 @@ async function chatConnection(
         // before its "* bye".
         const bye = (async () => {
           let last: string | null = "";
-          while (last !== null && last !== "* bye") last = await peer.line();
+          while (last !== null && last !== "* bye") last = await peer.next();
           if (last === null) {
             throw new ChaosError("chat: no '* bye' after /quit");
           }
@@ -593,8 +563,7 @@ async function checkAlive(
         "redis alive",
       );
     } else {
-      const peer = new ChatPeer(conn);
-      const welcome = await peer.line();
+      const welcome = await new LineReader(conn).next();
       if (!welcome?.startsWith("* welcome ")) {
         throw new ChaosError(`chat alive: ${JSON.stringify(welcome)}`);
       }

@@ -15,7 +15,9 @@ import {
 import { TcpListener } from "../net/stream/tcp_listener.ts";
 import { TcpStream } from "../net/stream/tcp_stream.ts";
 import { type Event, type EventLoop, Interest } from "../reactor/mod.ts";
-import { assert, assertLess } from "@std/assert";
+import { ComputePool, type ComputePoolOptions } from "../compute/mod.ts";
+import type * as HostileTasks from "./testdata/compute_hostile_tasks.ts";
+import { assert, assertEquals, assertLess } from "@std/assert";
 
 export const encoder = new TextEncoder();
 export const decoder = new TextDecoder();
@@ -123,6 +125,50 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
     off += p.length;
   }
   return out;
+}
+
+/** The RESP multibulk encoding of a redis command. */
+export function respCommand(...args: (string | Uint8Array)[]): Uint8Array {
+  const parts: Uint8Array[] = [encoder.encode(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = typeof a === "string" ? encoder.encode(a) : a;
+    parts.push(encoder.encode(`$${b.length}\r\n`), b, encoder.encode("\r\n"));
+  }
+  return concat(parts);
+}
+
+/** A connection read line by line (lines end with "\n"; UTF-8). */
+export class LineReader {
+  readonly conn: Deno.Conn;
+  #pending = "";
+  #decoder = new TextDecoder();
+  #buf = new Uint8Array(65536);
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
+
+  /** What was read after the last whole line. */
+  get pending(): string {
+    return this.#pending;
+  }
+
+  /** The next line (without "\n"), or `null` at end of stream. */
+  async next(): Promise<string | null> {
+    for (;;) {
+      const nl = this.#pending.indexOf("\n");
+      if (nl >= 0) {
+        const line = this.#pending.slice(0, nl);
+        this.#pending = this.#pending.slice(nl + 1);
+        return line;
+      }
+      const n = await this.conn.read(this.#buf);
+      if (n === null) return null;
+      this.#pending += this.#decoder.decode(this.#buf.subarray(0, n), {
+        stream: true,
+      });
+    }
+  }
 }
 
 // ------------------------------------------------------------ echo servers
@@ -313,6 +359,18 @@ export async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
   return (await readToEnd(conn, Infinity)).bytes;
 }
 
+/**
+ * Reads until the peer ends the stream cleanly; the bytes. A reset throws
+ * (where {@linkcode readAll} counts it as the end).
+ */
+export async function readUntilClosed(conn: Deno.Conn): Promise<Uint8Array> {
+  const { bytes, reset } = await readToEnd(conn, Infinity);
+  if (reset) {
+    throw new Error(`Connection reset after ${bytes.length} bytes, not closed`);
+  }
+  return bytes;
+}
+
 /** Reads until `text` appears (UTF-8); throws at EOF before it. */
 export async function readUntilText(
   conn: Deno.Conn,
@@ -349,6 +407,36 @@ export async function echoOnce(conn: Deno.Conn, text: string): Promise<void> {
     await readExactly(conn, encoder.encode(text).length),
   );
   if (got !== text) throw new Error(`echo: sent "${text}", got "${got}"`);
+}
+
+/** An echo round trip of `text` on a new connection (within `ms`). */
+export async function echoOnNewConnection(
+  port: number,
+  text: string,
+  ms = 10_000,
+): Promise<void> {
+  using conn = await connect(port);
+  await within(echoOnce(conn, text), ms, `echo of "${text}"`);
+}
+
+/**
+ * Sends `data` to an echo server on a new connection, half-closes it, and
+ * asserts that every byte comes back in order (within 30 s) and that the
+ * server then ends the stream (no reset).
+ */
+export async function assertHalfClosedEcho(
+  port: number,
+  data: Uint8Array,
+): Promise<void> {
+  using conn = await connect(port);
+  const what = `echo of ${data.length}`;
+  const reading = within(readToEnd(conn), 30_000, what);
+  await writeAll(conn, data);
+  await conn.closeWrite();
+  const { bytes, reset } = await reading;
+  assertEquals(reset, false, what);
+  assertEquals(bytes.length, data.length, what);
+  assertEquals(firstDifference(bytes, data), -1, what);
 }
 
 /** What a {@linkcode Harness} saw. */
@@ -553,19 +641,15 @@ export async function answersToFlood(
   wire: Uint8Array,
   check: () => Promise<void>,
 ): Promise<{ bytes: Uint8Array; reset: boolean }> {
-  const conn = await connect(ex.port);
-  try {
-    const reading = within(
-      readToEnd(conn, 64 * 1024 * 1024),
-      30_000,
-      "flood answers",
-    );
-    await writeAll(conn, wire);
-    await check();
-    return await reading;
-  } finally {
-    conn.close();
-  }
+  using conn = await connect(ex.port);
+  const reading = within(
+    readToEnd(conn, 64 * 1024 * 1024),
+    30_000,
+    "flood answers",
+  );
+  await writeAll(conn, wire);
+  await check();
+  return await reading;
 }
 
 /** Closes a conn, ignoring "already closed". */
@@ -702,6 +786,66 @@ export async function startExample(
   };
 }
 
+/** Starts `examples/http_hello/main.ts` with `args` (see {@linkcode startExample}). */
+export function startHttpHello(...args: string[]): Promise<Example> {
+  return startExample("http_hello/main.ts", { args, permissions: ["-A"] });
+}
+
+/** Starts `examples/mini_redis/main.ts` with `args` (see {@linkcode startExample}). */
+export function startMiniRedis(...args: string[]): Promise<Example> {
+  return startExample("mini_redis/main.ts", { args, permissions: ["-A"] });
+}
+
+/**
+ * Sends `wire` on a new connection to `ex` and returns every reply until the
+ * server closes (within 15 s and 1 MiB). A write the server cuts short is
+ * fine: a server may close before it has read everything.
+ */
+export async function repliesUntilClose(
+  ex: Example,
+  wire: Uint8Array,
+): Promise<string> {
+  using conn = await connect(ex.port);
+  const reading = within(
+    readToEnd(conn, 1024 * 1024),
+    15_000,
+    "replies and close",
+  );
+  try {
+    await writeAll(conn, wire);
+  } catch {
+    // Closed before everything was read: allowed.
+  }
+  return decoder.decode((await reading).bytes);
+}
+
+// ------------------------------------------------------------ compute pools
+
+/** The task module of the compute tests: well-behaved and hostile tasks. */
+export const HOSTILE_TASKS = new URL(
+  "./testdata/compute_hostile_tasks.ts",
+  import.meta.url,
+);
+
+/**
+ * Runs `fn` on a ComputePool of {@linkcode HOSTILE_TASKS} once its workers
+ * are ready (within 30 s), then terminates it (within 10 s) and asserts that
+ * no worker is left: Workers are invisible to the sanitizers.
+ */
+export async function withTasksPool(
+  options: ComputePoolOptions,
+  fn: (pool: ComputePool<typeof HostileTasks>) => Promise<void>,
+): Promise<void> {
+  const pool = new ComputePool<typeof HostileTasks>(HOSTILE_TASKS, options);
+  try {
+    await within(pool.ready(), 30_000, "pool ready");
+    await fn(pool);
+  } finally {
+    await within(pool.terminate(), 10_000, "terminate");
+  }
+  assertEquals(pool.liveWorkers, 0);
+}
+
 // ------------------------------------------------------------ TcpStream pairs
 
 /** A connected client/server pair over loopback, closed on dispose. */
@@ -820,6 +964,29 @@ export interface ScriptResult {
 }
 
 /**
+ * Runs `program` with `args` and `input` on its stdin (then closed), killed
+ * after `ms`; its exit status and output.
+ */
+export async function runWithInput(
+  program: string,
+  args: readonly string[],
+  input: string,
+  ms = 30_000,
+): Promise<Deno.CommandOutput> {
+  const child = new Deno.Command(program, {
+    args: [...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(ms),
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(encoder.encode(input));
+  await writer.close();
+  return await child.output();
+}
+
+/**
  * Runs `script` in a child `deno run <flags> -` (the script on stdin),
  * killed after 30 s: for tests whose subject is the process exiting by
  * itself, or what a program does without a permission.
@@ -828,17 +995,11 @@ export async function runScript(
   script: string,
   flags: readonly string[] = ["--allow-read"],
 ): Promise<ScriptResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000),
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(encoder.encode(script));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
+  const { code, stdout, stderr } = await runWithInput(
+    Deno.execPath(),
+    ["run", ...flags, "-"],
+    script,
+  );
   return {
     code,
     stdout: decoder.decode(stdout).trim(),

@@ -96,3 +96,24 @@ export function peer(...programs: string[]): PeerCheck {
     name: (title) => title + note,
   };
 }
+
+/**
+ * The command line of the real `redis-server` that the tests and the peer
+ * benchmark compare mini_redis with: loopback only, on `port`, nothing
+ * written to disk (no RDB snapshots, no append-only file), warnings only.
+ */
+export function redisServerCommand(port: number): string[] {
+  return [
+    "redis-server",
+    "--bind",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--loglevel",
+    "warning",
+  ];
+}

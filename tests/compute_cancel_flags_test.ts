@@ -3,32 +3,14 @@
 // another task's cancel can touch it. Workers are invisible to the
 // sanitizers: each test checks that its pool stopped them.
 import { assertEquals } from "@std/assert";
-import { ComputePool } from "../compute/mod.ts";
 import { testing } from "../compute/_testing.ts";
-import type * as Tasks from "./testdata/compute_hostile_tasks.ts";
-import { sleep, waitFor, within } from "./_helpers.ts";
-
-const TASKS = new URL("./testdata/compute_hostile_tasks.ts", import.meta.url);
-
-async function withPool(
-  workers: number,
-  fn: (pool: ComputePool<typeof Tasks>) => Promise<void>,
-): Promise<void> {
-  const pool = new ComputePool<typeof Tasks>(TASKS, { workers });
-  try {
-    await within(pool.ready(), 30_000, "pool ready");
-    await fn(pool);
-  } finally {
-    await within(pool.terminate(), 10_000, "terminate");
-  }
-  assertEquals(pool.liveWorkers, 0);
-}
+import { sleep, waitFor, within, withTasksPool } from "./_helpers.ts";
 
 Deno.test("hostile compute cancel: a task whose id wrapped onto a cancelled task's id still runs", async () => {
   const saved = testing.idWrap;
   testing.idWrap = 100; // ids 1..100, then 1 again
   try {
-    await withPool(1, async (pool) => {
+    await withTasksPool({ workers: 1 }, async (pool) => {
       // Task 1 is cancelled while it runs: its cancel flag goes up.
       const controller = new AbortController();
       const hanging = pool.run("hangUntilAborted", undefined, {
@@ -57,7 +39,7 @@ Deno.test("hostile compute cancel: a task whose id wrapped onto a cancelled task
 });
 
 Deno.test("hostile compute cancel: cancelling another task never lowers a running task's cancel flag", async () => {
-  await withPool(2, async (pool) => {
+  await withTasksPool({ workers: 2 }, async (pool) => {
     // state: [0] id of X, [1] 1 = X saw its cancel, 2 = the flag went back
     // down, [2] main: stop watching, [3] id of Y, [4] X returned.
     const state = new Int32Array(new SharedArrayBuffer(20));

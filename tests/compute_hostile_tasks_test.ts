@@ -11,32 +11,23 @@ import {
 } from "@std/assert";
 import { ComputePool } from "../compute/mod.ts";
 import type * as Tasks from "./testdata/compute_hostile_tasks.ts";
-import { within } from "./_helpers.ts";
+import { HOSTILE_TASKS, within, withTasksPool } from "./_helpers.ts";
 
-const TASKS = new URL("./testdata/compute_hostile_tasks.ts", import.meta.url);
 const WORKERS = 2;
 
-async function withPool(
+/** Runs `fn` on a pool of WORKERS; it must still serve with all of them after. */
+function withPool(
   fn: (pool: ComputePool<typeof Tasks>) => Promise<void>,
   options: { maxQueue?: number } = {},
 ): Promise<void> {
-  const pool = new ComputePool<typeof Tasks>(TASKS, {
-    workers: WORKERS,
-    ...options,
-  });
-  try {
-    await within(pool.ready(), 30_000, "pool ready");
+  return withTasksPool({ workers: WORKERS, ...options }, async (pool) => {
     await fn(pool);
-    // Still usable, all workers there.
     assertEquals(
       await within(pool.run("echo", "alive"), 10_000, "echo"),
       "alive",
     );
     assertEquals(pool.liveWorkers, WORKERS);
-  } finally {
-    await within(pool.terminate(), 10_000, "terminate");
-  }
-  assertEquals(pool.liveWorkers, 0);
+  });
 }
 
 /** The task settles with a rejection (never a hang, never a crash). */
@@ -214,7 +205,9 @@ Deno.test("hostile compute: a flood of half-failing tasks beyond maxQueue settle
 
 Deno.test("hostile compute: unknown task names are TypeErrors and never use up the name table", async () => {
   // Submitted before the workers are ready, and after.
-  const pool = new ComputePool<typeof Tasks>(TASKS, { workers: WORKERS });
+  const pool = new ComputePool<typeof Tasks>(HOSTILE_TASKS, {
+    workers: WORKERS,
+  });
   try {
     const run = pool.run as unknown as (
       n: string,

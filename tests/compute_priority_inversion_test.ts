@@ -5,9 +5,7 @@
 import { assertEquals, assertLessOrEqual } from "@std/assert";
 import { ComputePool, TaskPriority } from "../compute/mod.ts";
 import type * as HostileTasks from "./testdata/compute_hostile_tasks.ts";
-import { waitFor, within } from "./_helpers.ts";
-
-const HOSTILE = new URL("./testdata/compute_hostile_tasks.ts", import.meta.url);
+import { HOSTILE_TASKS, waitFor, within } from "./_helpers.ts";
 
 /**
  * How many low tasks started after a critical task was submitted and before
@@ -43,7 +41,7 @@ async function lowTasksAheadOfCritical(
 }
 
 Deno.test("hostile compute priority: a critical task overtakes a batch claimed on a wrongly trained cost estimate", async () => {
-  const pool = new ComputePool<typeof HostileTasks>(HOSTILE, {
+  const pool = new ComputePool<typeof HostileTasks>(HOSTILE_TASKS, {
     workers: 1,
     // No aging: on a loaded machine, low tasks waiting for seconds would
     // climb to critical and rightly run first (oldest first).
@@ -67,7 +65,7 @@ Deno.test("hostile compute priority: a critical task overtakes a batch claimed o
 });
 
 Deno.test("hostile compute priority: tasks handed back keep their inputs of every kind, their order and their cancels", async () => {
-  const pool = new ComputePool<typeof HostileTasks>(HOSTILE, {
+  const pool = new ComputePool<typeof HostileTasks>(HOSTILE_TASKS, {
     workers: 1,
     agingMs: Infinity,
   });

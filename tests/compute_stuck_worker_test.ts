@@ -7,17 +7,16 @@
 // pools that meet `while (true) {}` run in child processes (bounded by a
 // timeout).
 import { assertEquals } from "@std/assert";
-import { runScript } from "./_helpers.ts";
+import { HOSTILE_TASKS, runScript } from "./_helpers.ts";
 
 const MOD = new URL("../compute/mod.ts", import.meta.url).href;
-const TASKS = new URL("./testdata/compute_hostile_tasks.ts", import.meta.url);
 
 for (const end of ["close", "terminate"] as const) {
   Deno.test(`hostile compute stuck: workers stuck in while (true) after a timeout are replaced, and ${end}() lets the process exit`, async () => {
     const script = `
       import { ComputePool } from ${JSON.stringify(MOD)};
       const pool = new ComputePool(${
-      JSON.stringify(TASKS.href)
+      JSON.stringify(HOSTILE_TASKS.href)
     }, { workers: 2, stuckAfterMs: 200 });
       const stuck = await Promise.all([
         pool.run("spinForever", undefined, { timeoutMs: 100 }).catch((e) => e.name),
@@ -65,7 +64,7 @@ Deno.test({
         }
       };
       const pool = new ComputePool(${
-      JSON.stringify(TASKS.href)
+      JSON.stringify(HOSTILE_TASKS.href)
     }, { workers: 2, stuckAfterMs: 100 });
       await pool.ready();
       // Ignores its cancel for 1.5 s.

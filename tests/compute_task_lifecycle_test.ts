@@ -11,25 +11,20 @@ import {
   assertInstanceOf,
   assertStringIncludes,
 } from "@std/assert";
-import { ComputePool } from "../compute/mod.ts";
+import type { ComputePool } from "../compute/mod.ts";
 import type * as Tasks from "./testdata/compute_hostile_tasks.ts";
-import { sleep, waitFor, within } from "./_helpers.ts";
+import { sleep, waitFor, within, withTasksPool } from "./_helpers.ts";
 
-const TASKS = new URL("./testdata/compute_hostile_tasks.ts", import.meta.url);
 const WORKERS = 2;
 
-async function withPool(
+/** Runs `fn` on a pool of WORKERS; every worker must be there after it. */
+function withPool(
   fn: (pool: ComputePool<typeof Tasks>) => Promise<void>,
 ): Promise<void> {
-  const pool = new ComputePool<typeof Tasks>(TASKS, { workers: WORKERS });
-  try {
-    await within(pool.ready(), 30_000, "pool ready");
+  return withTasksPool({ workers: WORKERS }, async (pool) => {
     await fn(pool);
     assertEquals(pool.liveWorkers, WORKERS);
-  } finally {
-    await within(pool.terminate(), 10_000, "terminate");
-  }
-  assertEquals(pool.liveWorkers, 0);
+  });
 }
 
 /** How a promise settled, within 5 s. */

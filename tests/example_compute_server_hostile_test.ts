@@ -44,13 +44,9 @@ interface PoolStats {
 }
 
 async function stats(ex: Example): Promise<PoolStats> {
-  const c = await connect(ex.port);
-  try {
-    await writeAll(c, encoder.encode("stats\n"));
-    return JSON.parse(await within(readUntilText(c, "\n"), 10_000, "stats"));
-  } finally {
-    c.close();
-  }
+  using c = await connect(ex.port);
+  await writeAll(c, encoder.encode("stats\n"));
+  return JSON.parse(await within(readUntilText(c, "\n"), 10_000, "stats"));
 }
 
 Deno.test("hostile compute server: floods, vanishing clients and garbage cost only their sender", async () => {

@@ -4,6 +4,7 @@
 
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { hash } from "../examples/compute_server/tasks.ts";
+import { LineReader } from "./_helpers.ts";
 
 const EXAMPLE = new URL("../examples/compute_server/main.ts", import.meta.url);
 const encoder = new TextEncoder();
@@ -21,29 +22,6 @@ function example(
     signal: AbortSignal.timeout(60_000),
     ...options,
   });
-}
-
-class LineReader {
-  #conn: Deno.Conn;
-  #buffer = "";
-  #decoder = new TextDecoder();
-  constructor(conn: Deno.Conn) {
-    this.#conn = conn;
-  }
-  async next(): Promise<string | null> {
-    const buf = new Uint8Array(4096);
-    while (!this.#buffer.includes("\n")) {
-      const n = await this.#conn.read(buf);
-      if (n === null) return null;
-      this.#buffer += this.#decoder.decode(buf.subarray(0, n), {
-        stream: true,
-      });
-    }
-    const i = this.#buffer.indexOf("\n");
-    const line = this.#buffer.slice(0, i);
-    this.#buffer = this.#buffer.slice(i + 1);
-    return line;
-  }
 }
 
 async function firstLine(stream: ReadableStream<Uint8Array>): Promise<{

@@ -3,64 +3,40 @@
 // the bare reactor): half-closing peers, peers that send without reading,
 // resets with data in flight, many peers at once. Every byte must come back
 // to the peers that stay; the server must stay alive with its RSS bounded.
-import { assert, assertEquals } from "@std/assert";
+import { assert } from "@std/assert";
 import {
+  assertHalfClosedEcho,
   assertPacedFlood,
   connect,
-  echoOnce,
-  type Example,
-  firstDifference,
+  echoOnNewConnection,
   pattern,
   readExactly,
-  readToEnd,
   sleep,
   startExample,
-  within,
   writeAll,
 } from "./_helpers.ts";
 
 const SERVERS = ["echo_server.ts", "scratch_echo_server.ts"];
 
-async function echoes(ex: Example, text: string): Promise<void> {
-  const c = await connect(ex.port);
-  try {
-    await within(echoOnce(c, text), 10_000, "echo");
-  } finally {
-    c.close();
-  }
-}
-
 for (const file of SERVERS) {
   Deno.test(`hostile echo (${file}): half-closing peers get every byte back, then end of stream`, async () => {
     await using ex = await startExample(file, { permissions: ["-A"] });
     const sizes = [0, 1, 1000, 65536, 65537, 3 * 1024 * 1024];
-    await Promise.all(sizes.map(async (size, i) => {
-      const c = await connect(ex.port);
-      try {
-        const data = pattern(size, i);
-        const reading = within(readToEnd(c), 30_000, `echo of ${size}`);
-        await writeAll(c, data);
-        await c.closeWrite();
-        const { bytes, reset } = await reading;
-        assertEquals(reset, false, `size ${size}`);
-        assertEquals(bytes.length, size);
-        assertEquals(firstDifference(bytes, data), -1);
-      } finally {
-        c.close();
-      }
-    }));
-    await echoes(ex, "after");
+    await Promise.all(
+      sizes.map((size, i) => assertHalfClosedEcho(ex.port, pattern(size, i))),
+    );
+    await echoOnNewConnection(ex.port, "after");
     assert(ex.alive());
   });
 
   Deno.test(`hostile echo (${file}): a peer that sends and never reads is paced; RSS bounded; resets do not hurt`, async () => {
     await using ex = await startExample(file, { permissions: ["-A"] });
-    await echoes(ex, "warm");
+    await echoOnNewConnection(ex.port, "warm");
     await assertPacedFlood(
       ex,
       pattern(256 * 1024, 1),
       { maxBytes: 512 * 1024 * 1024, sampleEvery: 16, rssKiB: ex.rssKiB() },
-      () => echoes(ex, "while flooded"),
+      () => echoOnNewConnection(ex.port, "while flooded"),
     );
     // Peers that vanish with echoes in flight.
     for (let i = 0; i < 20; i++) {
@@ -70,7 +46,7 @@ for (const file of SERVERS) {
       c.close();
     }
     await sleep(50);
-    await echoes(ex, "after resets");
+    await echoOnNewConnection(ex.port, "after resets");
     assert(ex.alive());
   });
 }

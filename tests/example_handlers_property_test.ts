@@ -43,38 +43,34 @@ function bounded<T>(
 }
 
 async function exchange(port: number, chunks: Uint8Array[]): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    const reading = (async () => {
-      const parts: string[] = [];
-      const buf = new Uint8Array(65536);
-      const decoder = new TextDecoder("latin1");
-      while (true) {
-        let n: number | null;
-        try {
-          n = await conn.read(buf);
-        } catch {
-          break; // reset by a server that closed with input unread
-        }
-        if (n === null) break;
-        parts.push(decoder.decode(buf.subarray(0, n)));
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const reading = (async () => {
+    const parts: string[] = [];
+    const buf = new Uint8Array(65536);
+    const decoder = new TextDecoder("latin1");
+    while (true) {
+      let n: number | null;
+      try {
+        n = await conn.read(buf);
+      } catch {
+        break; // reset by a server that closed with input unread
       }
-      return parts.join("");
-    })();
-    try {
-      for (const chunk of chunks) {
-        let at = 0;
-        while (at < chunk.length) at += await conn.write(chunk.subarray(at));
-        await new Promise((r) => setTimeout(r, 0));
-      }
-      await conn.closeWrite();
-    } catch {
-      // The server closed first (a protocol error): fine.
+      if (n === null) break;
+      parts.push(decoder.decode(buf.subarray(0, n)));
     }
-    return await within(reading, 10_000, "the server to close");
-  } finally {
-    conn.close();
+    return parts.join("");
+  })();
+  try {
+    for (const chunk of chunks) {
+      let at = 0;
+      while (at < chunk.length) at += await conn.write(chunk.subarray(at));
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    await conn.closeWrite();
+  } catch {
+    // The server closed first (a protocol error): fine.
   }
+  return await within(reading, 10_000, "the server to close");
 }
 
 interface Case<T> {

@@ -19,8 +19,9 @@ import {
   encoder,
   type Example,
   readToEnd,
+  repliesUntilClose,
   sleep,
-  startExample,
+  startHttpHello,
   within,
   writeAll,
 } from "./_helpers.ts";
@@ -29,39 +30,15 @@ const GET = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
 
 /** A well-behaved client: one request, one 200 response, on a new conn. */
 async function wellBehaved(ex: Example): Promise<void> {
-  const c = await connect(ex.port);
-  try {
-    await writeAll(
-      c,
-      encoder.encode("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
-    );
-    const { bytes } = await within(readToEnd(c), 10_000, "well-behaved reply");
-    const text = decoder.decode(bytes);
-    assertMatch(text, /^HTTP\/1\.1 200 OK\r\n/);
-    assertStringIncludes(text, "Hello, World!");
-  } finally {
-    c.close();
-  }
-}
-
-/** Sends `wire` (ignoring a write cut short by the server), returns the reply. */
-async function hostileExchange(
-  ex: Example,
-  wire: Uint8Array,
-): Promise<{ text: string; reset: boolean }> {
-  const c = await connect(ex.port);
-  try {
-    const reading = within(readToEnd(c, 1024 * 1024), 15_000, "reply or close");
-    try {
-      await writeAll(c, wire);
-    } catch {
-      // The server may close before it read everything: that is allowed.
-    }
-    const { bytes, reset } = await reading;
-    return { text: decoder.decode(bytes), reset };
-  } finally {
-    c.close();
-  }
+  using c = await connect(ex.port);
+  await writeAll(
+    c,
+    encoder.encode("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
+  );
+  const { bytes } = await within(readToEnd(c), 10_000, "well-behaved reply");
+  const text = decoder.decode(bytes);
+  assertMatch(text, /^HTTP\/1\.1 200 OK\r\n/);
+  assertStringIncludes(text, "Hello, World!");
 }
 
 function repeat(s: string, n: number): string {
@@ -208,12 +185,10 @@ const CASES: [string, () => Uint8Array, RegExp][] = [
 ];
 
 Deno.test("hostile http: malformed and oversized requests get an error status and a close; the server keeps serving", async () => {
-  await using ex = await startExample("http_hello/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startHttpHello();
   await wellBehaved(ex);
   for (const [what, wire, status] of CASES) {
-    const { text } = await hostileExchange(ex, wire());
+    const text = await repliesUntilClose(ex, wire());
     assertMatch(
       text,
       status,
@@ -227,9 +202,7 @@ Deno.test("hostile http: malformed and oversized requests get an error status an
 });
 
 Deno.test("hostile http: a pipelined flood is answered in full and in order, RSS bounded", async () => {
-  await using ex = await startExample("http_hello/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startHttpHello();
   await wellBehaved(ex);
   const rss0 = ex.rssKiB();
   const N = 30_000;
@@ -255,9 +228,7 @@ Deno.test("hostile http: a pipelined flood is answered in full and in order, RSS
 });
 
 Deno.test("hostile http: a pipelining peer that never reads is paced by backpressure; memory stays bounded", async () => {
-  await using ex = await startExample("http_hello/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startHttpHello();
   await wellBehaved(ex);
   const chunk = encoder.encode(GET.repeat(2048)); // ~54 KiB, ~275 KiB of answers
   await assertPacedFlood(
@@ -269,9 +240,7 @@ Deno.test("hostile http: a pipelining peer that never reads is paced by backpres
 });
 
 Deno.test("hostile http: many half-sent heads are held within their limits and released", async () => {
-  await using ex = await startExample("http_hello/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startHttpHello();
   await wellBehaved(ex);
   const rss0 = ex.rssKiB();
   const PEERS = 100;
@@ -304,10 +273,7 @@ Deno.test("hostile http: many half-sent heads are held within their limits and r
 });
 
 Deno.test("hostile http: a silent peer is closed by --idle-timeout; others unaffected", async () => {
-  await using ex = await startExample("http_hello/main.ts", {
-    args: ["--idle-timeout", "300"],
-    permissions: ["-A"],
-  });
+  await using ex = await startHttpHello("--idle-timeout", "300");
   const silent = await connect(ex.port);
   const partial = await connect(ex.port);
   try {
@@ -332,10 +298,12 @@ Deno.test("hostile http: a silent peer is closed by --idle-timeout; others unaff
 // allow; --header-timeout-ms bounds the whole head (Node's headersTimeout).
 Deno.test("hostile http: a slowloris head trickling under the idle timeout gets 408 and a close", async () => {
   const IDLE = 300;
-  await using ex = await startExample("http_hello/main.ts", {
-    args: ["--idle-timeout", String(IDLE), "--header-timeout-ms", "1000"],
-    permissions: ["-A"],
-  });
+  await using ex = await startHttpHello(
+    "--idle-timeout",
+    String(IDLE),
+    "--header-timeout-ms",
+    "1000",
+  );
   const loris = await connect(ex.port);
   let closedByServer = false;
   const reading = readToEnd(loris).then((r) => {
@@ -368,9 +336,7 @@ Deno.test("hostile http: a slowloris head trickling under the idle timeout gets 
 
 Deno.test("hostile http: binary junk with no blank line gets 400 at once, not at the idle timeout", async () => {
   // The default idle timeout (30 s) is far beyond the 10 s allowed here.
-  await using ex = await startExample("http_hello/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startHttpHello();
   const junk = [
     // A TLS ClientHello's first bytes.
     new Uint8Array([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1]),
@@ -379,14 +345,10 @@ Deno.test("hostile http: binary junk with no blank line gets 400 at once, not at
     encoder.encode("GET / HTTP/1.1x\r\nHost: a\r\n"),
   ];
   for (const wire of junk) {
-    const c = await connect(ex.port);
-    try {
-      await writeAll(c, wire);
-      const { bytes } = await within(readToEnd(c), 10_000, "400");
-      assertMatch(decoder.decode(bytes), /^HTTP\/1\.1 400 /, String(wire));
-    } finally {
-      c.close();
-    }
+    using c = await connect(ex.port);
+    await writeAll(c, wire);
+    const { bytes } = await within(readToEnd(c), 10_000, "400");
+    assertMatch(decoder.decode(bytes), /^HTTP\/1\.1 400 /, String(wire));
   }
   await wellBehaved(ex);
 });

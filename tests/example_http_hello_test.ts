@@ -1,7 +1,7 @@
 // examples/http_hello against real clients (curl, wrk, raw sockets); the
 // parser and responses have unit tests beside them
 // (examples/http_hello/http_test.ts).
-import { type Example, startExample } from "./_helpers.ts";
+import { readUntilClosed, startHttpHello } from "./_helpers.ts";
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { peer } from "./_peers.ts";
 
@@ -16,33 +16,15 @@ const GET = (path: string, extra = "") =>
 
 // ------------------------------------------------------------ real server
 
-// The shared spawner: `listening on` line, stdout drained, SIGTERM on dispose.
-function startHello(...extra: string[]): Promise<Example> {
-  return startExample("http_hello/main.ts", {
-    args: extra,
-    permissions: ["-A"],
-  });
-}
-
-async function readToEnd(conn: Deno.Conn): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    chunks.push(buf.slice(0, n));
-  }
-  return dec.decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+/** The text the server sends until it closes the connection (a reset fails). */
+async function readText(conn: Deno.Conn): Promise<string> {
+  return dec.decode(await readUntilClosed(conn));
 }
 
 async function exchange(port: number, wire: string): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(enc.encode(wire));
-    return await readToEnd(conn);
-  } finally {
-    conn.close();
-  }
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(enc.encode(wire));
+  return await readText(conn);
 }
 
 Deno.test({
@@ -51,7 +33,7 @@ Deno.test({
   ),
   ignore: curlPeer.ignore,
   async fn() {
-    await using server = await startHello();
+    await using server = await startHttpHello();
     const url = `http://127.0.0.1:${server.port}/`;
 
     // curl reuses the connection for the second URL (keep-alive).
@@ -90,7 +72,7 @@ Deno.test({
       await conn.write(Uint8Array.of(b));
     }
     assertMatch(
-      await readToEnd(conn),
+      await readText(conn),
       /^HTTP\/1\.1 200 OK\r\n[\s\S]*Hello, World!$/,
     );
     conn.close();
@@ -125,14 +107,14 @@ Deno.test({
 });
 
 Deno.test("http_hello exits 0 on SIGTERM", async () => {
-  const server = await startHello();
+  const server = await startHttpHello();
   server.child.kill("SIGTERM");
   assertEquals((await server.child.status).code, 0);
   await server[Symbol.asyncDispose]();
 });
 
 Deno.test("http_hello closes idle and slow-loris connections after --idle-timeout", async () => {
-  await using server = await startHello("--idle-timeout", "300");
+  await using server = await startHttpHello("--idle-timeout", "300");
   const idle = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   const loris = await Deno.connect({
     hostname: "127.0.0.1",
@@ -140,8 +122,8 @@ Deno.test("http_hello closes idle and slow-loris connections after --idle-timeou
   });
   await loris.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n")); // never finished
   // Both end with EOF from the server (no response for the unfinished head).
-  assertEquals(await readToEnd(idle), "");
-  assertEquals(await readToEnd(loris), "");
+  assertEquals(await readText(idle), "");
+  assertEquals(await readText(loris), "");
   idle.close();
   loris.close();
 });
@@ -152,7 +134,7 @@ Deno.test({
   ),
   ignore: wrkPeer.ignore,
   async fn() {
-    await using server = await startHello();
+    await using server = await startHttpHello();
     const dir = await Deno.makeTempDir({ prefix: "millrace-wrk-" });
     try {
       const script = `${dir}/pipeline.lua`;

@@ -16,69 +16,29 @@ import {
   assertPacedFlood,
   closeQuietly,
   connect,
+  cpuTicks,
   decoder,
   encoder,
   type Example,
   readExactly,
   readToEnd,
   readUntilText,
+  repliesUntilClose,
+  respCommand,
   sleep,
-  startExample,
+  startMiniRedis,
   within,
   writeAll,
 } from "./_helpers.ts";
 
-/** RESP multibulk encoding of a command. */
-function resp(...args: (string | Uint8Array)[]): Uint8Array {
-  const parts: Uint8Array[] = [encoder.encode(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const b = typeof a === "string" ? encoder.encode(a) : a;
-    parts.push(encoder.encode(`$${b.length}\r\n`), b, encoder.encode("\r\n"));
-  }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** A well-behaved client: PING on a new connection, then QUIT. */
 async function wellBehaved(ex: Example): Promise<void> {
-  const c = await connect(ex.port);
-  try {
-    await writeAll(c, resp("PING"));
-    assertEquals(decoder.decode(await readExactly(c, 7)), "+PONG\r\n");
-    await writeAll(c, resp("QUIT"));
-    const { bytes } = await within(readToEnd(c), 10_000, "QUIT");
-    assertEquals(decoder.decode(bytes), "+OK\r\n");
-  } finally {
-    c.close();
-  }
-}
-
-/** Sends `wire` (a write cut short by the server is fine), returns all replies until close. */
-async function untilClosed(
-  ex: Example,
-  wire: Uint8Array,
-): Promise<string> {
-  const c = await connect(ex.port);
-  try {
-    const reading = within(
-      readToEnd(c, 1024 * 1024),
-      15_000,
-      "reply and close",
-    );
-    try {
-      await writeAll(c, wire);
-    } catch {
-      // closed before everything was read: allowed
-    }
-    return decoder.decode((await reading).bytes);
-  } finally {
-    c.close();
-  }
+  using c = await connect(ex.port);
+  await writeAll(c, respCommand("PING"));
+  assertEquals(decoder.decode(await readExactly(c, 7)), "+PONG\r\n");
+  await writeAll(c, respCommand("QUIT"));
+  const { bytes } = await within(readToEnd(c), 10_000, "QUIT");
+  assertEquals(decoder.decode(bytes), "+OK\r\n");
 }
 
 const PROTOCOL_ERRORS: [string, string, string][] = [
@@ -126,12 +86,10 @@ const PROTOCOL_ERRORS: [string, string, string][] = [
 ];
 
 Deno.test("hostile redis: protocol garbage gets -ERR Protocol error and a close; the server keeps serving", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   await wellBehaved(ex);
   for (const [what, wire, message] of PROTOCOL_ERRORS) {
-    const text = await untilClosed(ex, encoder.encode(wire));
+    const text = await repliesUntilClose(ex, encoder.encode(wire));
     assertStringIncludes(text, `-ERR Protocol error: ${message}\r\n`, what);
     assert(text.endsWith("\r\n"), what);
     await wellBehaved(ex);
@@ -140,63 +98,58 @@ Deno.test("hostile redis: protocol garbage gets -ERR Protocol error and a close;
 });
 
 Deno.test("hostile redis: bad commands get -ERR and the connection stays usable; binary keys round-trip byte-exact", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
-  const c = await connect(ex.port);
-  try {
-    const binKey = new Uint8Array([0xff, 0xfe, 0x00, 0x0d, 0x0a, 0xc3]);
-    const binVal = new Uint8Array(256).map((_, i) => i);
-    const cases: [Uint8Array, string][] = [
-      [resp("NOPE", "x".repeat(10_000)), "-ERR unknown command 'NOPE'"],
-      [resp("GET"), "-ERR wrong number of arguments for 'get' command"],
-      [resp("SET", "n", "abc"), "+OK"],
-      [resp("INCR", "n"), "-ERR value is not an integer or out of range"],
-      [resp("SET", "n", "9223372036854775807"), "+OK"],
-      [resp("INCR", "n"), "-ERR increment or decrement would overflow"],
-      [
-        resp("INCRBY", "n", "99999999999999999999999"),
-        "-ERR value is not an integer or out of range",
-      ],
-      [
-        resp("SET", "k", "v", "EX", "-1"),
-        "-ERR invalid expire time in 'set' command",
-      ],
-      [resp("SET", "k", "v", "EX"), "-ERR syntax error"],
-      [resp("SET", "k", "v", "NX", "XX"), "-ERR syntax error"],
-      [
-        resp("EXPIRE", "k", "soon"),
-        "-ERR value is not an integer or out of range",
-      ],
-      [resp(""), "-ERR unknown command ''"],
-      [encoder.encode("*0\r\n*-1\r\n\r\n   \r\nPING\r\n"), "+PONG"],
-      [resp("SET", binKey, binVal), "+OK"],
-    ];
-    for (const [wire, want] of cases) {
-      await writeAll(c, wire);
-      const text = await within(readUntilText(c, "\r\n"), 10_000, want);
-      assert(text.startsWith(want), `${want}: got ${JSON.stringify(text)}`);
-    }
-    await writeAll(c, resp("GET", binKey));
-    const head = `$${binVal.length}\r\n`;
-    const got = await readExactly(c, head.length + binVal.length + 2);
-    assertEquals(decoder.decode(got.subarray(0, head.length)), head);
-    assertEquals(
-      got.subarray(head.length, head.length + binVal.length),
-      binVal,
-    );
-    // Still the same connection, still fine.
-    await writeAll(c, resp("PING"));
-    assertEquals(decoder.decode(await readExactly(c, 7)), "+PONG\r\n");
-  } finally {
-    c.close();
+  await using ex = await startMiniRedis();
+  using c = await connect(ex.port);
+  const binKey = new Uint8Array([0xff, 0xfe, 0x00, 0x0d, 0x0a, 0xc3]);
+  const binVal = new Uint8Array(256).map((_, i) => i);
+  const cases: [Uint8Array, string][] = [
+    [respCommand("NOPE", "x".repeat(10_000)), "-ERR unknown command 'NOPE'"],
+    [respCommand("GET"), "-ERR wrong number of arguments for 'get' command"],
+    [respCommand("SET", "n", "abc"), "+OK"],
+    [
+      respCommand("INCR", "n"),
+      "-ERR value is not an integer or out of range",
+    ],
+    [respCommand("SET", "n", "9223372036854775807"), "+OK"],
+    [respCommand("INCR", "n"), "-ERR increment or decrement would overflow"],
+    [
+      respCommand("INCRBY", "n", "99999999999999999999999"),
+      "-ERR value is not an integer or out of range",
+    ],
+    [
+      respCommand("SET", "k", "v", "EX", "-1"),
+      "-ERR invalid expire time in 'set' command",
+    ],
+    [respCommand("SET", "k", "v", "EX"), "-ERR syntax error"],
+    [respCommand("SET", "k", "v", "NX", "XX"), "-ERR syntax error"],
+    [
+      respCommand("EXPIRE", "k", "soon"),
+      "-ERR value is not an integer or out of range",
+    ],
+    [respCommand(""), "-ERR unknown command ''"],
+    [encoder.encode("*0\r\n*-1\r\n\r\n   \r\nPING\r\n"), "+PONG"],
+    [respCommand("SET", binKey, binVal), "+OK"],
+  ];
+  for (const [wire, want] of cases) {
+    await writeAll(c, wire);
+    const text = await within(readUntilText(c, "\r\n"), 10_000, want);
+    assert(text.startsWith(want), `${want}: got ${JSON.stringify(text)}`);
   }
+  await writeAll(c, respCommand("GET", binKey));
+  const head = `$${binVal.length}\r\n`;
+  const got = await readExactly(c, head.length + binVal.length + 2);
+  assertEquals(decoder.decode(got.subarray(0, head.length)), head);
+  assertEquals(
+    got.subarray(head.length, head.length + binVal.length),
+    binVal,
+  );
+  // Still the same connection, still fine.
+  await writeAll(c, respCommand("PING"));
+  assertEquals(decoder.decode(await readExactly(c, 7)), "+PONG\r\n");
 });
 
 Deno.test("hostile redis: unterminated frames held by many peers are dropped when they leave", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   await wellBehaved(ex);
   const peers: Deno.Conn[] = [];
   try {
@@ -227,9 +180,7 @@ Deno.test("hostile redis: unterminated frames held by many peers are dropped whe
 });
 
 Deno.test("hostile redis: a pipelined flood is answered in full; a non-reading flooder is paced; RSS bounded", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   await wellBehaved(ex);
   const rss0 = ex.rssKiB();
   // 1. Pipelined and read: every command answered, in order.
@@ -257,9 +208,7 @@ Deno.test("hostile redis: a pipelined flood is answered in full; a non-reading f
 // forever: without a cap on the bytes of an unfinished command (redis's
 // client-query-buffer-limit; --max-query-buffer) the server held all of it.
 Deno.test("hostile redis: an unterminated multibulk frame cannot grow the server without bound", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   await sleep(100);
   const rss0 = ex.rssKiB();
   const c = await connect(ex.port);
@@ -297,59 +246,47 @@ Deno.test("hostile redis: an unterminated multibulk frame cannot grow the server
 // `SET k v EX 9223372036854775807` was accepted and PTTL answered
 // `:9.223372036854776e+21`, which redis-cli rejects ("Bad integer value").
 Deno.test("hostile redis: out-of-range expiry times never produce a non-RESP integer reply", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
-  const c = await connect(ex.port);
-  try {
-    const ask = async (cmd: string): Promise<string> => {
-      await writeAll(c, encoder.encode(cmd + "\r\n"));
-      return await within(readUntilText(c, "\r\n"), 5000, cmd);
-    };
-    const set = await ask("SET k v EX 9223372036854775807");
-    if (set.startsWith("+OK")) {
-      for (const q of ["PTTL k", "TTL k"]) {
-        const reply = await ask(q);
-        assertMatch(
-          reply,
-          /^:-?\d{1,19}\r\n$/,
-          `${q} => ${JSON.stringify(reply)}`,
-        );
-        assert(BigInt(reply.slice(1, -2)) <= 9223372036854775807n, reply);
-      }
-    } else assertMatch(set, /^-ERR /);
-    assertEquals(await ask("SET j v"), "+OK\r\n");
-    const exp = await ask("EXPIRE j 9223372036854775807");
-    if (exp === ":1\r\n") {
-      const reply = await ask("PTTL j");
+  await using ex = await startMiniRedis();
+  using c = await connect(ex.port);
+  const ask = async (cmd: string): Promise<string> => {
+    await writeAll(c, encoder.encode(cmd + "\r\n"));
+    return await within(readUntilText(c, "\r\n"), 5000, cmd);
+  };
+  const set = await ask("SET k v EX 9223372036854775807");
+  if (set.startsWith("+OK")) {
+    for (const q of ["PTTL k", "TTL k"]) {
+      const reply = await ask(q);
       assertMatch(
         reply,
         /^:-?\d{1,19}\r\n$/,
-        `PTTL j => ${JSON.stringify(reply)}`,
+        `${q} => ${JSON.stringify(reply)}`,
       );
+      assert(BigInt(reply.slice(1, -2)) <= 9223372036854775807n, reply);
     }
-  } finally {
-    c.close();
+  } else assertMatch(set, /^-ERR /);
+  assertEquals(await ask("SET j v"), "+OK\r\n");
+  const exp = await ask("EXPIRE j 9223372036854775807");
+  if (exp === ":1\r\n") {
+    const reply = await ask("PTTL j");
+    assertMatch(
+      reply,
+      /^:-?\d{1,19}\r\n$/,
+      `PTTL j => ${JSON.stringify(reply)}`,
+    );
   }
 });
 
 // `param in known` walked the prototype chain (`constructor` answered
 // Object's source).
 Deno.test("hostile redis: CONFIG GET of an Object.prototype name is an unknown parameter", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
-  const c = await connect(ex.port);
-  try {
-    for (const name of ["constructor", "__proto__", "hasOwnProperty"]) {
-      await writeAll(c, encoder.encode(`CONFIG GET ${name}\r\n`));
-      await sleep(30);
-      const buf = new Uint8Array(4096);
-      const n = await within(c.read(buf), 5000, name);
-      assertEquals(decoder.decode(buf.subarray(0, n ?? 0)), "*0\r\n", name);
-    }
-  } finally {
-    c.close();
+  await using ex = await startMiniRedis();
+  using c = await connect(ex.port);
+  for (const name of ["constructor", "__proto__", "hasOwnProperty"]) {
+    await writeAll(c, encoder.encode(`CONFIG GET ${name}\r\n`));
+    await sleep(30);
+    const buf = new Uint8Array(4096);
+    const n = await within(c.read(buf), 5000, name);
+    assertEquals(decoder.decode(buf.subarray(0, n ?? 0)), "*0\r\n", name);
   }
 });
 
@@ -358,72 +295,54 @@ Deno.test("hostile redis: CONFIG GET of an Object.prototype name is an unknown p
 // value, two pipelined GETs of 1 MB, and a 150-GET pipeline that built a
 // 150 MiB batch (RSS 45 MB -> 1 GB).
 async function setK(port: number, size: number): Promise<void> {
-  const c = await connect(port);
-  try {
-    await writeAll(
-      c,
-      encoder.encode(
-        `*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${size}\r\n${"v".repeat(size)}\r\n`,
-      ),
-    );
-    assertEquals(new TextDecoder().decode(await readExactly(c, 5)), "+OK\r\n");
-  } finally {
-    c.close();
-  }
+  using c = await connect(port);
+  await writeAll(
+    c,
+    encoder.encode(
+      `*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${size}\r\n${"v".repeat(size)}\r\n`,
+    ),
+  );
+  assertEquals(new TextDecoder().decode(await readExactly(c, 5)), "+OK\r\n");
 }
 
 for (const [size, gets] of [[1048576, 1], [1_000_000, 2]] as const) {
   Deno.test(`hostile redis: ${gets} GET of a ${size}-byte value is answered, not cut`, async () => {
-    await using ex = await startExample("mini_redis/main.ts", {
-      permissions: ["-A"],
-    });
+    await using ex = await startMiniRedis();
     await setK(ex.port, size);
-    const c = await connect(ex.port);
-    try {
-      await writeAll(c, encoder.encode("GET k\r\n".repeat(gets) + "QUIT\r\n"));
-      const { bytes } = await within(readToEnd(c), 15_000, "replies");
-      const one = size + `$${size}\r\n`.length + 2;
-      assertEquals(bytes.length, gets * one + 5, "reply bytes");
-    } finally {
-      c.close();
-    }
+    using c = await connect(ex.port);
+    await writeAll(c, encoder.encode("GET k\r\n".repeat(gets) + "QUIT\r\n"));
+    const { bytes } = await within(readToEnd(c), 15_000, "replies");
+    const one = size + `$${size}\r\n`.length + 2;
+    assertEquals(bytes.length, gets * one + 5, "reply bytes");
   });
 }
 
 Deno.test("hostile redis: big and small replies interleaved in one pipeline arrive whole and in order", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
-  const c = await connect(ex.port);
-  try {
-    const big = "b".repeat(20_000), small = "s".repeat(1000);
-    await writeAll(c, encoder.encode(`SET b ${big}\r\nSET s ${small}\r\n`));
-    assertEquals(decoder.decode(await readExactly(c, 10)), "+OK\r\n+OK\r\n");
-    // The second big reply is queued behind ~70 KB of replies: its bytes
-    // must follow its header even though the queue is over its high-water
-    // mark by then.
-    const gets = ["GET b", ...Array(50).fill("GET s"), "GET b"];
-    for (let round = 0; round < 3; round++) {
-      await writeAll(c, encoder.encode(gets.join("\r\n") + "\r\n"));
-    }
-    await writeAll(c, encoder.encode("QUIT\r\n"));
-    const { bytes } = await within(readToEnd(c), 15_000, "replies");
-    const one = [
-      `$20000\r\n${big}\r\n`,
-      ...Array(50).fill(`$1000\r\n${small}\r\n`),
-      `$20000\r\n${big}\r\n`,
-    ].join("");
-    assertEquals(bytes.length, 3 * one.length + 5, "reply bytes");
-    assertEquals(decoder.decode(bytes), one.repeat(3) + "+OK\r\n");
-  } finally {
-    c.close();
+  await using ex = await startMiniRedis();
+  using c = await connect(ex.port);
+  const big = "b".repeat(20_000), small = "s".repeat(1000);
+  await writeAll(c, encoder.encode(`SET b ${big}\r\nSET s ${small}\r\n`));
+  assertEquals(decoder.decode(await readExactly(c, 10)), "+OK\r\n+OK\r\n");
+  // The second big reply is queued behind ~70 KB of replies: its bytes
+  // must follow its header even though the queue is over its high-water
+  // mark by then.
+  const gets = ["GET b", ...Array(50).fill("GET s"), "GET b"];
+  for (let round = 0; round < 3; round++) {
+    await writeAll(c, encoder.encode(gets.join("\r\n") + "\r\n"));
   }
+  await writeAll(c, encoder.encode("QUIT\r\n"));
+  const { bytes } = await within(readToEnd(c), 15_000, "replies");
+  const one = [
+    `$20000\r\n${big}\r\n`,
+    ...Array(50).fill(`$1000\r\n${small}\r\n`),
+    `$20000\r\n${big}\r\n`,
+  ].join("");
+  assertEquals(bytes.length, 3 * one.length + 5, "reply bytes");
+  assertEquals(decoder.decode(bytes), one.repeat(3) + "+OK\r\n");
 });
 
 Deno.test("hostile redis: a pipeline of GETs of a big value cannot balloon the server", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   const size = 1024 * 1024 - 64;
   await setK(ex.port, size);
   const rss0 = ex.rssKiB();
@@ -449,32 +368,20 @@ Deno.test("hostile redis: a pipeline of GETs of a big value cannot balloon the s
 // An unfinished frame was re-parsed from its start on every read: 65535
 // one-byte arguments trickled in small writes cost ~18x the CPU of the
 // same bytes as one argument (quadratic).
-function cpuTicks(ex: Example): number {
-  const stat = Deno.readTextFileSync(`/proc/${ex.pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
-
 /** Sends `wire` in paced 512-byte writes (one read each), waits for the reply; CPU ticks used. */
 async function trickle(ex: Example, wire: Uint8Array): Promise<number> {
-  const c = await connect(ex.port);
-  try {
-    const before = cpuTicks(ex);
-    for (let off = 0; off < wire.length; off += 512) {
-      await writeAll(c, wire.subarray(off, off + 512));
-      await sleep(1);
-    }
-    await readUntilText(c, "\r\n");
-    return cpuTicks(ex) - before;
-  } finally {
-    c.close();
+  using c = await connect(ex.port);
+  const before = cpuTicks(ex.pid);
+  for (let off = 0; off < wire.length; off += 512) {
+    await writeAll(c, wire.subarray(off, off + 512));
+    await sleep(1);
   }
+  await readUntilText(c, "\r\n");
+  return cpuTicks(ex.pid) - before;
 }
 
 Deno.test("hostile redis: a trickled frame of many small arguments costs about what the same bytes in few arguments cost", async () => {
-  await using ex = await startExample("mini_redis/main.ts", {
-    permissions: ["-A"],
-  });
+  await using ex = await startMiniRedis();
   const N = 65535;
   const many = encoder.encode(
     `*${N + 1}\r\n$3\r\nDEL\r\n` + "$1\r\na\r\n".repeat(N),

@@ -1,9 +1,9 @@
 // examples/mini_redis against redis-cli, redis-benchmark and redis-server,
 // real clients no one here wrote (the parser and store have unit tests
 // beside them: examples/mini_redis/*_test.ts).
-import { type Example, startExample } from "./_helpers.ts";
+import { startMiniRedis } from "./_helpers.ts";
 import { assert, assertEquals } from "@std/assert";
-import { peer } from "./_peers.ts";
+import { peer, redisServerCommand } from "./_peers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -15,14 +15,6 @@ const redisBenchmark = peer("redis-cli", "redis-benchmark");
 const redisServer = peer("redis-cli", "redis-server");
 
 // ------------------------------------------------------------ real server
-
-// The shared spawner: `listening on` line, stdout drained, SIGTERM on dispose.
-function startMiniRedis(...extra: string[]): Promise<Example> {
-  return startExample("mini_redis/main.ts", {
-    args: extra,
-    permissions: ["-A"],
-  });
-}
 
 async function cli(
   port: number,
@@ -46,20 +38,16 @@ async function cli(
 }
 
 async function rawExchange(port: number, wire: Uint8Array): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(wire);
-    let out = "";
-    const buf = new Uint8Array(65536);
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      out += dec.decode(buf.subarray(0, n));
-    }
-    return out;
-  } finally {
-    conn.close();
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(wire);
+  let out = "";
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    out += dec.decode(buf.subarray(0, n));
   }
+  return out;
 }
 
 Deno.test({
@@ -235,32 +223,31 @@ const script: string[][] = [
   ["DEL", "a", "m", "z", "counter"],
 ];
 
-async function startRedisServer(): Promise<
-  { port: number; child: Deno.ChildProcess }
-> {
+/** A real redis-server on a free loopback port; SIGTERM on dispose. */
+interface RedisServer extends AsyncDisposable {
+  port: number;
+}
+
+async function startRedisServer(): Promise<RedisServer> {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
-  const child = new Deno.Command("redis-server", {
-    args: [
-      "--bind",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--loglevel",
-      "warning",
-    ],
+  const [program, ...args] = redisServerCommand(port);
+  const child = new Deno.Command(program!, {
+    args,
     stdout: "null",
     stderr: "null",
   }).spawn();
   for (let i = 0; i < 100; i++) {
     try {
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return { port, child };
+      return {
+        port,
+        async [Symbol.asyncDispose]() {
+          child.kill("SIGTERM");
+          await child.status;
+        },
+      };
     } catch {
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -276,17 +263,12 @@ Deno.test({
   ),
   ignore: redisServer.ignore,
   async fn() {
-    const real = await startRedisServer();
-    try {
-      await using mini = await startMiniRedis();
-      for (const command of script) {
-        const expected = await cli(real.port, command);
-        const actual = await cli(mini.port, command);
-        assertEquals(actual, expected, command.join(" "));
-      }
-    } finally {
-      real.child.kill("SIGTERM");
-      await real.child.status;
+    await using real = await startRedisServer();
+    await using mini = await startMiniRedis();
+    for (const command of script) {
+      const expected = await cli(real.port, command);
+      const actual = await cli(mini.port, command);
+      assertEquals(actual, expected, command.join(" "));
     }
   },
 });
@@ -310,38 +292,34 @@ async function oneWriteGets(port: number, count: number): Promise<number> {
   assertEquals(await cli(port, ["SET", "k100", value]), "OK\n");
   const reply = `$100\r\n${value}\r\n`;
   const expected = reply.length * count;
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    const wire = enc.encode("*2\r\n$3\r\nGET\r\n$4\r\nk100\r\n".repeat(count));
-    const writing = (async () => {
-      let off = 0;
-      while (off < wire.length) off += await conn.write(wire.subarray(off));
-    })();
-    writing.catch(() => {});
-    const buf = new Uint8Array(65536);
-    let got = 0;
-    let text = "";
-    while (got < expected) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const n = await Promise.race([
-        conn.read(buf),
-        new Promise<"stalled">((r) =>
-          timer = setTimeout(() => r("stalled"), 5000)
-        ),
-      ]);
-      clearTimeout(timer);
-      if (n === "stalled" || n === null) break;
-      text += dec.decode(buf.subarray(0, n));
-      got += n;
-    }
-    if (got === expected) {
-      await writing;
-      assertEquals(text, reply.repeat(count));
-    }
-    return got / reply.length;
-  } finally {
-    conn.close();
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const wire = enc.encode("*2\r\n$3\r\nGET\r\n$4\r\nk100\r\n".repeat(count));
+  const writing = (async () => {
+    let off = 0;
+    while (off < wire.length) off += await conn.write(wire.subarray(off));
+  })();
+  writing.catch(() => {});
+  const buf = new Uint8Array(65536);
+  let got = 0;
+  let text = "";
+  while (got < expected) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const n = await Promise.race([
+      conn.read(buf),
+      new Promise<"stalled">((r) =>
+        timer = setTimeout(() => r("stalled"), 5000)
+      ),
+    ]);
+    clearTimeout(timer);
+    if (n === "stalled" || n === null) break;
+    text += dec.decode(buf.subarray(0, n));
+    got += n;
   }
+  if (got === expected) {
+    await writing;
+    assertEquals(text, reply.repeat(count));
+  }
+  return got / reply.length;
 }
 
 Deno.test({
@@ -350,16 +328,11 @@ Deno.test({
   ),
   ignore: redisServer.ignore,
   async fn() {
-    const real = await startRedisServer();
-    try {
-      await using mini = await startMiniRedis();
-      const expected = await pipeGets(real.port, 100_000);
-      assertEquals(expected, "errors: 0, replies: 100000");
-      assertEquals(await pipeGets(mini.port, 100_000), expected);
-    } finally {
-      real.child.kill("SIGTERM");
-      await real.child.status;
-    }
+    await using real = await startRedisServer();
+    await using mini = await startMiniRedis();
+    const expected = await pipeGets(real.port, 100_000);
+    assertEquals(expected, "errors: 0, replies: 100000");
+    assertEquals(await pipeGets(mini.port, 100_000), expected);
   },
 });
 
@@ -369,14 +342,9 @@ Deno.test({
   ),
   ignore: redisServer.ignore,
   async fn() {
-    const real = await startRedisServer();
-    try {
-      await using mini = await startMiniRedis();
-      assertEquals(await oneWriteGets(real.port, 4000), 4000);
-      assertEquals(await oneWriteGets(mini.port, 4000), 4000);
-    } finally {
-      real.child.kill("SIGTERM");
-      await real.child.status;
-    }
+    await using real = await startRedisServer();
+    await using mini = await startMiniRedis();
+    assertEquals(await oneWriteGets(real.port, 4000), 4000);
+    assertEquals(await oneWriteGets(mini.port, 4000), 4000);
   },
 });

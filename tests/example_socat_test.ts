@@ -7,6 +7,7 @@ import {
   type Example,
   Lines,
   readUntilText,
+  runWithInput,
   startExample,
   within,
 } from "./_helpers.ts";
@@ -60,16 +61,12 @@ Deno.test({
     // 200 KiB of numbered lines through a client that is not ours.
     const input = Array.from({ length: 20_000 }, (_, i) =>
       `line ${i}`).join("\n") + "\n";
-    const peer = new Deno.Command("socat", {
-      args: ["-t", "5", "-", `TCP:127.0.0.1:${server.port}`],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const writer = peer.stdin.getWriter();
-    await writer.write(encoder.encode(input));
-    await writer.close();
-    const output = await within(peer.output(), 10_000, "socat");
+    const output = await runWithInput(
+      "socat",
+      ["-t", "5", "-", `TCP:127.0.0.1:${server.port}`],
+      input,
+      10_000,
+    );
     assert(output.success, new TextDecoder().decode(output.stderr));
     assertEquals(new TextDecoder().decode(output.stdout), input);
     await stopExample(server);

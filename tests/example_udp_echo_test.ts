@@ -3,7 +3,7 @@
 
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { peer } from "./_peers.ts";
-import { startExample, within } from "./_helpers.ts";
+import { runWithInput, startExample, within } from "./_helpers.ts";
 
 const socat = peer("socat");
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -25,16 +25,12 @@ Deno.test({
     try {
       // socat sends what it reads from stdin as datagrams and prints the
       // replies; -t 2 lets replies arrive after stdin ends.
-      const child = new Deno.Command("socat", {
-        args: ["-t", "2", "-", `UDP:127.0.0.1:${server.port}`],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode("hello over udp\n"));
-      await writer.close();
-      const out = await within(child.output(), 10_000, "socat exits");
+      const out = await runWithInput(
+        "socat",
+        ["-t", "2", "-", `UDP:127.0.0.1:${server.port}`],
+        "hello over udp\n",
+        10_000,
+      );
       assertEquals(dec(out.stdout), "hello over udp\n", dec(out.stderr));
     } finally {
       server.child.kill("SIGTERM");

@@ -17,17 +17,13 @@ import {
 
 /** Sends `parts` (with a pause between them) and returns the whole reply. */
 async function upload(port: number, parts: Uint8Array[]): Promise<string> {
-  const conn = await Deno.connect({ hostname: HOST, port });
-  try {
-    const reading = readAll(conn);
-    for (const part of parts) {
-      await writeAll(conn, part);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    return decoder.decode(await within(reading, 10_000, "the reply"));
-  } finally {
-    conn.close();
+  using conn = await Deno.connect({ hostname: HOST, port });
+  const reading = readAll(conn);
+  for (const part of parts) {
+    await writeAll(conn, part);
+    await new Promise((r) => setTimeout(r, 5));
   }
+  return decoder.decode(await within(reading, 10_000, "the reply"));
 }
 
 const hex = (n: number) => n.toString(16).padStart(8, "0");

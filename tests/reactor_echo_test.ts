@@ -10,27 +10,16 @@ import {
 } from "@std/assert";
 import { EventLoop } from "../reactor/mod.ts";
 import {
-  concat,
   echoEvent,
   HOST,
   readExactly,
+  readUntilClosed,
   serveOnLoop,
   writeAll,
 } from "./_helpers.ts";
 import { peer } from "./_peers.ts";
 
 const node = peer("node");
-
-async function readToEnd(conn: Deno.Conn): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    parts.push(buf.slice(0, n));
-  }
-  return concat(parts);
-}
 
 function randomBytes(n: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -54,7 +43,7 @@ Deno.test("reactor echoes a 16 MiB message byte-exact", async () => {
   try {
     const [, echoed] = await Promise.all([
       writeAll(conn, message).then(() => conn.closeWrite()),
-      readToEnd(conn),
+      readUntilClosed(conn),
     ]);
     assertEquals(echoed.length, message.length);
     assert(
@@ -136,7 +125,7 @@ Deno.test("reactor reports EOF as readClosed and supports half-close", async () 
   using conn = await Deno.connect({ hostname: HOST, port: listener.addr.port });
   await writeAll(conn, new TextEncoder().encode("hello"));
   await conn.closeWrite();
-  const reply = new TextDecoder().decode(await readToEnd(conn));
+  const reply = new TextDecoder().decode(await readUntilClosed(conn));
   assertEquals(reply, "got hello");
   await closedSeen.promise;
   assert(loop.has(serverToken));

@@ -14,6 +14,7 @@ import {
 } from "../net/mod.ts";
 import {
   decoder,
+  echoOnNewConnection,
   encoder,
   HOST,
   listenOnLoop,
@@ -59,14 +60,6 @@ function serve(handler: NetworkHandler) {
   };
 }
 
-/** An echo round trip on a fresh connection: the server still serves. */
-async function echoes(port: number, text: string): Promise<void> {
-  using conn = await Deno.connect({ hostname: HOST, port });
-  await conn.write(encoder.encode(text));
-  const got = await within(readExactly(conn, text.length), 5000, "echo");
-  assertEquals(decoder.decode(got), text);
-}
-
 Deno.test("TcpServer: an async onData that rejects costs only its connection", async () => {
   await using s = serve({
     async onData(ctx, id, data) {
@@ -87,7 +80,7 @@ Deno.test("TcpServer: an async onData that rejects costs only its connection", a
   assertInstanceOf(s.errors[0]![0], Boom);
   assertEquals(s.errors[0]![1], 1);
   assertEquals(s.server.stats().handlerErrors, 1);
-  await echoes(s.port, "still here");
+  await echoOnNewConnection(s.port, "still here", 5000);
 });
 
 Deno.test("TcpServer: async onConnect, onWritable, onDisconnect and onListening rejections are contained", async () => {
@@ -139,7 +132,7 @@ Deno.test("TcpServer: async onConnect, onWritable, onDisconnect and onListening 
   await waitFor(() => s.reasons.has(2), 5000, "disconnect of 2");
   assertEquals(s.reasons.get(2), "handler error");
   assertEquals(s.errors.at(-1)![0].message, "writable");
-  await echoes(s.port, "alive");
+  await echoOnNewConnection(s.port, "alive", 5000);
 });
 
 Deno.test("TcpServer: the next onData is not held back while an async one is pending", async () => {
@@ -220,7 +213,7 @@ Deno.test("EventLoop: an async connection handler that rejects closes only its s
     assertEquals(errors[0]![1], 1);
     assertEquals(loop.has(1), false);
     assertEquals(loop.metrics().handlerErrors, 1);
-    await echoes(port, "served");
+    await echoOnNewConnection(port, "served", 5000);
   } finally {
     loop.stop();
     await running;

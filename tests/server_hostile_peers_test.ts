@@ -11,6 +11,7 @@ import {
   assertLessOrEqual,
 } from "@std/assert";
 import {
+  assertHalfClosedEcho,
   closeQuietly,
   connect,
   decoder,
@@ -221,19 +222,7 @@ Deno.test("hostile peers: peers resetting mid-broadcast do not disturb the other
 Deno.test("hostile peers: a peer that half-closes still reads everything queued for it", async () => {
   await using h = startServer(echoHandler);
   for (const size of [1, 70_000, 4 * 1024 * 1024]) {
-    const peer = await connect(h.port);
-    try {
-      const data = pattern(size, size);
-      const reading = within(readToEnd(peer), 30_000, `echo of ${size}`);
-      await writeAll(peer, data);
-      await peer.closeWrite();
-      const { bytes, reset } = await reading;
-      assertEquals(reset, false);
-      assertEquals(bytes.length, size);
-      assertEquals(firstDifference(bytes, data), -1);
-    } finally {
-      peer.close();
-    }
+    await assertHalfClosedEcho(h.port, pattern(size, size));
   }
   await waitFor(() => h.server.connectionCount === 0, 5000, "all gone");
   assertEquals(h.seen.disconnects.map(([, r]) => r), [

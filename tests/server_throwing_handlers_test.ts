@@ -19,6 +19,7 @@ import {
   connect,
   decoder,
   echoOnce,
+  echoOnNewConnection,
   encoder,
   firstDifference,
   pattern,
@@ -106,12 +107,7 @@ async function throwCostsOneConnection(
       assertGreaterOrEqual(h.server.stats().handlerErrors, 1);
       // The listener is alive and a new peer is served next to the bystander.
       await echoOnce(bystander, "after");
-      const late = await connect(h.port);
-      try {
-        await within(echoOnce(late, "late"), 5000, "late peer served");
-      } finally {
-        late.close();
-      }
+      await echoOnNewConnection(h.port, "late", 5000);
     } finally {
       bystander.close();
     }
@@ -228,12 +224,8 @@ Deno.test("hostile handler: sendTo and friends on a closed or unknown id throw C
   assertInstanceOf(inDisconnect[0], ConnectionNotFoundError);
   assertEquals(ctx.broadcast("nobody"), 0);
   // The server is unharmed.
-  const again = await connect(h.port);
-  try {
-    await echoOnce(again, "again");
-  } finally {
-    again.close();
-  }
+  using again = await connect(h.port);
+  await echoOnce(again, "again");
 });
 
 Deno.test("hostile handler: zero-byte sendTo and broadcast are no-ops between real bytes", async () => {
@@ -377,11 +369,7 @@ for (const [what, thrown] of UNPRINTABLE) {
     // onDisconnect("handler error") and the slot freed (maxConnections 1).
     await waitFor(() => h.server.connectionCount === 0, 3000, "count 0");
     assertEquals(h.reasonOf(1), "handler error");
-    const next = await connect(h.port);
-    try {
-      await within(echoOnce(next, "next"), 5000, "next peer served");
-    } finally {
-      next.close();
-    }
+    using next = await connect(h.port);
+    await within(echoOnce(next, "next"), 5000, "next peer served");
   });
 }

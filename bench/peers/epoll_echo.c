@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "_peer.h"
+
 #define BUF_SIZE 65536
 #define MAX_EVENTS 256
 
@@ -29,12 +31,6 @@ typedef struct {
   size_t pending_len;
   size_t pending_off;
 } conn_t;
-
-static volatile sig_atomic_t stop_flag = 0;
-static void on_signal(int sig) {
-  (void)sig;
-  stop_flag = 1;
-}
 
 static void conn_close(int ep, conn_t *c) {
   epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
@@ -62,40 +58,8 @@ static int flush_pending(conn_t *c) {
 }
 
 int main(int argc, char **argv) {
-  const char *host = "127.0.0.1";
-  int port = 0;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--hostname") == 0 && i + 1 < argc) host = argv[++i];
-    else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) port = atoi(argv[++i]);
-  }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
-
-  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (lfd < 0) { perror("socket"); return 1; }
-  int one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in addr;
-  memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t)port);
-  if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-    fprintf(stderr, "bad hostname: %s\n", host);
-    return 2;
-  }
-  if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0) { perror("bind"); return 1; }
-  if (listen(lfd, 4096) < 0) { perror("listen"); return 1; }
-  socklen_t alen = sizeof addr;
-  getsockname(lfd, (struct sockaddr *)&addr, &alen);
-  char hostbuf[64];
-  inet_ntop(AF_INET, &addr.sin_addr, hostbuf, sizeof hostbuf);
-  printf("listening on %s:%d\n", hostbuf, ntohs(addr.sin_port));
-  fflush(stdout);
-
+  int lfd = start_server(argc, argv);
+  if (lfd < 0) return 1;
   int ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev;
   ev.events = EPOLLIN;
@@ -115,9 +79,8 @@ int main(int argc, char **argv) {
       conn_t *c = events[i].data.ptr;
       if (c == NULL) {
         for (;;) {
-          int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (fd < 0) break; // EAGAIN, or EMFILE: retried on the next wakeup
-          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          int fd = accept_nodelay(lfd);
+          if (fd < 0) break;
           conn_t *nc = calloc(1, sizeof *nc);
           nc->fd = fd;
           struct epoll_event cev;

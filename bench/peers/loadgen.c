@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "_peer.h"
+
 #define HIST_US 200000 // 1 µs buckets up to 200 ms, then one overflow bucket
 static uint32_t hist[HIST_US + 1];
 static uint64_t hist_count = 0;
@@ -58,7 +60,6 @@ static int server_pids[8];
 static int server_pid_count = 0;
 static int timeout_s = 60;
 static double rate = 0; // pingpong: round trips/s offered over all conns; 0 = unpaced
-static volatile sig_atomic_t stop_flag = 0;
 static struct sockaddr_in addr;
 static long clk_tck = 100;
 
@@ -152,10 +153,6 @@ static double server_cpu_us(void) {
   return sum;
 }
 
-static void on_signal(int sig) {
-  (void)sig;
-  stop_flag = 1;
-}
 static void on_alarm(int sig) {
   (void)sig;
   static const char msg[] = "loadgen: --timeout reached, exiting\n";
@@ -215,6 +212,59 @@ typedef struct {
   double due;      // pingpong --rate: when the next message may go (0: sent)
 } slot_t;
 
+static void close_slots(slot_t *s) {
+  for (int i = 0; i < conns; i++)
+    if (s[i].fd >= 0) close(s[i].fd);
+}
+
+// The server CPU µs between two readings, or -1 when either failed.
+static double cpu_between(double cpu0, double cpu1) {
+  return (cpu0 >= 0 && cpu1 >= 0) ? cpu1 - cpu0 : -1;
+}
+
+// The measured window of a run: it opens --warmup s after the run starts
+// (the server's CPU is read then) and ends --duration s later.
+typedef struct {
+  double opens, ends; // now_s() times
+  int open;           // opened: what happens now is counted
+  int with_sched;     // also read the server threads' schedstat (pingpong)
+  double real0, cpu0, sched0;
+} window_t;
+
+static window_t window_from(double start, int with_sched) {
+  window_t w = {.opens = start + warmup, .ends = start + warmup + duration,
+                .open = 0, .with_sched = with_sched,
+                .real0 = 0, .cpu0 = -1, .sched0 = -1};
+  return w;
+}
+
+// At loop time t: opens the window once it is due; 1 once it has ended.
+static int window_ended(window_t *w, double t) {
+  if (!w->open && t >= w->opens) {
+    w->open = 1;
+    w->cpu0 = server_cpu_us();
+    if (w->with_sched) w->sched0 = server_sched_us();
+    w->real0 = t;
+  }
+  return t >= w->ends;
+}
+
+// Ends a run: reads the server's CPU, closes the slots and prints the result
+// of the window (0 s when it never opened).
+static int end_run(const char *mode, window_t *w, slot_t *s, uint64_t ops,
+                   uint64_t bytes, uint64_t errors) {
+  double real1 = now_s();
+  double cpu1 = server_cpu_us();
+  if (w->with_sched) {
+    double sched1 = server_sched_us();
+    if (w->sched0 >= 0 && sched1 >= 0) sched_cpu_us = sched1 - w->sched0;
+  }
+  close_slots(s);
+  double secs = w->open ? real1 - w->real0 : 0;
+  print_result(mode, secs, ops, bytes, errors, cpu_between(w->cpu0, cpu1), 0);
+  return 0;
+}
+
 static int run_pingpong(void) {
   if (size < 0) size = 64;
   char *msg = malloc((size_t)size);
@@ -229,9 +279,7 @@ static int run_pingpong(void) {
     epoll_ctl(ep, EPOLL_CTL_ADD, s[i].fd, &ev);
   }
   double start = now_s();
-  double mstart = start + warmup, mend = mstart + duration;
-  int measuring = 0;
-  double cpu0 = -1, mreal0 = 0, sched0 = -1;
+  window_t w = window_from(start, 1);
   uint64_t ops = 0, errors = 0;
   // Paced: each conn sends every `interval` s at most, staggered.
   double interval = rate > 0 ? (double)conns / rate : 0;
@@ -263,13 +311,7 @@ static int run_pingpong(void) {
     }
     int n = epoll_wait(ep, evs, 256, wait_ms);
     double t = now_s();
-    if (!measuring && t >= mstart) {
-      measuring = 1;
-      cpu0 = server_cpu_us();
-      sched0 = server_sched_us();
-      mreal0 = t;
-    }
-    if (t >= mend) break;
+    if (window_ended(&w, t)) break;
     for (int k = 0; k < n; k++) {
       slot_t *c = &s[evs[k].data.u32];
       ssize_t r = read(c->fd, buf, 65536);
@@ -285,7 +327,7 @@ static int run_pingpong(void) {
       c->got += (size_t)r;
       if (c->got >= (size_t)size) {
         c->got -= (size_t)size;
-        if (measuring) {
+        if (w.open) {
           ops++;
           hist_add(t - c->t0);
         }
@@ -299,16 +341,7 @@ static int run_pingpong(void) {
       }
     }
   }
-  double mreal1 = now_s();
-  double cpu1 = server_cpu_us();
-  double sched1 = server_sched_us();
-  if (sched0 >= 0 && sched1 >= 0) sched_cpu_us = sched1 - sched0;
-  for (int i = 0; i < conns; i++)
-    if (s[i].fd >= 0) close(s[i].fd);
-  double secs = measuring ? mreal1 - mreal0 : 0;
-  print_result("pingpong", secs, ops, ops * (uint64_t)size * 2, errors,
-               (cpu0 >= 0 && cpu1 >= 0) ? cpu1 - cpu0 : -1, 0);
-  return 0;
+  return end_run("pingpong", &w, s, ops, ops * (uint64_t)size * 2, errors);
 }
 
 static int run_stream(void) {
@@ -326,22 +359,14 @@ static int run_stream(void) {
     s[i].want_out = 1;
     epoll_ctl(ep, EPOLL_CTL_ADD, s[i].fd, &ev);
   }
-  double start = now_s();
-  double mstart = start + warmup, mend = mstart + duration;
-  int measuring = 0;
-  double cpu0 = -1, mreal0 = 0;
+  window_t w = window_from(now_s(), 0);
   uint64_t bytes = 0, errors = 0;
   struct epoll_event evs[256];
   int alive = conns;
   while (!stop_flag && alive > 0) {
     int n = epoll_wait(ep, evs, 256, 100);
     double t = now_s();
-    if (!measuring && t >= mstart) {
-      measuring = 1;
-      cpu0 = server_cpu_us();
-      mreal0 = t;
-    }
-    if (t >= mend) break;
+    if (window_ended(&w, t)) break;
     for (int k = 0; k < n; k++) {
       slot_t *c = &s[evs[k].data.u32];
       if (c->fd < 0) continue;
@@ -357,7 +382,7 @@ static int run_stream(void) {
         }
         if (r > 0) {
           c->recv += (uint64_t)r;
-          if (measuring) bytes += (uint64_t)r;
+          if (w.open) bytes += (uint64_t)r;
         }
       }
       // Send while fewer than `window` bytes are unechoed.
@@ -376,15 +401,8 @@ static int run_stream(void) {
       }
     }
   }
-  double mreal1 = now_s();
-  double cpu1 = server_cpu_us();
-  for (int i = 0; i < conns; i++)
-    if (s[i].fd >= 0) close(s[i].fd);
-  double secs = measuring ? mreal1 - mreal0 : 0;
   // ops = echoed chunks, so cpu_us/ops is µs per 64 KiB echoed.
-  print_result("stream", secs, bytes / (uint64_t)size, bytes, errors,
-               (cpu0 >= 0 && cpu1 >= 0) ? cpu1 - cpu0 : -1, 0);
-  return 0;
+  return end_run("stream", &w, s, bytes / (uint64_t)size, bytes, errors);
 }
 
 // churn --proxy-header v1|v2: each connection first sends a PROXY protocol
@@ -436,20 +454,12 @@ static int run_churn(void) {
   uint64_t ops = 0, errors = 0;
   for (int i = 0; i < conns; i++)
     if (churn_start(ep, &s[i], (uint32_t)i) < 0) errors++;
-  double start = now_s();
-  double mstart = start + warmup, mend = mstart + duration;
-  int measuring = 0;
-  double cpu0 = -1, mreal0 = 0;
+  window_t w = window_from(now_s(), 0);
   struct epoll_event evs[256];
   while (!stop_flag) {
     int n = epoll_wait(ep, evs, 256, 100);
     double t = now_s();
-    if (!measuring && t >= mstart) {
-      measuring = 1;
-      cpu0 = server_cpu_us();
-      mreal0 = t;
-    }
-    if (t >= mend) break;
+    if (window_ended(&w, t)) break;
     for (int k = 0; k < n; k++) {
       uint32_t idx = evs[k].data.u32;
       slot_t *c = &s[idx];
@@ -482,7 +492,7 @@ static int run_churn(void) {
         close(c->fd);
         c->fd = -1;
         if (fail) errors++;
-        else if (measuring) {
+        else if (w.open) {
           ops++;
           hist_add(t - c->t0);
         }
@@ -496,14 +506,7 @@ static int run_churn(void) {
     for (int i = 0; i < conns; i++)
       if (s[i].fd < 0 && churn_start(ep, &s[i], (uint32_t)i) < 0) errors++;
   }
-  double mreal1 = now_s();
-  double cpu1 = server_cpu_us();
-  for (int i = 0; i < conns; i++)
-    if (s[i].fd >= 0) close(s[i].fd);
-  double secs = measuring ? mreal1 - mreal0 : 0;
-  print_result("churn", secs, ops, ops * (uint64_t)size * 2, errors,
-               (cpu0 >= 0 && cpu1 >= 0) ? cpu1 - cpu0 : -1, 0);
-  return 0;
+  return end_run("churn", &w, s, ops, ops * (uint64_t)size * 2, errors);
 }
 
 static int run_idle(void) {
@@ -579,21 +582,12 @@ int main(int argc, char **argv) {
     return 2;
   }
   clk_tck = sysconf(_SC_CLK_TCK);
-  memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t)port);
-  if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-    fprintf(stderr, "bad host %s\n", host);
-    return 2;
-  }
+  if (ipv4_address(&addr, host, port) < 0) return 2;
+  stop_on_signals();
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
   sa.sa_handler = on_alarm;
   sigaction(SIGALRM, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
   alarm((unsigned)timeout_s);
   if (strcmp(mode, "pingpong") == 0) return run_pingpong();
   if (strcmp(mode, "stream") == 0) return run_stream();

@@ -5,7 +5,12 @@
 
 import fc from "fast-check";
 import { assert, assertEquals } from "@std/assert";
-import { assertProperty, cutPoints, splitAt } from "../../tests/_property.ts";
+import {
+  assertProperty,
+  concat,
+  cutPoints,
+  splitAt,
+} from "../../tests/_property.ts";
 import type { Codec } from "./codec.ts";
 import { DelimiterCodec } from "./delimiter_codec.ts";
 import { FrameTooLargeError } from "./frame_too_large_error.ts";
@@ -24,16 +29,6 @@ function decodeChunks(
     decoder.decode(chunk, (frame) => void frames.push([...frame]));
   }
   return frames;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 const lengthPrefixedOptions = fc.record({
