@@ -1,0 +1,136 @@
+// deno-lint-ignore-file no-console
+// Paired A/B of the echo servers against the hand-written Deno loop: server
+// CPU per ping-pong round trip (or per connection, `--churn`) and p99, the
+// loop, the reactor (scratch) and TcpServer of this tree, and of another
+// checkout with OLD=<tree>, alternated within each repetition. A target of a
+// few percent needs this: a single run's repetitions spread ±10 % on a shared
+// 2-core machine, and a short warm-up measures the JIT compiling the larger
+// servers (docs/design.md, "Session 5").
+//   deno run -A bench/echo_ab.ts [--reps 14] [--seconds 1.5] [--warmup 3]
+//     [--conns 50] [--rate 0] [--churn] [--unpinned]
+// Pinned (default): servers on CPU 0, bench/peers/loadgen.c on CPU 1.
+import {
+  compile,
+  initClockTick,
+  Proc,
+  ROOT,
+  runLoadgen,
+  setTaskset,
+  which,
+} from "./_proc.ts";
+
+const arg = (name: string, fallback: string) => {
+  const at = Deno.args.indexOf(name);
+  return at >= 0 ? Deno.args[at + 1]! : fallback;
+};
+const churn = Deno.args.includes("--churn");
+const mode = churn ? "churn" : "pingpong";
+const reps = Number(arg("--reps", "14"));
+const seconds = Number(arg("--seconds", "1.5"));
+const warmup = Number(arg("--warmup", "3"));
+const conns = Number(arg("--conns", churn ? "16" : "50"));
+const rate = Number(arg("--rate", "0"));
+const pinned = !Deno.args.includes("--unpinned");
+const old = Deno.env.get("OLD");
+
+await initClockTick();
+setTaskset(pinned && await which("taskset"));
+const loadgen = await compile("loadgen");
+
+type Server = Proc & { port: number };
+async function start(tree: string, file: string): Promise<Server> {
+  const cmd = [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--config",
+    `${tree}/deno.json`,
+    `${tree}/${file}`,
+    "--hostname",
+    "127.0.0.1",
+    "--port",
+    "0",
+  ];
+  const proc = new Proc(cmd, pinned ? 0 : undefined);
+  for (;;) {
+    const line = await proc.nextLine(30000, cmd.join(" "));
+    if (line === null) throw new Error(`${cmd.join(" ")}: ${proc.stderrTail}`);
+    const port = /listening on .*:(\d+)\s*$/.exec(line)?.[1];
+    if (port !== undefined) return Object.assign(proc, { port: Number(port) });
+  }
+}
+
+const rows: { label: string; tree: string; file: string }[] = [
+  { label: "Deno loop", tree: ROOT, file: "bench/peers/deno_echo.ts" },
+  {
+    label: "reactor (scratch)",
+    tree: ROOT,
+    file: "examples/scratch_echo_server.ts",
+  },
+  { label: "TcpServer", tree: ROOT, file: "examples/echo_server.ts" },
+  ...(old === undefined ? [] : [
+    {
+      label: "reactor (scratch), OLD",
+      tree: old,
+      file: "examples/scratch_echo_server.ts",
+    },
+    { label: "TcpServer, OLD", tree: old, file: "examples/echo_server.ts" },
+  ]),
+];
+const cpu = rows.map(() => [] as number[]);
+const p99 = rows.map(() => [] as number[]);
+for (let rep = 0; rep < reps; rep++) {
+  console.error(`rep ${rep + 1}/${reps}`);
+  // Rotated, so that no server always follows the same one.
+  for (let k = 0; k < rows.length; k++) {
+    const i = (k + rep) % rows.length;
+    const server = await start(rows[i]!.tree, rows[i]!.file);
+    try {
+      const result = await runLoadgen(loadgen, mode, server.port, [
+        server.pid,
+      ], { conns, seconds, rate, warmup, cpu: pinned ? 1 : undefined });
+      cpu[i]!.push(result.cpu_us! / result.ops!);
+      p99[i]!.push(result.p99_us!);
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const paired = (xs: number[][], a: number, b: number) => {
+  const r = xs[a]!.map((x, k) => x / xs[b]![k]!);
+  return `${median(r).toFixed(3)} [${Math.min(...r).toFixed(3)}–${
+    Math.max(...r).toFixed(3)
+  }]`;
+};
+console.log(
+  `${mode}, ${
+    new Date().toISOString()
+  }, ${reps} reps × ${seconds} s after ${warmup} s, ${conns} conns, ${
+    rate > 0 ? `paced ${rate}/s` : "saturated"
+  }, ${pinned ? "pinned" : "unpinned"}${
+    old === undefined ? "" : `, OLD=${old}`
+  }\n`,
+);
+const unit = churn ? "connection" : "round trip";
+console.log(
+  `| server | median CPU µs/${unit} | CPU ÷ Deno loop, paired median [range] | median p99 µs | p99 ÷ Deno loop, paired |`,
+);
+console.log("| --- | --- | --- | --- | --- |");
+for (const [i, row] of rows.entries()) {
+  console.log(
+    `| ${row.label} | ${median(cpu[i]!).toFixed(2)} | ${paired(cpu, i, 0)} | ${
+      median(p99[i]!)
+    } | ${paired(p99, i, 0)} |`,
+  );
+}
+console.log(`\nTcpServer ÷ reactor (scratch), paired: ${paired(cpu, 2, 1)}`);
+if (old !== undefined) {
+  console.log(`reactor new ÷ OLD, paired: ${paired(cpu, 1, 3)}`);
+  console.log(`TcpServer new ÷ OLD, paired: ${paired(cpu, 2, 4)}`);
+}
