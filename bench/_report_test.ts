@@ -4,6 +4,7 @@ import { assert, assertEquals, assertMatch } from "@std/assert";
 import {
   type Agg,
   aggregate,
+  formatPaired,
   median,
   pairedRatio,
   type RunInfo,
@@ -237,4 +238,8 @@ Deno.test("targets use the paired ratio, with TcpServer against the scratch loop
     row("millrace TcpServer: churn", /scratch loop/)?.met,
     undefined,
   );
+});
+
+Deno.test("formatPaired gives the median of the per-repetition ratios and their range", () => {
+  assertEquals(formatPaired([2, 3, 8], [2, 2, 4]), "1.500 [1.000–2.000]");
 });

@@ -95,6 +95,17 @@ export function aggregate(p: PeerResult): Agg {
   };
 }
 
+/**
+ * `xs[k] ÷ ys[k]` for every repetition `k`, as "median [min–max]" with three
+ * decimals (the A/B scripts' paired column).
+ */
+export function formatPaired(xs: number[], ys: number[]): string {
+  const r = xs.map((x, k) => x / ys[k]!);
+  return `${median(r).toFixed(3)} [${Math.min(...r).toFixed(3)}–${
+    Math.max(...r).toFixed(3)
+  }]`;
+}
+
 /** A paired ratio: its median and range over `n` repetitions. */
 export interface PairedRatio extends Stat {
   n: number;

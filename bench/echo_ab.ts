@@ -18,6 +18,7 @@ import {
   setTaskset,
   which,
 } from "./_proc.ts";
+import { formatPaired, median } from "./_stats.ts";
 
 const arg = (name: string, fallback: string) => {
   const at = Deno.args.indexOf(name);
@@ -97,17 +98,8 @@ for (let rep = 0; rep < reps; rep++) {
   }
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const paired = (xs: number[][], a: number, b: number) => {
-  const r = xs[a]!.map((x, k) => x / xs[b]![k]!);
-  return `${median(r).toFixed(3)} [${Math.min(...r).toFixed(3)}–${
-    Math.max(...r).toFixed(3)
-  }]`;
-};
+const paired = (xs: number[][], a: number, b: number) =>
+  formatPaired(xs[a]!, xs[b]!);
 console.log(
   `${mode}, ${
     new Date().toISOString()

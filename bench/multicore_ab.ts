@@ -9,6 +9,7 @@
 // `--rate 0`: saturated. Every row prints its ratio to the single loop and to
 // the floor; the last lines give new ÷ old for `workers: 2` and `workers: 1`.
 import { compile, initClockTick, Proc, ROOT, runLoadgen } from "./_proc.ts";
+import { formatPaired, median } from "./_stats.ts";
 
 const arg = (name: string, fallback: string) => {
   const at = Deno.args.indexOf(name);
@@ -91,17 +92,7 @@ for (let rep = 0; rep < reps; rep++) {
     }
   }
 }
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const paired = (a: number, b: number) => {
-  const r = cpu[a]!.map((x, k) => x / cpu[b]![k]!);
-  return `${median(r).toFixed(3)} [${Math.min(...r).toFixed(3)}–${
-    Math.max(...r).toFixed(3)
-  }]`;
-};
+const paired = (a: number, b: number) => formatPaired(cpu[a]!, cpu[b]!);
 console.log(
   `${mode}, ${
     new Date().toISOString()
