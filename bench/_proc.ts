@@ -289,6 +289,23 @@ export async function runLoadgen(
   return JSON.parse(last);
 }
 
+/**
+ * Starts `cmd` (on `cpu`) and waits for its `listening on HOST:PORT` line;
+ * returns the process with that port.
+ */
+export async function startListening(
+  cmd: string[],
+  cpu: number | undefined,
+): Promise<Proc & { port: number }> {
+  const proc = new Proc(cmd, cpu);
+  for (;;) {
+    const line = await proc.nextLine(30000, cmd.join(" "));
+    if (line === null) throw new Error(`${cmd.join(" ")}: ${proc.stderrTail}`);
+    const port = /listening on .*:(\d+)\s*$/.exec(line)?.[1];
+    if (port !== undefined) return Object.assign(proc, { port: Number(port) });
+  }
+}
+
 /** A free loopback port (bind to 0, read it, release it). */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -12,10 +12,11 @@
 import {
   compile,
   initClockTick,
-  Proc,
+  type Proc,
   ROOT,
   runLoadgen,
   setTaskset,
+  startListening,
   which,
 } from "./_proc.ts";
 import { formatPaired, median } from "./_stats.ts";
@@ -52,13 +53,7 @@ async function start(tree: string, file: string): Promise<Server> {
     "--port",
     "0",
   ];
-  const proc = new Proc(cmd, pinned ? 0 : undefined);
-  for (;;) {
-    const line = await proc.nextLine(30000, cmd.join(" "));
-    if (line === null) throw new Error(`${cmd.join(" ")}: ${proc.stderrTail}`);
-    const port = /listening on .*:(\d+)\s*$/.exec(line)?.[1];
-    if (port !== undefined) return Object.assign(proc, { port: Number(port) });
-  }
+  return await startListening(cmd, pinned ? 0 : undefined);
 }
 
 const rows: { label: string; tree: string; file: string }[] = [

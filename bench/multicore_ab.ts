@@ -8,7 +8,14 @@
 //     [--conns 50] [--rate 10000] [--churn] [--pin]
 // `--rate 0`: saturated. Every row prints its ratio to the single loop and to
 // the floor; the last lines give new ÷ old for `workers: 2` and `workers: 1`.
-import { compile, initClockTick, Proc, ROOT, runLoadgen } from "./_proc.ts";
+import {
+  compile,
+  initClockTick,
+  type Proc,
+  ROOT,
+  runLoadgen,
+  startListening,
+} from "./_proc.ts";
 import { formatPaired, median } from "./_stats.ts";
 
 const arg = (name: string, fallback: string) => {
@@ -39,13 +46,7 @@ async function start(tree: string, args: string[]): Promise<Server> {
     "0",
     ...args,
   ];
-  const proc = new Proc(cmd, pin ? 0 : undefined);
-  for (;;) {
-    const line = await proc.nextLine(30000, cmd.join(" "));
-    if (line === null) throw new Error(`${cmd.join(" ")}: ${proc.stderrTail}`);
-    const port = /listening on .*:(\d+)\s*$/.exec(line)?.[1];
-    if (port !== undefined) return Object.assign(proc, { port: Number(port) });
-  }
+  return await startListening(cmd, pin ? 0 : undefined);
 }
 const workers = (tree: string, n: number) => async () => [
   await start(tree, ["--workers", String(n)]),
