@@ -31,9 +31,19 @@ function ratio(x: number, y: number): string {
 }
 
 /**
- * `a ÷ base` on `key`: the paired median with its range when both ran in
- * two or more of the same repetitions, else the median ÷ the median.
+ * `a ÷ base` on `key`: the paired median when both ran in two or more of the
+ * same repetitions (see `pairedRatio`), else the median ÷ the median. Every
+ * ratio the report judges or draws is this one.
  */
+function ratioOf(
+  a: Agg | undefined,
+  base: Agg | undefined,
+  key: string,
+): number {
+  return pairedRatio(a, base, key)?.med ?? med(a, key) / med(base, key);
+}
+
+/** `ratioOf` as a table cell, with the paired range when there is one. */
 function ratioCell(
   a: Agg | undefined,
   base: Agg | undefined,
@@ -243,28 +253,25 @@ export function targets(aggs: Aggs, info: RunInfo): Target[] {
   if (h) {
     const ds = http!.get("deno_serve"), nd = http!.get("node_http");
     const rps = med(h, "ops_per_s"), cpu = med(h, "cpu_us_per_op");
+    const rpsDs = ratioOf(h, ds, "ops_per_s");
+    const rpsNd = ratioOf(h, nd, "ops_per_s");
     out.push({
       workload: "http_hello req/s",
       target: "≥ Deno.serve and ≥ 2 × Node http",
       measured: `${num(rps)} vs ${num(med(ds, "ops_per_s"))} / ${
         num(med(nd, "ops_per_s"))
-      } (${ratio(rps, med(ds, "ops_per_s"))} / ${
-        ratio(rps, med(nd, "ops_per_s"))
-      })`,
-      met: Number.isFinite(rps)
-        ? rps >= med(ds, "ops_per_s") && rps >= 2 * med(nd, "ops_per_s")
-        : undefined,
+      } (${rpsDs.toFixed(2)}× / ${rpsNd.toFixed(2)}×)`,
+      met: Number.isFinite(rps) ? rpsDs >= 1 && rpsNd >= 2 : undefined,
     });
+    const cpuDs = ratioOf(h, ds, "cpu_us_per_op");
+    const cpuNd = ratioOf(h, nd, "cpu_us_per_op");
     out.push({
       workload: "http_hello CPU µs/req",
       target: "≤ Deno.serve and ≤ ½ × Node http",
       measured: `${num(cpu)} vs ${num(med(ds, "cpu_us_per_op"))} / ${
         num(med(nd, "cpu_us_per_op"))
-      } µs`,
-      met: Number.isFinite(cpu)
-        ? cpu <= med(ds, "cpu_us_per_op") &&
-          cpu <= 0.5 * med(nd, "cpu_us_per_op")
-        : undefined,
+      } µs (${cpuDs.toFixed(2)}× / ${cpuNd.toFixed(2)}×)`,
+      met: Number.isFinite(cpu) ? cpuDs <= 1 && cpuNd <= 0.5 : undefined,
     });
   }
   for (
@@ -276,8 +283,11 @@ export function targets(aggs: Aggs, info: RunInfo): Target[] {
     const rs: number[] = [];
     for (const [w, peers] of aggs) {
       if (!w.startsWith(`${key}:`)) continue;
-      const r = med(peers.get("mini_redis"), "ops_per_s") /
-        med(peers.get("redis"), "ops_per_s");
+      const r = ratioOf(
+        peers.get("mini_redis"),
+        peers.get("redis"),
+        "ops_per_s",
+      );
       if (peers.has("mini_redis")) rs.push(r);
     }
     if (rs.length === 0) continue;
@@ -442,9 +452,9 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
         `| ${w.slice(key.length + 1).toUpperCase()} | ${
           fail(r) ?? cell(r, "ops_per_s")
         } | ${fail(mr) ?? cell(mr, "ops_per_s")} | ${
-          ratio(med(mr, "ops_per_s"), med(r, "ops_per_s"))
+          ratioCell(mr, r, "ops_per_s")
         } | ${cell(r, "cpu_us_per_op")} | ${cell(mr, "cpu_us_per_op")} | ${
-          ratio(med(mr, "cpu_us_per_op"), med(r, "cpu_us_per_op"))
+          ratioCell(mr, r, "cpu_us_per_op")
         } | ${num(med(r, "p50_us"))} / ${num(med(mr, "p50_us"))} | ${
           num(med(r, "p99_us"))
         } / ${num(med(mr, "p99_us"))} |`,
@@ -528,32 +538,32 @@ function esc(s: string): string {
 /** A bar chart of the key ratios (higher is better, 1.0 = the baseline). */
 export function renderSvg(aggs: Aggs, info: RunInfo): string {
   const groups: { title: string; bars: Bar[] }[] = [];
-  const inv = (w: string, k: string, base: string, title: string) => {
+  // Higher is better: `fwd` draws a ÷ base (throughput), `inv` base ÷ a
+  // (costs).
+  const draw = (
+    w: string,
+    k: string,
+    base: string,
+    title: string,
+    invert: boolean,
+  ) => {
     const peers = aggs.get(w);
-    const b = med(peers?.get(base), k);
-    if (!peers || !Number.isFinite(b)) return;
+    const b = peers?.get(base);
+    if (!peers || !Number.isFinite(med(b, k))) return;
     const bars: Bar[] = [];
     for (const [id, a] of peers) {
-      const v = b / med(a, k);
+      const r = ratioOf(a, b, k);
+      const v = invert ? 1 / r : r;
       if (Number.isFinite(v)) {
         bars.push({ label: a.label, value: v, millrace: isMillrace(id) });
       }
     }
     groups.push({ title, bars });
   };
-  const fwd = (w: string, k: string, base: string, title: string) => {
-    const peers = aggs.get(w);
-    const b = med(peers?.get(base), k);
-    if (!peers || !Number.isFinite(b)) return;
-    const bars: Bar[] = [];
-    for (const [id, a] of peers) {
-      const v = med(a, k) / b;
-      if (Number.isFinite(v)) {
-        bars.push({ label: a.label, value: v, millrace: isMillrace(id) });
-      }
-    }
-    groups.push({ title, bars });
-  };
+  const inv = (w: string, k: string, base: string, title: string) =>
+    draw(w, k, base, title, true);
+  const fwd = (w: string, k: string, base: string, title: string) =>
+    draw(w, k, base, title, false);
   inv(
     "pingpong",
     "cpu_us_per_op",
@@ -586,8 +596,11 @@ export function renderSvg(aggs: Aggs, info: RunInfo): string {
     const rs: number[] = [];
     for (const [w, peers] of aggs) {
       if (!w.startsWith(`${key}:`)) continue;
-      const r = med(peers.get("mini_redis"), "ops_per_s") /
-        med(peers.get("redis"), "ops_per_s");
+      const r = ratioOf(
+        peers.get("mini_redis"),
+        peers.get("redis"),
+        "ops_per_s",
+      );
       if (Number.isFinite(r)) rs.push(r);
     }
     if (rs.length) {

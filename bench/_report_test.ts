@@ -243,3 +243,18 @@ Deno.test("targets use the paired ratio, with TcpServer against the scratch loop
 Deno.test("formatPaired gives the median of the per-repetition ratios and their range", () => {
   assertEquals(formatPaired([2, 3, 8], [2, 2, 4]), "1.500 [1.000–2.000]");
 });
+
+Deno.test("renderSvg draws the paired ratio too", () => {
+  const svg = renderSvg(
+    new Map([[
+      "pingpong",
+      new Map([
+        ["deno", drifted("Deno loop 16 KiB", [10, 20, 10])],
+        ["scratch", drifted("millrace scratch", [9.8, 19.4, 10.3])],
+      ]),
+    ]]),
+    info,
+  );
+  // Efficiency = 1 ÷ the paired 0.98 = 1.02 (the medians would give 0.97).
+  assertMatch(svg, />1\.02×</);
+});
