@@ -12,7 +12,7 @@
 //
 // `--concurrent` loads every server of a repetition at once, one loadgen
 // each (servers share CPU 0, loadgens CPU 1): the machine's drift, which
-// moves a 1.5 s window by ±10 % even within one process, then moves them
+// moves a 1.5 s window by 8–10 % (SD) even within one process, then moves them
 // all alike and the paired ratios spread 3–4 % instead of 12–15 %
 // (docs/design.md, "Session 6"). It measures the servers under contention,
 // so its p99 is not comparable with a server alone; use it to resolve a
