@@ -6,6 +6,7 @@ import {
   aggregate,
   formatPaired,
   median,
+  medianInterval,
   pairedRatio,
   type RunInfo,
 } from "./_stats.ts";
@@ -242,6 +243,29 @@ Deno.test("targets use the paired ratio, with TcpServer against the scratch loop
 
 Deno.test("formatPaired gives the median of the per-repetition ratios and their range", () => {
   assertEquals(formatPaired([2, 3, 8], [2, 2, 4]), "1.500 [1.000–2.000]");
+});
+
+Deno.test("medianInterval takes the binomial order statistics around the median", () => {
+  // n = 6: P(B ≤ 0) = 1/64 ≤ 0.025 < P(B ≤ 1): the extremes.
+  assertEquals(medianInterval([6, 1, 5, 2, 4, 3]), [1, 6]);
+  // n = 14: P(B ≤ 2) = 0.0065 ≤ 0.025 < P(B ≤ 3) = 0.029: the 3rd and 12th.
+  const xs = Array.from({ length: 14 }, (_, i) => i + 1);
+  assertEquals(medianInterval(xs.toReversed()), [3, 12]);
+  // n = 24: P(B ≤ 6) = 0.0113 ≤ 0.025 < P(B ≤ 7) = 0.032: the 7th and 18th.
+  assertEquals(
+    medianInterval(Array.from({ length: 24 }, (_, i) => i + 1)),
+    [7, 18],
+  );
+  // Too few for 95 % (P(B ≤ 0) = 1/32 > 0.025), but enough for 90 %.
+  assertEquals(medianInterval([1, 2, 3, 4, 5]), undefined);
+  assertEquals(medianInterval([1, 2, 3, 4, 5], 0.9), [1, 5]);
+});
+
+Deno.test("formatPaired adds the median's interval from 6 repetitions on", () => {
+  assertEquals(
+    formatPaired([1, 2, 3, 4, 5, 6], [1, 1, 1, 1, 1, 1]),
+    "3.500 (CI 1.000–6.000) [1.000–6.000]",
+  );
 });
 
 Deno.test("renderSvg draws the paired ratio too", () => {

@@ -96,12 +96,45 @@ export function aggregate(p: PeerResult): Agg {
 }
 
 /**
- * `xs[k] ÷ ys[k]` for every repetition `k`, as "median [min–max]" with three
- * decimals (the A/B scripts' paired column).
+ * A distribution-free confidence interval of the median of `xs`: the order
+ * statistics `k` and `n + 1 - k` (1-based) with the largest `k` for which
+ * P(Binomial(n, ½) < k) ≤ (1 − level) / 2, so the interval covers the
+ * median with at least `level` whatever the distribution. `undefined` when
+ * `xs` has too few values for that level (fewer than 6 at 95 %).
+ */
+export function medianInterval(
+  xs: number[],
+  level = 0.95,
+): [number, number] | undefined {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const n = s.length;
+  const tail = (1 - level) / 2;
+  // P(B ≤ j) for B ~ Binomial(n, ½), summed term by term.
+  let term = 0.5 ** n;
+  let below = term; // P(B ≤ 0)
+  let k = 0;
+  for (let j = 0; j < n && below <= tail; j++) {
+    k = j + 1; // P(B < k) = P(B ≤ j) ≤ tail
+    term = term * (n - j) / (j + 1);
+    below += term;
+  }
+  if (k === 0) return undefined;
+  return [s[k - 1]!, s[n - k]!];
+}
+
+/**
+ * `xs[k] ÷ ys[k]` for every repetition `k`, as "median (95 % CI lo–hi)
+ * [min–max]" with three decimals (the A/B scripts' paired column). The
+ * interval is `medianInterval`'s; it is left out with fewer than 6
+ * repetitions.
  */
 export function formatPaired(xs: number[], ys: number[]): string {
   const r = xs.map((x, k) => x / ys[k]!);
-  return `${median(r).toFixed(3)} [${Math.min(...r).toFixed(3)}–${
+  const ci = medianInterval(r);
+  const interval = ci === undefined
+    ? ""
+    : ` (CI ${ci[0].toFixed(3)}–${ci[1].toFixed(3)})`;
+  return `${median(r).toFixed(3)}${interval} [${Math.min(...r).toFixed(3)}–${
     Math.max(...r).toFixed(3)
   }]`;
 }
