@@ -8,6 +8,7 @@
 // servers (docs/design.md, "Session 5").
 //   deno run -A bench/echo_ab.ts [--reps 14] [--seconds 1.5] [--warmup 3]
 //     [--conns 50] [--rate 0] [--churn] [--unpinned] [--concurrent]
+//     [--only loop,reactor,tcp]
 // Pinned (default): servers on CPU 0, bench/peers/loadgen.c on CPU 1.
 //
 // `--concurrent` loads every server of a repetition at once, one loadgen
@@ -65,23 +66,39 @@ async function start(tree: string, file: string): Promise<Server> {
   return await startListening(cmd, pinned ? 0 : undefined);
 }
 
-const rows: { label: string; tree: string; file: string }[] = [
-  { label: "Deno loop", tree: ROOT, file: "bench/peers/deno_echo.ts" },
-  {
+// `--only loop,reactor,tcp` picks this tree's servers (all three by
+// default); OLD adds that tree's reactor and TcpServer, if picked. Ratios
+// are to the first row.
+const SERVERS = {
+  loop: { label: "Deno loop", file: "bench/peers/deno_echo.ts" },
+  reactor: {
     label: "reactor (scratch)",
-    tree: ROOT,
     file: "examples/scratch_echo_server.ts",
   },
-  { label: "TcpServer", tree: ROOT, file: "examples/echo_server.ts" },
-  ...(old === undefined ? [] : [
-    {
-      label: "reactor (scratch), OLD",
-      tree: old,
-      file: "examples/scratch_echo_server.ts",
-    },
-    { label: "TcpServer, OLD", tree: old, file: "examples/echo_server.ts" },
-  ]),
+  tcp: { label: "TcpServer", file: "examples/echo_server.ts" },
+} as const;
+const picked = arg("--only", "loop,reactor,tcp").split(",");
+for (const name of picked) {
+  if (!(name in SERVERS)) {
+    throw new TypeError(
+      `Cannot run as '--only' takes loop, reactor and tcp: received '${name}'`,
+    );
+  }
+}
+const names = (Object.keys(SERVERS) as (keyof typeof SERVERS)[]).filter((
+  name,
+) => picked.includes(name));
+const rows: { label: string; tree: string; file: string }[] = [
+  ...names.map((name) => ({ ...SERVERS[name], tree: ROOT })),
+  ...(old === undefined ? [] : names.filter((name) => name !== "loop").map((
+    name,
+  ) => ({
+    ...SERVERS[name],
+    label: `${SERVERS[name].label}, OLD`,
+    tree: old,
+  }))),
 ];
+const rowOf = (label: string) => rows.findIndex((row) => row.label === label);
 const cpu = rows.map(() => [] as number[]);
 const p99 = rows.map(() => [] as number[]);
 const load = (server: Server) =>
@@ -140,8 +157,9 @@ console.log(
   }\n`,
 );
 const unit = churn ? "connection" : "round trip";
+const base = rows[0]!.label;
 console.log(
-  `| server | median CPU µs/${unit} | CPU ÷ Deno loop, paired median (95 % CI) [range] | median p99 µs | p99 ÷ Deno loop, paired |`,
+  `| server | median CPU µs/${unit} | CPU ÷ ${base}, paired median (95 % CI) [range] | median p99 µs | p99 ÷ ${base}, paired |`,
 );
 console.log("| --- | --- | --- | --- | --- |");
 for (const [i, row] of rows.entries()) {
@@ -151,8 +169,14 @@ for (const [i, row] of rows.entries()) {
     } | ${paired(p99, i, 0)} |`,
   );
 }
-console.log(`\nTcpServer ÷ reactor (scratch), paired: ${paired(cpu, 2, 1)}`);
-if (old !== undefined) {
-  console.log(`reactor new ÷ OLD, paired: ${paired(cpu, 1, 3)}`);
-  console.log(`TcpServer new ÷ OLD, paired: ${paired(cpu, 2, 4)}`);
+console.log();
+const pairs: [string, string, string][] = [
+  ["TcpServer ÷ reactor (scratch)", "TcpServer", "reactor (scratch)"],
+  ["reactor new ÷ OLD", "reactor (scratch)", "reactor (scratch), OLD"],
+  ["TcpServer new ÷ OLD", "TcpServer", "TcpServer, OLD"],
+];
+for (const [title, a, b] of pairs) {
+  if (rowOf(a) >= 0 && rowOf(b) >= 0) {
+    console.log(`${title}, paired: ${paired(cpu, rowOf(a), rowOf(b))}`);
+  }
 }
