@@ -23,6 +23,17 @@ import {
 
 /** Most events dispatched without a macrotask turn (`eventsCapacity`). */
 const MAX_EVENTS_CAPACITY = 2 ** 20;
+/**
+ * `eventsCapacity` by default. Real sockets complete in the runtime's own
+ * turns, so for them the probe for a turn is pure cost, and it is not small:
+ * with a probe in flight every 512 events (0.2's 1024) a saturated ping-pong
+ * server cost 3–4 % more CPU per round trip than with one every 8,192, and the
+ * probe's kind did not matter (a fresh MessageChannel, a kept one or
+ * `setTimeout(0)` cost alike; docs/design.md, "Session 6"). 16,384 still
+ * bounds a source that completes in microtasks (a few milliseconds of
+ * dispatch at most) where the runtime itself bounds nothing.
+ */
+export const DEFAULT_EVENTS_CAPACITY = 16_384;
 
 /** The validated settings of a loop. */
 export interface LoopSettings {
@@ -54,7 +65,7 @@ export function loopSettings(options: EventLoopOptions): LoopSettings {
   const cap = validatePositiveInteger(
     action,
     "eventsCapacity",
-    options.eventsCapacity ?? 1024,
+    options.eventsCapacity ?? DEFAULT_EVENTS_CAPACITY,
     MAX_EVENTS_CAPACITY,
   );
   const minRead = validateByteSize(

@@ -27,7 +27,7 @@ export interface EventLoopOptions {
    * turn. (After half of it the loop asks for a turn without waiting; events
    * that arrive through the runtime's own turns are never held back.) From 1 to 2 ** 20.
    *
-   * @default {1024}
+   * @default {16384}
    */
   eventsCapacity?: number;
   /**

@@ -3,6 +3,7 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { BufferPool } from "./buffer_pool.ts";
 import { EventLoop } from "./event_loop.ts";
+import { loopSettings } from "./_loop_options.ts";
 import { Interest } from "./interest.ts";
 import { Timer } from "./timer.ts";
 import { Waker } from "./waker.ts";
@@ -130,4 +131,11 @@ Deno.test("Waker takes a SharedArrayBuffer of at least 4 bytes", () => {
     TypeError,
     "Cannot create waker as 'buffer' must be a SharedArrayBuffer of at least 4 bytes",
   );
+});
+
+Deno.test("EventLoop probes for a turn every 8,192 events by default", () => {
+  // eventsCapacity 16,384: at 1,024 the probe cost a saturated server 3–4 %
+  // CPU (docs/design.md, "Session 6").
+  assertEquals(loopSettings({}).cap, 16_384);
+  assertEquals(loopSettings({ eventsCapacity: 64 }).cap, 64);
 });
