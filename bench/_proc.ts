@@ -8,6 +8,12 @@ export const ROOT: string = new URL("..", import.meta.url).pathname.replace(
 );
 
 let clkTck = 100;
+/** The value after `name` on the command line (`--reps 14`), if given. */
+export function option(name: string): string | undefined {
+  const at = Deno.args.indexOf(name);
+  return at >= 0 ? Deno.args[at + 1] : undefined;
+}
+
 /** Reads the kernel clock tick once (utime/stime are in ticks). */
 export async function initClockTick(): Promise<void> {
   try {

@@ -21,6 +21,7 @@
 import {
   compile,
   initClockTick,
+  option,
   type Proc,
   ROOT,
   runLoadgen,
@@ -30,10 +31,7 @@ import {
 } from "./_proc.ts";
 import { formatPaired, median } from "./_stats.ts";
 
-const arg = (name: string, fallback: string) => {
-  const at = Deno.args.indexOf(name);
-  return at >= 0 ? Deno.args[at + 1]! : fallback;
-};
+const arg = (name: string, fallback: string) => option(name) ?? fallback;
 const churn = Deno.args.includes("--churn");
 const mode = churn ? "churn" : "pingpong";
 const reps = Number(arg("--reps", "14"));

@@ -11,6 +11,7 @@
 import {
   compile,
   initClockTick,
+  option,
   type Proc,
   ROOT,
   runLoadgen,
@@ -18,10 +19,7 @@ import {
 } from "./_proc.ts";
 import { formatPaired, median } from "./_stats.ts";
 
-const arg = (name: string, fallback: string) => {
-  const at = Deno.args.indexOf(name);
-  return at >= 0 ? Deno.args[at + 1]! : fallback;
-};
+const arg = (name: string, fallback: string) => option(name) ?? fallback;
 const reps = Number(arg("--reps", "8"));
 const seconds = Number(arg("--seconds", "2.5"));
 const conns = Number(arg("--conns", "50"));

@@ -21,6 +21,7 @@ import {
   freePort,
   initClockTick,
   killAll,
+  option,
   Proc,
   ROOT,
   rssKiB,
@@ -47,10 +48,6 @@ const CLIENT_CPU = 1;
 // ---------------------------------------------------------------- options
 function flag(name: string): boolean {
   return Deno.args.includes(name);
-}
-function option(name: string): string | undefined {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Deno.args[i + 1] : undefined;
 }
 const mode = flag("--smoke") ? "smoke" : flag("--quick") ? "quick" : "full";
 const profile = {
