@@ -8,10 +8,15 @@ export const ROOT: string = new URL("..", import.meta.url).pathname.replace(
 );
 
 let clkTck = 100;
-/** The value after `name` on the command line (`--reps 14`), if given. */
-export function option(name: string): string | undefined {
+/**
+ * The value after `name` on the command line (`--reps 14`); `fallback` (or
+ * `undefined`) if it is not given.
+ */
+export function option(name: string): string | undefined;
+export function option(name: string, fallback: string): string;
+export function option(name: string, fallback?: string): string | undefined {
   const at = Deno.args.indexOf(name);
-  return at >= 0 ? Deno.args[at + 1] : undefined;
+  return at >= 0 ? Deno.args[at + 1] : fallback;
 }
 
 /** Reads the kernel clock tick once (utime/stime are in ticks). */

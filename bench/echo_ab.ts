@@ -3,9 +3,9 @@
 // CPU per ping-pong round trip (or per connection, `--churn`) and p99, the
 // loop, the reactor (scratch) and TcpServer of this tree, and of another
 // checkout with OLD=<tree>, alternated within each repetition. A target of a
-// few percent needs this: a single run's repetitions spread ±10 % on a shared
-// 2-core machine, and a short warm-up measures the JIT compiling the larger
-// servers (docs/design.md, "Session 5").
+// few percent needs this: a single run's repetitions spread 12–15 % on a
+// shared 2-core machine, and a short warm-up measures the JIT compiling the
+// larger servers (docs/design.md, "Session 5").
 //   deno run -A bench/echo_ab.ts [--reps 14] [--seconds 1.5] [--warmup 3]
 //     [--conns 50] [--rate 0] [--churn] [--unpinned] [--concurrent]
 //     [--only loop,reactor,tcp]
@@ -14,7 +14,7 @@
 // `--concurrent` loads every server of a repetition at once, one loadgen
 // each (servers share CPU 0, loadgens CPU 1): the machine's drift, which
 // moves a 1.5 s window by 8–10 % (SD) even within one process, then moves them
-// all alike and the paired ratios spread 3–4 % instead of 12–15 %
+// all alike and the paired ratios spread 2–4 % instead of 12–15 %
 // (docs/design.md, "Session 6"). It measures the servers under contention,
 // so its p99 is not comparable with a server alone; use it to resolve a
 // 1–2 % difference, and the default to measure the targets.
@@ -31,14 +31,13 @@ import {
 } from "./_proc.ts";
 import { formatPaired, median } from "./_stats.ts";
 
-const arg = (name: string, fallback: string) => option(name) ?? fallback;
 const churn = Deno.args.includes("--churn");
 const mode = churn ? "churn" : "pingpong";
-const reps = Number(arg("--reps", "14"));
-const seconds = Number(arg("--seconds", "1.5"));
-const warmup = Number(arg("--warmup", "3"));
-const conns = Number(arg("--conns", churn ? "16" : "50"));
-const rate = Number(arg("--rate", "0"));
+const reps = Number(option("--reps", "14"));
+const seconds = Number(option("--seconds", "1.5"));
+const warmup = Number(option("--warmup", "3"));
+const conns = Number(option("--conns", churn ? "16" : "50"));
+const rate = Number(option("--rate", "0"));
 const pinned = !Deno.args.includes("--unpinned");
 const concurrent = Deno.args.includes("--concurrent");
 const old = Deno.env.get("OLD");
@@ -75,7 +74,7 @@ const SERVERS = {
   },
   tcp: { label: "TcpServer", file: "examples/echo_server.ts" },
 } as const;
-const picked = arg("--only", "loop,reactor,tcp").split(",");
+const picked = option("--only", "loop,reactor,tcp").split(",");
 for (const name of picked) {
   if (!(name in SERVERS)) {
     throw new TypeError(
@@ -113,10 +112,11 @@ const record = (i: number, result: Record<string, number>) => {
 };
 for (let rep = 0; rep < reps; rep++) {
   console.error(`rep ${rep + 1}/${reps}`);
+  // Rotated, so that no server always follows (or, at once, starts before)
+  // the same one: in concurrent A/A runs the first of a fixed order measured
+  // up to 1.8 % costlier than identical others.
+  const order = rows.map((_, k) => (k + rep) % rows.length);
   if (concurrent) {
-    // Started and loaded in rotated order too: the first of a repetition's
-    // servers measured about 1.5 % costlier than identical others.
-    const order = rows.map((_, k) => (k + rep) % rows.length);
     const servers = new Map<number, Server>();
     try {
       for (const i of order) {
@@ -131,9 +131,7 @@ for (let rep = 0; rep < reps; rep++) {
     }
     continue;
   }
-  // Rotated, so that no server always follows the same one.
-  for (let k = 0; k < rows.length; k++) {
-    const i = (k + rep) % rows.length;
+  for (const i of order) {
     const server = await start(rows[i]!.tree, rows[i]!.file);
     try {
       record(i, await load(server));

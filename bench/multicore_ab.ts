@@ -19,11 +19,10 @@ import {
 } from "./_proc.ts";
 import { formatPaired, median } from "./_stats.ts";
 
-const arg = (name: string, fallback: string) => option(name) ?? fallback;
-const reps = Number(arg("--reps", "8"));
-const seconds = Number(arg("--seconds", "2.5"));
-const conns = Number(arg("--conns", "50"));
-const rate = Number(arg("--rate", "10000"));
+const reps = Number(option("--reps", "8"));
+const seconds = Number(option("--seconds", "2.5"));
+const conns = Number(option("--conns", "50"));
+const rate = Number(option("--rate", "10000"));
 const mode = Deno.args.includes("--churn") ? "churn" : "pingpong";
 const pin = Deno.args.includes("--pin");
 const old = Deno.env.get("OLD");

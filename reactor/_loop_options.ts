@@ -33,7 +33,7 @@ const MAX_EVENTS_CAPACITY = 2 ** 20;
  * bounds a source that completes in microtasks (a few milliseconds of
  * dispatch at most) where the runtime itself bounds nothing.
  */
-export const DEFAULT_EVENTS_CAPACITY = 16_384;
+const DEFAULT_EVENTS_CAPACITY = 16_384;
 
 /** The validated settings of a loop. */
 export interface LoopSettings {
