@@ -1,6 +1,7 @@
 // mill-net's `ServerConfig::builder()` style over `TcpServerConfigOptions`.
 import type { ProxyProtocolMode } from "../proxy/proxy_header.ts";
 import { parseAddress } from "../_address.ts";
+import { validateTypeOf } from "../../_internal/validate.ts";
 import { TcpServerConfig } from "./tcp_server_config.ts";
 import type {
   TcpServerAddress,
@@ -14,7 +15,8 @@ const ACTION = "create server config";
 /**
  * Fluent builder of {@linkcode TcpServerConfig} (mill-net's style): a thin
  * layer over {@linkcode TcpServerConfigOptions}, one method per option, same
- * names; `build()` validates.
+ * names, except `writeWaterMarks()` (the two marks are one setting);
+ * `build()` validates.
  *
  * Where to listen is what the last of `address()`, `hostname()`, `port()`
  * and `unix()` says (as a later `server.listen()` in Node): a TCP address, or
@@ -270,10 +272,11 @@ export class TcpServerConfigBuilder {
    * assertFalse(bulk.noDelay);
    * ```
    *
-   * @param enabled Whether to disable Nagle's algorithm.
+   * @param enabled Whether to disable Nagle's algorithm; `.noDelay()` alone
+   * turns it on, as Node's `socket.setNoDelay()`.
    * @returns This builder.
    */
-  noDelay(enabled: boolean): this {
+  noDelay(enabled = true): this {
     return this.#set("noDelay", enabled);
   }
 
@@ -290,16 +293,17 @@ export class TcpServerConfigBuilder {
    * // (a pub/sub subscriber, say) let the kernel probe the peer instead of
    * // closing them on an idle timeout.
    * const config = TcpServerConfig.builder()
-   *   .keepAlive(true)
+   *   .keepAlive()
    *   .idleTimeoutMs(0)
    *   .build();
    * assert(config.keepAlive);
    * ```
    *
-   * @param enabled Whether to enable keep-alive probes.
+   * @param enabled Whether to enable keep-alive probes; `.keepAlive()` alone
+   * turns them on.
    * @returns This builder.
    */
-  keepAlive(enabled: boolean): this {
+  keepAlive(enabled = true): this {
     return this.#set("keepAlive", enabled);
   }
 
@@ -331,7 +335,12 @@ export class TcpServerConfigBuilder {
   }
 
   /**
-   * Sets {@linkcode TcpServerConfigOptions.writeHighWaterMark}.
+   * Sets the write water marks,
+   * {@linkcode TcpServerConfigOptions.writeHighWaterMark} and
+   * {@linkcode TcpServerConfigOptions.writeLowWaterMark}, together: the low
+   * mark derives from the high one and must stay below it, so they are one
+   * setting (as Netty's `WriteBufferWaterMark`). A mark left out takes its
+   * default, also when an earlier call set it.
    *
    * @example The low-water mark follows
    * ```ts
@@ -340,40 +349,33 @@ export class TcpServerConfigBuilder {
    *
    * // Unless set, the low-water mark is a quarter of the high one (16 KiB at
    * // most).
-   * const config = TcpServerConfig.builder().writeHighWaterMark(4096).build();
+   * const config = TcpServerConfig.builder().writeWaterMarks({ high: 4096 }).build();
    * assertEquals([config.writeHighWaterMark, config.writeLowWaterMark], [4096, 1024]);
    * ```
    *
-   * @param bytes The high-water mark, 2 B to 1 GiB.
-   * @returns This builder.
-   */
-  writeHighWaterMark(bytes: number): this {
-    return this.#set("writeHighWaterMark", bytes);
-  }
-
-  /**
-   * Sets {@linkcode TcpServerConfigOptions.writeLowWaterMark}.
-   *
-   * @example Must stay below the high-water mark
+   * @example The low mark must stay below the high one
    * ```ts
    * import { TcpServerConfig } from "@millrace/io/net";
    * import { assertThrows } from "@std/assert";
    *
    * // With the default high-water mark of 64 KiB, 64 KiB is too high:
    * assertThrows(
-   *   () => TcpServerConfig.builder().writeLowWaterMark(65_536).build(),
+   *   () => TcpServerConfig.builder().writeWaterMarks({ low: 65_536 }).build(),
    *   RangeError,
    *   "'writeLowWaterMark' must be less than 'writeHighWaterMark' (65536): received 65536",
    * );
    * // ... unless the high-water mark is raised with it.
-   * TcpServerConfig.builder().writeHighWaterMark(256 * 1024).writeLowWaterMark(65_536).build();
+   * TcpServerConfig.builder().writeWaterMarks({ high: 256 * 1024, low: 65_536 }).build();
    * ```
    *
-   * @param bytes The low-water mark, at least 1 and below the high-water mark.
+   * @param marks `high`: 2 B to 1 GiB; `low`: at least 1 and below `high`.
    * @returns This builder.
+   * @throws {TypeError} If `marks` is not an object.
    */
-  writeLowWaterMark(bytes: number): this {
-    return this.#set("writeLowWaterMark", bytes);
+  writeWaterMarks(marks: { high?: number; low?: number }): this {
+    validateTypeOf(ACTION, "marks", marks, "object");
+    this.#set("writeHighWaterMark", marks.high);
+    return this.#set("writeLowWaterMark", marks.low);
   }
 
   /**
@@ -386,7 +388,7 @@ export class TcpServerConfigBuilder {
    *
    * // By default 1 MiB, or 16 high-water marks when that is more.
    * assertEquals(TcpServerConfig.builder().build().maxWriteBuffer, 1_048_576);
-   * const big = TcpServerConfig.builder().writeHighWaterMark(1 << 20).build();
+   * const big = TcpServerConfig.builder().writeWaterMarks({ high: 1 << 20 }).build();
    * assertEquals(big.maxWriteBuffer, 16 << 20);
    *
    * // Never below the high-water mark: `sendTo` reports backpressure first.

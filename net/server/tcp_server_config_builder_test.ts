@@ -87,3 +87,37 @@ Deno.test("TcpServerConfigBuilder rejects tls() with a Unix socket, in either or
     message,
   );
 });
+
+Deno.test("TcpServerConfigBuilder's noDelay() and keepAlive() alone turn the flag on", () => {
+  const on = TcpServerConfig.builder().noDelay(false).noDelay().keepAlive()
+    .build();
+  assertEquals([on.noDelay, on.keepAlive], [true, true]);
+  const off = TcpServerConfig.builder().noDelay(false).keepAlive(false).build();
+  assertEquals([off.noDelay, off.keepAlive], [false, false]);
+});
+
+Deno.test("TcpServerConfigBuilder.writeWaterMarks() sets both marks, a left-out one to its default", () => {
+  const both = TcpServerConfig.builder()
+    .writeWaterMarks({ high: 8192, low: 2048 })
+    .build();
+  assertEquals([both.writeHighWaterMark, both.writeLowWaterMark], [8192, 2048]);
+  // A later call replaces the pair: the low mark derives from the new high one.
+  const again = TcpServerConfig.builder()
+    .writeWaterMarks({ high: 8192, low: 2048 })
+    .writeWaterMarks({ high: 4096 })
+    .build();
+  assertEquals([again.writeHighWaterMark, again.writeLowWaterMark], [
+    4096,
+    1024,
+  ]);
+  const defaults = TcpServerConfig.builder().writeWaterMarks({}).build();
+  assertEquals(
+    [defaults.writeHighWaterMark, defaults.writeLowWaterMark],
+    [65_536, 16_384],
+  );
+  assertThrows(
+    () => TcpServerConfig.builder().writeWaterMarks(null as never),
+    TypeError,
+    "Cannot create server config as 'marks' must be an object: received null",
+  );
+});

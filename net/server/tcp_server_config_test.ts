@@ -28,8 +28,7 @@ Deno.test("TcpServerConfig builder sets every field", () => {
     .noDelay(false)
     .keepAlive(true)
     .idleTimeoutMs(500)
-    .writeHighWaterMark(4096)
-    .writeLowWaterMark(1024)
+    .writeWaterMarks({ high: 4096, low: 1024 })
     .maxWriteBuffer(8192)
     .tcpBacklog(16)
     .build();
@@ -72,7 +71,8 @@ Deno.test("TcpServerConfig builder sets every field", () => {
   assertEquals([t.transport, t.tls?.alpnProtocols], ["tls", ["h2"]]);
   // The low-water mark follows a small high-water mark by default, below it.
   assertEquals(
-    TcpServerConfig.builder().writeHighWaterMark(100).build().writeLowWaterMark,
+    TcpServerConfig.builder().writeWaterMarks({ high: 100 }).build()
+      .writeLowWaterMark,
     25,
   );
 });
@@ -108,7 +108,7 @@ Deno.test("TcpServerConfig rejects bad values naming field and value", () => {
       "received Infinity",
     ],
     [
-      () => b().writeHighWaterMark(10).writeLowWaterMark(20).build(),
+      () => b().writeWaterMarks({ high: 10, low: 20 }).build(),
       RangeError,
       "'writeLowWaterMark' must be less than 'writeHighWaterMark' (10): received 20",
     ],
@@ -181,7 +181,7 @@ Deno.test("TcpServerConfig bounds every size, count and delay (issue 9)", () => 
       `${A}'maxWriteBuffer' must be an integer from 1 to 2 ** 30 or Infinity: received 1099511627776`,
     ],
     [
-      () => b().writeHighWaterMark(2 ** 40).build(),
+      () => b().writeWaterMarks({ high: 2 ** 40 }).build(),
       RangeError,
       `${A}'writeHighWaterMark' must be an integer from 2 to 2 ** 30: received 1099511627776`,
     ],
@@ -211,17 +211,17 @@ Deno.test("TcpServerConfig bounds every size, count and delay (issue 9)", () => 
       `${A}'idleTimeoutMs' must be an integer from 0 to 2147483647: received 2147483648`,
     ],
     [
-      () => b().maxWriteBuffer(1000).writeHighWaterMark(65536).build(),
+      () => b().maxWriteBuffer(1000).writeWaterMarks({ high: 65536 }).build(),
       RangeError,
       `${A}'maxWriteBuffer' must be at least 'writeHighWaterMark' (65536): received 1000`,
     ],
     [
-      () => b().writeHighWaterMark(100).writeLowWaterMark(100).build(),
+      () => b().writeWaterMarks({ high: 100, low: 100 }).build(),
       RangeError,
       `${A}'writeLowWaterMark' must be less than 'writeHighWaterMark' (100): received 100`,
     ],
     [
-      () => b().writeLowWaterMark(0).build(),
+      () => b().writeWaterMarks({ low: 0 }).build(),
       RangeError,
       `${A}'writeLowWaterMark' must be an integer from 1 to 2 ** 30: received 0`,
     ],
