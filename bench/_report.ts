@@ -389,6 +389,10 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
     info.tcpReps !== undefined && info.tcpReps !== info.reps
       ? ` (${info.tcpReps} for the raw TCP rows)`
       : ""
+  }${
+    info.sideReps === undefined
+      ? ""
+      : `, ${info.sideReps} with three servers side by side`
   }, peers round-robin)
 - **Machine:** ${m.nproc} × ${m.cpu} (\`nproc\` = ${m.nproc}), Linux ${m.kernel}; Deno ${m.deno}, Node ${m.node}, ${m.redis}, ${m.wrk}
 - **Command:** \`${info.command}\` at commit \`${info.commit}\`

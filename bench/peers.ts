@@ -5,7 +5,7 @@
  * piscina, loaded by real clients (our C load generator, wrk,
  * redis-benchmark), every peer in the same invocation, round-robin.
  *
- *   deno run -A bench/peers.ts            # everything, ≤ 10 min → bench/results/latest.{md,svg}
+ *   deno run -A bench/peers.ts            # everything, about 11 min → bench/results/latest.{md,svg}
  *   deno run -A bench/peers.ts --quick    # a subset in about a minute
  *   deno run -A bench/peers.ts --smoke    # ~20 s; exits 0 when the harness works
  *
