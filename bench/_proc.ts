@@ -258,11 +258,13 @@ export async function runClient(
  */
 export async function runLoadgen(
   loadgen: string,
-  mode: "pingpong" | "churn",
+  mode: "pingpong" | "churn" | "stream",
   port: number,
   pids: number[],
   run: {
     conns: number;
+    /** Bytes per message. @default {64} */
+    size?: number;
     seconds: number;
     rate: number;
     cpu: number | undefined;
@@ -270,7 +272,7 @@ export async function runLoadgen(
     warmup?: number;
   },
 ): Promise<Record<string, number>> {
-  const { conns, seconds, rate, cpu, warmup = 0.5 } = run;
+  const { conns, seconds, rate, cpu, warmup = 0.5, size = 64 } = run;
   const r = await runClient(
     [
       loadgen,
@@ -280,7 +282,7 @@ export async function runLoadgen(
       "--conns",
       String(conns),
       "--size",
-      "64",
+      String(size),
       "--duration",
       String(seconds),
       "--warmup",

@@ -51,7 +51,12 @@ function ratioCell(
 ): string {
   const p = pairedRatio(a, base, key);
   if (p === undefined) return ratio(med(a, key), med(base, key));
-  return `${p.med.toFixed(2)}× (${p.min.toFixed(2)}–${p.max.toFixed(2)})`;
+  if (p.ci === undefined) {
+    return `${p.med.toFixed(2)}× (${p.min.toFixed(2)}–${p.max.toFixed(2)})`;
+  }
+  return `${p.med.toFixed(3)}× (CI ${p.ci[0].toFixed(3)}–${
+    p.ci[1].toFixed(3)
+  }; ${p.min.toFixed(2)}–${p.max.toFixed(2)})`;
 }
 
 interface Col {
@@ -96,6 +101,12 @@ function table(
 }
 
 const MILLRACE_TCP = ["tcpserver", "scratch"];
+
+/**
+ * The suffix of a workload whose servers ran at the same time
+ * (`bench/peers.ts`, `runSideBySide`): `"pingpong side by side"`.
+ */
+export const SIDE_BY_SIDE = " side by side";
 
 interface Target {
   workload: string;
@@ -175,16 +186,47 @@ function relative(
   }
   const unit = UNITS[key] ?? "";
   const paired = pairedRatio(a, b, key);
+  const interval = paired?.ci === undefined
+    ? ""
+    : `95 % CI ${paired.ci[0].toFixed(3)}–${paired.ci[1].toFixed(3)}; `;
   return {
     workload,
     target,
     measured: paired === undefined
       ? `${num(m)} vs ${num(d)} ${unit} (${ratio(m, d)})`
-      : `${num(m)} vs ${num(d)} ${unit}; paired ${paired.med.toFixed(2)}× (${
-        paired.min.toFixed(2)
-      }–${paired.max.toFixed(2)} over ${paired.n} reps)`,
+      : `${num(m)} vs ${num(d)} ${unit}; paired ${
+        paired.med.toFixed(paired.ci === undefined ? 2 : 3)
+      }× (${interval}${paired.min.toFixed(2)}–${
+        paired.max.toFixed(2)
+      } over ${paired.n} reps)`,
     met: ok(paired?.med ?? m / d),
   };
+}
+
+/**
+ * `relative` on the side-by-side rows of workload `w` when they have both
+ * peers (the CPU targets: they resolve about 1 % there), with the alternated
+ * rows' ratio beside it; else on the alternated rows.
+ */
+function relativeCpu(
+  aggs: Aggs,
+  w: string,
+  id: string,
+  base: string,
+  workload: string,
+  target: string,
+  ok: (ratio: number) => boolean,
+): Target {
+  const key = "cpu_us_per_op";
+  const alone = aggs.get(w);
+  const side = aggs.get(`${w}${SIDE_BY_SIDE}`);
+  if (!side?.get(id)?.n || !side.get(base)?.n) {
+    return relative(alone, id, base, key, workload, target, ok);
+  }
+  const t = relative(side, id, base, key, workload, target, ok);
+  const a = alone?.get(id), b = alone?.get(base);
+  const aloneRatio = a?.n && b?.n ? ` (alone: ${ratioCell(a, b, key)})` : "";
+  return { ...t, measured: `side by side: ${t.measured}${aloneRatio}` };
 }
 
 const UNITS: Record<string, string> = {
@@ -229,13 +271,19 @@ export function targets(aggs: Aggs, info: RunInfo): Target[] {
       ],
     ];
     for (const [w, k, text, ok] of rows) {
-      out.push(relative(tcp(w), id, "deno", k, `${label}: ${w}`, text, ok));
+      out.push(
+        k === "cpu_us_per_op"
+          ? relativeCpu(aggs, w, id, "deno", `${label}: ${w}`, text, ok)
+          : relative(tcp(w), id, "deno", k, `${label}: ${w}`, text, ok),
+      );
     }
     if (id === "tcpserver") {
       // The server layer over the bare loop: issue #10's "within 1.03×".
       for (const [w, k, text, ok] of TCPSERVER_OVER_SCRATCH) {
         out.push(
-          relative(tcp(w), id, "scratch", k, `${label}: ${w}`, text, ok),
+          k === "cpu_us_per_op"
+            ? relativeCpu(aggs, w, id, "scratch", `${label}: ${w}`, text, ok)
+            : relative(tcp(w), id, "scratch", k, `${label}: ${w}`, text, ok),
         );
       }
     }
@@ -341,11 +389,17 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
     info.tcpReps !== undefined && info.tcpReps !== info.reps
       ? ` (${info.tcpReps} for the raw TCP rows)`
       : ""
+  }${
+    info.sideReps === undefined
+      ? ""
+      : `, ${info.sideReps} with three servers side by side`
   }, peers round-robin)
 - **Machine:** ${m.nproc} × ${m.cpu} (\`nproc\` = ${m.nproc}), Linux ${m.kernel}; Deno ${m.deno}, Node ${m.node}, ${m.redis}, ${m.wrk}
 - **Command:** \`${info.command}\` at commit \`${info.commit}\`
 - **Method:** every server pinned to CPU 0 and every load generator to CPU 1${
-    info.taskset ? " (`taskset`)" : " (taskset missing: NOT pinned)"
+    info.taskset
+      ? " (`taskset`)"
+      : " (NOT pinned: `--unpinned` or no `taskset`)"
   }; each cell is the median over repetitions with (min–max). **Server CPU µs/op** = Δ(utime+stime) of the server from \`/proc/PID/stat\` over the measured window ÷ operations; **server CPU %** = the same Δ ÷ wall time (100 % = one core busy; Deno's helper threads can push it past 100 %). With one core for the server and one for the client, the load generator often saturates first, so CPU per operation is the fairer figure than throughput. Ratios are paired: each repetition's value ÷ the baseline's in the same repetition (its peers run back to back), then the median of those with their range, so that the machine's drift between repetitions cancels; a ratio without a range is a median ÷ a median (one repetition). The machine is shared with other work, so expect noise.
 `);
   parts.push(`## Targets (issues #6 and #10)\n`);
@@ -388,6 +442,23 @@ export function renderMarkdown(aggs: Aggs, info: RunInfo): string {
     { head: "server CPU %", key: "cpu_pct" },
     { head: "failed conns", key: "errors" },
   ], [...vs("cpu_us_per_op", "CPU/conn"), ...vs("ops_per_s", "conn/s")]));
+  for (const [w, title] of [["pingpong", "Ping-pong"], ["churn", "Churn"]]) {
+    const side = aggs.get(`${w}${SIDE_BY_SIDE}`);
+    if (side === undefined) continue;
+    parts.push(`### ${title}, side by side (the CPU targets)\n`);
+    parts.push(
+      `The Deno loop, the scratch loop and TcpServer loaded at the same time, ${
+        info.sideReps ?? "–"
+      } repetitions (order rotated): the machine's drift moves all three alike, so these ratios resolve about 1 % where the rows above resolve 5–15 %. CI: the 95 % interval of the paired median (from 6 repetitions on).\n`,
+    );
+    parts.push(table(side, [
+      { head: "server CPU µs/op", key: "cpu_us_per_op" },
+      { head: "ops/s", key: "ops_per_s" },
+    ], [
+      { head: "CPU ÷ Deno loop", key: "cpu_us_per_op", base: "deno" },
+      { head: "CPU ÷ scratch loop", key: "cpu_us_per_op", base: "scratch" },
+    ]));
+  }
   parts.push(
     `### ${
       info.idleConns.toLocaleString("en-US")

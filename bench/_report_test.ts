@@ -282,3 +282,59 @@ Deno.test("renderSvg draws the paired ratio too", () => {
   // Efficiency = 1 ÷ the paired 0.98 = 1.02 (the medians would give 0.97).
   assertMatch(svg, />1\.02×</);
 });
+
+Deno.test("targets judge CPU on the side-by-side rows when they ran, with the interval and the alternated ratio", () => {
+  // Alternated: the drift leaves the scratch loop at 1.03× the Deno loop.
+  const alone = new Map([
+    ["deno", drifted("Deno loop 16 KiB", [10, 20, 10])],
+    ["scratch", drifted("millrace scratch", [10.3, 20.6, 10.3])],
+  ]);
+  // Side by side, 8 repetitions: the scratch loop at 0.97–0.99×.
+  const loop = [10, 12, 11, 10, 13, 10, 12, 11];
+  const side = new Map([
+    ["deno", drifted("Deno loop 16 KiB", loop)],
+    [
+      "scratch",
+      drifted(
+        "millrace scratch",
+        loop.map((x, i) =>
+          x * [0.98, 0.97, 0.99, 0.98, 0.98, 0.97, 0.99, 0.98][i]!
+        ),
+      ),
+    ],
+  ]);
+  const row = (aggs: Map<string, Map<string, Agg>>) =>
+    targets(aggs, info).find((t) =>
+      t.workload === "millrace scratch: pingpong" &&
+      /CPU .*≤ Deno loop/.test(t.target)
+    )!;
+  const judged = row(
+    new Map([["pingpong", alone], ["pingpong side by side", side]]),
+  );
+  assertEquals(judged.met, true);
+  assertMatch(
+    judged.measured,
+    /^side by side: .*paired 0\.980× \(95 % CI 0\.970–0\.990; 0\.97–0\.99 over 8 reps\) \(alone: 1\.03× \(1\.03–1\.03\)\)$/,
+  );
+  // p99 stays with the alternated rows (a server alone).
+  const p99 = targets(
+    new Map([["pingpong", alone], ["pingpong side by side", side]]),
+    info,
+  ).find((t) =>
+    t.workload === "millrace scratch: pingpong" && /p99/.test(t.target)
+  )!;
+  assertMatch(p99.measured, /over 3 reps/);
+  // Without side-by-side rows, the alternated ones are judged.
+  const fallback = row(new Map([["pingpong", alone]]));
+  assertEquals(fallback.met, false);
+  assertMatch(fallback.measured, /^10\.3 vs 10\.0 µs; paired 1\.03×/);
+  // The markdown shows the side-by-side table with the interval.
+  const md = renderMarkdown(
+    new Map([["pingpong", alone], ["pingpong side by side", side]]),
+    { ...info, sideReps: 8 },
+  );
+  assertMatch(md, /### Ping-pong, side by side \(the CPU targets\)/);
+  assertMatch(md, /8 repetitions/);
+  assertMatch(md, /, 8 with three servers side by side, peers round-robin/);
+  assertMatch(md, /0\.980× \(CI 0\.970–0\.990; 0\.97–0\.99\)/);
+});

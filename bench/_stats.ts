@@ -44,6 +44,8 @@ export interface RunInfo {
   reps: number;
   /** Repetitions of the raw TCP rows (`reps` if absent). */
   tcpReps?: number;
+  /** Repetitions of the side-by-side rows (`bench/peers.ts`), if any ran. */
+  sideReps?: number | undefined;
   command: string;
   /** `git rev-parse --short HEAD`, with `+dirty` when the tree had changes. */
   commit: string;
@@ -139,9 +141,13 @@ export function formatPaired(xs: number[], ys: number[]): string {
   }]`;
 }
 
-/** A paired ratio: its median and range over `n` repetitions. */
+/**
+ * A paired ratio: its median and range over `n` repetitions, and the 95 %
+ * interval of the median (`medianInterval`) from 6 repetitions on.
+ */
 export interface PairedRatio extends Stat {
   n: number;
+  ci: [number, number] | undefined;
 }
 
 /**
@@ -171,5 +177,6 @@ export function pairedRatio(
     min: Math.min(...ratios),
     max: Math.max(...ratios),
     n: ratios.length,
+    ci: medianInterval(ratios),
   };
 }

@@ -1,13 +1,14 @@
 // deno-lint-ignore-file no-console
 // Paired A/B of the echo servers against the hand-written Deno loop: server
-// CPU per ping-pong round trip (or per connection, `--churn`) and p99, the
+// CPU per ping-pong round trip (per connection with `--churn`, per 64 KiB
+// echoed with `--stream`, which adds MB/s) and p99, the
 // loop, the reactor (scratch) and TcpServer of this tree, and of another
 // checkout with OLD=<tree>, alternated within each repetition. A target of a
 // few percent needs this: a single run's repetitions spread 12–15 % on a
 // shared 2-core machine, and a short warm-up measures the JIT compiling the
 // larger servers (docs/design.md, "Session 5").
 //   deno run -A bench/echo_ab.ts [--reps 14] [--seconds 1.5] [--warmup 3]
-//     [--conns 50] [--rate 0] [--churn] [--unpinned] [--concurrent]
+//     [--conns 50] [--rate 0] [--churn | --stream] [--unpinned] [--concurrent]
 //     [--only loop,reactor,tcp]
 // Pinned (default): servers on CPU 0, bench/peers/loadgen.c on CPU 1.
 //
@@ -32,11 +33,13 @@ import {
 import { formatPaired, median } from "./_stats.ts";
 
 const churn = Deno.args.includes("--churn");
-const mode = churn ? "churn" : "pingpong";
+const stream = Deno.args.includes("--stream");
+const mode = churn ? "churn" : stream ? "stream" : "pingpong";
 const reps = Number(option("--reps", "14"));
 const seconds = Number(option("--seconds", "1.5"));
 const warmup = Number(option("--warmup", "3"));
-const conns = Number(option("--conns", churn ? "16" : "50"));
+// The peers bench's shapes: 16 churning slots, 8 streams of 64 KiB.
+const conns = Number(option("--conns", churn ? "16" : stream ? "8" : "50"));
 const rate = Number(option("--rate", "0"));
 const pinned = !Deno.args.includes("--unpinned");
 const concurrent = Deno.args.includes("--concurrent");
@@ -98,9 +101,11 @@ const rows: { label: string; tree: string; file: string }[] = [
 const rowOf = (label: string) => rows.findIndex((row) => row.label === label);
 const cpu = rows.map(() => [] as number[]);
 const p99 = rows.map(() => [] as number[]);
+const mbps = rows.map(() => [] as number[]);
 const load = (server: Server) =>
   runLoadgen(loadgen, mode, server.port, [server.pid], {
     conns,
+    size: stream ? 65536 : 64,
     seconds,
     rate,
     warmup,
@@ -109,6 +114,7 @@ const load = (server: Server) =>
 const record = (i: number, result: Record<string, number>) => {
   cpu[i]!.push(result.cpu_us! / result.ops!);
   p99[i]!.push(result.p99_us!);
+  mbps[i]!.push(result.mb_per_s!);
 };
 for (let rep = 0; rep < reps; rep++) {
   console.error(`rep ${rep + 1}/${reps}`);
@@ -152,17 +158,19 @@ console.log(
     old === undefined ? "" : `, OLD=${old}`
   }\n`,
 );
-const unit = churn ? "connection" : "round trip";
+const unit = churn ? "connection" : stream ? "64 KiB" : "round trip";
 const base = rows[0]!.label;
+// Streaming has no latency; its other figure is throughput.
+const [other, otherHead] = stream ? [mbps, "MB/s"] : [p99, "p99 µs"];
 console.log(
-  `| server | median CPU µs/${unit} | CPU ÷ ${base}, paired median (95 % CI) [range] | median p99 µs | p99 ÷ ${base}, paired |`,
+  `| server | median CPU µs/${unit} | CPU ÷ ${base}, paired median (95 % CI) [range] | median ${otherHead} | ${otherHead} ÷ ${base}, paired |`,
 );
 console.log("| --- | --- | --- | --- | --- |");
 for (const [i, row] of rows.entries()) {
   console.log(
     `| ${row.label} | ${median(cpu[i]!).toFixed(2)} | ${paired(cpu, i, 0)} | ${
-      median(p99[i]!)
-    } | ${paired(p99, i, 0)} |`,
+      median(other[i]!).toFixed(0)
+    } | ${paired(other, i, 0)} |`,
   );
 }
 console.log();
@@ -173,6 +181,10 @@ const pairs: [string, string, string][] = [
 ];
 for (const [title, a, b] of pairs) {
   if (rowOf(a) >= 0 && rowOf(b) >= 0) {
-    console.log(`${title}, paired: ${paired(cpu, rowOf(a), rowOf(b))}`);
+    console.log(
+      `${title}, paired: ${paired(cpu, rowOf(a), rowOf(b))}${
+        stream ? `; MB/s ${paired(mbps, rowOf(a), rowOf(b))}` : ""
+      }`,
+    );
   }
 }
