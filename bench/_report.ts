@@ -1,5 +1,10 @@
 // Markdown tables and an SVG bar chart for the peer harness.
-import { type Agg, pairedRatio, type RunInfo } from "./_stats.ts";
+import {
+  type Agg,
+  type PairedRatio,
+  pairedRatio,
+  type RunInfo,
+} from "./_stats.ts";
 
 type Aggs = Map<string, Map<string, Agg>>;
 
@@ -43,7 +48,7 @@ function ratioOf(
   return pairedRatio(a, base, key)?.med ?? med(a, key) / med(base, key);
 }
 
-/** `ratioOf` as a table cell, with the paired range when there is one. */
+/** `ratioOf` as a table cell, with the paired interval and range when there are. */
 function ratioCell(
   a: Agg | undefined,
   base: Agg | undefined,
@@ -51,12 +56,20 @@ function ratioCell(
 ): string {
   const p = pairedRatio(a, base, key);
   if (p === undefined) return ratio(med(a, key), med(base, key));
-  if (p.ci === undefined) {
-    return `${p.med.toFixed(2)}× (${p.min.toFixed(2)}–${p.max.toFixed(2)})`;
-  }
-  return `${p.med.toFixed(3)}× (CI ${p.ci[0].toFixed(3)}–${
-    p.ci[1].toFixed(3)
-  }; ${p.min.toFixed(2)}–${p.max.toFixed(2)})`;
+  return pairedText(p, false);
+}
+
+/**
+ * A paired ratio as text: its median (to 3 places when it has an interval),
+ * the interval, the range and, with `reps`, how many repetitions.
+ */
+function pairedText(p: PairedRatio, reps: boolean): string {
+  const ci = p.ci === undefined
+    ? ""
+    : `95 % CI ${p.ci[0].toFixed(3)}–${p.ci[1].toFixed(3)}; `;
+  return `${p.med.toFixed(p.ci === undefined ? 2 : 3)}× (${ci}${
+    p.min.toFixed(2)
+  }–${p.max.toFixed(2)}${reps ? ` over ${p.n} reps` : ""})`;
 }
 
 interface Col {
@@ -186,19 +199,12 @@ function relative(
   }
   const unit = UNITS[key] ?? "";
   const paired = pairedRatio(a, b, key);
-  const interval = paired?.ci === undefined
-    ? ""
-    : `95 % CI ${paired.ci[0].toFixed(3)}–${paired.ci[1].toFixed(3)}; `;
   return {
     workload,
     target,
     measured: paired === undefined
       ? `${num(m)} vs ${num(d)} ${unit} (${ratio(m, d)})`
-      : `${num(m)} vs ${num(d)} ${unit}; paired ${
-        paired.med.toFixed(paired.ci === undefined ? 2 : 3)
-      }× (${interval}${paired.min.toFixed(2)}–${
-        paired.max.toFixed(2)
-      } over ${paired.n} reps)`,
+      : `${num(m)} vs ${num(d)} ${unit}; paired ${pairedText(paired, true)}`,
     met: ok(paired?.med ?? m / d),
   };
 }

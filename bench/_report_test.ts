@@ -336,5 +336,5 @@ Deno.test("targets judge CPU on the side-by-side rows when they ran, with the in
   assertMatch(md, /### Ping-pong, side by side \(the CPU targets\)/);
   assertMatch(md, /8 repetitions/);
   assertMatch(md, /, 8 with three servers side by side, peers round-robin/);
-  assertMatch(md, /0\.980× \(CI 0\.970–0\.990; 0\.97–0\.99\)/);
+  assertMatch(md, /0\.980× \(95 % CI 0\.970–0\.990; 0\.97–0\.99\)/);
 });
