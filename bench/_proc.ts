@@ -293,7 +293,7 @@ export async function runLoadgen(
       ...(mode === "pingpong" && rate > 0 ? ["--rate", String(rate)] : []),
     ],
     cpu,
-    (seconds + 40) * 1000,
+    (warmup + seconds + 40) * 1000,
   );
   const last = r.stdout.trim().split("\n").at(-1) ?? "";
   if (r.code !== 0 || !last.startsWith("{")) {

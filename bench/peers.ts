@@ -28,6 +28,7 @@ import {
   ROOT,
   rssKiB,
   runClient,
+  runLoadgen,
   setTaskset,
   sleep,
   waitForPort,
@@ -51,12 +52,13 @@ const CLIENT_CPU = 1;
 function flag(name: string): boolean {
   return Deno.args.includes(name);
 }
+type TcpWorkload = "pingpong" | "stream" | "churn";
 const mode = flag("--smoke") ? "smoke" : flag("--quick") ? "quick" : "full";
 const profile = {
   full: {
     reps: 3,
     tcpReps: 5,
-    tcp: ["pingpong", "stream", "churn"],
+    tcp: ["pingpong", "stream", "churn"] satisfies TcpWorkload[],
     // Past the JIT's warm-up: with 0.5 s, a short run still paid for the
     // background compilation of the larger servers (churn: TcpServer 1.07×
     // the scratch loop after 0.3 s, 1.01× after 3 s, paired).
@@ -68,12 +70,17 @@ const profile = {
     redisNP: 200000,
     compute: true,
     // Three servers share CPU 0, so each needs three times the warm-up.
-    side: { reps: 10, warm: 9, dur: 1.5, modes: ["pingpong", "churn"] },
+    side: {
+      reps: 10,
+      warm: 9,
+      dur: 1.5,
+      modes: ["pingpong", "churn"] satisfies TcpWorkload[],
+    },
   },
   quick: {
     reps: 1,
     tcpReps: 1,
-    tcp: ["pingpong", "stream", "churn"],
+    tcp: ["pingpong", "stream", "churn"] satisfies TcpWorkload[],
     warm: 0.3,
     dur: 1,
     idleConns: 2000,
@@ -81,12 +88,12 @@ const profile = {
     redisN: 5000,
     redisNP: 20000,
     compute: false,
-    side: { reps: 0, warm: 0, dur: 0, modes: [] },
+    side: { reps: 0, warm: 0, dur: 0, modes: [] satisfies TcpWorkload[] },
   },
   smoke: {
     reps: 1,
     tcpReps: 1,
-    tcp: ["pingpong"],
+    tcp: ["pingpong"] satisfies TcpWorkload[],
     warm: 0.2,
     dur: 0.5,
     idleConns: 200,
@@ -94,7 +101,12 @@ const profile = {
     redisN: 1000,
     redisNP: 4000,
     compute: false,
-    side: { reps: 2, warm: 0.3, dur: 0.5, modes: ["pingpong"] },
+    side: {
+      reps: 2,
+      warm: 0.3,
+      dur: 0.5,
+      modes: ["pingpong"] satisfies TcpWorkload[],
+    },
   },
 }[mode];
 const reps = Number(option("--reps") ?? profile.reps);
@@ -355,26 +367,11 @@ function rotate<T>(xs: T[], by: number): T[] {
 }
 
 // ---------------------------------------------------------------- TCP
-const tcpSpec: Record<string, { conns: number; size: number }> = {
+const tcpSpec: Record<TcpWorkload, { conns: number; size: number }> = {
   pingpong: { conns: 50, size: 64 },
   stream: { conns: 8, size: 65536 },
   churn: { conns: 16, size: 64 },
 };
-
-async function loadgen(
-  bin: string,
-  args: string[],
-  ms: number,
-): Promise<Record<string, number>> {
-  const r = await runClient([bin, ...args], CLIENT_CPU, ms);
-  const last = r.stdout.trim().split("\n").at(-1) ?? "";
-  if (r.code !== 0 || !last.startsWith("{")) {
-    throw new Error(
-      `loadgen exit ${r.code}: ${last} ${r.stderr.slice(-300)}`.trim(),
-    );
-  }
-  return JSON.parse(last);
-}
 
 /** The server really echoes: 100 KiB of varied bytes come back unchanged. */
 async function checkEcho(port: number): Promise<void> {
@@ -416,29 +413,20 @@ async function checkEcho(port: number): Promise<void> {
 /** One loadgen run of workload `w` against `server`, as a sample. */
 async function echoLoad(
   bins: { loadgen: string },
-  w: string,
+  w: TcpWorkload,
   server: Server,
   warm: number,
   dur: number,
 ): Promise<Sample> {
   const spec = tcpSpec[w]!;
-  const r = await loadgen(bins.loadgen, [
-    w,
-    "--port",
-    String(server.port),
-    "--conns",
-    String(spec.conns),
-    "--size",
-    String(spec.size),
-    "--warmup",
-    String(warm),
-    "--duration",
-    String(dur),
-    "--pid",
-    String(server.proc.pid),
-    "--timeout",
-    "30",
-  ], (warm + dur) * 1000 + 40000);
+  const r = await runLoadgen(bins.loadgen, w, server.port, [server.proc.pid], {
+    conns: spec.conns,
+    size: spec.size,
+    seconds: dur,
+    rate: 0,
+    warmup: warm,
+    cpu: CLIENT_CPU,
+  });
   if (!(r.ops! > 0)) throw new Error(`no operations completed`);
   if (r.errors! > 0 && w !== "churn") {
     throw new Error(`${r.errors} connection errors`);
