@@ -21,6 +21,13 @@
 // tombstone (null) rather than moving entries, and only inserts resize, so
 // deleting during `values()` neither skips nor repeats an entry (the
 // connection table's broadcast relies on it).
+//
+// Churn fills the table with tombstones (consecutive keys take fresh slots
+// and leave their deleted predecessors behind), so an insert clears them
+// every few dozen connections. When the size class stays the same and no
+// iteration is running, that happens in place: no new arrays, no garbage,
+// and a key array already holding doubles (the loop's 2 ** 50 + n tokens)
+// keeps its elements kind instead of being converted again.
 
 /** A hash table from non-negative safe-integer keys to objects. */
 export class IntMap<V extends object> {
@@ -31,6 +38,8 @@ export class IntMap<V extends object> {
   #size = 0;
   /** Values plus tombstones: what probes walk over. */
   #used = 0;
+  /** Iterations running: while any is, storage is replaced, never rebuilt in place. */
+  #iterating = 0;
 
   constructor() {
     this.#keys = new Array(MIN_CAPACITY).fill(0);
@@ -117,13 +126,20 @@ export class IntMap<V extends object> {
 
   /**
    * The values, in no particular order. Entries deleted meanwhile are not
-   * yielded if not reached yet; entries set meanwhile may or may not be.
+   * yielded if not reached yet; entries set meanwhile may or may not be (and
+   * once a set has resized the storage, so may entries set and deleted
+   * after it).
    */
   *values(): IterableIterator<V> {
     const values = this.#values;
-    for (let i = 0; i < values.length; i++) {
-      const value = values[i];
-      if (value !== undefined && value !== null) yield value;
+    this.#iterating++;
+    try {
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i];
+        if (value !== undefined && value !== null) yield value;
+      }
+    } finally {
+      this.#iterating--;
     }
   }
 
@@ -131,16 +147,26 @@ export class IntMap<V extends object> {
   *keys(): IterableIterator<number> {
     const values = this.#values;
     const keys = this.#keys;
-    for (let i = 0; i < values.length; i++) {
-      const value = values[i];
-      if (value !== undefined && value !== null) yield keys[i]!;
+    this.#iterating++;
+    try {
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i];
+        if (value !== undefined && value !== null) yield keys[i]!;
+      }
+    } finally {
+      this.#iterating--;
     }
   }
 
-  /** Into new arrays, a third full at most, without the tombstones. */
+  /** A third full at most, without the tombstones. */
   #rehash(): void {
     let capacity = MIN_CAPACITY;
     while (capacity < this.#size * 3) capacity *= 2;
+    // An iterator walks the arrays it started with: give it those intact.
+    if (capacity === this.#mask + 1 && this.#iterating === 0) {
+      this.#rebuildInPlace();
+      return;
+    }
     const keys = this.#keys;
     const values = this.#values;
     this.#keys = new Array(capacity).fill(0);
@@ -157,6 +183,38 @@ export class IntMap<V extends object> {
       this.#keys[at] = keys[i]!;
       this.#values[at] = value;
     }
+  }
+
+  /**
+   * Drops the tombstones without new arrays: each entry moves back to the
+   * first free slot of its probe sequence. The walk starts after a slot
+   * never used since the last rebuild (there is one: at most half are),
+   * which no probe sequence crosses, so every entry comes after the slots
+   * its probe passes and a slot it vacates is only ever on the probe of an
+   * entry visited later.
+   */
+  #rebuildInPlace(): void {
+    const keys = this.#keys;
+    const values = this.#values;
+    const mask = this.#mask;
+    let start = 0;
+    while (values[start] !== undefined) start++;
+    for (let i = 0; i <= mask; i++) {
+      if (values[i] === null) values[i] = undefined;
+    }
+    for (let n = 1; n <= mask; n++) {
+      const i = (start + n) & mask;
+      const value = values[i];
+      if (value === undefined) continue;
+      const key = keys[i]!;
+      let at = (key >>> 0) & mask;
+      while (at !== i && values[at] !== undefined) at = (at + 1) & mask;
+      if (at === i) continue;
+      keys[at] = key;
+      values[at] = value;
+      values[i] = undefined;
+    }
+    this.#used = this.#size;
   }
 }
 

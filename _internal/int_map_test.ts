@@ -72,6 +72,74 @@ Deno.test("IntMap.values() neither skips nor repeats an entry when entries are d
   assertEquals(map.size, 0);
 });
 
+Deno.test("IntMap finds every entry after the tombstones of churn are cleared", () => {
+  // Sixteen slots. Key 30 has home slot 14 but sits in 15, behind key 14;
+  // deleting 14 leaves a tombstone on 30's probe. Churn then uses up half
+  // the slots, and the insert that does so clears the tombstones in place:
+  // 30 must move back to slot 14 (its probe now stops there), across the
+  // end of the storage from where the clearing starts.
+  const map = new IntMap<{ key: number }>();
+  map.set(14, { key: 14 });
+  map.set(30, { key: 30 });
+  map.delete(14);
+  for (let key = 0; key < 7; key++) {
+    map.set(key, { key });
+    if (key < 6) map.delete(key);
+  }
+  assertEquals(map.capacity, 16);
+  assertEquals(map.get(30), { key: 30 });
+  assertEquals(map.get(6), { key: 6 });
+  assertEquals(map.size, 2);
+  // And under longer churn of keys whose probes wrap around that end.
+  const model = new Map<number, { key: number }>();
+  const live: number[] = [];
+  for (let n = 0; n < 2_000; n++) {
+    const key = 13 + (n % 3) + 16 * (n + 100);
+    const value = { key };
+    map.set(key, value);
+    model.set(key, value);
+    live.push(key);
+    if (live.length > 3) {
+      const gone = live.splice(n % 4, 1)[0]!;
+      assert(map.delete(gone));
+      model.delete(gone);
+      assertEquals(map.get(gone), undefined);
+    }
+    for (const [key, value] of model) assertEquals(map.get(key), value);
+  }
+  assertEquals(map.capacity, 16);
+  assertEquals(map.size, model.size + 2);
+});
+
+Deno.test("IntMap.values() neither skips nor repeats an entry when churn on the way clears tombstones", () => {
+  // One run of colliding keys (all at home slot 0) whose first five are
+  // deleted: clearing those tombstones would move the other twenty back.
+  const map = new IntMap<{ key: number }>();
+  for (let j = 0; j < 25; j++) map.set(64 * j, { key: 64 * j });
+  for (let j = 0; j < 5; j++) map.delete(64 * j);
+  assertEquals(map.capacity, 64);
+  const seen: number[] = [];
+  let next = 1_000_001;
+  for (const value of map.values()) {
+    seen.push(value.key);
+    // Enough churn per step (consecutive keys, not multiples of 64) to fill
+    // the storage with tombstones and clear them.
+    for (let i = 0; i < 40; i++) {
+      if (next % 64 === 0) next++;
+      map.set(next, { key: next });
+      map.delete(next);
+      next++;
+    }
+  }
+  assertEquals(map.capacity, 64);
+  // (A key set and deleted on the way may be yielded: see `values()`.)
+  assertEquals(
+    seen.filter((key) => key < 1_000_000),
+    Array.from({ length: 20 }, (_, j) => 64 * (j + 5)),
+  );
+  assertEquals(map.size, 20);
+});
+
 /** Bytes the scavenges after the child's marker promoted. */
 async function promotedAfterForcedGc(table: "int" | "map"): Promise<number> {
   const out = await new Deno.Command(Deno.execPath(), {
