@@ -31,6 +31,34 @@ function churn(
   b.end();
 }
 
+/** 4 to 16 keys live, drifting, as the connections a churning server holds. */
+function drift(b: Deno.BenchContext, map: Table): void {
+  const value = {};
+  const live: number[] = [];
+  let next = 2 ** 50;
+  b.start();
+  for (let i = 0; i < CONNECTIONS; i++) {
+    if (live.length < 4 || (live.length < 16 && (i >> 4) % 2 === 0)) {
+      map.set(next, value);
+      live.push(next++);
+    } else {
+      map.delete(live.shift()!);
+    }
+  }
+  b.end();
+}
+
+Deno.bench(
+  "IntMap churn, 4–16 live tokens",
+  { group: "drifting", baseline: true },
+  (b) => drift(b, new IntMap<object>()),
+);
+Deno.bench(
+  "Map churn, 4–16 live tokens",
+  { group: "drifting" },
+  (b) => drift(b, new Map<number, object>()),
+);
+
 for (const live of [16, 1000]) {
   for (const [kind, base] of [["ids", 1], ["tokens", 2 ** 50]] as const) {
     const group = `${live} live ${kind}`;
