@@ -24,10 +24,12 @@
 //
 // Churn fills the table with tombstones (consecutive keys take fresh slots
 // and leave their deleted predecessors behind), so an insert clears them
-// every few dozen connections. When the size class stays the same and no
-// iteration is running, that happens in place: no new arrays, no garbage,
-// and a key array already holding doubles (the loop's 2 ** 50 + n tokens)
-// keeps its elements kind instead of being converted again.
+// every few dozen connections. When the size stays the same (a table of up
+// to KEEP_CAPACITY slots keeps the size it grew to, however the number of
+// live keys drifts) and no iteration is running, that happens in place: no
+// new arrays, no garbage, and a key array already holding doubles (the
+// loop's 2 ** 50 + n tokens) keeps its elements kind instead of being
+// converted again.
 
 /** A hash table from non-negative safe-integer keys to objects. */
 export class IntMap<V extends object> {
@@ -111,7 +113,7 @@ export class IntMap<V extends object> {
     const capacity = mask + 1;
     if (
       this.#used * 2 > capacity ||
-      (this.#size * 8 < capacity && capacity > MIN_CAPACITY)
+      (this.#size * 8 < capacity && capacity > KEEP_CAPACITY)
     ) this.#rehash();
   }
 
@@ -162,6 +164,13 @@ export class IntMap<V extends object> {
   #rehash(): void {
     let capacity = MIN_CAPACITY;
     while (capacity < this.#size * 3) capacity *= 2;
+    // Up to KEEP_CAPACITY a table keeps the size it grew to: under churn the
+    // number of live keys drifts (4 to 16, say), and shrinking whenever it
+    // dipped made new arrays again when it rose, every few dozen inserts.
+    const current = this.#mask + 1;
+    if (capacity < current) {
+      capacity = Math.min(current, Math.max(capacity, KEEP_CAPACITY));
+    }
     // An iterator walks the arrays it started with: give it those intact.
     if (capacity === this.#mask + 1 && this.#iterating === 0) {
       this.#rebuildInPlace();
@@ -219,3 +228,5 @@ export class IntMap<V extends object> {
 }
 
 const MIN_CAPACITY = 16;
+/** Slots a table keeps once grown to them (4 KiB of arrays). */
+const KEEP_CAPACITY = 256;

@@ -47,9 +47,29 @@ Deno.test("IntMap shrinks back after a burst", () => {
     map.delete(i);
   }
   assertEquals(map.size, 0);
-  // Rebuilt for the live entries by the first insert.
-  assertEquals(map.capacity, 16);
+  // Rebuilt by the first insert, down to the size a table keeps.
+  assertEquals(map.capacity, 256);
   assertEquals(map.get(5), undefined);
+});
+
+Deno.test("IntMap keeps its size while the number of live keys drifts", () => {
+  // A churning server's table: 4 to 16 connections open, drifting. A table
+  // that shrank at every dip made new arrays again at every rise.
+  const map = new IntMap<object>();
+  const live: number[] = [];
+  let next = 2 ** 50;
+  const capacities = new Set<number>();
+  for (let i = 0; i < 10_000; i++) {
+    const open = live.length < 4 || (live.length < 16 && (i >> 4) % 2 === 0);
+    if (open) {
+      map.set(next, {});
+      live.push(next++);
+    } else {
+      assert(map.delete(live.shift()!));
+    }
+    if (i >= 100) capacities.add(map.capacity);
+  }
+  assertEquals([...capacities], [64]);
 });
 
 Deno.test("IntMap.values() neither skips nor repeats an entry when entries are deleted on the way", () => {
