@@ -172,7 +172,7 @@ export class IntMap<V extends object> {
       capacity = Math.min(current, Math.max(capacity, KEEP_CAPACITY));
     }
     // An iterator walks the arrays it started with: give it those intact.
-    if (capacity === this.#mask + 1 && this.#iterating === 0) {
+    if (capacity === current && this.#iterating === 0) {
       this.#rebuildInPlace();
       return;
     }
