@@ -14,13 +14,8 @@ import type { Token } from "./token.ts";
 import type { CloseOptions } from "./event_loop_options.ts";
 import { validateMilliseconds, validateSignal } from "../_internal/validate.ts";
 import { type Entry, KIND_CONN } from "./_entry.ts";
-import {
-  closeEntry,
-  detach,
-  entryOf,
-  type LoopCore,
-  RESOLVED,
-} from "./_core.ts";
+import { closeEntry, detach, entryOf, type LoopCore } from "./_core.ts";
+import { RESOLVED } from "../_internal/resolved.ts";
 import { flushEntry, startWrite } from "./_conn_writer.ts";
 
 // Lingering reads only discard: every lingering connection reads into this

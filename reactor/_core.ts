@@ -22,12 +22,6 @@ import { runKicks } from "./_conn_writer.ts";
 import { arm, onNativeTimer, runTimers } from "./_timer_source.ts";
 
 /**
- * One resolved promise for every close with nothing left to settle (a
- * promise per close would be an allocation on the churn path).
- */
-export const RESOLVED: Promise<void> = Promise.resolve();
-
-/**
  * The functions that drive one kind of source. The core calls them through
  * the entry (`e.ops`); a new kind (say, datagrams) is one more module that
  * exports one of these and a branch in `EventLoop.register`'s detection.

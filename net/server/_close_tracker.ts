@@ -3,6 +3,7 @@
 // shutdown cuts short the graceful closes (flush, then linger) still running.
 
 import type { EventLoop } from "../../reactor/event_loop.ts";
+import { RESOLVED } from "../../_internal/resolved.ts";
 
 /** How long a closing connection may take to write its queue and linger. */
 export const LINGER_MS = 5000;
@@ -24,6 +25,9 @@ export class CloseTracker {
   // catch and a finally each: one close per connection is on the churn path.
   /** Counts `promise` (a loop close) until it settles. */
   track(promise: Promise<void>): void {
+    // The loop's shared resolved promise: closed already, nothing to count
+    // (the churn path's close, without a reaction and its microtask).
+    if (promise === RESOLVED) return;
     this.#closing++;
     // Closing a conn whose peer is gone can fail; it is closed either way.
     promise.then(this.#closeSettled, this.#closeSettled);

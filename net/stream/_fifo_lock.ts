@@ -2,8 +2,7 @@
 // one stream (reads; writes) run one at a time, in call order.
 
 import type { Deadline } from "../_deadline.ts";
-
-const RESOLVED: Promise<void> = Promise.resolve();
+import { RESOLVED } from "../../_internal/resolved.ts";
 
 /** A FIFO mutex; `acquire()` resolves when the caller holds it. */
 export class FifoLock {
