@@ -303,6 +303,41 @@ export async function runLoadgen(
 }
 
 /**
+ * Side by side: starts the server of each of `items` in that order, loads
+ * them all at the same time (so that the machine's drift moves them alike),
+ * then stops them. Returns each item's load result, in the order of
+ * `items`, or why its server did not start or its load failed.
+ */
+export async function loadAtOnce<I, S, R>(
+  items: readonly I[],
+  start: (item: I) => Promise<S>,
+  load: (server: S, item: I) => Promise<R>,
+  stop: (server: S, item: I) => Promise<unknown>,
+): Promise<PromiseSettledResult<R>[]> {
+  const started: PromiseSettledResult<S>[] = [];
+  try {
+    for (const item of items) {
+      try {
+        started.push({ status: "fulfilled", value: await start(item) });
+      } catch (reason) {
+        started.push({ status: "rejected", reason });
+      }
+    }
+    return await Promise.allSettled(
+      started.map((server, k) =>
+        server.status === "fulfilled"
+          ? load(server.value, items[k]!)
+          : Promise.reject(server.reason)
+      ),
+    );
+  } finally {
+    for (const [k, server] of started.entries()) {
+      if (server.status === "fulfilled") await stop(server.value, items[k]!);
+    }
+  }
+}
+
+/**
  * Starts `cmd` (on `cpu`) and waits for its `listening on HOST:PORT` line;
  * returns the process with that port.
  */

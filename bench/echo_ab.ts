@@ -22,6 +22,7 @@
 import {
   compile,
   initClockTick,
+  loadAtOnce,
   option,
   type Proc,
   ROOT,
@@ -123,18 +124,16 @@ for (let rep = 0; rep < reps; rep++) {
   // up to 1.8 % costlier than identical others.
   const order = rows.map((_, k) => (k + rep) % rows.length);
   if (concurrent) {
-    const servers = new Map<number, Server>();
-    try {
-      for (const i of order) {
-        servers.set(i, await start(rows[i]!.tree, rows[i]!.file));
-      }
-      const results = await Promise.all(
-        order.map((i) => load(servers.get(i)!)),
-      );
-      results.forEach((result, k) => record(order[k]!, result));
-    } finally {
-      for (const server of servers.values()) await server.stop();
-    }
+    const results = await loadAtOnce(
+      order,
+      (i) => start(rows[i]!.tree, rows[i]!.file),
+      load,
+      (server) => server.stop(),
+    );
+    results.forEach((result, k) => {
+      if (result.status === "rejected") throw result.reason;
+      record(order[k]!, result.value);
+    });
     continue;
   }
   for (const i of order) {

@@ -23,6 +23,7 @@ import {
   freePort,
   initClockTick,
   killAll,
+  loadAtOnce,
   option,
   Proc,
   ROOT,
@@ -492,28 +493,20 @@ async function runSideBySide(
     for (let rep = 0; rep < sideReps; rep++) {
       currentRep = rep;
       console.error(`${workload} rep ${rep + 1}/${sideReps}`);
-      const running: [Peer, Server][] = [];
-      try {
-        for (const peer of rotate(peers, rep)) {
-          try {
-            running.push([peer, await startServer(peer)]);
-          } catch (e) {
-            record(workload, peer, e as Error);
-          }
-        }
-        const loads = await Promise.allSettled(
-          running.map(([, server]) => echoLoad(bins, w, server, warm, dur)),
-        );
-        loads.forEach((load, k) =>
-          record(
-            workload,
-            running[k]![0],
-            load.status === "fulfilled" ? load.value : load.reason as Error,
-          )
-        );
-      } finally {
-        for (const [peer, server] of running) await stopServer(peer, server);
-      }
+      const order = rotate(peers, rep);
+      const loads = await loadAtOnce(
+        order,
+        startServer,
+        (server) => echoLoad(bins, w, server, warm, dur),
+        (server, peer) => stopServer(peer, server),
+      );
+      loads.forEach((load, k) =>
+        record(
+          workload,
+          order[k]!,
+          load.status === "fulfilled" ? load.value : load.reason as Error,
+        )
+      );
     }
   }
 }
