@@ -22,25 +22,17 @@ function flag(name: string, fallback: string): string {
   return fallback;
 }
 
-const hostname = flag("--hostname", "127.0.0.1");
-const port = Number(flag("--port", "0"));
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  throw new RangeError(
-    `Cannot start echo server as '--port' must be an integer from 0 to 65535: received '${
-      flag("--port", "0")
-    }'`,
-  );
-}
-
-const LISTENER = 0;
-const loop = new EventLoop({
-  onError: (error, token) => {
-    // deno-lint-ignore no-console
-    console.error(`handler of token ${token} failed:`, error);
-  },
-});
-
-function onConnection(event: Event, loop: EventLoop): void {
+/**
+ * The handler of every connection: echo what arrives, stop reading from a
+ * peer whose queue is over the high-water mark until it drains, close
+ * gracefully at the peer's end of stream. (Exported for
+ * `net/server/_connection_table_bench.ts`, which runs it on fake
+ * connections.)
+ *
+ * @param event What the connection has to deliver.
+ * @param loop The loop it is registered on.
+ */
+export function onConnection(event: Event, loop: EventLoop): void {
   if (event.data !== undefined) {
     // The loop takes the receive buffer over: no copy. A peer that sends
     // without reading fills our queue: stop reading from it until it drains.
@@ -55,28 +47,48 @@ function onConnection(event: Event, loop: EventLoop): void {
   // Errors (reset, broken pipe) close the connection by themselves.
 }
 
-let nextToken = LISTENER + 1;
-const listener = Deno.listen({ hostname, port });
-loop.register(listener, LISTENER, Interest.READABLE, (event, loop) => {
-  const conn = event.conn;
-  if (conn === undefined) return; // accept error: the loop backs off
-  (conn as Deno.TcpConn).setNoDelay(true);
-  loop.register(conn, nextToken++, Interest.READABLE, onConnection);
-});
+if (import.meta.main) {
+  const hostname = flag("--hostname", "127.0.0.1");
+  const port = Number(flag("--port", "0"));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(
+      `Cannot start echo server as '--port' must be an integer from 0 to 65535: received '${
+        flag("--port", "0")
+      }'`,
+    );
+  }
 
-// An AbortSignal rather than loop.stop(): a signal that arrives before run()
-// starts is not lost.
-const shutdown = new AbortController();
-const stop = (): void => shutdown.abort();
-Deno.addSignalListener("SIGINT", stop);
-Deno.addSignalListener("SIGTERM", stop);
+  const LISTENER = 0;
+  const loop = new EventLoop({
+    onError: (error, token) => {
+      // deno-lint-ignore no-console
+      console.error(`handler of token ${token} failed:`, error);
+    },
+  });
 
-const addr = listener.addr;
-await Deno.stdout.write(
-  new TextEncoder().encode(`listening on ${addr.hostname}:${addr.port}\n`),
-);
+  let nextToken = LISTENER + 1;
+  const listener = Deno.listen({ hostname, port });
+  loop.register(listener, LISTENER, Interest.READABLE, (event, loop) => {
+    const conn = event.conn;
+    if (conn === undefined) return; // accept error: the loop backs off
+    (conn as Deno.TcpConn).setNoDelay(true);
+    loop.register(conn, nextToken++, Interest.READABLE, onConnection);
+  });
 
-await loop.run({ signal: shutdown.signal });
-Deno.removeSignalListener("SIGINT", stop);
-Deno.removeSignalListener("SIGTERM", stop);
-await loop[Symbol.asyncDispose]();
+  // An AbortSignal rather than loop.stop(): a signal that arrives before run()
+  // starts is not lost.
+  const shutdown = new AbortController();
+  const stop = (): void => shutdown.abort();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+
+  const addr = listener.addr;
+  await Deno.stdout.write(
+    new TextEncoder().encode(`listening on ${addr.hostname}:${addr.port}\n`),
+  );
+
+  await loop.run({ signal: shutdown.signal });
+  Deno.removeSignalListener("SIGINT", stop);
+  Deno.removeSignalListener("SIGTERM", stop);
+  await loop[Symbol.asyncDispose]();
+}

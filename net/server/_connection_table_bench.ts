@@ -8,7 +8,8 @@
 //
 //   deno bench -A net/server/_connection_table_bench.ts
 
-import { type Event, EventLoop, Interest } from "../../reactor/mod.ts";
+import { EventLoop, Interest } from "../../reactor/mod.ts";
+import { onConnection } from "../../examples/scratch_echo_server.ts";
 import { ConnectionTable } from "./_connection_table.ts";
 import type { NetworkHandler } from "./network_handler.ts";
 
@@ -38,18 +39,6 @@ class FakeConn {
     this.#closed();
   }
   setNoDelay(): void {}
-}
-
-function onConnection(event: Event, loop: EventLoop): void {
-  if (event.data !== undefined) {
-    if (!loop.write(event.token, event.data)) {
-      loop.reregister(event.token, Interest.WRITABLE);
-    }
-  } else if (event.writable) {
-    loop.reregister(event.token, Interest.READABLE);
-  } else if (event.readClosed) {
-    void loop.close(event.token, { flush: true });
-  }
 }
 
 const echo: NetworkHandler = {
