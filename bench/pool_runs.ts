@@ -53,8 +53,8 @@ export function parseLog(run: string, text: string): RunSample[] {
 }
 
 /**
- * `a ÷ b` per repetition (of a run and mode) in which both servers have a
- * sample.
+ * Server `a`'s and server `b`'s `metric` in every repetition (of a run and
+ * `mode`) that has both, index by index: the pairs `formatPaired` divides.
  */
 export function pairedSamples(
   samples: readonly RunSample[],

@@ -2,7 +2,7 @@
 // connections that are plain objects (no sockets, no system calls), echoed
 // by a bare loop handler (the scratch loop of
 // examples/scratch_echo_server.ts) and by the table with an echo handler
-// (TcpServer's path: `onData` → `sendTo`). A real round trip costs about
+// (examples/echo_server.ts's `onData` → `sendTo`, TcpServer's path). A real round trip costs about
 // 10 µs of CPU and a churned connection about 60 µs (bench/peers.ts), so
 // the difference per operation here is that share of the real one.
 //
@@ -10,8 +10,8 @@
 
 import { EventLoop, Interest } from "../../reactor/mod.ts";
 import { onConnection } from "../../examples/scratch_echo_server.ts";
+import { echoHandler } from "../../examples/echo_server.ts";
 import { ConnectionTable } from "./_connection_table.ts";
-import type { NetworkHandler } from "./network_handler.ts";
 
 const SIZE = 64;
 const ROUND_TRIPS = 100;
@@ -41,12 +41,6 @@ class FakeConn {
   setNoDelay(): void {}
 }
 
-const echo: NetworkHandler = {
-  onData(ctx, id, data) {
-    ctx.sendTo(id, data);
-  },
-};
-
 /** Serves `conns` fake connections of `rounds` messages; resolves when all closed. */
 async function serve(
   table: boolean,
@@ -60,22 +54,30 @@ async function serve(
   const onClose = () => {
     if (--open === 0) closed.resolve();
   };
-  const connections = new ConnectionTable(loop, echo, {
-    noDelay: true,
-    keepAlive: false,
-    idleTimeoutMs: 0,
-    writeHighWaterMark: 64 * 1024,
-    maxWriteBuffer: 16 * 1024 * 1024,
-  });
+  // The two servers of bench/peers.ts, minus their listeners: the scratch
+  // example's handler on the loop, or the echo example's handler behind
+  // the connection table.
+  const connections = table
+    ? new ConnectionTable(loop, echoHandler, {
+      noDelay: true,
+      keepAlive: false,
+      idleTimeoutMs: 0,
+      writeHighWaterMark: 64 * 1024,
+      maxWriteBuffer: 16 * 1024 * 1024,
+    })
+    : undefined;
   for (let i = 0; i < conns; i++) {
     const conn = new FakeConn(rounds, onClose) as unknown as Deno.Conn;
-    if (table) connections.add(conn);
-    else {loop.register(
+    if (connections !== undefined) {
+      connections.add(conn);
+    } else {
+      loop.register(
         conn,
         loop.allocateToken(),
         Interest.READABLE,
         onConnection,
-      );}
+      );
+    }
   }
   await closed.promise;
   loop.stop();
